@@ -1,0 +1,69 @@
+# sm-clusterstack: `make run` (the main job) and `make test` (what CI checks).
+# Both create .venv and install what they need, Debian packages included.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+DESTDIR ?=
+SM_DIR  ?= /opt/xensource/sm
+STACK_ROOT ?= /usr/libexec/xapi/cluster-stack
+export PATH := $(CURDIR)/$(BIN):$(PATH):/usr/sbin:/sbin
+
+PY_SOURCES = setup.py sm_clusterstack tests bench
+DRIVERS    = $(wildcard drivers/*SR)
+STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
+
+.PHONY: all deps run test lint vermin pytest unit functional bench install clean
+
+all: test
+
+deps: $(STAMP)
+
+$(STAMP): setup.py .ci/install-deps
+	sh .ci/install-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q lxml XenAPI pytest mock flake8 vermin
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+run: deps
+	$(BIN)/sm-clusterstack stack-list --root libexec/xapi/cluster-stack
+
+test: lint vermin pytest
+
+lint: deps
+	$(BIN)/flake8 $(PY_SOURCES) $(DRIVERS) $(STACK_SCRIPTS)
+
+vermin: deps
+	$(BIN)/vermin -q --no-tips --eval-annotations --violations -t=3.6- \
+	    sm_clusterstack $(DRIVERS) $(STACK_SCRIPTS)
+
+pytest: deps
+	$(BIN)/python -m pytest -q tests
+
+unit: deps
+	$(BIN)/python -m pytest -q tests/unit
+
+functional: deps
+	$(BIN)/python -m pytest -q tests/functional
+
+bench: deps
+	@for b in bench/*; do [ -x "$$b" ] && echo "== $$b" && $(BIN)/python "$$b"; done
+
+install:
+	$(PYTHON) -m pip install --no-deps --root "$(if $(DESTDIR),$(DESTDIR),/)" .
+	install -d "$(DESTDIR)$(SM_DIR)" "$(DESTDIR)$(STACK_ROOT)"
+	for d in $(DRIVERS); do install -m 0755 "$$d" "$(DESTDIR)$(SM_DIR)/"; done
+	for s in libexec/xapi/cluster-stack/*; do \
+	    install -d -m 0755 "$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)"; \
+	    for f in $$s/*; do \
+	        if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+	        install -m $$m "$$f" "$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)/"; \
+	    done; \
+	done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,72 @@
+"""The ``sm-clusterstack`` command: argv parsing and rendering only.
+
+Each verb is a module of this package with ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``; the table below names
+them, and a verb's module is imported only when that verb runs (or for
+``--help``).
+"""
+
+import argparse
+import importlib
+import sys
+import typing
+
+from sm_clusterstack import __version__
+
+VERBS = (
+    ("stack-list", "sm_clusterstack.cli.stack_list"),
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every verb."""
+    parser = argparse.ArgumentParser(
+        prog="sm-clusterstack",
+        description="Run a Xen pool whose clustered storage brings its own cluster "
+                    "manager: inspect cluster stacks, serve the xapi-side shim, "
+                    "check vendors' drivers and stacks.")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for verb, module_name in VERBS:
+        module = importlib.import_module(module_name)
+        verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP)
+        module.add_arguments(verb_parser)
+        verb_parser.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: typing.Optional[typing.List[str]] = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def add_xapi_conf(parser: argparse.ArgumentParser) -> None:
+    """The --xapi-conf option shared by verbs that read xapi.conf."""
+    parser.add_argument("--xapi-conf", metavar="FILE",
+                        help="xapi.conf to read cluster-stack-root, cluster-stack-default "
+                             "and sm-dir from (default: /etc/xapi.conf if present)")
+
+
+def load_conf(args: argparse.Namespace) -> typing.Any:
+    """The XapiConf named by --xapi-conf; prints the error and exits 2 on a bad file."""
+    from sm_clusterstack import config
+    try:
+        return config.load(args.xapi_conf)
+    except config.ConfigError as e:
+        sys.stderr.write("sm-clusterstack: %s\n" % e)
+        raise SystemExit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

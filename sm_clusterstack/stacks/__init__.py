@@ -1,0 +1,144 @@
+"""The cluster-stack root: stack names, discovery, statefile SR types, safety.
+
+A stack ``foo`` is the directory ``<root>/foo``; it is installed iff that
+directory exists.  Its scripts speak the xhad interface (SCRIPTS below).
+"""
+
+import os
+import stat
+import typing
+
+from sm_clusterstack import constraints
+from sm_clusterstack.errors import XenAPIError
+
+SCRIPTS = (
+    "ha_set_pool_state", "ha_start_daemon", "ha_stop_daemon", "ha_query_liveset",
+    "ha_propose_master", "ha_disarm_fencing", "ha_set_excluded", "ha_clear_excluded",
+)
+SUPPORTED_SRS_FILE = "ha_supported_srs"
+
+
+class StackError(Exception):
+    """A stack that cannot be used as it is; the text names the path."""
+
+
+def stack_dir(root: str, name: str) -> str:
+    """The directory of stack ``name`` (raises UNKNOWN_CLUSTER_STACK for a bad name)."""
+    return os.path.join(root, constraints.check_stack_name(name))
+
+
+def installed_stacks(root: str) -> typing.List[str]:
+    """The names of the stacks installed under ``root``, sorted.
+
+    Entries whose names are not valid stack names are not stacks.
+    """
+    try:
+        entries = os.listdir(root)
+    except OSError:
+        return []
+    return sorted(e for e in entries
+                  if constraints.is_valid_name(e) and os.path.isdir(os.path.join(root, e)))
+
+
+def is_installed(root: str, name: str) -> bool:
+    """True when ``name`` is a valid stack name with a directory under ``root``."""
+    return constraints.is_valid_name(name) and os.path.isdir(os.path.join(root, name))
+
+
+def supported_srs(root: str, name: str) -> typing.Optional[typing.List[str]]:
+    """The SR types the stack's statefile may live on; None when unconstrained.
+
+    Reads ``<root>/<name>/ha_supported_srs`` (types separated by white
+    space).  An unreadable file or an invalid type name is a StackError:
+    unlike upstream xapi, a broken file is not taken for "no constraint".
+    """
+    path = os.path.join(stack_dir(root, name), SUPPORTED_SRS_FILE)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(65536)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise StackError("%s: cannot read: %s" % (path, e.strerror or e))
+    try:
+        types = data.decode("ascii").split()
+    except UnicodeDecodeError:
+        raise StackError("%s: not ASCII text" % path)
+    bad = [t for t in types if not constraints.is_valid_name(t)]
+    if bad:
+        raise StackError("%s: invalid SR type name %r" % (path, bad[0]))
+    return types
+
+
+def safety_problems(path: str, owner_uid: int = 0) -> typing.List[str]:
+    """Why the stack directory ``path`` is unsafe to run from; [] when safe.
+
+    The directory and every file in it must be owned by ``owner_uid`` (root)
+    and writable by nobody else.  Each problem names its path.
+    """
+    problems = _unsafe(path, owner_uid)
+    if problems or not os.path.isdir(path):
+        return problems or ["%s: not a directory" % path]
+    for entry in sorted(os.listdir(path)):
+        problems.extend(_unsafe(os.path.join(path, entry), owner_uid))
+    return problems
+
+
+def _unsafe(path: str, owner_uid: int) -> typing.List[str]:
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        return ["%s: %s" % (path, e.strerror or e)]
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            return ["%s: dangling link: %s" % (path, e.strerror or e)]
+    found = []
+    if st.st_uid != owner_uid:
+        found.append("%s: owned by uid %d, not %d" % (path, st.st_uid, owner_uid))
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        found.append("%s: group or world writable (mode %04o)" % (path, stat.S_IMODE(st.st_mode)))
+    return found
+
+
+def check_safe(path: str, owner_uid: int = 0) -> None:
+    """Raise StackError listing every problem if ``path`` is unsafe."""
+    problems = safety_problems(path, owner_uid)
+    if problems:
+        raise StackError("unsafe cluster stack: " + "; ".join(problems))
+
+
+class StackInfo(object):
+    """What an operator wants to know about one installed stack."""
+
+    def __init__(
+            self,
+            name: str,
+            path: str,
+            present: typing.List[str],
+            missing: typing.List[str],
+            supported: typing.Optional[typing.List[str]],
+            problems: typing.List[str],
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.present = present
+        self.missing = missing
+        self.supported_srs = supported
+        self.problems = problems
+
+
+def describe(root: str, name: str, owner_uid: int = 0) -> StackInfo:
+    """Scripts present and missing, statefile SR types and safety of one stack."""
+    path = stack_dir(root, name)
+    present = [s for s in SCRIPTS if os.access(os.path.join(path, s), os.X_OK)
+               and os.path.isfile(os.path.join(path, s))]
+    missing = [s for s in SCRIPTS if s not in present]
+    problems = safety_problems(path, owner_uid)
+    try:
+        supported = supported_srs(root, name)
+    except (StackError, XenAPIError) as e:
+        supported = None
+        problems.append(str(e))
+    return StackInfo(name, path, present, missing, supported, problems)

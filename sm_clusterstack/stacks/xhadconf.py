@@ -1,0 +1,193 @@
+"""The xhad.conf model: what xapi writes for a stack (REFERENCE.md section 4).
+
+``parse`` reads the bytes of an xhad.conf and checks every field; ``to_xml``
+writes the same format back.  Nothing else in the project touches its XML.
+"""
+
+import re
+import typing
+
+from sm_clusterstack import xmlsafe
+from sm_clusterstack.xmlsafe import XMLFormatError
+
+DEFAULT_PATH = "/etc/xensource/xhad.conf"
+DEFAULT_UDP_PORT = 49154
+PARAMETERS = (
+    "HeartbeatInterval", "HeartbeatTimeout", "StateFileInterval", "StateFileTimeout",
+    "HeartbeatWatchdogTimeout", "StateFileWatchdogTimeout", "BootJoinTimeout",
+    "EnableJoinTimeout", "XapiHealthCheckInterval", "XapiHealthCheckTimeout",
+    "XapiRestartAttempts", "XapiRestartTimeout", "XapiLicenseCheckTimeout",
+)
+MAX_HOSTS = 64
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z")
+_IFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}\Z")
+
+
+def is_uuid(text: typing.Any) -> bool:
+    """True when ``text`` is a uuid in its 8-4-4-4-12 hex form."""
+    return isinstance(text, str) and UUID.match(text) is not None
+
+
+def is_ipv4(text: str) -> bool:
+    """True for a dotted-quad IPv4 address."""
+    match = _IPV4.match(text)
+    return bool(match) and all(int(part) <= 255 for part in match.groups())
+
+
+class Host(object):
+    """One pool member of common-config."""
+
+    __slots__ = ("host_id", "ip_address")
+
+    def __init__(self, host_id: str, ip_address: str) -> None:
+        self.host_id = host_id
+        self.ip_address = ip_address
+
+    def __eq__(self, other):
+        return isinstance(other, Host) and (self.host_id, self.ip_address) == (other.host_id, other.ip_address)
+
+    def __repr__(self):
+        return "Host(%r, %r)" % (self.host_id, self.ip_address)
+
+
+class XhadConfig(object):
+    """An xhad.conf: the pool-wide part and the local host's part."""
+
+    def __init__(
+            self,
+            generation_uuid: str,
+            hosts: typing.List[Host],
+            local_host_id: str,
+            statefile: str,
+            udp_port: int = DEFAULT_UDP_PORT,
+            parameters: typing.Optional[typing.Dict[str, int]] = None,
+            heartbeat_interface: str = "",
+            heartbeat_physical_interface: str = "",
+    ) -> None:
+        self.generation_uuid = generation_uuid
+        self.hosts = list(hosts)
+        self.local_host_id = local_host_id
+        self.statefile = statefile
+        self.udp_port = udp_port
+        self.parameters = dict(parameters or {})
+        self.heartbeat_interface = heartbeat_interface
+        self.heartbeat_physical_interface = heartbeat_physical_interface
+        validate(self)
+
+    def host(self, host_id: str) -> Host:
+        """The configured host with ``host_id`` (KeyError if none)."""
+        for host in self.hosts:
+            if host.host_id == host_id:
+                return host
+        raise KeyError(host_id)
+
+    def to_xml(self) -> bytes:
+        """The xhad.conf document, as xapi writes it."""
+        return to_xml(self)
+
+
+def validate(conf: XhadConfig) -> None:
+    """Raise XMLFormatError saying what is wrong with ``conf``."""
+    if not is_uuid(conf.generation_uuid):
+        raise XMLFormatError("xhad.conf: GenerationUUID %r is not a uuid" % conf.generation_uuid)
+    if not 1 <= conf.udp_port <= 65535:
+        raise XMLFormatError("xhad.conf: UDPport %r out of range" % conf.udp_port)
+    if not 1 <= len(conf.hosts) <= MAX_HOSTS:
+        raise XMLFormatError("xhad.conf: %d hosts; a pool has 1 to %d" % (len(conf.hosts), MAX_HOSTS))
+    seen = set()
+    for host in conf.hosts:
+        if not is_uuid(host.host_id):
+            raise XMLFormatError("xhad.conf: HostID %r is not a uuid" % host.host_id)
+        if not is_ipv4(host.ip_address):
+            raise XMLFormatError("xhad.conf: IPaddress %r of host %s is not an IPv4 address"
+                                 % (host.ip_address, host.host_id))
+        if host.host_id.lower() in seen:
+            raise XMLFormatError("xhad.conf: host %s listed twice" % host.host_id)
+        seen.add(host.host_id.lower())
+    if conf.local_host_id.lower() not in seen:
+        raise XMLFormatError("xhad.conf: localhost %r is not one of the hosts" % conf.local_host_id)
+    for name, value in conf.parameters.items():
+        if name not in PARAMETERS or not isinstance(value, int) or value < 0:
+            raise XMLFormatError("xhad.conf: bad parameter %s=%r" % (name, value))
+    for label, iface in (("HeartbeatInterface", conf.heartbeat_interface),
+                         ("HeartbeatPhysicalInterface", conf.heartbeat_physical_interface)):
+        if iface and not _IFACE.match(iface):
+            raise XMLFormatError("xhad.conf: %s %r is not an interface name" % (label, iface))
+    if not conf.statefile or "\0" in conf.statefile:
+        raise XMLFormatError("xhad.conf: StateFile is empty")
+
+
+def parse(data: typing.Union[bytes, str], what: str = "xhad.conf") -> XhadConfig:
+    """Parse and check an xhad.conf document."""
+    root = xmlsafe.parse(data, what)
+    if root.tag != "xhad-config":
+        raise XMLFormatError("%s: root element is <%s>, not <xhad-config>" % (what, root.tag))
+    common = _one(root, "common-config", what)
+    local = _one(_one(root, "local-config", what), "localhost", what)
+    hosts = [Host(xmlsafe.child_text(h, "HostID", what), xmlsafe.child_text(h, "IPaddress", what))
+             for h in common.findall("host")]
+    return XhadConfig(
+        generation_uuid=xmlsafe.child_text(common, "GenerationUUID", what),
+        hosts=hosts,
+        local_host_id=xmlsafe.child_text(local, "HostID", what),
+        statefile=xmlsafe.child_text(local, "StateFile", what),
+        udp_port=_int(common.findtext("UDPport") or str(DEFAULT_UDP_PORT), "UDPport", what),
+        parameters=_parameters(common.find("parameters"), what),
+        heartbeat_interface=(local.findtext("HeartbeatInterface") or "").strip(),
+        heartbeat_physical_interface=(local.findtext("HeartbeatPhysicalInterface") or "").strip(),
+    )
+
+
+def load(path: str = DEFAULT_PATH) -> XhadConfig:
+    """Read and parse the xhad.conf at ``path`` (OSError if unreadable)."""
+    with open(path, "rb") as f:
+        return parse(f.read(), path)
+
+
+def _one(node, tag, what):
+    found = node.findall(tag)
+    if len(found) != 1:
+        raise XMLFormatError("%s: expected one <%s>, found %d" % (what, tag, len(found)))
+    return found[0]
+
+
+def _int(text: str, name: str, what: str) -> int:
+    text = text.strip()
+    if not text.isdigit() or len(text) > 9:
+        raise XMLFormatError("%s: %s %r is not a non-negative integer" % (what, name, text))
+    return int(text)
+
+
+def _parameters(node, what):
+    params = {}  # type: typing.Dict[str, int]
+    if node is None:
+        return params
+    for child in node:
+        if child.tag not in PARAMETERS:
+            raise XMLFormatError("%s: unknown parameter <%s>" % (what, child.tag))
+        params[child.tag] = _int(child.text or "", child.tag, what)
+    return params
+
+
+def to_xml(conf: XhadConfig) -> bytes:
+    """Serialise ``conf`` as an xhad.conf document."""
+    from lxml import etree
+    root = etree.Element("xhad-config", version="1.0")
+    common = etree.SubElement(root, "common-config")
+    etree.SubElement(common, "GenerationUUID").text = conf.generation_uuid
+    etree.SubElement(common, "UDPport").text = str(conf.udp_port)
+    for host in conf.hosts:
+        node = etree.SubElement(common, "host")
+        etree.SubElement(node, "HostID").text = host.host_id
+        etree.SubElement(node, "IPaddress").text = host.ip_address
+    params = etree.SubElement(common, "parameters")
+    for name in PARAMETERS:
+        if name in conf.parameters:
+            etree.SubElement(params, name).text = str(conf.parameters[name])
+    local = etree.SubElement(etree.SubElement(root, "local-config"), "localhost")
+    etree.SubElement(local, "HostID").text = conf.local_host_id
+    etree.SubElement(local, "HeartbeatInterface").text = conf.heartbeat_interface
+    etree.SubElement(local, "HeartbeatPhysicalInterface").text = conf.heartbeat_physical_interface
+    etree.SubElement(local, "StateFile").text = conf.statefile
+    return xmlsafe.to_bytes(root)
