@@ -66,7 +66,3 @@ def load_conf(args: argparse.Namespace) -> typing.Any:
     except config.ConfigError as e:
         sys.stderr.write("sm-clusterstack: %s\n" % e)
         raise SystemExit(EXIT_USAGE)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
