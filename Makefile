@@ -10,7 +10,7 @@ SM_DIR  ?= /opt/xensource/sm
 STACK_ROOT ?= /usr/libexec/xapi/cluster-stack
 export PATH := $(CURDIR)/$(BIN):$(PATH):/usr/sbin:/sbin
 
-PY_SOURCES = setup.py sm_clusterstack tests bench
+PY_SOURCES = setup.py sm_clusterstack tests $(wildcard bench/*.py)
 DRIVERS    = $(wildcard drivers/*SR)
 STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
 
