@@ -15,6 +15,7 @@ from sm_clusterstack import __version__
 
 VERBS = (
     ("stack-list", "sm_clusterstack.cli.stack_list"),
+    ("kit", "sm_clusterstack.cli.kit"),
 )
 
 EXIT_OK = 0

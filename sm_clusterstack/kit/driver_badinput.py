@@ -1,0 +1,109 @@
+"""Malformed SMAPIv1 invocations a driver must answer with a fault, exit 0, no traceback.
+
+The family is the driver issue's: no argument, two, not XML, XML bombs,
+wrong shapes and types, missing members, unknown command, path-like and
+oversized device_config values.  xapi reads anything else (a traceback, a
+non-zero exit, unparseable output) as a broken driver.
+"""
+
+import typing
+import xmlrpc.client
+
+from sm_clusterstack import runner, xmlrpc_safe
+from sm_clusterstack.kit import result as res
+from sm_clusterstack.smapi import call as call_model
+from sm_clusterstack.smapi import caller
+
+BAD_INPUT = "driver.bad-input"
+CASE_TIMEOUT = 30.0  # seconds per malformed call
+
+_BOMB = ('<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+         '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+         '<methodCall><methodName>&d;</methodName><params/></methodCall>')
+_XXE = ('<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<methodCall><methodName>sr_attach</methodName><params><param><value>&x;</value></param>'
+        '</params></methodCall>')
+
+
+def _good(command: str = "sr_attach", **changes: typing.Any) -> typing.Dict[str, typing.Any]:
+    struct = {"host_ref": "OpaqueRef:NULL", "command": command, "args": [], "device_config": {},
+              "session_ref": "OpaqueRef:NULL", "sr_ref": "OpaqueRef:NULL",
+              "sr_uuid": "00000000-0000-0000-0000-000000000000"}
+    struct.update(changes)
+    return {k: v for k, v in struct.items() if v is not None}
+
+
+def _doc(struct: typing.Any, method: str = "sr_attach") -> str:
+    return xmlrpc.client.dumps((struct,), methodname=method, allow_none=True)
+
+
+def cases(config_keys: typing.Sequence[str] = ("device",)) -> typing.List[typing.Tuple[str, typing.List[str]]]:
+    """(name, argv after the driver) of every malformed invocation."""
+    keys = list(config_keys) or ["device"]
+    valid = call_model.Call("sr_attach", device_config={}).to_xml()
+    found = [
+        ("no-argument", []),
+        ("two-arguments", [valid, valid]),
+        ("empty", [""]),
+        ("not-xml", ["this is not XML"]),
+        ("truncated", [valid[:len(valid) // 2]]),
+        ("xml-bomb", [_BOMB]),
+        ("external-entity", [_XXE]),
+        ("control-character", [valid.replace("sr_attach", "sr_\x01attach", 1)]),
+        ("method-response", [xmlrpc.client.dumps(({},), methodresponse=True)]),
+        ("no-params", ["<methodCall><methodName>sr_attach</methodName><params/></methodCall>"]),
+        ("param-not-struct", [_doc("sr_attach")]),
+        ("two-params", [xmlrpc.client.dumps((_good(), _good()), methodname="sr_attach")]),
+        ("missing-command", [_doc(_good(command=None))]),
+        ("missing-device-config", [_doc(_good(device_config=None))]),
+        ("missing-host-ref", [_doc(_good(host_ref=None))]),
+        ("args-not-array", [_doc(_good(args="100"))]),
+        ("device-config-not-struct", [_doc(_good(device_config=["a"]))]),
+        ("device-config-int-value", [_doc(_good(device_config={keys[0]: 7}))]),
+        ("session-ref-int", [_doc(_good(session_ref=3))]),
+        ("unknown-command", [_doc(_good(command="sr_frobnicate"), "sr_frobnicate")]),
+        ("command-differs", [_doc(_good(command="sr_delete"))]),
+        ("nested-too-deep", [_doc(_good(device_config={keys[0]: [[[[[[[[[["x"]]]]]]]]]]}))]),
+        ("huge-value", [_doc(_good(device_config={keys[0]: "x" * 100000}))]),
+        ("sr-create-size-not-number", [_doc(_good("sr_create", args=["many"]), "sr_create")]),
+    ]
+    for key in keys:
+        for label, value in (("path-traversal", "../../../../etc/passwd"), ("option", "--help"),
+                             ("newline", "/dev/null\n--force"), ("empty", "")):
+            found.append(("%s-%s" % (key, label), [_doc(_good(device_config={key: value}))]))
+    return found
+
+
+def judge(result: runner.Result) -> str:
+    """Why ``result`` is not a clean fault answer; "" when it is one."""
+    if result.timed_out:
+        return "timed out"
+    if "Traceback (most recent call last)" in result.stdout + result.stderr:
+        return "traceback (exit %s)" % result.returncode
+    if result.returncode != 0:
+        return "exit %s" % result.returncode
+    try:
+        xmlrpc_safe.loads(result.stdout.encode("utf-8"))
+    except xmlrpc.client.Fault:
+        return ""
+    except xmlrpc_safe.XMLRPCFormatError as e:
+        return "stdout is not an XML-RPC response: %s" % str(e)[:80]
+    return "answered a value, not a fault"
+
+
+def run(suite: res.Suite, path: str, config_keys: typing.Sequence[str] = ("device",),
+        xapi_url: str = "", timeout: float = CASE_TIMEOUT) -> None:
+    """Record ``driver.bad-input``: every malformed invocation answered by a fault and exit 0."""
+    suite.mark()
+    env = caller.driver_env(xapi_url)
+    bad = []
+    all_cases = cases(config_keys)
+    for name, argv in all_cases:
+        why = judge(runner.run([path] + argv, timeout=timeout, env=env))
+        if why:
+            bad.append("%s: %s" % (name, why))
+    if bad:
+        suite.add(BAD_INPUT, res.FAIL, "%d of %d malformed calls not answered with a fault: %s" % (
+            len(bad), len(all_cases), "; ".join(bad)))
+    else:
+        suite.add(BAD_INPUT, res.PASS, "all %d malformed calls answered with a fault, exit 0" % len(all_cases))

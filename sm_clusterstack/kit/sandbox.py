@@ -1,0 +1,98 @@
+"""The sandbox a stack's behaviour checks run in: its own xhad.conf, statefile and environment.
+
+Nothing the kit runs touches /etc/xensource: every script that takes a
+config gets ``-C <sandbox>/xhad.conf``; the statefile is a file in the
+sandbox; ``SM_CLUSTERSTACK_COROSYNC_DIR`` points the corosync stack's
+runtime files into it, and ``SM_CLUSTERSTACK_KIT_SANDBOX`` names it for any
+stack (and marks the processes the kit started, so none outlives it).
+"""
+
+import os
+import random
+import shutil
+import signal
+import socket
+import tempfile
+import typing
+import uuid
+
+from sm_clusterstack.stacks import xhadconf
+
+MARKER = "SM_CLUSTERSTACK_KIT_SANDBOX"
+COROSYNC_DIR = "SM_CLUSTERSTACK_COROSYNC_DIR"
+STATEFILE_SIZE = 4 * 1024 * 1024  # xapi rounds the statefile VDI up to 4 MiB
+HOST_ADDRESS = "127.0.0.1"
+
+
+class StackSandbox(object):
+    """A temporary directory holding the config, statefile and runtime of one stack run."""
+
+    def __init__(self, parent: typing.Optional[str] = None,
+                 extra_env: typing.Optional[typing.Dict[str, str]] = None) -> None:
+        self.path = tempfile.mkdtemp(prefix="sm-clusterstack-kit-", dir=parent)
+        os.chmod(self.path, 0o700)
+        self.host_id = str(uuid.uuid4())
+        self.statefile = os.path.join(self.path, "statefile")
+        self.config_path = os.path.join(self.path, "xhad.conf")
+        self.runtime_dir = os.path.join(self.path, "corosync")
+        os.mkdir(self.runtime_dir, 0o700)
+        with open(self.statefile, "wb") as f:
+            f.truncate(STATEFILE_SIZE)
+        self.config = xhadconf.XhadConfig(
+            generation_uuid=str(uuid.uuid4()), hosts=[xhadconf.Host(self.host_id, HOST_ADDRESS)],
+            local_host_id=self.host_id, statefile=self.statefile, udp_port=free_udp_port())
+        with open(self.config_path, "wb") as f:
+            f.write(self.config.to_xml())
+        self.env = dict(os.environ)
+        self.env.update({MARKER: self.path, COROSYNC_DIR: self.runtime_dir})
+        self.env.update(extra_env or {})
+
+    def config_args(self) -> typing.List[str]:
+        """The ``-C <config>`` arguments of the scripts that take a config."""
+        return ["-C", self.config_path]
+
+    def leftover_pids(self) -> typing.List[int]:
+        """Processes still running that the kit started in this sandbox."""
+        mark = ("%s=%s" % (MARKER, self.path)).encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open("/proc/%s/environ" % entry, "rb") as f:
+                    if mark in f.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+        return found
+
+    def cleanup(self) -> typing.List[int]:
+        """Kill what the kit left running in the sandbox, remove it; return the pids killed."""
+        killed = self.leftover_pids()
+        for pid in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.path, ignore_errors=True)
+        return killed
+
+
+def free_udp_port(low: int = 20000, high: int = 59000) -> int:
+    """A UDP port (and the one below it, which corosync may also use) free on loopback."""
+    for _ in range(50):
+        port = random.randint(low, high)
+        if all(_udp_free(p) for p in (port - 1, port)):
+            return port
+    raise OSError("no free UDP port on %s" % HOST_ADDRESS)
+
+
+def _udp_free(port: int) -> bool:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((HOST_ADDRESS, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()

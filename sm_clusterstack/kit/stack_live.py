@@ -1,0 +1,232 @@
+"""Behaviour checks of a cluster stack, run in a sandbox in the order xapi uses the scripts.
+
+Sequence: with no daemon (query 14, stop 0), a bad argument (1), pool
+state init and a second change, start, liveset (schema, model, local host
+live), propose_master, set/clear excluded, init refused while running,
+disarm fencing, stop (then query 14).  See stack_probe for timeouts and
+engine absence.
+"""
+
+import typing
+
+from sm_clusterstack.kit import liveset_schema
+from sm_clusterstack.kit import result as res
+from sm_clusterstack.kit.sandbox import StackSandbox
+from sm_clusterstack.kit.stack_probe import SCRIPT_TIMEOUT, START_TIMEOUT, Fail, Skip, StackProbe, code, expect
+from sm_clusterstack.stacks import liveset, mtc
+from sm_clusterstack.xmlsafe import XMLFormatError
+
+NO_DAEMON_EXIT = "stack.no-daemon-exit"
+BAD_ARGUMENT = "stack.bad-argument"
+POOL_STATE = "stack.pool-state"
+START_DAEMON = "stack.start-daemon"
+LIVESET_SCHEMA = "stack.liveset-schema"
+LIVESET_LOCALHOST = "stack.liveset-localhost"
+PROPOSE_MASTER = "stack.propose-master"
+EXCLUDED = "stack.excluded-roundtrip"
+POOL_STATE_RUNNING = "stack.pool-state-running"
+DISARM_FENCING = "stack.disarm-fencing"
+STOP_DAEMON = "stack.stop-daemon"
+TIMEOUT = "stack.timeout"
+
+
+def no_daemon_exit(p: StackProbe) -> str:
+    """With no daemon: ha_stop_daemon exits 0, ha_query_liveset exits 14."""
+    stop = p.call("ha_stop_daemon")
+    query = p.call("ha_query_liveset")
+    p.no_daemon_code = query.returncode
+    expect(stop, mtc.SUCCESS, "ha_stop_daemon with no daemon")
+    expect(query, mtc.DAEMON_IS_NOT_PRESENT, "ha_query_liveset with no daemon")
+    return "ha_stop_daemon exits 0, ha_query_liveset exits 14 DAEMON_IS_NOT_PRESENT"
+
+
+def bad_argument(p: StackProbe) -> str:
+    """ha_set_pool_state with an unknown state, or none, exits 1."""
+    for args in (["not-a-state"] + p.sandbox.config_args(), []):
+        result = p.call("ha_set_pool_state", args)
+        expect(result, mtc.INVALID_PARAMETER, "ha_set_pool_state %s" % " ".join(args or ["(no argument)"]))
+    return "ha_set_pool_state with a bad or no state exits 1 INVALID_PARAMETER"
+
+
+def pool_state(p: StackProbe) -> str:
+    """With no daemon, init succeeds and the state can be changed again (invalid, init)."""
+    for state in ("init", "invalid", "init"):
+        result = p.call("ha_set_pool_state", [state] + p.sandbox.config_args())
+        expect(result, mtc.SUCCESS, "ha_set_pool_state %s" % state)
+    return "init, invalid, init all exit 0 with no daemon"
+
+
+def start_daemon(p: StackProbe) -> str:
+    """ha_start_daemon -C exits 0."""
+    p.daemon_may_run = True
+    result = p.call("ha_start_daemon", p.sandbox.config_args(), timeout=p.start_timeout)
+    expect(result, mtc.SUCCESS, "ha_start_daemon")
+    p.started = True
+    return "ha_start_daemon exits 0"
+
+
+def liveset_valid(p: StackProbe) -> str:
+    """ha_query_liveset prints XML valid against the kit's schema and accepted by the liveset model."""
+    p.need_daemon()
+    out = p.query().stdout
+    problems = ["schema: %s" % p for p in liveset_schema.problems(out)]
+    try:
+        parsed = liveset.parse(out)
+    except XMLFormatError as e:
+        problems.append("xapi's rules: %s" % e)
+    else:
+        p.liveset = parsed
+    if problems:
+        raise Fail("; ".join(problems[:3]))
+    return "valid against liveset.rng and accepted as xapi reads it (status %s)" % parsed.status
+
+
+def liveset_localhost(p: StackProbe) -> str:
+    """The liveset names the sandbox's host as localhost, and that host as live."""
+    p.need_daemon()
+    if p.liveset is None:
+        raise Skip("needs a valid liveset (see %s)" % LIVESET_SCHEMA)
+    if p.liveset.localhost.lower() != p.sandbox.host_id:
+        raise Fail("localhost is %s, the config's local HostID is %s" % (p.liveset.localhost, p.sandbox.host_id))
+    try:
+        local = p.liveset.host(p.sandbox.host_id)
+    except KeyError:
+        raise Fail("no <host> entry for the local host %s" % p.sandbox.host_id)
+    if not local.liveness or p.liveset.status == "Offline":
+        raise Fail("local host liveness %s, status %s after ha_start_daemon" % (local.liveness, p.liveset.status))
+    return "local host %s live, status %s" % (p.sandbox.host_id, p.liveset.status)
+
+
+def propose_master(p: StackProbe) -> str:
+    """ha_propose_master exits 0 and prints TRUE or FALSE."""
+    p.need_daemon()
+    result = p.call("ha_propose_master")
+    expect(result, mtc.SUCCESS, "ha_propose_master")
+    answer = result.stdout.strip()
+    if answer not in ("TRUE", "FALSE"):
+        raise Fail("ha_propose_master printed %r, not TRUE or FALSE" % answer[:80])
+    return "printed %s" % answer
+
+
+def _excluded_flag(p: StackProbe, checked: bool) -> typing.Optional[bool]:
+    if not checked:
+        return None
+    out = p.query().stdout
+    try:
+        return liveset.parse(out).host(p.sandbox.host_id).excluded
+    except (XMLFormatError, KeyError):
+        raise Fail("ha_query_liveset's output stopped naming the local host during the round trip")
+
+
+def excluded_roundtrip(p: StackProbe) -> str:
+    """ha_set_excluded then ha_clear_excluded exit 0 and the liveset's excluded flag follows."""
+    p.need_daemon()
+    checked = p.liveset is not None and any(h.host_id.lower() == p.sandbox.host_id for h in p.liveset.hosts)
+    seen = []
+    for script, want in (("ha_set_excluded", True), ("ha_clear_excluded", False)):
+        expect(p.call(script, p.sandbox.config_args()), mtc.SUCCESS, script)
+        flag = _excluded_flag(p, checked)
+        if checked and flag is not want:
+            raise Fail("after %s the local host's excluded is %s, expected %s" % (script, flag, want))
+        seen.append(str(flag).upper())
+    if not checked:
+        return "both exit 0 (the excluded flag was not read: no valid liveset, see %s)" % LIVESET_SCHEMA
+    return "both exit 0; excluded went %s then %s" % tuple(seen)
+
+
+def pool_state_running(p: StackProbe) -> str:
+    """ha_set_pool_state init is refused while the daemon runs ("init only when no daemon runs")."""
+    p.need_daemon()
+    result = p.call("ha_set_pool_state", ["init"] + p.sandbox.config_args())
+    if result.returncode == mtc.SUCCESS:
+        raise Fail("ha_set_pool_state init exited 0 while the daemon runs; init is only for a stopped pool")
+    return "refused with %s" % code(result)
+
+
+def disarm_fencing(p: StackProbe) -> str:
+    """ha_disarm_fencing exits 0 while the daemon runs."""
+    p.need_daemon()
+    expect(p.call("ha_disarm_fencing"), mtc.SUCCESS, "ha_disarm_fencing")
+    return "exits 0"
+
+
+def stop_daemon(p: StackProbe) -> str:
+    """ha_stop_daemon exits 0, after which ha_query_liveset says no daemon (14)."""
+    p.need_daemon()
+    expect(p.call("ha_stop_daemon", timeout=p.start_timeout), mtc.SUCCESS, "ha_stop_daemon")
+    p.stopped = True
+    query = p.call("ha_query_liveset")
+    if query.returncode == mtc.DAEMON_IS_NOT_PRESENT:
+        return "stopped; ha_query_liveset then exits 14"
+    if query.returncode == mtc.SUCCESS:
+        raise Fail("ha_query_liveset still exits 0 after ha_stop_daemon: the daemon did not stop")
+    if query.returncode == p.no_daemon_code:
+        return "stopped; ha_query_liveset exits %s as with no daemon (see %s)" % (code(query), NO_DAEMON_EXIT)
+    expect(query, mtc.DAEMON_IS_NOT_PRESENT, "ha_query_liveset after ha_stop_daemon")
+    return ""
+
+
+CHECKS = (
+    (NO_DAEMON_EXIT, no_daemon_exit),
+    (BAD_ARGUMENT, bad_argument),
+    (POOL_STATE, pool_state),
+    (START_DAEMON, start_daemon),
+    (LIVESET_SCHEMA, liveset_valid),
+    (LIVESET_LOCALHOST, liveset_localhost),
+    (PROPOSE_MASTER, propose_master),
+    (EXCLUDED, excluded_roundtrip),
+    (POOL_STATE_RUNNING, pool_state_running),
+    (DISARM_FENCING, disarm_fencing),
+    (STOP_DAEMON, stop_daemon),
+)
+IDS = tuple(check for check, _ in CHECKS) + (TIMEOUT,)
+
+
+def _record(suite: res.Suite, check: str, func: typing.Callable[[StackProbe], str], probe: StackProbe) -> None:
+    suite.mark()
+    try:
+        suite.add(check, res.PASS, func(probe))
+    except Skip as e:
+        suite.add(check, res.SKIP, str(e))
+    except Fail as e:
+        suite.add(check, res.FAIL, str(e))
+    except Exception as e:  # a bug of the kit: report it, keep checking
+        suite.add(check, res.ERROR, "kit error: %s: %s" % (type(e).__name__, e))
+
+
+def _skip_all(suite: res.Suite, reason: str) -> None:
+    for check in IDS:
+        suite.add(check, res.SKIP, reason)
+
+
+def run(suite: res.Suite, path: str, timeout: float = SCRIPT_TIMEOUT, start_timeout: float = START_TIMEOUT,
+        owner_uid: int = 0, unsafe: bool = False,
+        extra_env: typing.Optional[typing.Dict[str, str]] = None) -> None:
+    """Record the behaviour checks of the stack at ``path`` in ``suite``."""
+    if unsafe:
+        _skip_all(suite, "not run: the stack is unsafe (see stack.unsafe) and xapi would not run it")
+        return
+    sandbox = StackSandbox(extra_env=extra_env)
+    probe = StackProbe(path, sandbox, timeout, start_timeout, owner_uid)
+    try:
+        for check, func in CHECKS:
+            _record(suite, check, func, probe)
+        suite.mark()
+        if probe.timeouts:
+            suite.add(TIMEOUT, res.FAIL, "killed at the timeout: %s" % ", ".join(probe.timeouts))
+        elif probe.engine_absent:
+            suite.add(TIMEOUT, res.SKIP, "engine absent: %s" % probe.engine_absent)
+        else:
+            suite.add(TIMEOUT, res.PASS, "every script exited within its timeout")
+    finally:
+        _teardown(probe, sandbox)
+
+
+def _teardown(probe: StackProbe, sandbox: StackSandbox) -> None:
+    if probe.daemon_may_run and not probe.stopped:
+        probe.engine_absent = ""
+        try:
+            probe.call("ha_stop_daemon", timeout=probe.start_timeout)
+        except (Skip, Fail):
+            pass
+    sandbox.cleanup()
