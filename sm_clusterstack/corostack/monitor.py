@@ -1,0 +1,103 @@
+"""The fence monitor: while armed, a host that loses quorum fences itself.
+
+``spawn`` starts it detached (own session, stdio on /dev/null) from
+ha_start_daemon.  It polls corosync's quorum; when the fencing mode is
+``armed`` and this host was quorate since it was armed, losing quorum (or
+corosync dying under it) runs the fence action once and sets the mode to
+``fenced``.  ``disarmed`` and ``excluded`` (ha_disarm_fencing,
+ha_set_excluded) keep it from acting.  The fence action is the command in
+SM_CLUSTERSTACK_FENCE_ACTION (given the reason in the environment
+variable SM_CLUSTERSTACK_FENCE_REASON), or, when that is empty, an
+immediate reboot through /proc/sysrq-trigger, as xhad's watchdog would.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import typing
+
+from sm_clusterstack import runner
+from sm_clusterstack.corostack import daemon, tools
+
+POLL_INTERVAL = 0.25  # seconds between quorum checks
+FENCE_TIMEOUT = 30.0  # seconds the fence command may take
+
+
+def spawn(paths: daemon.Paths, fence_argv: typing.List[str]) -> int:
+    """Start the monitor for ``paths`` in the background; its pid."""
+    argv = [sys.executable, "-m", "sm_clusterstack.corostack.monitor", paths.dir, "--"] + fence_argv
+    with open(os.devnull, "r+b") as null:
+        proc = subprocess.Popen(argv, stdin=null, stdout=null, stderr=null,
+                                close_fds=True, start_new_session=True)
+    daemon.write_atomic(paths.monitor_pid, "%d\n" % proc.pid)
+    return proc.pid
+
+
+def fence(paths: daemon.Paths, fence_argv: typing.List[str], reason: str) -> None:
+    """Run the fence action, logging what it did."""
+    _log(paths, "fencing: %s" % reason)
+    if not fence_argv:
+        with open("/proc/sysrq-trigger", "w") as trigger:
+            trigger.write("b")
+        return
+    env = dict(os.environ, SM_CLUSTERSTACK_FENCE_REASON=reason)
+    result = runner.run(fence_argv, timeout=FENCE_TIMEOUT, env=env)
+    _log(paths, "fence action %s" % result.describe())
+
+
+def quorate(run: typing.Callable[..., runner.Result] = runner.run) -> typing.Optional[bool]:
+    """True or False from corosync; None when corosync does not answer."""
+    try:
+        return tools.query_membership(run).quorate
+    except tools.DaemonAbsent:
+        return None
+    except tools.ToolOutputError:
+        return True  # an unreadable answer is no proof of lost quorum
+
+
+def step(paths: daemon.Paths, fence_argv: typing.List[str], was_quorate: bool,
+         probe: typing.Callable[[], typing.Optional[bool]] = quorate) -> bool:
+    """One poll: fence when armed and quorum was had and is lost; the new was_quorate."""
+    if daemon.fencing_mode(paths) != "armed":
+        return False
+    now = probe()
+    if now:
+        return True
+    if was_quorate and daemon.fencing_mode(paths) == "armed":
+        daemon.set_fencing(paths, "fenced")
+        fence(paths, fence_argv, "corosync is not running" if now is None else "quorum lost")
+    return False
+
+
+def _log(paths: daemon.Paths, message: str) -> None:
+    with open(paths.monitor_log, "a") as f:
+        f.write("%s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), message))
+
+
+def _set_name() -> None:
+    try:
+        ctypes.CDLL(None).prctl(15, daemon.MONITOR_COMM.encode(), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: typing.List[str]) -> int:
+    """Monitor until SIGTERM: ``DIR -- FENCE_ARGV...``."""
+    if len(argv) < 2 or argv[1] != "--":
+        sys.stderr.write("usage: monitor DIR -- [FENCE COMMAND...]\n")
+        return 2
+    paths, fence_argv = daemon.Paths(argv[0]), argv[2:]
+    _set_name()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _log(paths, "monitor started (pid %d)" % os.getpid())
+    was_quorate = False
+    while True:
+        was_quorate = step(paths, fence_argv, was_quorate)
+        time.sleep(POLL_INTERVAL)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
