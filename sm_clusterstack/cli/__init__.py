@@ -15,6 +15,7 @@ from sm_clusterstack import __version__
 
 VERBS = (
     ("stack-list", "sm_clusterstack.cli.stack_list"),
+    ("serve", "sm_clusterstack.cli.serve"),
     ("kit", "sm_clusterstack.cli.kit"),
 )
 

@@ -1,0 +1,80 @@
+"""``sm-clusterstack serve``: the xapi-side shim, a XenAPI server on an embedded pool."""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from sm_clusterstack import cli
+
+HELP = "serve XenAPI on an embedded SQLite pool (the xapi-side shim)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", required=True, metavar="DIR", help="state directory (the pool database)")
+    parser.add_argument("--port", type=int, metavar="N",
+                        help="listen on 127.0.0.1:N (0: any free port, printed when ready)")
+    parser.add_argument("--socket", metavar="PATH",
+                        help="listen on this unix socket, mode 0600 (default: DIR/xapi.sock "
+                             "when no --port)")
+    parser.add_argument("--hosts", type=int, default=1, metavar="N",
+                        help="hosts of a new pool, the first is master (default 1)")
+    parser.add_argument("--password-file", metavar="F",
+                        help="root's password (default: DIR/password, created if absent)")
+    parser.add_argument("--sm-dir", metavar="DIR", help="SR drivers (default: sm-dir of xapi.conf)")
+    parser.add_argument("--cluster-stack-root", metavar="DIR",
+                        help="cluster stacks (default: cluster-stack-root of xapi.conf)")
+    parser.add_argument("--driver-timeout", type=float, default=300.0, metavar="S",
+                        help="seconds a driver call may take (default 300)")
+    parser.add_argument("--script-timeout", type=float, default=120.0, metavar="S",
+                        help="seconds a cluster-stack script may take (default 120)")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    cli.add_xapi_conf(parser)
+
+
+def build_pool(args: argparse.Namespace):
+    """The Pool context the options describe."""
+    from sm_clusterstack.xapi import context
+    conf = cli.load_conf(args)
+    os.makedirs(args.state, mode=0o700, exist_ok=True)
+    password_file = args.password_file or context.ensure_password_file(args.state)
+    return context.Pool(
+        os.path.abspath(args.state), os.path.abspath(args.sm_dir or conf.sm_dir),
+        os.path.abspath(args.cluster_stack_root or conf.cluster_stack_root),
+        context.read_password(password_file), driver_timeout=args.driver_timeout,
+        script_timeout=args.script_timeout, default_stack=conf.cluster_stack_default)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT."""
+    from sm_clusterstack.xapi import schema, service
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        sys.stderr.write("sm-clusterstack serve: --port %d out of range\n" % args.port)
+        return cli.EXIT_USAGE
+    socket_path = args.socket or (None if args.port is not None else os.path.join(args.state, "xapi.sock"))
+    try:
+        pool = build_pool(args)
+        svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path)
+    except (OSError, ValueError, schema.SchemaError) as e:
+        sys.stderr.write("sm-clusterstack serve: %s\n" % e)
+        return cli.EXIT_FAILED
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    where = " ".join("%s=%s" % (("url", service_url(s)) if hasattr(s, "server_port") else ("socket", s.server_address))
+                     for s in svc.servers)
+    sys.stdout.write("sm-clusterstack serve: ready %s pid=%d\n" % (where, os.getpid()))
+    sys.stdout.flush()
+    while not stop.wait(1.0):
+        pass
+    svc.stop()
+    return cli.EXIT_OK
+
+
+def service_url(server) -> str:
+    """The http URL of a TCP listener."""
+    return "http://127.0.0.1:%d" % server.server_address[1]

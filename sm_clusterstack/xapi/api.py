@@ -1,0 +1,130 @@
+"""The XenAPI dispatcher: method table, arity, parameter types, sessions.
+
+Methods register themselves with ``@method("PBD.plug", "ref:PBD")``; every
+method but the login ones takes the session ref first, which is checked
+before the method runs.  ``dispatch`` never raises: it returns the XenAPI
+response struct, a Failure for anything that went wrong.
+"""
+
+import logging
+import typing
+
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
+
+LOG = logging.getLogger("sm_clusterstack.xapi")
+REGISTRY = {}  # type: typing.Dict[str, Method]
+MAX_NAME = 256
+METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd")
+
+
+class Method(object):
+    """A registered method: its parameter kinds (session excluded) and function."""
+
+    __slots__ = ("name", "params", "optional", "session", "fn")
+
+    def __init__(self, name, params, optional, session, fn):
+        self.name = name
+        self.params = params
+        self.optional = optional
+        self.session = session
+        self.fn = fn
+
+    @property
+    def max_count(self) -> int:
+        return len(self.params) + (1 if self.session else 0)
+
+    @property
+    def min_count(self) -> int:
+        return self.max_count - self.optional
+
+
+def method(name: str, *params: str, optional: int = 0, session: bool = True) -> typing.Callable:
+    """Register ``fn(ctx, session_ref, *args)`` as XenAPI method ``name``.
+
+    ``params`` are ``name:kind`` pairs; kinds: str, bool, int, map, set,
+    record, ref:<Class>, refs:<Class>.  The last ``optional`` may be left out.
+    """
+    parsed = [tuple(p.split(":", 1)) for p in params]
+
+    def register(fn):
+        REGISTRY[name] = Method(name, parsed, optional, session, fn)
+        return fn
+    return register
+
+
+def success(value: typing.Any) -> dict:
+    """A Success response struct."""
+    return {"Status": "Success", "Value": value}
+
+
+def failure(description: typing.List[str]) -> dict:
+    """A Failure response struct."""
+    return {"Status": "Failure", "ErrorDescription": [str(d) for d in description]}
+
+
+def load_methods() -> None:
+    """Import every method module so that the table is complete."""
+    import importlib
+    for module in METHOD_MODULES:
+        importlib.import_module("sm_clusterstack.xapi." + module)
+
+
+def dispatch(ctx: typing.Any, name: typing.Any, params: tuple) -> dict:
+    """Run XenAPI method ``name`` with ``params``; the response struct."""
+    try:
+        return success(_call(ctx, name, params))
+    except XenAPIError as e:
+        return failure(e.description)
+    except Exception as e:  # a bug must not take the server down nor leak a traceback
+        LOG.exception("internal error in %s", name)
+        return failure([errors.INTERNAL_ERROR, "%s: %s" % (type(e).__name__, e)])
+
+
+def lookup(name: typing.Any) -> Method:
+    """The method called ``name``; MESSAGE_METHOD_UNKNOWN if there is none."""
+    if isinstance(name, str) and name.startswith("Async."):
+        name = name[len("Async."):]
+    found = REGISTRY.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise XenAPIError(errors.MESSAGE_METHOD_UNKNOWN, str(name)[:MAX_NAME])
+    return found
+
+
+def _call(ctx, name, params):
+    meth = lookup(name)
+    if not meth.min_count <= len(params) <= meth.max_count:
+        raise XenAPIError(errors.MESSAGE_PARAMETER_COUNT_MISMATCH, meth.name,
+                          meth.max_count, len(params))
+    args = list(params)
+    session_ref = None
+    if meth.session:
+        session_ref = args.pop(0)
+        ctx.check_session(session_ref)
+    for (pname, kind), value in zip(meth.params, args):
+        check_type(pname, kind, value)
+    return meth.fn(ctx, session_ref, *args) if meth.session else meth.fn(ctx, *args)
+
+
+def check_type(pname: str, kind: str, value: typing.Any) -> None:
+    """Raise FIELD_TYPE_ERROR [pname] unless ``value`` fits ``kind``."""
+    if not _fits(kind, value):
+        raise XenAPIError(errors.FIELD_TYPE_ERROR, pname)
+
+
+def _fits(kind, value):
+    if kind in ("str",) or kind.startswith("ref:"):
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 20)
+    if kind == "map":
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                               for k, v in value.items())
+    if kind == "record":
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    if kind == "set" or kind.startswith("refs:"):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    raise ValueError("unknown parameter kind %r" % kind)

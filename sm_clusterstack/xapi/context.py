@@ -1,0 +1,138 @@
+"""The shim's running state: the store, where drivers and stacks live, the password.
+
+One ``Pool`` is shared by every request thread; it holds no per-request
+state.  ``initialise`` creates the pool and its hosts on first start.
+"""
+
+import hmac
+import os
+import shlex
+import time
+import typing
+
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.store import Store
+
+DEFAULT_DRIVER_TIMEOUT = 300.0  # seconds
+DEFAULT_SCRIPT_TIMEOUT = 120.0  # seconds; ha_start_daemon waits for the liveset
+MAX_HOSTS = 64
+
+
+class Pool(object):
+    """What every method needs: the store and the pool's configuration."""
+
+    def __init__(
+            self,
+            state_dir: str,
+            sm_dir: str,
+            stack_root: str,
+            password: str,
+            xapi_url: str = "",
+            driver_timeout: float = DEFAULT_DRIVER_TIMEOUT,
+            script_timeout: float = DEFAULT_SCRIPT_TIMEOUT,
+            default_stack: str = "xhad",
+    ) -> None:
+        self.state_dir = state_dir
+        self.store = Store(state_dir)
+        self.sm_dir = sm_dir
+        self.stack_root = stack_root
+        self.password = password
+        self.xapi_url = xapi_url
+        self.driver_timeout = driver_timeout
+        self.script_timeout = script_timeout
+        self.default_stack = default_stack
+
+    def check_session(self, ref: typing.Any) -> None:
+        """Raise SESSION_INVALID [ref] unless ``ref`` is a live session."""
+        if isinstance(ref, str):
+            with self.store.read() as conn:
+                if store_mod.row(conn, "session", ref) is not None:
+                    return
+        raise XenAPIError(errors.SESSION_INVALID, ref if isinstance(ref, str) else repr(ref)[:256])
+
+    def check_password(self, user: str, password: str) -> bool:
+        """True when ``user``/``password`` may log in (root and the pool's password)."""
+        return user == "root" and hmac.compare_digest(password.encode("utf-8"), self.password.encode("utf-8"))
+
+    def new_session(self, user: str, originator: str = "", internal: bool = False) -> str:
+        """Create a session for ``user`` on the master; its ref."""
+        ref = store_mod.new_ref()
+        with self.store.write() as conn:
+            store_mod.insert(conn, "session", {
+                "ref": ref, "uuid": store_mod.new_uuid(), "this_host": master(conn),
+                "this_user": user, "originator": originator, "last_active": time.time(),
+                "internal": internal})
+        return ref
+
+    def end_session(self, ref: str) -> None:
+        """Forget session ``ref``."""
+        with self.store.write() as conn:
+            store_mod.delete(conn, "session", ref)
+
+    def driver_path(self, sr_type: str) -> str:
+        """The driver executable of SR type ``sr_type`` (``<sm-dir>/<Type>SR``)."""
+        with self.store.read() as conn:
+            row = conn.execute("SELECT driver_filename FROM SM WHERE type = ?", (sr_type,)).fetchone()
+        if row is None:
+            raise XenAPIError("SR_UNKNOWN_DRIVER", sr_type)
+        return row[0]
+
+
+def pool_row(conn) -> typing.Any:
+    """The pool's row."""
+    return conn.execute("SELECT * FROM pool").fetchone()
+
+
+def master(conn) -> str:
+    """The master host's ref."""
+    return pool_row(conn)["master"]
+
+
+def exec_prefix(host_row) -> typing.List[str]:
+    """The argv prefix of every script run for this host (other_config exec-prefix)."""
+    other = store_mod.loads(host_row["other_config"]) or {}
+    try:
+        return shlex.split(other.get("exec-prefix", ""))
+    except ValueError as e:
+        raise XenAPIError(errors.HA_CONFIGURATION_INVALID,
+                          "host %s: exec-prefix: %s" % (host_row["uuid"], e))
+
+
+def initialise(store: Store, hosts: int) -> bool:
+    """Create the pool with ``hosts`` hosts (the first is master) unless it exists.
+
+    Returns True when it created the pool.
+    """
+    if not 1 <= hosts <= MAX_HOSTS:
+        raise ValueError("a pool has 1 to %d hosts, not %d" % (MAX_HOSTS, hosts))
+    with store.write() as conn:
+        if pool_row(conn) is not None:
+            return False
+        refs = [store_mod.new_ref() for _ in range(hosts)]
+        for number, ref in enumerate(refs, 1):
+            store_mod.insert(conn, "host", {
+                "ref": ref, "uuid": store_mod.new_uuid(), "name_label": "host%d" % number,
+                "hostname": "host%d" % number, "address": "127.0.0.%d" % number})
+        store_mod.insert(conn, "pool", {
+            "ref": store_mod.new_ref(), "uuid": store_mod.new_uuid(), "master": refs[0],
+            "ha_cluster_stack": "xhad"})
+    return True
+
+
+def read_password(path: str) -> str:
+    """The password in ``path`` (first line, without its newline)."""
+    with open(path, "r") as f:
+        text = f.read()
+    return text.splitlines()[0] if text else ""
+
+
+def ensure_password_file(state_dir: str) -> str:
+    """``<state>/password``, created with a random password (mode 0600) if absent."""
+    path = os.path.join(state_dir, "password")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(os.urandom(16).hex() + "\n")
+    return path

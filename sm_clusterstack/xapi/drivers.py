@@ -1,0 +1,53 @@
+"""Running an SR's driver for a host, and the SM records from the sm-dir scan.
+
+Each driver run gets a fresh internal session (its ``session_ref``), ended
+when the driver exits, as xapi does.
+"""
+
+import logging
+import os
+import typing
+
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.smapi import caller
+from sm_clusterstack.xapi import store as store_mod
+
+LOG = logging.getLogger("sm_clusterstack.xapi")
+
+
+def run_for_pbd(ctx, command: str, pbd: typing.Any, sr: typing.Any,
+                args: typing.Sequence[str] = (), extra: typing.Optional[dict] = None) -> typing.Any:
+    """Run ``command`` of ``sr``'s driver on ``pbd``'s host with its device_config."""
+    params = {
+        "host_ref": pbd["host"],
+        "device_config": store_mod.loads(pbd["device_config"]) or {},
+        "sr_ref": sr["ref"],
+        "sr_uuid": sr["uuid"],
+        "sr_sm_config": store_mod.loads(sr["sm_config"]) or {},
+        "args": [str(a) for a in args],
+    }
+    params.update(extra or {})
+    return run(ctx, sr["type"], command, params)
+
+
+def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
+    """Run ``command`` of the driver of ``sr_type`` with ``params`` (a session added)."""
+    path = ctx.driver_path(sr_type)
+    session = ctx.new_session("root", "SM", internal=True)
+    try:
+        params = dict(params, session_ref=session)
+        LOG.info("driver %s %s sr=%s", os.path.basename(path), command, params.get("sr_uuid", ""))
+        return caller.call(path, command, params, xapi_url=ctx.xapi_url, timeout=ctx.driver_timeout)
+    finally:
+        ctx.end_session(session)
+
+
+def check_nil(value: typing.Any, command: str) -> None:
+    """Drivers answer nil (or an empty string) to most commands; anything else is ignored."""
+    if value not in (None, "", True):
+        LOG.debug("%s answered %r", command, value)
+
+
+def first_error(errors_seen: typing.List[XenAPIError]) -> typing.Optional[XenAPIError]:
+    """The first of the errors collected during a best-effort cleanup."""
+    return errors_seen[0] if errors_seen else None

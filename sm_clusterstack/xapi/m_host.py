@@ -1,0 +1,61 @@
+"""host.*: other_config (where ``exec-prefix`` lives) and, shim only, the address.
+
+``other_config["exec-prefix"]`` (e.g. ``ip netns exec h2``) is put before
+every cluster-stack script the shim runs for that host, so one machine can
+play a pool whose hosts are network namespaces; ``host.set_address`` (not
+in xapi, where the address comes from the management interface) sets the
+IPaddress written to xhad.conf for that host.
+"""
+
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.stacks import xhadconf
+from sm_clusterstack.xapi import model
+from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.api import method
+
+
+def _other_config(ctx, host, change):
+    with ctx.store.write() as conn:
+        row = model.check_ref(conn, "host", host)
+        other = store_mod.loads(row["other_config"]) or {}
+        change(other)
+        store_mod.update(conn, "host", host, other_config=other)
+    return ""
+
+
+@method("host.set_other_config", "self:ref:host", "value:map")
+def set_other_config(ctx, session, self, value):
+    """Replace a host's other_config."""
+    return _other_config(ctx, self, lambda other: (other.clear(), other.update(value)))
+
+
+@method("host.add_to_other_config", "self:ref:host", "key:str", "value:str")
+def add_to_other_config(ctx, session, self, key, value):
+    """Set one key of a host's other_config."""
+    return _other_config(ctx, self, lambda other: other.__setitem__(key, value))
+
+
+@method("host.remove_from_other_config", "self:ref:host", "key:str")
+def remove_from_other_config(ctx, session, self, key):
+    """Remove one key of a host's other_config (no error when absent)."""
+    return _other_config(ctx, self, lambda other: other.pop(key, None))
+
+
+@method("host.set_address", "self:ref:host", "value:str")
+def set_address(ctx, session, self, value):
+    """Set the IPv4 address the HA configuration gives for this host."""
+    if not xhadconf.is_ipv4(value):
+        raise XenAPIError("INVALID_VALUE", "address", value)
+    with ctx.store.write() as conn:
+        model.check_ref(conn, "host", self)
+        store_mod.update(conn, "host", self, address=value)
+    return ""
+
+
+@method("host.set_name_label", "self:ref:host", "value:str")
+def set_name_label(ctx, session, self, value):
+    """Rename a host."""
+    with ctx.store.write() as conn:
+        model.check_ref(conn, "host", self)
+        store_mod.update(conn, "host", self, name_label=value, hostname=value)
+    return ""

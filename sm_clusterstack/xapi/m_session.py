@@ -1,0 +1,30 @@
+"""session.*: login with the pool's password, logout."""
+
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi.api import method
+
+
+@method("session.login_with_password", "uname:str", "pwd:str", "version:str", "originator:str",
+        optional=2, session=False)
+def login_with_password(ctx, uname, pwd, version="", originator=""):
+    """A new session ref for root with the pool's password."""
+    if not ctx.check_password(uname, pwd):
+        raise XenAPIError(errors.SESSION_AUTHENTICATION_FAILED, uname, "Authentication failure")
+    return ctx.new_session(uname, originator)
+
+
+@method("session.logout")
+def logout(ctx, session):
+    """End the calling session."""
+    ctx.end_session(session)
+    return ""
+
+
+@method("session.get_this_host", "self:ref:session")
+def get_this_host(ctx, session, self):
+    """The host a session is logged in to."""
+    with ctx.store.read() as conn:
+        if self != session:
+            raise XenAPIError(errors.HANDLE_INVALID, "session", self)
+        return conn.execute("SELECT this_host FROM session WHERE ref = ?", (self,)).fetchone()[0]

@@ -1,0 +1,111 @@
+"""SR.*: create, introduce, forget, destroy (the readers are generated).
+
+SR.create works as xapi's: check the SR type may attach now, create the SR
+and its PBDs (one per host when shared), run the driver's ``sr_create`` on
+the given host, then plug the PBDs.  A failing ``sr_create`` leaves no
+record behind.
+"""
+
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi import context, drivers, m_pbd, model, plug
+from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.api import method
+
+
+def _sr_row(ref, uuid, name_label, name_description, sr_type, content_type, shared, sm_config, size=0):
+    return {"ref": ref, "uuid": uuid, "name_label": name_label, "name_description": name_description,
+            "type": sr_type, "content_type": content_type, "shared": bool(shared),
+            "physical_size": int(size), "sm_config": dict(sm_config)}
+
+
+def _check_type(conn, sr_type):
+    if conn.execute("SELECT 1 FROM SM WHERE type = ?", (sr_type,)).fetchone() is None:
+        raise XenAPIError("SR_UNKNOWN_DRIVER", sr_type)
+
+
+@method("SR.create", "host:ref:host", "device_config:map", "physical_size:int", "name_label:str",
+        "name_description:str", "type:str", "content_type:str", "shared:bool", "sm_config:map")
+def create(ctx, session, host, device_config, physical_size, name_label, name_description,
+           type, content_type, shared, sm_config):
+    """Create an SR on storage, with its PBDs, and plug them."""
+    ref = store_mod.new_ref()
+    with ctx.store.write() as conn:
+        model.check_ref(conn, "host", host)
+        _check_type(conn, type)
+        plug.check(conn, ref, type)
+        store_mod.insert(conn, "SR", _sr_row(ref, store_mod.new_uuid(), name_label, name_description,
+                                             type, content_type, shared, sm_config, physical_size))
+        hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")] if shared else [host]
+        pbds = {h: m_pbd.create_in(conn, h, ref, device_config) for h in hosts}
+        pbd_row, sr_row = store_mod.row(conn, "PBD", pbds[host]), store_mod.row(conn, "SR", ref)
+    try:
+        drivers.run_for_pbd(ctx, "sr_create", pbd_row, sr_row, args=[str(physical_size)])
+    except BaseException:
+        _remove(ctx, ref)
+        raise
+    for h in [host] + [h for h in hosts if h != host]:
+        plug.plug(ctx, pbds[h])
+    return ref
+
+
+@method("SR.introduce", "uuid:str", "name_label:str", "name_description:str", "type:str",
+        "content_type:str", "shared:bool", "sm_config:map")
+def introduce(ctx, session, uuid, name_label, name_description, type, content_type, shared, sm_config):
+    """Record an existing SR (no PBDs; create and plug them to use it)."""
+    ref = store_mod.new_ref()
+    with ctx.store.write() as conn:
+        _check_type(conn, type)
+        uuid = uuid or store_mod.new_uuid()
+        if conn.execute("SELECT 1 FROM SR WHERE uuid = ?", (uuid,)).fetchone():
+            raise XenAPIError("UUID_ALREADY_EXISTS", "SR", uuid)
+        store_mod.insert(conn, "SR", _sr_row(ref, uuid, name_label, name_description, type,
+                                             content_type, shared, sm_config))
+    return ref
+
+
+def _check_detached(conn, sr):
+    model.check_ref(conn, "SR", sr)
+    plug.check_not_statefile_sr(conn, sr)
+    if conn.execute("SELECT 1 FROM PBD WHERE SR = ? AND state != 'detached'", (sr,)).fetchone():
+        raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s has PBDs attached" % sr)
+
+
+def _remove(ctx, sr):
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM VDI WHERE SR = ?", (sr,))
+        conn.execute("DELETE FROM PBD WHERE SR = ?", (sr,))
+        store_mod.delete(conn, "SR", sr)
+
+
+@method("SR.forget", "sr:ref:SR")
+def forget(ctx, session, sr):
+    """Forget an SR with every PBD detached; its storage is untouched."""
+    with ctx.store.write() as conn:
+        _check_detached(conn, sr)
+    _remove(ctx, sr)
+    return ""
+
+
+@method("SR.destroy", "sr:ref:SR")
+def destroy(ctx, session, sr):
+    """Delete an SR's storage (driver ``sr_delete``) and forget it."""
+    with ctx.store.write() as conn:
+        _check_detached(conn, sr)
+        pbds = conn.execute("SELECT * FROM PBD WHERE SR = ? ORDER BY host = ? DESC, ref",
+                            (sr, context.master(conn))).fetchall()
+        if not pbds:
+            raise XenAPIError(errors.SR_NO_PBDS, sr)
+        sr_row = store_mod.row(conn, "SR", sr)
+    drivers.run_for_pbd(ctx, "sr_delete", pbds[0], sr_row)
+    _remove(ctx, sr)
+    return ""
+
+
+@method("SR.set_name_label", "sr:ref:SR", "value:str")
+def set_name_label(ctx, session, sr, value):
+    """Rename an SR."""
+    with ctx.store.write() as conn:
+        model.check_ref(conn, "SR", sr)
+        store_mod.update(conn, "SR", sr, name_label=value)
+    return ""

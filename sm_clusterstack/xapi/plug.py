@@ -1,0 +1,139 @@
+"""PBD.plug and PBD.unplug: reserve and check, run the driver, then commit.
+
+Plug, as DESIGN.md says: under the pool-wide write transaction, check the
+cluster-stack rules counting every PBD not detached (attached, being
+plugged or being unplugged) as attached, and mark the PBD ``plugging``;
+run the driver's ``sr_attach`` outside any transaction; then mark it
+``attached``, or ``detached`` again if the driver failed.  Two concurrent
+plugs are serialised by the write lock, and the second one sees the
+first's reservation, so no interleaving attaches SRs with disjoint stacks.
+
+The check reads one representative (the lowest ref) of each constrained SM
+type among active PBDs through a partial index: its cost depends on the
+number of SM types, not on the size of the pool.  SRs of one type share
+their ``required_cluster_stack``, so the rules decide the same.
+"""
+
+import sqlite3
+import typing
+
+from sm_clusterstack import constraints, errors
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi import context, drivers, model
+from sm_clusterstack.xapi import store as store_mod
+
+PLUGGING, ATTACHED, UNPLUGGING, DETACHED = "plugging", "attached", "unplugging", "detached"
+
+
+def required_of(conn: sqlite3.Connection, sr_type: str) -> typing.List[str]:
+    """The required_cluster_stack of SM type ``sr_type`` ([] when none or unknown)."""
+    row = conn.execute("SELECT required_cluster_stack FROM SM WHERE type = ?", (sr_type,)).fetchone()
+    return store_mod.loads(row[0]) if row is not None else []
+
+
+def active_constrained(conn: sqlite3.Connection) -> typing.List[constraints.SR]:
+    """One SR per constrained SM type that has a PBD not detached (its lowest ref)."""
+    found = []
+    for sm in conn.execute("SELECT type, required_cluster_stack FROM SM "
+                           "WHERE required_cluster_stack != '[]' ORDER BY type").fetchall():
+        row = conn.execute("SELECT SR FROM PBD WHERE sr_type = ? AND state != 'detached' "
+                           "ORDER BY SR LIMIT 1", (sm[0],)).fetchone()
+        if row is not None:
+            found.append(constraints.SR(row[0], sm[0], store_mod.loads(sm[1])))
+    return found
+
+
+def ha_state(conn: sqlite3.Connection) -> typing.Tuple[bool, str]:
+    """(HA enabled, its stack); an enable_ha in progress counts as enabled on its stack."""
+    pool = context.pool_row(conn)
+    plan = store_mod.loads(pool["ha_plan"])
+    if plan:
+        return True, plan["stack"]
+    return bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
+
+
+def check(conn: sqlite3.Connection, sr_ref: str, sr_type: str) -> None:
+    """Raise INCOMPATIBLE_CLUSTER_STACK_ACTIVE if an SR of ``sr_type`` may not attach now."""
+    target = constraints.SR(sr_ref, sr_type, required_of(conn, sr_type))
+    enabled, stack = ha_state(conn)
+    constraints.check_plug(target, active_constrained(conn), enabled, stack)
+
+
+def check_pbd(store: store_mod.Store, pbd_ref: str) -> None:
+    """The server-side plug check alone, in the write transaction, recording nothing."""
+    conn = store._connect()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        pbd = model.check_ref(conn, "PBD", pbd_ref)
+        check(conn, pbd["SR"], pbd["sr_type"])
+    finally:
+        store._release(conn)
+
+
+def _busy(pbd: sqlite3.Row) -> XenAPIError:
+    return XenAPIError(errors.OPERATION_NOT_ALLOWED, "PBD %s is %s" % (pbd["ref"], pbd["state"]))
+
+
+def reserve(ctx, pbd_ref: str) -> typing.Optional[typing.Tuple[sqlite3.Row, sqlite3.Row]]:
+    """Check and mark ``pbd_ref`` plugging; its (PBD, SR) rows, or None if attached."""
+    with ctx.store.write() as conn:
+        pbd = model.check_ref(conn, "PBD", pbd_ref)
+        if pbd["state"] == ATTACHED:
+            return None
+        if pbd["state"] != DETACHED:
+            raise _busy(pbd)
+        sr = store_mod.row(conn, "SR", pbd["SR"])
+        check(conn, sr["ref"], sr["type"])
+        store_mod.update(conn, "PBD", pbd_ref, state=PLUGGING)
+    return pbd, sr
+
+
+def finish(ctx, pbd_ref: str, was: str, now: str) -> None:
+    """Move ``pbd_ref`` from state ``was`` to ``now`` (if it is still in ``was``)."""
+    with ctx.store.write() as conn:
+        conn.execute("UPDATE PBD SET state = ? WHERE ref = ? AND state = ?", (now, pbd_ref, was))
+
+
+def plug(ctx, pbd_ref: str) -> None:
+    """PBD.plug: attach the SR on the PBD's host, if the rules allow it."""
+    reserved = reserve(ctx, pbd_ref)
+    if reserved is None:
+        return
+    pbd, sr = reserved
+    try:
+        drivers.run_for_pbd(ctx, "sr_attach", pbd, sr)
+    except BaseException:
+        finish(ctx, pbd_ref, PLUGGING, DETACHED)
+        raise
+    finish(ctx, pbd_ref, PLUGGING, ATTACHED)
+
+
+def unplug(ctx, pbd_ref: str) -> None:
+    """PBD.unplug: detach the SR on the PBD's host."""
+    with ctx.store.write() as conn:
+        pbd = model.check_ref(conn, "PBD", pbd_ref)
+        if pbd["state"] == DETACHED:
+            return
+        if pbd["state"] != ATTACHED:
+            raise _busy(pbd)
+        check_not_statefile_sr(conn, pbd["SR"])
+        sr = store_mod.row(conn, "SR", pbd["SR"])
+        store_mod.update(conn, "PBD", pbd_ref, state=UNPLUGGING)
+    try:
+        drivers.run_for_pbd(ctx, "sr_detach", pbd, sr)
+    except BaseException:
+        finish(ctx, pbd_ref, UNPLUGGING, ATTACHED)
+        raise
+    finish(ctx, pbd_ref, UNPLUGGING, DETACHED)
+
+
+def check_not_statefile_sr(conn: sqlite3.Connection, sr_ref: str) -> None:
+    """HA_IS_ENABLED if HA is on (or being enabled) with its statefile on ``sr_ref``."""
+    pool = context.pool_row(conn)
+    plan = store_mod.loads(pool["ha_plan"]) or {}
+    vdis = list(store_mod.loads(pool["ha_statefiles"]) or []) + list(plan.get("statefiles", []))
+    if not (pool["ha_enabled"] or plan) or not vdis:
+        return
+    marks = ",".join("?" * len(vdis))
+    if conn.execute("SELECT 1 FROM VDI WHERE SR = ? AND ref IN (%s)" % marks, [sr_ref] + vdis).fetchone():
+        raise XenAPIError(errors.HA_IS_ENABLED)

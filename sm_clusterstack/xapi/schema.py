@@ -1,0 +1,89 @@
+"""The pool's SQLite schema, versioned in ``PRAGMA user_version``.
+
+Each entry of MIGRATIONS brings the store from version n-1 to n; opening a
+store runs the missing ones in one transaction.  Version 1 is a pool as it
+was before multiple cluster managers; version 2 adds ``pool.ha_cluster_stack``
+(set to ``xhad`` on upgrade, as the design says) and
+``SM.required_cluster_stack``.
+"""
+
+import sqlite3
+import typing
+
+VERSION_1 = [
+    """CREATE TABLE pool (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL,
+        name_label TEXT NOT NULL DEFAULT '', name_description TEXT NOT NULL DEFAULT '',
+        master TEXT NOT NULL, ha_enabled INTEGER NOT NULL DEFAULT 0,
+        ha_configuration TEXT NOT NULL DEFAULT '{}', ha_statefiles TEXT NOT NULL DEFAULT '[]',
+        ha_plan TEXT NOT NULL DEFAULT '', other_config TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE host (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL,
+        name_label TEXT NOT NULL, name_description TEXT NOT NULL DEFAULT '',
+        hostname TEXT NOT NULL, address TEXT NOT NULL, other_config TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE SM (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL, type TEXT UNIQUE NOT NULL,
+        name_label TEXT NOT NULL, name_description TEXT NOT NULL, vendor TEXT NOT NULL,
+        copyright TEXT NOT NULL, version TEXT NOT NULL, required_api_version TEXT NOT NULL,
+        capabilities TEXT NOT NULL, features TEXT NOT NULL, configuration TEXT NOT NULL,
+        driver_filename TEXT NOT NULL, other_config TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE SR (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL, type TEXT NOT NULL,
+        name_label TEXT NOT NULL, name_description TEXT NOT NULL, content_type TEXT NOT NULL,
+        shared INTEGER NOT NULL, physical_size INTEGER NOT NULL DEFAULT 0,
+        physical_utilisation INTEGER NOT NULL DEFAULT 0, virtual_allocation INTEGER NOT NULL DEFAULT 0,
+        sm_config TEXT NOT NULL DEFAULT '{}', other_config TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE PBD (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL,
+        host TEXT NOT NULL REFERENCES host(ref), SR TEXT NOT NULL REFERENCES SR(ref),
+        sr_type TEXT NOT NULL, device_config TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL DEFAULT 'detached', other_config TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (host, SR))""",
+    "CREATE INDEX pbd_sr ON PBD(SR)",
+    "CREATE INDEX pbd_active_type ON PBD(sr_type, SR) WHERE state != 'detached'",
+    """CREATE TABLE VDI (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL,
+        SR TEXT NOT NULL REFERENCES SR(ref), name_label TEXT NOT NULL,
+        name_description TEXT NOT NULL DEFAULT '', type TEXT NOT NULL DEFAULT 'user',
+        virtual_size INTEGER NOT NULL DEFAULT 0, physical_utilisation INTEGER NOT NULL DEFAULT 0,
+        location TEXT NOT NULL DEFAULT '', sm_config TEXT NOT NULL DEFAULT '{}',
+        other_config TEXT NOT NULL DEFAULT '{}', managed INTEGER NOT NULL DEFAULT 1,
+        read_only INTEGER NOT NULL DEFAULT 0, sharable INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX vdi_sr ON VDI(SR)",
+    """CREATE TABLE session (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL,
+        this_host TEXT NOT NULL, this_user TEXT NOT NULL, originator TEXT NOT NULL DEFAULT '',
+        last_active REAL NOT NULL, internal INTEGER NOT NULL DEFAULT 0)""",
+]
+
+VERSION_2 = [
+    "ALTER TABLE pool ADD COLUMN ha_cluster_stack TEXT NOT NULL DEFAULT ''",
+    "UPDATE pool SET ha_cluster_stack = 'xhad' WHERE ha_cluster_stack = ''",
+    "ALTER TABLE SM ADD COLUMN required_cluster_stack TEXT NOT NULL DEFAULT '[]'",
+]
+
+MIGRATIONS = [VERSION_1, VERSION_2]  # MIGRATIONS[n - 1] brings version n - 1 to n
+LATEST = len(MIGRATIONS)
+
+
+class SchemaError(Exception):
+    """A store this program cannot use (newer than it knows, or corrupt)."""
+
+
+def version(conn: sqlite3.Connection) -> int:
+    """The schema version of the open store."""
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST) -> typing.List[int]:
+    """Bring the store up to ``target`` in one transaction; return the versions applied."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = version(conn)
+        if current > LATEST:
+            raise SchemaError("store has schema version %d; this program knows up to %d"
+                              % (current, LATEST))
+        applied = []
+        for number in range(current + 1, target + 1):
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            applied.append(number)
+        conn.execute("PRAGMA user_version = %d" % max(current, target))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied

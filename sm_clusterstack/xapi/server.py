@@ -1,0 +1,137 @@
+"""XenAPI over XML-RPC: POST / on a unix socket (mode 0600) and/or 127.0.0.1:port.
+
+Requests are decoded with ``xmlrpc_safe.loads`` (no DTD, no entities, a
+size limit); anything undecodable still gets a XenAPI Failure response.
+One thread per connection; HTTP/1.1 keep-alive as the PyPI client expects.
+"""
+
+import http.server
+import logging
+import os
+import socket
+import socketserver
+import threading
+import typing
+import xmlrpc.client
+
+from sm_clusterstack import errors, xmlrpc_safe
+from sm_clusterstack.xapi import api
+
+LOG = logging.getLogger("sm_clusterstack.xapi")
+MAX_REQUEST = xmlrpc_safe.MAX_DOCUMENT
+REQUEST_TIMEOUT = 300.0  # seconds a connection may stay idle
+
+
+def respond(ctx: typing.Any, body: bytes) -> bytes:
+    """The XML-RPC response document for one request body."""
+    try:
+        params, name = xmlrpc_safe.loads(body)
+    except (xmlrpc_safe.XMLRPCFormatError, xmlrpc.client.Fault) as e:
+        response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", str(e)[:1024]])
+    else:
+        if name is None:
+            response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", "not a methodCall"])
+        else:
+            response = api.dispatch(ctx, name, params)
+    try:
+        return xmlrpc.client.dumps((response,), methodresponse=True, allow_none=False).encode("utf-8")
+    except (TypeError, OverflowError, ValueError) as e:
+        LOG.error("cannot marshal the answer to %s: %s", name, e)
+        failed = api.failure([errors.INTERNAL_ERROR, "cannot marshal the answer: %s" % e])
+        return xmlrpc.client.dumps((failed,), methodresponse=True).encode("utf-8")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """POST / with an XML-RPC call; anything else is 404/405."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "sm-clusterstack-xapi"
+    timeout = REQUEST_TIMEOUT
+
+    def do_POST(self):
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_REQUEST:
+            self._reply_failure("request length %s not in 0..%d"
+                                % (self.headers.get("Content-Length"), MAX_REQUEST))
+            return
+        body = self.rfile.read(length)
+        self._send(respond(self.server.ctx, body))
+
+    def _reply_failure(self, reason):
+        failed = api.failure(["XMLRPC_UNMARSHAL_FAILURE", reason])
+        self.close_connection = True
+        self._send(xmlrpc.client.dumps((failed,), methodresponse=True).encode("utf-8"))
+
+    def _send(self, data):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def address_string(self):
+        return str(self.client_address[0]) if self.client_address else "unix"
+
+    def log_message(self, fmt, *args):
+        LOG.debug("%s %s", self.address_string(), fmt % args)
+
+
+class TCPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """The loopback TCP listener."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """The unix-socket listener."""
+
+    daemon_threads = True
+
+    def server_bind(self):
+        if os.path.exists(self.server_address):
+            _remove_stale(self.server_address)
+        old = os.umask(0o177)
+        try:
+            socketserver.UnixStreamServer.server_bind(self)
+        finally:
+            os.umask(old)
+        os.chmod(self.server_address, 0o600)
+
+
+def _remove_stale(path: str) -> None:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise OSError("%s: another server is listening there" % path)
+
+
+def start(ctx: typing.Any, port: typing.Optional[int] = None, socket_path: typing.Optional[str] = None,
+          ) -> typing.List[socketserver.BaseServer]:
+    """Start the listeners in background threads; the servers (to ``shutdown``)."""
+    api.load_methods()
+    servers = []  # type: typing.List[socketserver.BaseServer]
+    if port is not None:
+        servers.append(TCPServer(("127.0.0.1", port), Handler))
+    if socket_path:
+        servers.append(UnixServer(socket_path, Handler))
+    for server in servers:
+        server.ctx = ctx
+        threading.Thread(target=server.serve_forever, name="xapi-%s" % type(server).__name__,
+                         daemon=True).start()
+    return servers
+
+
+def url_of(server: socketserver.BaseServer) -> str:
+    """How a driver reaches ``server``: http://127.0.0.1:port, or the socket path."""
+    if isinstance(server, TCPServer):
+        return "http://127.0.0.1:%d" % server.server_address[1]
+    return server.server_address
