@@ -20,6 +20,7 @@ class Options(object):
             device_config: typing.Optional[typing.Dict[str, str]] = None,
             scratch_device: bool = False,
             live: bool = True,
+            sandbox_parent: typing.Optional[str] = None,
     ) -> None:
         self.timeout = timeout
         self.start_timeout = start_timeout
@@ -28,6 +29,7 @@ class Options(object):
         self.device_config = dict(device_config or {})
         self.scratch_device = scratch_device
         self.live = live
+        self.sandbox_parent = sandbox_parent  # where sandboxes go (default: the temp dir)
 
 
 def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suite:
@@ -39,7 +41,7 @@ def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suit
     if options.live:
         unsafe = suite.get(stack_static.UNSAFE).result != res.PASS
         stack_live.run(suite, path, options.timeout, options.start_timeout, options.owner_uid,
-                       unsafe=unsafe, extra_env=options.stack_env)
+                       unsafe=unsafe, extra_env=options.stack_env, sandbox_parent=options.sandbox_parent)
     return suite
 
 

@@ -80,7 +80,7 @@ def check_required_cluster_stack(info: dict, found: typing.List[driverinfo.Findi
     if any(f.code == driverinfo.DUPLICATE_STACK for f in found):
         return res.FAIL, "required_cluster_stack lists a stack twice: %r" % (info["required_cluster_stack"],)
     stacks = info["required_cluster_stack"]
-    return _verdict(found, "%s" % (", ".join(stacks) if stacks else "[] (no constraint)"))
+    return _verdict(found, ", ".join(str(s) for s in stacks) if stacks else "[] (no constraint)")
 
 
 def check_configuration(info: dict, found: typing.List[driverinfo.Finding]) -> typing.Tuple[str, str]:

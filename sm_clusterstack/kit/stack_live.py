@@ -201,12 +201,13 @@ def _skip_all(suite: res.Suite, reason: str) -> None:
 
 def run(suite: res.Suite, path: str, timeout: float = SCRIPT_TIMEOUT, start_timeout: float = START_TIMEOUT,
         owner_uid: int = 0, unsafe: bool = False,
-        extra_env: typing.Optional[typing.Dict[str, str]] = None) -> None:
+        extra_env: typing.Optional[typing.Dict[str, str]] = None,
+        sandbox_parent: typing.Optional[str] = None) -> None:
     """Record the behaviour checks of the stack at ``path`` in ``suite``."""
     if unsafe:
         _skip_all(suite, "not run: the stack is unsafe (see stack.unsafe) and xapi would not run it")
         return
-    sandbox = StackSandbox(extra_env=extra_env)
+    sandbox = StackSandbox(sandbox_parent, extra_env)
     probe = StackProbe(path, sandbox, timeout, start_timeout, owner_uid)
     try:
         for check, func in CHECKS:

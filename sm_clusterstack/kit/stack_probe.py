@@ -88,6 +88,8 @@ class StackProbe(object):
 
     def need_daemon(self) -> None:
         """Skip unless ha_start_daemon succeeded."""
+        if self.engine_absent:
+            raise Skip("engine absent: %s" % self.engine_absent)
         if not self.started:
             raise Skip("needs the daemon running (stack.start-daemon did not pass)")
 
