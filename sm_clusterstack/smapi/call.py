@@ -14,7 +14,9 @@ path of every driver.  DTDs and entities are refused exactly as
 ``xmlrpc_safe.check_no_dtd`` does; a test checks that both decoders agree.
 """
 
+import functools
 import re
+import types
 import xml.parsers.expat
 
 MAX_DOCUMENT = 16 * 1024 * 1024  # bytes, as xmlrpc_safe
@@ -34,7 +36,8 @@ MEMBER_TYPES = dict(MEMBERS)
 REQUIRED = ("host_ref", "command", "args", "device_config")
 TYPE_NAMES = {str: "string", list: "array of strings", dict: "struct of strings"}
 
-_INVALID_XML_CHARS = re.compile(u"[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters XML 1.0 cannot carry, as a pattern compiled on first need.
+_INVALID_XML_CHARS = u"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 _ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("'", "&apos;"), ('"', "&quot;"))
 
 
@@ -78,8 +81,14 @@ class Call(object):
         return "Call(%r, sr_uuid=%r)" % (self.command, self.sr_uuid)
 
 
+@functools.lru_cache(maxsize=1)
+def _invalid_xml_chars():
+    return re.compile(_INVALID_XML_CHARS)
+
+
 def _text(value: str) -> str:
-    if _INVALID_XML_CHARS.search(value):
+    # isprintable() is False for every character XML refuses (and for a few it allows)
+    if not value.isprintable() and _invalid_xml_chars().search(value):
         raise ValueError("character not allowed in XML in %r" % value)
     for char, entity in _ESCAPES:
         value = value.replace(char, entity)
@@ -255,7 +264,9 @@ def parse(data) -> Call:
 # ---- what a driver prints --------------------------------------------------
 
 def _printable(value: str) -> str:
-    return _text(_INVALID_XML_CHARS.sub(u"\ufffd", value))
+    if not value.isprintable():
+        value = _invalid_xml_chars().sub(u"\ufffd", value)
+    return _text(value)
 
 
 def _response_value(value) -> str:
@@ -267,7 +278,7 @@ def _response_value(value) -> str:
         return "<value><int>%d</int></value>" % value
     if isinstance(value, str):
         return "<value><string>%s</string></value>" % _printable(value)
-    if isinstance(value, dict):
+    if isinstance(value, (dict, types.MappingProxyType)):
         return "<value><struct>%s</struct></value>" % "".join(
             "<member><name>%s</name>%s</member>" % (_printable(k), _response_value(v))
             for k, v in value.items())
