@@ -5,7 +5,8 @@ import typing
 
 from sm_clusterstack import stacks
 from sm_clusterstack.kit import result as res
-from sm_clusterstack.kit import driver_badinput, driver_static, stack_live, stack_static
+from sm_clusterstack.kit import devices, driver_badinput, driver_pool, driver_static, stack_live, stack_static
+from sm_clusterstack.kit.pool import EmbeddedPool
 
 
 class Options(object):
@@ -21,6 +22,7 @@ class Options(object):
             scratch_device: bool = False,
             live: bool = True,
             sandbox_parent: typing.Optional[str] = None,
+            driver_timeout: float = 120.0,
     ) -> None:
         self.timeout = timeout
         self.start_timeout = start_timeout
@@ -30,6 +32,7 @@ class Options(object):
         self.scratch_device = scratch_device
         self.live = live
         self.sandbox_parent = sandbox_parent  # where sandboxes go (default: the temp dir)
+        self.driver_timeout = driver_timeout  # seconds per driver call on the embedded pool
 
 
 def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suite:
@@ -57,7 +60,40 @@ def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Sui
     keys = [c.get("key", "") for c in (info or {}).get("configuration", []) if isinstance(c, dict)]
     keys = [k for k in keys if isinstance(k, str) and k.strip()]
     driver_badinput.run(suite, path, keys or ["device"], driver_static.unreachable_pool())
+    if not options.live:
+        return suite
+    if not valid:
+        for check in driver_pool.CHECKS:
+            suite.add(check, res.SKIP, "not run: needs a valid sr_get_driver_info (see above)")
+        return suite
+    _pool_checks(suite, path, info, keys, options)
     return suite
+
+
+def _pool_checks(suite: res.Suite, path: str, info: dict, keys: typing.List[str], options: Options) -> None:
+    required = list(info.get("required_cluster_stack", []))
+    pool = EmbeddedPool(path, required, options.sandbox_parent, driver_timeout=options.driver_timeout)
+    scratch = None
+    try:
+        if options.scratch_device:
+            scratch = devices.ScratchDevice(pool.path)
+        config = devices.device_config(keys, options.device_config, pool.path, scratch)
+        pool.start()
+    except Exception as e:
+        for check in driver_pool.CHECKS:
+            suite.add(check, res.ERROR, "kit error: cannot start the embedded pool: %s" % (e,))
+        _close(pool, scratch)
+        return
+    try:
+        driver_pool.run(suite, pool, driver_static.sr_type(path), required, config)
+    finally:
+        _close(pool, scratch)
+
+
+def _close(pool: EmbeddedPool, scratch: typing.Optional[devices.ScratchDevice]) -> None:
+    pool.close()
+    if scratch is not None:
+        scratch.detach()
 
 
 def stack_dirs(root: str) -> typing.List[str]:

@@ -112,7 +112,7 @@ def run(suite: res.Suite, path: str, timeout: float = INFO_TIMEOUT) -> typing.Tu
         for check in CHECKS[2:]:
             suite.add(check, res.SKIP, "not run: %s failed" % INFO)
         return None, False
-    suite.add(INFO, res.PASS, "answered a %s" % type(info).__name__)
+    suite.add(INFO, res.PASS, "answered a %s" % ("struct" if isinstance(info, dict) else type(info).__name__))
     found = driverinfo.findings(info)
     if not isinstance(info, dict):
         suite.add(INFO_MEMBER, res.FAIL, "; ".join(str(f) for f in found))

@@ -5,6 +5,9 @@ config gets ``-C <sandbox>/xhad.conf``; the statefile is a file in the
 sandbox; ``SM_CLUSTERSTACK_COROSYNC_DIR`` points the corosync stack's
 runtime files into it, and ``SM_CLUSTERSTACK_KIT_SANDBOX`` names it for any
 stack (and marks the processes the kit started, so none outlives it).
+The kit's own interpreter directory comes first on PATH, so a script
+starting with ``#!/usr/bin/env python3`` finds the Python the kit (and the
+project's library) is installed in, as under ``make run``.
 """
 
 import os
@@ -12,6 +15,7 @@ import random
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import typing
 import uuid
@@ -45,6 +49,7 @@ class StackSandbox(object):
             f.write(self.config.to_xml())
         self.env = dict(os.environ)
         self.env.update({MARKER: self.path, COROSYNC_DIR: self.runtime_dir})
+        self.env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), self.env.get("PATH", os.defpath)])
         self.env.update(extra_env or {})
 
     def config_args(self) -> typing.List[str]:

@@ -1,0 +1,162 @@
+"""The attach-time rule, checked on the embedded pool.
+
+With HA enabled on a stack the driver does not allow, attaching its SR is
+refused with the exclusion fault: the kit runs the driver's ``sr_attach``
+directly, as a stock xapi would (which does not know
+``required_cluster_stack``, so the driver's own check is the only guard),
+and expects SM fault 605, i.e. INCOMPATIBLE_CLUSTER_STACK_ACTIVE through
+XenAPI; it also plugs the PBD through the pool's XenAPI.  With HA on a
+compatible stack neither is refused for that reason (another failure, e.g.
+of the storage, is fine: the rule is what is checked).
+"""
+
+import typing
+import uuid
+
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.kit import result as res
+from sm_clusterstack.kit.pool import BASE_STACKS, OTHER_STACK, EmbeddedPool
+from sm_clusterstack.smapi import caller
+
+SM_RECORD = "driver.sm-record"
+ATTACH_EXCLUSION = "driver.attach-exclusion"
+ATTACH_COMPATIBLE = "driver.attach-compatible"
+CHECKS = (SM_RECORD, ATTACH_EXCLUSION, ATTACH_COMPATIBLE)
+REFUSED = errors.INCOMPATIBLE_CLUSTER_STACK_ACTIVE
+
+
+def _failure(e: Exception) -> typing.Tuple[str, typing.List[str]]:
+    if isinstance(e, XenAPIError):
+        return e.code, list(e.params)
+    details = list(getattr(e, "details", None) or [type(e).__name__, str(e)])
+    return str(details[0]), [str(d) for d in details[1:]]
+
+
+def attempt(func: typing.Callable[[], typing.Any]) -> typing.Optional[typing.Tuple[str, typing.List[str]]]:
+    """None when ``func`` succeeded, else the (code, params) it failed with."""
+    try:
+        func()
+        return None
+    except Exception as e:  # XenAPIError from a direct run, XenAPI.Failure through the pool
+        return _failure(e)
+
+
+def describe(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]]) -> str:
+    """One phrase for an attempt's outcome."""
+    if outcome is None:
+        return "attached"
+    params = [p for p in outcome[1] if p][:2]
+    return "refused: %s%s" % (outcome[0], (" " + " ".join(repr(p[:200]) for p in params)) if params else "")
+
+
+class SRUnderTest(object):
+    """The SR of the driver under test on the embedded pool, attached two ways."""
+
+    def __init__(self, pool: EmbeddedPool, sr_type: str, device_config: typing.Dict[str, str]) -> None:
+        self.pool = pool
+        self.device_config = dict(device_config)
+        self.sr_uuid = str(uuid.uuid4())
+        self.sr = pool.api.SR.introduce(self.sr_uuid, "kit SR under test", "", sr_type, "", True, {})
+        self.pbd = pool.api.PBD.create({"host": pool.host(), "SR": self.sr, "device_config": self.device_config,
+                                        "other_config": {}})
+
+    def _params(self) -> typing.Dict[str, typing.Any]:
+        return {"host_ref": self.pool.host(), "device_config": self.device_config, "sr_ref": self.sr,
+                "sr_uuid": self.sr_uuid, "sr_sm_config": {}, "args": [], "session_ref": self.pool.session_ref}
+
+    def direct(self, command: str) -> typing.Any:
+        """Run ``command`` of the driver directly, as a stock xapi would."""
+        return caller.call(self.pool.driver, command, self._params(), xapi_url=self.pool.url,
+                           timeout=self.pool.driver_timeout)
+
+    def both(self) -> typing.Tuple[typing.Any, typing.Any]:
+        """Outcomes of a direct sr_attach and of PBD.plug, each undone if it attached."""
+        direct = attempt(lambda: self.direct("sr_attach"))
+        if direct is None:
+            attempt(lambda: self.direct("sr_detach"))
+        plugged = attempt(lambda: self.pool.api.PBD.plug(self.pbd))
+        if plugged is None:
+            attempt(lambda: self.pool.api.PBD.unplug(self.pbd))
+        return direct, plugged
+
+
+def check_sm_record(pool: EmbeddedPool, sr_type: str, required: typing.List[str]) -> typing.Tuple[str, str]:
+    """The pool's sm-dir scan registered the driver with the stacks it declared."""
+    records = [r for r in pool.api.SM.get_all_records().values() if r["type"] == sr_type]
+    if not records:
+        return res.FAIL, "the pool's scan of the sm-dir did not register SR type %s" % sr_type
+    found = sorted(records[0].get("required_cluster_stack", []))
+    if found != sorted(required):
+        return res.FAIL, "SM.required_cluster_stack is %s, the driver declared %s" % (found, required)
+    return res.PASS, "SM %s registered, required_cluster_stack %s" % (sr_type, required)
+
+
+def incompatible_stack(required: typing.List[str]) -> str:
+    """A stack the driver does not allow."""
+    return [s for s in BASE_STACKS + (OTHER_STACK,) if s not in required][0]
+
+
+def check_exclusion(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
+                    required: typing.List[str]) -> typing.Tuple[str, str]:
+    """HA on a stack not allowed: sr_attach and PBD.plug both refused with the exclusion fault."""
+    if not required:
+        return res.SKIP, "not applicable: required_cluster_stack is [] (no constraint), every stack is compatible"
+    stack = incompatible_stack(required)
+    direct, plugged = _with_ha(pool, hb, stack, sr)
+    detail = "HA on %s: sr_attach %s; PBD.plug %s" % (stack, describe(direct), describe(plugged))
+    wanted = sorted(required)
+    if direct is None or plugged is None:
+        return res.FAIL, "attached under an incompatible stack: " + detail
+    if direct[0] != REFUSED or sorted(",".join(direct[1]).split(",")) != wanted:
+        return res.FAIL, "expected %s %s from the driver; %s" % (REFUSED, ",".join(wanted), detail)
+    if plugged[0] != REFUSED:
+        return res.FAIL, "expected %s from PBD.plug; %s" % (REFUSED, detail)
+    return res.PASS, detail
+
+
+def check_compatible(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
+                     required: typing.List[str]) -> typing.Tuple[str, str]:
+    """HA on an allowed stack: neither sr_attach nor PBD.plug refused for the cluster stack."""
+    stack = required[0] if required else "xhad"
+    direct, plugged = _with_ha(pool, hb, stack, sr)
+    detail = "HA on %s: sr_attach %s; PBD.plug %s" % (stack, describe(direct), describe(plugged))
+    if any(o is not None and o[0] == REFUSED for o in (direct, plugged)):
+        return res.FAIL, "refused under a compatible stack: " + detail
+    return res.PASS, detail
+
+
+def _with_ha(pool: EmbeddedPool, hb: str, stack: str, sr: SRUnderTest) -> typing.Tuple[typing.Any, typing.Any]:
+    pool.enable_ha(hb, stack)
+    try:
+        return sr.both()
+    finally:
+        pool.disable_ha()
+
+
+def run(suite: res.Suite, pool: EmbeddedPool, sr_type: str, required: typing.List[str],
+        device_config: typing.Dict[str, str]) -> None:
+    """Record the pool checks of the driver in ``suite`` (the pool is started and closed by the caller)."""
+    suite.mark()
+    try:
+        verdict = check_sm_record(pool, sr_type, required)
+    except Exception as e:
+        verdict = (res.ERROR, "kit error: %s: %s" % _failure(e))
+    suite.add(SM_RECORD, *verdict)
+    if verdict[0] != res.PASS:
+        for check in CHECKS[1:]:
+            suite.add(check, res.SKIP, "not run: %s did not pass" % SM_RECORD)
+        return
+    try:
+        hb = pool.heartbeat_sr()
+        sr = SRUnderTest(pool, sr_type, device_config)
+    except Exception as e:
+        for check in CHECKS[1:]:
+            suite.add(check, res.ERROR, "kit error setting up the pool: %s %s" % _failure(e))
+        return
+    for check, func in ((ATTACH_EXCLUSION, check_exclusion), (ATTACH_COMPATIBLE, check_compatible)):
+        suite.mark()
+        try:
+            suite.add(check, *func(pool, sr, hb, required))
+        except Exception as e:
+            suite.add(check, res.ERROR, "kit error: %s %s" % _failure(e))
