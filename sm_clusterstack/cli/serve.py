@@ -5,7 +5,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from sm_clusterstack import cli
 
@@ -62,15 +61,15 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, schema.SchemaError) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED
-    stop = threading.Event()
+    stop = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: stop.append(True))
     where = " ".join("%s=%s" % (("url", service_url(s)) if hasattr(s, "server_port") else ("socket", s.server_address))
                      for s in svc.servers)
     sys.stdout.write("sm-clusterstack serve: ready %s pid=%d\n" % (where, os.getpid()))
     sys.stdout.flush()
-    while not stop.wait(1.0):
-        pass
+    while not stop:
+        signal.pause()
     svc.stop()
     return cli.EXIT_OK
 

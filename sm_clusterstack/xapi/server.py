@@ -47,6 +47,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sm-clusterstack-xapi"
     timeout = REQUEST_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body go out in two writes
 
     def do_POST(self):
         try:
@@ -77,6 +78,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         LOG.debug("%s %s", self.address_string(), fmt % args)
+
+
+class UnixHandler(Handler):
+    """The handler on the unix socket (no TCP options there)."""
+
+    disable_nagle_algorithm = False
 
 
 class TCPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -122,11 +129,11 @@ def start(ctx: typing.Any, port: typing.Optional[int] = None, socket_path: typin
     if port is not None:
         servers.append(TCPServer(("127.0.0.1", port), Handler))
     if socket_path:
-        servers.append(UnixServer(socket_path, Handler))
+        servers.append(UnixServer(socket_path, UnixHandler))
     for server in servers:
         server.ctx = ctx
-        threading.Thread(target=server.serve_forever, name="xapi-%s" % type(server).__name__,
-                         daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                         name="xapi-%s" % type(server).__name__, daemon=True).start()
     return servers
 
 

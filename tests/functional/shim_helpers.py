@@ -20,45 +20,17 @@ import time
 
 import XenAPI
 
-DRIVER = r"""#!/bin/sh
-# Test double of an SM driver of type @TYPE@ (see tests/functional/shim_helpers.py).
-CTL='@CTL@'
-cmd=$(printf '%s' "$1" | sed -n 's:.*<methodName>\([a-z_]*\)</methodName>.*:\1:p')
-sr=$(printf '%s' "$1" | sed -n 's:.*<name>sr_uuid</name><value>\([^<]*\)</value>.*:\1:p')
-host=$(printf '%s' "$1" | sed -n 's:.*<name>host_ref</name><value>\([^<]*\)</value>.*:\1:p')
-printf '%s %s %s %s\n' "$cmd" "$sr" "$host" "$SM_CLUSTERSTACK_XAPI" >> "$CTL/calls"
-[ -f "$CTL/sleep_$cmd" ] && sleep "$(cat "$CTL/sleep_$cmd")"
-if [ -f "$CTL/fault_$cmd" ]; then
-  echo "stderr of $cmd" >&2
-  printf '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>%s</int></value></member><member><name>faultString</name><value><string>%s</string></value></member></struct></value></fault></methodResponse>' "$(cat "$CTL/fault_$cmd")" "injected fault [@STACKS@]"
-  exit 0
-fi
-[ -f "$CTL/garbage_$cmd" ] && { echo 'this is not XML'; exit 3; }
-ok() { printf '<?xml version="1.0"?><methodResponse><params><param><value>%s</value></param></params></methodResponse>' "$1"; }
-case "$cmd" in
-  sr_get_driver_info)
-    ok '<struct><member><name>name</name><value><string>@TYPE@</string></value></member><member><name>description</name><value><string>test double</string></value></member><member><name>vendor</name><value><string>tests</string></value></member><member><name>copyright</name><value><string>none</string></value></member><member><name>driver_version</name><value><string>1.0</string></value></member><member><name>required_api_version</name><value><string>1.0</string></value></member><member><name>capabilities</name><value><array><data><value><string>SR_PROBE</string></value><value><string>VDI_CREATE</string></value></data></array></value></member><member><name>configuration</name><value><array><data><value><struct><member><name>key</name><value><string>device</string></value></member><member><name>description</name><value><string>a device</string></value></member></struct></value></data></array></value></member><member><name>required_cluster_stack</name><value><array><data>@STACKVALUES@</data></array></value></member></struct>' ;;
-  vdi_create)
-    u=$(cat /proc/sys/kernel/random/uuid)
-    ok "<struct><member><name>uuid</name><value><string>$u</string></value></member><member><name>location</name><value><string>$u</string></value></member></struct>" ;;
-  vdi_attach)
-    ok "<struct><member><name>params</name><value><string>$CTL/statefile</string></value></member><member><name>xenstore_data</name><value><struct></struct></value></member></struct>" ;;
-  *) ok '<nil/>' ;;
-esac
-"""
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim_fixtures")
 
-STACK_SCRIPT = r"""#!/bin/sh
-# Fixture cluster-stack script (tests/functional/shim_helpers.py): records, answers.
-name=$(basename "$0")
-printf '%s %s host=%s\n' "$name" "$*" "${SHIM_HOST:-}" >> '@LOG@'
-[ -f '@CTL@'/fail_$name ] && { echo "$name: injected failure" >&2; exit "$(cat '@CTL@'/fail_$name)"; }
-case "$name" in
-  ha_query_liveset)
-    printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>00000000-0000-0000-0000-000000000001</HostID></localhost></ha_liveset_info>\n' ;;
-  ha_propose_master) echo TRUE ;;
-esac
-exit 0
-"""
+
+def _template(name):
+    with open(os.path.join(FIXTURES, name)) as f:
+        return f.read()
+
+
+DRIVER = _template("driver.sh")
+STACK_SCRIPT = _template("stack_script.sh")
+
 
 SCRIPTS = ("ha_set_pool_state", "ha_start_daemon", "ha_stop_daemon", "ha_query_liveset",
            "ha_propose_master", "ha_disarm_fencing", "ha_set_excluded", "ha_clear_excluded")
@@ -184,3 +156,71 @@ def _readline(proc, timeout):
                 break
             data += chunk
     return data.decode("utf-8", "replace")
+
+
+class Pool(object):
+    """A test pool: fixture drivers (ocfs2 -> corosync, melio -> melio, lvm -> none, dual ->
+    corosync or melio), fixture stacks xhad (any SR), corosync (any SR) and melio (melio SRs
+    only), and a running server of ``hosts`` hosts."""
+
+    DRIVERS = (("ocfs2", ["corosync"]), ("melio", ["melio"]), ("lvm", []), ("dual", ["corosync", "melio"]))
+
+    def __init__(self, tmp, hosts=2):
+        self.tmp = str(tmp)
+        self.sm_dir = os.path.join(self.tmp, "sm")
+        self.ctl = {name: make_driver(self.sm_dir, os.path.join(self.tmp, "ctl"), name, stacks)
+                    for name, stacks in self.DRIVERS}
+        self.root = os.path.join(self.tmp, "stacks")
+        self.stack_log = os.path.join(self.tmp, "stack.log")
+        self.stack_ctl = os.path.join(self.tmp, "stack-ctl")
+        for name, supported in (("xhad", None), ("corosync", None), ("melio", ["melio"])):
+            make_stack(self.root, name, self.stack_log, self.stack_ctl, supported)
+        self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts)
+
+    def start(self):
+        self.server.start()
+        self.session = self.server.session()
+        self.x = self.session.xenapi
+        return self
+
+    def stop(self):
+        try:
+            self.session.xenapi.session.logout()
+        except Exception:
+            pass
+        self.server.stop()
+
+    def master(self):
+        return self.x.pool.get_master(self.x.pool.get_all()[0])
+
+    def create_sr(self, sr_type, name=None, shared=True):
+        """SR.create of a fixture type on the master."""
+        return self.x.SR.create(self.master(), {"device": "/dev/fixture"}, "0", name or sr_type, "",
+                                sr_type, "user", shared, {})
+
+    def stack_calls(self):
+        """Lines the fixture stack scripts recorded: [stack, script, args..., host=SHIM_HOST]."""
+        try:
+            with open(self.stack_log) as f:
+                return [line.split() for line in f]
+        except FileNotFoundError:
+            return []
+
+    def inject(self, sr_type, what, command, value):
+        """Make the fixture driver of ``sr_type`` fault/sleep/garble on ``command``."""
+        with open(os.path.join(self.ctl[sr_type], "%s_%s" % (what, command)), "w") as f:
+            f.write(str(value))
+
+    def fail_script(self, script, code, host=""):
+        """Make fixture stack script ``script`` exit ``code`` (only where SHIM_HOST=``host`` if given)."""
+        with open(os.path.join(self.stack_ctl, "fail_" + script), "w") as f:
+            f.write("%s %s\n" % (code, host))
+
+
+def failure(fn, *args):
+    """The ErrorDescription a XenAPI call fails with (the test fails if it succeeds)."""
+    try:
+        fn(*args)
+    except XenAPI.Failure as e:
+        return e.details
+    raise AssertionError("call succeeded; a failure was expected")

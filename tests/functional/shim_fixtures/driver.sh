@@ -1,0 +1,25 @@
+#!/bin/sh
+# Test double of an SM driver of type @TYPE@ (see tests/functional/shim_helpers.py).
+CTL='@CTL@'
+cmd=$(printf '%s' "$1" | sed -n 's:.*<methodName>\([a-z_]*\)</methodName>.*:\1:p')
+sr=$(printf '%s' "$1" | sed -n 's:.*<name>sr_uuid</name><value>\([^<]*\)</value>.*:\1:p')
+host=$(printf '%s' "$1" | sed -n 's:.*<name>host_ref</name><value>\([^<]*\)</value>.*:\1:p')
+printf '%s %s %s %s\n' "$cmd" "$sr" "$host" "$SM_CLUSTERSTACK_XAPI" >> "$CTL/calls"
+[ -f "$CTL/sleep_$cmd" ] && sleep "$(cat "$CTL/sleep_$cmd")"
+if [ -f "$CTL/fault_$cmd" ]; then
+  echo "stderr of $cmd" >&2
+  printf '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>%s</int></value></member><member><name>faultString</name><value><string>%s</string></value></member></struct></value></fault></methodResponse>' "$(cat "$CTL/fault_$cmd")" "injected fault [@STACKS@]"
+  exit 0
+fi
+[ -f "$CTL/garbage_$cmd" ] && { echo 'this is not XML'; exit 3; }
+ok() { printf '<?xml version="1.0"?><methodResponse><params><param><value>%s</value></param></params></methodResponse>' "$1"; }
+case "$cmd" in
+  sr_get_driver_info)
+    ok '<struct><member><name>name</name><value><string>@TYPE@</string></value></member><member><name>description</name><value><string>test double</string></value></member><member><name>vendor</name><value><string>tests</string></value></member><member><name>copyright</name><value><string>none</string></value></member><member><name>driver_version</name><value><string>1.0</string></value></member><member><name>required_api_version</name><value><string>1.0</string></value></member><member><name>capabilities</name><value><array><data><value><string>SR_PROBE</string></value><value><string>VDI_CREATE</string></value></data></array></value></member><member><name>configuration</name><value><array><data><value><struct><member><name>key</name><value><string>device</string></value></member><member><name>description</name><value><string>a device</string></value></member></struct></value></data></array></value></member><member><name>required_cluster_stack</name><value><array><data>@STACKVALUES@</data></array></value></member></struct>' ;;
+  vdi_create)
+    u=$(cat /proc/sys/kernel/random/uuid)
+    ok "<struct><member><name>uuid</name><value><string>$u</string></value></member><member><name>location</name><value><string>$u</string></value></member></struct>" ;;
+  vdi_attach)
+    ok "<struct><member><name>params</name><value><string>$CTL/statefile</string></value></member><member><name>xenstore_data</name><value><struct></struct></value></member></struct>" ;;
+  *) ok '<nil/>' ;;
+esac

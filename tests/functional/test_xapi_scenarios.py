@@ -1,0 +1,155 @@
+"""The design's scenarios on the shim: stack choice, the four new errors, rollback, exec-prefix.
+
+Through the PyPI XenAPI client against `serve`; drivers and stacks are the
+fixture doubles of shim_helpers (ocfs2 requires corosync, melio requires
+melio, dual accepts either, lvm requires nothing; the melio stack's
+ha_supported_srs lists melio only).
+"""
+
+import os
+import sqlite3
+
+import pytest
+
+from shim_helpers import Pool, calls, failure
+from sm_clusterstack.stacks import xhadconf
+
+
+@pytest.fixture
+def pool(tmp_path):
+    p = Pool(tmp_path, hosts=2).start()
+    yield p
+    p.stop()
+
+
+def ha(pool):
+    ref = pool.x.pool.get_all()[0]
+    return pool.x.pool.get_ha_enabled(ref), pool.x.pool.get_ha_cluster_stack(ref)
+
+
+def test_ocfs2_sr_attached_makes_enable_ha_choose_corosync(pool):
+    sr = pool.create_sr("ocfs2")
+    pool.x.pool.enable_ha([sr], {})
+    assert ha(pool) == (True, "corosync")
+    assert {c[0] for c in pool.stack_calls()} == {"corosync"}
+
+
+def test_no_constraint_chooses_xhad(pool):
+    pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
+    assert ha(pool) == (True, "xhad")
+
+
+def test_melio_sr_attached_and_other_heartbeat_sr_is_incompatible_statefile_sr(pool):
+    pool.create_sr("melio")
+    lvm = pool.create_sr("lvm")
+    assert failure(pool.x.pool.enable_ha, [lvm], {}) == ["INCOMPATIBLE_STATEFILE_SR", "melio"]
+    assert ha(pool) == (False, "xhad") and pool.stack_calls() == []
+
+
+def test_melio_heartbeat_sr_is_accepted_for_melio(pool):
+    sr = pool.create_sr("melio")
+    pool.x.pool.enable_ha([sr], {})
+    assert ha(pool) == (True, "melio")
+
+
+def test_creating_ocfs2_sr_with_ha_on_xhad_is_incompatible_cluster_stack_active(pool):
+    pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
+    assert failure(pool.create_sr, "ocfs2") == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert [r for r in pool.x.SR.get_all_records().values() if r["type"] == "ocfs2"] == []
+    assert [c[0] for c in calls(pool.ctl["ocfs2"])] == ["sr_get_driver_info"]
+
+
+def test_unknown_requested_stack(pool):
+    sr = pool.create_sr("lvm")
+    assert failure(pool.x.pool.enable_ha, [sr], {}, "foo") == ["UNKNOWN_CLUSTER_STACK", "foo"]
+    assert failure(pool.x.pool.enable_ha, [sr], {}, "../xhad") == ["UNKNOWN_CLUSTER_STACK", "../xhad"]
+    assert ha(pool) == (False, "xhad")
+
+
+def test_requested_xhad_with_ocfs2_attached_is_cluster_stack_constraint(pool):
+    ocfs2 = pool.create_sr("ocfs2")
+    assert failure(pool.x.pool.enable_ha, [ocfs2], {}, "xhad") == ["CLUSTER_STACK_CONSTRAINT", ocfs2, "corosync"]
+    assert ha(pool) == (False, "xhad")
+
+
+def test_plug_refused_when_attached_srs_would_share_no_stack(pool):
+    pool.create_sr("ocfs2")
+    assert failure(pool.create_sr, "melio") == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
+    pool.create_sr("dual")  # corosync or melio: compatible with the OCFS2 SR
+
+
+def test_plug_refused_when_ha_runs_other_stack(pool):
+    ocfs2 = pool.create_sr("ocfs2")
+    pbds = pool.x.SR.get_PBDs(ocfs2)
+    for pbd in pbds:
+        pool.x.PBD.unplug(pbd)
+    pool.x.pool.enable_ha([pool.create_sr("melio")], {})
+    assert failure(pool.x.PBD.plug, pbds[0]) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert pool.x.PBD.get_currently_attached(pbds[0]) is False
+
+
+def test_failed_start_rolls_back_and_keeps_ha_cluster_stack(pool):
+    sr = pool.create_sr("lvm")
+    pool.x.pool.enable_ha([sr], {}, "corosync")
+    pool.x.pool.disable_ha()
+    del_log = len(pool.stack_calls())
+    master_uuid = pool.x.host.get_uuid(pool.master())
+    other = [h for h in pool.x.host.get_all() if h != pool.master()][0]
+    pool.x.host.add_to_other_config(other, "exec-prefix", "env SHIM_HOST=h2")
+    pool.fail_script("ha_start_daemon", 2, "h2")
+    details = failure(pool.x.pool.enable_ha, [sr], {}, "xhad")
+    assert details[:3] == ["HA_CONFIGURATION_INVALID", "ha_start_daemon", "SYSTEM_ERROR"]
+    assert details[3] == pool.x.host.get_uuid(other) != master_uuid
+    assert ha(pool) == (False, "corosync")
+    run = [(c[1], c[-1]) for c in pool.stack_calls()[del_log:]]
+    assert run == [("ha_set_pool_state", "host="), ("ha_set_pool_state", "host=h2"), ("ha_start_daemon", "host="),
+                   ("ha_start_daemon", "host=h2"), ("ha_stop_daemon", "host=h2"), ("ha_stop_daemon", "host=")]
+    assert pool.x.VDI.get_all_records() == {}
+    assert [c[0] for c in calls(pool.ctl["lvm"])][-3:] == ["vdi_detach", "vdi_detach", "vdi_delete"]
+
+
+def test_exec_prefix_goes_before_every_script_of_that_host(pool):
+    host = pool.master()
+    pool.x.host.set_other_config(host, {"exec-prefix": "env SHIM_HOST=master"})
+    pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
+    hosts = [c[-1] for c in pool.stack_calls()]
+    assert hosts == ["host=master", "host=", "host=master", "host="]
+
+
+def test_xhad_conf_per_host_lists_hosts_and_statefile(pool):
+    x = pool.x
+    x.host.set_address(x.host.get_all()[0], "10.0.0.7")
+    x.pool.enable_ha([pool.create_sr("lvm")], {"HeartbeatTimeout": "20"})
+    hosts = {x.host.get_uuid(h): x.host.get_address(h) for h in x.host.get_all()}
+    for line in pool.stack_calls():
+        conf = xhadconf.load(line[-2])
+        assert {h.host_id: h.ip_address for h in conf.hosts} == hosts
+        assert conf.local_host_id in hosts and conf.statefile.endswith("/statefile")
+        assert conf.parameters == {"HeartbeatTimeout": 20}
+
+
+def test_unsafe_stack_is_refused_before_anything_runs(pool):
+    os.chmod(os.path.join(pool.root, "xhad", "ha_start_daemon"), 0o777)
+    details = failure(pool.x.pool.enable_ha, [pool.create_sr("lvm")], {})
+    assert details[0] == "HA_CONFIGURATION_INVALID" and "group or world writable" in details[1]
+    assert pool.stack_calls() == [] and ha(pool) == (False, "xhad")
+
+
+def test_old_store_gets_ha_cluster_stack_xhad_on_upgrade(tmp_path):
+    p = Pool(tmp_path, hosts=1)
+    conn = sqlite3.connect(os.path.join(p.server.state, "pool.db"))
+    from sm_clusterstack.xapi import schema
+    for statement in schema.VERSION_1:
+        conn.execute(statement)
+    conn.execute("INSERT INTO host (ref, uuid, name_label, hostname, address) VALUES "
+                 "('OpaqueRef:h', '5e0e57b0-5e1a-4b55-9c0e-000000000001', 'old', 'old', '127.0.0.1')")
+    conn.execute("INSERT INTO pool (ref, uuid, master) VALUES ('OpaqueRef:p', 'u', 'OpaqueRef:h')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    p.start()
+    try:
+        assert p.x.pool.get_ha_cluster_stack("OpaqueRef:p") == "xhad"
+        assert p.x.host.get_all() == ["OpaqueRef:h"]
+    finally:
+        p.stop()
