@@ -29,7 +29,7 @@ $(STAMP): setup.py .ci/install-deps
 	touch $@
 
 run: deps
-	$(BIN)/sm-clusterstack stack-list --root libexec/xapi/cluster-stack
+	$(BIN)/sm-clusterstack kit --sm-dir drivers --root libexec/xapi/cluster-stack
 
 test: lint vermin pytest
 

@@ -1,0 +1,90 @@
+"""The kit's driver checks against fixture drivers, with the embedded pool (the shim in-process).
+
+Each fault fixture must fail the check that names its fault and no other.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from sm_clusterstack.kit import check, driver_badinput, driver_pool, driver_static, report
+from sm_clusterstack.kit import result as res
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kit", "drivers")
+ALL_IDS = list(driver_static.CHECKS) + [driver_badinput.BAD_INPUT] + list(driver_pool.CHECKS)
+
+
+def install(tmp_path, name):
+    """Copy the fixture driver ``name`` (and its module) into a private sm-dir, executable."""
+    sm_dir = tmp_path / "sm"
+    sm_dir.mkdir(exist_ok=True)
+    for entry in (name, "kitfixture.py"):
+        shutil.copy(os.path.join(FIXTURES, entry), str(sm_dir / entry))
+    os.chmod(str(sm_dir / name), 0o755)
+    return str(sm_dir / name)
+
+
+def kit(tmp_path, path, **options):
+    sr_dir = tmp_path / "srdir"
+    sr_dir.mkdir(exist_ok=True)
+    opts = check.Options(timeout=10.0, sandbox_parent=str(tmp_path),
+                         device_config={"path": str(sr_dir)}, **options)
+    suite = check.check_driver(path, opts)
+    print(report.table([suite]))
+    return suite
+
+
+def test_conforming_fixture_driver_passes_every_check(tmp_path):
+    suite = kit(tmp_path, install(tmp_path, "GoodSR"))
+    assert [r.check for r in suite.results] == ALL_IDS
+    assert {r.result for r in suite.results} == {res.PASS}
+    assert "INCOMPATIBLE_CLUSTER_STACK_ACTIVE 'corosync'" in suite.get(driver_pool.ATTACH_EXCLUSION).detail
+
+
+@pytest.mark.parametrize("name,failing,explained", [
+    ("TracebackSR", [driver_badinput.BAD_INPUT], "traceback"),
+    ("NoclusterstackSR", [driver_static.REQUIRED_CLUSTER_STACK], "missing"),
+    ("BadstackSR", [driver_static.REQUIRED_CLUSTER_STACK], "'../corosync' is not a valid"),
+    ("AttachanywaySR", [driver_pool.ATTACH_EXCLUSION], "attached under an incompatible stack"),
+])
+def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, name, failing, explained):
+    suite = kit(tmp_path, install(tmp_path, name))
+    assert suite.failing() == failing
+    assert explained in suite.get(failing[0]).detail
+
+
+def test_invalid_driver_info_skips_the_pool_checks(tmp_path):
+    suite = kit(tmp_path, install(tmp_path, "BadstackSR"))
+    assert [suite.get(c).result for c in driver_pool.CHECKS] == [res.SKIP] * len(driver_pool.CHECKS)
+
+
+def test_driver_without_constraint_makes_exclusion_not_applicable(tmp_path):
+    path = install(tmp_path, "GoodSR")
+    with open(path) as f:
+        text = f.read().replace("kitfixture.main()", 'kitfixture.main("no-constraint")')
+    with open(path, "w") as f:
+        f.write(text)
+    suite = kit(tmp_path, path)
+    assert suite.failing() == []
+    assert suite.get(driver_pool.ATTACH_EXCLUSION).result == res.SKIP
+    assert "not applicable" in suite.get(driver_pool.ATTACH_EXCLUSION).detail
+    assert "HA on xhad" in suite.get(driver_pool.ATTACH_COMPATIBLE).detail
+
+
+def test_non_executable_driver_fails_and_skips_the_rest(tmp_path):
+    path = install(tmp_path, "GoodSR")
+    os.chmod(path, 0o644)
+    suite = kit(tmp_path, path)
+    assert suite.failing() == [driver_static.EXECUTABLE]
+    assert all(r.result == res.SKIP for r in suite.results[1:])
+
+
+def test_static_mode_starts_no_pool(tmp_path):
+    suite = kit(tmp_path, install(tmp_path, "GoodSR"), live=False)
+    assert [r.check for r in suite.results] == list(driver_static.CHECKS) + [driver_badinput.BAD_INPUT]
+
+
+def test_pool_sandbox_is_removed(tmp_path):
+    kit(tmp_path, install(tmp_path, "AttachanywaySR"))
+    assert [p for p in os.listdir(str(tmp_path)) if p.startswith("sm-clusterstack-kit")] == []
