@@ -98,8 +98,20 @@ def check_config(paths: Paths, run: typing.Callable[..., runner.Result] = runner
     """Ask corosync to test the generated corosync.conf; ValueError saying why not."""
     result = run([corosync_binary(), "-t", "-c", paths.corosync_conf], timeout=30)
     if not result.ok:
-        reason = (result.stderr + result.stdout).strip() or result.describe()
+        reason = (result.stderr + result.stdout).strip() or log_tail(paths) or result.describe()
         raise ValueError("corosync rejects %s: %s" % (paths.corosync_conf, reason[-400:]))
+
+
+def log_tail(paths: Paths, lines: int = 2) -> str:
+    """The last ``lines`` lines of corosync's log, joined; "" when there is none."""
+    try:
+        with open(paths.corosync_log, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            tail = f.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return " / ".join(line.strip() for line in tail)
 
 
 def corosync_binary() -> str:

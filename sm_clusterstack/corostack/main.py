@@ -13,7 +13,7 @@ import typing
 
 from sm_clusterstack.corostack import conf as coroconf
 from sm_clusterstack.corostack import daemon, find_tool, livesetbuild, monitor, runtime_dir
-from sm_clusterstack.corostack import fence_action, statefile, tools
+from sm_clusterstack.corostack import FENCE_ENV, fence_action, statefile, tools
 from sm_clusterstack.stacks import mtc, xhadconf
 from sm_clusterstack.xmlsafe import XMLFormatError
 
@@ -155,11 +155,11 @@ def start_daemon(argv: typing.List[str]) -> int:
         raise Failure(mtc.INVALID_POOL_STATE, "pool state is invalid")
     if conf.local_host_id.lower() in state.excluded:
         raise Failure(mtc.BOOT_BLOCKED_BY_EXCLUDED, "this host is excluded: run ha_clear_excluded")
-    write_corosync_conf(paths, conf)
     try:
         fence_argv = fence_action()
     except ValueError as e:
-        raise Failure(mtc.INVALID_ENVIRONMENT, "fence action: %s" % e)
+        raise Failure(mtc.INVALID_ENVIRONMENT, "%s: %s" % (FENCE_ENV, e))
+    write_corosync_conf(paths, conf)
     launch(paths, fence_argv)
     join_timeout = conf.parameters.get("BootJoinTimeout") or DEFAULT_JOIN_TIMEOUT
     if not daemon.wait_for(lambda: local_is_live(conf), join_timeout, 0.2):

@@ -195,10 +195,15 @@ def test_three_namespace_hosts_form_a_cluster_fence_on_isolation_and_leave_clean
     for host in cluster.hosts:
         wait_liveset(host, online_with(1, 2, 3), 60)
 
+    assert h1.run("ha_set_pool_state", "init").returncode == mtc.DAEMON_IS_PRESENT
+    assert h2.run("ha_start_daemon").returncode == mtc.DAEMON_IS_PRESENT
+
     answers = [ok(host.run("ha_propose_master")).stdout.strip() for host in cluster.hosts]
     assert sorted(answers) == ["FALSE", "FALSE", "TRUE"]
     master = cluster.hosts[answers.index("TRUE")]
     assert [h.host_id for h in h1.liveset().hosts if h.master] == [master.host_id]
+
+    check_corrupt_statefile_is_reported(cluster)
 
     cluster.link(h3, up=False)
     timeout = HEARTBEAT_TIMEOUT * 2.2 + MARGIN
@@ -225,3 +230,19 @@ def test_three_namespace_hosts_form_a_cluster_fence_on_isolation_and_leave_clean
     for host in cluster.hosts:
         assert host.run("ha_query_liveset").returncode == mtc.DAEMON_IS_NOT_PRESENT
     assert (h1.fences(), h2.fences(), h3.fences()) == ([], [], ["quorum lost"])
+
+
+def check_corrupt_statefile_is_reported(cluster):
+    """While the cluster runs, a corrupt statefile shows in the liveset and stops propose_master."""
+    with open(cluster.statefile, "rb") as f:
+        good = f.read()
+    with open(cluster.statefile, "r+b") as f:
+        f.write(b"garbage")
+    try:
+        seen = cluster.hosts[0].liveset()
+        assert seen.status == "Online" and all(h.statefile_corrupted for h in seen.hosts)
+        assert cluster.hosts[1].run("ha_propose_master").returncode == mtc.INVALID_STATE_FILE
+    finally:
+        with open(cluster.statefile, "wb") as f:
+            f.write(good)
+    assert not any(h.statefile_corrupted for h in cluster.hosts[0].liveset().hosts)

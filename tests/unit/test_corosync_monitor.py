@@ -1,0 +1,81 @@
+"""The fence monitor's decision, one poll at a time, and the scripts' argument rules."""
+
+import pytest
+
+from sm_clusterstack.corostack import daemon, main, monitor
+from sm_clusterstack.stacks import mtc
+
+
+@pytest.fixture
+def paths(tmp_path, monkeypatch):
+    fenced = []
+    monkeypatch.setattr(monitor, "fence", lambda p, argv, reason: fenced.append(reason))
+    found = daemon.Paths(str(tmp_path))
+    found.fenced = fenced
+    return found
+
+
+def run_polls(paths, answers, mode="armed"):
+    daemon.set_fencing(paths, mode)
+    was = False
+    for answer in answers:
+        was = monitor.step(paths, [], was, probe=lambda: answer)
+    return paths.fenced
+
+
+def test_armed_host_that_loses_quorum_fences_once(paths):
+    assert run_polls(paths, [True, True, False, False]) == ["quorum lost"]
+    assert daemon.fencing_mode(paths) == "fenced"
+
+
+def test_armed_host_whose_corosync_dies_fences(paths):
+    assert run_polls(paths, [True, None]) == ["corosync is not running"]
+
+
+def test_host_never_quorate_since_armed_does_not_fence(paths):
+    assert run_polls(paths, [False, None, False]) == []
+
+
+@pytest.mark.parametrize("mode", ["disarmed", "excluded"])
+def test_disarmed_or_excluded_host_does_not_fence(paths, mode):
+    assert run_polls(paths, [True, False], mode=mode) == []
+
+
+def test_rearmed_host_must_be_quorate_again_before_fencing(paths):
+    daemon.set_fencing(paths, "armed")
+    was = monitor.step(paths, [], False, probe=lambda: True)
+    daemon.set_fencing(paths, "disarmed")
+    was = monitor.step(paths, [], was, probe=lambda: True)
+    daemon.set_fencing(paths, "armed")
+    monitor.step(paths, [], was, probe=lambda: False)
+    assert paths.fenced == []
+
+
+def test_unknown_fencing_mode_reads_as_disarmed(paths):
+    with open(paths.fencing, "w") as f:
+        f.write("maybe\n")
+    assert daemon.fencing_mode(paths) == "disarmed"
+
+
+@pytest.mark.parametrize("argv, choices, config, expected", [
+    (["init"], ("init", "active"), True, ("init", "")),
+    (["-C", "/x.conf", "active"], ("init", "active"), True, ("active", "/x.conf")),
+    ([], (), False, ("", "")),
+])
+def test_script_arguments_accepted(argv, choices, config, expected):
+    assert main.parse_args(argv, choices, config) == expected
+
+
+@pytest.mark.parametrize("argv, choices, config", [
+    (["bogus"], ("init",), True), ([], ("init",), True), (["init", "init"], ("init",), True),
+    (["-C"], (), True), (["-C", "a", "-C", "b"], (), True), (["-C", "a"], (), False), (["x"], (), False),
+])
+def test_bad_script_arguments_are_invalid_parameter(argv, choices, config):
+    with pytest.raises(main.Failure) as caught:
+        main.parse_args(argv, choices, config)
+    assert caught.value.code == mtc.INVALID_PARAMETER
+
+
+def test_unknown_script_is_an_internal_bug(capsys):
+    assert main.main("ha_frobnicate", []) == mtc.INTERNAL_BUG
+    assert "not a script" in capsys.readouterr().err

@@ -1,0 +1,110 @@
+"""The statefile format, its corruption checks and its locked updates."""
+
+import threading
+
+import pytest
+
+from sm_clusterstack.corostack import statefile
+from sm_clusterstack.corostack.statefile import PoolState
+
+GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
+H1, H2 = "8f1c2a34-0000-4000-8000-000000000001", "8f1c2a34-0000-4000-8000-000000000002"
+
+
+def test_state_round_trips_through_one_block():
+    state = PoolState(GEN.upper(), "active", H1, [H2, H2])
+    data = statefile.encode(state)
+    assert len(data) == statefile.BLOCK
+    assert statefile.decode(data) == PoolState(GEN, "active", H1, [H2])
+
+
+def test_blank_statefile_is_none_not_corrupt():
+    assert statefile.decode(b"") is None
+    assert statefile.decode(b"\0" * (4 * 1024 * 1024)) is None
+
+
+def test_bytes_after_the_first_block_are_ignored():
+    data = statefile.encode(PoolState(GEN)) + b"\xff" * 100
+    assert statefile.decode(data) == PoolState(GEN)
+
+
+def _tamper(old, new):
+    return statefile.encode(PoolState(GEN, "active")).replace(old, new, 1)
+
+
+@pytest.mark.parametrize("data, says", [
+    (b"random bytes", "no valid header"),
+    (_tamper(b"SMCS-STATEFILE 1", b"SMCS-STATEFILE 2"), "unsupported version"),
+    (_tamper(b"active", b"ACTIVE"), "checksum mismatch"),
+    (_tamper(b"\0\0\0\0", b"\0\0x\0"), "data after the payload"),
+    (_tamper(b" 1 ", b" 1 9"), "bad payload length"),
+])
+def test_corrupt_statefile_says_why(data, says):
+    with pytest.raises(statefile.StatefileCorrupt, match=says):
+        statefile.decode(data)
+
+
+def _with_payload(payload):
+    import hashlib
+    head = b"SMCS-STATEFILE 1 %d %s\n" % (len(payload), hashlib.sha256(payload).hexdigest().encode())
+    return head + payload
+
+
+@pytest.mark.parametrize("payload, says", [
+    (b"not json", "not JSON"),
+    (b"[1]", "not a version 1 record"),
+    (b'{"version": 1, "generation": "x", "pool_state": "init", "master": "", "excluded": []}', "generation"),
+    (('{"version": 1, "generation": "%s", "pool_state": "on", "master": "", "excluded": []}' % GEN).encode(),
+     "pool_state"),
+    (('{"version": 1, "generation": "%s", "pool_state": "init", "master": "", "excluded": ["a"]}' % GEN).encode(),
+     "excluded"),
+])
+def test_well_checksummed_but_invalid_payload_is_corrupt(payload, says):
+    with pytest.raises(statefile.StatefileCorrupt, match=says):
+        statefile.decode(_with_payload(payload))
+
+
+def test_update_reads_changes_and_writes(tmp_path):
+    path = str(tmp_path / "sf")
+    statefile.write(path, PoolState(GEN))
+
+    def change(old):
+        old.master = H1
+        return old
+    statefile.update(path, change)
+    assert statefile.read(path) == PoolState(GEN, master=H1)
+
+
+def test_failed_change_leaves_the_statefile_as_it_was(tmp_path):
+    path = str(tmp_path / "sf")
+    statefile.write(path, PoolState(GEN))
+
+    def refuse(old):
+        raise RuntimeError("no")
+    with pytest.raises(RuntimeError):
+        statefile.update(path, refuse)
+    assert statefile.read(path) == PoolState(GEN)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sf", "sf.lock"]
+
+
+def test_missing_statefile_is_an_access_error(tmp_path):
+    with pytest.raises(statefile.StatefileError, match="No such file"):
+        statefile.read(str(tmp_path / "absent"))
+
+
+def test_concurrent_writers_lose_no_update(tmp_path):
+    path = str(tmp_path / "sf")
+    statefile.write(path, PoolState(GEN))
+    hosts = ["8f1c2a34-0000-4000-8000-%012d" % i for i in range(16)]
+
+    def exclude(host_id):
+        def change(old):
+            old.excluded.append(host_id)
+            return old
+        statefile.update(path, change)
+    threads = [threading.Thread(target=exclude, args=(h,)) for h in hosts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statefile.read(path).excluded == sorted(hosts)
