@@ -25,6 +25,7 @@ from sm_clusterstack.smapi import call as smapi_call
 from sm_clusterstack.smapi.driver import Failure
 
 ENDPOINT_ENV = "SM_CLUSTERSTACK_XAPI"
+TIMEOUT_ENV = "SM_CLUSTERSTACK_XAPI_TIMEOUT"  # seconds, overrides TIMEOUT
 XAPI_SOCKET = "/var/lib/xcp/xapi"  # what XenAPI.xapi_local() connects to
 TIMEOUT = 30.0  # seconds, per connection attempt and per answer
 ATTACHED_PBDS = 'field "currently_attached" = "true"'
@@ -69,9 +70,18 @@ class TimeoutTransport(xmlrpc.client.Transport):
         return connection
 
 
-def connect(session_ref: str, endpoint: str = "", timeout: float = TIMEOUT) -> XenAPI.Session:
+def _timeout() -> float:
+    try:
+        value = float(os.environ.get(TIMEOUT_ENV, "") or TIMEOUT)
+    except ValueError:
+        value = TIMEOUT
+    return value if value > 0 else TIMEOUT
+
+
+def connect(session_ref: str, endpoint: str = "", timeout: float = 0.0) -> XenAPI.Session:
     """A XenAPI session object using ``session_ref`` at ``endpoint`` (default: env, then xapi's socket)."""
     endpoint = endpoint or os.environ.get(ENDPOINT_ENV, "") or XAPI_SOCKET
+    timeout = timeout or _timeout()
     if endpoint.startswith(("http://", "https://")):
         session = XenAPI.Session(endpoint, transport=TimeoutTransport(timeout))
     else:

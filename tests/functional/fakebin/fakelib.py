@@ -1,0 +1,46 @@
+"""Shared by the test emulators in this directory: record argv, find the per-device state.
+
+The emulators stand in for the commands this machine cannot serve (no
+ocfs2 kernel module, no device-mapper, no Melio CLI): each appends its
+argv as one JSON line to ``$SM_FAKE_LOG`` and emulates the effect under
+``$SM_FAKE_STATE``.  Everything else is left to the real tools.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+REAL_MOUNT = "/usr/bin/mount"
+REAL_UMOUNT = "/usr/bin/umount"
+
+
+def record(name):
+    """Append ``[name, *argv]`` to $SM_FAKE_LOG."""
+    with open(os.environ["SM_FAKE_LOG"], "a") as f:
+        f.write(json.dumps([name] + sys.argv[1:]) + "\n")
+
+
+def state_dir(*parts):
+    """A directory under $SM_FAKE_STATE, created."""
+    path = os.path.join(os.environ["SM_FAKE_STATE"], *parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def device_key(device, extra=""):
+    """A file name standing for ``device`` (and a filesystem identity)."""
+    return device.strip("/").replace("/", "_") + ("-" + extra if extra else "")
+
+
+def fail(message, code):
+    """Print ``message`` on stderr and exit ``code``."""
+    sys.stderr.write(message + "\n")
+    sys.exit(code)
+
+
+def blkid_value(device, tag):
+    """A tag (TYPE, UUID, LABEL) of the signature on ``device``, by the real blkid."""
+    result = subprocess.run(["blkid", "-p", "-o", "value", "-s", tag, device],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return result.stdout.decode().strip()
