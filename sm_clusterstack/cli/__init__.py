@@ -17,6 +17,7 @@ VERBS = (
     ("stack-list", "sm_clusterstack.cli.stack_list"),
     ("serve", "sm_clusterstack.cli.serve"),
     ("kit", "sm_clusterstack.cli.kit"),
+    ("upgrade", "sm_clusterstack.cli.upgrade"),
 )
 
 EXIT_OK = 0
