@@ -112,6 +112,7 @@ class Recorder(object):
 
 class _Handler(SimpleXMLRPCRequestHandler):
     rpc_paths = ()  # any path: XenAPI posts to /
+    disable_nagle_algorithm = False  # a unix socket has no TCP options
 
     def address_string(self):
         return "unix"
