@@ -1,10 +1,11 @@
 """device_config for the SR the driver checks attach: given, placeholder, or a scratch loop device.
 
 The exclusion rule is checked at ``sr_attach``, where a driver must refuse
-before it touches storage, so the storage need not be real.  Keys the
-vendor does not give (``--device-config KEY=VALUE``) get a placeholder
-directory in the kit's sandbox; with ``--scratch-device`` the key
-``device`` gets a loop device over a sparse file instead (detached after).
+before it touches storage, so the storage need not be real.  The vendor
+gives keys with ``--device-config KEY=VALUE``; when the driver documents
+``device`` and it is not given, it gets a sparse placeholder file in the
+kit's sandbox, or with ``--scratch-device`` a loop device over such a file
+(detached after).  Other keys are left out, as optional.
 """
 
 import os
@@ -35,15 +36,13 @@ class ScratchDevice(object):
 
 def device_config(keys: typing.Sequence[str], given: typing.Dict[str, str], directory: str,
                   scratch: typing.Optional[ScratchDevice] = None) -> typing.Dict[str, str]:
-    """The device_config of the SR under test: ``given``, else scratch device, else placeholders."""
+    """The device_config of the SR under test: ``given``, and ``device`` if documented and not given."""
     found = dict(given)
-    for key in keys:
-        if key in found:
-            continue
-        if key == "device" and scratch is not None:
-            found[key] = scratch.device
-            continue
-        placeholder = os.path.join(directory, "kit-%s" % "".join(c for c in key if c.isalnum() or c in "-_"))
-        os.makedirs(placeholder, exist_ok=True)
-        found[key] = placeholder
+    if "device" in keys and "device" not in found:
+        if scratch is not None:
+            found["device"] = scratch.device
+        else:
+            found["device"] = os.path.join(directory, "kit-device.img")
+            with open(found["device"], "wb") as f:
+                f.truncate(SCRATCH_SIZE)
     return found

@@ -43,11 +43,11 @@ def attempt(func: typing.Callable[[], typing.Any]) -> typing.Optional[typing.Tup
 
 
 def describe(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]]) -> str:
-    """One phrase for an attempt's outcome."""
+    """One phrase for an attempt's outcome: attached, or the error code and its first non-empty param."""
     if outcome is None:
         return "attached"
-    params = [p for p in outcome[1] if p][:2]
-    return "refused: %s%s" % (outcome[0], (" " + " ".join(repr(p[:200]) for p in params)) if params else "")
+    params = [" ".join(p.split()) for p in outcome[1] if p.strip()][:1]
+    return "refused: %s%s" % (outcome[0], (" " + repr(params[0][:160])) if params else "")
 
 
 class SRUnderTest(object):
