@@ -160,7 +160,7 @@ def start_daemon(argv: typing.List[str]) -> int:
     except ValueError as e:
         raise Failure(mtc.INVALID_ENVIRONMENT, "%s: %s" % (FENCE_ENV, e))
     write_corosync_conf(paths, conf)
-    launch(paths, fence_argv)
+    launch(paths, conf.statefile, fence_argv)
     join_timeout = conf.parameters.get("BootJoinTimeout") or DEFAULT_JOIN_TIMEOUT
     if not daemon.wait_for(lambda: local_is_live(conf), join_timeout, 0.2):
         stop_all(paths)
@@ -178,12 +178,12 @@ def write_corosync_conf(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> None:
         raise Failure(mtc.INVALID_CONFIG_FILE, str(e))
 
 
-def launch(paths: daemon.Paths, fence_argv: typing.List[str]) -> None:
+def launch(paths: daemon.Paths, statefile_path: str, fence_argv: typing.List[str]) -> None:
     """Start corosync, then the armed monitor (Failure 2, having stopped both)."""
     daemon.set_fencing(paths, "armed")
     try:
         daemon.start_corosync(paths)
-        monitor.spawn(paths, fence_argv)
+        monitor.spawn(paths, statefile_path, fence_argv)
     except (daemon.DaemonError, OSError) as e:
         stop_all(paths)
         raise Failure(mtc.SYSTEM_ERROR, str(e))

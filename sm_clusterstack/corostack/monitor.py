@@ -5,7 +5,8 @@ ha_start_daemon.  It polls corosync's quorum; when the fencing mode is
 ``armed`` and this host was quorate since it was armed, losing quorum (or
 corosync dying under it) runs the fence action once and sets the mode to
 ``fenced``.  ``disarmed`` and ``excluded`` (ha_disarm_fencing,
-ha_set_excluded) keep it from acting.  The fence action is the command in
+ha_set_excluded) keep it from acting, and so does a statefile whose pool
+state is ``invalid`` (HA being disabled).  The fence action is the command in
 SM_CLUSTERSTACK_FENCE_ACTION (given the reason in the environment
 variable SM_CLUSTERSTACK_FENCE_REASON), or, when that is empty, an
 immediate reboot through /proc/sysrq-trigger, as xhad's watchdog would.
@@ -20,15 +21,19 @@ import time
 import typing
 
 from sm_clusterstack import runner
-from sm_clusterstack.corostack import daemon, tools
+from sm_clusterstack.corostack import daemon, statefile, tools
 
 POLL_INTERVAL = 0.25  # seconds between quorum checks
 FENCE_TIMEOUT = 30.0  # seconds the fence command may take
 
 
-def spawn(paths: daemon.Paths, fence_argv: typing.List[str]) -> int:
-    """Start the monitor for ``paths`` in the background; its pid."""
-    argv = [sys.executable, "-m", "sm_clusterstack.corostack.monitor", paths.dir, "--"] + fence_argv
+def spawn(paths: daemon.Paths, statefile_path: str, fence_argv: typing.List[str]) -> int:
+    """Start the monitor for ``paths`` in the background; its pid.
+
+    Not through runner.run: the monitor must outlive this script.
+    """
+    argv = [sys.executable, "-m", "sm_clusterstack.corostack.monitor", paths.dir, statefile_path,
+            "--"] + fence_argv
     with open(os.devnull, "r+b") as null:
         proc = subprocess.Popen(argv, stdin=null, stdout=null, stderr=null,
                                 close_fds=True, start_new_session=True)
@@ -58,15 +63,36 @@ def quorate(run: typing.Callable[..., runner.Result] = runner.run) -> typing.Opt
         return True  # an unreadable answer is no proof of lost quorum
 
 
+def pool_invalid(statefile_path: str) -> bool:
+    """True when the statefile says the pool state is invalid (HA being disabled).
+
+    An unreadable or corrupt statefile is no such proof: fencing goes ahead.
+    """
+    try:
+        state = statefile.read(statefile_path)
+    except (statefile.StatefileError, statefile.StatefileCorrupt):
+        return False
+    return state is not None and state.pool_state == "invalid"
+
+
 def step(paths: daemon.Paths, fence_argv: typing.List[str], was_quorate: bool,
-         probe: typing.Callable[[], typing.Optional[bool]] = quorate) -> bool:
-    """One poll: fence when armed and quorum was had and is lost; the new was_quorate."""
+         probe: typing.Callable[[], typing.Optional[bool]] = quorate,
+         invalid: typing.Callable[[], bool] = lambda: False) -> bool:
+    """One poll: fence when armed and quorum was had and is lost; the new was_quorate.
+
+    No fencing once the pool state is invalid: xapi sets it first when it
+    disables HA, and hosts then stop one by one.
+    """
     if daemon.fencing_mode(paths) != "armed":
         return False
     now = probe()
     if now:
         return True
     if was_quorate and daemon.fencing_mode(paths) == "armed":
+        if invalid():
+            _log(paths, "quorum lost while the pool state is invalid: not fencing")
+            daemon.set_fencing(paths, "disarmed")
+            return False
         daemon.set_fencing(paths, "fenced")
         fence(paths, fence_argv, "corosync is not running" if now is None else "quorum lost")
     return False
@@ -85,17 +111,17 @@ def _set_name() -> None:
 
 
 def main(argv: typing.List[str]) -> int:
-    """Monitor until SIGTERM: ``DIR -- FENCE_ARGV...``."""
-    if len(argv) < 2 or argv[1] != "--":
-        sys.stderr.write("usage: monitor DIR -- [FENCE COMMAND...]\n")
+    """Monitor until SIGTERM: ``DIR STATEFILE -- FENCE_ARGV...``."""
+    if len(argv) < 3 or argv[2] != "--":
+        sys.stderr.write("usage: monitor DIR STATEFILE -- [FENCE COMMAND...]\n")
         return 2
-    paths, fence_argv = daemon.Paths(argv[0]), argv[2:]
+    paths, statefile_path, fence_argv = daemon.Paths(argv[0]), argv[1], argv[3:]
     _set_name()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _log(paths, "monitor started (pid %d)" % os.getpid())
     was_quorate = False
     while True:
-        was_quorate = step(paths, fence_argv, was_quorate)
+        was_quorate = step(paths, fence_argv, was_quorate, invalid=lambda: pool_invalid(statefile_path))
         time.sleep(POLL_INTERVAL)
 
 

@@ -80,6 +80,14 @@ class Host(object):
         result = self.run("ha_query_liveset")
         return liveset_mod.parse(result.stdout.encode()) if result.ok else None
 
+    def monitor_log(self):
+        """What the fence monitor logged."""
+        try:
+            with open(daemon.Paths(self.dir).monitor_log) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
     def fences(self):
         """The reasons the fence action was run with, in order."""
         try:
@@ -223,10 +231,14 @@ def test_three_namespace_hosts_form_a_cluster_fence_on_isolation_and_leave_clean
     assert seen.host(h2.host_id).excluded and not seen.host(h1.host_id).excluded
     assert h2.run("ha_query_liveset").returncode == mtc.DAEMON_IS_NOT_PRESENT
 
-    for host in (h1, h3):
-        ok(host.run("ha_disarm_fencing"))
-    for host in (h1, h3):
-        ok(host.run("ha_stop_daemon"))
+    # as xapi disables HA: pool state invalid, then disarm and stop host by host;
+    # h1, still armed, loses quorum when h3 stops and must not fence
+    ok(h1.run("ha_set_pool_state", "invalid"))
+    ok(h3.run("ha_disarm_fencing"))
+    ok(h3.run("ha_stop_daemon"))
+    wait_liveset(h1, lambda ls: ls.status != "Online", timeout)
+    daemon.wait_for(lambda: "not fencing" in h1.monitor_log(), timeout)
+    ok(h1.run("ha_stop_daemon"))
     for host in cluster.hosts:
         assert host.run("ha_query_liveset").returncode == mtc.DAEMON_IS_NOT_PRESENT
     assert (h1.fences(), h2.fences(), h3.fences()) == ([], [], ["quorum lost"])

@@ -2,8 +2,10 @@
 
 import pytest
 
-from sm_clusterstack.corostack import daemon, main, monitor
+from sm_clusterstack.corostack import daemon, main, monitor, statefile
 from sm_clusterstack.stacks import mtc
+
+GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
 
 
 @pytest.fixture
@@ -49,6 +51,22 @@ def test_rearmed_host_must_be_quorate_again_before_fencing(paths):
     daemon.set_fencing(paths, "armed")
     monitor.step(paths, [], was, probe=lambda: False)
     assert paths.fenced == []
+
+
+def test_no_fencing_once_the_pool_state_is_invalid(paths):
+    daemon.set_fencing(paths, "armed")
+    was = monitor.step(paths, [], False, probe=lambda: True, invalid=lambda: True)
+    monitor.step(paths, [], was, probe=lambda: False, invalid=lambda: True)
+    assert paths.fenced == [] and daemon.fencing_mode(paths) == "disarmed"
+
+
+def test_pool_state_read_from_the_statefile(tmp_path):
+    path = str(tmp_path / "sf")
+    assert not monitor.pool_invalid(path)  # unreadable: no proof, fencing goes ahead
+    statefile.write(path, statefile.PoolState(GEN, "active"))
+    assert not monitor.pool_invalid(path)
+    statefile.write(path, statefile.PoolState(GEN, "invalid"))
+    assert monitor.pool_invalid(path)
 
 
 def test_unknown_fencing_mode_reads_as_disarmed(paths):
