@@ -105,9 +105,13 @@ def _argument(argv: list) -> bytes:
     return os.fsencode(argv[1])
 
 
-def dispatch(sr_class, driver_info: dict, argv: list) -> tuple:
-    """Run the call in ``argv``: ``(command, value)``, or raise CallError/Failure/SMError."""
-    call = smapi_call.parse(_argument(argv))
+def read_call(argv: list) -> smapi_call.Call:
+    """The Call in ``argv`` (the program name and one argument), or CallError."""
+    return smapi_call.parse(_argument(argv))
+
+
+def dispatch(sr_class, driver_info: dict, call: smapi_call.Call):
+    """The value of ``call`` run on ``sr_class``, or raise CallError/Failure/SMError."""
     needs = COMMANDS.get(call.command)
     method = getattr(sr_class, call.command, None) if needs is not None else None
     if method is None:
@@ -115,7 +119,7 @@ def dispatch(sr_class, driver_info: dict, argv: list) -> tuple:
     for member in needs:
         if getattr(call, member) is None:
             raise smapi_call.CallError("%s needs member %s" % (call.command, member), member)
-    return call.command, method(sr_class(call, driver_info))
+    return method(sr_class(call, driver_info))
 
 
 def _fault_of(error: Exception) -> tuple:
@@ -136,8 +140,9 @@ def answer(sr_class, driver_info: dict, argv: list, log) -> str:
     """The methodResponse document for ``argv``; never raises."""
     command = "?"
     try:
-        command, value = dispatch(sr_class, driver_info, argv)
-        text = smapi_call.response(value)
+        call = read_call(argv)
+        command = call.command
+        text = smapi_call.response(dispatch(sr_class, driver_info, call))
         log("%s: ok" % command)
         return text
     except Exception as e:  # every failure becomes a fault: xapi reads only stdout
