@@ -34,8 +34,9 @@ def create(ctx, session, host, device_config, physical_size, name_label, name_de
         model.check_ref(conn, "host", host)
         _check_type(conn, type)
         plug.check(conn, ref, type)
-        store_mod.insert(conn, "SR", _sr_row(ref, store_mod.new_uuid(), name_label, name_description,
-                                             type, content_type, shared, sm_config, physical_size))
+        store_mod.insert(conn, "SR", dict(_sr_row(ref, store_mod.new_uuid(), name_label, name_description,
+                                                  type, content_type, shared, sm_config, physical_size),
+                                          creating=True))
         hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")] if shared else [host]
         pbds = {h: m_pbd.create_in(conn, h, ref, device_config) for h in hosts}
         pbd_row, sr_row = store_mod.row(conn, "PBD", pbds[host]), store_mod.row(conn, "SR", ref)
@@ -44,6 +45,8 @@ def create(ctx, session, host, device_config, physical_size, name_label, name_de
     except BaseException:
         _remove(ctx, ref)
         raise
+    with ctx.store.write() as conn:
+        store_mod.update(conn, "SR", ref, creating=False)
     for h in [host] + [h for h in hosts if h != host]:
         plug.plug(ctx, pbds[h])
     return ref

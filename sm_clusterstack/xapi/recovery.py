@@ -23,13 +23,25 @@ def reconcile(ctx) -> typing.Dict[str, int]:
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM session WHERE internal = 1")
         busy = conn.execute("SELECT * FROM PBD WHERE state IN ('plugging', 'unplugging')").fetchall()
+        half_created = forget_half_created(conn)
     for pbd in busy:
         _detach(ctx, pbd)
     had_plan = bool(ha_plan(ctx))
     if had_plan:
         LOG.warning("rolling back an enable_ha interrupted by a crash")
         ha.rollback(ctx)
-    return {"pbds": len(busy), "ha_plans": int(had_plan)}
+    return {"pbds": len(busy), "ha_plans": int(had_plan), "srs": half_created}
+
+
+def forget_half_created(conn) -> int:
+    """Forget SRs whose sr_create a crash interrupted (their storage is left as it is)."""
+    refs = [r[0] for r in conn.execute("SELECT ref FROM SR WHERE creating = 1")]
+    for ref in refs:
+        LOG.warning("SR %s was being created at the crash: forgetting it", ref)
+        conn.execute("DELETE FROM VDI WHERE SR = ?", (ref,))
+        conn.execute("DELETE FROM PBD WHERE SR = ?", (ref,))
+        store_mod.delete(conn, "SR", ref)
+    return len(refs)
 
 
 def ha_plan(ctx) -> typing.Optional[dict]:

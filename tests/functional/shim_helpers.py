@@ -217,6 +217,40 @@ class Pool(object):
             f.write("%s %s\n" % (code, host))
 
 
+def delay_script(pool, script, seconds):
+    """Make fixture stack script ``script`` sleep ``seconds`` first."""
+    with open(os.path.join(pool.stack_ctl, "sleep_" + script), "w") as f:
+        f.write(str(seconds))
+
+
+def introduce(pool, sr_type, name):
+    """An SR of ``sr_type`` with a detached PBD on every host (SR.introduce + PBD.create)."""
+    x = pool.x
+    sr = x.SR.introduce("", name, "", sr_type, "user", True, {})
+    for host in x.host.get_all():
+        x.PBD.create({"host": host, "SR": sr, "device_config": {"device": "/dev/" + name}})
+    return sr
+
+
+def stacks_share_one(required_sets):
+    """The invariant: the constrained SRs attached have at least one stack in common."""
+    sets = [set(s) for s in required_sets if s]
+    return not sets or bool(set.intersection(*sets))
+
+
+def active_required_sets(db_path):
+    """required_cluster_stack of every SR with a PBD not detached, read straight from the store."""
+    import json
+    import sqlite3
+    conn = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT DISTINCT SM.required_cluster_stack FROM PBD JOIN SM ON SM.type = PBD.sr_type "
+                            "WHERE PBD.state != 'detached'").fetchall()
+    finally:
+        conn.close()
+    return [json.loads(r[0]) for r in rows]
+
+
 def failure(fn, *args):
     """The ErrorDescription a XenAPI call fails with (the test fails if it succeeds)."""
     try:

@@ -3,6 +3,7 @@
 name=$(basename "$0")
 stack=$(basename "$(dirname "$0")")
 printf '%s %s %s host=%s\n' "$stack" "$name" "$*" "${SHIM_HOST:-}" >> '@LOG@'
+[ -f '@CTL@'/sleep_$name ] && sleep "$(cat '@CTL@'/sleep_$name)"
 if [ -f '@CTL@'/fail_$name ]; then
   set -- $(cat '@CTL@'/fail_$name)
   if [ -z "${2:-}" ] || [ "$2" = "${SHIM_HOST:-}" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
