@@ -79,14 +79,6 @@ def options(args: argparse.Namespace) -> typing.Any:
         scratch_device=args.scratch_device)
 
 
-def _interpreter_first_on_path() -> None:
-    """Drivers and scripts starting ``#!/usr/bin/env python3`` get the kit's Python (as under make run)."""
-    here = os.path.dirname(sys.executable)
-    path = os.environ.get("PATH", os.defpath)
-    if path.split(os.pathsep)[0] != here:
-        os.environ["PATH"] = os.pathsep.join([here, path])
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the checks, print the table, write JUnit XML if asked; exit 0, 1 or 2."""
     from sm_clusterstack.kit import check, report, result
@@ -96,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         sys.stderr.write("sm-clusterstack kit: %s\n" % e)
         return cli.EXIT_USAGE
-    _interpreter_first_on_path()
     suites = check.check_all(stack_paths, driver_paths, opts)
     sys.stdout.write(report.table(suites))
     sys.stdout.flush()

@@ -1,6 +1,7 @@
 """The kit's entry points: check one stack, one driver, or everything installed."""
 
 import os
+import sys
 import typing
 
 from sm_clusterstack import stacks
@@ -35,9 +36,23 @@ class Options(object):
         self.driver_timeout = driver_timeout  # seconds per driver call on the embedded pool
 
 
+def interpreter_first_on_path() -> None:
+    """Put the kit's interpreter directory first on this process's PATH.
+
+    Drivers and scripts starting ``#!/usr/bin/env python3`` then run on the
+    Python the kit and the project's library are installed in (as under
+    ``make run``), whether the kit runs them or the embedded pool does.
+    """
+    here = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", os.defpath)
+    if path.split(os.pathsep)[0] != here:
+        os.environ["PATH"] = os.pathsep.join([here, path])
+
+
 def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suite:
     """Every check of the cluster-stack directory at ``path``."""
     options = options or Options()
+    interpreter_first_on_path()
     path = os.path.abspath(path)
     suite = res.Suite("stack", os.path.basename(os.path.normpath(path)), path)
     stack_static.run(suite, path, options.owner_uid)
@@ -51,6 +66,7 @@ def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suit
 def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Suite:
     """Every check of the SMAPIv1 driver executable at ``path``."""
     options = options or Options()
+    interpreter_first_on_path()
     path = os.path.abspath(path)
     suite = res.Suite("driver", os.path.basename(path), path)
     info, valid = driver_static.run(suite, path)
