@@ -50,7 +50,7 @@ class Pool(object):
             with self.store.read() as conn:
                 if store_mod.row(conn, "session", ref) is not None:
                     return
-        raise XenAPIError(errors.SESSION_INVALID, ref if isinstance(ref, str) else repr(ref)[:256])
+        raise XenAPIError(errors.SESSION_INVALID, ref if isinstance(ref, str) else type(ref).__name__)
 
     def check_password(self, user: str, password: str) -> bool:
         """True when ``user``/``password`` may log in (root and the pool's password)."""

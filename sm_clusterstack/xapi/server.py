@@ -20,6 +20,19 @@ from sm_clusterstack.xapi import api
 LOG = logging.getLogger("sm_clusterstack.xapi")
 MAX_REQUEST = xmlrpc_safe.MAX_DOCUMENT
 REQUEST_TIMEOUT = 300.0  # seconds a connection may stay idle
+MAX_DEPTH = 16  # nesting of arrays and structs; XenAPI calls need 3
+
+
+def too_deep(value: typing.Any, limit: int = MAX_DEPTH) -> bool:
+    """True when arrays/structs in ``value`` nest deeper than ``limit`` (checked without recursion)."""
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if depth >= limit:
+                return True
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def respond(ctx: typing.Any, body: bytes) -> bytes:
@@ -31,6 +44,8 @@ def respond(ctx: typing.Any, body: bytes) -> bytes:
     else:
         if name is None:
             response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", "not a methodCall"])
+        elif too_deep(params):
+            response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", "values nested deeper than %d" % MAX_DEPTH])
         else:
             response = api.dispatch(ctx, name, params)
     try:

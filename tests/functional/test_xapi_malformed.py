@@ -1,0 +1,103 @@
+"""200 malformed requests, each answered with a XenAPI Failure; the server keeps serving.
+
+Wrong parameter types, huge strings, unknown refs, XML bombs (entity
+expansion, external entities, deep nesting), missing sessions, broken
+XML-RPC and broken HTTP bodies, sent raw over HTTP to a `serve` process.
+"""
+
+import http.client
+import random
+import xmlrpc.client
+
+import pytest
+
+from shim_helpers import Pool
+
+ARITY = {"pool.get_record": 1, "PBD.plug": 1, "SR.create": 9, "pool.enable_ha": 3, "host.get_by_uuid": 1,
+         "PBD.get_all_records_where": 1, "PBD.create": 1, "host.add_to_other_config": 3}
+BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i else b"&lol;") * 10) for i in range(9))
+        + b']><methodCall><methodName>pool.get_all</methodName><params><param><value>&lol8;</value></param>'
+        b'</params></methodCall>')
+XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><methodCall>'
+       b'<methodName>pool.get_all</methodName><params><param><value>&e;</value></param></params></methodCall>')
+
+
+@pytest.fixture
+def pool(tmp_path):
+    p = Pool(tmp_path, hosts=1).start()
+    yield p
+    p.stop()
+
+
+def post(url, body, content_length=None):
+    host, port = url[len("http://"):].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.putrequest("POST", "/")
+        conn.putheader("Content-Type", "text/xml")
+        conn.putheader("Content-Length", str(len(body)) if content_length is None else content_length)
+        conn.endheaders()
+        conn.send(body)
+        answer = conn.getresponse().read()
+    finally:
+        conn.close()
+    (value,), _ = xmlrpc.client.loads(answer)
+    return value
+
+
+def call(method, *params):
+    return xmlrpc.client.dumps(params, methodname=method, allow_none=True).encode("utf-8")
+
+
+def cases(session, rng):
+    """Yield (description, body[, content_length]) for the 200 requests."""
+    methods = sorted(ARITY)
+    bad_values = [42, 3.5, True, [1, 2], {"a": 1}, None, xmlrpc.client.Binary(b"\0\1"),
+                  xmlrpc.client.DateTime(0), "OpaqueRef:unknown", "x" * 1000000, ""]
+    fixed = [
+        ("xml bomb", BOMB), ("external entity", XXE), ("not xml", b"hello"), ("empty", b""),
+        ("response not call", xmlrpc.client.dumps(({"a": "b"},), methodresponse=True).encode()),
+        ("no method name", b"<methodCall><params></params></methodCall>"),
+        ("bad utf-8", b"<methodCall><methodName>\xff\xfe</methodName></methodCall>"),
+        ("deep nesting", b"<methodCall><methodName>pool.get_all</methodName><params><param>"
+         + b"<value><array><data>" * 20000 + b"</data></array></value>" * 20000 + b"</param></params></methodCall>"),
+        ("huge int", b"<methodCall><methodName>pool.get_all</methodName><params><param><value><int>"
+         + b"9" * 5000 + b"</int></value></param></params></methodCall>"),
+        ("no session", call("pool.get_all")), ("null session", call("pool.get_all", "OpaqueRef:NULL")),
+        ("int session", call("pool.get_all", 7)), ("unknown method", call("VM.start", session, "x")),
+        ("huge method name", call("x" * 100000, session)),
+        ("length negative", b"<x/>", "-5"), ("length not a number", b"<x/>", "lots"),
+        ("length over limit", b"<x/>", str(64 * 1024 * 1024)),
+    ]
+    for case in fixed:
+        yield case
+    for number in range(200 - len(fixed)):
+        method = rng.choice(methods)
+        count = ARITY[method]  # parameters after the session
+        kind = number % 4
+        if kind == 0:  # wrong types in every position
+            yield "wrong types", call(method, session, *[rng.choice(bad_values) for _ in range(count)])
+        elif kind == 1:  # unknown refs everywhere
+            yield "unknown ref", call(method, session, *["OpaqueRef:%032x" % rng.getrandbits(128)] * count)
+        elif kind == 2:  # session missing, or not a session
+            params = [rng.choice(bad_values) for _ in range(count + rng.randint(0, 1))]
+            yield "no session", call(method, *params)
+        else:  # huge strings
+            yield "huge string", call(method, session, *["y" * rng.randint(100000, 1000000)] * count)
+
+
+def test_malformed_requests_get_xenapi_errors_and_server_keeps_serving(pool):
+    session = pool.session._session
+    answered = 0
+    for case in cases(session, random.Random(7)):
+        what, body = case[0], case[1]
+        value = post(pool.server.url, body, *case[2:])
+        assert value["Status"] == "Failure", what
+        description = value["ErrorDescription"]
+        assert description and all(isinstance(p, str) for p in description), what
+        assert description[0] != "INTERNAL_ERROR", (what, description)
+        answered += 1
+    assert answered == 200
+    assert pool.server.proc.poll() is None
+    assert pool.x.pool.get_all() and pool.server.session().xenapi.host.get_all()
