@@ -1,0 +1,108 @@
+"""The dispatcher (arity, types, sessions) and the plug check, on a store without a server."""
+
+import pytest
+
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi import api, context, plug, store
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    pool = context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "pw")
+    context.initialise(pool.store, 2)
+    api.load_methods()
+    yield pool
+    pool.store.close()
+
+
+def call(ctx, name, *params):
+    return api.dispatch(ctx, name, params)
+
+
+def login(ctx):
+    return call(ctx, "session.login_with_password", "root", "pw", "2.0", "unit")["Value"]
+
+
+def test_login_and_session_check(ctx):
+    assert call(ctx, "session.login_with_password", "root", "no")["ErrorDescription"] == [
+        "SESSION_AUTHENTICATION_FAILED", "root", "Authentication failure"]
+    session = login(ctx)
+    assert call(ctx, "pool.get_all", session)["Status"] == "Success"
+    call(ctx, "session.logout", session)
+    assert call(ctx, "pool.get_all", session)["ErrorDescription"] == ["SESSION_INVALID", session]
+
+
+def test_unknown_method_and_arity(ctx):
+    session = login(ctx)
+    assert call(ctx, "VM.start", session)["ErrorDescription"] == ["MESSAGE_METHOD_UNKNOWN", "VM.start"]
+    assert call(ctx, "pool.enable_ha", session, [])["ErrorDescription"] == [
+        "MESSAGE_PARAMETER_COUNT_MISMATCH", "pool.enable_ha", "4", "2"]
+    assert call(ctx, "pool.enable_ha", session, [], {}, "", "x")["ErrorDescription"][3] == "5"
+
+
+def test_type_errors_name_the_parameter(ctx):
+    session = login(ctx)
+    assert call(ctx, "pool.enable_ha", session, "notalist", {})["ErrorDescription"] == [
+        "FIELD_TYPE_ERROR", "heartbeat_srs"]
+    assert call(ctx, "host.set_other_config", session, "OpaqueRef:x", {"a": 1})["ErrorDescription"] == [
+        "FIELD_TYPE_ERROR", "value"]
+
+
+def test_async_prefix_runs_the_method(ctx):
+    assert call(ctx, "Async.pool.get_all", login(ctx))["Status"] == "Success"
+
+
+def add_sm(conn, sr_type, stacks):
+    store.insert(conn, "SM", {
+        "ref": store.new_ref(), "uuid": store.new_uuid(), "type": sr_type, "name_label": sr_type,
+        "name_description": "", "vendor": "", "copyright": "", "version": "1", "required_api_version": "1.0",
+        "capabilities": [], "features": {}, "configuration": {}, "driver_filename": "/x",
+        "required_cluster_stack": stacks})
+
+
+def add_sr(conn, sr_type, state):
+    sr = store.new_ref()
+    store.insert(conn, "SR", {"ref": sr, "uuid": store.new_uuid(), "type": sr_type, "name_label": sr_type,
+                              "name_description": "", "content_type": "", "shared": True})
+    host = context.master(conn)
+    store.insert(conn, "PBD", {"ref": store.new_ref(), "uuid": store.new_uuid(), "host": host, "SR": sr,
+                               "sr_type": sr_type, "state": state})
+    return sr
+
+
+def test_plug_in_progress_counts_as_attached(ctx):
+    with ctx.store.write() as conn:
+        add_sm(conn, "ocfs2", ["corosync"])
+        add_sm(conn, "melio", ["melio"])
+        add_sr(conn, "ocfs2", plug.PLUGGING)
+        melio = add_sr(conn, "melio", plug.DETACHED)
+        with pytest.raises(XenAPIError) as e:
+            plug.check(conn, melio, "melio")
+    assert e.value.description == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
+
+
+def test_detached_srs_do_not_constrain(ctx):
+    with ctx.store.write() as conn:
+        add_sm(conn, "ocfs2", ["corosync"])
+        add_sm(conn, "melio", ["melio"])
+        add_sr(conn, "ocfs2", plug.DETACHED)
+        plug.check(conn, add_sr(conn, "melio", plug.DETACHED), "melio")
+
+
+def test_enable_ha_in_progress_counts_as_ha_on_its_stack(ctx):
+    with ctx.store.write() as conn:
+        add_sm(conn, "ocfs2", ["corosync"])
+        conn.execute("UPDATE pool SET ha_plan = ?", (store.dumps({"stack": "xhad"}),))
+        with pytest.raises(XenAPIError) as e:
+            plug.check(conn, add_sr(conn, "ocfs2", plug.DETACHED), "ocfs2")
+    assert e.value.description == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+
+
+def test_check_reads_one_representative_per_constrained_type(ctx):
+    with ctx.store.write() as conn:
+        add_sm(conn, "ocfs2", ["corosync"])
+        add_sm(conn, "lvm", [])
+        refs = sorted(add_sr(conn, "ocfs2", plug.ATTACHED) for _ in range(5))
+        add_sr(conn, "lvm", plug.ATTACHED)
+        found = plug.active_constrained(conn)
+    assert [(sr.ref, sr.required_cluster_stack) for sr in found] == [(refs[0], ("corosync",))]
