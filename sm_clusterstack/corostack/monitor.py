@@ -25,6 +25,7 @@ from sm_clusterstack.corostack import daemon, statefile, tools
 
 POLL_INTERVAL = 0.25  # seconds between quorum checks
 FENCE_TIMEOUT = 30.0  # seconds the fence command may take
+CONFIRM_DELAY = 1.0  # seconds before a vanished corosync is taken as dead
 
 
 def spawn(paths: daemon.Paths, statefile_path: str, fence_argv: typing.List[str]) -> int:
@@ -86,6 +87,9 @@ def step(paths: daemon.Paths, fence_argv: typing.List[str], was_quorate: bool,
     if daemon.fencing_mode(paths) != "armed":
         return False
     now = probe()
+    if now is None and was_quorate:
+        time.sleep(CONFIRM_DELAY)  # corosync gone: make sure, and let a stop in progress disarm us
+        now = probe()
     if now:
         return True
     if was_quorate and daemon.fencing_mode(paths) == "armed":

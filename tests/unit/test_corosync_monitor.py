@@ -12,6 +12,7 @@ GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
 def paths(tmp_path, monkeypatch):
     fenced = []
     monkeypatch.setattr(monitor, "fence", lambda p, argv, reason: fenced.append(reason))
+    monkeypatch.setattr(monitor, "CONFIRM_DELAY", 0)
     found = daemon.Paths(str(tmp_path))
     found.fenced = fenced
     return found
@@ -32,6 +33,13 @@ def test_armed_host_that_loses_quorum_fences_once(paths):
 
 def test_armed_host_whose_corosync_dies_fences(paths):
     assert run_polls(paths, [True, None]) == ["corosync is not running"]
+
+
+def test_corosync_absent_once_is_checked_again_before_fencing(paths):
+    daemon.set_fencing(paths, "armed")
+    answers = iter([None, True])
+    assert monitor.step(paths, [], True, probe=lambda: next(answers)) is True
+    assert paths.fenced == []
 
 
 def test_host_never_quorate_since_armed_does_not_fence(paths):
