@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sm-dir", metavar="DIR", help="directory of SR drivers (default: xapi.conf's sm-dir)")
     parser.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML to FILE")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="timeout of each stack script and driver call (default 30)")
+                        help="timeout of each stack script and of each driver call the kit makes (default 30)")
+    parser.add_argument("--driver-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="timeout of each driver call on the embedded pool (default 120)")
     parser.add_argument("--start-timeout", type=float, default=120.0, metavar="SECONDS",
                         help="timeout of ha_start_daemon and ha_stop_daemon (default 120)")
     parser.add_argument("--static", action="store_true",
@@ -76,7 +78,7 @@ def options(args: argparse.Namespace) -> typing.Any:
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
         stack_env=_pairs(args.stack_env, "--stack-env"),
         device_config=_pairs(args.device_config, "--device-config"),
-        scratch_device=args.scratch_device)
+        scratch_device=args.scratch_device, driver_timeout=args.driver_timeout)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,13 +69,13 @@ def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Sui
     interpreter_first_on_path()
     path = os.path.abspath(path)
     suite = res.Suite("driver", os.path.basename(path), path)
-    info, valid = driver_static.run(suite, path)
+    info, valid = driver_static.run(suite, path, options.timeout)
     if suite.get(driver_static.EXECUTABLE).result != res.PASS:
         suite.add(driver_badinput.BAD_INPUT, res.SKIP, "not run: %s failed" % driver_static.EXECUTABLE)
         return suite
     keys = [c.get("key", "") for c in (info or {}).get("configuration", []) if isinstance(c, dict)]
     keys = [k for k in keys if isinstance(k, str) and k.strip()]
-    driver_badinput.run(suite, path, keys or ["device"], driver_static.unreachable_pool())
+    driver_badinput.run(suite, path, keys or ["device"], driver_static.unreachable_pool(), options.timeout)
     if not options.live:
         return suite
     if not valid:

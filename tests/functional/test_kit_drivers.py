@@ -28,8 +28,8 @@ def install(tmp_path, name):
 def kit(tmp_path, path, **options):
     sr_dir = tmp_path / "srdir"
     sr_dir.mkdir(exist_ok=True)
-    opts = check.Options(timeout=10.0, sandbox_parent=str(tmp_path),
-                         device_config={"path": str(sr_dir)}, **options)
+    options.setdefault("timeout", 10.0)
+    opts = check.Options(sandbox_parent=str(tmp_path), device_config={"path": str(sr_dir)}, **options)
     suite = check.check_driver(path, opts)
     print(report.table([suite]))
     return suite
@@ -88,3 +88,16 @@ def test_static_mode_starts_no_pool(tmp_path):
 def test_pool_sandbox_is_removed(tmp_path):
     kit(tmp_path, install(tmp_path, "AttachanywaySR"))
     assert [p for p in os.listdir(str(tmp_path)) if p.startswith("sm-clusterstack-kit")] == []
+
+
+def test_hanging_driver_is_killed_and_the_kit_gives_up_on_bad_input(tmp_path):
+    path = install(tmp_path, "GoodSR")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\ncase "$1" in *sr_get_driver_info*) exec "$(dirname "$0")/real" "$@" ;; esac\n'
+                'exec sleep 1000\n')
+    shutil.copy(os.path.join(FIXTURES, "GoodSR"), os.path.join(os.path.dirname(path), "real"))
+    os.chmod(os.path.join(os.path.dirname(path), "real"), 0o755)
+    suite = kit(tmp_path, path, live=False, timeout=1.0)
+    assert suite.failing() == [driver_badinput.BAD_INPUT]
+    assert "timed out" in suite.get(driver_badinput.BAD_INPUT).detail
+    assert "gave up after 3 calls" in suite.get(driver_badinput.BAD_INPUT).detail
