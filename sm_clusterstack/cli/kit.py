@@ -74,6 +74,9 @@ def targets(args: argparse.Namespace) -> typing.Tuple[typing.List[str], typing.L
 def options(args: argparse.Namespace) -> typing.Any:
     """The kit's Options from the command line."""
     from sm_clusterstack.kit import check
+    for option in ("timeout", "driver_timeout", "start_timeout"):
+        if not getattr(args, option) > 0:
+            raise ValueError("--%s must be a positive number of seconds" % option.replace("_", "-"))
     return check.Options(
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
         stack_env=_pairs(args.stack_env, "--stack-env"),

@@ -86,6 +86,7 @@ def test_kit_cannot_run_exits_2(tmp_path):
     assert kit("stacks", empty).returncode == 2
     assert kit("--root", empty, "--sm-dir", empty).returncode == 2
     assert kit("--device-config", "novalue", "stack", stack(tmp_path)).returncode == 2
+    assert kit("--timeout", "0", "stack", stack(tmp_path, name="zero")).returncode == 2
     unwritable = str(tmp_path / "no" / "such" / "dir" / "kit.xml")
     assert kit("--static", "--junit", unwritable, "stack", stack(tmp_path, name="other")).returncode == 2
 
