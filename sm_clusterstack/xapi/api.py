@@ -13,7 +13,7 @@ from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
-REGISTRY = {}  # type: typing.Dict[str, Method]
+REGISTRY = {}
 MAX_NAME = 256
 METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd")
 

@@ -58,7 +58,7 @@ CONSTANT = {
 
 def _children(table: str, column: str) -> typing.Callable:
     def compute(conn: sqlite3.Connection, refs: typing.Optional[typing.List[str]]) -> dict:
-        found = {}  # type: typing.Dict[str, typing.List[str]]
+        found = {}
         if refs is None:
             rows = conn.execute("SELECT %s, ref FROM %s ORDER BY ref" % (column, table))
         else:

@@ -140,7 +140,7 @@ def start(ctx: typing.Any, port: typing.Optional[int] = None, socket_path: typin
           ) -> typing.List[socketserver.BaseServer]:
     """Start the listeners in background threads; the servers (to ``shutdown``)."""
     api.load_methods()
-    servers = []  # type: typing.List[socketserver.BaseServer]
+    servers = []
     if port is not None:
         servers.append(TCPServer(("127.0.0.1", port), Handler))
     if socket_path:

@@ -48,7 +48,7 @@ class Store(object):
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, DB_NAME)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        self._idle = queue.LifoQueue()  # type: queue.LifoQueue
+        self._idle = queue.LifoQueue()
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode=WAL")
