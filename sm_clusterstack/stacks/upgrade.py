@@ -108,19 +108,35 @@ def apply(steps: typing.List[Step]) -> None:
     """Carry out ``steps`` in order (UpgradeError on the first failure)."""
     for step in steps:
         try:
-            if step.action == WRITE:
-                os.makedirs(os.path.dirname(step.target), mode=0o755, exist_ok=True)
-                _replace_with_copy_of_text(step.target, SUPPORTED_SRS)
-            elif step.action == MOVE:
-                os.makedirs(os.path.dirname(step.target), mode=0o755, exist_ok=True)
-                _copy_atomic(step.source, step.target)
-                _link_atomic(step.target, step.source)
-            elif step.action == LINK:
-                _link_atomic(step.target, step.source)
-            elif step.action == CLEAN:
-                os.unlink(step.target)
+            _ACTIONS.get(step.action, _nothing)(step)
         except OSError as e:
             raise UpgradeError("%s: %s" % (step.describe(), e.strerror or e))
+
+
+def _write(step: Step) -> None:
+    os.makedirs(os.path.dirname(step.target), mode=0o755, exist_ok=True)
+    _write_text_atomic(step.target, SUPPORTED_SRS)
+
+
+def _move(step: Step) -> None:
+    os.makedirs(os.path.dirname(step.target), mode=0o755, exist_ok=True)
+    _copy_atomic(step.source, step.target)
+    _link_atomic(step.target, step.source)
+
+
+def _link(step: Step) -> None:
+    _link_atomic(step.target, step.source)
+
+
+def _clean(step: Step) -> None:
+    os.unlink(step.target)
+
+
+def _nothing(step: Step) -> None:
+    pass
+
+
+_ACTIONS = {WRITE: _write, MOVE: _move, LINK: _link, CLEAN: _clean}
 
 
 def _copy_atomic(source: str, target: str) -> None:
@@ -133,7 +149,7 @@ def _copy_atomic(source: str, target: str) -> None:
     _fsync(os.path.dirname(target))
 
 
-def _replace_with_copy_of_text(target: str, text: str) -> None:
+def _write_text_atomic(target: str, text: str) -> None:
     tmp = target + TMP_SUFFIX
     with open(tmp, "w") as f:
         f.write(text)

@@ -11,7 +11,7 @@ import pytest
 
 from sm_clusterstack import runner, stacks
 from sm_clusterstack.corostack import conf as coroconf
-from sm_clusterstack.corostack import statefile
+from sm_clusterstack.corostack import daemon, statefile
 from sm_clusterstack.stacks import mtc, xhadconf
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -213,3 +213,32 @@ def test_corosync_accepts_the_generated_configuration(tmp_path, n_hosts, params)
     result = runner.run(["corosync", "-t", "-c", str(path)], timeout=30,
                         env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + SYSTEM_PATH))
     assert result.ok, result.stderr + result.stdout
+
+
+@needs_corosync
+def test_start_refused_while_a_foreign_corosync_answers_in_the_namespace(host, tmp_path):
+    """A corosync started by hand (as corosync.service would) in a private network namespace."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a network namespace")
+    ns = "smcs-foreign-%d" % os.getpid()
+    assert runner.run(["ip", "netns", "add", ns], timeout=30).ok
+    foreign = daemon.Paths(str(tmp_path / "foreign"))
+    try:
+        runner.run(["ip", "-n", ns, "link", "set", "lo", "up"], timeout=30)
+        hosts = [xhadconf.Host(HOSTS[0], "127.0.0.1")]
+        conf = xhadconf.XhadConfig(GEN, hosts, HOSTS[0], host.statefile)
+        foreign.make()
+        with open(foreign.corosync_conf, "w") as f:
+            f.write(coroconf.render(conf, foreign.dir))
+        started = runner.run(["ip", "netns", "exec", ns, sys.executable, "-c",
+                              "from sm_clusterstack.corostack import daemon; "
+                              "daemon.start_corosync(daemon.Paths(%r))" % foreign.dir], timeout=60)
+        assert started.ok, started.stderr
+        assert host.code("ha_set_pool_state", "init", "-C", host.conf_path) == 0
+        result = runner.run(["ip", "netns", "exec", ns, os.path.join(STACK, "ha_start_daemon")], timeout=60,
+                            env=dict(os.environ, SM_CLUSTERSTACK_COROSYNC_DIR=host.dir,
+                                     PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"]))
+        assert result.returncode == mtc.INVALID_ENVIRONMENT and "did not start" in result.stderr
+    finally:
+        daemon.stop_process(lambda: daemon.corosync_pid(foreign), 15)
+        runner.run(["ip", "netns", "del", ns], timeout=30)

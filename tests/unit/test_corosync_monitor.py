@@ -2,7 +2,7 @@
 
 import pytest
 
-from sm_clusterstack.corostack import daemon, main, monitor, statefile
+from sm_clusterstack.corostack import common, daemon, main, monitor, statefile
 from sm_clusterstack.stacks import mtc
 
 GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
@@ -89,7 +89,7 @@ def test_unknown_fencing_mode_reads_as_disarmed(paths):
     ([], (), False, ("", "")),
 ])
 def test_script_arguments_accepted(argv, choices, config, expected):
-    assert main.parse_args(argv, choices, config) == expected
+    assert common.parse_args(argv, choices, config) == expected
 
 
 @pytest.mark.parametrize("argv, choices, config", [
@@ -97,8 +97,8 @@ def test_script_arguments_accepted(argv, choices, config, expected):
     (["-C"], (), True), (["-C", "a", "-C", "b"], (), True), (["-C", "a"], (), False), (["x"], (), False),
 ])
 def test_bad_script_arguments_are_invalid_parameter(argv, choices, config):
-    with pytest.raises(main.Failure) as caught:
-        main.parse_args(argv, choices, config)
+    with pytest.raises(common.Failure) as caught:
+        common.parse_args(argv, choices, config)
     assert caught.value.code == mtc.INVALID_PARAMETER
 
 
