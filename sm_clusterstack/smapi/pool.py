@@ -7,12 +7,15 @@ The snapshot costs four round trips whatever the size of the pool:
 ``pool.get_all_records``, ``PBD.get_all_records_where`` (attached ones),
 ``SR.get_all_records`` and ``SM.get_all_records``.  The decision is
 ``constraints.check_plug``'s.  Every connection has a timeout; an
-unreachable pool is the PoolUnreachable fault.
+unreachable pool is the PoolUnreachable fault.  Where the SM records carry
+no ``required_cluster_stack`` (stock xapi), the drivers beside this one
+are asked instead (``siblings``).
 """
 
 import http.client
 import os
 import socket
+import sys
 import typing
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
@@ -22,6 +25,7 @@ import XenAPI
 from sm_clusterstack import constraints
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import call as smapi_call
+from sm_clusterstack.smapi import siblings
 from sm_clusterstack.smapi.driver import Failure
 
 ENDPOINT_ENV = "SM_CLUSTERSTACK_XAPI"
@@ -112,21 +116,28 @@ class Snapshot(object):
         self.attached = attached
 
 
-def snapshot(session: XenAPI.Session, own_type: str, own_stacks: typing.Sequence[str]) -> Snapshot:
-    """Read the pool in four round trips; SRs of ``own_type`` get ``own_stacks``."""
+def snapshot(session: XenAPI.Session, own_type: str, own_stacks: typing.Sequence[str],
+             unrecorded: typing.Callable[[str], typing.List[str]] = lambda sr_type: []) -> Snapshot:
+    """Read the pool in four round trips; SRs of ``own_type`` get ``own_stacks``.
+
+    ``unrecorded(sr_type)`` answers for types whose SM record has no
+    ``required_cluster_stack`` field at all (stock xapi), once per type.
+    """
     api = session.xenapi
     pools = _ask("pool.get_all_records", api.pool.get_all_records)
     pbds = _ask("PBD.get_all_records_where", api.PBD.get_all_records_where, ATTACHED_PBDS)
     srs = _ask("SR.get_all_records", api.SR.get_all_records)
     sms = _ask("SM.get_all_records", api.SM.get_all_records)
     pool = next(iter(pools.values()), {})
-    stacks_of = {sm.get("type"): list(sm.get("required_cluster_stack") or ()) for sm in sms.values()}
+    stacks_of = {sm.get("type"): sm.get("required_cluster_stack") for sm in sms.values()}
     stacks_of[own_type] = list(own_stacks)  # stock xapi reports [] for SMAPIv1 drivers
     attached = {}
     for pbd in pbds.values():
         sr_ref = pbd.get("SR", NULL_REF)
         sr_type = srs.get(sr_ref, {}).get("type", "")
-        attached[sr_ref] = constraints.SR(sr_ref, sr_type, stacks_of.get(sr_type, ()))
+        if stacks_of.get(sr_type) is None:
+            stacks_of[sr_type] = unrecorded(sr_type)
+        attached[sr_ref] = constraints.SR(sr_ref, sr_type, stacks_of[sr_type])
     return Snapshot(bool(pool.get("ha_enabled")), pool.get("ha_cluster_stack") or "xhad",
                     [attached[ref] for ref in sorted(attached)])
 
@@ -139,7 +150,9 @@ def _session_of(call: smapi_call.Call) -> XenAPI.Session:
 
 def check_attach(call: smapi_call.Call, sr_type: str, required_cluster_stack: typing.Sequence[str]) -> None:
     """IncompatibleClusterStack if the pool forbids attaching this SR now (reason ends [stacks])."""
-    state = snapshot(_session_of(call), sr_type, required_cluster_stack)
+    sm_dir = os.path.dirname(os.path.realpath(sys.argv[0]))
+    state = snapshot(_session_of(call), sr_type, required_cluster_stack,
+                     lambda other: siblings.required_cluster_stack(sm_dir, other))
     sr = constraints.SR(call.sr_ref or NULL_REF, sr_type, required_cluster_stack)
     try:
         constraints.check_plug(sr, state.attached, state.ha_enabled, state.ha_cluster_stack)

@@ -75,6 +75,16 @@ def test_melio_attach_refused_while_an_ocfs2_sr_is_attached(tmp_path, blank_devi
     assert answer.reason.endswith("[melio]")
 
 
+def test_on_stock_xapi_the_sibling_driver_tells_what_an_attached_sr_requires(tmp_path, blank_device):
+    records = PoolRecords(sm_has_stack_field=False)  # stock xapi: no SM.required_cluster_stack
+    hosts = records.add_hosts(2)
+    records.add_sr("ocfs2", attached_on=hosts)
+    with serve(tmp_path, records) as xapi:
+        answer = attach("MelioSR", environment(tmp_path, xapi=xapi.path), blank_device)
+    assert answer.code == INCOMPATIBLE and answer.reason.endswith("[melio]")
+    assert xapi.calls == SNAPSHOT_CALLS  # OCFS2SR beside MelioSR answered, not the pool
+
+
 def test_ocfs2_attach_refused_while_a_melio_sr_is_attached(tmp_path, blank_device):
     with serve(tmp_path, pool_with_attached("melio")) as xapi:
         answer = attach("OCFS2SR", environment(tmp_path, xapi=xapi.path), blank_device)

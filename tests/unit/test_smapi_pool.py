@@ -67,6 +67,17 @@ def test_snapshot_uses_the_drivers_own_stacks_for_its_type():
     assert state.attached[0].required_cluster_stack == ("corosync",)
 
 
+def test_snapshot_asks_about_types_whose_sm_record_lacks_the_field_once_each():
+    api = make_api(attached=(("OpaqueRef:a", "ocfs2"), ("OpaqueRef:b", "ocfs2"), ("OpaqueRef:c", "lvm")))
+    for sm in api.SM._records.values():
+        sm.pop("required_cluster_stack")  # stock xapi has no such field
+    asked = []
+    state = pool.snapshot(FakeSession(api), "melio", ["melio"],
+                          lambda sr_type: asked.append(sr_type) or (["corosync"] if sr_type == "ocfs2" else []))
+    assert sorted(asked) == ["lvm", "ocfs2"]
+    assert [sr.required_cluster_stack for sr in state.attached] == [("corosync",), ("corosync",), ()]
+
+
 def test_snapshot_of_a_pool_without_ha_cluster_stack_means_xhad():
     state = pool.snapshot(FakeSession(make_api(stack=None)), "ocfs2", ["corosync"])
     assert (state.ha_enabled, state.ha_cluster_stack) == (False, "xhad")
