@@ -156,6 +156,13 @@ def test_round_trips_are_the_same_for_1_host_and_64_hosts_with_1000_srs(tmp_path
     assert counts == [len(SNAPSHOT_CALLS)] * 2
 
 
+def test_pool_is_reached_over_http_too(tmp_path, blank_device):
+    with RecordingXapi(None, pool_with_attached("ocfs2")) as xapi:
+        answer = attach("MelioSR", environment(tmp_path, xapi=xapi.path), blank_device)
+    assert xapi.path.startswith("http://127.0.0.1:")
+    assert answer.code == INCOMPATIBLE and xapi.calls == SNAPSHOT_CALLS
+
+
 def test_unreachable_pool_is_a_fault(tmp_path, blank_device):
     env = environment(tmp_path, xapi=str(tmp_path / "no-such.sock"))
     answer = attach("OCFS2SR", env, blank_device)

@@ -128,6 +128,17 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer, Simple
         self.register_instance(_Instance(recorder))
 
 
+class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer, SimpleXMLRPCDispatcher):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, recorder):
+        socketserver.TCPServer.__init__(self, ("127.0.0.1", 0), _Handler)
+        SimpleXMLRPCDispatcher.__init__(self, allow_none=True, encoding=None)
+        self.logRequests = False
+        self.register_instance(_Instance(recorder))
+
+
 class _Instance(object):
     def __init__(self, recorder):
         self.recorder = recorder
@@ -137,12 +148,19 @@ class _Instance(object):
 
 
 class RecordingXapi(object):
-    """Serve ``records`` on the unix socket ``path`` in a thread; use as a context manager."""
+    """Serve ``records`` on the unix socket ``path`` (or, path None, on loopback HTTP) in a thread.
+
+    ``path`` is then what SM_CLUSTERSTACK_XAPI should say: the socket path or the URL.
+    """
 
     def __init__(self, path, records):
-        self.path = path
         self.recorder = Recorder(records)
-        self.server = _Server(path, self.recorder)
+        if path is None:
+            self.server = _TCPServer(self.recorder)
+            self.path = "http://127.0.0.1:%d/" % self.server.server_address[1]
+        else:
+            self.server = _Server(path, self.recorder)
+            self.path = path
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -157,5 +175,5 @@ class RecordingXapi(object):
     def __exit__(self, *_exc):
         self.server.shutdown()
         self.server.server_close()
-        if os.path.exists(self.path):
+        if not self.path.startswith("http") and os.path.exists(self.path):
             os.unlink(self.path)
