@@ -91,7 +91,7 @@ class Log(object):
 
     def __call__(self, message: str) -> None:
         """Log ``message``, prefixed by the driver's name."""
-        line = "%s: %s" % (self.driver_name, message)
+        line = "".join(c if c.isprintable() else "?" for c in "%s: %s" % (self.driver_name, message))
         if self._syslog is not None:
             self._syslog.syslog(self._syslog.LOG_INFO, line)
         else:
@@ -141,7 +141,7 @@ def answer(sr_class, driver_info: dict, argv: list, log) -> str:
     command = "?"
     try:
         call = read_call(argv)
-        command = call.command
+        command = call.command + (" sr=%s" % call.sr_uuid if call.sr_uuid else "")
         text = smapi_call.response(dispatch(sr_class, driver_info, call))
         log("%s: ok" % command)
         return text

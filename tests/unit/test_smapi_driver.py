@@ -47,7 +47,7 @@ def value_or_fault(text):
 def test_answer_of_a_command_is_its_value():
     text, log = answer("sr_scan", sr_uuid=UUID)
     assert value_or_fault(text) is None
-    assert log == ["sr_scan: ok"]
+    assert log == ["sr_scan sr=%s: ok" % UUID]
 
 
 def test_driver_info_is_answered_from_driver_info():
@@ -88,7 +88,7 @@ def test_unexpected_exception_is_an_internal_error_without_traceback_in_the_answ
     assert fault.faultCode == 609 and "RuntimeError: boom" in fault.faultString
     assert "Traceback" not in text
     assert any("Traceback" in line for line in log)  # kept for the operator, in the log only
-    assert log[-1].startswith("sr_detach: fault 609")
+    assert log[-1].startswith("sr_detach sr=%s: fault 609" % UUID)
 
 
 def test_main_prints_one_answer_and_returns_0(capsys):
@@ -96,6 +96,11 @@ def test_main_prints_one_answer_and_returns_0(capsys):
     out, err = capsys.readouterr()
     assert value_or_fault(out).faultCode == 600
     assert "SM: ToySR: ?: fault 600" in err
+
+
+def test_log_lines_cannot_be_forged_with_control_characters(tmp_path, capsys):
+    driver.Log("LVMSR", dev_log=str(tmp_path / "no-log"))("sr_x\nSM: forged")
+    assert capsys.readouterr().err == "SM: LVMSR: sr_x?SM: forged\n"
 
 
 def test_log_falls_back_to_stderr_without_dev_log(tmp_path, capsys):
