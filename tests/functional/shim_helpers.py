@@ -83,7 +83,8 @@ def calls(ctl):
 class Server(object):
     """A ``sm-clusterstack serve`` process on a free loopback port."""
 
-    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=()):
+    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None):
+        self.env = env
         self.state = state
         self.sm_dir = sm_dir
         self.stack_root = stack_root
@@ -104,7 +105,7 @@ class Server(object):
                 "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
                 "--script-timeout", "30", "--xapi-conf", os.devnull] + self.extra
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)
         match = re.search(r"url=(\S+)", line)
         if not match:

@@ -1,0 +1,92 @@
+"""The design's scenarios with the project's real drivers (OCFS2SR, LVMSR, MelioSR) under the shim.
+
+Real tools on loop devices: mkfs.ocfs2, blkid, tunefs.ocfs2, pvcreate,
+vgcreate, vgs.  This machine has no ocfs2 kernel module, no device-mapper
+and no Melio CLI, so ``mount -t ocfs2``/``umount``, ``lvcreate``/``lvremove``
+and ``melioctl`` are EMULATED by the recording executables of
+tests/functional/fakebin, put first on the server's PATH (the drivers
+inherit it).  The cluster stacks are the recording fixture stacks of
+shim_helpers (corosync's ha_supported_srs lists ocfs2, as the shipped one).
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from driver_helpers import FAKEBIN, loop_device, unmount_under
+from shim_helpers import Server, failure, make_stack
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def pool(tmp_path):
+    stacks = str(tmp_path / "stacks")
+    for name, supported in (("xhad", None), ("corosync", ["ocfs2"]), ("melio", ["melio"])):
+        make_stack(stacks, name, str(tmp_path / "stack.log"), str(tmp_path / "stack-ctl"), supported)
+    env = dict(os.environ, PATH=":".join([FAKEBIN, os.path.dirname(sys.executable), os.environ["PATH"]]),
+               SM_FAKE_LOG=str(tmp_path / "emulated.jsonl"), SM_FAKE_STATE=str(tmp_path / "emulated"),
+               SM_CLUSTERSTACK_SR_MOUNT=str(tmp_path / "sr-mount"))
+    server = Server(str(tmp_path / "state"), os.path.join(ROOT, "drivers"), stacks, hosts=1, env=env)
+    with loop_device(tmp_path, 300) as ocfs2_dev, loop_device(tmp_path, 300) as lvm_dev:
+        server.start()
+        session = server.session()
+        try:
+            yield session.xenapi, ocfs2_dev, lvm_dev
+        finally:
+            _tear_down(session.xenapi)
+            server.stop()
+            unmount_under(tmp_path)
+            _remove_vgs(lvm_dev)
+
+
+def _tear_down(x):
+    try:
+        if x.pool.get_ha_enabled(x.pool.get_all()[0]):
+            x.pool.disable_ha()
+        for sr in x.SR.get_all():
+            for pbd in x.SR.get_PBDs(sr):
+                x.PBD.unplug(pbd)
+            x.SR.destroy(sr)
+    except Exception:  # best effort: the loop devices go anyway
+        pass
+
+
+def _remove_vgs(device):
+    out = subprocess.run(["pvs", "--noheadings", "-o", "vg_name", device], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout.decode().split()
+    for vg in out:
+        subprocess.run(["vgremove", "-f", vg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def create(x, sr_type, device, **config):
+    master = x.pool.get_master(x.pool.get_all()[0])
+    return x.SR.create(master, dict(config, device=device), "0", sr_type, "", sr_type, "user", True, {})
+
+
+def test_ocfs2_sr_makes_ha_choose_corosync_with_statefile_on_it(pool):
+    x, ocfs2_dev, lvm_dev = pool
+    ocfs2 = create(x, "ocfs2", ocfs2_dev, node_slots="4")
+    lvm = create(x, "lvm", lvm_dev)
+    assert failure(x.pool.enable_ha, [lvm], {}) == ["INCOMPATIBLE_STATEFILE_SR", "ocfs2"]
+    assert failure(x.pool.enable_ha, [lvm], {}, "xhad") == ["CLUSTER_STACK_CONSTRAINT", ocfs2, "corosync"]
+    assert failure(x.pool.enable_ha, [ocfs2], {}, "foo") == ["UNKNOWN_CLUSTER_STACK", "foo"]
+    assert failure(create, x, "melio", "/dev/null") == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
+    x.pool.enable_ha([ocfs2], {})
+    pool_ref = x.pool.get_all()[0]
+    assert x.pool.get_ha_cluster_stack(pool_ref) == "corosync"
+    [statefile] = x.pool.get_ha_statefiles(pool_ref)
+    assert x.VDI.get_SR(statefile) == ocfs2
+    x.pool.disable_ha()
+    assert x.VDI.get_all_records() == {}
+
+
+def test_ha_on_xhad_then_creating_ocfs2_sr_is_refused(pool):
+    x, ocfs2_dev, lvm_dev = pool
+    lvm = create(x, "lvm", lvm_dev)
+    x.pool.enable_ha([lvm], {})
+    assert x.pool.get_ha_cluster_stack(x.pool.get_all()[0]) == "xhad"
+    assert failure(create, x, "ocfs2", ocfs2_dev) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert [r["type"] for r in x.SR.get_all_records().values()] == ["lvm"]
