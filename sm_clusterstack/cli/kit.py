@@ -84,6 +84,12 @@ def options(args: argparse.Namespace) -> typing.Any:
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout)
 
 
+def _print_block(suite: typing.Any) -> None:
+    from sm_clusterstack.kit import report
+    sys.stdout.write(report.block(suite))
+    sys.stdout.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the checks, print the table, write JUnit XML if asked; exit 0, 1 or 2."""
     from sm_clusterstack.kit import check, report, result
@@ -93,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         sys.stderr.write("sm-clusterstack kit: %s\n" % e)
         return cli.EXIT_USAGE
-    suites = check.check_all(stack_paths, driver_paths, opts)
-    sys.stdout.write(report.table(suites))
+    suites = check.check_all(stack_paths, driver_paths, opts, done=_print_block)
+    sys.stdout.write(report.summary(suites) + "\n")
     sys.stdout.flush()
     if args.junit:
         try:

@@ -128,7 +128,11 @@ def driver_paths(sm_dir: str) -> typing.List[str]:
 
 
 def check_all(stack_paths: typing.Sequence[str], driver_paths: typing.Sequence[str],
-              options: typing.Optional[Options] = None) -> typing.List[res.Suite]:
-    """The suites of every driver then every stack named."""
-    return ([check_driver(p, options) for p in driver_paths]
-            + [check_stack(p, options) for p in stack_paths])
+              options: typing.Optional[Options] = None,
+              done: typing.Callable[[res.Suite], None] = lambda suite: None) -> typing.List[res.Suite]:
+    """The suites of every driver then every stack named; ``done`` is called as each ends."""
+    suites = []
+    for kind, path in [("driver", p) for p in driver_paths] + [("stack", p) for p in stack_paths]:
+        suites.append(check_driver(path, options) if kind == "driver" else check_stack(path, options))
+        done(suites[-1])
+    return suites

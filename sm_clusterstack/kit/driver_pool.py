@@ -85,7 +85,9 @@ def check_sm_record(pool: EmbeddedPool, sr_type: str, required: typing.List[str]
     """The pool's sm-dir scan registered the driver with the stacks it declared."""
     records = [r for r in pool.api.SM.get_all_records().values() if r["type"] == sr_type]
     if not records:
-        return res.FAIL, "the pool's scan of the sm-dir did not register SR type %s" % sr_type
+        why = " ".join(" ".join(pool.warnings_about(pool.driver)).split())[:600]
+        return res.FAIL, "the pool's scan of the sm-dir did not register SR type %s%s" % (
+            sr_type, (": " + why) if why else "")
     found = sorted(records[0].get("required_cluster_stack", []))
     if found != sorted(required):
         return res.FAIL, "SM.required_cluster_stack is %s, the driver declared %s" % (found, required)

@@ -14,6 +14,7 @@ import typing
 from sm_clusterstack.kit import result as res
 
 _HEADER = ("CHECK", "RESULT", "DETAIL")
+CHECK_WIDTH = len("driver.required-cluster-stack")  # the longest check id: columns line up across blocks
 # characters XML 1.0 cannot carry (a script's stderr may hold any byte)
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -27,19 +28,19 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def table(suites: typing.Sequence[res.Suite]) -> str:
-    """One block per target: a header line, then check, result and detail per line."""
-    width = max([len(_HEADER[0])] + [len(r.check) for s in suites for r in s.results])
+def block(suite: res.Suite, width: int = CHECK_WIDTH) -> str:
+    """One target's part of the table: a header line, then check, result and detail per line."""
+    width = max([width, len(_HEADER[0])] + [len(r.check) for r in suite.results])
     row = "  %-" + str(width) + "s  %-6s  %s"
-    lines = []
-    for suite in suites:
-        lines.append("%s %s  (%s)" % (suite.kind, suite.name, suite.path))
-        lines.append((row % _HEADER).rstrip())
-        for found in suite.results:
-            lines.append((row % (found.check, found.result, _one_line(found.detail))).rstrip())
-        lines.append("")
-    lines.append(summary(suites))
-    return "\n".join(lines) + "\n"
+    lines = ["%s %s  (%s)" % (suite.kind, suite.name, suite.path), (row % _HEADER).rstrip()]
+    for found in suite.results:
+        lines.append((row % (found.check, found.result, _one_line(found.detail))).rstrip())
+    return "\n".join(lines) + "\n\n"
+
+
+def table(suites: typing.Sequence[res.Suite]) -> str:
+    """The whole table: one block per target, then the summary line."""
+    return "".join(block(suite) for suite in suites) + summary(suites) + "\n"
 
 
 def summary(suites: typing.Sequence[res.Suite]) -> str:
