@@ -40,6 +40,14 @@ class StorageSR(driver.SR):
         """The driver's storage layer for this call's device_config."""
         raise NotImplementedError
 
+    def _storage(self, need_device: bool = True):
+        """The storage layer; ``need_device``: the device must exist (not so to detach)."""
+        storage = self.storage()
+        if need_device:
+            from sm_clusterstack.smapi import storage_base
+            storage_base.check_exists(storage.device)
+        return storage
+
     @property
     def sr_uuid(self) -> str:
         """The SR's uuid, checked."""
@@ -62,40 +70,40 @@ class StorageSR(driver.SR):
         """Make the SR's volume on the device, if the pool allows the SR."""
         size = size_argument(self.call.args, "sr_create")
         uuid = self.sr_uuid
-        storage = self.storage()
+        storage = self._storage()
         self.check_pool()
         storage.create(uuid, size)
 
     def sr_delete(self):
         """Destroy the SR's volume; refused (SRNotEmpty) while it holds VDIs."""
-        self.storage().delete(self.sr_uuid)
+        self._storage().delete(self.sr_uuid)
 
     def sr_attach(self):
         """Make the SR usable on this host, if the pool allows it."""
         uuid = self.sr_uuid
-        storage = self.storage()
+        storage = self._storage()
         self.check_pool()
         storage.attach(uuid)
 
     def sr_detach(self):
         """Stop using the SR on this host (success when it was not attached)."""
-        self.storage().detach(self.sr_uuid)
+        self._storage(need_device=False).detach(self.sr_uuid)
 
     def sr_probe(self) -> str:
         """An XML document listing the SRs found on the device (nothing is attached)."""
-        return self.storage().probe()
+        return self._storage().probe()
 
     def sr_scan(self):
         """Check the SR's VDIs and report its sizes to xapi."""
         uuid = self.sr_uuid
-        storage = self.storage()
+        storage = self._storage()
         storage.vdis(uuid)
         self._report_sizes(storage, uuid)
 
     def sr_update(self):
         """Report the SR's physical size and utilisation, from the tools, to xapi."""
         uuid = self.sr_uuid
-        self._report_sizes(self.storage(), uuid)
+        self._report_sizes(self._storage(), uuid)
 
     def _report_sizes(self, storage, uuid: str) -> None:
         size, used = storage.sizes(uuid)
@@ -110,18 +118,18 @@ class StorageSR(driver.SR):
             raise Failure("ArgumentInvalid", "only raw VDIs are supported, not %r" % vdi_type)
         import uuid as uuid_module
         vdi = str(uuid_module.uuid4())
-        self.storage().vdi_create(self.sr_uuid, vdi, size)
+        self._storage().vdi_create(self.sr_uuid, vdi, size)
         return {"uuid": vdi, "location": vdi}
 
     def vdi_delete(self):
         """Remove a VDI (VDIMissing when it is not there)."""
-        self.storage().vdi_delete(self.sr_uuid, self.vdi_uuid)
+        self._storage().vdi_delete(self.sr_uuid, self.vdi_uuid)
 
     def vdi_attach(self) -> dict:
         """The local path of the VDI: ``{params, xenstore_data}``."""
-        path = self.storage().vdi_attach(self.sr_uuid, self.vdi_uuid)
+        path = self._storage().vdi_attach(self.sr_uuid, self.vdi_uuid)
         return {"params": path, "xenstore_data": {}}
 
     def vdi_detach(self):
         """Release the VDI on this host."""
-        self.storage().vdi_detach(self.sr_uuid, self.vdi_uuid)
+        self._storage(need_device=False).vdi_detach(self.sr_uuid, self.vdi_uuid)

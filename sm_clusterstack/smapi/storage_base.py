@@ -49,11 +49,16 @@ def config_value(device_config: typing.Dict[str, str], key: str) -> str:
 
 
 def device_path(device_config: typing.Dict[str, str], key: str = "device") -> str:
-    """The ``device`` key: an absolute, normalised path to an existing block device or file."""
+    """The ``device`` key: an absolute, normalised path (``check_exists`` says if it is there)."""
     path = config_value(device_config, key)
     if not path.startswith("/") or "\0" in path or os.path.normpath(path) != path \
             or ".." in path.split("/"):
         raise Failure("ConfigInvalid", "%s: %r is not an absolute, normalised path" % (key, path))
+    return path
+
+
+def check_exists(path: str, key: str = "device") -> str:
+    """``path`` if it exists, else ConfigInvalid naming ``key``."""
     if not os.path.exists(path):
         raise Failure("ConfigInvalid", "%s: %s does not exist" % (key, path))
     return path

@@ -123,6 +123,20 @@ def test_attach_is_idempotent_and_detach_of_a_detached_sr_succeeds(tmp_path, poo
     assert len(emulated_calls(tmp_path, "umount")) == 1
 
 
+def test_detach_succeeds_after_the_device_vanished(tmp_path, pool):
+    """Emulated: ``mount -t ocfs2`` and ``umount``; mkfs.ocfs2 is real, on a plain file."""
+    image = tmp_path / "lun.img"
+    with open(str(image), "wb") as f:
+        f.truncate(128 * 1024 * 1024)
+    sr = SR(tmp_path, pool, str(image))
+    assert sr("sr_create", ["0"]).fault is None
+    assert sr("sr_attach").fault is None
+    image.unlink()
+    assert sr("sr_attach").code == 602  # attaching needs the device...
+    assert sr("sr_detach").fault is None  # ...detaching does not
+    assert len(emulated_calls(tmp_path, "umount")) == 1
+
+
 def test_vdi_on_a_detached_sr_is_unavailable(tmp_path, pool, device):
     sr = SR(tmp_path, pool, device)
     sr("sr_create", ["0"])

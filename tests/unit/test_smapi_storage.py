@@ -133,10 +133,15 @@ def test_melio_absent_cli_is_tool_missing(fake_runner, device):
 @pytest.mark.parametrize("config,name", [
     ({}, "ConfigMissing"), ({"device": ""}, "ConfigMissing"), ({"device": "sda"}, "ConfigInvalid"),
     ({"device": "/dev/../etc"}, "ConfigInvalid"), ({"device": "/dev//sda"}, "ConfigInvalid"),
-    ({"device": "/dev/sda/"}, "ConfigInvalid"), ({"device": "/no/such/device"}, "ConfigInvalid"),
+    ({"device": "/dev/sda/"}, "ConfigInvalid"),
 ])
-def test_device_must_be_an_absolute_normalised_existing_path(config, name):
+def test_device_must_be_an_absolute_normalised_path(config, name):
     assert "device" in fails_with(name, storage_base.device_path, config)
+
+
+def test_device_existence_is_checked_apart():
+    assert storage_base.device_path({"device": "/no/such/device"}) == "/no/such/device"
+    assert "does not exist" in fails_with("ConfigInvalid", storage_base.check_exists, "/no/such/device")
 
 
 def test_mount_table_lookup_reads_escaped_paths(tmp_path):
