@@ -8,7 +8,6 @@ import logging
 import os
 import typing
 
-from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller
 from sm_clusterstack.xapi import store as store_mod
 
@@ -40,14 +39,3 @@ def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
         return caller.call(path, command, params, xapi_url=ctx.xapi_url, timeout=ctx.driver_timeout)
     finally:
         ctx.end_session(session)
-
-
-def check_nil(value: typing.Any, command: str) -> None:
-    """Drivers answer nil (or an empty string) to most commands; anything else is ignored."""
-    if value not in (None, "", True):
-        LOG.debug("%s answered %r", command, value)
-
-
-def first_error(errors_seen: typing.List[XenAPIError]) -> typing.Optional[XenAPIError]:
-    """The first of the errors collected during a best-effort cleanup."""
-    return errors_seen[0] if errors_seen else None

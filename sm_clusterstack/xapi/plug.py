@@ -9,7 +9,7 @@ plugs are serialised by the write lock, and the second one sees the
 first's reservation, so no interleaving attaches SRs with disjoint stacks.
 
 The check reads one representative (the lowest ref) of each constrained SM
-type among active PBDs through a partial index: its cost depends on the
+type among active PBDs through the index (sr_type, active, SR): its cost depends on the
 number of SM types, not on the size of the pool.  SRs of one type share
 their ``required_cluster_stack``, so the rules decide the same.
 """
@@ -36,8 +36,8 @@ def active_constrained(conn: sqlite3.Connection) -> typing.List[constraints.SR]:
     found = []
     for sm in conn.execute("SELECT type, required_cluster_stack FROM SM "
                            "WHERE required_cluster_stack != '[]' ORDER BY type").fetchall():
-        row = conn.execute("SELECT SR FROM PBD WHERE sr_type = ? AND state != 'detached' "
-                           "ORDER BY SR LIMIT 1", (sm[0],)).fetchone()
+        row = conn.execute("SELECT SR FROM PBD WHERE sr_type = ? AND active = 1 ORDER BY SR LIMIT 1",
+                           (sm[0],)).fetchone()
         if row is not None:
             found.append(constraints.SR(row[0], sm[0], store_mod.loads(sm[1])))
     return found
@@ -84,14 +84,20 @@ def reserve(ctx, pbd_ref: str) -> typing.Optional[typing.Tuple[sqlite3.Row, sqli
             raise _busy(pbd)
         sr = store_mod.row(conn, "SR", pbd["SR"])
         check(conn, sr["ref"], sr["type"])
-        store_mod.update(conn, "PBD", pbd_ref, state=PLUGGING)
+        set_state(conn, pbd_ref, PLUGGING)
     return pbd, sr
 
 
 def finish(ctx, pbd_ref: str, was: str, now: str) -> None:
     """Move ``pbd_ref`` from state ``was`` to ``now`` (if it is still in ``was``)."""
     with ctx.store.write() as conn:
-        conn.execute("UPDATE PBD SET state = ? WHERE ref = ? AND state = ?", (now, pbd_ref, was))
+        set_state(conn, pbd_ref, now, was)
+
+
+def set_state(conn: sqlite3.Connection, pbd_ref: str, now: str, was: typing.Optional[str] = None) -> None:
+    """Set a PBD's state (and ``active``, its indexed "not detached"), if it is in ``was`` when given."""
+    sql = "UPDATE PBD SET state = ?, active = ? WHERE ref = ?" + (" AND state = ?" if was else "")
+    conn.execute(sql, (now, int(now != DETACHED), pbd_ref) + ((was,) if was else ()))
 
 
 def plug(ctx, pbd_ref: str) -> None:
@@ -118,7 +124,7 @@ def unplug(ctx, pbd_ref: str) -> None:
             raise _busy(pbd)
         check_not_statefile_sr(conn, pbd["SR"])
         sr = store_mod.row(conn, "SR", pbd["SR"])
-        store_mod.update(conn, "PBD", pbd_ref, state=UNPLUGGING)
+        set_state(conn, pbd_ref, UNPLUGGING)
     try:
         drivers.run_for_pbd(ctx, "sr_detach", pbd, sr)
     except BaseException:

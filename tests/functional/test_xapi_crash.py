@@ -38,6 +38,8 @@ def consistency_problems(db_path):
     try:
         found = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
         found += ["foreign key %r" % (r,) for r in conn.execute("PRAGMA foreign_key_check")]
+        found += ["PBD %s active flag disagrees with state %s" % r for r in conn.execute(
+            "SELECT ref, state FROM PBD WHERE active != (state != 'detached')")]
         found += ["PBD %s left %s" % r for r in conn.execute(
             "SELECT ref, state FROM PBD WHERE state NOT IN ('attached', 'detached')")]
         enabled, plan, statefiles = conn.execute("SELECT ha_enabled, ha_plan, ha_statefiles FROM pool").fetchone()

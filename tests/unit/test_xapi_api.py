@@ -66,7 +66,7 @@ def add_sr(conn, sr_type, state):
                               "name_description": "", "content_type": "", "shared": True})
     host = context.master(conn)
     store.insert(conn, "PBD", {"ref": store.new_ref(), "uuid": store.new_uuid(), "host": host, "SR": sr,
-                               "sr_type": sr_type, "state": state})
+                               "sr_type": sr_type, "state": state, "active": state != plug.DETACHED})
     return sr
 
 
