@@ -56,9 +56,12 @@ class SocketTransport(XenAPI.UDSTransport):
         self._timeout = timeout
 
     def make_connection(self, host):
-        XenAPI.UDSTransport.make_connection(self, host)  # sets the originator/trace headers
-        self._connection = host, _SocketConnection(self._path, self._timeout)
-        return self._connection[1]
+        # the parent sets the originator/trace headers and keeps one connection alive
+        connection = XenAPI.UDSTransport.make_connection(self, host)
+        if not isinstance(connection, _SocketConnection):
+            connection = _SocketConnection(self._path, self._timeout)
+            self._connection = host, connection
+        return connection
 
 
 class TimeoutTransport(xmlrpc.client.Transport):
