@@ -6,6 +6,7 @@ oversized device_config values.  xapi reads anything else (a traceback, a
 non-zero exit, unparseable output) as a broken driver.
 """
 
+import concurrent.futures
 import typing
 import xmlrpc.client
 
@@ -18,6 +19,7 @@ BAD_INPUT = "driver.bad-input"
 CASE_TIMEOUT = 30.0  # seconds per malformed call
 SHOWN = 6  # failing cases named in the detail
 MAX_TIMEOUTS = 3  # hung calls after which the kit stops trying more cases
+PARALLEL = 8  # malformed calls run at once (each is its own process)
 
 _BOMB = ('<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
          '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]>'
@@ -101,14 +103,17 @@ def run(suite: res.Suite, path: str, config_keys: typing.Sequence[str] = ("devic
     bad = []
     all_cases = cases(config_keys)
     hung, gave_up = 0, ""
-    for name, argv in all_cases:
-        why = judge(runner.run([path] + argv, timeout=timeout, env=env))
-        if why:
-            bad.append("%s: %s" % (name, why))
-        hung += why == "timed out"
-        if hung >= MAX_TIMEOUTS:
-            gave_up = "; gave up after %d calls timed out (%gs each)" % (hung, timeout)
-            break
+    with concurrent.futures.ThreadPoolExecutor(PARALLEL) as workers:
+        for start in range(0, len(all_cases), PARALLEL):
+            batch = all_cases[start:start + PARALLEL]
+            runs = workers.map(lambda case: runner.run([path] + case[1], timeout=timeout, env=env), batch)
+            for (name, _), why in zip(batch, [judge(r) for r in runs]):
+                if why:
+                    bad.append("%s: %s" % (name, why))
+                hung += why == "timed out"
+            if hung >= MAX_TIMEOUTS:
+                gave_up = "; gave up after %d calls timed out (%gs each)" % (hung, timeout)
+                break
     if bad:
         more = " (and %d more)" % (len(bad) - SHOWN) if len(bad) > SHOWN else ""
         suite.add(BAD_INPUT, res.FAIL, "%d of %d malformed calls not answered with a fault: %s%s%s" % (
