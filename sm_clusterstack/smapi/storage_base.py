@@ -94,7 +94,8 @@ def check(result: runner.Result) -> runner.Result:
     """``result`` if its tool exited 0, else ToolMissing or ToolFailed with its stderr."""
     argv = result.argv
     if result.returncode == 127:
-        raise Failure("ToolMissing", "%s: %s" % (argv[0], result.stderr.strip() or "not found"))
+        said = result.stderr.strip() or "not found"
+        raise Failure("ToolMissing", said if said.startswith(argv[0]) else "%s: %s" % (argv[0], said))
     if not result.ok:
         how = "timed out" if result.timed_out else "exited %s" % result.returncode
         raise Failure("ToolFailed", "%s %s; stderr: %s" % (argv[0], how, result.stderr.strip()))
