@@ -5,6 +5,10 @@ config gets ``-C <sandbox>/xhad.conf``; the statefile is a file in the
 sandbox; ``SM_CLUSTERSTACK_COROSYNC_DIR`` points the corosync stack's
 runtime files into it, and ``SM_CLUSTERSTACK_KIT_SANDBOX`` names it for any
 stack (and marks the processes the kit started, so none outlives it).
+Where the machine allows (root, ``ip netns``), the scripts run in a
+network namespace of their own with only loopback up, so the stack's
+daemon cannot meet another daemon (a system corosync, a parallel test)
+on the host's loopback or abstract sockets.
 The kit's own interpreter directory comes first on PATH, so a script
 starting with ``#!/usr/bin/env python3`` finds the Python the kit (and the
 project's library) is installed in, as under ``make run``.
@@ -20,12 +24,14 @@ import tempfile
 import typing
 import uuid
 
+from sm_clusterstack import runner
 from sm_clusterstack.stacks import xhadconf
 
 MARKER = "SM_CLUSTERSTACK_KIT_SANDBOX"
 COROSYNC_DIR = "SM_CLUSTERSTACK_COROSYNC_DIR"
 STATEFILE_SIZE = 4 * 1024 * 1024  # xapi rounds the statefile VDI up to 4 MiB
 HOST_ADDRESS = "127.0.0.1"
+IP_TIMEOUT = 10.0  # seconds for an ``ip netns`` command
 
 
 class StackSandbox(object):
@@ -51,6 +57,27 @@ class StackSandbox(object):
         self.env.update({MARKER: self.path, COROSYNC_DIR: self.runtime_dir})
         self.env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), self.env.get("PATH", os.defpath)])
         self.env.update(extra_env or {})
+        self.netns = ""
+
+    def isolate(self) -> bool:
+        """Create the sandbox's network namespace (loopback up); False where the machine cannot."""
+        name = "smcs-kit-%d-%s" % (os.getpid(), os.path.basename(self.path)[-8:].replace("_", ""))
+        if os.geteuid() != 0 or not runner.run(["ip", "netns", "add", name], timeout=IP_TIMEOUT).ok:
+            return False
+        self.netns = name
+        if not runner.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], timeout=IP_TIMEOUT).ok:
+            self._remove_netns()
+            return False
+        return True
+
+    def exec_prefix(self) -> typing.List[str]:
+        """What goes before every script: ``ip netns exec NS`` when isolated."""
+        return ["ip", "netns", "exec", self.netns] if self.netns else []
+
+    def _remove_netns(self) -> None:
+        if self.netns:
+            runner.run(["ip", "netns", "del", self.netns], timeout=IP_TIMEOUT)
+            self.netns = ""
 
     def config_args(self) -> typing.List[str]:
         """The ``-C <config>`` arguments of the scripts that take a config."""
@@ -79,6 +106,7 @@ class StackSandbox(object):
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        self._remove_netns()
         shutil.rmtree(self.path, ignore_errors=True)
         return killed
 

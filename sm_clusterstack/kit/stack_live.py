@@ -62,7 +62,8 @@ def start_daemon(p: StackProbe) -> str:
     result = p.call("ha_start_daemon", p.sandbox.config_args(), timeout=p.start_timeout)
     expect(result, mtc.SUCCESS, "ha_start_daemon")
     p.started = True
-    return "ha_start_daemon exits 0"
+    where = p.sandbox.netns and " (in network namespace %s)" % p.sandbox.netns
+    return "ha_start_daemon exits 0" + (where or " (in the host's network namespace)")
 
 
 def liveset_valid(p: StackProbe) -> str:
@@ -202,12 +203,14 @@ def _skip_all(suite: res.Suite, reason: str) -> None:
 def run(suite: res.Suite, path: str, timeout: float = SCRIPT_TIMEOUT, start_timeout: float = START_TIMEOUT,
         owner_uid: int = 0, unsafe: bool = False,
         extra_env: typing.Optional[typing.Dict[str, str]] = None,
-        sandbox_parent: typing.Optional[str] = None) -> None:
+        sandbox_parent: typing.Optional[str] = None, isolate: bool = True) -> None:
     """Record the behaviour checks of the stack at ``path`` in ``suite``."""
     if unsafe:
         _skip_all(suite, "not run: the stack is unsafe (see stack.unsafe) and xapi would not run it")
         return
     sandbox = StackSandbox(sandbox_parent, extra_env)
+    if isolate:
+        sandbox.isolate()
     probe = StackProbe(path, sandbox, timeout, start_timeout, owner_uid)
     try:
         for check, func in CHECKS:

@@ -68,8 +68,8 @@ class StackProbe(object):
             raise Skip("%s is missing (see stack.script-missing)" % script)
         limit = timeout or self.timeout
         try:
-            result = scripts.run_script(self.path, script, args, timeout=limit,
-                                        env=self.sandbox.env, owner_uid=self.owner_uid)
+            result = scripts.run_script(self.path, script, args, timeout=limit, env=self.sandbox.env,
+                                        exec_prefix=self.sandbox.exec_prefix(), owner_uid=self.owner_uid)
         except scripts.StackScriptError as e:
             result = e.result
         if result.timed_out:

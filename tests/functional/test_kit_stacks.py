@@ -9,6 +9,7 @@ import stat
 
 import pytest
 
+from sm_clusterstack import runner
 from sm_clusterstack.kit import check, report
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit import sandbox as sandbox_mod
@@ -137,3 +138,23 @@ def test_sandbox_holds_config_statefile_and_is_removed(tmp_path):
     assert box.env[sandbox_mod.COROSYNC_DIR].startswith(box.path)
     box.cleanup()
     assert not os.path.exists(box.path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"), reason="needs root and ip netns")
+def test_sandbox_namespace_has_only_loopback_and_is_removed(tmp_path):
+    box = sandbox_mod.StackSandbox(str(tmp_path))
+    try:
+        assert box.isolate()
+        links = runner.run(box.exec_prefix() + ["ip", "-o", "link", "show"], timeout=10)
+        assert [line.split(":")[1].strip() for line in links.stdout.splitlines()] == ["lo"]
+        assert box.netns in runner.run(["ip", "netns", "list"], timeout=10).stdout
+    finally:
+        box.cleanup()
+    assert box.netns == ""
+    assert "smcs-kit-%d-" % os.getpid() not in runner.run(["ip", "netns", "list"], timeout=10).stdout
+
+
+def test_stack_scripts_run_in_the_sandbox_namespace(tmp_path):
+    suite = kit(tmp_path, build(tmp_path))
+    if os.geteuid() == 0 and shutil.which("ip"):
+        assert "in network namespace smcs-kit-" in suite.get("stack.start-daemon").detail
