@@ -4,7 +4,8 @@
 SMAPIv1 driver, ``kit`` alone every driver of the sm-dir and every stack of
 the cluster-stack root.  Prints a table; ``--junit FILE`` also writes JUnit
 XML.  Exit 0 when nothing failed, 1 when a check failed, 2 when the kit
-could not run.
+could not run (bad arguments, nothing to check, or a check it could not
+run: ERROR).
 """
 
 import argparse

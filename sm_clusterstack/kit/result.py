@@ -10,8 +10,8 @@ ERROR = "ERROR"  # the kit itself could not run the check
 RESULTS = (PASS, FAIL, SKIP, ERROR)
 
 EXIT_OK = 0  # nothing failed
-EXIT_FAILED = 1  # a check failed (or a check errored)
-EXIT_CANNOT_RUN = 2  # the kit could not run at all
+EXIT_FAILED = 1  # a check failed
+EXIT_CANNOT_RUN = 2  # the kit could not run (a check ended ERROR and none FAIL, or bad arguments)
 
 
 class CheckResult(object):
@@ -81,7 +81,10 @@ class Suite(object):
 
 
 def exit_code(suites: typing.Sequence[Suite]) -> int:
-    """0 when no check failed or errored, else 1."""
-    if any(r.failed for suite in suites for r in suite.results):
+    """1 when a check failed; else 2 when the kit could not run a check (ERROR); else 0."""
+    results = [r.result for suite in suites for r in suite.results]
+    if FAIL in results:
         return EXIT_FAILED
+    if ERROR in results:
+        return EXIT_CANNOT_RUN
     return EXIT_OK

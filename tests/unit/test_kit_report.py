@@ -39,13 +39,18 @@ def test_exit_code_is_0_when_nothing_failed_even_with_skips():
     assert res.exit_code([suite]) == res.EXIT_OK
 
 
-@pytest.mark.parametrize("outcome", [res.FAIL, res.ERROR])
-def test_exit_code_is_1_when_a_check_failed_or_errored(outcome):
+@pytest.mark.parametrize("outcomes,code", [
+    ([res.FAIL], res.EXIT_FAILED),
+    ([res.FAIL, res.ERROR], res.EXIT_FAILED),
+    ([res.ERROR], res.EXIT_CANNOT_RUN),
+])
+def test_exit_code_is_1_on_a_failure_else_2_when_a_check_could_not_run(outcomes, code):
     suite = res.Suite("stack", "x", "/x")
     suite.add("stack.name", res.PASS)
-    suite.add("stack.unsafe", outcome, "mode 0777")
-    assert res.exit_code([suite]) == res.EXIT_FAILED
-    assert suite.failing() == ["stack.unsafe"]
+    for number, outcome in enumerate(outcomes):
+        suite.add("stack.check%d" % number, outcome, "detail")
+    assert res.exit_code([suite]) == code
+    assert suite.failing() == ["stack.check%d" % n for n in range(len(outcomes))]
 
 
 def test_table_has_one_line_per_check_with_result_and_detail():
