@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timeout of each driver call on the embedded pool (default 120)")
     parser.add_argument("--start-timeout", type=float, default=120.0, metavar="SECONDS",
                         help="timeout of ha_start_daemon and ha_stop_daemon (default 120)")
+    parser.add_argument("--list", action="store_true", help="list every check and what passes, then exit")
     parser.add_argument("--static", action="store_true",
                         help="static checks only: run no stack script and start no pool")
     parser.add_argument("--stack-env", action="append", default=[], metavar="KEY=VALUE",
@@ -93,7 +94,10 @@ def _print_block(suite: typing.Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks, print the table, write JUnit XML if asked; exit 0, 1 or 2."""
-    from sm_clusterstack.kit import check, report, result
+    from sm_clusterstack.kit import catalog, check, report, result
+    if args.list:
+        sys.stdout.write(catalog.listing())
+        return cli.EXIT_OK
     try:
         stack_paths, driver_paths = targets(args)
         opts = options(args)

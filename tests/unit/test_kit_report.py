@@ -97,3 +97,12 @@ def test_junit_of_no_suite_is_still_valid():
 def test_junit_schema_rejects_a_testcase_without_name():
     bad = b'<testsuites><testsuite name="s" tests="1"><testcase classname="c"/></testsuite></testsuites>'
     assert not _schema().validate(etree.fromstring(bad))
+
+
+def test_every_check_id_has_a_description_and_is_unique():
+    from sm_clusterstack.kit import catalog
+    ids = catalog.stack_checks() + catalog.driver_checks()
+    assert len(ids) == len(set(ids)) == len(catalog.DESCRIPTIONS)
+    assert set(ids) == set(catalog.DESCRIPTIONS)
+    assert all(i.startswith(("stack.", "driver.")) for i in ids)
+    assert catalog.listing().count("\n") == len(ids)
