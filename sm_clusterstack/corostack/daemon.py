@@ -5,7 +5,8 @@ generated corosync.conf, corosync's pid file, log and state dir, the
 monitor's pid file and the fencing mode.  corosync 3 always locks
 ``/var/run/corosync.pid``; so that several hosts (network namespaces) can
 share a machine, corosync starts in a private mount namespace where our
-own pid file is bind-mounted over that path (``launch``).  Its IPC
+own pid file is bind-mounted over that path (``launch``); nothing of it
+propagates back to the host's mounts.  Its IPC
 sockets are abstract unix sockets, private to each network namespace.
 """
 
@@ -131,7 +132,7 @@ def start_corosync(paths: Paths, run: typing.Callable[..., runner.Result] = runn
     unshare = find_tool("unshare")
     if unshare is None:
         raise DaemonError("unshare (util-linux) is not installed")
-    argv = [unshare, "--mount", "--propagation", "private", "--", sys.executable, "-m",
+    argv = [unshare, "--mount", "--", sys.executable, "-m",
             "sm_clusterstack.corostack.launch", paths.corosync_pid, COROSYNC_LOCK,
             corosync_binary(), paths.corosync_conf]
     result = run(argv, timeout=START_TIMEOUT)

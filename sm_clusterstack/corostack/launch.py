@@ -1,10 +1,10 @@
 """Exec corosync with our pid file over its fixed lock path.
 
-Run as ``unshare --mount --propagation private -- python -m
-sm_clusterstack.corostack.launch PIDFILE LOCKPATH COROSYNC CONF``: inside
-the private mount namespace, bind-mount PIDFILE over LOCKPATH, point
-stdio at /dev/null (corosync daemonizes; callers' pipes must close) and
-exec corosync, which forks into the background.
+Run as ``unshare --mount -- python -m sm_clusterstack.corostack.launch
+PIDFILE LOCKPATH COROSYNC CONF``: inside the new mount namespace, make
+every mount private (so nothing propagates back), bind-mount PIDFILE over
+LOCKPATH, point stdio at /dev/null (corosync daemonizes; callers' pipes
+must close) and exec corosync, which forks into the background.
 """
 
 import os
@@ -20,10 +20,13 @@ def main(argv) -> int:
         sys.stderr.write("usage: launch PIDFILE LOCKPATH COROSYNC CONF\n")
         return 2
     pid_file, lock_path, corosync, conf = argv
-    mount = runner.run([find_tool("mount") or "mount", "--bind", pid_file, lock_path], timeout=30)
-    if not mount.ok:
-        sys.stderr.write("launch: cannot bind %s over %s: %s\n" % (pid_file, lock_path, mount.describe()))
-        return 2
+    mount = find_tool("mount") or "mount"
+    # private first: util-linux before 2.27 (CentOS 7 dom0s) has no unshare --propagation
+    for args in (["--make-rprivate", "/"], ["--bind", pid_file, lock_path]):
+        result = runner.run([mount] + args, timeout=30)
+        if not result.ok:
+            sys.stderr.write("launch: mount %s: %s\n" % (" ".join(args), result.describe()))
+            return 2
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
