@@ -47,6 +47,9 @@ def test_conforming_fixture_driver_passes_every_check(tmp_path):
     ("NoclusterstackSR", [driver_static.REQUIRED_CLUSTER_STACK], "missing"),
     ("BadstackSR", [driver_static.REQUIRED_CLUSTER_STACK], "'../corosync' is not a valid"),
     ("AttachanywaySR", [driver_pool.ATTACH_EXCLUSION], "attached under an incompatible stack"),
+    ("InfofaultSR", [driver_static.INFO], "cannot read my own configuration"),
+    ("NovendorSR", [driver_static.INFO_MEMBER], "member vendor is missing"),
+    ("RefusealwaysSR", [driver_pool.ATTACH_COMPATIBLE], "refused under a compatible stack"),
 ])
 def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, name, failing, explained):
     suite = kit(tmp_path, install(tmp_path, name))

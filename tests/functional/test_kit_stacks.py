@@ -67,6 +67,14 @@ def test_conforming_fixture_stack_passes_every_check(tmp_path):
     ("liveset-bad-uuid", ["stack.liveset-schema"]),
     ("liveset-missing-status", ["stack.liveset-schema"]),
     ("no-daemon-exit", ["stack.no-daemon-exit"]),
+    ("bad-argument-accepted", ["stack.bad-argument"]),
+    ("pool-state-invalid-refused", ["stack.pool-state"]),
+    ("start-fails", ["stack.start-daemon"]),
+    ("liveset-local-dead", ["stack.liveset-localhost"]),
+    ("propose-master-garbage", ["stack.propose-master"]),
+    ("excluded-ignored", ["stack.excluded-roundtrip"]),
+    ("init-while-running", ["stack.pool-state-running"]),
+    ("disarm-fails", ["stack.disarm-fencing"]),
 ])
 def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, fault, failing):
     suite = kit(tmp_path, build(tmp_path, fault))
