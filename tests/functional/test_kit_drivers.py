@@ -50,6 +50,7 @@ def test_conforming_fixture_driver_passes_every_check(tmp_path):
     ("InfofaultSR", [driver_static.INFO], "cannot read my own configuration"),
     ("NovendorSR", [driver_static.INFO_MEMBER], "member vendor is missing"),
     ("RefusealwaysSR", [driver_pool.ATTACH_COMPATIBLE], "refused under a compatible stack"),
+    ("ScanfailsSR", [driver_pool.SM_RECORD], "cannot answer when a pool runs me"),
 ])
 def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, name, failing, explained):
     suite = kit(tmp_path, install(tmp_path, name))
