@@ -40,9 +40,7 @@ def prepare(ctx, heartbeat_srs, configuration, cluster_stack) -> str:
             raise XenAPIError(errors.HA_IS_ENABLED)
         if store_mod.loads(pool["ha_plan"]):
             raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "HA is being enabled")
-        srs = [constraints.SR(r, model.check_ref(conn, "SR", r)["type"],
-                              plug.required_of(conn, model.check_ref(conn, "SR", r)["type"]))
-               for r in heartbeat_srs]
+        srs = [_sr(conn, ref) for ref in heartbeat_srs]
         stack = constraints.choose_stack(plug.active_constrained(conn), stacks.installed_stacks(ctx.stack_root),
                                          cluster_stack, default=ctx.default_stack)
         constraints.check_statefile_srs(srs, _supported(ctx, stack))
@@ -50,11 +48,19 @@ def prepare(ctx, heartbeat_srs, configuration, cluster_stack) -> str:
         plugged = [(r[0], r[1]) for r in conn.execute("SELECT host, SR FROM PBD WHERE state = 'attached'")]
         constraints.check_heartbeat_srs_plugged(srs, hosts, plugged)
         _check_safe(ctx, stack)
-        plan = {"stack": stack, "heartbeat_sr": srs[0].ref, "configuration": dict(configuration),
-                "generation": store_mod.new_uuid(), "statefiles": [], "attached_on": {},
-                "hosts_started": []}
-        store_mod.update(conn, "pool", pool["ref"], ha_plan=plan)
+        store_mod.update(conn, "pool", pool["ref"], ha_plan=_plan(stack, srs[0].ref, configuration))
     return stack
+
+
+def _sr(conn, ref: str) -> constraints.SR:
+    sr_type = model.check_ref(conn, "SR", ref)["type"]
+    return constraints.SR(ref, sr_type, plug.required_of(conn, sr_type))
+
+
+def _plan(stack: str, heartbeat_sr: str, configuration: typing.Dict[str, str]) -> dict:
+    """A new enable_ha journal: what is chosen, and (empty) lists of what to undo."""
+    return {"stack": stack, "heartbeat_sr": heartbeat_sr, "configuration": dict(configuration),
+            "generation": store_mod.new_uuid(), "statefiles": [], "attached_on": {}, "hosts_started": []}
 
 
 def _supported(ctx, stack: str) -> typing.Optional[typing.List[str]]:

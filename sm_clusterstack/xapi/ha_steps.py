@@ -43,20 +43,25 @@ def _hosts(conn) -> typing.List[typing.Any]:
     return conn.execute("SELECT * FROM host ORDER BY host.ref = ? DESC, ref", (context.master(conn),)).fetchall()
 
 
-def statefile(ctx) -> None:
-    """Create the statefile VDI on the heartbeat SR and attach it on every host."""
+def _new_statefile_record(ctx) -> typing.Tuple[str, typing.Any, typing.List[typing.Any]]:
+    """Record the statefile VDI (no location yet) in the store and the plan; (vdi, SR row, hosts)."""
     vdi = store_mod.new_ref()
-    plan = read_plan(ctx)
     with ctx.store.write() as conn:
+        pool = context.pool_row(conn)
+        plan = store_mod.loads(pool["ha_plan"])
         store_mod.insert(conn, "VDI", {
             "ref": vdi, "uuid": store_mod.new_uuid(), "SR": plan["heartbeat_sr"],
             "name_label": "Statefile for HA", "type": "ha_statefile", "virtual_size": STATEFILE_SIZE,
             "sm_config": {"type": "raw"}})
-        pool = context.pool_row(conn)
         plan["statefiles"] = [vdi]
         store_mod.update(conn, "pool", pool["ref"], ha_plan=plan)
-        hosts = _hosts(conn)
-        sr = store_mod.row(conn, "SR", plan["heartbeat_sr"])
+        return vdi, store_mod.row(conn, "SR", plan["heartbeat_sr"]), _hosts(conn)
+
+
+def statefile(ctx) -> None:
+    """Create the statefile VDI on the heartbeat SR and attach it on every host."""
+    vdi, sr, hosts = _new_statefile_record(ctx)
+    with ctx.store.read() as conn:
         master_pbd = _pbd(conn, hosts[0]["ref"], sr["ref"])
     answer = drivers.run_for_pbd(ctx, "vdi_create", master_pbd, sr,
                                  args=[str(STATEFILE_SIZE), "Statefile for HA", ""] + VDI_CREATE_TAIL,

@@ -30,16 +30,9 @@ def create(ctx, session, host, device_config, physical_size, name_label, name_de
            type, content_type, shared, sm_config):
     """Create an SR on storage, with its PBDs, and plug them."""
     ref = store_mod.new_ref()
-    with ctx.store.write() as conn:
-        model.check_ref(conn, "host", host)
-        _check_type(conn, type)
-        plug.check(conn, ref, type)
-        store_mod.insert(conn, "SR", dict(_sr_row(ref, store_mod.new_uuid(), name_label, name_description,
-                                                  type, content_type, shared, sm_config, physical_size),
-                                          creating=True))
-        hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")] if shared else [host]
-        pbds = {h: m_pbd.create_in(conn, h, ref, device_config) for h in hosts}
-        pbd_row, sr_row = store_mod.row(conn, "PBD", pbds[host]), store_mod.row(conn, "SR", ref)
+    row = _sr_row(ref, store_mod.new_uuid(), name_label, name_description, type, content_type, shared,
+                  sm_config, physical_size)
+    pbds, pbd_row, sr_row = _create_records(ctx, host, row, device_config)
     try:
         drivers.run_for_pbd(ctx, "sr_create", pbd_row, sr_row, args=[str(physical_size)])
     except BaseException:
@@ -47,9 +40,21 @@ def create(ctx, session, host, device_config, physical_size, name_label, name_de
         raise
     with ctx.store.write() as conn:
         store_mod.update(conn, "SR", ref, creating=False)
-    for h in [host] + [h for h in hosts if h != host]:
+    for h in [host] + sorted(h for h in pbds if h != host):
         plug.plug(ctx, pbds[h])
     return ref
+
+
+def _create_records(ctx, host: str, row: dict, device_config: dict):
+    """Check the rules and insert the SR (marked creating) and its PBDs; (PBDs by host, PBD row, SR row)."""
+    with ctx.store.write() as conn:
+        model.check_ref(conn, "host", host)
+        _check_type(conn, row["type"])
+        plug.check(conn, row["ref"], row["type"])
+        store_mod.insert(conn, "SR", dict(row, creating=True))
+        hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")] if row["shared"] else [host]
+        pbds = {h: m_pbd.create_in(conn, h, row["ref"], device_config) for h in hosts}
+        return pbds, store_mod.row(conn, "PBD", pbds[host]), store_mod.row(conn, "SR", row["ref"])
 
 
 @method("SR.introduce", "uuid:str", "name_label:str", "name_description:str", "type:str",
