@@ -44,6 +44,10 @@ def test_client_relogs_in_after_session_invalid(pool):
     assert len(session.xenapi.pool.get_all()) == 1
 
 
+def test_client_api_version_property_reads_the_master(pool):
+    assert pool.session.API_version == "2.21"
+
+
 def test_pool_readers(pool):
     x = pool.x
     [ref] = x.pool.get_all()

@@ -1,0 +1,71 @@
+"""Recovery after SIGKILL at known points: a plug in flight, an enable_ha half done.
+
+Fixture drivers and stacks (shim_helpers) sleep where the test kills the
+server, so the kill lands exactly inside the step named by each test.
+"""
+
+import threading
+import time
+
+import pytest
+
+from shim_helpers import Pool, calls, delay_script, introduce
+
+
+@pytest.fixture
+def pool(tmp_path):
+    p = Pool(tmp_path, hosts=2).start()
+    yield p
+    p.server.kill()
+
+
+def in_background(call):
+    def swallow():
+        try:
+            call()
+        except Exception:  # the server dies under it
+            pass
+    thread = threading.Thread(target=swallow, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(predicate, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_plug_in_flight_is_detached_after_restart(pool):
+    sr = introduce(pool, "ocfs2", "o")
+    pbd = pool.x.SR.get_PBDs(sr)[0]
+    pool.inject("ocfs2", "sleep", "sr_attach", 10)
+    in_background(lambda: pool.x.PBD.plug(pbd))
+    wait_for(lambda: [c[0] for c in calls(pool.ctl["ocfs2"])][-1:] == ["sr_attach"])
+    pool.server.kill()
+    pool.start()
+    assert pool.x.PBD.get_currently_attached(pbd) is False
+    assert [c[0] for c in calls(pool.ctl["ocfs2"])][-1] == "sr_detach"
+    pool.inject("ocfs2", "sleep", "sr_attach", 0)
+    pool.x.PBD.plug(pbd)  # the reservation is gone: it plugs again
+    assert pool.x.PBD.get_currently_attached(pbd) is True
+
+
+def test_half_done_enable_ha_is_rolled_back_after_restart(pool):
+    sr = pool.create_sr("ocfs2")
+    delay_script(pool, "ha_start_daemon", 10)
+    in_background(lambda: pool.x.pool.enable_ha([sr], {}))
+    wait_for(lambda: [c[1] for c in pool.stack_calls()][-1:] == ["ha_start_daemon"])
+    pool.server.kill()
+    delay_script(pool, "ha_start_daemon", 0)
+    pool.start()
+    ref = pool.x.pool.get_all()[0]
+    assert pool.x.pool.get_ha_enabled(ref) is False and pool.x.pool.get_ha_cluster_stack(ref) == "xhad"
+    assert pool.x.VDI.get_all_records() == {}
+    assert [c[1] for c in pool.stack_calls()][-1] == "ha_stop_daemon"
+    assert [c[0] for c in calls(pool.ctl["ocfs2"])][-3:] == ["vdi_detach", "vdi_detach", "vdi_delete"]
+    pool.x.pool.enable_ha([sr], {})  # nothing left half done: it can be enabled now
+    assert pool.x.pool.get_ha_cluster_stack(ref) == "corosync"
