@@ -50,6 +50,7 @@ class Store(object):
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         self._idle = queue.LifoQueue()
         conn = self._connect()
+        os.chmod(self.path, 0o600)  # sessions live here; SQLite gives -wal/-shm the same mode
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             if migrate:

@@ -1,5 +1,6 @@
 """The shim's store: schema versions, the ha_cluster_stack upgrade, records."""
 
+import os
 import sqlite3
 
 import pytest
@@ -49,6 +50,14 @@ def test_new_store_is_latest_in_wal_mode_and_sound(tmp_path):
         assert schema.version(conn) == schema.LATEST
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.integrity_problems() == []
+
+
+def test_store_files_are_private(tmp_path):
+    db = store.Store(str(tmp_path / "state"))
+    context.initialise(db, 1)
+    assert os.stat(str(tmp_path / "state")).st_mode & 0o777 == 0o700
+    for name in ("pool.db", "pool.db-wal"):
+        assert os.stat(str(tmp_path / "state" / name)).st_mode & 0o777 == 0o600
 
 
 def test_store_from_a_newer_program_is_refused(tmp_path):
