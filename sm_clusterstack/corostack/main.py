@@ -41,16 +41,7 @@ def start_daemon(argv: typing.List[str]) -> int:
     _state, given = parse_args(argv, config=True)
     paths = environment()
     conf = load_config(paths, given)
-    if daemon.corosync_pid(paths) is not None or daemon.monitor_pid(paths) is not None:
-        raise Failure(mtc.DAEMON_IS_PRESENT, "corosync or its monitor already runs for %s" % paths.dir)
-    if foreign_corosync():
-        raise Failure(mtc.INVALID_ENVIRONMENT, "a corosync this stack did not start answers in this network "
-                      "namespace; stop it (e.g. corosync.service) first")
-    state = read_state(conf)
-    if state.pool_state == "invalid":
-        raise Failure(mtc.INVALID_POOL_STATE, "pool state is invalid")
-    if conf.local_host_id.lower() in state.excluded:
-        raise Failure(mtc.BOOT_BLOCKED_BY_EXCLUDED, "this host is excluded: run ha_clear_excluded")
+    check_can_start(paths, conf)
     try:
         fence_argv = fence_action()
     except ValueError as e:
@@ -62,6 +53,20 @@ def start_daemon(argv: typing.List[str]) -> int:
         stop_all(paths)
         raise Failure(mtc.BOOTJOIN_TIMEOUT, "this host did not join within %d s" % join_timeout)
     return mtc.SUCCESS
+
+
+def check_can_start(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> None:
+    """Failure unless nothing runs here and the statefile lets this host start."""
+    if daemon.corosync_pid(paths) is not None or daemon.monitor_pid(paths) is not None:
+        raise Failure(mtc.DAEMON_IS_PRESENT, "corosync or its monitor already runs for %s" % paths.dir)
+    if foreign_corosync():
+        raise Failure(mtc.INVALID_ENVIRONMENT, "a corosync this stack did not start answers in this network "
+                      "namespace; stop it (e.g. corosync.service) first")
+    state = read_state(conf)
+    if state.pool_state == "invalid":
+        raise Failure(mtc.INVALID_POOL_STATE, "pool state is invalid")
+    if conf.local_host_id.lower() in state.excluded:
+        raise Failure(mtc.BOOT_BLOCKED_BY_EXCLUDED, "this host is excluded: run ha_clear_excluded")
 
 
 def foreign_corosync() -> bool:
