@@ -1,7 +1,8 @@
 """``sm-clusterstack xe``: an xe-style XenAPI client (``key=value`` arguments).
 
 With ``--server URL`` (http://host:port or a unix socket path) it talks to
-a running shim or a real xapi, logging in as root with ``--password-file``.
+a running shim or a real xapi, logging in as root with ``--password-file``
+(not needed on a unix socket, where root is trusted as xapi trusts it).
 Without it, it uses the embedded pool in ``--state`` (default
 ``$SM_CLUSTERSTACK_STATE``, else ``~/.local/share/sm-clusterstack/pool``):
 through that pool's ``serve`` if one listens on ``STATE/xapi.sock``, else
@@ -25,7 +26,8 @@ EMBEDDED_CONF = "embedded.conf"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", metavar="URL", help="XenAPI server: http://host:port or a unix socket path")
-    parser.add_argument("--password-file", metavar="F", help="root's password for --server")
+    parser.add_argument("--password-file", metavar="F",
+                        help="root's password for --server (not needed for root on a unix socket)")
     parser.add_argument("--state", metavar="DIR", help="state directory of the embedded pool")
     parser.add_argument("--sm-dir", metavar="DIR", help="SR drivers of the embedded pool (remembered)")
     parser.add_argument("--cluster-stack-root", metavar="DIR",
@@ -79,7 +81,9 @@ class _connected(object):
     def __enter__(self):
         args = self.args
         if args.server:
-            self.session = login(args.server, _read(args.password_file, "--password-file"))
+            local = not args.server.startswith(("http://", "https://"))  # root needs no password there
+            password = _read(args.password_file, "--password-file") if args.password_file or not local else ""
+            self.session = login(args.server, password)
             return self.session
         state = os.path.abspath(args.state or os.environ.get("SM_CLUSTERSTACK_STATE")
                                 or os.path.expanduser("~/.local/share/sm-clusterstack/pool"))

@@ -7,6 +7,7 @@ response struct, a Failure for anything that went wrong.
 """
 
 import logging
+import threading
 import typing
 
 from sm_clusterstack import errors
@@ -15,6 +16,7 @@ from sm_clusterstack.errors import XenAPIError
 LOG = logging.getLogger("sm_clusterstack.xapi")
 REGISTRY = {}
 MAX_NAME = 256
+CALLER = threading.local()  # .local_root: the request came from uid 0 over the unix socket
 METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd")
 
 
@@ -70,8 +72,14 @@ def load_methods() -> None:
         importlib.import_module("sm_clusterstack.xapi." + module)
 
 
-def dispatch(ctx: typing.Any, name: typing.Any, params: tuple) -> dict:
+def caller_is_local_root() -> bool:
+    """True while serving a request made by root over the unix socket (xapi lets it log in)."""
+    return getattr(CALLER, "local_root", False)
+
+
+def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False) -> dict:
     """Run XenAPI method ``name`` with ``params``; the response struct."""
+    CALLER.local_root = local_root
     try:
         return success(_call(ctx, name, params))
     except XenAPIError as e:

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import socketserver
+import struct
 import threading
 import typing
 import xmlrpc.client
@@ -35,8 +36,8 @@ def too_deep(value: typing.Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
-def respond(ctx: typing.Any, body: bytes) -> bytes:
-    """The XML-RPC response document for one request body."""
+def respond(ctx: typing.Any, body: bytes, local_root: bool = False) -> bytes:
+    """The XML-RPC response document for one request body (``local_root``: uid 0 on the unix socket)."""
     try:
         params, name = xmlrpc_safe.loads(body)
     except (xmlrpc_safe.XMLRPCFormatError, xmlrpc.client.Fault) as e:
@@ -47,7 +48,7 @@ def respond(ctx: typing.Any, body: bytes) -> bytes:
         elif too_deep(params):
             response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", "values nested deeper than %d" % MAX_DEPTH])
         else:
-            response = api.dispatch(ctx, name, params)
+            response = api.dispatch(ctx, name, params, local_root)
     try:
         return xmlrpc.client.dumps((response,), methodresponse=True, allow_none=False).encode("utf-8")
     except (TypeError, OverflowError, ValueError) as e:
@@ -74,7 +75,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 % (self.headers.get("Content-Length"), MAX_REQUEST))
             return
         body = self.rfile.read(length)
-        self._send(respond(self.server.ctx, body))
+        self._send(respond(self.server.ctx, body, self.local_root()))
+
+    def local_root(self) -> bool:
+        """Whether the peer is root on this machine (only the unix socket can tell)."""
+        return False
 
     def _reply_failure(self, reason):
         failed = api.failure(["XMLRPC_UNMARSHAL_FAILURE", reason])
@@ -99,6 +104,14 @@ class UnixHandler(Handler):
     """The handler on the unix socket (no TCP options there)."""
 
     disable_nagle_algorithm = False
+
+    def local_root(self) -> bool:
+        """True when the peer process runs as uid 0 (SO_PEERCRED), as xapi trusts it."""
+        try:
+            creds = self.connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        except (OSError, AttributeError):
+            return False
+        return struct.unpack("3i", creds)[1] == 0
 
 
 class TCPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):

@@ -40,6 +40,7 @@ def stop(proc):
     proc.stdout.close()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's trust on the unix socket needs a root test run")
 def test_pypi_client_over_the_unix_socket(tmp_path, sockdir):
     pool = Pool(tmp_path, hosts=1)
     path = os.path.join(sockdir, "xapi")
@@ -47,10 +48,16 @@ def test_pypi_client_over_the_unix_socket(tmp_path, sockdir):
     try:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         session = XenAPI.Session("http://" + path.replace("/", "_"), transport=XenAPI.UDSTransport())
-        session.login_with_password("root", pool.server.password, "2.0", "tests")
+        session.login_with_password("root", "not the password", "2.0", "tests")  # uid 0 is trusted here
         assert len(session.xenapi.host.get_all()) == 1
         assert session.xenapi.pool.get_ha_cluster_stack(session.xenapi.pool.get_all()[0]) == "xhad"
         session.xenapi.session.logout()
+        with pytest.raises(XenAPI.Failure) as e:
+            session.login_with_password("nobody", "x", "2.0", "tests")
+        assert e.value.details == ["SESSION_AUTHENTICATION_FAILED", "nobody", "Authentication failure"]
+        xe = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "xe", "--server", path,
+                             "pool-param-get", "param-name=ha-cluster-stack"], stdout=subprocess.PIPE, timeout=60)
+        assert (xe.returncode, xe.stdout) == (0, b"xhad\n")
     finally:
         stop(proc)
 
