@@ -153,3 +153,16 @@ def test_old_store_gets_ha_cluster_stack_xhad_on_upgrade(tmp_path):
         assert p.x.host.get_all() == ["OpaqueRef:h"]
     finally:
         p.stop()
+
+
+def test_disable_ha_keeps_ha_on_when_a_daemon_does_not_stop(pool):
+    pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
+    other = [h for h in pool.x.host.get_all() if h != pool.master()][0]
+    pool.x.host.add_to_other_config(other, "exec-prefix", "env SHIM_HOST=h2")
+    pool.fail_script("ha_stop_daemon", 2, "h2")
+    details = failure(pool.x.pool.disable_ha)
+    assert details[:4] == ["HA_CONFIGURATION_INVALID", "ha_stop_daemon", "SYSTEM_ERROR", pool.x.host.get_uuid(other)]
+    assert ha(pool) == (True, "xhad") and len(pool.x.VDI.get_all_records()) == 1
+    os.unlink(os.path.join(pool.stack_ctl, "fail_ha_stop_daemon"))
+    pool.x.pool.disable_ha()
+    assert ha(pool) == (False, "xhad") and pool.x.VDI.get_all_records() == {}
