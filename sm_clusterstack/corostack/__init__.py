@@ -10,13 +10,17 @@ Settings come from the environment, each in one place here.
 """
 
 import os
+import re
 import shlex
 import shutil
 import typing
 
+from sm_clusterstack import CLUSTER_NAME_PATTERN, DEFAULT_CLUSTER_NAME
+
 DIR_ENV = "SM_CLUSTERSTACK_COROSYNC_DIR"
 DEFAULT_DIR = "/run/sm-clusterstack/corosync"
 FENCE_ENV = "SM_CLUSTERSTACK_FENCE_ACTION"
+CLUSTER_NAME_ENV = "SM_CLUSTERSTACK_COROSYNC_CLUSTER_NAME"
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -24,6 +28,19 @@ def runtime_dir(environ: typing.Optional[typing.Mapping[str, str]] = None) -> st
     """Where this host's corosync.conf and daemon files live (one setting)."""
     env = os.environ if environ is None else environ
     return os.path.abspath(env.get(DIR_ENV) or DEFAULT_DIR)
+
+
+def cluster_name(environ: typing.Optional[typing.Mapping[str, str]] = None) -> str:
+    """The pool's corosync cluster name: the setting, else DEFAULT_CLUSTER_NAME.
+
+    It must equal the ``cluster_name`` the pool's OCFS2 SRs were created
+    with.  Raises ValueError for a name OCFS2 could not carry.
+    """
+    env = os.environ if environ is None else environ
+    name = env.get(CLUSTER_NAME_ENV) or DEFAULT_CLUSTER_NAME
+    if not re.match(CLUSTER_NAME_PATTERN + r"\Z", name):
+        raise ValueError("%s=%r: a cluster name is 1 to 16 of [A-Za-z0-9_-]" % (CLUSTER_NAME_ENV, name))
+    return name
 
 
 def fence_action(environ: typing.Optional[typing.Mapping[str, str]] = None) -> typing.List[str]:

@@ -11,7 +11,8 @@ import sys
 import typing
 
 from sm_clusterstack.corostack import conf as coroconf
-from sm_clusterstack.corostack import FENCE_ENV, daemon, fence_action, livesetbuild, monitor, statefile, tools
+from sm_clusterstack.corostack import (
+    FENCE_ENV, cluster_name, daemon, fence_action, livesetbuild, monitor, statefile, tools)
 from sm_clusterstack.corostack.common import (
     Failure, environment, load_config, membership, need_daemon, parse_args, read_state, update_state)
 from sm_clusterstack.stacks import mtc, xhadconf
@@ -84,7 +85,7 @@ def write_corosync_conf(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> None:
     """Generate corosync.conf and have corosync check it (Failure 7)."""
     paths.make()
     try:
-        daemon.write_atomic(paths.corosync_conf, coroconf.render(conf, paths.dir))
+        daemon.write_atomic(paths.corosync_conf, coroconf.render(conf, paths.dir, cluster_name()))
         daemon.check_config(paths)
     except ValueError as e:
         raise Failure(mtc.INVALID_CONFIG_FILE, str(e))

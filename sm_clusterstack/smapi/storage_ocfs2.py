@@ -9,6 +9,7 @@ raw VDIs are files there.
 
 import typing
 
+from sm_clusterstack import CLUSTER_NAME_PATTERN, DEFAULT_CLUSTER_NAME
 from sm_clusterstack.smapi import storage_base
 from sm_clusterstack.smapi.driver import Failure
 from sm_clusterstack.smapi.storage_base import tool
@@ -39,7 +40,7 @@ class OCFS2Storage(storage_base.MountedVolume, storage_base.Storage):
             raise Failure("ConfigInvalid", "OCFS2 cannot run on cluster stack %r" % cluster_stack)
         self.ocfs2_stack = OCFS2_STACKS[cluster_stack]
         self.cluster_name = storage_base.optional_name(
-            device_config, "cluster_name", "xapi", "[A-Za-z0-9_-]{1,16}")
+            device_config, "cluster_name", DEFAULT_CLUSTER_NAME, CLUSTER_NAME_PATTERN)
         self.node_slots = storage_base.optional_int(device_config, "node_slots", 16, 1, 255)
 
     def identity(self) -> str:

@@ -208,7 +208,7 @@ def test_corosync_accepts_the_generated_configuration(tmp_path, n_hosts, params)
     hosts[0] = xhadconf.Host(hosts[0].host_id, "127.0.0.1")
     conf = xhadconf.XhadConfig(GEN, hosts, hosts[0].host_id, "/dev/x", udp_port=50000, parameters=params)
     path = tmp_path / "corosync.conf"
-    path.write_text(coroconf.render(conf, str(tmp_path)))
+    path.write_text(coroconf.render(conf, str(tmp_path), "xapi"))
     (tmp_path / "state").mkdir()
     result = runner.run(["corosync", "-t", "-c", str(path)], timeout=30,
                         env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + SYSTEM_PATH))
@@ -229,7 +229,7 @@ def test_start_refused_while_a_foreign_corosync_answers_in_the_namespace(host, t
         conf = xhadconf.XhadConfig(GEN, hosts, HOSTS[0], host.statefile)
         foreign.make()
         with open(foreign.corosync_conf, "w") as f:
-            f.write(coroconf.render(conf, foreign.dir))
+            f.write(coroconf.render(conf, foreign.dir, "xapi"))
         started = runner.run(["ip", "netns", "exec", ns, sys.executable, "-c",
                               "from sm_clusterstack.corostack import daemon; "
                               "daemon.start_corosync(daemon.Paths(%r))" % foreign.dir], timeout=60)

@@ -5,6 +5,8 @@ import uuid
 
 import pytest
 
+import sm_clusterstack
+from sm_clusterstack import corostack
 from sm_clusterstack.corostack import conf as coroconf
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
@@ -56,53 +58,61 @@ def test_node_id_collision_is_resolved_deterministically(monkeypatch):
     assert coroconf.node_ids(make(hosts)) == {hosts[0]: 8, hosts[1]: 9, hosts[2]: 10}
 
 
-def test_cluster_name_fits_ocfs2_and_comes_from_the_generation():
-    name = coroconf.cluster_name(GENERATION.upper())
-    assert name == "xha5b3f1a9e7c2d" and len(name) <= 16
+def test_cluster_name_is_the_pools_setting_not_the_generation():
+    assert corostack.cluster_name({}) == sm_clusterstack.DEFAULT_CLUSTER_NAME
+    assert corostack.cluster_name({corostack.CLUSTER_NAME_ENV: "pool-a"}) == "pool-a"
+    text = coroconf.render(make(ids(3)), "/run/x", "pool-a")
+    assert dict(sections(text))["cluster_name"] == "pool-a"
+
+
+@pytest.mark.parametrize("name", ["x" * 17, "a b", "a/b", "caf\u00e9"])
+def test_cluster_name_ocfs2_cannot_carry_is_refused(name):
+    with pytest.raises(ValueError):
+        corostack.cluster_name({corostack.CLUSTER_NAME_ENV: name})
 
 
 def test_heartbeat_timeout_becomes_token_with_consensus_and_no_coefficient():
-    text = coroconf.render(make(ids(3), parameters={"HeartbeatTimeout": 7}), "/run/x")
+    text = coroconf.render(make(ids(3), parameters={"HeartbeatTimeout": 7}), "/run/x", "xapi")
     pairs = dict(sections(text))
     assert (pairs["token"], pairs["consensus"], pairs["token_coefficient"]) == ("7000", "8400", "0")
 
 
 def test_default_token_when_no_heartbeat_timeout():
-    assert dict(sections(coroconf.render(make(ids(1)), "/run/x")))["token"] == "3000"
+    assert dict(sections(coroconf.render(make(ids(1)), "/run/x", "xapi")))["token"] == "3000"
 
 
 @pytest.mark.parametrize("seconds", [0, 601])
 def test_heartbeat_timeout_out_of_range_is_refused(seconds):
     with pytest.raises(ValueError, match="HeartbeatTimeout"):
-        coroconf.render(make(ids(3), parameters={"HeartbeatTimeout": seconds}), "/run/x")
+        coroconf.render(make(ids(3), parameters={"HeartbeatTimeout": seconds}), "/run/x", "xapi")
 
 
 def test_udp_port_is_the_knet_link_port():
-    pairs = dict(sections(coroconf.render(make(ids(3), udp_port=50123), "/run/x")))
+    pairs = dict(sections(coroconf.render(make(ids(3), udp_port=50123), "/run/x", "xapi")))
     assert (pairs["transport"], pairs["linknumber"], pairs["mcastport"]) == ("knet", "0", "50123")
 
 
 def test_every_host_is_a_node_with_its_id_name_and_address():
     conf = make(ids(4))
-    text = coroconf.render(conf, "/run/x")
+    text = coroconf.render(conf, "/run/x", "xapi")
     nodes = re.findall(r"nodeid: (\d+)\s+name: (\S+)\s+ring0_addr: (\S+)", text)
     expected = coroconf.node_ids(conf)
     assert nodes == [(str(expected[h.host_id]), h.host_id, h.ip_address) for h in conf.hosts]
 
 
 def test_runtime_files_go_under_the_runtime_dir():
-    pairs = dict(sections(coroconf.render(make(ids(3)), "/tmp/h1")))
+    pairs = dict(sections(coroconf.render(make(ids(3)), "/tmp/h1", "xapi")))
     assert (pairs["state_dir"], pairs["logfile"]) == ("/tmp/h1/state", "/tmp/h1/corosync.log")
 
 
 def test_votequorum_everywhere_and_two_node_only_for_two_hosts():
     for n, two_node in ((1, False), (2, True), (3, False)):
-        pairs = sections(coroconf.render(make(ids(n)), "/run/x"))
+        pairs = sections(coroconf.render(make(ids(n)), "/run/x", "xapi"))
         assert ("provider", "corosync_votequorum") in pairs
         assert (("two_node", "1") in pairs) == two_node
 
 
 def test_braces_balance_and_each_block_opens_on_its_own_line():
-    text = coroconf.render(make(ids(3)), "/run/x")
+    text = coroconf.render(make(ids(3)), "/run/x", "xapi")
     assert text.count("{") == text.count("}")
     assert all(line.rstrip().endswith("{") for line in text.splitlines() if "{" in line)
