@@ -59,8 +59,13 @@ install:
 	for s in libexec/xapi/cluster-stack/*; do \
 	    install -d -m 0755 "$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)"; \
 	    for f in $$s/*; do \
+	        t="$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)/$$(basename $$f)"; \
+	        if grep -qs '^# sm-clusterstack: xhad wrapper' "$$f" && [ -e "$$t" ] \
+	                && ! grep -qs '^# sm-clusterstack: xhad wrapper' "$$t"; then \
+	            echo "keeping $$t: xhad's real tool, moved in by 'sm-clusterstack upgrade'"; continue; \
+	        fi; \
 	        if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
-	        install -m $$m "$$f" "$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)/"; \
+	        install -m $$m "$$f" "$$t"; \
 	    done; \
 	done
 
