@@ -5,8 +5,9 @@ a running shim or a real xapi, logging in as root with ``--password-file``
 (not needed on a unix socket, where root is trusted as xapi trusts it).
 Without it, it uses the embedded pool in ``--state`` (default
 ``$SM_CLUSTERSTACK_STATE``, else ``~/.local/share/sm-clusterstack/pool``):
-through that pool's ``serve`` if one listens on ``STATE/xapi.sock``, else
-by starting the shim in-process on a private socket for the drivers.  The
+through the ``serve`` that holds that pool if one runs (its address is in
+``STATE/shim.addr``), else by starting the shim in-process on a private
+socket for the drivers.  The
 embedded pool remembers its ``--sm-dir`` and ``--cluster-stack-root`` in
 ``STATE/embedded.conf``.  Errors print as xe prints them: the code, then
 the params.
@@ -128,32 +129,22 @@ def open_embedded(args: argparse.Namespace, state: str) -> typing.Tuple[typing.A
     from sm_clusterstack.xapi import context, service
     os.makedirs(state, mode=0o700, exist_ok=True)
     password = context.read_password(context.ensure_password_file(state))
-    shared = os.path.join(state, "xapi.sock")
-    if _listening(shared):
-        return login(shared, password), None
     sm_dir, root, default = _embedded_conf(args, state)
     ctx = context.Pool(state, sm_dir, root, password, default_stack=default)
     private = os.path.join(state, "xe-%d.sock" % os.getpid())
-    svc = service.start(ctx, hosts=args.hosts, socket_path=private)
+    try:
+        svc = service.start(ctx, hosts=args.hosts, socket_path=private)
+    except service.StateInUse as e:  # a serve runs on this pool: go through it
+        ctx.store.close()
+        where = e.address.get("socket") or e.address.get("url")
+        if not where:
+            raise
+        return login(where, password), None
     try:
         return login(private, password), svc
     except BaseException:
         svc.stop()
         raise
-
-
-def _listening(path: str) -> bool:
-    import socket
-    if not os.path.exists(path):
-        return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
 
 
 def _embedded_conf(args: argparse.Namespace, state: str) -> typing.Tuple[str, str, str]:

@@ -1,19 +1,41 @@
-"""Starting the shim: open the store, create the pool, scan the sm-dir, serve, reconcile."""
+"""Starting the shim: lock the state dir, create the pool, serve, scan the sm-dir, reconcile.
 
+One shim serves a state directory at a time: it holds an exclusive
+``flock`` on ``STATE/shim.lock`` while it runs (the kernel drops it if the
+process dies), and writes where it listens to ``STATE/shim.addr``.  Another
+start on the same directory gets StateInUse with that address, so it never
+"recovers" operations a live shim has in flight.
+"""
+
+import fcntl
+import json
 import logging
+import os
 import typing
 
 from sm_clusterstack.xapi import context, recovery, server, smscan
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
+LOCK_FILE = "shim.lock"
+ADDRESS_FILE = "shim.addr"
+
+
+class StateInUse(OSError):
+    """The state directory is served by another live shim; ``address`` says where."""
+
+    def __init__(self, state_dir: str, address: typing.Dict[str, typing.Any]) -> None:
+        self.address = address
+        super(StateInUse, self).__init__("%s is served by another shim (pid %s, %s)" % (
+            state_dir, address.get("pid", "?"), address.get("url") or address.get("socket") or "address unknown"))
 
 
 class Service(object):
-    """A running shim: its Pool context and listeners."""
+    """A running shim: its Pool context, listeners and state-dir lock."""
 
-    def __init__(self, ctx: context.Pool, servers: typing.List[typing.Any]) -> None:
+    def __init__(self, ctx: context.Pool, servers: typing.List[typing.Any], lock_fd: int) -> None:
         self.ctx = ctx
         self.servers = servers
+        self.lock_fd = lock_fd
 
     @property
     def url(self) -> str:
@@ -21,23 +43,73 @@ class Service(object):
         return self.ctx.xapi_url
 
     def stop(self) -> None:
-        """Stop listening and close the store."""
+        """Stop listening, close the store, release the state dir."""
         for srv in self.servers:
             srv.shutdown()
             srv.server_close()
         self.ctx.store.close()
+        if self.lock_fd is not None:
+            _remove(os.path.join(self.ctx.state_dir, ADDRESS_FILE))
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def lock(state_dir: str) -> int:
+    """Take the state dir's lock; its fd (StateInUse if a live shim holds it)."""
+    fd = os.open(os.path.join(state_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StateInUse(state_dir, read_address(state_dir))
+    return fd
+
+
+def read_address(state_dir: str) -> typing.Dict[str, typing.Any]:
+    """What ``STATE/shim.addr`` says (pid, url, socket); {} if unreadable."""
+    try:
+        with open(os.path.join(state_dir, ADDRESS_FILE)) as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
+    address = {"pid": os.getpid(), "url": "", "socket": ""}
+    for srv in servers:
+        key = "url" if isinstance(srv, server.TCPServer) else "socket"
+        address[key] = server.url_of(srv)
+    path = os.path.join(state_dir, ADDRESS_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump(address, f)
+    os.rename(path + ".tmp", path)
 
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
           socket_path: typing.Optional[str] = None) -> Service:
-    """Create the pool if new, listen, scan the drivers, reconcile a crash; the Service."""
-    if context.initialise(ctx.store, hosts):
-        LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
-    servers = server.start(ctx, port=port, socket_path=socket_path)
+    """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service."""
+    fd = lock(ctx.state_dir)
+    try:
+        if context.initialise(ctx.store, hosts):
+            LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
+        servers = server.start(ctx, port=port, socket_path=socket_path)
+    except BaseException:
+        os.close(fd)
+        raise
+    svc = Service(ctx, servers, fd)
     ctx.xapi_url = server.url_of(servers[0])
+    _write_address(ctx.state_dir, servers)
     found = smscan.scan(ctx)
     LOG.info("SM types: %s", " ".join(found) or "none")
     done = recovery.reconcile(ctx)
     if any(done.values()):
         LOG.warning("reconciled after a crash: %s", done)
-    return Service(ctx, servers)
+    return svc

@@ -93,3 +93,20 @@ def test_against_a_running_server(pool):
         assert (rc, err) == (1, "Error code: UUID_INVALID\nError parameters: PBD, nosuch\n")
     finally:
         pool.stop()
+
+
+def test_embedded_client_goes_through_the_serve_holding_the_pool(pool):
+    pool.server.state = os.path.join(pool.tmp, "embedded")  # serve the xe client's own state dir
+    pool.server.extra = ["--socket", os.path.join(pool.tmp, "embedded", "xapi.sock")]
+    os.makedirs(pool.server.state)
+    pool.start()
+    try:
+        rc, sr, err = xe(pool, "sr-create", "type=lvm", "name-label=through-serve", "shared=true")
+        assert rc == 0, err
+        assert pool.x.SR.get_by_uuid(sr.strip())
+        second = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "serve", "--state",
+                                 pool.server.state, "--port", "0", "--xapi-conf", os.devnull],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        assert second.returncode == 1 and b"is served by another shim (pid %d" % pool.server.proc.pid in second.stderr
+    finally:
+        pool.stop()
