@@ -50,6 +50,13 @@ def describe(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]]) -> s
     return "refused: %s%s" % (outcome[0], (" " + repr(params[0][:160])) if params else "")
 
 
+def outcomes(stack: str, direct: typing.Any, plugged: typing.Any) -> str:
+    """The detail of an attach check: what sr_attach and PBD.plug did with HA on ``stack``."""
+    if describe(direct) == describe(plugged):
+        return "HA on %s: sr_attach and PBD.plug both %s" % (stack, describe(direct))
+    return "HA on %s: sr_attach %s; PBD.plug %s" % (stack, describe(direct), describe(plugged))
+
+
 class SRUnderTest(object):
     """The SR of the driver under test on the embedded pool, attached two ways."""
 
@@ -106,7 +113,7 @@ def check_exclusion(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
         return res.SKIP, "not applicable: required_cluster_stack is [] (no constraint), every stack is compatible"
     stack = incompatible_stack(required)
     direct, plugged = _with_ha(pool, hb, stack, sr)
-    detail = "HA on %s: sr_attach %s; PBD.plug %s" % (stack, describe(direct), describe(plugged))
+    detail = outcomes(stack, direct, plugged)
     wanted = sorted(required)
     if direct is None or plugged is None:
         return res.FAIL, "attached under an incompatible stack: " + detail
@@ -122,7 +129,7 @@ def check_compatible(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
     """HA on an allowed stack: neither sr_attach nor PBD.plug refused for the cluster stack."""
     stack = required[0] if required else "xhad"
     direct, plugged = _with_ha(pool, hb, stack, sr)
-    detail = "HA on %s: sr_attach %s; PBD.plug %s" % (stack, describe(direct), describe(plugged))
+    detail = outcomes(stack, direct, plugged)
     if any(o is not None and o[0] == REFUSED for o in (direct, plugged)):
         return res.FAIL, "refused under a compatible stack: " + detail
     return res.PASS, detail
