@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list every check and what passes, then exit")
     parser.add_argument("--static", action="store_true",
                         help="static checks only: run no stack script and start no pool")
+    parser.add_argument("--host-network", action="store_true",
+                        help="run stack scripts in the host's network namespace (default: a namespace of "
+                             "their own with only loopback, where the machine allows)")
     parser.add_argument("--stack-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the stack's scripts (repeatable)")
     parser.add_argument("--device-config", action="append", default=[], metavar="KEY=VALUE",
@@ -83,7 +86,8 @@ def options(args: argparse.Namespace) -> typing.Any:
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
         stack_env=_pairs(args.stack_env, "--stack-env"),
         device_config=_pairs(args.device_config, "--device-config"),
-        scratch_device=args.scratch_device, driver_timeout=args.driver_timeout)
+        scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
+        isolate=not args.host_network)
 
 
 def _print_block(suite: typing.Any) -> None:

@@ -24,6 +24,7 @@ class Options(object):
             live: bool = True,
             sandbox_parent: typing.Optional[str] = None,
             driver_timeout: float = 120.0,
+            isolate: bool = True,
     ) -> None:
         self.timeout = timeout
         self.start_timeout = start_timeout
@@ -34,6 +35,7 @@ class Options(object):
         self.live = live
         self.sandbox_parent = sandbox_parent  # where sandboxes go (default: the temp dir)
         self.driver_timeout = driver_timeout  # seconds per driver call on the embedded pool
+        self.isolate = isolate  # stack scripts in a network namespace of their own, where possible
 
 
 def interpreter_first_on_path() -> None:
@@ -59,7 +61,8 @@ def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suit
     if options.live:
         unsafe = suite.get(stack_static.UNSAFE).result != res.PASS
         stack_live.run(suite, path, options.timeout, options.start_timeout, options.owner_uid,
-                       unsafe=unsafe, extra_env=options.stack_env, sandbox_parent=options.sandbox_parent)
+                       unsafe=unsafe, extra_env=options.stack_env, sandbox_parent=options.sandbox_parent,
+                       isolate=options.isolate)
     return suite
 
 

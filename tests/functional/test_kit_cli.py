@@ -48,6 +48,12 @@ def test_conforming_stack_exits_0_and_prints_the_table(tmp_path):
     assert result.stdout.splitlines()[-1].startswith("1 target, 16 checks: 16 passed, 0 failed")
 
 
+def test_host_network_runs_stack_scripts_outside_a_namespace(tmp_path):
+    result = kit("--host-network", "stack", stack(tmp_path))
+    assert result.returncode == 0
+    assert "ha_start_daemon exits 0 (in the host's network namespace)" in result.stdout
+
+
 def test_failing_stack_exits_1(tmp_path):
     result = kit("stack", stack(tmp_path, "liveset-missing-status"))
     assert result.returncode == 1
