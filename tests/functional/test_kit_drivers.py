@@ -105,3 +105,27 @@ def test_hanging_driver_is_killed_and_the_kit_gives_up_on_bad_input(tmp_path):
     assert suite.failing() == [driver_badinput.BAD_INPUT]
     assert "timed out" in suite.get(driver_badinput.BAD_INPUT).detail
     assert "gave up after" in suite.get(driver_badinput.BAD_INPUT).detail
+
+
+def test_scratch_device_is_a_loop_device_given_as_device_and_detached(tmp_path):
+    from sm_clusterstack import runner
+    from sm_clusterstack.kit import devices
+    try:
+        scratch = devices.ScratchDevice(str(tmp_path))
+    except OSError as e:
+        pytest.skip("this machine cannot set up a loop device: %s" % e)
+    try:
+        config = devices.device_config(["device", "path"], {"path": "/srv"}, str(tmp_path), scratch)
+        assert config == {"device": scratch.device, "path": "/srv"}
+        assert scratch.backing in runner.run(["losetup", "-j", scratch.backing], timeout=30).stdout
+    finally:
+        scratch.detach()
+    assert runner.run(["losetup", "-j", scratch.backing], timeout=30).stdout.strip() == ""
+
+
+def test_device_placeholder_only_for_an_undocumented_given_device(tmp_path):
+    from sm_clusterstack.kit import devices
+    assert devices.device_config(["path"], {}, str(tmp_path)) == {}
+    config = devices.device_config(["device", "port"], {}, str(tmp_path))
+    assert list(config) == ["device"] and os.path.getsize(config["device"]) == devices.SCRATCH_SIZE
+    assert devices.device_config(["device"], {"device": "/dev/sdz"}, str(tmp_path)) == {"device": "/dev/sdz"}
