@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import sys
+import typing
 
 from sm_clusterstack import cli
 
@@ -12,6 +13,7 @@ HELP = "serve XenAPI on an embedded SQLite pool (the xapi-side shim)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``serve``."""
     parser.add_argument("--state", required=True, metavar="DIR", help="state directory (the pool database)")
     parser.add_argument("--port", type=int, metavar="N",
                         help="listen on 127.0.0.1:N (0: any free port, printed when ready)")
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cli.add_xapi_conf(parser)
 
 
-def build_pool(args: argparse.Namespace):
+def build_pool(args: argparse.Namespace) -> typing.Any:
     """The Pool context the options describe."""
     from sm_clusterstack.xapi import context
     conf = cli.load_conf(args)
@@ -61,19 +63,20 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, schema.SchemaError) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED
+    serve_until_signalled(svc)
+    return cli.EXIT_OK
+
+
+def serve_until_signalled(svc) -> None:
+    """Print the ready line (where it listens), wait for SIGTERM or SIGINT, stop."""
+    from sm_clusterstack.xapi import server
     stop = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.append(True))
-    where = " ".join("%s=%s" % (("url", service_url(s)) if hasattr(s, "server_port") else ("socket", s.server_address))
+    where = " ".join("%s=%s" % ("url" if isinstance(s, server.TCPServer) else "socket", server.url_of(s))
                      for s in svc.servers)
     sys.stdout.write("sm-clusterstack serve: ready %s pid=%d\n" % (where, os.getpid()))
     sys.stdout.flush()
     while not stop:
         signal.pause()
     svc.stop()
-    return cli.EXIT_OK
-
-
-def service_url(server) -> str:
-    """The http URL of a TCP listener."""
-    return "http://127.0.0.1:%d" % server.server_address[1]

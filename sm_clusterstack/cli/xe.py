@@ -26,6 +26,7 @@ EMBEDDED_CONF = "embedded.conf"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``xe``: where the pool is, then the command and its key=value params."""
     parser.add_argument("--server", metavar="URL", help="XenAPI server: http://host:port or a unix socket path")
     parser.add_argument("--password-file", metavar="F",
                         help="root's password for --server (not needed for root on a unix socket)")

@@ -24,25 +24,25 @@ def _other_config(ctx, host, change):
 
 
 @method("host.set_other_config", "self:ref:host", "value:map")
-def set_other_config(ctx, session, self, value):
+def set_other_config(ctx, session, self, value) -> str:
     """Replace a host's other_config."""
     return _other_config(ctx, self, lambda other: (other.clear(), other.update(value)))
 
 
 @method("host.add_to_other_config", "self:ref:host", "key:str", "value:str")
-def add_to_other_config(ctx, session, self, key, value):
+def add_to_other_config(ctx, session, self, key, value) -> str:
     """Set one key of a host's other_config."""
     return _other_config(ctx, self, lambda other: other.__setitem__(key, value))
 
 
 @method("host.remove_from_other_config", "self:ref:host", "key:str")
-def remove_from_other_config(ctx, session, self, key):
+def remove_from_other_config(ctx, session, self, key) -> str:
     """Remove one key of a host's other_config (no error when absent)."""
     return _other_config(ctx, self, lambda other: other.pop(key, None))
 
 
 @method("host.set_address", "self:ref:host", "value:str")
-def set_address(ctx, session, self, value):
+def set_address(ctx, session, self, value) -> str:
     """Set the IPv4 address the HA configuration gives for this host."""
     if not xhadconf.is_ipv4(value):
         raise XenAPIError("INVALID_VALUE", "address", value)
@@ -53,7 +53,7 @@ def set_address(ctx, session, self, value):
 
 
 @method("host.set_name_label", "self:ref:host", "value:str")
-def set_name_label(ctx, session, self, value):
+def set_name_label(ctx, session, self, value) -> str:
     """Rename a host."""
     with ctx.store.write() as conn:
         model.check_ref(conn, "host", self)

@@ -8,7 +8,7 @@ from sm_clusterstack.xapi.api import method
 
 
 @method("PBD.create", "args:record")
-def create(ctx, session, args):
+def create(ctx, session, args) -> str:
     """A new PBD joining ``args["host"]`` and ``args["SR"]`` (detached)."""
     for name, kind in (("host", "ref:host"), ("SR", "ref:SR"), ("device_config", "map"),
                        ("other_config", "map")):
@@ -37,21 +37,21 @@ def create_in(conn, host: str, sr: str, device_config: dict, other_config: dict 
 
 
 @method("PBD.plug", "self:ref:PBD")
-def plug_pbd(ctx, session, self):
+def plug_pbd(ctx, session, self) -> str:
     """Attach the PBD's SR on its host."""
     plug.plug(ctx, self)
     return ""
 
 
 @method("PBD.unplug", "self:ref:PBD")
-def unplug_pbd(ctx, session, self):
+def unplug_pbd(ctx, session, self) -> str:
     """Detach the PBD's SR on its host."""
     plug.unplug(ctx, self)
     return ""
 
 
 @method("PBD.destroy", "self:ref:PBD")
-def destroy(ctx, session, self):
+def destroy(ctx, session, self) -> str:
     """Remove a detached PBD."""
     with ctx.store.write() as conn:
         row = model.check_ref(conn, "PBD", self)
@@ -62,7 +62,7 @@ def destroy(ctx, session, self):
 
 
 @method("PBD.set_device_config", "self:ref:PBD", "value:map")
-def set_device_config(ctx, session, self, value):
+def set_device_config(ctx, session, self, value) -> str:
     """Replace the device_config of a PBD."""
     with ctx.store.write() as conn:
         model.check_ref(conn, "PBD", self)

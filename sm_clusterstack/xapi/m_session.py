@@ -8,7 +8,7 @@ from sm_clusterstack.xapi.api import method
 
 @method("session.login_with_password", "uname:str", "pwd:str", "version:str", "originator:str",
         optional=2, session=False)
-def login_with_password(ctx, uname, pwd, version="", originator=""):
+def login_with_password(ctx, uname, pwd, version="", originator="") -> str:
     """A new session ref for root with the pool's password (any password for local root, as xapi)."""
     if not (ctx.check_password(uname, pwd) or (uname == "root" and api.caller_is_local_root())):
         raise XenAPIError(errors.SESSION_AUTHENTICATION_FAILED, uname, "Authentication failure")
@@ -16,14 +16,14 @@ def login_with_password(ctx, uname, pwd, version="", originator=""):
 
 
 @method("session.logout")
-def logout(ctx, session):
+def logout(ctx, session) -> str:
     """End the calling session."""
     ctx.end_session(session)
     return ""
 
 
 @method("session.get_this_host", "self:ref:session")
-def get_this_host(ctx, session, self):
+def get_this_host(ctx, session, self) -> str:
     """The host a session is logged in to."""
     with ctx.store.read() as conn:
         if self != session:

@@ -27,7 +27,7 @@ def _check_type(conn, sr_type):
 @method("SR.create", "host:ref:host", "device_config:map", "physical_size:int", "name_label:str",
         "name_description:str", "type:str", "content_type:str", "shared:bool", "sm_config:map")
 def create(ctx, session, host, device_config, physical_size, name_label, name_description,
-           type, content_type, shared, sm_config):
+           type, content_type, shared, sm_config) -> str:
     """Create an SR on storage, with its PBDs, and plug them."""
     ref = store_mod.new_ref()
     row = _sr_row(ref, store_mod.new_uuid(), name_label, name_description, type, content_type, shared,
@@ -59,7 +59,7 @@ def _create_records(ctx, host: str, row: dict, device_config: dict):
 
 @method("SR.introduce", "uuid:str", "name_label:str", "name_description:str", "type:str",
         "content_type:str", "shared:bool", "sm_config:map")
-def introduce(ctx, session, uuid, name_label, name_description, type, content_type, shared, sm_config):
+def introduce(ctx, session, uuid, name_label, name_description, type, content_type, shared, sm_config) -> str:
     """Record an existing SR (no PBDs; create and plug them to use it)."""
     ref = store_mod.new_ref()
     with ctx.store.write() as conn:
@@ -87,7 +87,7 @@ def _remove(ctx, sr):
 
 
 @method("SR.forget", "sr:ref:SR")
-def forget(ctx, session, sr):
+def forget(ctx, session, sr) -> str:
     """Forget an SR with every PBD detached; its storage is untouched."""
     with ctx.store.write() as conn:
         _check_detached(conn, sr)
@@ -96,7 +96,7 @@ def forget(ctx, session, sr):
 
 
 @method("SR.destroy", "sr:ref:SR")
-def destroy(ctx, session, sr):
+def destroy(ctx, session, sr) -> str:
     """Delete an SR's storage (driver ``sr_delete``) and forget it."""
     with ctx.store.write() as conn:
         _check_detached(conn, sr)
@@ -111,7 +111,7 @@ def destroy(ctx, session, sr):
 
 
 @method("SR.set_name_label", "sr:ref:SR", "value:str")
-def set_name_label(ctx, session, sr, value):
+def set_name_label(ctx, session, sr, value) -> str:
     """Rename an SR."""
     with ctx.store.write() as conn:
         model.check_ref(conn, "SR", sr)
