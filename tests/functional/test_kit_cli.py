@@ -102,3 +102,20 @@ def test_usage_error_says_why_without_traceback(tmp_path):
     assert result.returncode == 2
     assert "expected 'stack DIR', 'driver EXE' or nothing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_no_target_reads_root_and_sm_dir_from_xapi_conf(tmp_path):
+    stack(tmp_path, name="vendorstack")
+    driver(tmp_path, "GoodSR")
+    conf = tmp_path / "xapi.conf"
+    conf.write_text("cluster-stack-root = %s\nsm-dir = %s\n" % (tmp_path / "root", tmp_path / "sm"))
+    result = kit("--static", "--xapi-conf", str(conf))
+    assert result.returncode == 0
+    assert "driver GoodSR" in result.stdout and "stack vendorstack" in result.stdout
+
+
+def test_list_names_every_check(tmp_path):
+    result = kit("--list")
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == 25
+    assert result.stdout.splitlines()[0].startswith("stack.name ")
