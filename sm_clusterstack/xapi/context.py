@@ -18,6 +18,7 @@ from sm_clusterstack.xapi.store import Store
 DEFAULT_DRIVER_TIMEOUT = 300.0  # seconds
 DEFAULT_SCRIPT_TIMEOUT = 120.0  # seconds; ha_start_daemon waits for the liveset
 MAX_HOSTS = 64
+MAX_SESSIONS = 500  # per user, as xapi: a login beyond it ends the oldest session
 
 
 class Pool(object):
@@ -64,6 +65,9 @@ class Pool(object):
                 "ref": ref, "uuid": store_mod.new_uuid(), "this_host": master(conn),
                 "this_user": user, "originator": originator, "last_active": time.time(),
                 "internal": internal})
+            conn.execute("DELETE FROM session WHERE ref IN (SELECT ref FROM session WHERE this_user = ? "
+                         "AND internal = 0 ORDER BY last_active DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                         (user, MAX_SESSIONS))
         return ref
 
     def end_session(self, ref: str) -> None:

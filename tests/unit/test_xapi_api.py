@@ -106,3 +106,12 @@ def test_check_reads_one_representative_per_constrained_type(ctx):
         add_sr(conn, "lvm", plug.ATTACHED)
         found = plug.active_constrained(conn)
     assert [(sr.ref, sr.required_cluster_stack) for sr in found] == [(refs[0], ("corosync",))]
+
+
+def test_login_beyond_the_session_limit_ends_the_oldest(ctx, monkeypatch):
+    monkeypatch.setattr(context, "MAX_SESSIONS", 3)
+    sessions = []
+    for _ in range(4):
+        sessions.append(login(ctx))
+    assert call(ctx, "pool.get_all", sessions[0])["ErrorDescription"] == ["SESSION_INVALID", sessions[0]]
+    assert all(call(ctx, "pool.get_all", s)["Status"] == "Success" for s in sessions[1:])
