@@ -5,6 +5,9 @@ config gets ``-C <sandbox>/xhad.conf``; the statefile is a file in the
 sandbox; ``SM_CLUSTERSTACK_COROSYNC_DIR`` points the corosync stack's
 runtime files into it, and ``SM_CLUSTERSTACK_KIT_SANDBOX`` names it for any
 stack (and marks the processes the kit started, so none outlives it).
+``SM_CLUSTERSTACK_FENCE_ACTION`` makes a fence only touch a file in the
+sandbox: a stack whose daemon the kit stops or kills must never reboot the
+machine the kit runs on (a stack's default fence action is a real reboot).
 Where the machine allows (root, ``ip netns``), the scripts run in a
 network namespace of their own with only loopback up, so the stack's
 daemon cannot meet another daemon (a system corosync, a parallel test)
@@ -16,6 +19,7 @@ project's library) is installed in, as under ``make run``.
 
 import os
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -29,6 +33,7 @@ from sm_clusterstack.stacks import xhadconf
 
 MARKER = "SM_CLUSTERSTACK_KIT_SANDBOX"
 COROSYNC_DIR = "SM_CLUSTERSTACK_COROSYNC_DIR"
+FENCE_ACTION = "SM_CLUSTERSTACK_FENCE_ACTION"
 STATEFILE_SIZE = 4 * 1024 * 1024  # xapi rounds the statefile VDI up to 4 MiB
 HOST_ADDRESS = "127.0.0.1"
 IP_TIMEOUT = 10.0  # seconds for an ``ip netns`` command
@@ -54,7 +59,9 @@ class StackSandbox(object):
         with open(self.config_path, "wb") as f:
             f.write(self.config.to_xml())
         self.env = dict(os.environ)
-        self.env.update({MARKER: self.path, COROSYNC_DIR: self.runtime_dir})
+        self.fence_record = os.path.join(self.path, "fenced")
+        self.env.update({MARKER: self.path, COROSYNC_DIR: self.runtime_dir,
+                         FENCE_ACTION: "touch " + shlex.quote(self.fence_record)})
         self.env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), self.env.get("PATH", os.defpath)])
         self.env.update(extra_env or {})
         self.netns = ""
