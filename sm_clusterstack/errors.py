@@ -3,7 +3,8 @@
 XenAPIError carries a code from the table below and string params, exactly
 as they travel in a XenAPI ``ErrorDescription``.  SMError carries an SM
 fault code and reason, as an SMAPIv1 driver answers them; the codes live in
-``data/sm_errorcodes.xml`` (the SM convention), read once, on first use.
+``data/sm_errorcodes.xml`` (the SM convention), read once, on first use,
+with the standard library alone.
 """
 
 import functools
@@ -97,9 +98,13 @@ class SMErrorCode(object):
 @functools.lru_cache(maxsize=None)
 def sm_error_table(path: str = ERROR_TABLE) -> typing.Dict[str, SMErrorCode]:
     """The SM error table by name, read once from its XML file."""
-    from sm_clusterstack import xmlsafe  # lazy: lxml is not needed to answer
+    # stdlib only, so a driver can answer a fault even before lxml is usable
+    import xml.etree.ElementTree as ElementTree
+    from sm_clusterstack import xmlrpc_safe
     with open(path, "rb") as f:
-        root = xmlsafe.parse(f.read(), what=path)
+        data = f.read()
+    xmlrpc_safe.check_no_dtd(data)
+    root = ElementTree.fromstring(data)
     table = {}
     for node in root.iter("code"):
         entry = SMErrorCode(node.findtext("name"), int(node.findtext("value")),
