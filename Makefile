@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+NEEDED_TOOLS = corosync mkfs.ocfs2 pvcreate ip losetup
 DESTDIR ?=
 SM_DIR  ?= /opt/xensource/sm
 STACK_ROOT ?= /usr/libexec/xapi/cluster-stack
@@ -14,13 +15,16 @@ PY_SOURCES = setup.py sm_clusterstack tests $(wildcard bench/*.py)
 DRIVERS    = $(wildcard drivers/*SR)
 STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
 
-.PHONY: all deps run test lint vermin pytest unit functional bench install clean
+.PHONY: FORCE all deps run test lint vermin pytest unit functional bench install clean
 
 all: test
 
 deps: $(STAMP)
 
-$(STAMP): setup.py .ci/install-deps
+# Re-install when the stamp is older than its inputs, or when the venv lost the
+# package or a Debian tool went missing since.
+$(STAMP): setup.py .ci/install-deps $(if $(wildcard $(BIN)/sm-clusterstack),,FORCE) \
+          $(if $(shell for t in $(NEEDED_TOOLS); do command -v $$t || echo missing; done | grep -x missing),FORCE)
 	sh .ci/install-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -72,3 +76,5 @@ install:
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+FORCE:
