@@ -92,11 +92,30 @@ def rollback(ctx) -> None:
     plan = ha_steps.read_plan(ctx)
     if not plan:
         return
-    for host in reversed(plan["hosts_started"]):
-        _quietly(ha_steps.run_on_host, ctx, host, plan["stack"], "ha_stop_daemon", [])
+    if plan["hosts_started"]:
+        stop_hosts(ctx, plan["stack"], list(reversed(plan["hosts_started"])), run=_quietly)
     _quietly(ha_steps.release_statefiles, ctx, plan["statefiles"], plan["attached_on"])
     with ctx.store.write() as conn:
         store_mod.update(conn, "pool", context.pool_row(conn)["ref"], ha_plan="")
+
+
+def _strictly(fn, *args) -> None:
+    fn(*args)
+
+
+def stop_hosts(ctx, stack: str, hosts: typing.List[str], run: typing.Callable[..., None] = _strictly) -> None:
+    """Stop HA on ``hosts`` in the order that never fences a host.
+
+    The pool state becomes invalid first (a stack does not fence once it
+    is), then every host is disarmed, and only then is any daemon stopped:
+    stopping one host must not leave another, still armed, out of quorum.
+    ``run`` is _strictly (errors raise) or _quietly (a rollback carries on).
+    """
+    _quietly(ha_steps.run_on_host, ctx, hosts[0], stack, "ha_set_pool_state", ["invalid"])
+    for host in hosts:
+        run(ha_steps.run_on_host, ctx, host, stack, "ha_disarm_fencing", [])
+    for host in hosts:
+        run(ha_steps.run_on_host, ctx, host, stack, "ha_stop_daemon", [])
 
 
 def _quietly(fn, *args) -> None:
@@ -117,10 +136,7 @@ def disable(ctx) -> None:
         stack, statefiles = pool["ha_cluster_stack"], store_mod.loads(pool["ha_statefiles"])
         hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY host.ref = ? DESC, ref",
                                             (pool["master"],))]
-    _quietly(ha_steps.run_on_host, ctx, hosts[0], stack, "ha_set_pool_state", ["invalid"])
-    for host in hosts:
-        ha_steps.run_on_host(ctx, host, stack, "ha_disarm_fencing", [])
-        ha_steps.run_on_host(ctx, host, stack, "ha_stop_daemon", [])
+    stop_hosts(ctx, stack, hosts)
     ha_steps.release_statefiles(ctx, statefiles, {vdi: hosts for vdi in statefiles})
     with ctx.store.write() as conn:
         store_mod.update(conn, "pool", context.pool_row(conn)["ref"], ha_enabled=False,

@@ -218,7 +218,7 @@ def test_ha_enable_disable_and_statefile_vdi(pool):
     assert failure(x.pool.disable_ha) == ["HA_NOT_ENABLED"]
     scripts = [c[1] for c in pool.stack_calls()]
     assert scripts == ["ha_set_pool_state"] * 2 + ["ha_start_daemon"] * 2 + [
-        "ha_set_pool_state"] + ["ha_disarm_fencing", "ha_stop_daemon"] * 2
+        "ha_set_pool_state"] + ["ha_disarm_fencing"] * 2 + ["ha_stop_daemon"] * 2
 
 
 def test_enable_ha_without_heartbeat_sr_cannot_create_state_file(pool):

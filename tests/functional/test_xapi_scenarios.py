@@ -102,8 +102,11 @@ def test_failed_start_rolls_back_and_keeps_ha_cluster_stack(pool):
     assert details[3] == pool.x.host.get_uuid(other) != master_uuid
     assert ha(pool) == (False, "corosync")
     run = [(c[1], c[-1]) for c in pool.stack_calls()[del_log:]]
+    # the rollback never fences: pool state invalid, every started host disarmed, only then stopped
     assert run == [("ha_set_pool_state", "host="), ("ha_set_pool_state", "host=h2"), ("ha_start_daemon", "host="),
-                   ("ha_start_daemon", "host=h2"), ("ha_stop_daemon", "host=h2"), ("ha_stop_daemon", "host=")]
+                   ("ha_start_daemon", "host=h2"), ("ha_set_pool_state", "host=h2"),
+                   ("ha_disarm_fencing", "host=h2"), ("ha_disarm_fencing", "host="),
+                   ("ha_stop_daemon", "host=h2"), ("ha_stop_daemon", "host=")]
     assert pool.x.VDI.get_all_records() == {}
     assert [c[0] for c in calls(pool.ctl["lvm"])][-3:] == ["vdi_detach", "vdi_detach", "vdi_delete"]
 
