@@ -47,7 +47,7 @@ def describe(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]]) -> s
     if outcome is None:
         return "attached"
     params = [" ".join(p.split()) for p in outcome[1] if p.strip()][:1]
-    return "refused: %s%s" % (outcome[0], (" " + repr(params[0][:160])) if params else "")
+    return "answered %s%s" % (outcome[0], (" " + repr(params[0][:160])) if params else "")
 
 
 def outcomes(stack: str, direct: typing.Any, plugged: typing.Any) -> str:
@@ -132,7 +132,7 @@ def check_compatible(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
     detail = outcomes(stack, direct, plugged)
     if any(o is not None and o[0] == REFUSED for o in (direct, plugged)):
         return res.FAIL, "refused under a compatible stack: " + detail
-    return res.PASS, detail
+    return res.PASS, "no exclusion fault; " + detail
 
 
 def _with_ha(pool: EmbeddedPool, hb: str, stack: str, sr: SRUnderTest) -> typing.Tuple[typing.Any, typing.Any]:

@@ -12,7 +12,8 @@ import typing
 from sm_clusterstack.kit import liveset_schema
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit.sandbox import StackSandbox
-from sm_clusterstack.kit.stack_probe import SCRIPT_TIMEOUT, START_TIMEOUT, Fail, Skip, StackProbe, code, expect
+from sm_clusterstack.kit.stack_probe import (
+    ENGINE_ABSENT_AGAIN, SCRIPT_TIMEOUT, START_TIMEOUT, Fail, Skip, StackProbe, code, expect)
 from sm_clusterstack.stacks import liveset, mtc
 from sm_clusterstack.xmlsafe import XMLFormatError
 
@@ -219,7 +220,7 @@ def run(suite: res.Suite, path: str, timeout: float = SCRIPT_TIMEOUT, start_time
         if probe.timeouts:
             suite.add(TIMEOUT, res.FAIL, "killed at the timeout: %s" % ", ".join(probe.timeouts))
         elif probe.engine_absent:
-            suite.add(TIMEOUT, res.SKIP, "engine absent: %s" % probe.engine_absent)
+            suite.add(TIMEOUT, res.SKIP, ENGINE_ABSENT_AGAIN)
         else:
             suite.add(TIMEOUT, res.PASS, "every script exited within its timeout")
     finally:

@@ -17,6 +17,7 @@ from sm_clusterstack.stacks import liveset, mtc, scripts
 
 SCRIPT_TIMEOUT = 30.0  # seconds, every script but ha_start_daemon
 START_TIMEOUT = 120.0  # seconds: ha_start_daemon waits until this host is in the liveset
+ENGINE_ABSENT_AGAIN = "engine absent (the reason is on the first skipped check)"
 
 
 class Skip(Exception):
@@ -62,7 +63,7 @@ class StackProbe(object):
              timeout: typing.Optional[float] = None) -> runner.Result:
         """Run ``script`` in the sandbox; Skip when it cannot run, Fail on a timeout."""
         if self.engine_absent:
-            raise Skip("engine absent: %s" % self.engine_absent)
+            raise Skip(ENGINE_ABSENT_AGAIN)
         target = os.path.join(self.path, script)
         if not (os.path.isfile(target) and os.access(target, os.X_OK)):
             raise Skip("%s is missing (see stack.script-missing)" % script)
@@ -89,7 +90,7 @@ class StackProbe(object):
     def need_daemon(self) -> None:
         """Skip unless ha_start_daemon succeeded."""
         if self.engine_absent:
-            raise Skip("engine absent: %s" % self.engine_absent)
+            raise Skip(ENGINE_ABSENT_AGAIN)
         if not self.started:
             raise Skip("needs the daemon running (stack.start-daemon did not pass)")
 

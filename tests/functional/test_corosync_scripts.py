@@ -6,6 +6,7 @@ real corosync parses the configurations we generate.
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -234,6 +235,11 @@ def test_start_refused_while_a_foreign_corosync_answers_in_the_namespace(host, t
                               "from sm_clusterstack.corostack import daemon; "
                               "daemon.start_corosync(daemon.Paths(%r))" % foreign.dir], timeout=60)
         assert started.ok, started.stderr
+        # "runs" is not "answers": wait until the foreign corosync serves its IPC, as a running service would
+        deadline = time.monotonic() + 30
+        while not runner.run(["ip", "netns", "exec", ns, "corosync-quorumtool", "-s"], timeout=10).stdout \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert host.code("ha_set_pool_state", "init", "-C", host.conf_path) == 0
         result = runner.run(["ip", "netns", "exec", ns, os.path.join(STACK, "ha_start_daemon")], timeout=60,
                             env=dict(os.environ, SM_CLUSTERSTACK_COROSYNC_DIR=host.dir,
