@@ -8,6 +8,7 @@ interface ``storage_base.Storage`` documents.  On start-up this module
 costs no more than ``driver``: everything else is imported by a command.
 """
 
+import abc
 import re
 
 from sm_clusterstack.smapi import driver
@@ -31,14 +32,14 @@ def size_argument(args: list, what: str) -> int:
     return int(args[0])
 
 
-class StorageSR(driver.SR):
+class StorageSR(driver.SR, metaclass=abc.ABCMeta):
     """An SR whose storage work is done by a ``storage_base.Storage`` layer."""
 
     TYPE = ""
 
+    @abc.abstractmethod
     def storage(self):
         """The driver's storage layer for this call's device_config."""
-        raise NotImplementedError
 
     def _storage(self, need_device: bool = True):
         """The storage layer; ``need_device``: the device must exist (not so to detach)."""
