@@ -117,3 +117,43 @@ def set_name_label(ctx, session, sr, value) -> str:
         model.check_ref(conn, "SR", sr)
         store_mod.update(conn, "SR", sr, name_label=value)
     return ""
+
+
+@method("SR.update", "sr:ref:SR")
+def update(ctx, session, sr) -> str:
+    """Refresh an SR's sizes: its driver's ``sr_update`` on the master's attached PBD.
+
+    The driver reports the sizes back with SR.set_physical_size and
+    SR.set_physical_utilisation, as upstream drivers do.
+    """
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "SR", sr)
+        pbd = conn.execute("SELECT * FROM PBD WHERE SR = ? AND state = 'attached' ORDER BY host = ? DESC, ref",
+                           (sr, context.master(conn))).fetchone()
+        if pbd is None:
+            raise XenAPIError(errors.SR_NO_PBDS, sr)
+        sr_row = store_mod.row(conn, "SR", sr)
+    drivers.run_for_pbd(ctx, "sr_update", pbd, sr_row)
+    return ""
+
+
+def _set_size(ctx, sr, field, value) -> str:
+    size = int(value)
+    if size < 0:
+        raise XenAPIError("INVALID_VALUE", field, str(value))
+    with ctx.store.write() as conn:
+        model.check_ref(conn, "SR", sr)
+        store_mod.update(conn, "SR", sr, **{field: size})
+    return ""
+
+
+@method("SR.set_physical_size", "self:ref:SR", "value:int")
+def set_physical_size(ctx, session, self, value) -> str:
+    """Record the SR's size in bytes (called by its driver)."""
+    return _set_size(ctx, self, "physical_size", value)
+
+
+@method("SR.set_physical_utilisation", "self:ref:SR", "value:int")
+def set_physical_utilisation(ctx, session, self, value) -> str:
+    """Record the bytes the SR uses (called by its driver)."""
+    return _set_size(ctx, self, "physical_utilisation", value)

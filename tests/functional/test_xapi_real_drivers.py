@@ -90,3 +90,31 @@ def test_ha_on_xhad_then_creating_ocfs2_sr_is_refused(pool):
     assert x.pool.get_ha_cluster_stack(x.pool.get_all()[0]) == "xhad"
     assert failure(create, x, "ocfs2", ocfs2_dev) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
     assert [r["type"] for r in x.SR.get_all_records().values()] == ["lvm"]
+
+
+def test_sr_update_records_sizes_the_real_lvm_tools_report(pool):
+    """LVMSR's sr_update reads vgs on the loop device and reports back through SR.set_physical_*."""
+    x, _ocfs2_dev, lvm_dev = pool
+    lvm = create(x, "lvm", lvm_dev)
+    x.SR.set_physical_size(lvm, "1")
+    x.SR.update(lvm)
+    vg = "VG_XenStorage-" + x.SR.get_uuid(lvm)
+    out = subprocess.run(["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_size,vg_free", vg],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=60)
+    size, free = (int(v) for v in out.stdout.split())
+    assert int(x.SR.get_physical_size(lvm)) == size > 250 * 2 ** 20
+    assert int(x.SR.get_physical_utilisation(lvm)) == size - free
+
+
+def test_sr_update_of_unplugged_sr_is_sr_no_pbds(pool):
+    x, _ocfs2_dev, lvm_dev = pool
+    lvm = create(x, "lvm", lvm_dev)
+    for pbd in x.SR.get_PBDs(lvm):
+        x.PBD.unplug(pbd)
+    assert failure(x.SR.update, lvm) == ["SR_NO_PBDS", lvm]
+
+
+def test_negative_physical_size_is_refused(pool):
+    x, _ocfs2_dev, lvm_dev = pool
+    lvm = create(x, "lvm", lvm_dev)
+    assert failure(x.SR.set_physical_size, lvm, "-5") == ["INVALID_VALUE", "physical_size", "-5"]
