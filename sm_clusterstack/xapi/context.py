@@ -12,6 +12,7 @@ import typing
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi import model
 from sm_clusterstack.xapi import store as store_mod
 from sm_clusterstack.xapi.store import Store
 
@@ -87,6 +88,14 @@ class Pool(object):
 def pool_row(conn) -> typing.Any:
     """The pool's row."""
     return conn.execute("SELECT * FROM pool").fetchone()
+
+
+def set_fields(ctx, cls: str, ref: str, **fields: typing.Any) -> str:
+    """Check ``ref`` is a live ``cls`` and set ``fields`` on it, in one write; "" (a setter's answer)."""
+    with ctx.store.write() as conn:
+        model.check_ref(conn, cls, ref)
+        store_mod.update(conn, model.table_of(cls), ref, **fields)
+    return ""
 
 
 def master(conn) -> str:

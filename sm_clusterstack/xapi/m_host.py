@@ -9,7 +9,7 @@ IPaddress written to xhad.conf for that host.
 
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import xhadconf
-from sm_clusterstack.xapi import model
+from sm_clusterstack.xapi import context, model
 from sm_clusterstack.xapi import store as store_mod
 from sm_clusterstack.xapi.api import method
 
@@ -46,16 +46,10 @@ def set_address(ctx, session, self, value) -> str:
     """Set the IPv4 address the HA configuration gives for this host."""
     if not xhadconf.is_ipv4(value):
         raise XenAPIError("INVALID_VALUE", "address", value)
-    with ctx.store.write() as conn:
-        model.check_ref(conn, "host", self)
-        store_mod.update(conn, "host", self, address=value)
-    return ""
+    return context.set_fields(ctx, "host", self, address=value)
 
 
 @method("host.set_name_label", "self:ref:host", "value:str")
 def set_name_label(ctx, session, self, value) -> str:
     """Rename a host."""
-    with ctx.store.write() as conn:
-        model.check_ref(conn, "host", self)
-        store_mod.update(conn, "host", self, name_label=value, hostname=value)
-    return ""
+    return context.set_fields(ctx, "host", self, name_label=value, hostname=value)

@@ -1,7 +1,6 @@
 """pool.*: enable_ha, disable_ha (the readers are generated)."""
 
-from sm_clusterstack.xapi import ha, model
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi import context, ha
 from sm_clusterstack.xapi.api import method
 
 
@@ -22,7 +21,4 @@ def disable_ha(ctx, session) -> str:
 @method("pool.set_name_label", "self:ref:pool", "value:str")
 def set_name_label(ctx, session, self, value) -> str:
     """Rename the pool."""
-    with ctx.store.write() as conn:
-        model.check_ref(conn, "pool", self)
-        store_mod.update(conn, "pool", self, name_label=value)
-    return ""
+    return context.set_fields(ctx, "pool", self, name_label=value)

@@ -113,10 +113,7 @@ def destroy(ctx, session, sr) -> str:
 @method("SR.set_name_label", "sr:ref:SR", "value:str")
 def set_name_label(ctx, session, sr, value) -> str:
     """Rename an SR."""
-    with ctx.store.write() as conn:
-        model.check_ref(conn, "SR", sr)
-        store_mod.update(conn, "SR", sr, name_label=value)
-    return ""
+    return context.set_fields(ctx, "SR", sr, name_label=value)
 
 
 @method("SR.update", "sr:ref:SR")
@@ -141,10 +138,7 @@ def _set_size(ctx, sr, field, value) -> str:
     size = int(value)
     if size < 0:
         raise XenAPIError("INVALID_VALUE", field, str(value))
-    with ctx.store.write() as conn:
-        model.check_ref(conn, "SR", sr)
-        store_mod.update(conn, "SR", sr, **{field: size})
-    return ""
+    return context.set_fields(ctx, "SR", sr, **{field: size})
 
 
 @method("SR.set_physical_size", "self:ref:SR", "value:int")

@@ -15,22 +15,9 @@ import sys
 
 import pytest
 
+from corosync_netns import STACK, SYSTEM_PATH, wait_liveset
 from shim_helpers import Server, make_driver
 from sm_clusterstack.stacks import mtc
-from test_corosync_cluster import STACK, SYSTEM_PATH, Cluster, _skip_reason, wait_liveset
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    built = Cluster(tmp_path)
-    try:
-        built.build()
-        yield built
-    finally:
-        built.teardown()
 
 
 @pytest.fixture
