@@ -2,6 +2,7 @@
 # Both create .venv and install what they need, Debian packages included.
 
 PYTHON ?= python3
+PYTHON36 ?= python3.6
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
@@ -15,7 +16,7 @@ PY_SOURCES = setup.py sm_clusterstack tests $(wildcard bench/*.py)
 DRIVERS    = $(wildcard drivers/*SR)
 STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
 
-.PHONY: FORCE all deps run test lint vermin pytest unit functional bench install clean
+.PHONY: FORCE all compat deps run test lint vermin pytest unit functional bench install clean
 
 all: test
 
@@ -55,6 +56,16 @@ functional: deps
 
 bench: deps
 	@for b in bench/*; do [ -x "$$b" ] && echo "== $$b" && $(BIN)/python "$$b"; done
+
+# The control domain's interpreter: run the whole kit (shim, drivers, stacks)
+# under Python 3.6 when one is installed (vermin checks the syntax in `test`).
+compat:
+	@if ! $(PYTHON36) -c 'import sys; assert sys.version_info[:2] == (3, 6)' >/dev/null 2>&1; then \
+	    echo "compat: no working Python 3.6 ($(PYTHON36)); set PYTHON36=/path/to/python3.6"; exit 0; fi; \
+	test -x .venv36/bin/python || $(PYTHON36) -m venv .venv36; \
+	.venv36/bin/python -m pip install -q "lxml<5" XenAPI; \
+	PYTHONPATH=$(CURDIR) .venv36/bin/python -m sm_clusterstack.cli kit \
+	    --sm-dir drivers --root libexec/xapi/cluster-stack
 
 install:
 	$(PYTHON) -m pip install --no-deps --root "$(if $(DESTDIR),$(DESTDIR),/)" .
