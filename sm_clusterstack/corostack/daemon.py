@@ -91,8 +91,22 @@ def corosync_pid(paths: Paths) -> typing.Optional[int]:
 
 
 def monitor_pid(paths: Paths) -> typing.Optional[int]:
-    """The pid of this host's fence monitor, None when it does not run."""
-    return live_pid(paths.monitor_pid, MONITOR_COMM, "python")
+    """The pid of this host's fence monitor, None when it does not run.
+
+    A recycled pid is not taken for the monitor: the process must be the
+    monitor module run for this very runtime directory.
+    """
+    pid = live_pid(paths.monitor_pid, MONITOR_COMM, "python")
+    if pid is None:
+        return None
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return None
+    if b"sm_clusterstack.corostack.monitor" not in argv or os.fsencode(paths.dir) not in argv:
+        return None
+    return pid
 
 
 def check_config(paths: Paths, run: typing.Callable[..., runner.Result] = runner.run) -> None:

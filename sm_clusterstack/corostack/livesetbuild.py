@@ -1,6 +1,8 @@
 """The liveset: configured hosts, corosync's membership and the statefile.
 
-- status: Online when this partition is quorate, Starting otherwise;
+- status: Online when this partition has quorum, Starting otherwise; as
+  with xhad, hosts that left cleanly (excluded) do not count: the last
+  hosts of a pool being shut down host by host keep quorum;
 - liveness: the host's node is a member of this partition;
 - master: the host the statefile names, if it is live;
 - statefile_access / statefile_corrupted: what this host found reading the
@@ -32,6 +34,22 @@ def live_host_ids(conf: XhadConfig, membership: Membership, nodelist: typing.Dic
     return sorted(configured & live)
 
 
+def has_quorum(membership: Membership, nodelist: typing.Dict[int, str],
+               excluded: typing.Iterable[str]) -> bool:
+    """Quorum as HA counts it: corosync's, or a strict majority of the hosts not excluded.
+
+    ``nodelist`` maps every configured node id to its HostID; excluded
+    hosts (ha_set_excluded: a clean leave) count neither as live nor as
+    expected.  An even split without them is no majority, so no side keeps it.
+    """
+    if membership.quorate:
+        return True
+    gone = set(h.lower() for h in excluded)
+    counted = set(node for node, host in nodelist.items() if host not in gone)
+    live = counted & set(membership.members)
+    return bool(counted) and 2 * len(live) > len(counted)
+
+
 def build(conf: XhadConfig, membership: Membership, nodelist: typing.Dict[int, str],
           view: StatefileView) -> Liveset:
     """The liveset this host prints."""
@@ -47,7 +65,7 @@ def build(conf: XhadConfig, membership: Membership, nodelist: typing.Dict[int, s
             host.host_id, liveness=is_live, master=is_live and host_id == master,
             statefile_access=is_live and view.access, statefile_corrupted=view.corrupted,
             excluded=host_id in excluded))
-    status = "Online" if membership.quorate else "Starting"
+    status = "Online" if has_quorum(membership, nodelist, excluded) else "Starting"
     warnings = {"statefile_lost": not view.access}
     return Liveset(status, conf.local_host_id, hosts, warnings=warnings)
 

@@ -159,7 +159,8 @@ def propose_master(argv: typing.List[str]) -> int:
     conf = load_config(paths)
     members, nodelist = membership()
     chosen = ""
-    if members.quorate:
+    state = read_state(conf)
+    if livesetbuild.has_quorum(members, nodelist, state.excluded):
         def record(state):
             state.master = livesetbuild.choose_master(conf, members, nodelist, state)
         chosen = update_state(conf, record).master

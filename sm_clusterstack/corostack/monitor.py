@@ -4,7 +4,10 @@
 ha_start_daemon.  It polls corosync's quorum; when the fencing mode is
 ``armed`` and this host was quorate since it was armed, losing quorum (or
 corosync dying under it) runs the fence action once and sets the mode to
-``fenced``.  ``disarmed`` and ``excluded`` (ha_disarm_fencing,
+``fenced``.  Quorum is counted as xhad counts it: hosts that left cleanly
+(excluded in the statefile) count neither as live nor as expected, so the
+last hosts of a pool shut down one by one do not fence.  A corosync that
+hangs past the tools' timeout counts as gone.  ``disarmed`` and ``excluded`` (ha_disarm_fencing,
 ha_set_excluded) keep it from acting, and so does a statefile whose pool
 state is ``invalid`` (HA being disabled).  The fence action is the command in
 SM_CLUSTERSTACK_FENCE_ACTION (given the reason in the environment
@@ -21,7 +24,7 @@ import time
 import typing
 
 from sm_clusterstack import runner
-from sm_clusterstack.corostack import daemon, statefile, tools
+from sm_clusterstack.corostack import daemon, livesetbuild, statefile, tools
 
 POLL_INTERVAL = 0.25  # seconds between quorum checks
 FENCE_TIMEOUT = 30.0  # seconds the fence command may take
@@ -54,14 +57,31 @@ def fence(paths: daemon.Paths, fence_argv: typing.List[str], reason: str) -> Non
     _log(paths, "fence action %s" % result.describe())
 
 
-def quorate(run: typing.Callable[..., runner.Result] = runner.run) -> typing.Optional[bool]:
-    """True or False from corosync; None when corosync does not answer."""
+def quorate(run: typing.Callable[..., runner.Result] = runner.run,
+            excluded: typing.Callable[[], typing.List[str]] = lambda: []) -> typing.Optional[bool]:
+    """Whether this partition has quorum as HA counts it; None when corosync does not answer.
+
+    When corosync says no, hosts that left cleanly (``excluded``, read from
+    the statefile) are taken out of the count, as livesetbuild.has_quorum does.
+    """
     try:
-        return tools.query_membership(run).quorate
-    except tools.DaemonAbsent:
+        membership = tools.query_membership(run)
+        if membership.quorate:
+            return True
+        return livesetbuild.has_quorum(membership, tools.query_nodelist(run), excluded())
+    except tools.DaemonAbsent:  # not running, or hanging past the tool's timeout
         return None
     except tools.ToolOutputError:
         return True  # an unreadable answer is no proof of lost quorum
+
+
+def excluded_hosts(statefile_path: str) -> typing.List[str]:
+    """The HostIDs the statefile records as excluded; [] when it cannot be read."""
+    try:
+        state = statefile.read(statefile_path)
+    except (statefile.StatefileError, statefile.StatefileCorrupt):
+        return []
+    return list(state.excluded) if state is not None else []
 
 
 def pool_invalid(statefile_path: str) -> bool:
@@ -125,7 +145,9 @@ def main(argv: typing.List[str]) -> int:
     _log(paths, "monitor started (pid %d)" % os.getpid())
     was_quorate = False
     while True:
-        was_quorate = step(paths, fence_argv, was_quorate, invalid=lambda: pool_invalid(statefile_path))
+        was_quorate = step(paths, fence_argv, was_quorate,
+                           probe=lambda: quorate(excluded=lambda: excluded_hosts(statefile_path)),
+                           invalid=lambda: pool_invalid(statefile_path))
         time.sleep(POLL_INTERVAL)
 
 

@@ -90,8 +90,9 @@ def _tool(name: str) -> str:
 def query_membership(run: typing.Callable[..., runner.Result] = runner.run) -> Membership:
     """Run corosync-quorumtool; DaemonAbsent when corosync does not answer."""
     result = run([_tool("corosync-quorumtool"), "-s", "-p"], timeout=TOOL_TIMEOUT)
-    # 0: quorate, 2: not quorate (both print the status); 1: cannot reach corosync
-    if result.returncode == 1:
+    # 0: quorate, 2: not quorate (both print the status); 1: cannot reach corosync;
+    # no answer within the timeout: corosync hangs, which is as good as gone
+    if result.returncode == 1 or result.timed_out:
         raise DaemonAbsent("corosync does not answer: %s" % result.describe())
     if result.returncode not in (0, 2):
         raise ToolOutputError("corosync-quorumtool failed: %s" % result.describe())
@@ -101,8 +102,8 @@ def query_membership(run: typing.Callable[..., runner.Result] = runner.run) -> M
 def query_nodelist(run: typing.Callable[..., runner.Result] = runner.run) -> typing.Dict[int, str]:
     """Run corosync-cmapctl nodelist; DaemonAbsent when corosync does not answer."""
     result = run([_tool("corosync-cmapctl"), "nodelist"], timeout=TOOL_TIMEOUT)
-    # 0: printed the keys; 1: cannot reach corosync (CS_ERR_LIBRARY)
-    if result.returncode == 1:
+    # 0: printed the keys; 1: cannot reach corosync (CS_ERR_LIBRARY); or it hangs
+    if result.returncode == 1 or result.timed_out:
         raise DaemonAbsent("corosync does not answer: %s" % result.describe())
     if result.returncode != 0:
         raise ToolOutputError("corosync-cmapctl failed: %s" % result.describe())

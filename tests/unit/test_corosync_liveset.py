@@ -141,3 +141,30 @@ def test_cmapctl_without_daemon_means_daemon_absent(fake_runner, monkeypatch):
                        stderr=recorded("cmapctl-no-daemon.stderr"))
     with pytest.raises(tools.DaemonAbsent):
         tools.query_nodelist(fake_runner)
+
+
+def test_last_host_after_others_left_cleanly_keeps_quorum():
+    """xhad does not count excluded hosts: two of three shut down cleanly, the third stays Online."""
+    isolated = tools.parse_quorumtool(recorded("quorumtool-1-of-3-not-quorate.txt"))
+    local = NODELIST[isolated.members[0]]
+    others = [h for h in NODELIST.values() if h != local]
+    view = livesetbuild.StatefileView(PoolState(GENERATION, "active", local, others), True, False)
+    ls = livesetbuild.build(conf(local=local), isolated, NODELIST, view)
+    assert ls.status == "Online"
+    assert livesetbuild.has_quorum(isolated, NODELIST, others)
+
+
+def test_one_host_excluded_is_not_enough_for_the_isolated_host():
+    isolated = tools.parse_quorumtool(recorded("quorumtool-1-of-3-not-quorate.txt"))
+    local = NODELIST[isolated.members[0]]
+    other = [h for h in NODELIST.values() if h != local][0]
+    assert not livesetbuild.has_quorum(isolated, NODELIST, [other])  # 1 of 2 counted: no majority
+
+
+def test_excluded_host_still_running_does_not_count_as_live():
+    partition = tools.Membership(False, N1, [N1, N2])
+    assert not livesetbuild.has_quorum(partition, {N1: H1, N2: H2, N3: H3, 4: "h4", 5: "h5"}, [H2])
+
+
+def test_corosyncs_own_quorum_is_kept():
+    assert livesetbuild.has_quorum(tools.parse_quorumtool(recorded("quorumtool-2-of-3-quorate.txt")), NODELIST, [])

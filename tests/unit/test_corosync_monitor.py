@@ -1,11 +1,14 @@
 """The fence monitor's decision, one poll at a time, and the scripts' argument rules."""
 
+import os
+
 import pytest
 
-from sm_clusterstack.corostack import common, daemon, main, monitor, statefile
+from sm_clusterstack.corostack import common, daemon, main, monitor, statefile, tools
 from sm_clusterstack.stacks import mtc
 
 GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
+DATA = os.path.join(os.path.dirname(__file__), "data", "corosync")
 
 
 @pytest.fixture
@@ -105,3 +108,23 @@ def test_bad_script_arguments_are_invalid_parameter(argv, choices, config):
 def test_unknown_script_is_an_internal_bug(capsys):
     assert main.main("ha_frobnicate", []) == mtc.INTERNAL_BUG
     assert "not a script" in capsys.readouterr().err
+
+
+def test_probe_counts_quorum_without_hosts_that_left_cleanly(fake_runner, monkeypatch):
+    """corosync says not quorate (1 of 3), but the two others are excluded: no fencing."""
+    monkeypatch.setattr(tools, "find_tool", lambda name: "/usr/sbin/" + name)
+    quorum = open(os.path.join(DATA, "quorumtool-1-of-3-not-quorate.txt")).read()
+    nodelist_text = open(os.path.join(DATA, "cmapctl-nodelist.txt")).read()
+    nodes = tools.parse_nodelist(nodelist_text)
+    local = nodes[tools.parse_quorumtool(quorum).members[0]]
+    others = [h for h in nodes.values() if h != local]
+    for excluded, expected in ((others, True), (others[:1], False)):
+        fake_runner.expect(["/usr/sbin/corosync-quorumtool", "-s", "-p"], returncode=2, stdout=quorum)
+        fake_runner.expect(["/usr/sbin/corosync-cmapctl", "nodelist"], stdout=nodelist_text)
+        assert monitor.quorate(fake_runner, excluded=lambda: excluded) is expected
+
+
+def test_hanging_corosync_counts_as_gone(fake_runner, monkeypatch):
+    monkeypatch.setattr(tools, "find_tool", lambda name: "/usr/sbin/" + name)
+    fake_runner.expect(["/usr/sbin/corosync-quorumtool", "-s", "-p"], returncode=None, timed_out=True)
+    assert monitor.quorate(fake_runner) is None
