@@ -18,6 +18,7 @@ import typing
 
 from sm_clusterstack import runner
 from sm_clusterstack.corostack import find_tool
+from sm_clusterstack.digits import is_digits
 
 COROSYNC_LOCK = "/var/run/corosync.pid"
 STOP_TIMEOUT = 15.0  # seconds for corosync to leave the membership on SIGTERM
@@ -72,7 +73,7 @@ def read_small(path: str) -> str:
 def live_pid(pid_file: str, *comms: str) -> typing.Optional[int]:
     """The pid in ``pid_file`` if that process runs (not a zombie) and is one of ``comms``."""
     text = read_small(pid_file)
-    if not text.isdigit() or int(text) <= 1:
+    if not is_digits(text) or int(text) <= 1:
         return None
     try:
         with open("/proc/%s/stat" % text) as f:

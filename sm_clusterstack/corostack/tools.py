@@ -10,6 +10,7 @@ import typing
 
 from sm_clusterstack import runner
 from sm_clusterstack.corostack import find_tool
+from sm_clusterstack.digits import is_digits
 from sm_clusterstack.stacks.xhadconf import is_uuid
 
 TOOL_TIMEOUT = 10.0  # seconds; the tools answer in milliseconds when corosync runs
@@ -55,7 +56,7 @@ def parse_quorumtool(text: str) -> Membership:
             fields[key.strip()] = value.strip()
     quorate = fields.get("Quorate")
     node = fields.get("Node ID", "")
-    if quorate not in ("Yes", "No") or not node.isdigit():
+    if quorate not in ("Yes", "No") or not is_digits(node):
         raise ToolOutputError("corosync-quorumtool: no Quorate or Node ID line")
     if int(node) not in members:
         raise ToolOutputError("corosync-quorumtool: local node %s is not in its own membership" % node)
@@ -74,7 +75,7 @@ def parse_nodelist(text: str) -> typing.Dict[int, str]:
     result = {}
     for pos, keys in nodes.items():
         node, name = keys.get("nodeid", ""), keys.get("name", "")
-        if not node.isdigit() or not is_uuid(name):
+        if not is_digits(node) or not is_uuid(name):
             raise ToolOutputError("corosync-cmapctl: node %s has nodeid %r and name %r" % (pos, node, name))
         result[int(node)] = name.lower()
     return result

@@ -11,6 +11,7 @@ costs no more than ``driver``: everything else is imported by a command.
 import abc
 import re
 
+from sm_clusterstack.digits import is_digits
 from sm_clusterstack.smapi import driver
 from sm_clusterstack.smapi.driver import Failure
 
@@ -26,7 +27,7 @@ def check_uuid(value, member: str) -> str:
 
 def size_argument(args: list, what: str) -> int:
     """The size in bytes xapi passes as the first argument, as a non-negative integer."""
-    if not args or not args[0].isdigit():
+    if not args or not is_digits(args[0], max_length=19):
         raise Failure("ArgumentInvalid", "%s: args[0] must be a size in bytes, got %r"
                       % (what, args[0] if args else None))
     return int(args[0])

@@ -13,6 +13,7 @@ import re
 import typing
 
 from sm_clusterstack import runner
+from sm_clusterstack.digits import is_digits
 from sm_clusterstack.smapi.driver import Failure
 
 MOUNT_ROOT_ENV = "SM_CLUSTERSTACK_SR_MOUNT"
@@ -70,7 +71,7 @@ def optional_int(device_config: typing.Dict[str, str], key: str, default: int,
     value = device_config.get(key, "")
     if value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not is_digits(value) or not low <= int(value) <= high:
         raise Failure("ConfigInvalid", "%s: %r is not an integer in %d..%d" % (key, value, low, high))
     return int(value)
 

@@ -8,6 +8,7 @@ case.  ``to_xml`` writes the format a stack must print.
 import typing
 
 from sm_clusterstack import xmlsafe
+from sm_clusterstack.digits import is_digits
 from sm_clusterstack.stacks.xhadconf import is_uuid
 from sm_clusterstack.xmlsafe import XMLFormatError
 
@@ -142,7 +143,7 @@ def _parse_host(node):
 
 def _parse_int(text, what):
     value = (text or "").strip()
-    if not value.lstrip("-").isdigit() or len(value) > 18:
+    if not is_digits(value, signed=True):
         raise XMLFormatError("liveset: %s is %r, not an integer" % (what, text))
     return int(value)
 

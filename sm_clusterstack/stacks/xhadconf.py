@@ -8,6 +8,7 @@ import re
 import typing
 
 from sm_clusterstack import xmlsafe
+from sm_clusterstack.digits import is_digits
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 DEFAULT_PATH = "/etc/xensource/xhad.conf"
@@ -154,7 +155,7 @@ def _one(node, tag, what):
 
 def _int(text: str, name: str, what: str) -> int:
     text = text.strip()
-    if not text.isdigit() or len(text) > 9:
+    if not is_digits(text, max_length=9):
         raise XMLFormatError("%s: %s %r is not a non-negative integer" % (what, name, text))
     return int(text)
 

@@ -152,3 +152,20 @@ def test_xhad_conf_duplicate_host_refused():
 def test_xhad_conf_bomb_refused():
     with pytest.raises(XMLFormatError):
         xhadconf.parse(BOMB.replace(b"ha_liveset_info", b"xhad-config"))
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "--3", "\u0663", "1e3", "+5"])
+def test_liveset_number_that_is_not_ascii_decimal_is_a_format_error(value):
+    doc = make_liveset(1).to_xml().replace(
+        b"</ha_liveset_info>",
+        ("<raw_status_on_local_host><statefile_latency>%s</statefile_latency>"
+         "</raw_status_on_local_host></ha_liveset_info>" % value).encode("utf-8"))
+    with pytest.raises(XMLFormatError):
+        liveset.parse(doc)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "-1", " "])
+def test_xhad_conf_port_that_is_not_ascii_decimal_is_a_format_error(value):
+    text = make_conf().to_xml().decode().replace("<UDPport>49154</UDPport>", "<UDPport>%s</UDPport>" % value)
+    with pytest.raises(XMLFormatError):
+        xhadconf.parse(text.encode("utf-8"))
