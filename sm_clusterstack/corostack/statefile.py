@@ -141,6 +141,9 @@ def write(path: str, state: PoolState) -> None:
 
 @contextlib.contextmanager
 def _locked(path):
+    # The statefile is the VDI xapi attached: never create it. A missing one
+    # (not attached yet) must fail, not become a private file on each host.
+    os.stat(path)
     device = _is_block_device(path)
     fd = os.open(path if device else path + ".lock", (os.O_RDWR if device else os.O_RDWR | os.O_CREAT), 0o600)
     try:

@@ -71,5 +71,6 @@ def test_concurrent_writer_processes_lose_no_update_on_a_block_device(loop_devic
 
 def test_concurrent_writer_processes_lose_no_update_on_a_file(tmp_path):
     path = str(tmp_path / "statefile")
+    open(path, "wb").close()  # the attached VDI: the stack never creates it
     statefile.write(path, PoolState(GEN))
     assert len(concurrent_writers(path).excluded) == WRITERS * UPDATES

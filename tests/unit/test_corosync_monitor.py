@@ -74,6 +74,7 @@ def test_no_fencing_once_the_pool_state_is_invalid(paths):
 def test_pool_state_read_from_the_statefile(tmp_path):
     path = str(tmp_path / "sf")
     assert not monitor.pool_invalid(path)  # unreadable: no proof, fencing goes ahead
+    open(path, "wb").close()
     statefile.write(path, statefile.PoolState(GEN, "active"))
     assert not monitor.pool_invalid(path)
     statefile.write(path, statefile.PoolState(GEN, "invalid"))

@@ -65,7 +65,7 @@ def test_well_checksummed_but_invalid_payload_is_corrupt(payload, says):
 
 
 def test_update_reads_changes_and_writes(tmp_path):
-    path = str(tmp_path / "sf")
+    path = attached_vdi(tmp_path)
     statefile.write(path, PoolState(GEN))
 
     def change(old):
@@ -76,7 +76,7 @@ def test_update_reads_changes_and_writes(tmp_path):
 
 
 def test_failed_change_leaves_the_statefile_as_it_was(tmp_path):
-    path = str(tmp_path / "sf")
+    path = attached_vdi(tmp_path)
     statefile.write(path, PoolState(GEN))
 
     def refuse(old):
@@ -87,13 +87,29 @@ def test_failed_change_leaves_the_statefile_as_it_was(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sf", "sf.lock"]
 
 
+def attached_vdi(tmp_path):
+    """A blank raw VDI, as xapi attaches it for the statefile (a file here)."""
+    path = str(tmp_path / "sf")
+    with open(path, "wb") as f:
+        f.truncate(4 * 1024 * 1024)
+    return path
+
+
+def test_statefile_not_attached_is_never_created(tmp_path):
+    """Each host creating its own private file would silently split the pool's state."""
+    path = str(tmp_path / "absent")
+    with pytest.raises(statefile.StatefileError, match="No such file"):
+        statefile.write(path, PoolState(GEN))
+    assert not (tmp_path / "absent").exists()
+
+
 def test_missing_statefile_is_an_access_error(tmp_path):
     with pytest.raises(statefile.StatefileError, match="No such file"):
         statefile.read(str(tmp_path / "absent"))
 
 
 def test_concurrent_writers_lose_no_update(tmp_path):
-    path = str(tmp_path / "sf")
+    path = attached_vdi(tmp_path)
     statefile.write(path, PoolState(GEN))
     hosts = ["8f1c2a34-0000-4000-8000-%012d" % i for i in range(16)]
 
