@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 import typing
 import uuid
 
@@ -37,6 +38,7 @@ FENCE_ACTION = "SM_CLUSTERSTACK_FENCE_ACTION"
 STATEFILE_SIZE = 4 * 1024 * 1024  # xapi rounds the statefile VDI up to 4 MiB
 HOST_ADDRESS = "127.0.0.1"
 IP_TIMEOUT = 10.0  # seconds for an ``ip netns`` command
+POLL = 0.1  # seconds between two looks for leftover processes
 
 
 class StackSandbox(object):
@@ -105,6 +107,19 @@ class StackSandbox(object):
                 continue
         return found
 
+    def wait_leftovers(self, grace: float) -> typing.List[int]:
+        """The sandbox's processes still running after waiting up to ``grace`` seconds for them to exit."""
+        deadline = time.monotonic() + grace
+        left = self.leftover_pids()
+        while left and time.monotonic() < deadline:
+            time.sleep(POLL)
+            left = self.leftover_pids()
+        return left
+
+    def fenced(self) -> bool:
+        """True when something ran the sandbox's fence action (it touches ``fence_record``)."""
+        return os.path.lexists(self.fence_record)
+
     def cleanup(self) -> typing.List[int]:
         """Kill what the kit left running in the sandbox, remove it; return the pids killed."""
         killed = self.leftover_pids()
@@ -116,6 +131,22 @@ class StackSandbox(object):
         self._remove_netns()
         shutil.rmtree(self.path, ignore_errors=True)
         return killed
+
+
+def describe_pids(pids: typing.Sequence[int]) -> str:
+    """``pid 12 (sleep 100)``, ... for a report; the command is what /proc says, if still there."""
+    return ", ".join("pid %d (%s)" % (pid, command_of(pid) or "gone") for pid in pids)
+
+
+def command_of(pid: int) -> str:
+    """The command line of ``pid``, shortened, or "" when it is gone."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return ""
+    text = " ".join(a.decode("utf-8", "replace") for a in argv if a)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def free_udp_port(low: int = 20000, high: int = 59000) -> int:

@@ -2,16 +2,19 @@
 
 Sequence: with no daemon (query 14, stop 0), a bad argument (1), pool
 state init and a second change, start, liveset (schema, model, local host
-live), propose_master, set/clear excluded, init refused while running,
-disarm fencing, stop (then query 14).  See stack_probe for timeouts and
-engine absence.
+live), propose_master (TRUE: the sandbox's pool is this one live host,
+quorate), set/clear excluded, init refused while running, disarm fencing,
+stop (then query 14 and, within a short grace, no process of the sandbox
+left), then that the fence action never ran (the sandbox's
+SM_CLUSTERSTACK_FENCE_ACTION only touches a file).  See stack_probe for
+timeouts and engine absence.
 """
 
 import typing
 
 from sm_clusterstack.kit import liveset_schema
 from sm_clusterstack.kit import result as res
-from sm_clusterstack.kit.sandbox import StackSandbox
+from sm_clusterstack.kit.sandbox import FENCE_ACTION, StackSandbox, describe_pids
 from sm_clusterstack.kit.stack_probe import (
     ENGINE_ABSENT_AGAIN, SCRIPT_TIMEOUT, START_TIMEOUT, Fail, Skip, StackProbe, code, expect)
 from sm_clusterstack.stacks import liveset, mtc
@@ -28,7 +31,9 @@ EXCLUDED = "stack.excluded-roundtrip"
 POOL_STATE_RUNNING = "stack.pool-state-running"
 DISARM_FENCING = "stack.disarm-fencing"
 STOP_DAEMON = "stack.stop-daemon"
+NO_FENCE = "stack.no-fence"
 TIMEOUT = "stack.timeout"
+STOP_GRACE = 5.0  # seconds the processes of a stopped daemon may take to exit
 
 
 def no_daemon_exit(p: StackProbe) -> str:
@@ -100,14 +105,17 @@ def liveset_localhost(p: StackProbe) -> str:
 
 
 def propose_master(p: StackProbe) -> str:
-    """ha_propose_master exits 0 and prints TRUE or FALSE."""
+    """ha_propose_master exits 0 and prints TRUE: the sandbox's pool is this one live host, so it is quorate."""
     p.need_daemon()
     result = p.call("ha_propose_master")
     expect(result, mtc.SUCCESS, "ha_propose_master")
     answer = result.stdout.strip()
-    if answer not in ("TRUE", "FALSE"):
+    if answer == "FALSE":
+        raise Fail("ha_propose_master printed FALSE on the only host of a quorate one-host pool: "
+                   "xapi would never get a master")
+    if answer != "TRUE":
         raise Fail("ha_propose_master printed %r, not TRUE or FALSE" % answer[:80])
-    return "printed %s" % answer
+    return "printed TRUE (the only host of a quorate one-host pool)"
 
 
 def _excluded_flag(p: StackProbe, checked: bool) -> typing.Optional[bool]:
@@ -153,10 +161,18 @@ def disarm_fencing(p: StackProbe) -> str:
 
 
 def stop_daemon(p: StackProbe) -> str:
-    """ha_stop_daemon exits 0, after which ha_query_liveset says no daemon (14)."""
+    """ha_stop_daemon exits 0, after which ha_query_liveset says no daemon (14) and no process is left."""
     p.need_daemon()
     expect(p.call("ha_stop_daemon", timeout=p.start_timeout), mtc.SUCCESS, "ha_stop_daemon")
     p.stopped = True
+    verdict = _query_after_stop(p)
+    left = p.left_after_stop = p.sandbox.wait_leftovers(STOP_GRACE)
+    if left:
+        raise Fail("ha_stop_daemon exited 0 but left running, %gs later: %s" % (STOP_GRACE, describe_pids(left)))
+    return verdict + "; no process left"
+
+
+def _query_after_stop(p: StackProbe) -> str:
     query = p.call("ha_query_liveset")
     if query.returncode == mtc.DAEMON_IS_NOT_PRESENT:
         return "stopped; ha_query_liveset then exits 14"
@@ -166,6 +182,25 @@ def stop_daemon(p: StackProbe) -> str:
         return "stopped; ha_query_liveset exits %s as with no daemon (see %s)" % (code(query), NO_DAEMON_EXIT)
     expect(query, mtc.DAEMON_IS_NOT_PRESENT, "ha_query_liveset after ha_stop_daemon")
     return ""
+
+
+def no_fence(p: StackProbe, absent: str) -> typing.Tuple[str, str]:
+    """The stack never ran its fence action during the checks (including the kit's final stop)."""
+    if p.sandbox.fenced():
+        return res.FAIL, ("the stack ran its fence action (%s) during the checks; on a host that is a reboot"
+                          % FENCE_ACTION)
+    if absent:
+        return res.SKIP, ENGINE_ABSENT_AGAIN
+    return res.PASS, "the fence action was never run"
+
+
+def timeouts(p: StackProbe, absent: str) -> typing.Tuple[str, str]:
+    """No script had to be killed at its timeout."""
+    if p.timeouts:
+        return res.FAIL, "killed at the timeout: %s" % ", ".join(p.timeouts)
+    if absent:
+        return res.SKIP, ENGINE_ABSENT_AGAIN
+    return res.PASS, "every script exited within its timeout"
 
 
 CHECKS = (
@@ -181,7 +216,7 @@ CHECKS = (
     (DISARM_FENCING, disarm_fencing),
     (STOP_DAEMON, stop_daemon),
 )
-IDS = tuple(check for check, _ in CHECKS) + (TIMEOUT,)
+IDS = tuple(check for check, _ in CHECKS) + (NO_FENCE, TIMEOUT)
 
 
 def _record(suite: res.Suite, check: str, func: typing.Callable[[StackProbe], str], probe: StackProbe) -> None:
@@ -216,22 +251,39 @@ def run(suite: res.Suite, path: str, timeout: float = SCRIPT_TIMEOUT, start_time
     try:
         for check, func in CHECKS:
             _record(suite, check, func, probe)
-        suite.mark()
-        if probe.timeouts:
-            suite.add(TIMEOUT, res.FAIL, "killed at the timeout: %s" % ", ".join(probe.timeouts))
-        elif probe.engine_absent:
-            suite.add(TIMEOUT, res.SKIP, ENGINE_ABSENT_AGAIN)
-        else:
-            suite.add(TIMEOUT, res.PASS, "every script exited within its timeout")
+        absent = probe.engine_absent
+        _stop_left_daemon(probe)
+        for check, verdict in ((NO_FENCE, no_fence), (TIMEOUT, timeouts)):
+            suite.mark()
+            suite.add(check, *verdict(probe, absent))
     finally:
-        _teardown(probe, sandbox)
+        _stop_left_daemon(probe)
+        left = describe_pids([pid for pid in sandbox.leftover_pids() if pid not in probe.left_after_stop])
+        killed = [pid for pid in sandbox.cleanup() if pid not in probe.left_after_stop]
+    note_killed(suite, killed, left)
 
 
-def _teardown(probe: StackProbe, sandbox: StackSandbox) -> None:
+def _stop_left_daemon(probe: StackProbe) -> None:
+    """The kit's own ha_stop_daemon when the checks started a daemon and did not stop it."""
     if probe.daemon_may_run and not probe.stopped:
+        probe.stopped = True
         probe.engine_absent = ""
         try:
             probe.call("ha_stop_daemon", timeout=probe.start_timeout)
         except (Skip, Fail):
             pass
-    sandbox.cleanup()
+
+
+def note_killed(suite: res.Suite, killed: typing.List[int], left: str) -> None:
+    """Say on stack.stop-daemon what the kit had to kill at the end (not yet reported); a PASS becomes a FAIL."""
+    if not killed:
+        return
+    try:
+        stop = suite.get(STOP_DAEMON)
+    except KeyError:
+        return
+    text = "the kit killed what the stack left running at the end: %s" % (left or describe_pids(killed))
+    if stop.result == res.PASS:
+        stop.result, stop.detail = res.FAIL, text
+    else:
+        stop.detail = "%s; %s" % (stop.detail, text) if stop.detail else text

@@ -58,6 +58,7 @@ class StackProbe(object):
         self.started = False
         self.stopped = False
         self.liveset = None  # type: typing.Optional[liveset.Liveset]
+        self.left_after_stop = []  # type: typing.List[int]
 
     def call(self, script: str, args: typing.Sequence[str] = (),
              timeout: typing.Optional[float] = None) -> runner.Result:

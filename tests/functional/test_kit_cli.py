@@ -45,7 +45,7 @@ def test_conforming_stack_exits_0_and_prints_the_table(tmp_path):
     result = kit("stack", stack(tmp_path))
     assert result.returncode == 0
     assert "stack.liveset-schema" in result.stdout and "FAIL" not in result.stdout
-    assert result.stdout.splitlines()[-1].startswith("1 target, 16 checks: 16 passed, 0 failed")
+    assert result.stdout.splitlines()[-1].startswith("1 target, 17 checks: 17 passed, 0 failed")
 
 
 def test_host_network_runs_stack_scripts_outside_a_namespace(tmp_path):
@@ -117,5 +117,5 @@ def test_no_target_reads_root_and_sm_dir_from_xapi_conf(tmp_path):
 def test_list_names_every_check(tmp_path):
     result = kit("--list")
     assert result.returncode == 0
-    assert len(result.stdout.splitlines()) == 25
+    assert len(result.stdout.splitlines()) == 26
     assert result.stdout.splitlines()[0].startswith("stack.name ")

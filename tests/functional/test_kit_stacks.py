@@ -75,6 +75,9 @@ def test_conforming_fixture_stack_passes_every_check(tmp_path):
     ("excluded-ignored", ["stack.excluded-roundtrip"]),
     ("init-while-running", ["stack.pool-state-running"]),
     ("disarm-fails", ["stack.disarm-fencing"]),
+    ("propose-master-false", ["stack.propose-master"]),
+    ("stop-leaves-child", ["stack.stop-daemon"]),
+    ("fences-on-stop", ["stack.no-fence"]),
 ])
 def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, fault, failing):
     suite = kit(tmp_path, build(tmp_path, fault))
@@ -87,6 +90,36 @@ def test_liveset_faults_are_explained(tmp_path):
     no_status = kit(tmp_path, build(tmp_path, "liveset-missing-status")).get("stack.liveset-schema").detail
     assert "not a uuid" in bad_uuid and "HostID" in bad_uuid
     assert "status" in no_status
+
+
+def test_propose_master_false_in_the_one_host_pool_is_explained(tmp_path):
+    detail = kit(tmp_path, build(tmp_path, "propose-master-false")).get("stack.propose-master").detail
+    assert "printed FALSE" in detail and "quorate" in detail
+
+
+def test_stop_leaving_a_child_names_the_process_left(tmp_path):
+    suite = kit(tmp_path, build(tmp_path, "stop-leaves-child"))
+    detail = suite.get("stack.stop-daemon").detail
+    assert "left running" in detail and "sleep 100000" in detail
+    assert suite.get("stack.no-fence").result == res.PASS
+    assert leftovers(tmp_path) == []
+
+
+def test_fencing_on_stop_is_reported_and_stop_itself_passes(tmp_path):
+    suite = kit(tmp_path, build(tmp_path, "fences-on-stop"))
+    assert "SM_CLUSTERSTACK_FENCE_ACTION" in suite.get("stack.no-fence").detail
+    assert suite.get("stack.stop-daemon").result == res.PASS
+
+
+def test_fencing_on_the_kits_final_stop_is_reported(tmp_path):
+    """The stop the kit runs itself, after a stack.start-daemon FAIL, is watched for fencing too."""
+    path = build(tmp_path, "fences-on-stop", name="start-then-fence")
+    with open(os.path.join(path, "ha_start_daemon"), "a") as f:
+        f.write("exit 2\n")  # starts the daemon, then claims SYSTEM_ERROR
+    suite = kit(tmp_path, path)
+    assert suite.failing() == ["stack.start-daemon", "stack.no-fence"]
+    assert suite.get("stack.stop-daemon").result == res.SKIP
+    assert leftovers(tmp_path) == []
 
 
 def test_missing_script_fails_script_missing_and_skips_its_check(tmp_path):

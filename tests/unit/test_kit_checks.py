@@ -6,7 +6,7 @@ import xmlrpc.client
 import pytest
 
 from sm_clusterstack import runner, stacks
-from sm_clusterstack.kit import driver_badinput, driver_static, stack_static
+from sm_clusterstack.kit import driver_badinput, driver_static, stack_live, stack_static
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.smapi import driverinfo
 
@@ -105,3 +105,31 @@ def test_supported_srs_verdict(tmp_path, content, outcome):
 def test_invalid_stack_name_fails():
     assert stack_static.check_name("/root/-bad")[0] == res.FAIL
     assert stack_static.check_name("/root/corosync/")[0] == res.PASS
+
+
+def _suite_with_stop(result, detail):
+    suite = res.Suite("stack", "s", "/s")
+    suite.add(stack_live.STOP_DAEMON, result, detail)
+    return suite
+
+
+def test_processes_killed_at_the_end_turn_a_passing_stop_into_a_failure():
+    suite = _suite_with_stop(res.PASS, "stopped")
+    stack_live.note_killed(suite, [42], "pid 42 (sleep 9)")
+    assert suite.failing() == [stack_live.STOP_DAEMON]
+    assert "pid 42 (sleep 9)" in suite.get(stack_live.STOP_DAEMON).detail
+
+
+@pytest.mark.parametrize("result", [res.SKIP, res.FAIL])
+def test_processes_killed_at_the_end_are_named_on_a_stop_that_did_not_pass(result):
+    suite = _suite_with_stop(result, "why")
+    stack_live.note_killed(suite, [42], "pid 42 (sleep 9)")
+    found = suite.get(stack_live.STOP_DAEMON)
+    assert (found.result, found.detail.split("; ")[0]) == (result, "why")
+    assert "killed" in found.detail and "pid 42 (sleep 9)" in found.detail
+
+
+def test_nothing_killed_at_the_end_leaves_the_stop_verdict_alone():
+    suite = _suite_with_stop(res.PASS, "stopped")
+    stack_live.note_killed(suite, [], "")
+    assert (suite.get(stack_live.STOP_DAEMON).result, suite.get(stack_live.STOP_DAEMON).detail) == (res.PASS, "stopped")
