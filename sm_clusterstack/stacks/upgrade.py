@@ -70,6 +70,8 @@ def plan(root: str, legacy_dir: str = LEGACY_DIR) -> typing.List[Step]:
     supported = os.path.join(target_dir, "ha_supported_srs")
     if not os.path.exists(supported):
         steps.append(Step(WRITE, supported, supported))
+    if _same_directory(legacy_dir, target_dir):
+        return steps  # the legacy path already is (or leads to) the stack: nothing to move
     for directory in (target_dir, legacy_dir):
         steps.extend(Step(CLEAN, path, path) for path in _listing(directory, full=True)
                      if path.endswith(TMP_SUFFIX))
@@ -77,6 +79,13 @@ def plan(root: str, legacy_dir: str = LEGACY_DIR) -> typing.List[Step]:
         if not name.endswith(TMP_SUFFIX):
             steps.append(plan_one(os.path.join(legacy_dir, name), os.path.join(target_dir, name)))
     return steps
+
+
+def _same_directory(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _listing(directory: str, full: bool = False) -> typing.List[str]:
@@ -97,6 +106,8 @@ def plan_one(source: str, target: str) -> Step:
         return Step(SKIP, source, target, "a link to %s" % os.readlink(source))
     if not os.path.isfile(source):
         return Step(SKIP, source, target, "not a regular file")
+    if os.path.lexists(target) and os.path.samefile(source, target):
+        return Step(DONE, source, target)  # one file under two names: linking would destroy it
     if not os.path.lexists(target) or is_wrapper(target):
         return Step(MOVE, source, target)
     if os.path.isfile(target) and not os.path.islink(target) and filecmp.cmp(source, target, shallow=False):

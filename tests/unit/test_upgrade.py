@@ -124,3 +124,27 @@ def test_shipped_wrappers_are_recognised_and_real_tools_are_not(host):
     assert all(upgrade.is_wrapper(os.path.join(SHIPPED, s)) for s in os.listdir(SHIPPED) if s.startswith("ha_")
                and s != "ha_supported_srs")
     assert not upgrade.is_wrapper(os.path.join(legacy, "xhad"))
+
+
+@pytest.mark.parametrize("how", ["same path", "link to the stack"])
+def test_legacy_dir_that_is_the_stack_itself_is_left_alone(host, tmp_path, how):
+    """Linking a file to itself would destroy xhad's tools: nothing is planned, nothing changes."""
+    legacy, root = host
+    upgrade.apply(upgrade.plan(root, legacy))
+    stack = os.path.join(root, "xhad")
+    before = {n: open(os.path.join(stack, n), "rb").read() for n in os.listdir(stack)}
+    if how == "same path":
+        legacy_dir = stack
+    else:
+        legacy_dir = str(tmp_path / "xha-link")
+        os.symlink(stack, legacy_dir)
+    assert [s for s in upgrade.plan(root, legacy_dir) if s.action not in ("done",)] == []
+    upgrade.apply(upgrade.plan(root, legacy_dir))
+    assert {n: open(os.path.join(stack, n), "rb").read() for n in os.listdir(stack)} == before
+
+
+def test_one_file_under_two_names_is_done_not_linked(tmp_path):
+    a = tmp_path / "a"
+    a.write_text("real")
+    os.link(str(a), str(tmp_path / "b"))
+    assert upgrade.plan_one(str(a), str(tmp_path / "b")).action == "done"
