@@ -65,9 +65,10 @@ def render(conf: XhadConfig, runtime_dir: str, cluster_name: str) -> str:
         lines += ["    node {", "        nodeid: %d" % ids[host.host_id.lower()],
                   "        name: %s" % host.host_id.lower(),
                   "        ring0_addr: %s" % host.ip_address, "    }"]
-    lines += ["}", "quorum {", "    provider: corosync_votequorum"]
-    if len(conf.hosts) == 2:
-        lines.append("    two_node: 1")
+    # An even split (two hosts, or half of a larger pool) must leave exactly one
+    # side quorate: the one holding the lowest node id. two_node would keep
+    # both halves quorate, each electing a master over the same disks.
+    lines += ["}", "quorum {", "    provider: corosync_votequorum", "    auto_tie_breaker: 1"]
     lines += ["}", "system {", "    state_dir: %s/state" % runtime_dir, "}",
               "logging {", "    to_syslog: no", "    to_stderr: no", "    to_logfile: yes",
               "    logfile: %s/corosync.log" % runtime_dir, "    timestamp: on", "}", ""]

@@ -105,11 +105,12 @@ def test_runtime_files_go_under_the_runtime_dir():
     assert (pairs["state_dir"], pairs["logfile"]) == ("/tmp/h1/state", "/tmp/h1/corosync.log")
 
 
-def test_votequorum_everywhere_and_two_node_only_for_two_hosts():
-    for n, two_node in ((1, False), (2, True), (3, False)):
+def test_votequorum_with_a_tie_breaker_and_never_two_node():
+    """two_node would keep both halves of a split two-host pool quorate (two masters)."""
+    for n in (1, 2, 3, 4):
         pairs = sections(coroconf.render(make(ids(n)), "/run/x", "xapi"))
-        assert ("provider", "corosync_votequorum") in pairs
-        assert (("two_node", "1") in pairs) == two_node
+        assert ("provider", "corosync_votequorum") in pairs and ("auto_tie_breaker", "1") in pairs
+        assert "two_node" not in dict(pairs)
 
 
 def test_braces_balance_and_each_block_opens_on_its_own_line():
