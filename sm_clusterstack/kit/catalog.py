@@ -31,7 +31,7 @@ DESCRIPTIONS = {
     driver_pool.SM_RECORD: "the embedded pool's sm-dir scan registers the driver with its stacks",
     driver_pool.ATTACH_EXCLUSION: "HA on a stack not allowed: sr_attach and PBD.plug refused, "
                                   "INCOMPATIBLE_CLUSTER_STACK_ACTIVE",
-    driver_pool.ATTACH_COMPATIBLE: "HA on an allowed stack: attach not refused for the cluster stack",
+    driver_pool.ATTACH_COMPATIBLE: "HA on each allowed stack in turn: attach not refused for the cluster stack",
 }
 
 

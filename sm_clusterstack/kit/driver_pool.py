@@ -5,9 +5,10 @@ refused with the exclusion fault: the kit runs the driver's ``sr_attach``
 directly, as a stock xapi would (which does not know
 ``required_cluster_stack``, so the driver's own check is the only guard),
 and expects SM fault 605, i.e. INCOMPATIBLE_CLUSTER_STACK_ACTIVE through
-XenAPI; it also plugs the PBD through the pool's XenAPI.  With HA on a
-compatible stack neither is refused for that reason (another failure, e.g.
-of the storage, is fine: the rule is what is checked).
+XenAPI; it also plugs the PBD through the pool's XenAPI.  With HA on each
+compatible stack in turn (every stack of ``required_cluster_stack``)
+neither is refused for that reason (another failure, e.g. of the storage,
+is fine: the rule is what is checked).
 """
 
 import typing
@@ -126,13 +127,16 @@ def check_exclusion(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
 
 def check_compatible(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
                      required: typing.List[str]) -> typing.Tuple[str, str]:
-    """HA on an allowed stack: neither sr_attach nor PBD.plug refused for the cluster stack."""
-    stack = required[0] if required else "xhad"
-    direct, plugged = _with_ha(pool, hb, stack, sr)
-    detail = outcomes(stack, direct, plugged)
-    if any(o is not None and o[0] == REFUSED for o in (direct, plugged)):
-        return res.FAIL, "refused under a compatible stack: " + detail
-    return res.PASS, "no exclusion fault; " + detail
+    """HA on each allowed stack in turn: neither sr_attach nor PBD.plug refused for the cluster stack."""
+    details, refused = [], []
+    for stack in required or ["xhad"]:
+        direct, plugged = _with_ha(pool, hb, stack, sr)
+        details.append(outcomes(stack, direct, plugged))
+        if any(o is not None and o[0] == REFUSED for o in (direct, plugged)):
+            refused.append(stack)
+    if refused:
+        return res.FAIL, "refused under a compatible stack (%s): %s" % (", ".join(refused), "; ".join(details))
+    return res.PASS, "no exclusion fault; " + "; ".join(details)
 
 
 def _with_ha(pool: EmbeddedPool, hb: str, stack: str, sr: SRUnderTest) -> typing.Tuple[typing.Any, typing.Any]:

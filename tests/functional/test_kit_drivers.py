@@ -51,11 +51,18 @@ def test_conforming_fixture_driver_passes_every_check(tmp_path):
     ("NovendorSR", [driver_static.INFO_MEMBER], "member vendor is missing"),
     ("RefusealwaysSR", [driver_pool.ATTACH_COMPATIBLE], "refused under a compatible stack"),
     ("ScanfailsSR", [driver_pool.SM_RECORD], "cannot answer when a pool runs me"),
+    ("RefusemelioSR", [driver_pool.ATTACH_COMPATIBLE], "refused under a compatible stack (melio)"),
 ])
 def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, name, failing, explained):
     suite = kit(tmp_path, install(tmp_path, name))
     assert suite.failing() == failing
     assert explained in suite.get(failing[0]).detail
+
+
+def test_attach_compatible_tries_every_declared_stack(tmp_path):
+    detail = kit(tmp_path, install(tmp_path, "RefusemelioSR")).get(driver_pool.ATTACH_COMPATIBLE).detail
+    assert "HA on corosync: sr_attach and PBD.plug both attached" in detail
+    assert "HA on melio: sr_attach and PBD.plug both answered INCOMPATIBLE_CLUSTER_STACK_ACTIVE" in detail
 
 
 def test_invalid_driver_info_skips_the_pool_checks(tmp_path):
