@@ -25,6 +25,8 @@ def create_in(conn, host: str, sr: str, device_config: dict, other_config: dict 
     """Insert a detached PBD (PBD_EXISTS if the host already has one for the SR)."""
     model.check_ref(conn, "host", host)
     sr_row = model.check_ref(conn, "SR", sr)
+    if conn.execute("SELECT 1 FROM PBD WHERE SR = ? AND state = ?", (sr, plug.DESTROYING)).fetchone():
+        raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s is being destroyed" % sr)
     existing = conn.execute("SELECT ref FROM PBD WHERE host = ? AND SR = ?", (host, sr)).fetchone()
     if existing is not None:
         raise XenAPIError(errors.PBD_EXISTS, host, sr, existing[0])

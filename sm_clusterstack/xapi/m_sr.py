@@ -81,23 +81,36 @@ def _check_detached(conn, sr):
 
 def _remove(ctx, sr):
     with ctx.store.write() as conn:
-        conn.execute("DELETE FROM VDI WHERE SR = ?", (sr,))
-        conn.execute("DELETE FROM PBD WHERE SR = ?", (sr,))
-        store_mod.delete(conn, "SR", sr)
+        _remove_in(conn, sr)
+
+
+def _remove_in(conn, sr):
+    conn.execute("DELETE FROM VDI WHERE SR = ?", (sr,))
+    conn.execute("DELETE FROM PBD WHERE SR = ?", (sr,))
+    store_mod.delete(conn, "SR", sr)
 
 
 @method("SR.forget", "sr:ref:SR")
 def forget(ctx, session, sr) -> str:
-    """Forget an SR with every PBD detached; its storage is untouched."""
+    """Forget an SR with every PBD detached; its storage is untouched.
+
+    The check and the delete are one write transaction: no plug can
+    reserve a PBD of the SR in between.
+    """
     with ctx.store.write() as conn:
         _check_detached(conn, sr)
-    _remove(ctx, sr)
+        _remove_in(conn, sr)
     return ""
 
 
 @method("SR.destroy", "sr:ref:SR")
 def destroy(ctx, session, sr) -> str:
-    """Delete an SR's storage (driver ``sr_delete``) and forget it."""
+    """Delete an SR's storage (driver ``sr_delete``) and forget it.
+
+    The PBDs are marked ``destroying`` in the check's transaction, so no
+    plug reserves one while ``sr_delete`` runs; a failing ``sr_delete``
+    puts them back to ``detached``.
+    """
     with ctx.store.write() as conn:
         _check_detached(conn, sr)
         pbds = conn.execute("SELECT * FROM PBD WHERE SR = ? ORDER BY host = ? DESC, ref",
@@ -105,9 +118,20 @@ def destroy(ctx, session, sr) -> str:
         if not pbds:
             raise XenAPIError(errors.SR_NO_PBDS, sr)
         sr_row = store_mod.row(conn, "SR", sr)
-    drivers.run_for_pbd(ctx, "sr_delete", pbds[0], sr_row)
+        _mark_pbds(conn, sr, plug.DETACHED, plug.DESTROYING)
+    try:
+        drivers.run_for_pbd(ctx, "sr_delete", pbds[0], sr_row)
+    except BaseException:
+        with ctx.store.write() as conn:
+            _mark_pbds(conn, sr, plug.DESTROYING, plug.DETACHED)
+        raise
     _remove(ctx, sr)
     return ""
+
+
+def _mark_pbds(conn, sr: str, was: str, now: str) -> None:
+    for (pbd,) in conn.execute("SELECT ref FROM PBD WHERE SR = ? AND state = ?", (sr, was)).fetchall():
+        plug.set_state(conn, pbd, now, was)
 
 
 @method("SR.set_name_label", "sr:ref:SR", "value:str")

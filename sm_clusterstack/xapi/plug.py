@@ -14,6 +14,7 @@ number of SM types, not on the size of the pool.  SRs of one type share
 their ``required_cluster_stack``, so the rules decide the same.
 """
 
+import logging
 import sqlite3
 import typing
 
@@ -22,7 +23,9 @@ from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi import context, drivers, model
 from sm_clusterstack.xapi import store as store_mod
 
+LOG = logging.getLogger("sm_clusterstack.xapi")
 PLUGGING, ATTACHED, UNPLUGGING, DETACHED = "plugging", "attached", "unplugging", "detached"
+DESTROYING = "destroying"  # SR.destroy runs the driver's sr_delete: no plug, unplug nor destroy meanwhile
 
 
 def required_of(conn: sqlite3.Connection, sr_type: str) -> typing.List[str]:
@@ -83,6 +86,8 @@ def reserve(ctx, pbd_ref: str) -> typing.Optional[typing.Tuple[sqlite3.Row, sqli
         if pbd["state"] != DETACHED:
             raise _busy(pbd)
         sr = store_mod.row(conn, "SR", pbd["SR"])
+        if sr["creating"]:
+            raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s is being created" % sr["ref"])
         check(conn, sr["ref"], sr["type"])
         set_state(conn, pbd_ref, PLUGGING)
     return pbd, sr
@@ -108,10 +113,30 @@ def plug(ctx, pbd_ref: str) -> None:
     pbd, sr = reserved
     try:
         drivers.run_for_pbd(ctx, "sr_attach", pbd, sr)
-    except BaseException:
+    except BaseException as e:
+        if not is_clean_fault(e):
+            detach_quietly(ctx, pbd, sr, "sr_attach failed uncleanly (%s)" % e)
         finish(ctx, pbd_ref, PLUGGING, DETACHED)
         raise
     finish(ctx, pbd_ref, PLUGGING, ATTACHED)
+
+
+def is_clean_fault(error: BaseException) -> bool:
+    """True when a driver answered a fault: it did not attach, so nothing needs detaching.
+
+    A timeout, a non-zero exit or output that is no answer (plain
+    SR_BACKEND_FAILURE), or any other exception, may leave the SR attached.
+    """
+    return isinstance(error, XenAPIError) and error.code != errors.SR_BACKEND_FAILURE_PREFIX
+
+
+def detach_quietly(ctx, pbd: typing.Any, sr: typing.Any, why: str) -> None:
+    """Run ``sr_detach`` for ``pbd`` best effort (it is idempotent), logging a failure."""
+    LOG.warning("PBD %s: %s: detaching it", pbd["ref"], why)
+    try:
+        drivers.run_for_pbd(ctx, "sr_detach", pbd, sr)
+    except Exception as e:  # best effort: the PBD is marked detached anyway
+        LOG.warning("sr_detach of PBD %s failed: %s", pbd["ref"], e)
 
 
 def unplug(ctx, pbd_ref: str) -> None:
@@ -134,9 +159,15 @@ def unplug(ctx, pbd_ref: str) -> None:
 
 
 def check_not_statefile_sr(conn: sqlite3.Connection, sr_ref: str) -> None:
-    """HA_IS_ENABLED if HA is on (or being enabled) with its statefile on ``sr_ref``."""
+    """HA_IS_ENABLED if HA is on (or being enabled) with its statefile on ``sr_ref``.
+
+    While enable_ha runs, its heartbeat SR is protected from its first step,
+    before the statefile exists.
+    """
     pool = context.pool_row(conn)
     plan = store_mod.loads(pool["ha_plan"]) or {}
+    if plan.get("heartbeat_sr") == sr_ref:
+        raise XenAPIError(errors.HA_IS_ENABLED)
     vdis = list(store_mod.loads(pool["ha_statefiles"]) or []) + list(plan.get("statefiles", []))
     if not (pool["ha_enabled"] or plan) or not vdis:
         return

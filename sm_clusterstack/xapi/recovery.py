@@ -11,8 +11,7 @@ back, and drops the internal sessions.
 import logging
 import typing
 
-from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import drivers, ha, plug
+from sm_clusterstack.xapi import ha, plug
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -24,13 +23,14 @@ def reconcile(ctx) -> typing.Dict[str, int]:
         conn.execute("DELETE FROM session WHERE internal = 1")
         busy = conn.execute("SELECT * FROM PBD WHERE state IN ('plugging', 'unplugging')").fetchall()
         half_created = forget_half_created(conn)
+        destroying = undo_destroying(conn)
     for pbd in busy:
         _detach(ctx, pbd)
     had_plan = bool(ha_plan(ctx))
     if had_plan:
         LOG.warning("rolling back an enable_ha interrupted by a crash")
         ha.rollback(ctx)
-    return {"pbds": len(busy), "ha_plans": int(had_plan), "srs": half_created}
+    return {"pbds": len(busy), "ha_plans": int(had_plan), "srs": half_created, "destroying": destroying}
 
 
 def forget_half_created(conn) -> int:
@@ -44,6 +44,21 @@ def forget_half_created(conn) -> int:
     return len(refs)
 
 
+def undo_destroying(conn) -> int:
+    """Put back to detached the PBDs of SRs whose SR.destroy a crash interrupted.
+
+    Whether ``sr_delete`` finished is unknown: the SR stays, detached; a
+    new SR.destroy or SR.forget decides its fate.
+    """
+    srs = [r[0] for r in conn.execute("SELECT DISTINCT SR FROM PBD WHERE state = ? ORDER BY SR", (plug.DESTROYING,))]
+    for ref in srs:
+        LOG.warning("SR %s was being destroyed at the crash: its storage may be gone; "
+                    "destroy or forget it again", ref)
+        conn.execute("UPDATE PBD SET state = ?, active = 0 WHERE SR = ? AND state = ?",
+                     (plug.DETACHED, ref, plug.DESTROYING))
+    return len(srs)
+
+
 def ha_plan(ctx) -> typing.Optional[dict]:
     """The recorded enable_ha plan, if any."""
     with ctx.store.read() as conn:
@@ -53,9 +68,8 @@ def ha_plan(ctx) -> typing.Optional[dict]:
 def _detach(ctx, pbd) -> None:
     with ctx.store.read() as conn:
         sr = store_mod.row(conn, "SR", pbd["SR"])
-    LOG.warning("PBD %s was %s at the crash: detaching it", pbd["ref"], pbd["state"])
-    try:
-        drivers.run_for_pbd(ctx, "sr_detach", pbd, sr)
-    except XenAPIError as e:
-        LOG.warning("sr_detach of %s after the crash failed: %s", pbd["ref"], e)
+    if sr is None:
+        LOG.warning("PBD %s was %s at the crash and its SR %s is gone", pbd["ref"], pbd["state"], pbd["SR"])
+    else:
+        plug.detach_quietly(ctx, pbd, sr, "was %s at the crash" % pbd["state"])
     plug.finish(ctx, pbd["ref"], pbd["state"], plug.DETACHED)

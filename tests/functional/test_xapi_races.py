@@ -1,0 +1,131 @@
+"""Operations racing a plug, and plug failures that may leave an SR attached.
+
+Fixture drivers of shim_helpers sleep, fault or print garbage where a test
+says; the shim itself is the real server.
+"""
+
+import threading
+import time
+
+import pytest
+
+from shim_helpers import Pool, calls, failure, introduce
+
+
+@pytest.fixture
+def pool(tmp_path):
+    p = Pool(tmp_path, hosts=2).start()
+    yield p
+    p.stop()
+
+
+def in_background(call):
+    result = {}
+
+    def run():
+        try:
+            result["value"] = call()
+        except Exception as e:
+            result["error"] = e
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def wait_for(predicate, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def commands(pool, sr_type):
+    return [c[0] for c in calls(pool.ctl[sr_type])]
+
+
+def test_plug_and_pbd_create_refused_while_sr_destroy_runs_sr_delete(pool):
+    x = pool.x
+    sr = introduce(pool, "ocfs2", "o")
+    master_pbd, other_pbd = sorted(x.SR.get_PBDs(sr), key=lambda p: x.PBD.get_host(p) != pool.master())
+    other_host = x.PBD.get_host(other_pbd)
+    x.PBD.destroy(other_pbd)
+    pool.inject("ocfs2", "sleep", "sr_delete", 3)
+    thread, result = in_background(lambda: pool.server.session().xenapi.SR.destroy(sr))
+    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_delete"])
+    assert failure(x.PBD.plug, master_pbd)[0] == "OPERATION_NOT_ALLOWED"
+    assert failure(x.PBD.create, {"host": other_host, "SR": sr})[0] == "OPERATION_NOT_ALLOWED"
+    thread.join(30)
+    assert "error" not in result
+    assert sr not in x.SR.get_all() and x.PBD.get_all() == []
+    assert "sr_attach" not in commands(pool, "ocfs2")
+
+
+def test_failed_sr_delete_leaves_the_sr_detached_and_pluggable(pool):
+    x = pool.x
+    sr = introduce(pool, "ocfs2", "o")
+    pool.inject("ocfs2", "fault", "sr_delete", 2)
+    assert failure(x.SR.destroy, sr)[0] == "SR_BACKEND_FAILURE_2"
+    for pbd in x.SR.get_PBDs(sr):
+        x.PBD.plug(pbd)
+        assert x.PBD.get_currently_attached(pbd) is True
+
+
+def test_plug_refused_while_sr_create_runs_sr_create(pool):
+    x = pool.x
+    pool.inject("ocfs2", "sleep", "sr_create", 3)
+    master = pool.master()
+    thread, result = in_background(lambda: pool.server.session().xenapi.SR.create(
+        master, {"device": "/dev/fixture"}, "0", "o", "", "ocfs2", "user", True, {}))
+    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_create"])
+    wait_for(lambda: x.PBD.get_all() != [])
+    for pbd in x.PBD.get_all():
+        assert failure(x.PBD.plug, pbd)[0] == "OPERATION_NOT_ALLOWED"
+    thread.join(30)
+    assert "error" not in result
+    assert all(x.PBD.get_currently_attached(p) for p in x.PBD.get_all())
+
+
+def test_sr_attach_with_garbage_output_is_detached_again(pool):
+    sr = introduce(pool, "lvm", "l")
+    pbd = pool.x.SR.get_PBDs(sr)[0]
+    pool.inject("lvm", "garbage", "sr_attach", 1)
+    assert failure(pool.x.PBD.plug, pbd)[0] == "SR_BACKEND_FAILURE"
+    assert commands(pool, "lvm")[-2:] == ["sr_attach", "sr_detach"]
+    assert pool.x.PBD.get_currently_attached(pbd) is False
+
+
+def test_sr_attach_timing_out_is_detached_again(tmp_path):
+    p = Pool(tmp_path, hosts=1)
+    p.server.extra = ["--driver-timeout", "1"]
+    p.start()
+    try:
+        sr = introduce(p, "lvm", "l")
+        pbd = p.x.SR.get_PBDs(sr)[0]
+        p.inject("lvm", "sleep", "sr_attach", 5)
+        assert failure(p.x.PBD.plug, pbd)[:2] == ["SR_BACKEND_FAILURE", "driver timed out"]
+        assert commands(p, "lvm")[-2:] == ["sr_attach", "sr_detach"]
+    finally:
+        p.stop()
+
+
+def test_sr_attach_answering_a_fault_is_not_detached(pool):
+    sr = introduce(pool, "lvm", "l")
+    pbd = pool.x.SR.get_PBDs(sr)[0]
+    pool.inject("lvm", "fault", "sr_attach", 2)
+    assert failure(pool.x.PBD.plug, pbd)[0] == "SR_BACKEND_FAILURE_2"
+    assert commands(pool, "lvm")[-1] == "sr_attach"
+
+
+def test_sr_destroy_interrupted_by_a_crash_leaves_the_sr_pluggable(pool):
+    sr = introduce(pool, "ocfs2", "o")
+    pool.inject("ocfs2", "sleep", "sr_delete", 10)
+    in_background(lambda: pool.server.session().xenapi.SR.destroy(sr))
+    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_delete"])
+    pool.server.kill()
+    pool.start()
+    assert sr in pool.x.SR.get_all()
+    for pbd in pool.x.SR.get_PBDs(sr):
+        pool.x.PBD.plug(pbd)
+        assert pool.x.PBD.get_currently_attached(pbd) is True
