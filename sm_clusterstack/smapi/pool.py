@@ -123,8 +123,10 @@ def snapshot(session: XenAPI.Session, own_type: str, own_stacks: typing.Sequence
              unrecorded: typing.Callable[[str], typing.List[str]] = lambda sr_type: []) -> Snapshot:
     """Read the pool in four round trips; SRs of ``own_type`` get ``own_stacks``.
 
-    ``unrecorded(sr_type)`` answers for types whose SM record has no
-    ``required_cluster_stack`` field at all (stock xapi), once per type.
+    ``unrecorded(sr_type)`` answers, once per type, for attached types whose
+    SM record has no ``required_cluster_stack`` or an empty one: stock xapi
+    has no such field, or records [] for every SMAPIv1 driver, so an empty
+    record proves nothing and the type's own driver is asked.
     """
     api = session.xenapi
     pools = _ask("pool.get_all_records", api.pool.get_all_records)
@@ -135,12 +137,14 @@ def snapshot(session: XenAPI.Session, own_type: str, own_stacks: typing.Sequence
     stacks_of = {sm.get("type"): sm.get("required_cluster_stack") for sm in sms.values()}
     stacks_of[own_type] = list(own_stacks)  # stock xapi reports [] for SMAPIv1 drivers
     attached = {}
+    asked = {own_type}
     for pbd in pbds.values():
         sr_ref = pbd.get("SR", NULL_REF)
         sr_type = srs.get(sr_ref, {}).get("type", "")
-        if stacks_of.get(sr_type) is None:
+        if not stacks_of.get(sr_type) and sr_type not in asked:
             stacks_of[sr_type] = unrecorded(sr_type)
-        attached[sr_ref] = constraints.SR(sr_ref, sr_type, stacks_of[sr_type])
+            asked.add(sr_type)
+        attached[sr_ref] = constraints.SR(sr_ref, sr_type, stacks_of.get(sr_type) or [])
     return Snapshot(bool(pool.get("ha_enabled")), pool.get("ha_cluster_stack") or "xhad",
                     [attached[ref] for ref in sorted(attached)])
 

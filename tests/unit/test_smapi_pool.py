@@ -140,3 +140,13 @@ def test_endpoint_kinds(monkeypatch):
     assert isinstance(pool.connect("OpaqueRef:s", "http://127.0.0.1:1/").transport, pool.TimeoutTransport)
     assert pool.connect("OpaqueRef:s", "/tmp/a_b.sock").transport._path == "/tmp/a_b.sock"
     assert pool.connect("OpaqueRef:s")._session == "OpaqueRef:s"
+
+
+def test_snapshot_asks_about_other_types_recorded_empty_as_stock_xapi_records_them():
+    """Stock xapi records [] for every SMAPIv1 driver: an attached Melio SR must still constrain OCFS2."""
+    api = make_api(attached=(("OpaqueRef:m", "melio"), ("OpaqueRef:l", "lvm")), sm_stacks={"melio": [], "lvm": []})
+    asked = []
+    state = pool.snapshot(FakeSession(api), "ocfs2", ["corosync"],
+                          lambda sr_type: asked.append(sr_type) or (["melio"] if sr_type == "melio" else []))
+    assert sorted(asked) == ["lvm", "melio"]
+    assert [(sr.type, sr.required_cluster_stack) for sr in state.attached] == [("lvm", ()), ("melio", ("melio",))]
