@@ -64,17 +64,25 @@ class SocketTransport(XenAPI.UDSTransport):
         return connection
 
 
-class TimeoutTransport(xmlrpc.client.Transport):
-    """HTTP transport whose connections time out."""
+class _TimeoutMixin(object):
+    """Connections of an xmlrpc.client transport that time out."""
 
     def __init__(self, timeout: float = TIMEOUT) -> None:
-        xmlrpc.client.Transport.__init__(self)
+        super(_TimeoutMixin, self).__init__()
         self._timeout = timeout
 
     def make_connection(self, host):
-        connection = xmlrpc.client.Transport.make_connection(self, host)
+        connection = super(_TimeoutMixin, self).make_connection(host)
         connection.timeout = self._timeout
         return connection
+
+
+class TimeoutTransport(_TimeoutMixin, xmlrpc.client.Transport):
+    """HTTP transport whose connections time out."""
+
+
+class SafeTimeoutTransport(_TimeoutMixin, xmlrpc.client.SafeTransport):
+    """HTTPS transport whose connections time out (the session ref never goes out in clear)."""
 
 
 def _timeout() -> float:
@@ -89,7 +97,9 @@ def connect(session_ref: str, endpoint: str = "", timeout: float = 0.0) -> XenAP
     """A XenAPI session object using ``session_ref`` at ``endpoint`` (default: env, then xapi's socket)."""
     endpoint = endpoint or os.environ.get(ENDPOINT_ENV, "") or XAPI_SOCKET
     timeout = timeout or _timeout()
-    if endpoint.startswith(("http://", "https://")):
+    if endpoint.startswith("https://"):
+        session = XenAPI.Session(endpoint, transport=SafeTimeoutTransport(timeout))
+    elif endpoint.startswith("http://"):
         session = XenAPI.Session(endpoint, transport=TimeoutTransport(timeout))
     else:
         session = XenAPI.Session("http://localhost/", transport=SocketTransport(endpoint, timeout))

@@ -150,3 +150,10 @@ def test_snapshot_asks_about_other_types_recorded_empty_as_stock_xapi_records_th
                           lambda sr_type: asked.append(sr_type) or (["melio"] if sr_type == "melio" else []))
     assert sorted(asked) == ["lvm", "melio"]
     assert [(sr.type, sr.required_cluster_stack) for sr in state.attached] == [("lvm", ()), ("melio", ("melio",))]
+
+
+def test_https_endpoint_is_reached_over_tls():
+    session = pool.connect("OpaqueRef:s", "https://pool.example/", 5)
+    assert isinstance(session._ServerProxy__transport, pool.SafeTimeoutTransport)
+    assert isinstance(pool.connect("OpaqueRef:s", "http://127.0.0.1:1/", 5)._ServerProxy__transport,
+                      pool.TimeoutTransport)
