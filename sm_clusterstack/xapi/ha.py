@@ -94,7 +94,7 @@ def rollback(ctx) -> None:
         return
     if plan["hosts_started"]:
         stop_hosts(ctx, plan["stack"], list(reversed(plan["hosts_started"])), run=_quietly)
-    _quietly(ha_steps.release_statefiles, ctx, plan["statefiles"], plan["attached_on"])
+    _quietly(ha_steps.release_statefiles, ctx, plan["statefiles"], plan["attached_on"], True)
     with ctx.store.write() as conn:
         store_mod.update(conn, "pool", context.pool_row(conn)["ref"], ha_plan="")
 

@@ -5,7 +5,9 @@ then does it, so a crash between the two leaves at worst an undo of
 something that did not happen (detach, stop and delete are idempotent).
 """
 
+import logging
 import os
+import re
 import typing
 
 from sm_clusterstack import errors, stacks
@@ -15,8 +17,10 @@ from sm_clusterstack.xapi import context, drivers
 from sm_clusterstack.xapi import store as store_mod
 from sm_clusterstack.xmlsafe import XMLFormatError
 
+LOG = logging.getLogger("sm_clusterstack.xapi")
 HA_BLOCK = 4096  # bytes: the statefile's global section, and one per host
 STATEFILE_SIZE = -(-(HA_BLOCK + 64 * HA_BLOCK) // (4 << 20)) * (4 << 20)  # rounded up to 4 MiB
+_PARAMETER = re.compile(r"[0-9]{1,9}\Z")  # ASCII digits only: "²".isdigit() is True, int("²") fails
 VDI_CREATE_TAIL = ["", "false", "19700101T00:00:00Z", store_mod.NULL_REF, "false"]
 
 
@@ -101,8 +105,15 @@ def _attach(ctx, vdi: str, host: str, sr) -> str:
     return answer["params"]
 
 
-def release_statefiles(ctx, vdis: typing.List[str], attached_on: typing.Dict[str, typing.List[str]]) -> None:
-    """Detach the statefile VDIs where attached, delete them, forget them."""
+def release_statefiles(ctx, vdis: typing.List[str], attached_on: typing.Dict[str, typing.List[str]],
+                       best_effort: bool = False) -> None:
+    """Detach the statefile VDIs where attached, delete them, forget them.
+
+    A VDI the driver says is missing counts as deleted (a crash may have
+    come between its vdi_delete and the row's delete).  ``best_effort``
+    (a rollback): a failing detach is logged and the delete still tried.
+    The row goes only once the VDI is deleted.
+    """
     for vdi in vdis:
         with ctx.store.read() as conn:
             vdi_row = store_mod.row(conn, "VDI", vdi)
@@ -113,10 +124,28 @@ def release_statefiles(ctx, vdis: typing.List[str], attached_on: typing.Dict[str
             master_pbd = _pbd(conn, context.master(conn), sr["ref"])
         if vdi_row["location"]:
             for pbd in pbds:
-                drivers.run_for_pbd(ctx, "vdi_detach", pbd, sr, extra=_vdi_params(vdi_row))
-            drivers.run_for_pbd(ctx, "vdi_delete", master_pbd, sr, extra=_vdi_params(vdi_row))
+                _detach_statefile(ctx, pbd, sr, vdi_row, best_effort)
+            _delete_statefile(ctx, master_pbd, sr, vdi_row)
         with ctx.store.write() as conn:
             store_mod.delete(conn, "VDI", vdi)
+
+
+def _detach_statefile(ctx, pbd, sr, vdi_row, best_effort: bool) -> None:
+    try:
+        drivers.run_for_pbd(ctx, "vdi_detach", pbd, sr, extra=_vdi_params(vdi_row))
+    except Exception as e:
+        if not best_effort:
+            raise
+        LOG.warning("HA rollback: vdi_detach of %s on %s failed: %s", vdi_row["ref"], pbd["host"], e)
+
+
+def _delete_statefile(ctx, pbd, sr, vdi_row) -> None:
+    try:
+        drivers.run_for_pbd(ctx, "vdi_delete", pbd, sr, extra=_vdi_params(vdi_row))
+    except XenAPIError as e:
+        if e.code != errors.VDI_MISSING:
+            raise
+        LOG.warning("statefile %s was already deleted", vdi_row["ref"])
 
 
 def conf_path(ctx, host_uuid: str) -> str:
@@ -150,7 +179,7 @@ def parameters(configuration: typing.Dict[str, str]) -> typing.Dict[str, int]:
     for key, value in configuration.items():
         name = {"timeout": "HeartbeatTimeout"}.get(key, key)
         if name in xhadconf.PARAMETERS:
-            if not value.isdigit() or len(value) > 9:
+            if not isinstance(value, str) or not _PARAMETER.match(value):
                 raise XenAPIError("INVALID_VALUE", key, value)
             params[name] = int(value)
     if "timeout" in configuration:

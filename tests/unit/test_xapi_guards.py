@@ -3,7 +3,7 @@
 import pytest
 
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, context, m_pbd, m_sr, plug, recovery
+from sm_clusterstack.xapi import api, context, ha_steps, m_pbd, m_sr, plug, recovery
 from sm_clusterstack.xapi import store as store_mod
 
 
@@ -92,3 +92,14 @@ def test_recovery_puts_pbds_of_an_interrupted_destroy_back_to_detached(ctx):
         row = store_mod.row(conn, "PBD", pbd)
     assert (row["state"], row["active"]) == ("detached", 0)
     assert plug.reserve(ctx, pbd) is not None
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "-1", "1" * 10, "", " 5"])
+def test_ha_configuration_accepts_only_ascii_digits(value):
+    with pytest.raises(XenAPIError) as e:
+        ha_steps.parameters({"timeout": value})
+    assert e.value.code == "INVALID_VALUE"
+
+
+def test_ha_configuration_timeout_sets_both_timeouts():
+    assert ha_steps.parameters({"timeout": "30"}) == {"HeartbeatTimeout": 30, "StateFileTimeout": 30}
