@@ -7,6 +7,7 @@ response struct, a Failure for anything that went wrong.
 """
 
 import logging
+import re
 import threading
 import typing
 
@@ -17,6 +18,8 @@ LOG = logging.getLogger("sm_clusterstack.xapi")
 REGISTRY = {}
 MAX_NAME = 256
 CALLER = threading.local()  # .local_root: the request came from uid 0 over the unix socket
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+_INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
 METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd")
 
 
@@ -90,9 +93,10 @@ def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool 
 
 
 def lookup(name: typing.Any) -> Method:
-    """The method called ``name``; MESSAGE_METHOD_UNKNOWN if there is none."""
-    if isinstance(name, str) and name.startswith("Async."):
-        name = name[len("Async."):]
+    """The method called ``name``; MESSAGE_METHOD_UNKNOWN if there is none.
+
+    ``Async.*`` methods are unknown too: the shim has no tasks to return.
+    """
     found = REGISTRY.get(name) if isinstance(name, str) else None
     if found is None:
         raise XenAPIError(errors.MESSAGE_METHOD_UNKNOWN, str(name)[:MAX_NAME])
@@ -126,8 +130,7 @@ def _fits(kind, value):
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "int":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 20)
+        return _fits_int(value)
     if kind == "map":
         return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
                                                for k, v in value.items())
@@ -136,3 +139,14 @@ def _fits(kind, value):
     if kind == "set" or kind.startswith("refs:"):
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     raise ValueError("unknown parameter kind %r" % kind)
+
+
+def _fits_int(value: typing.Any) -> bool:
+    """An int64, as an XML-RPC int or a string of ASCII digits (xapi sends int64 as strings)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        if not _INT.match(value):
+            return False
+        value = int(value)
+    return isinstance(value, int) and INT64_MIN <= value <= INT64_MAX

@@ -16,6 +16,7 @@ from sm_clusterstack.errors import XenAPIError
 
 INVALID_VALUE = "INVALID_VALUE"
 MAX_EXPRESSION = 4096
+MAX_DEPTH = 64  # nested "not" and "(": a deeper expression is refused, never a RecursionError
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|(<>|=)|"((?:[^"\\]|\\.)*)"|([A-Za-z_]+))')
 
 Predicate = typing.Callable[[typing.Dict[str, typing.Any]], bool]
@@ -57,6 +58,7 @@ def shown(value: typing.Any) -> str:
 class _Parser(object):
     def __init__(self, tokens):
         self.tokens = tokens
+        self.depth = 0
 
     def peek(self):
         return self.tokens[0] if self.tokens else None
@@ -90,14 +92,23 @@ class _Parser(object):
             return (lambda r: True) if token[1] == "true" else (lambda r: False)
         if token == ("sym", "not"):
             self.take()
-            inner = self.factor()
+            inner = self.nested(self.factor)
             return lambda r: not inner(r)
         if token == ("sym", "("):
             self.take()
-            inner = self.expr()
+            inner = self.nested(self.expr)
             self.take(")")
             return inner
         return self.comparison()
+
+    def nested(self, parse: typing.Callable[[], Predicate]) -> Predicate:
+        if self.depth >= MAX_DEPTH:
+            raise XenAPIError(INVALID_VALUE, "expr", "nested deeper than %d" % MAX_DEPTH)
+        self.depth += 1
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Predicate:
         left = self.value()

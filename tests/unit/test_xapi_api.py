@@ -48,8 +48,22 @@ def test_type_errors_name_the_parameter(ctx):
         "FIELD_TYPE_ERROR", "value"]
 
 
-def test_async_prefix_runs_the_method(ctx):
-    assert call(ctx, "Async.pool.get_all", login(ctx))["Status"] == "Success"
+def test_async_methods_are_unknown_as_the_shim_has_no_tasks(ctx):
+    assert call(ctx, "Async.pool.get_all", login(ctx))["ErrorDescription"] == [
+        "MESSAGE_METHOD_UNKNOWN", "Async.pool.get_all"]
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1.5", "", "-", "9223372036854775808",
+                                   "-9223372036854775809", "1" * 40, 1 << 63, True])
+def test_int_parameters_are_ascii_int64_or_field_type_error(ctx, value):
+    session = login(ctx)
+    assert call(ctx, "SR.set_physical_size", session, "OpaqueRef:x", value)["ErrorDescription"] == [
+        "FIELD_TYPE_ERROR", "value"]
+
+
+@pytest.mark.parametrize("value", ["9223372036854775807", "-9223372036854775808", "0", 7])
+def test_int_parameters_accept_the_int64_range(value):
+    api.check_type("value", "int", value)
 
 
 def add_sm(conn, sr_type, stacks):

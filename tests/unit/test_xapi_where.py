@@ -30,3 +30,15 @@ def test_malformed_expressions_are_invalid_value(expr):
     with pytest.raises(XenAPIError) as e:
         where.compile_expr(expr)
     assert e.value.code == "INVALID_VALUE" and e.value.params[0] == "expr"
+
+
+@pytest.mark.parametrize("text", ["(" * 400 + "true" + ")" * 400, "not " * 1000 + "true",
+                                  "(" * 2000, "not (" * 600 + "true" + ")" * 600])
+def test_deeply_nested_expression_is_invalid_value_not_recursion(text):
+    with pytest.raises(XenAPIError) as e:
+        where.compile_expr(text)
+    assert e.value.code == "INVALID_VALUE" and e.value.params[0] == "expr"
+
+
+def test_nesting_within_the_limit_still_works():
+    assert where.compile_expr("(" * 30 + "not " * 30 + "true" + ")" * 30)(RECORD) is True
