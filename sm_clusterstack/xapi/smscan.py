@@ -3,7 +3,9 @@
 As xapi: every executable ``<Type>SR`` in the sm-dir is asked
 ``sr_get_driver_info``; a driver that fails or answers badly is skipped (and
 logged); the SM type is the file name without ``SR``, lower-cased.  SM
-records of drivers no longer there are removed.
+records of drivers no longer there (or failing) are removed, unless SRs of
+that type exist: their record keeps their required_cluster_stack counting
+in the plug check.
 """
 
 import logging
@@ -74,7 +76,10 @@ def scan(ctx) -> typing.List[str]:
             LOG.warning("skipping driver %s: %s", path, e)
     with ctx.store.write() as conn:
         existing = {r["type"]: r["ref"] for r in conn.execute("SELECT type, ref FROM SM")}
-        for gone in set(existing) - set(found):
+        for gone in sorted(set(existing) - set(found)):
+            if conn.execute("SELECT 1 FROM SR WHERE type = ?", (gone,)).fetchone():
+                LOG.warning("no answer from a driver of SM type %s: keeping its record, as SRs of it exist", gone)
+                continue
             store_mod.delete(conn, "SM", existing[gone])
         for sr_type, row in found.items():
             if sr_type in existing:
