@@ -1,7 +1,8 @@
 """host.*: other_config (where ``exec-prefix`` lives) and, shim only, the address.
 
 ``other_config["exec-prefix"]`` (e.g. ``ip netns exec h2``) is put before
-every cluster-stack script the shim runs for that host, so one machine can
+every cluster-stack script the shim runs for that host (only the forms
+``context.exec_prefix_problem`` accepts, as it runs as root), so one machine can
 play a pool whose hosts are network namespaces; ``host.set_address`` (not
 in xapi, where the address comes from the management interface) sets the
 IPaddress written to xhad.conf for that host.
@@ -19,8 +20,16 @@ def _other_config(ctx, host, change):
         row = model.check_ref(conn, "host", host)
         other = store_mod.loads(row["other_config"]) or {}
         change(other)
+        _check_exec_prefix(other)
         store_mod.update(conn, "host", host, other_config=other)
     return ""
+
+
+def _check_exec_prefix(other: dict) -> None:
+    """INVALID_VALUE unless other_config's exec-prefix (run as root) has an accepted form."""
+    value = other.get("exec-prefix", "")
+    if context.exec_prefix_problem(value):
+        raise XenAPIError("INVALID_VALUE", "exec-prefix", value)
 
 
 @method("host.set_other_config", "self:ref:host", "value:map")
