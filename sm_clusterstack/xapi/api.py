@@ -113,6 +113,7 @@ def _call(ctx, name, params):
     if meth.session:
         session_ref = args.pop(0)
         ctx.check_session(session_ref)
+    ctx.check_ready(session_ref)
     for (pname, kind), value in zip(meth.params, args):
         check_type(pname, kind, value)
     return meth.fn(ctx, session_ref, *args) if meth.session else meth.fn(ctx, *args)

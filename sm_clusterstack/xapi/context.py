@@ -24,6 +24,7 @@ _NETNS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 _ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
 _UNSAFE_KEYS = ("PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "GCONV_PATH", "HOSTALIASES")
 _UNSAFE_KEY_PREFIXES = ("LD_", "PYTHON")
+HOST_STILL_BOOTING = "HOST_STILL_BOOTING"
 MAX_SESSIONS = 500  # per user, as xapi: a login beyond it ends the oldest session
 
 
@@ -50,6 +51,20 @@ class Pool(object):
         self.driver_timeout = driver_timeout
         self.script_timeout = script_timeout
         self.default_stack = default_stack
+        if not password:
+            raise ValueError("the pool's password is empty: refusing to serve a pool anyone could log in to")
+        self.ready = True  # False while the service starts: only drivers' internal sessions are served
+
+    def check_ready(self, session_ref: typing.Any) -> None:
+        """HOST_STILL_BOOTING while the service starts, unless ``session_ref`` is a driver's internal session."""
+        if self.ready:
+            return
+        if isinstance(session_ref, str):
+            with self.store.read() as conn:
+                row = store_mod.row(conn, "session", session_ref)
+            if row is not None and row["internal"]:
+                return
+        raise XenAPIError(HOST_STILL_BOOTING)
 
     def check_session(self, ref: typing.Any) -> None:
         """Raise SESSION_INVALID [ref] unless ``ref`` is a live session."""
@@ -170,10 +185,13 @@ def initialise(store: Store, hosts: int) -> bool:
 
 
 def read_password(path: str) -> str:
-    """The password in ``path`` (first line, without its newline)."""
+    """The password in ``path`` (first line, without its newline); ValueError if empty."""
     with open(path, "r") as f:
         text = f.read()
-    return text.splitlines()[0] if text else ""
+    password = text.splitlines()[0] if text else ""
+    if not password:
+        raise ValueError("%s: the password file is empty (its first line is the password)" % path)
+    return password
 
 
 def ensure_password_file(state_dir: str) -> str:

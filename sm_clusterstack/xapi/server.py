@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import socketserver
+import stat
 import struct
 import threading
 import typing
@@ -127,7 +128,7 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
     def server_bind(self):
-        if os.path.exists(self.server_address):
+        if os.path.lexists(self.server_address):
             _remove_stale(self.server_address)
         old = os.umask(0o177)
         try:
@@ -138,6 +139,9 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 def _remove_stale(path: str) -> None:
+    """Unlink a socket no server listens on; OSError if a server does or ``path`` is no socket."""
+    if not stat.S_ISSOCK(os.lstat(path).st_mode):
+        raise OSError("%s exists and is not a socket: refusing to remove it" % path)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
@@ -154,10 +158,15 @@ def start(ctx: typing.Any, port: typing.Optional[int] = None, socket_path: typin
     """Start the listeners in background threads; the servers (to ``shutdown``)."""
     api.load_methods()
     servers = []
-    if port is not None:
-        servers.append(TCPServer(("127.0.0.1", port), Handler))
-    if socket_path:
-        servers.append(UnixServer(socket_path, UnixHandler))
+    try:
+        if port is not None:
+            servers.append(TCPServer(("127.0.0.1", port), Handler))
+        if socket_path:
+            servers.append(UnixServer(socket_path, UnixHandler))
+    except BaseException:
+        for server in servers:
+            server.server_close()
+        raise
     for server in servers:
         server.ctx = ctx
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -1,4 +1,4 @@
-"""Starting the shim: lock the state dir, create the pool, serve, scan the sm-dir, reconcile.
+"""Starting the shim: lock the state dir, create the pool, listen, scan the sm-dir, reconcile, serve.
 
 One shim serves a state directory at a time: it holds an exclusive
 ``flock`` on ``STATE/shim.lock`` while it runs (the kernel drops it if the
@@ -95,21 +95,37 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
           socket_path: typing.Optional[str] = None) -> Service:
-    """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service."""
+    """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service.
+
+    Until the scan and the reconcile are done, the listeners serve only the
+    drivers those run (their internal sessions; anyone else gets
+    HOST_STILL_BOOTING), and ``shim.addr`` is written only then.  Any
+    failure releases the listeners and the lock.
+    """
+    if port is None and not socket_path:
+        raise ValueError("nothing to listen on: give a TCP port or a unix socket path")
     fd = lock(ctx.state_dir)
+    _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
+    servers = []
+    ctx.ready = False
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
         servers = server.start(ctx, port=port, socket_path=socket_path)
+        ctx.xapi_url = server.url_of(servers[0])
+        _recover(ctx)
+        ctx.ready = True
+        _write_address(ctx.state_dir, servers)
     except BaseException:
-        os.close(fd)
+        Service(ctx, servers, fd).stop()
         raise
-    svc = Service(ctx, servers, fd)
-    ctx.xapi_url = server.url_of(servers[0])
-    _write_address(ctx.state_dir, servers)
+    return Service(ctx, servers, fd)
+
+
+def _recover(ctx: context.Pool) -> None:
+    """Scan the sm-dir, then undo what a crash left in flight."""
     found = smscan.scan(ctx)
     LOG.info("SM types: %s", " ".join(found) or "none")
     done = recovery.reconcile(ctx)
     if any(done.values()):
         LOG.warning("reconciled after a crash: %s", done)
-    return svc

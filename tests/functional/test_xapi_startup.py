@@ -1,0 +1,137 @@
+"""Starting the shim: nobody but drivers is served before the reconcile, clear refusals, clean failures.
+
+Fixture drivers of shim_helpers sleep where a test says; the shim is the
+real ``serve`` process, or ``service.start`` in this process.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+import XenAPI
+
+from sm_clusterstack.xapi import context, service, smscan
+from shim_helpers import Pool, calls, introduce
+
+
+@pytest.fixture
+def sockdir():
+    # XenAPI's UDSTransport maps "_" in the host name to "/": a path without "_" is needed
+    path = os.path.join(tempfile.gettempdir(), "shimsock%s" % os.urandom(6).hex())
+    os.mkdir(path, 0o700)
+    yield path
+    shutil.rmtree(path)
+
+
+def wait_for(predicate, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def serve(pool, *extra):
+    argv = [sys.executable, "-m", "sm_clusterstack.cli", "serve", "--state", pool.server.state, "--port", "0",
+            "--password-file", pool.server.password_file, "--sm-dir", pool.sm_dir,
+            "--cluster-stack-root", pool.root, "--xapi-conf", os.devnull] + list(extra)
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's trust on the unix socket needs a root test run")
+def test_clients_get_host_still_booting_while_the_restart_reconciles(tmp_path, sockdir):
+    path = os.path.join(sockdir, "xapi")
+    pool = Pool(tmp_path, hosts=1)
+    pool.server.extra = ["--socket", path]
+    pool.start()
+    try:
+        sr = introduce(pool, "lvm", "l")
+        pbd = pool.x.SR.get_PBDs(sr)[0]
+        pool.inject("lvm", "sleep", "sr_attach", 10)
+        other = pool.server.session()
+        threading.Thread(target=lambda: _swallow(other.xenapi.PBD.plug, pbd), daemon=True).start()
+        wait_for(lambda: [c[0] for c in calls(pool.ctl["lvm"])][-1:] == ["sr_attach"])
+        pool.server.kill()
+        pool.inject("lvm", "sleep", "sr_detach", 4)
+        starting = threading.Thread(target=pool.server.start, daemon=True)
+        starting.start()
+        wait_for(lambda: [c[0] for c in calls(pool.ctl["lvm"])][-1:] == ["sr_detach"])
+        assert not os.path.exists(os.path.join(pool.server.state, service.ADDRESS_FILE))
+        client = XenAPI.Session("http://" + path.replace("/", "_"), transport=XenAPI.UDSTransport())
+        with pytest.raises(XenAPI.Failure) as e:
+            client.login_with_password("root", "secret", "2.0", "tests")
+        assert e.value.details == ["HOST_STILL_BOOTING"]
+        starting.join(60)
+        assert service.read_address(pool.server.state)["socket"] == path
+        pool.session = pool.server.session()
+        assert pool.session.xenapi.PBD.get_currently_attached(pbd) is False
+    finally:
+        pool.server.kill()
+
+
+def _swallow(fn, *args):
+    try:
+        fn(*args)
+    except Exception:  # the server dies under it
+        pass
+
+
+def test_serve_refuses_an_empty_password_file(tmp_path):
+    pool = Pool(tmp_path, hosts=1)
+    with open(pool.server.password_file, "w") as f:
+        f.write("\n")
+    result = serve(pool)
+    assert result.returncode == 1 and b"password file is empty" in result.stderr
+
+
+def test_serve_refuses_to_remove_a_file_that_is_not_a_socket(tmp_path):
+    pool = Pool(tmp_path, hosts=1)
+    path = str(tmp_path / "precious")
+    with open(path, "w") as f:
+        f.write("data\n")
+    result = serve(pool, "--socket", path)
+    assert result.returncode == 1 and b"is not a socket" in result.stderr
+    with open(path) as f:
+        assert f.read() == "data\n"
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    pool = context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "pw")
+    yield pool
+    pool.store.close()
+
+
+def test_start_without_a_port_or_a_socket_is_a_clear_error(ctx):
+    with pytest.raises(ValueError) as e:
+        service.start(ctx)
+    assert "nothing to listen on" in str(e.value)
+    os.close(service.lock(ctx.state_dir))
+
+
+def test_a_failing_start_releases_the_listeners_and_the_lock(ctx, sockdir, monkeypatch):
+    def broken(_ctx):
+        raise RuntimeError("scan failed")
+    monkeypatch.setattr(smscan, "scan", broken)
+    path = os.path.join(sockdir, "xapi")
+    with pytest.raises(RuntimeError):
+        service.start(ctx, socket_path=path)
+    os.close(service.lock(ctx.state_dir))
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(OSError):
+            probe.connect(path)
+    finally:
+        probe.close()
+
+
+def test_a_pool_with_an_empty_password_is_refused(tmp_path):
+    with pytest.raises(ValueError):
+        context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "")
