@@ -73,7 +73,8 @@ def introduce(ctx, session, uuid, name_label, name_description, type, content_ty
 
 
 def _check_detached(conn, sr):
-    model.check_ref(conn, "SR", sr)
+    if model.check_ref(conn, "SR", sr)["creating"]:
+        raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s is being created" % sr)
     plug.check_not_statefile_sr(conn, sr)
     if conn.execute("SELECT 1 FROM PBD WHERE SR = ? AND state != 'detached'", (sr,)).fetchone():
         raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s has PBDs attached" % sr)

@@ -147,3 +147,12 @@ def test_a_stored_refused_exec_prefix_is_never_run(ctx):
 
 def login(ctx):
     return api.dispatch(ctx, "session.login_with_password", ("root", "pw", "2.0", "unit"))["Value"]
+
+
+def test_forget_refused_while_the_sr_is_being_created(ctx):
+    sr, pbd = add_sr(ctx)
+    with ctx.store.write() as conn:
+        store_mod.update(conn, "SR", sr, creating=True)
+    with pytest.raises(XenAPIError) as e:
+        m_sr.forget(ctx, None, sr)
+    assert e.value.code == "OPERATION_NOT_ALLOWED"
