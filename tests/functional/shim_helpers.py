@@ -259,3 +259,13 @@ def failure(fn, *args):
     except XenAPI.Failure as e:
         return e.details
     raise AssertionError("call succeeded; a failure was expected")
+
+
+def wait_for(predicate, timeout=20):
+    """Poll ``predicate`` until true; AssertionError after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")

@@ -5,11 +5,10 @@ says; the shim itself is the real server.
 """
 
 import threading
-import time
 
 import pytest
 
-from shim_helpers import Pool, calls, failure, introduce
+from shim_helpers import Pool, calls, failure, introduce, wait_for
 
 
 @pytest.fixture
@@ -30,15 +29,6 @@ def in_background(call):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, result
-
-
-def wait_for(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def commands(pool, sr_type):

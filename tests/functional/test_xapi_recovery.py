@@ -5,11 +5,10 @@ server, so the kill lands exactly inside the step named by each test.
 """
 
 import threading
-import time
 
 import pytest
 
-from shim_helpers import Pool, calls, delay_script, introduce
+from shim_helpers import Pool, calls, delay_script, introduce, wait_for
 
 
 @pytest.fixture
@@ -28,15 +27,6 @@ def in_background(call):
     thread = threading.Thread(target=swallow, daemon=True)
     thread.start()
     return thread
-
-
-def wait_for(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def test_plug_in_flight_is_detached_after_restart(pool):

@@ -11,13 +11,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import pytest
 import XenAPI
 
 from sm_clusterstack.xapi import context, service, smscan
-from shim_helpers import Pool, calls, introduce
+from shim_helpers import Pool, calls, introduce, wait_for
 
 
 @pytest.fixture
@@ -27,15 +26,6 @@ def sockdir():
     os.mkdir(path, 0o700)
     yield path
     shutil.rmtree(path)
-
-
-def wait_for(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def serve(pool, *extra):
