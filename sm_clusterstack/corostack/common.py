@@ -106,9 +106,16 @@ def update_state(conf: xhadconf.XhadConfig,
 
 
 def need_daemon(paths: daemon.Paths) -> None:
-    """Failure 14 unless this host's corosync runs."""
+    """Failure 14 unless this host's corosync runs, and its fence monitor too while armed.
+
+    An armed host whose monitor died has no fencing left: reporting the HA
+    daemon absent, rather than a healthy liveset, lets xapi see it.
+    """
     if daemon.corosync_pid(paths) is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "corosync does not run for %s" % paths.dir)
+    if daemon.fencing_mode(paths) == "armed" and daemon.monitor_pid(paths) is None:
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the fence monitor of %s is gone: this host cannot fence"
+                      % paths.dir)
 
 
 def membership() -> typing.Tuple[tools.Membership, typing.Dict[int, str]]:

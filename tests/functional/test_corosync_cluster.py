@@ -8,6 +8,9 @@ Nothing is replaced: corosync, corosync-quorumtool and corosync-cmapctl
 are the real ones.
 """
 
+import os
+import signal
+
 from corosync_netns import HEARTBEAT_TIMEOUT, MARGIN, ok, online_with, wait_liveset
 from sm_clusterstack.corostack import daemon
 from sm_clusterstack.stacks import mtc
@@ -78,3 +81,19 @@ def check_corrupt_statefile_is_reported(cluster):
         with open(cluster.statefile, "wb") as f:
             f.write(good)
     assert not any(h.statefile_corrupted for h in cluster.hosts[0].liveset().hosts)
+
+
+def test_armed_host_whose_fence_monitor_died_reports_the_daemon_absent(cluster):
+    """Without its monitor an armed host cannot fence: the liveset query says so (14), not 'healthy'."""
+    h1 = cluster.hosts[0]
+    ok(h1.run("ha_set_pool_state", "init", "-C", h1.conf_path))
+    ok(h1.run("ha_start_daemon", "-C", h1.conf_path))
+    ok(h1.run("ha_query_liveset"))
+    paths = daemon.Paths(h1.dir)
+    os.kill(daemon.monitor_pid(paths), signal.SIGKILL)
+    assert daemon.wait_for(lambda: daemon.monitor_pid(paths) is None, 10, 0.1)
+    result = h1.run("ha_query_liveset")
+    assert result.returncode == mtc.DAEMON_IS_NOT_PRESENT and "fence monitor" in result.stderr
+    ok(h1.run("ha_disarm_fencing"))
+    ok(h1.run("ha_query_liveset"))  # disarmed: no monitor needed
+    ok(h1.run("ha_stop_daemon"))
