@@ -24,7 +24,7 @@ _NETNS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 _ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
 _UNSAFE_KEYS = ("PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "GCONV_PATH", "HOSTALIASES")
 _UNSAFE_KEY_PREFIXES = ("LD_", "PYTHON")
-HOST_STILL_BOOTING = "HOST_STILL_BOOTING"
+HOST_STILL_BOOTING = errors.HOST_STILL_BOOTING
 MAX_SESSIONS = 500  # per user, as xapi: a login beyond it ends the oldest session
 
 
@@ -101,7 +101,7 @@ class Pool(object):
         with self.store.read() as conn:
             row = conn.execute("SELECT driver_filename FROM SM WHERE type = ?", (sr_type,)).fetchone()
         if row is None:
-            raise XenAPIError("SR_UNKNOWN_DRIVER", sr_type)
+            raise XenAPIError(errors.SR_UNKNOWN_DRIVER, sr_type)
         return row[0]
 
 

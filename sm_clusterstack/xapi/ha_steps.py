@@ -180,7 +180,7 @@ def parameters(configuration: typing.Dict[str, str]) -> typing.Dict[str, int]:
         name = {"timeout": "HeartbeatTimeout"}.get(key, key)
         if name in xhadconf.PARAMETERS:
             if not isinstance(value, str) or not _PARAMETER.match(value):
-                raise XenAPIError("INVALID_VALUE", key, value)
+                raise XenAPIError(errors.INVALID_VALUE, key, value)
             params[name] = int(value)
     if "timeout" in configuration:
         params.setdefault("StateFileTimeout", params["HeartbeatTimeout"])

@@ -8,6 +8,7 @@ in xapi, where the address comes from the management interface) sets the
 IPaddress written to xhad.conf for that host.
 """
 
+from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import xhadconf
 from sm_clusterstack.xapi import context, model
@@ -29,7 +30,7 @@ def _check_exec_prefix(other: dict) -> None:
     """INVALID_VALUE unless other_config's exec-prefix (run as root) has an accepted form."""
     value = other.get("exec-prefix", "")
     if context.exec_prefix_problem(value):
-        raise XenAPIError("INVALID_VALUE", "exec-prefix", value)
+        raise XenAPIError(errors.INVALID_VALUE, "exec-prefix", value)
 
 
 @method("host.set_other_config", "self:ref:host", "value:map")
@@ -54,7 +55,7 @@ def remove_from_other_config(ctx, session, self, key) -> str:
 def set_address(ctx, session, self, value) -> str:
     """Set the IPv4 address the HA configuration gives for this host."""
     if not xhadconf.is_ipv4(value):
-        raise XenAPIError("INVALID_VALUE", "address", value)
+        raise XenAPIError(errors.INVALID_VALUE, "address", value)
     return context.set_fields(ctx, "host", self, address=value)
 
 

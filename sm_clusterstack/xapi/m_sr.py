@@ -21,7 +21,7 @@ def _sr_row(ref, uuid, name_label, name_description, sr_type, content_type, shar
 
 def _check_type(conn, sr_type):
     if conn.execute("SELECT 1 FROM SM WHERE type = ?", (sr_type,)).fetchone() is None:
-        raise XenAPIError("SR_UNKNOWN_DRIVER", sr_type)
+        raise XenAPIError(errors.SR_UNKNOWN_DRIVER, sr_type)
 
 
 @method("SR.create", "host:ref:host", "device_config:map", "physical_size:int", "name_label:str",
@@ -66,7 +66,7 @@ def introduce(ctx, session, uuid, name_label, name_description, type, content_ty
         _check_type(conn, type)
         uuid = uuid or store_mod.new_uuid()
         if conn.execute("SELECT 1 FROM SR WHERE uuid = ?", (uuid,)).fetchone():
-            raise XenAPIError("UUID_ALREADY_EXISTS", "SR", uuid)
+            raise XenAPIError(errors.UUID_ALREADY_EXISTS, "SR", uuid)
         store_mod.insert(conn, "SR", _sr_row(ref, uuid, name_label, name_description, type,
                                              content_type, shared, sm_config))
     return ref
@@ -162,7 +162,7 @@ def update(ctx, session, sr) -> str:
 def _set_size(ctx, sr, field, value) -> str:
     size = int(value)
     if size < 0:
-        raise XenAPIError("INVALID_VALUE", field, str(value))
+        raise XenAPIError(errors.INVALID_VALUE, field, str(value))
     return context.set_fields(ctx, "SR", sr, **{field: size})
 
 

@@ -146,5 +146,5 @@ def ref_by_uuid(conn: sqlite3.Connection, cls: str, uuid: str) -> str:
     """The ref of the ``cls`` with ``uuid``; UUID_INVALID [cls, uuid] if none."""
     found = conn.execute("SELECT ref FROM %s WHERE uuid = ?" % table_of(cls), (uuid,)).fetchone()
     if found is None:
-        raise XenAPIError("UUID_INVALID", cls, uuid)
+        raise XenAPIError(errors.UUID_INVALID, cls, uuid)
     return found[0]

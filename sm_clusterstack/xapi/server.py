@@ -42,12 +42,12 @@ def respond(ctx: typing.Any, body: bytes, local_root: bool = False) -> bytes:
     try:
         params, name = xmlrpc_safe.loads(body)
     except (xmlrpc_safe.XMLRPCFormatError, xmlrpc.client.Fault) as e:
-        response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", str(e)[:1024]])
+        response = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, str(e)[:1024]])
     else:
         if name is None:
-            response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", "not a methodCall"])
+            response = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, "not a methodCall"])
         elif too_deep(params):
-            response = api.failure(["XMLRPC_UNMARSHAL_FAILURE", "values nested deeper than %d" % MAX_DEPTH])
+            response = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, "values nested deeper than %d" % MAX_DEPTH])
         else:
             response = api.dispatch(ctx, name, params, local_root)
     try:
@@ -83,7 +83,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return False
 
     def _reply_failure(self, reason):
-        failed = api.failure(["XMLRPC_UNMARSHAL_FAILURE", reason])
+        failed = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, reason])
         self.close_connection = True
         self._send(xmlrpc.client.dumps((failed,), methodresponse=True).encode("utf-8"))
 

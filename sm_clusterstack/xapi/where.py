@@ -12,9 +12,10 @@ INVALID_VALUE ["expr", reason].
 import re
 import typing
 
+from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 
-INVALID_VALUE = "INVALID_VALUE"
+INVALID_VALUE = errors.INVALID_VALUE
 MAX_EXPRESSION = 4096
 MAX_DEPTH = 64  # nested "not" and "(": a deeper expression is refused, never a RecursionError
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|(<>|=)|"((?:[^"\\]|\\.)*)"|([A-Za-z_]+))')
