@@ -16,7 +16,7 @@ PY_SOURCES = setup.py sm_clusterstack tests $(wildcard bench/*.py)
 DRIVERS    = $(wildcard drivers/*SR)
 STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
 
-.PHONY: FORCE all compat deps run test lint vermin pytest unit functional bench install clean
+.PHONY: FORCE all compat deps perms run test lint vermin pytest unit functional bench install clean
 
 all: test
 
@@ -33,7 +33,12 @@ $(STAMP): setup.py .ci/install-deps $(if $(wildcard $(BIN)/sm-clusterstack),,FOR
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-run: deps
+# The cluster-stack safety check (xapi's too) refuses a stack writable by group
+# or others: a checkout made under a permissive umask would be refused.
+perms:
+	chmod -R go-w libexec drivers
+
+run: deps perms
 	$(BIN)/sm-clusterstack kit --sm-dir drivers --root libexec/xapi/cluster-stack
 
 test: lint vermin pytest
@@ -45,13 +50,13 @@ vermin: deps
 	$(BIN)/vermin -q --no-tips --eval-annotations --violations -t=3.6- \
 	    sm_clusterstack $(DRIVERS) $(STACK_SCRIPTS)
 
-pytest: deps
+pytest: deps perms
 	$(BIN)/python -m pytest -q tests
 
 unit: deps
 	$(BIN)/python -m pytest -q tests/unit
 
-functional: deps
+functional: deps perms
 	$(BIN)/python -m pytest -q tests/functional
 
 bench: deps
