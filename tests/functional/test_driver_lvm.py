@@ -12,18 +12,14 @@ import subprocess
 import pytest
 
 from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run
-from xapi_recorder import SESSION, PoolRecords, RecordingXapi
+from xapi_recorder import SESSION, one_host_pool
 
 VDI_SIZE = 8 * 1024 * 1024
 
 
 @pytest.fixture
 def pool(tmp_path):
-    records = PoolRecords()
-    host = records.add_hosts(1)
-    sr_ref = records.add_sr("lvm", detached_on=host)
-    with RecordingXapi(str(tmp_path / "xapi.sock"), records) as xapi:
-        xapi.sr_ref = sr_ref
+    with one_host_pool(tmp_path, "lvm") as xapi:
         yield xapi
 
 

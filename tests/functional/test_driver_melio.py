@@ -10,16 +10,12 @@ import os
 import pytest
 
 from driver_helpers import emulated_calls, environment, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, PoolRecords, RecordingXapi
+from xapi_recorder import SESSION, one_host_pool
 
 
 @pytest.fixture
 def pool(tmp_path):
-    records = PoolRecords()
-    host = records.add_hosts(1)
-    sr_ref = records.add_sr("melio", detached_on=host)
-    with RecordingXapi(str(tmp_path / "xapi.sock"), records) as xapi:
-        xapi.sr_ref = sr_ref
+    with one_host_pool(tmp_path, "melio") as xapi:
         yield xapi
     unmount_under(tmp_path)
 

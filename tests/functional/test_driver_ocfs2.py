@@ -13,18 +13,14 @@ import sys
 import pytest
 
 from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, PoolRecords, RecordingXapi
+from xapi_recorder import SESSION, one_host_pool
 
 STATEFILE_SIZE = 4 * 1024 * 1024
 
 
 @pytest.fixture
 def pool(tmp_path):
-    records = PoolRecords()
-    host = records.add_hosts(1)
-    sr_ref = records.add_sr("ocfs2", detached_on=host)
-    with RecordingXapi(str(tmp_path / "xapi.sock"), records) as xapi:
-        xapi.sr_ref = sr_ref
+    with one_host_pool(tmp_path, "ocfs2") as xapi:
         yield xapi
     unmount_under(tmp_path)
 

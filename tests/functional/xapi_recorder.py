@@ -9,6 +9,7 @@ records each method name: the test counts round trips from ``calls``.
 the shim: it serves only the classes the drivers read.
 """
 
+import contextlib
 import os
 import re
 import socketserver
@@ -177,3 +178,14 @@ class RecordingXapi(object):
         self.server.server_close()
         if not self.path.startswith("http") and os.path.exists(self.path):
             os.unlink(self.path)
+
+
+@contextlib.contextmanager
+def one_host_pool(tmp_path, sr_type):
+    """A recording pool of one host and one detached SR of ``sr_type`` (``xapi.sr_ref``)."""
+    records = PoolRecords()
+    host = records.add_hosts(1)
+    sr_ref = records.add_sr(sr_type, detached_on=host)
+    with RecordingXapi(str(tmp_path / "xapi.sock"), records) as xapi:
+        xapi.sr_ref = sr_ref
+        yield xapi
