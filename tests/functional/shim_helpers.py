@@ -14,6 +14,7 @@ import os
 import re
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -269,3 +270,18 @@ def wait_for(predicate, timeout=20):
             return
         time.sleep(0.02)
     raise AssertionError("condition not reached")
+
+
+def write_version_1_store(state_dir):
+    """A store as it was before multiple cluster managers (schema version 1, no ha_cluster_stack)."""
+    from sm_clusterstack.xapi import schema
+    os.makedirs(state_dir, exist_ok=True)
+    conn = sqlite3.connect(os.path.join(state_dir, "pool.db"))
+    for statement in schema.VERSION_1:
+        conn.execute(statement)
+    conn.execute("INSERT INTO host (ref, uuid, name_label, hostname, address) VALUES "
+                 "('OpaqueRef:h', '5e0e57b0-5e1a-4b55-9c0e-000000000001', 'old', 'old', '127.0.0.1')")
+    conn.execute("INSERT INTO pool (ref, uuid, master) VALUES ('OpaqueRef:p', 'u', 'OpaqueRef:h')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()

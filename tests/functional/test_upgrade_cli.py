@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from shim_helpers import write_version_1_store
 from sm_clusterstack import runner, stacks
 from sm_clusterstack.stacks import mtc
 from sm_clusterstack.xapi import schema
@@ -101,20 +102,6 @@ def test_conflicting_file_fails_the_upgrade_but_moves_the_others(host):
     assert os.path.islink(os.path.join(legacy, "ha_start_daemon"))
 
 
-def old_store(state_dir):
-    """A store as it was before multiple cluster managers (schema version 1)."""
-    os.makedirs(state_dir)
-    conn = sqlite3.connect(os.path.join(state_dir, "pool.db"))
-    for statement in schema.VERSION_1:
-        conn.execute(statement)
-    conn.execute("INSERT INTO host (ref, uuid, name_label, hostname, address) VALUES "
-                 "('OpaqueRef:h', '5e0e57b0-5e1a-4b55-9c0e-000000000001', 'old', 'old', '127.0.0.1')")
-    conn.execute("INSERT INTO pool (ref, uuid, master) VALUES ('OpaqueRef:p', 'u', 'OpaqueRef:h')")
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
-
-
 def stored(state_dir, sql):
     conn = sqlite3.connect(os.path.join(state_dir, "pool.db"))
     try:
@@ -126,7 +113,7 @@ def stored(state_dir, sql):
 def test_upgrade_with_state_sets_ha_cluster_stack_to_xhad(host, tmp_path):
     legacy, root = host
     state = str(tmp_path / "state")
-    old_store(state)
+    write_version_1_store(state)
     dry = cli("upgrade", "--root", root, "--legacy-dir", legacy, "--state", state, "--dry-run")
     assert dry.ok and "would migrate store" in dry.stdout
     assert stored(state, "PRAGMA user_version") == [(1,)]
@@ -139,7 +126,7 @@ def test_upgrade_with_state_sets_ha_cluster_stack_to_xhad(host, tmp_path):
 def test_upgrade_leaves_a_chosen_stack_alone_and_fills_an_empty_one(host, tmp_path):
     legacy, root = host
     state = str(tmp_path / "state")
-    old_store(state)
+    write_version_1_store(state)
     assert cli("upgrade", "--root", root, "--legacy-dir", legacy, "--state", state).ok
     conn = sqlite3.connect(os.path.join(state, "pool.db"))
     conn.execute("INSERT INTO pool (ref, uuid, master, ha_cluster_stack) VALUES "

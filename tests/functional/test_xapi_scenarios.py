@@ -7,11 +7,10 @@ ha_supported_srs lists melio only).
 """
 
 import os
-import sqlite3
 
 import pytest
 
-from shim_helpers import Pool, calls, failure
+from shim_helpers import Pool, calls, failure, write_version_1_store
 from sm_clusterstack.stacks import xhadconf
 
 
@@ -140,16 +139,7 @@ def test_unsafe_stack_is_refused_before_anything_runs(pool):
 
 def test_old_store_gets_ha_cluster_stack_xhad_on_upgrade(tmp_path):
     p = Pool(tmp_path, hosts=1)
-    conn = sqlite3.connect(os.path.join(p.server.state, "pool.db"))
-    from sm_clusterstack.xapi import schema
-    for statement in schema.VERSION_1:
-        conn.execute(statement)
-    conn.execute("INSERT INTO host (ref, uuid, name_label, hostname, address) VALUES "
-                 "('OpaqueRef:h', '5e0e57b0-5e1a-4b55-9c0e-000000000001', 'old', 'old', '127.0.0.1')")
-    conn.execute("INSERT INTO pool (ref, uuid, master) VALUES ('OpaqueRef:p', 'u', 'OpaqueRef:h')")
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
+    write_version_1_store(p.server.state)
     p.start()
     try:
         assert p.x.pool.get_ha_cluster_stack("OpaqueRef:p") == "xhad"

@@ -13,3 +13,14 @@ def fake_runner():
     runner = FakeRunner()
     yield runner
     runner.assert_done()
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    """A shim context over a fresh two-host store, with every method loaded (no server)."""
+    from sm_clusterstack.xapi import api, context
+    pool = context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "pw")
+    context.initialise(pool.store, 2)
+    api.load_methods()
+    yield pool
+    pool.store.close()

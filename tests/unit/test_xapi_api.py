@@ -6,15 +6,6 @@ from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi import api, context, plug, store
 
 
-@pytest.fixture
-def ctx(tmp_path):
-    pool = context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "pw")
-    context.initialise(pool.store, 2)
-    api.load_methods()
-    yield pool
-    pool.store.close()
-
-
 def call(ctx, name, *params):
     return api.dispatch(ctx, name, params)
 

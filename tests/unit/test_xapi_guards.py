@@ -7,15 +7,6 @@ from sm_clusterstack.xapi import api, context, ha_steps, m_pbd, m_sr, plug, reco
 from sm_clusterstack.xapi import store as store_mod
 
 
-@pytest.fixture
-def ctx(tmp_path):
-    pool = context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "pw")
-    context.initialise(pool.store, 2)
-    api.load_methods()
-    yield pool
-    pool.store.close()
-
-
 def add_sr(ctx, sr_type="lvm"):
     """An SR of ``sr_type`` with a detached PBD on the master; (SR, PBD)."""
     ref = store_mod.new_ref()
