@@ -101,3 +101,15 @@ def test_malformed_requests_get_xenapi_errors_and_server_keeps_serving(pool):
     assert answered == 200
     assert pool.server.proc.poll() is None
     assert pool.x.pool.get_all() and pool.server.session().xenapi.host.get_all()
+
+
+@pytest.mark.parametrize("encoding", ["utf-7", "utf-32", "shift_jis", "rot13", "x-bogus", "hex"])
+def test_declared_encoding_expat_cannot_decode_is_an_unmarshal_failure(pool, encoding):
+    """expat hands unknown encodings to Python's codecs, which raise LookupError/ValueError."""
+    body = b'<?xml version="1.0" encoding="%s"?>' % encoding.encode() + call("pool.get_all", "x")
+    value = post(pool.server.url, body)
+    assert value["Status"] == "Failure"
+    assert value["ErrorDescription"][0] == "XMLRPC_UNMARSHAL_FAILURE"
+    assert pool.x.pool.get_all()
+    with open(pool.server.log.name, "rb") as f:
+        assert b"Traceback" not in f.read()
