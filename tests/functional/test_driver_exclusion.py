@@ -187,6 +187,22 @@ def test_silent_pool_is_a_fault_after_the_timeout_not_a_hang(tmp_path, blank_dev
     assert "timed out" in answer.reason
 
 
+@pytest.mark.parametrize("endpoint,timeout", [
+    ("http://[::1", "5"), ("https://[::1", "5"), ("http://127.0.0.1:99999/", "5"), ("http://:8080/", "5"),
+    ("SOCKET", "inf"), ("SOCKET", "nan"), ("SOCKET", "-1"), ("SOCKET", "0"), ("SOCKET", "lots"),
+])
+def test_malformed_endpoint_settings_are_a_pool_unreachable_fault_naming_them(
+        tmp_path, blank_device, endpoint, timeout):
+    with serve(tmp_path, PoolRecords()) as xapi:
+        env = environment(tmp_path, xapi=xapi.path if endpoint == "SOCKET" else endpoint,
+                          extra={"SM_CLUSTERSTACK_XAPI_TIMEOUT": timeout})
+        answer = attach("OCFS2SR", env, blank_device)
+    assert answer.code == POOL_UNREACHABLE, answer.reason
+    variable = "SM_CLUSTERSTACK_XAPI_TIMEOUT" if endpoint == "SOCKET" else "SM_CLUSTERSTACK_XAPI="
+    assert variable in answer.reason
+    assert "Traceback" not in answer.stdout + answer.stderr and xapi.calls == []
+
+
 def test_invalid_session_is_a_fault(tmp_path, blank_device):
     with serve(tmp_path, PoolRecords()) as xapi:
         answer = run("OCFS2SR", "sr_attach", environment(tmp_path, xapi=xapi.path),
