@@ -14,7 +14,7 @@ import xmlrpc.client
 
 import pytest
 
-from shim_helpers import Pool
+from shim_helpers import Pool, calls, failure
 
 ARITY = {"pool.get_record": 1, "PBD.plug": 1, "SR.create": 9, "pool.enable_ha": 3, "host.get_by_uuid": 1,
          "PBD.get_all_records_where": 1, "PBD.create": 1, "host.add_to_other_config": 3}
@@ -131,3 +131,20 @@ def test_declared_encoding_expat_cannot_decode_is_an_unmarshal_failure(pool, enc
     assert pool.x.pool.get_all()
     with open(pool.server.log.name, "rb") as f:
         assert b"Traceback" not in f.read()
+
+
+def test_an_overlong_string_is_refused_before_the_method_runs(pool):
+    """No value reaches a method (whose checks may run under the pool's write lock) unbounded."""
+    x = pool.x
+    host = x.host.get_all()[0]
+    details = failure(x.host.add_to_other_config, host, "exec-prefix", "env A=" + "x" * 70000)
+    assert details[:2] == ["INVALID_VALUE", "value"]
+    assert failure(x.host.set_other_config, host, {"k" * 70000: "v"})[:2] == ["INVALID_VALUE", "value"]
+    assert x.host.get_other_config(host) == {}
+    details = failure(x.SR.create, host, {"device": "/dev/x" * 20000}, "0", "n", "", "lvm", "user", False, {})
+    assert details[:2] == ["INVALID_VALUE", "device_config"]
+    assert failure(x.SR.create, host, {}, "0", "n" * 65537, "", "lvm", "user", False, {})[:2] == [
+        "INVALID_VALUE", "name_label"]
+    assert x.SR.get_all() == [] and [c for c in calls(pool.ctl["lvm"]) if c[0] == "sr_create"] == []
+    x.host.add_to_other_config(host, "k", "v" * 65536)  # at the limit: accepted
+    assert len(x.host.get_other_config(host)["k"]) == 65536
