@@ -8,7 +8,10 @@ import logging
 import os
 import typing
 
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller
+from sm_clusterstack.xapi import smscan
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -32,6 +35,7 @@ def run_for_pbd(ctx, command: str, pbd: typing.Any, sr: typing.Any,
 def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
     """Run ``command`` of the driver of ``sr_type`` with ``params`` (a session added)."""
     path = ctx.driver_path(sr_type)
+    _check_trusted(path)  # issue 14: the file may have changed since the scan
     session = ctx.new_session("root", "SM", internal=True)
     try:
         params = dict(params, session_ref=session)
@@ -39,3 +43,10 @@ def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
         return caller.call(path, command, params, xapi_url=ctx.xapi_url, timeout=ctx.driver_timeout)
     finally:
         ctx.end_session(session)
+
+
+def _check_trusted(path: str) -> None:
+    """SR_BACKEND_FAILURE naming the path unless the driver at ``path`` is trusted (``smscan``)."""
+    problems = smscan.trust_problems(path)
+    if problems:
+        raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "unsafe driver: " + "; ".join(problems), "", "")
