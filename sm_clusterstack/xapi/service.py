@@ -14,10 +14,15 @@ import os
 import typing
 
 from sm_clusterstack.xapi import context, recovery, server, smscan
+from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
 ADDRESS_FILE = "shim.addr"
+
+
+check_state_dir = store_mod.check_state_dir  # before anything is written there (cli/serve.py)
+check_password_file = store_mod.check_secret_file
 
 
 class StateInUse(OSError):
@@ -88,7 +93,9 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
         key = "url" if isinstance(srv, server.TCPServer) else "socket"
         address[key] = server.url_of(srv)
     path = os.path.join(state_dir, ADDRESS_FILE)
-    with open(path + ".tmp", "w") as f:
+    _remove(path + ".tmp")
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
         json.dump(address, f)
     os.rename(path + ".tmp", path)
 

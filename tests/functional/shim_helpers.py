@@ -93,7 +93,7 @@ class Server(object):
         self.extra = list(extra)
         os.makedirs(state, exist_ok=True)
         self.password_file = os.path.join(state, "..", os.path.basename(state) + ".password")
-        with open(self.password_file, "w") as f:
+        with open(os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write(password + "\n")
         self.password = password
         self.proc = None
