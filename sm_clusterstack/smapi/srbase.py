@@ -47,7 +47,7 @@ class StorageSR(driver.SR, metaclass=abc.ABCMeta):
         storage = self.storage()
         if need_device:
             from sm_clusterstack.smapi import storage_base
-            storage_base.check_exists(storage.device)
+            storage_base.check_exists(storage.given_device)
         return storage
 
     @property
