@@ -108,9 +108,11 @@ def forget(ctx, session, sr) -> str:
 def destroy(ctx, session, sr) -> str:
     """Delete an SR's storage (driver ``sr_delete``) and forget it.
 
-    The PBDs are marked ``destroying`` in the check's transaction, so no
-    plug reserves one while ``sr_delete`` runs; a failing ``sr_delete``
-    puts them back to ``detached``.
+    ``sr_delete`` mounts the SR to look for VDIs, so the plug rule applies
+    first (INCOMPATIBLE_CLUSTER_STACK_ACTIVE).  The PBDs are marked
+    ``destroying`` in the check's transaction, so they count as attached
+    and no plug reserves one while ``sr_delete`` runs; a failing
+    ``sr_delete`` puts them back to ``detached``.
     """
     with ctx.store.write() as conn:
         _check_detached(conn, sr)
@@ -119,6 +121,7 @@ def destroy(ctx, session, sr) -> str:
         if not pbds:
             raise XenAPIError(errors.SR_NO_PBDS, sr)
         sr_row = store_mod.row(conn, "SR", sr)
+        plug.check(conn, sr, sr_row["type"])
         _mark_pbds(conn, sr, plug.DETACHED, plug.DESTROYING)
     try:
         drivers.run_for_pbd(ctx, "sr_delete", pbds[0], sr_row)

@@ -215,3 +215,13 @@ def test_attach_without_session_ref_is_malformed(tmp_path, blank_device):
     answer = run("OCFS2SR", "sr_attach", environment(tmp_path), device_config={"device": blank_device},
                  sr_uuid=new_uuid())
     assert answer.code == MALFORMED and "session_ref" in answer.reason
+
+
+def test_ocfs2_delete_refused_while_a_melio_sr_is_attached_mounts_nothing(tmp_path, blank_device):
+    """sr_delete mounts the volume to look for VDIs: it is an attach, checked as one."""
+    with serve(tmp_path, pool_with_attached("melio")) as xapi:
+        answer = run("OCFS2SR", "sr_delete", environment(tmp_path, emulators=True, xapi=xapi.path),
+                     device_config={"device": blank_device}, session_ref=SESSION,
+                     sr_ref="OpaqueRef:0d0d0000-0000-4000-8000-000000000003", sr_uuid=new_uuid())
+    assert answer.code == INCOMPATIBLE and answer.reason.endswith("[corosync]")
+    assert xapi.calls == SNAPSHOT_CALLS and emulated_calls(tmp_path) == []

@@ -119,3 +119,27 @@ def test_sr_destroy_interrupted_by_a_crash_leaves_the_sr_pluggable(pool):
     for pbd in pool.x.SR.get_PBDs(sr):
         pool.x.PBD.plug(pbd)
         assert pool.x.PBD.get_currently_attached(pbd) is True
+
+
+def test_sr_destroy_applies_the_plug_rule_before_sr_delete_mounts_it(pool):
+    x = pool.x
+    melio = introduce(pool, "melio", "m")
+    for pbd in x.SR.get_PBDs(melio):
+        x.PBD.plug(pbd)
+    ocfs2 = introduce(pool, "ocfs2", "o")
+    assert failure(x.SR.destroy, ocfs2) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert "sr_delete" not in commands(pool, "ocfs2")
+    assert ocfs2 in x.SR.get_all() and not any(x.PBD.get_currently_attached(p) for p in x.SR.get_PBDs(ocfs2))
+    for pbd in x.SR.get_PBDs(melio):
+        x.PBD.unplug(pbd)
+    x.SR.destroy(ocfs2)  # nothing attached constrains it now
+    assert commands(pool, "ocfs2")[-1] == "sr_delete" and ocfs2 not in x.SR.get_all()
+
+
+def test_sr_destroy_under_ha_on_another_stack_is_refused(pool):
+    x = pool.x
+    hb = pool.create_sr("melio")
+    x.pool.enable_ha([hb], {})
+    ocfs2 = introduce(pool, "ocfs2", "o")
+    assert failure(x.SR.destroy, ocfs2) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert "sr_delete" not in commands(pool, "ocfs2")
