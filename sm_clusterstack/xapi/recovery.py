@@ -21,8 +21,8 @@ def reconcile(ctx) -> typing.Dict[str, int]:
     """Undo in-flight operations; counts of what was done."""
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM session WHERE internal = 1")
+        half_created = forget_half_created(conn)  # with its PBDs, reserved plugging
         busy = conn.execute("SELECT * FROM PBD WHERE state IN ('plugging', 'unplugging')").fetchall()
-        half_created = forget_half_created(conn)
         destroying = undo_destroying(conn)
     for pbd in busy:
         _detach(ctx, pbd)

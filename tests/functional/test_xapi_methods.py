@@ -10,7 +10,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
-from shim_helpers import Pool, calls, failure
+from shim_helpers import Pool, calls, failure, introduce
 
 
 @pytest.fixture
@@ -205,7 +205,8 @@ def test_named_sm_faults(pool, code, error):
 
 def test_driver_exclusion_fault_becomes_incompatible_cluster_stack_active(pool):
     pool.inject("dual", "fault", "sr_attach", 605)
-    assert failure(pool.create_sr, "dual") == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync,melio"]
+    pbd = pool.x.SR.get_PBDs(introduce(pool, "dual", "d"))[0]
+    assert failure(pool.x.PBD.plug, pbd) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync,melio"]
 
 
 def test_unparseable_driver_output_is_sr_backend_failure(pool):
