@@ -170,6 +170,18 @@ class SandboxPool(object):
             raise
         return pool
 
+    @classmethod
+    def remove(cls, state_dir: str) -> typing.List[str]:
+        """Tear down what a (dead) pool's record lists, whatever it was; what could not be removed."""
+        pool = cls(state_dir, 0, "", "/")
+        found = pool._read_record()
+        if found is None:
+            return []
+        pool.prefix = str(found.get("prefix", ""))
+        pool.hosts = [HostSandbox(pool.base, pool.prefix, n) for n in range(1, int(found.get("count", 0)) + 1)]
+        pool.made = found["made"]
+        return pool.teardown()
+
     def intact(self) -> bool:
         """True when the switch and every host sandbox are in place."""
         return os.path.exists("/run/netns/" + self.switch) and all(h.exists() for h in self.hosts)
