@@ -302,3 +302,21 @@ def _check_layout(pool: SandboxPool) -> None:
                                    % (what, path, private))
     if not 1 <= len(pool.hosts) <= MAX_HOSTS:
         raise SandboxError("a pool has 1 to %d hosts, not %d" % (MAX_HOSTS, len(pool.hosts)))
+
+
+def find(state_dir: str, netns: str) -> HostSandbox:
+    """The sandbox named ``netns`` of the pool in ``state_dir`` (SandboxError if it is not in place)."""
+    base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
+    try:
+        with open(os.path.join(base, RECORD)) as f:
+            found = json.load(f)
+        prefix, count = found["prefix"], int(found["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SandboxError("%s has no host sandboxes (is it served with --sandbox?)" % state_dir)
+    for number in range(1, count + 1):
+        box = HostSandbox(base, prefix, number)
+        if box.netns == netns:
+            if not box.exists():
+                raise SandboxError("the sandbox %s is not in place (is the pool served?)" % netns)
+            return box
+    raise SandboxError("%s is not a sandbox of %s" % (netns, state_dir))
