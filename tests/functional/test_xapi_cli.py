@@ -69,13 +69,13 @@ def test_lists_filter_and_pbd_plug_unplug(pool):
     assert "name-label ( RW): one" in xe(pool, "sr-list")[1]
 
 
-def test_host_param_set_exec_prefix(pool):
+def test_host_param_set_other_config_and_address(pool):
     rc, out, _ = xe(pool, "host-list", "name-label=host2")
     uuid = out.splitlines()[0].split(": ")[1]
-    assert xe(pool, "host-param-set", "uuid=" + uuid, "other-config:exec-prefix=env SHIM_HOST=h2",
+    assert xe(pool, "host-param-set", "uuid=" + uuid, "other-config:sm-test=h2",
               "address=10.1.1.2") == (0, "", "")
     rc, out, _ = xe(pool, "host-list", "uuid=" + uuid)
-    assert "exec-prefix: env SHIM_HOST=h2" in out and "address ( RO): 10.1.1.2" in out
+    assert "sm-test: h2" in out and "address ( RO): 10.1.1.2" in out
 
 
 def test_usage_errors_exit_2(pool):
