@@ -14,7 +14,7 @@ import typing
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller
-from sm_clusterstack.xapi import onhost, smscan
+from sm_clusterstack.xapi import onhost, runs, smscan
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -52,8 +52,9 @@ def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
         params = dict(params, session_ref=session)
         LOG.info("driver %s %s sr=%s", os.path.basename(path), command, params.get("sr_uuid", ""))
         sandboxed = onhost.sandbox_of(ctx, host) is not None
-        return caller.call(path, command, params, xapi_url="" if sandboxed else ctx.xapi_url,
-                           timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host), env=_env(ctx, host))
+        with runs.registered(ctx, session, "%s %s" % (os.path.basename(path), command)):  # issue 14: see runs
+            return caller.call(path, command, params, xapi_url="" if sandboxed else ctx.xapi_url,
+                               timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host), env=_env(ctx, host))
     finally:
         ctx.end_session(session)
 
@@ -63,8 +64,9 @@ def run_from_config(ctx, sr_type: str, host: str, config: str) -> typing.Any:
     path = ctx.driver_path(sr_type)
     _check_trusted(path)  # issue 14
     LOG.info("driver %s from its generated config on %s", os.path.basename(path), host)
-    return caller.call_document(path, config, timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host),
-                                env=_env(ctx, host) or caller.driver_env(""))
+    with runs.registered(ctx, store_mod.new_ref(), "%s from config" % os.path.basename(path)):  # issue 14
+        return caller.call_document(path, config, timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host),
+                                    env=_env(ctx, host) or caller.driver_env(""))
 
 
 def _check_trusted(path: str) -> None:

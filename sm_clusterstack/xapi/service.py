@@ -13,7 +13,7 @@ import logging
 import os
 import typing
 
-from sm_clusterstack.xapi import context, recovery, sandboxes, server, smscan
+from sm_clusterstack.xapi import context, recovery, runs, sandboxes, server, smscan
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -129,6 +129,8 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
+        if runs.end_orphans(ctx):  # before anything is served, scanned or reconciled
+            LOG.warning("ended the runs the previous instance left")
         if sandbox:
             sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))

@@ -79,6 +79,14 @@ def make_stack(root, name, log, ctl, supported=None):
     return path
 
 
+def attached_markers(ctl):
+    """What the fixture driver of ``ctl`` really attached: ``sr_uuid@host_ref`` for each SR attached on a host."""
+    try:
+        return sorted(os.listdir(os.path.join(ctl, "attached")))
+    except FileNotFoundError:
+        return []
+
+
 def calls(ctl):
     """The calls a fixture driver recorded: lists of [command, sr_uuid, host_ref, xapi]."""
     try:

@@ -140,7 +140,7 @@ def test_an_overlong_string_is_refused_before_the_method_runs(pool):
     details = failure(x.host.add_to_other_config, host, "exec-prefix", "env A=" + "x" * 70000)
     assert details[:2] == ["INVALID_VALUE", "value"]
     assert failure(x.host.set_other_config, host, {"k" * 70000: "v"})[:2] == ["INVALID_VALUE", "value"]
-    assert x.host.get_other_config(host) == {}
+    assert not any(k == "exec-prefix" or len(k) > 64 for k in x.host.get_other_config(host))
     details = failure(x.SR.create, host, {"device": "/dev/x" * 20000}, "0", "n", "", "lvm", "user", False, {})
     assert details[:2] == ["INVALID_VALUE", "device_config"]
     assert failure(x.SR.create, host, {}, "0", "n" * 65537, "", "lvm", "user", False, {})[:2] == [

@@ -13,6 +13,11 @@ if [ -f "$CTL/fault_$cmd" ]; then
 fi
 [ -f "$CTL/garbage_$cmd" ] && { echo 'this is not XML'; exit 3; }
 ok() { printf '<?xml version="1.0"?><methodResponse><params><param><value>%s</value></param></params></methodResponse>' "$1"; }
+# physical markers of what really happened: an SR attached on a host is a file until detached
+case "$cmd" in
+  sr_attach) mkdir -p "$CTL/attached" && touch "$CTL/attached/$sr@$host" ;;
+  sr_detach|sr_delete) rm -f "$CTL/attached/$sr@$host" ;;
+esac
 case "$cmd" in
   sr_get_driver_info)
     ok '<struct><member><name>name</name><value><string>@TYPE@</string></value></member><member><name>description</name><value><string>test double</string></value></member><member><name>vendor</name><value><string>tests</string></value></member><member><name>copyright</name><value><string>none</string></value></member><member><name>driver_version</name><value><string>1.0</string></value></member><member><name>required_api_version</name><value><string>1.0</string></value></member><member><name>capabilities</name><value><array><data><value><string>SR_PROBE</string></value><value><string>VDI_CREATE</string></value><value><string>VDI_ATTACH_OFFLINE</string></value></data></array></value></member><member><name>configuration</name><value><array><data><value><struct><member><name>key</name><value><string>device</string></value></member><member><name>description</name><value><string>a device</string></value></member></struct></value></data></array></value></member><member><name>required_cluster_stack</name><value><array><data>@STACKVALUES@</data></array></value></member></struct>' ;;
