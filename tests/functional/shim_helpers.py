@@ -99,9 +99,11 @@ def calls(ctl):
 class Server(object):
     """A ``sm-clusterstack serve`` process on a free loopback port."""
 
-    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None, sandbox=False):
+    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None, sandbox=False,
+                 prefix=None):
         self.env = env
         self.sandbox = sandbox
+        self.prefix = prefix  # the sandboxes' namespace prefix, kept over restarts when given
         self.state = state
         self.sm_dir = sm_dir
         self.stack_root = stack_root
@@ -122,7 +124,7 @@ class Server(object):
                 "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
                 "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
         if self.sandbox:
-            argv += ["--sandbox", "--sandbox-prefix", sandbox_prefix()]
+            argv += ["--sandbox", "--sandbox-prefix", self.prefix or sandbox_prefix()]
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)
@@ -190,7 +192,7 @@ class Pool(object):
 
     DRIVERS = (("ocfs2", ["corosync"]), ("melio", ["melio"]), ("lvm", []), ("dual", ["corosync", "melio"]))
 
-    def __init__(self, tmp, hosts=2, sandbox=True):
+    def __init__(self, tmp, hosts=2, sandbox=True, prefix=None):
         self.tmp = str(tmp)
         self.sm_dir = os.path.join(self.tmp, "sm")
         self.ctl = {name: make_driver(self.sm_dir, os.path.join(self.tmp, "ctl"), name, stacks)
@@ -200,7 +202,8 @@ class Pool(object):
         self.stack_ctl = os.path.join(self.tmp, "stack-ctl")
         for name, supported in (("xhad", None), ("corosync", None), ("melio", ["melio"])):
             make_stack(self.root, name, self.stack_log, self.stack_ctl, supported)
-        self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts, sandbox=sandbox)
+        self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts, sandbox=sandbox,
+                             prefix=prefix)
 
     def start(self):
         self.server.start()

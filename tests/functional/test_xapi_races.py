@@ -117,6 +117,7 @@ def test_sr_destroy_interrupted_by_a_crash_leaves_the_sr_pluggable(pool):
     pool.server.kill()
     pool.start()
     assert sr in pool.x.SR.get_all()
+    assert commands(pool, "ocfs2")[-2:] == ["sr_detach", "sr_detach"]  # what sr_delete mounted is unmounted
     for pbd in pool.x.SR.get_PBDs(sr):
         pool.x.PBD.plug(pbd)
         assert pool.x.PBD.get_currently_attached(pbd) is True
