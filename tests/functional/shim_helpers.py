@@ -124,7 +124,8 @@ class Server(object):
                 "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
                 "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
         if self.sandbox:
-            argv += ["--sandbox", "--sandbox-prefix", self.prefix or sandbox_prefix()]
+            self.prefix = self.prefix or sandbox_prefix()  # kept: a restart adopts the same hosts
+            argv += ["--sandbox", "--sandbox-prefix", self.prefix]
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)

@@ -23,6 +23,7 @@ def pool(tmp_path):
     p = Pool(tmp_path, hosts=1)
     yield p
     p.server.kill()
+    p.server.remove_sandboxes()
 
 
 def enable_refusal(pool):

@@ -6,7 +6,8 @@ sr=$(printf '%s' "$1" | sed -n 's:.*<name>sr_uuid</name><value>\([^<]*\)</value>
 host=$(printf '%s' "$1" | sed -n 's:.*<name>host_ref</name><value>\([^<]*\)</value>.*:\1:p')
 printf '%s %s %s %s\n' "$cmd" "$sr" "$host" "$SM_CLUSTERSTACK_XAPI" >> "$CTL/calls"
 # the timeline of what really touched the storage: an SR is in use on a host from the start of
-# its sr_attach (or sr_delete, which mounts it) to the end of an sr_detach or a refused attach
+# its sr_attach (or sr_delete, which mounts it) to the end of an sr_detach or a refused attach,
+# and again at the end of an attach that succeeds (one left running may finish after a detach)
 event() { printf '%s %s sr @TYPE@ %s@%s\n' "$(date +%s.%N)" "$1" "$sr" "$host" >> "$CTL/events"; }
 case "$cmd" in sr_attach|sr_delete) event open ;; esac
 if [ -f "$CTL/sleep_$cmd" ]; then
@@ -26,7 +27,7 @@ fi
 ok() { printf '<?xml version="1.0"?><methodResponse><params><param><value>%s</value></param></params></methodResponse>' "$1"; }
 # physical markers of what really happened: an SR attached on a host is a file until detached
 case "$cmd" in
-  sr_attach) mkdir -p "$CTL/attached" && touch "$CTL/attached/$sr@$host" ;;
+  sr_attach) mkdir -p "$CTL/attached" && touch "$CTL/attached/$sr@$host"; event open ;;  # surely in use now
   sr_detach|sr_delete) rm -f "$CTL/attached/$sr@$host"; event close ;;
 esac
 case "$cmd" in

@@ -36,7 +36,10 @@ case "$name" in
       while [ "$(ls '@CTL@' | grep -c '^started-')" -lt "$n" ]; do
         i=$((i + 1)); [ $i -gt 200 ] && { echo "join timed out" >&2; exit 12; }; sleep 0.1
       done
-    fi ;;
+    fi
+    # surely running once started (a start left running may finish after a stop)
+    touch '@CTL@'/running-"$stack"-"$me"
+    printf '%s open daemon %s %s\n' "$(date +%s.%N)" "$stack" "$me" >> '@CTL@'/events ;;
   ha_query_liveset)
     [ -f '@CTL@'/invalid ] && { echo "no daemon: the pool state is invalid" >&2; exit 14; }
     printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>%s</HostID></localhost>' "$me"
