@@ -16,6 +16,7 @@ def pool(tmp_path):
     p = Pool(tmp_path, hosts=2).start()
     yield p
     p.server.kill()
+    p.server.remove_sandboxes()
 
 
 def in_background(call):
