@@ -4,7 +4,7 @@
 state, master and excluded flags, ``tools`` reads corosync's own tools,
 ``livesetbuild`` makes the liveset, ``daemon`` and ``monitor`` run corosync
 and the fence monitor, and ``main`` is what each script of
-``libexec/xapi/cluster-stack/corosync/`` calls.
+``libexec/xapi/cluster-stack/corosync-ha/`` calls.
 
 Settings come from the environment, each in one place here.
 """

@@ -19,7 +19,7 @@ from sm_clusterstack.stacks import liveset as liveset_mod
 from sm_clusterstack.stacks import xhadconf
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STACK = os.path.join(REPO, "libexec", "xapi", "cluster-stack", "corosync")
+STACK = os.path.join(REPO, "libexec", "xapi", "cluster-stack", "corosync-ha")
 HEARTBEAT_TIMEOUT = 2  # seconds: the totem token of the test cluster
 MARGIN = 20.0  # seconds beyond token + consensus for a membership change to show
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"

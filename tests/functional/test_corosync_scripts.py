@@ -17,7 +17,7 @@ from sm_clusterstack.stacks import mtc, xhadconf
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
-STACK = os.path.join(ROOT, "corosync")
+STACK = os.path.join(ROOT, "corosync-ha")
 GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
 HOSTS = ["8f1c2a34-0000-4000-8000-00000000000%d" % i for i in (1, 2, 3)]
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"

@@ -27,8 +27,8 @@ def shim(tmp_path, cluster, monkeypatch):
                        + os.pathsep + SYSTEM_PATH)
     root = tmp_path / "stacks"
     root.mkdir(mode=0o755)
-    shutil.copytree(STACK, str(root / "corosync"))
-    os.chmod(str(root / "corosync"), 0o755)
+    shutil.copytree(STACK, str(root / "corosync-ha"))
+    os.chmod(str(root / "corosync-ha"), 0o755)
     sm_dir = str(tmp_path / "sm")
     make_driver(sm_dir, str(tmp_path / "ctl"), "ocfs2", ["corosync"])
     server = Server(str(tmp_path / "state"), sm_dir, str(root), hosts=3, extra=["--script-timeout", "90"])
@@ -65,7 +65,7 @@ def test_enable_ha_with_an_ocfs2_sr_brings_three_namespace_hosts_online_and_disa
     sr = x.SR.create(master, {"device": "/dev/fixture"}, "0", "ocfs2", "", "ocfs2", "user", True, {})
     x.pool.enable_ha([sr], {"timeout": "2"})
     pool = x.pool.get_all()[0]
-    assert (x.pool.get_ha_enabled(pool), x.pool.get_ha_cluster_stack(pool)) == (True, "corosync")
+    assert (x.pool.get_ha_enabled(pool), x.pool.get_ha_cluster_stack(pool)) == (True, "corosync-ha")
     every_host = sorted(h.host_id.lower() for h in cluster.hosts)
     for host in cluster.hosts:
         seen = wait_liveset(host, lambda ls: ls.status == "Online" and sorted(
