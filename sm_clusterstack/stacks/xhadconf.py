@@ -165,9 +165,8 @@ def _parameters(node, what):
     if node is None:
         return params
     for child in node:
-        if child.tag not in PARAMETERS:
-            raise XMLFormatError("%s: unknown parameter <%s>" % (what, child.tag))
-        params[child.tag] = _int(child.text or "", child.tag, what)
+        if child.tag in PARAMETERS:  # xhad ignores parameters it does not know
+            params[child.tag] = _int(child.text or "", child.tag, what)
     return params
 
 
