@@ -76,7 +76,7 @@ class Timing(object):
 
 def of_parameters(parameters: typing.Mapping[str, int]) -> Timing:
     """The Timing for xhad.conf's parameters (ValueError for a HeartbeatTimeout out of range)."""
-    return Timing(parameters.get("HeartbeatTimeout") or DEFAULT_HEARTBEAT_TIMEOUT)
+    return Timing(parameters.get("HeartbeatTimeout", DEFAULT_HEARTBEAT_TIMEOUT))
 
 
 def join_timeout(parameters: typing.Mapping[str, int], pool_state: str) -> int:
