@@ -38,6 +38,7 @@ class FakeObserver(Observer):
         self.last = answer
         if answer is not None:
             self.last_answer = self.clock()
+            self.quorate = 2 * len(answer) > len(self.conf.hosts)  # votequorum with every vote expected
             return set(answer)
         return None
 
