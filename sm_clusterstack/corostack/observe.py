@@ -82,7 +82,8 @@ class Observer(object):
         self.quorate = membership.quorate
         partition = set(self.hosts_by_node[n] for n in membership.members if n in self.hosts_by_node)
         self.polls += 1
-        if self.polls % STATS_EVERY == 1:
+        doubtful = any(self.links.get(h) is not True for h in partition - {self.me})
+        if doubtful or self.polls % STATS_EVERY == 1:  # a link seen down is checked again at once
             self._read_stats(partition)
         return partition | {self.me}
 
