@@ -97,9 +97,9 @@ def test_a_split_without_a_majority_keeps_exactly_the_masters_side(tmp_path, gro
         pool.split(*groups)
         alive, fenced = alive_and_fenced(pool, pool.hosts, 3 * pool.t)
         assert sorted(h.index for h in alive) == master_side
+        side = sorted(pool.hosts[i].host_id for i in master_side)
         for host in alive:
-            wait_for(lambda: sorted(host.liveset().live_hosts()) == sorted(pool.hosts[i].host_id
-                                                                            for i in master_side), pool.t)
+            wait_for(lambda: sorted(host.liveset().live_hosts()) == side, pool.t)
         ok(pool.hosts[master_side[0]].run("ha_query_liveset"))
     finally:
         pool.teardown()
