@@ -103,3 +103,23 @@ def test_a_split_without_a_majority_keeps_exactly_the_masters_side(tmp_path, gro
         ok(pool.hosts[master_side[0]].run("ha_query_liveset"))
     finally:
         pool.teardown()
+
+
+def test_a_failed_fence_is_retried_then_escalated_and_the_host_is_kept_live_until_then(pool3):
+    victim = corosync_trials.master(pool3)
+    victim.write_settings(fence_exit=1)  # fence-action fails; fence-escalation (the last resort) works
+    ok(victim.run("ha_disarm_fencing"))
+    ok(victim.run("ha_stop_daemon"))
+    ok(victim.run("ha_start_daemon"))  # settings are read when the daemon starts
+    watch = corosync_trials.Watch([h for h in pool3.hosts if h is not victim][0], victim)
+    try:
+        victim.box.set_link(False)
+        escalated_at = wait_for(lambda: victim.fences(escalated=True) and victim.fences(escalated=True)[0][0],
+                                2 * pool3.t)
+    finally:
+        watch.stop()
+    attempts = victim.fences()
+    assert len(attempts) == 3 and all(at < escalated_at for at, _reason in attempts)
+    assert "escalated" in victim.fences(escalated=True)[0][1]
+    assert [s for s in watch.seen if s[0] < escalated_at and (not s[1] or s[2])] == []
+    assert "fence action failed 3 times: escalating" in victim.log()
