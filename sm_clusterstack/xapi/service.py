@@ -40,6 +40,7 @@ class Service(object):
         self.lock_fd = lock_fd
         self.sandbox_pool = sandbox_pool
         self.host_servers = list(host_servers or [])
+        self.keep_sandboxes = False  # True: stop leaves the hosts up (a one-shot embedded command)
 
     @property
     def url(self) -> str:
@@ -51,7 +52,7 @@ class Service(object):
         for srv in self.servers + self.host_servers:
             srv.shutdown()
             srv.server_close()
-        if self.sandbox_pool is not None:
+        if self.sandbox_pool is not None and not self.keep_sandboxes:
             failed = self.sandbox_pool.teardown()
             for problem in failed:
                 LOG.error("sandbox teardown: %s", problem)
