@@ -49,8 +49,12 @@ def alive_and_fenced(pool, hosts, timeout):
     """Wait until every host in ``hosts`` either fenced or is Online alone with the survivors; (alive, fenced)."""
     def settled():
         fenced = [h for h in hosts if h.fences()]
-        alive = [h for h in hosts if not h.fences() and (h.liveset() or None) is not None
-                 and set(h.liveset().live_hosts()) <= set(x.host_id for x in hosts if not x.fences())]
+        kept = set(x.host_id for x in hosts if x not in fenced)
+        alive = []
+        for host in (h for h in hosts if h not in fenced):
+            seen = host.liveset()  # None while it is fencing (14): not settled yet
+            if seen is not None and seen.status == "Online" and set(seen.live_hosts()) <= kept:
+                alive.append(host)
         return (alive, fenced) if len(alive) + len(fenced) == len(hosts) and fenced else None
     return wait_for(settled, timeout)
 
