@@ -251,3 +251,25 @@ def test_sandboxes_are_removed_when_the_server_stops(tmp_path):
     assert prefix in netns_names()
     p.stop()
     assert prefix not in netns_names()
+
+
+def test_each_hosts_health_check_asks_the_shim_for_that_host(tmp_path):
+    """xhad runs /opt/xensource/libexec/xapi-health-check (daemon/xapi_mon.c): 0 healthy, else unhealthy.
+
+    ``Host.ha_xapi_healthcheck`` answers for the host whose socket it came on; xapi's FIST point
+    ``fail_healthcheck`` (here the host's /var/lib/xcp/fist_fail_healthcheck) makes it unhealthy.
+    """
+    p = Pool(tmp_path, hosts=2).start()
+    try:
+        hosts = sorted(p.x.host.get_all())
+        checks = [sandbox_exec(p.server.state, p.x.host.get_uuid(h), "/opt/xensource/libexec/xapi-health-check")
+                  for h in hosts]
+        assert [c.returncode for c in checks] == [0, 0], [c.stderr for c in checks]
+        number = p.x.host.get_other_config(hosts[1])["sandbox-netns"].rsplit("-h", 1)[1]
+        open(os.path.join(p.server.state, "sandbox", "hosts", "h" + number, "var", "lib", "xcp",
+                          "fist_fail_healthcheck"), "w").close()
+        checks = [sandbox_exec(p.server.state, p.x.host.get_uuid(h), "/opt/xensource/libexec/xapi-health-check")
+                  for h in hosts]
+        assert [c.returncode for c in checks] == [0, 1]
+    finally:
+        p.stop()
