@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import liveset, xhadconf
 from shim_helpers import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 
@@ -50,6 +51,16 @@ def actual_conf(conf):
             "hosts": sorted((h.host_id, h.ip_address) for h in conf.hosts), "parameters": conf.parameters,
             "HostID": conf.local_host_id, "HeartbeatInterface": conf.heartbeat_interface,
             "HeartbeatPhysicalInterface": conf.heartbeat_physical_interface, "StateFile": conf.statefile}
+
+
+def running_xhad(pid):
+    """True when ``pid`` is a live (not zombie) xhad."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().split()
+    except OSError:
+        return False
+    return fields[1] == "(xhad)" and fields[2] != "Z"
 
 
 def netns_names():
@@ -101,6 +112,8 @@ def test_real_xhad_enables_and_disables_ha_on_three_sandboxed_hosts(tmp_path):
         for host in x.host.get_all():
             result = sandbox_exec(server.state, x.host.get_uuid(host), "ha_query_liveset")
             assert result.returncode == 14  # DAEMON_IS_NOT_PRESENT: xhad is gone on every host
+            box = hostsandbox.find(server.state, x.host.get_other_config(host)["sandbox-netns"])
+            assert [pid for pid in box.pids() if running_xhad(pid)] == []
     finally:
         server.stop()
     assert prefix not in netns_names()
