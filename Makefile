@@ -87,6 +87,12 @@ compat:
 install:
 	$(PYTHON) -m pip install --no-deps --root "$(if $(DESTDIR),$(DESTDIR),/)" .
 	install -d "$(DESTDIR)$(SM_DIR)" "$(DESTDIR)$(STACK_ROOT)"
+	@# Our stack was first called `corosync`, a name xapi reserves for xapi-clusterd:
+	@# remove that directory when it holds nothing but our old scripts (now corosync-ha/).
+	old="$(DESTDIR)$(STACK_ROOT)/corosync"; ours=no; [ -d "$$old" ] && ours=yes; \
+	for f in "$$old"/*; do [ -e "$$f" ] || continue; case "$${f##*/}" in ha_supported_srs) ;; \
+	    ha_*) grep -qs 'sm_clusterstack.corostack' "$$f" || ours=no ;; *) ours=no ;; esac; done; \
+	if [ $$ours = yes ]; then echo "removing $$old: the old name of corosync-ha"; rm -rf "$$old"; fi
 	for d in $(DRIVERS); do install -m 0755 "$$d" "$(DESTDIR)$(SM_DIR)/"; done
 	for s in libexec/xapi/cluster-stack/*; do \
 	    install -d -m 0755 "$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)"; \

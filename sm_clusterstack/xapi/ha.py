@@ -201,6 +201,8 @@ def _commit(ctx) -> None:
                          other_config=dict(store_mod.loads(pool["other_config"]) or {},
                                            **{"ha-metadata-vdi": plan["metadata"]}))
         conn.execute("UPDATE host SET ha_statefiles = ?", (store_mod.dumps([plan["statefile"]]),))
+    if ctx.ha_runtime is not None:
+        ctx.ha_runtime.start_all()  # join_liveset: Monitor.start
     _progress("HA enabled on %s" % plan["stack"], 1.0)
 
 
@@ -260,6 +262,8 @@ def disable(ctx) -> None:
                                                      store_mod.loads(pool["other_config"]) or {})}
         store_mod.update(conn, "pool", pool["ref"], ha_disable_plan=journal, ha_operation="disable")
     try:
+        if ctx.ha_runtime is not None:
+            ctx.ha_runtime.stop_all()
         finish_disable(ctx)
     finally:
         _end(ctx)

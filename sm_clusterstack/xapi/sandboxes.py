@@ -5,7 +5,10 @@ the management PIF the sandbox has (device ``eth0``, bridge ``xenbr0``,
 the sandbox's address) and ``other_config:sandbox-netns``; the shim listens
 at the host's ``/var/lib/xcp/xapi`` (where stock SM drivers look) and
 writes the host's ``/opt/xensource/libexec/xapi-health-check`` (which xhad
-runs), which asks the shim ``host.ha_xapi_healthcheck`` through that socket.
+runs), which asks the shim ``host.ha_xapi_healthcheck`` through that socket:
+the shim answers for that host, unhealthy when the host's
+``/var/lib/xcp/fist_fail_healthcheck`` exists (xapi's ``Xapi_fist.fail_healthcheck``
+FIST point, in the host's own /var/lib/xcp rather than /tmp).
 """
 
 import logging
@@ -69,13 +72,23 @@ def _write_health_check(ctx, host: str) -> None:
     onhost.write_file(ctx, host, HEALTH_CHECK, text.encode("utf-8"), mode=0o755)
 
 
-def socket_paths(ctx) -> typing.List[str]:
-    """Where the shim listens for each sandboxed host: its ``/var/lib/xcp/xapi``."""
-    paths = []
+def listen_on_hosts(ctx, start: typing.Callable[[str], typing.List[typing.Any]]) -> typing.List[typing.Any]:
+    """Listen at each sandboxed host's ``/var/lib/xcp/xapi`` with ``start(path)``; the servers.
+
+    The path is given as ``/proc/self/fd/N/xapi`` (N: the directory, open
+    while binding), as a unix socket's path is limited to 107 bytes and a
+    state dir may be deep.
+    """
+    servers = []
     for host in sorted(ctx.sandboxes):
-        path = onhost.host_path(ctx, host, XAPI_SOCKET)
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        if os.path.exists(path) or os.path.islink(path):
-            os.unlink(path)
-        paths.append(path)
-    return paths
+        directory = os.path.dirname(onhost.host_path(ctx, host, XAPI_SOCKET))
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            started = start("/proc/self/fd/%d/%s" % (fd, os.path.basename(XAPI_SOCKET)))
+        finally:
+            os.close(fd)
+        for srv in started:
+            srv.local_host = host  # a request on it comes from that host (host.ha_xapi_healthcheck)
+        servers.extend(started)
+    return servers

@@ -95,6 +95,7 @@ class Handler(socketserver.BaseRequestHandler):
             LOG.info("client %s refused: %s", self.peer(), e)
             self._send(e.status, e.reason.encode("utf-8") + b"\n", "text/plain", keep_alive=False)
             return False
+        api.CALLER.host = getattr(self.server, "local_host", "")  # the host whose own socket this is, if any
         self._send(200, respond(self.server.ctx, body, self.local_root()), "text/xml", request.keep_alive)
         return request.keep_alive
 

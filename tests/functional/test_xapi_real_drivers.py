@@ -9,7 +9,7 @@ inherit it; in the host's sandbox their settings come from its
 /etc/sm-clusterstack/sm-fake.json).  The host is a host sandbox, as HA
 needs (a management PIF); the disks are big enough for xapi's statefile and
 4 GB metadata VDI (sparse files).  The cluster stacks are the recording
-fixture stacks of shim_helpers (corosync's ha_supported_srs lists ocfs2, as
+fixture stacks of shim_helpers (corosync-ha's ha_supported_srs lists ocfs2, as
 the shipped one).
 """
 
@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture
 def pool(tmp_path):
     stacks = str(tmp_path / "stacks")
-    for name, supported in (("xhad", None), ("corosync", ["ocfs2"]), ("melio", ["melio"])):
+    for name, supported in (("xhad", None), ("corosync-ha", ["ocfs2"]), ("melio", ["melio"])):
         make_stack(stacks, name, str(tmp_path / "stack.log"), str(tmp_path / "stack-ctl"), supported)
     env = dict(os.environ, PATH=":".join([FAKEBIN, os.path.dirname(sys.executable), os.environ["PATH"]]),
                SM_FAKE_LOG=str(tmp_path / "emulated.jsonl"), SM_FAKE_STATE=str(tmp_path / "emulated"),
@@ -76,17 +76,17 @@ def create(x, sr_type, device, **config):
                        True, {})
 
 
-def test_ocfs2_sr_makes_ha_choose_corosync_with_statefile_on_it(pool):
+def test_ocfs2_sr_makes_ha_choose_corosync_ha_with_statefile_on_it(pool):
     x, ocfs2_dev, lvm_dev = pool
     ocfs2 = create(x, "ocfs2", ocfs2_dev, node_slots="4")
     lvm = create(x, "lvm", lvm_dev)
     assert failure(x.pool.enable_ha, [lvm], {}) == ["INCOMPATIBLE_STATEFILE_SR", "ocfs2"]
-    assert failure(x.pool.enable_ha, [lvm], {}, "xhad") == ["CLUSTER_STACK_CONSTRAINT", ocfs2, "corosync"]
+    assert failure(x.pool.enable_ha, [lvm], {}, "xhad") == ["CLUSTER_STACK_CONSTRAINT", ocfs2, "corosync-ha"]
     assert failure(x.pool.enable_ha, [ocfs2], {}, "foo") == ["UNKNOWN_CLUSTER_STACK", "foo"]
     assert failure(create, x, "melio", "/dev/null") == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
     x.pool.enable_ha([ocfs2], {})
     pool_ref = x.pool.get_all()[0]
-    assert x.pool.get_ha_cluster_stack(pool_ref) == "corosync"
+    assert x.pool.get_ha_cluster_stack(pool_ref) == "corosync-ha"
     [statefile] = x.pool.get_ha_statefiles(pool_ref)
     assert x.VDI.get_SR(statefile) == ocfs2
     x.pool.disable_ha()
@@ -98,7 +98,7 @@ def test_ha_on_xhad_then_creating_ocfs2_sr_is_refused(pool):
     lvm = create(x, "lvm", lvm_dev)
     x.pool.enable_ha([lvm], {})
     assert x.pool.get_ha_cluster_stack(x.pool.get_all()[0]) == "xhad"
-    assert failure(create, x, "ocfs2", ocfs2_dev) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert failure(create, x, "ocfs2", ocfs2_dev) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync-ha"]
     assert [r["type"] for r in x.SR.get_all_records().values()] == ["lvm"]
 
 
