@@ -274,10 +274,12 @@ def restart(ctx, runtime: Runtime, retry: float = RESTART_RETRY) -> None:
     """``on_server_restart`` with HA armed: join every host (retried), the master proposes, monitors start."""
     with ctx.store.read() as conn:
         pool = context.pool_row(conn)
-        if not pool["ha_enabled"]:
-            return
         stack, master = pool["ha_cluster_stack"], pool["master"]
         hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")]
+    if not pool["ha_enabled"]:
+        for host in hosts:  # issue 14: a restart that killed a rejoin, then finished a disable, left them offline
+            set_live(ctx, host, True)  # with HA off, a host is live while it runs (xapi: its heartbeat)
+        return
     for host in hosts:
         set_live(ctx, host, False)  # not live until its liveset says so
     threads = [threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, host == master, retry),

@@ -32,6 +32,7 @@ REFUSALS = {
     "INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "OPERATION_NOT_ALLOWED", "HA_IS_ENABLED", "HA_NOT_ENABLED",
     "HA_ENABLE_IN_PROGRESS", "HA_DISABLE_IN_PROGRESS", "CANNOT_CREATE_STATE_FILE", "SR_HAS_NO_PBDS",
     "INCOMPATIBLE_STATEFILE_SR", "HANDLE_INVALID", "SR_HAS_PBD",
+    "HOST_OFFLINE",  # enable_ha while a restarted shim has not yet seen a host rejoin
 }
 WEIGHTS = (("plug", 6), ("unplug", 5), ("create", 2), ("destroy", 2), ("enable_ha", 1), ("disable_ha", 1))
 DOWN = (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException)  # the server is down or restarting

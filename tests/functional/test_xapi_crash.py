@@ -6,8 +6,9 @@ without end, on two sandboxed hosts (the sandboxes stay up across the
 crashes, as hosts do when xapi dies).  The fixture drivers are slow
 (sr_attach up to 1.5 s, the rest up to 0.3 s; stack scripts 0.1 s), so the
 kills land inside driver and script runs.  At a random moment the clients
-are held, the server is killed and restarted (same port), and before the
-clients go on the test compares, quietly: the store is whole and holds
+are held, the server is killed and restarted (same port), and once nothing
+runs (with HA on, the restart rejoins the hosts in the background) and
+before the clients go on, the test compares: the store is whole and holds
 nothing in flight, what really is in use (the fixture timeline,
 physical.py) is exactly what the store says is attached, the daemons that
 run are those HA being on means, and the rule held at every instant so far.
@@ -78,6 +79,23 @@ def in_flight(db_path):
         conn.close()
 
 
+def wait_quiet(pool, db_path, timeout=60):
+    """Wait until nothing runs for a while: after a restart with HA on, the shim rejoins every host
+    (static-vdis attach, ha_start_daemon) in the background, as xapi's on_server_restart does."""
+    deadline, calm, last = time.time() + timeout, 0, None
+    while time.time() < deadline and calm < 5:
+        conn = sqlite3.connect(db_path, timeout=30)
+        try:
+            busy = conn.execute("SELECT (SELECT COUNT(*) FROM run) + (SELECT COUNT(*) FROM session "
+                                "WHERE internal = 1)").fetchone()[0]
+        finally:
+            conn.close()
+        now = (busy, len(physical.events(pool)))
+        calm = calm + 1 if busy == 0 and now == last else 0
+        last = now
+        time.sleep(0.1)
+
+
 def test_sigkills_under_load_leave_the_store_and_what_ran_in_agreement(pool):
     pool.start()
     required = load.prepare(pool)
@@ -98,6 +116,7 @@ def test_sigkills_under_load_leave_the_store_and_what_ran_in_agreement(pool):
             pool.server.kill()
             interrupted += in_flight(db_path)
             pool.start()
+            wait_quiet(pool, db_path)
             found = store_problems(db_path) + physical.disagreements(pool, db_path, required)
             if found:
                 problems.append((number, found))
