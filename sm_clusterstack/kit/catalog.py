@@ -13,7 +13,7 @@ DESCRIPTIONS = {
     stack_live.BAD_ARGUMENT: "ha_set_pool_state with an unknown state, or none, exits 1",
     stack_live.POOL_STATE: "with no daemon, ha_set_pool_state init, invalid, init all exit 0",
     stack_live.START_DAEMON: "ha_start_daemon -C CONFIG exits 0",
-    stack_live.LIVESET_SCHEMA: "ha_query_liveset prints XML valid against liveset.rng and accepted as xapi reads it",
+    stack_live.LIVESET_SCHEMA: "ha_query_liveset prints a liveset xapi accepts (xha_interface.ml rules)",
     stack_live.LIVESET_LOCALHOST: "the liveset's localhost is the configured host, and it is live",
     stack_live.PROPOSE_MASTER: "ha_propose_master prints TRUE (the sandbox's one-host pool is quorate)",
     stack_live.EXCLUDED: "ha_set_excluded / ha_clear_excluded exit 0 and the liveset's excluded flag follows",

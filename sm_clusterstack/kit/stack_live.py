@@ -1,7 +1,7 @@
 """Behaviour checks of a cluster stack, run in a sandbox in the order xapi uses the scripts.
 
 Sequence: with no daemon (query 14, stop 0), a bad argument (1), pool
-state init and a second change, start, liveset (schema, model, local host
+state init and a second change, start, liveset (as xapi parses it, local host
 live), propose_master (TRUE: the sandbox's pool is this one live host,
 quorate), set/clear excluded, init refused while running, disarm fencing,
 stop (then query 14 and, within a short grace, no process of the sandbox
@@ -12,7 +12,6 @@ timeouts and engine absence.
 
 import typing
 
-from sm_clusterstack.kit import liveset_schema
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit.sandbox import FENCE_ACTION, StackSandbox, describe_pids
 from sm_clusterstack.kit.stack_probe import (
@@ -73,19 +72,15 @@ def start_daemon(p: StackProbe) -> str:
 
 
 def liveset_valid(p: StackProbe) -> str:
-    """ha_query_liveset prints XML valid against the kit's schema and accepted by the liveset model."""
+    """ha_query_liveset prints a liveset xapi accepts (the liveset model is xapi's parser)."""
     p.need_daemon()
     out = p.query().stdout
-    problems = ["schema: %s" % p for p in liveset_schema.problems(out)]
     try:
         parsed = liveset.parse(out)
     except XMLFormatError as e:
-        problems.append("xapi's rules: %s" % e)
-    else:
-        p.liveset = parsed
-    if problems:
-        raise Fail("; ".join(problems[:3]))
-    return "valid against liveset.rng and accepted as xapi reads it (status %s)" % parsed.status
+        raise Fail("xapi would refuse it: %s" % e)
+    p.liveset = parsed
+    return "accepted as xapi reads it (status %s, %d host(s))" % (parsed.status, len(parsed.hosts))
 
 
 def liveset_localhost(p: StackProbe) -> str:

@@ -88,7 +88,7 @@ def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, fault, fa
 def test_liveset_faults_are_explained(tmp_path):
     bad_uuid = kit(tmp_path, build(tmp_path, "liveset-bad-uuid")).get("stack.liveset-schema").detail
     no_status = kit(tmp_path, build(tmp_path, "liveset-missing-status")).get("stack.liveset-schema").detail
-    assert "not a uuid" in bad_uuid and "HostID" in bad_uuid
+    assert "invalid uuid value" in bad_uuid and "not-a-uuid" in bad_uuid
     assert "status" in no_status
 
 
