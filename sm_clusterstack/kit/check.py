@@ -25,6 +25,7 @@ class Options(object):
             sandbox_parent: typing.Optional[str] = None,
             driver_timeout: float = 120.0,
             isolate: bool = True,
+            listener: typing.Optional[res.Listener] = None,
     ) -> None:
         self.timeout = timeout
         self.start_timeout = start_timeout
@@ -36,6 +37,7 @@ class Options(object):
         self.sandbox_parent = sandbox_parent  # where sandboxes go (default: the temp dir)
         self.driver_timeout = driver_timeout  # seconds per driver call on the embedded pool
         self.isolate = isolate  # stack scripts in a network namespace of their own, where possible
+        self.listener = listener  # hears each suite start and each result (progress)
 
 
 def interpreter_first_on_path() -> None:
@@ -56,7 +58,7 @@ def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suit
     options = options or Options()
     interpreter_first_on_path()
     path = os.path.abspath(path)
-    suite = res.Suite("stack", os.path.basename(os.path.normpath(path)), path)
+    suite = res.Suite("stack", os.path.basename(os.path.normpath(path)), path, options.listener)
     stack_static.run(suite, path, options.owner_uid)
     if options.live:
         unsafe = suite.get(stack_static.UNSAFE).result != res.PASS
@@ -71,7 +73,7 @@ def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Sui
     options = options or Options()
     interpreter_first_on_path()
     path = os.path.abspath(path)
-    suite = res.Suite("driver", os.path.basename(path), path)
+    suite = res.Suite("driver", os.path.basename(path), path, options.listener)
     info, valid = driver_static.run(suite, path, options.timeout)
     if suite.get(driver_static.EXECUTABLE).result != res.PASS:
         suite.add(driver_badinput.BAD_INPUT, res.SKIP, "not run: %s failed" % driver_static.EXECUTABLE)
@@ -130,12 +132,16 @@ def driver_paths(sm_dir: str) -> typing.List[str]:
             if n.endswith("SR") and os.path.isfile(os.path.join(sm_dir, n))]
 
 
-def check_all(stack_paths: typing.Sequence[str], driver_paths: typing.Sequence[str],
-              options: typing.Optional[Options] = None,
-              done: typing.Callable[[res.Suite], None] = lambda suite: None) -> typing.List[res.Suite]:
-    """The suites of every driver then every stack named; ``done`` is called as each ends."""
-    suites = []
-    for kind, path in [("driver", p) for p in driver_paths] + [("stack", p) for p in stack_paths]:
-        suites.append(check_driver(path, options) if kind == "driver" else check_stack(path, options))
-        done(suites[-1])
-    return suites
+STACK, DRIVER = "stack", "driver"
+
+
+def check_targets(targets: typing.Sequence[typing.Tuple[str, str]],
+                  options: typing.Optional[Options] = None) -> typing.List[res.Suite]:
+    """The suites of ``targets`` ((``stack``|``driver``, path) pairs), in the order given."""
+    return [check_driver(path, options) if kind == DRIVER else check_stack(path, options)
+            for kind, path in targets]
+
+
+def installed_targets(root: str, sm_dir: str) -> typing.List[typing.Tuple[str, str]]:
+    """Every driver of ``sm_dir`` then every stack of ``root``, as xapi would find them."""
+    return [(DRIVER, p) for p in driver_paths(sm_dir)] + [(STACK, p) for p in stack_dirs(root)]

@@ -2,21 +2,10 @@
 
 import os
 import shutil
-import sys
 
 from lxml import etree
 
-from sm_clusterstack import runner
-
-HERE = os.path.dirname(__file__)
-FIXTURES = os.path.join(HERE, "..", "fixtures", "kit")
-JUNIT_XSD = os.path.join(FIXTURES, "junit.xsd")
-
-
-def kit(*args):
-    result = runner.run([sys.executable, "-m", "sm_clusterstack.cli", "kit"] + list(args), timeout=300)
-    print(result.stdout, result.stderr)
-    return result
+from kit_helpers import FIXTURES, assert_valid_junit, kit
 
 
 def stack(tmp_path, fault="base", name=None):
@@ -66,12 +55,45 @@ def test_junit_file_validates_and_names_the_failure(tmp_path):
     assert result.returncode == 1
     with open(junit, "rb") as f:
         document = etree.fromstring(f.read())
-    with open(JUNIT_XSD, "rb") as f:
-        schema = etree.XMLSchema(etree.fromstring(f.read()))
-    assert schema.validate(document), schema.error_log
+    assert_valid_junit(document)
     failed = [c.get("name") for c in document.iter("testcase") if c.find("failure") is not None]
     assert failed == ["driver.required-cluster-stack"]
     assert document.find("testsuite").get("name") == "driver.BadstackSR"
+
+
+def test_several_targets_in_one_run_give_one_valid_junit_with_a_suite_each(tmp_path):
+    junit = str(tmp_path / "kit.xml")
+    result = kit("--junit", junit, "--static", "driver", driver(tmp_path, "GoodSR"), "stack", stack(tmp_path),
+                 "driver", driver(tmp_path, "BadstackSR"))
+    assert result.returncode == 1
+    with open(junit, "rb") as f:
+        document = etree.fromstring(f.read())
+    assert_valid_junit(document)
+    assert [s.get("name") for s in document.findall("testsuite")] == [
+        "driver.GoodSR", "stack.base", "driver.BadstackSR"]
+    stamps = [s.find("properties/property[@name='started']").get("value") for s in document.findall("testsuite")]
+    assert stamps == sorted(stamps) and all(s[-6] in "+-" for s in stamps)
+
+
+def test_each_row_is_printed_as_its_check_ends(tmp_path):
+    """The rows come out one by one: a check's row is on stdout before the next check has run."""
+    result = kit("--static", "driver", driver(tmp_path, "GoodSR"))
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("driver GoodSR") and lines[1].split() == ["CHECK", "RESULT", "DETAIL"]
+    assert [line.split()[0] for line in lines[2:7]] == [
+        "driver.executable", "driver.info", "driver.info-member", "driver.configuration",
+        "driver.required-cluster-stack"]
+
+
+def test_junit_is_written_when_the_kit_cannot_run(tmp_path):
+    junit = str(tmp_path / "kit.xml")
+    result = kit("--junit", junit, "stack", str(tmp_path / "absent"))
+    assert result.returncode == 2
+    with open(junit, "rb") as f:
+        document = etree.fromstring(f.read())
+    assert_valid_junit(document)
+    errors = [c.find("error").get("message") for c in document.iter("testcase")]
+    assert len(errors) == 1 and "absent: not a directory" in errors[0]
 
 
 def test_no_target_checks_every_driver_and_stack(tmp_path):
@@ -100,7 +122,7 @@ def test_kit_cannot_run_exits_2(tmp_path):
 def test_usage_error_says_why_without_traceback(tmp_path):
     result = kit("stack")
     assert result.returncode == 2
-    assert "expected 'stack DIR', 'driver EXE' or nothing" in result.stderr
+    assert "expected pairs of 'stack DIR' or 'driver EXE', or nothing" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -1,0 +1,46 @@
+"""Shared by the kit's functional tests: the real JUnit schemas, the kit as a process."""
+
+import os
+import sys
+
+import pytest
+from lxml import etree
+
+from sm_clusterstack import runner
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "..", "fixtures", "kit")
+JUNIT_SCHEMAS = ("jenkins-junit-10.xsd", "ant-JUnit.xsd")
+
+
+def thirdparty_dir():
+    """``shared/thirdparty`` above the clone, or $SM_CLUSTERSTACK_THIRDPARTY; None when absent."""
+    found = os.environ.get("SM_CLUSTERSTACK_THIRDPARTY")
+    if found:
+        return found if os.path.isdir(found) else None
+    here = HERE
+    while os.path.dirname(here) != here:
+        here = os.path.dirname(here)
+        if os.path.isdir(os.path.join(here, "shared", "thirdparty")):
+            return os.path.join(here, "shared", "thirdparty")
+    return None
+
+
+def assert_valid_junit(document):
+    """``document`` is valid against the Jenkins xunit and the Ant JUnit schemas (skip when they are absent)."""
+    folder = thirdparty_dir()
+    paths = [os.path.join(folder or "", "junit", name) for name in JUNIT_SCHEMAS]
+    if folder is None or not all(os.path.isfile(p) for p in paths):
+        pytest.skip("the JUnit schemas are not here: no shared/thirdparty/junit above the clone "
+                    "and no $SM_CLUSTERSTACK_THIRDPARTY")
+    for path in paths:
+        with open(path, "rb") as f:
+            schema = etree.XMLSchema(etree.fromstring(f.read()))
+        assert schema.validate(document), (os.path.basename(path), schema.error_log)
+
+
+def kit(*args, timeout=600):
+    """``sm-clusterstack kit ARGS`` as a process."""
+    result = runner.run([sys.executable, "-m", "sm_clusterstack.cli", "kit"] + list(args), timeout=timeout)
+    print(result.stdout, result.stderr)
+    return result
