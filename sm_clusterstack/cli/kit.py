@@ -36,11 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list every check and what passes, then exit")
     parser.add_argument("--static", action="store_true",
                         help="static checks only: run no stack script and start no pool")
-    parser.add_argument("--host-network", action="store_true",
-                        help="run stack scripts in the host's network namespace (default: a namespace of "
-                             "their own with only loopback, where the machine allows)")
-    parser.add_argument("--stack-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment for the stack's scripts (repeatable)")
+    parser.add_argument("--hosts", type=int, default=2, metavar="N",
+                        help="sandboxed hosts of the pool a stack runs on, 1 to 4 (default 2)")
+    parser.add_argument("--ha-timeout", type=int, default=20, metavar="SECONDS",
+                        help="the HA timeout xhad.conf's parameters derive from, as xapi's "
+                             "configuration timeout (at least 10; default 20)")
+    parser.add_argument("--host-path", action="append", default=[], metavar="INSIDE=LOCAL",
+                        help="lay this machine's file or directory LOCAL at INSIDE on every sandboxed host, "
+                             "e.g. /opt/xensource/xha=DIR or a stack's settings file (repeatable)")
     parser.add_argument("--device-config", action="append", default=[], metavar="KEY=VALUE",
                         help="device_config of the SR the driver checks attach (repeatable)")
     parser.add_argument("--scratch-device", action="store_true",
@@ -90,16 +93,21 @@ def targets(args: argparse.Namespace) -> typing.List[typing.Tuple[str, str]]:
 
 def options(args: argparse.Namespace) -> typing.Any:
     """The kit's Options from the command line."""
-    from sm_clusterstack.kit import check
+    from sm_clusterstack.kit import check, hostpool
     for option in ("timeout", "driver_timeout", "start_timeout"):
         if not getattr(args, option) > 0:
             raise ValueError("--%s must be a positive number of seconds" % option.replace("_", "-"))
+    if not 1 <= args.hosts <= 4:
+        raise ValueError("--hosts must be 1 to 4")
+    if args.ha_timeout < 10:
+        raise ValueError("--ha-timeout must be at least 10 (xapi refuses less)")
+    host_paths = _pairs(args.host_path, "--host-path")
+    hostpool.check_host_paths(host_paths)
     return check.Options(
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
-        stack_env=_pairs(args.stack_env, "--stack-env"),
         device_config=_pairs(args.device_config, "--device-config"),
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
-        isolate=not args.host_network)
+        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths)
 
 
 def progress(suite: typing.Any, found: typing.Any) -> None:

@@ -1,0 +1,154 @@
+"""The pool the kit plays: host sandboxes holding what xapi would have put on each host.
+
+Each host is a ``hostsandbox.HostSandbox`` of one ``SandboxPool`` (its own
+network and mount namespaces, ``xenbr0`` holding its address, the pool's
+stack root at ``/usr/libexec/xapi/cluster-stack``).  On each host the kit
+writes ``/etc/xensource/xhad.conf`` as xapi's ``write_config_file`` does
+(``ocaml/xapi/xha_interface.ml`` ``DaemonConfiguration``: UDP port 694, every
+host, the twelve parameters of ``Timeouts.derive t``, the management bridge
+and PIF, the statefile) and stands in for xapi's health check
+(``/opt/xensource/libexec/xapi-health-check`` exits 0: the kit is the host's
+xapi, and it is healthy).  The statefile is one file all hosts see, as a
+shared SR's VDI is.  ``host_paths`` (``--host-path INSIDE=LOCAL``) lays a
+file or directory of this machine at INSIDE on every host, e.g. xhad's
+tools at their legacy ``/opt/xensource/xha``.
+"""
+
+import os
+import shutil
+import typing
+import uuid
+
+from sm_clusterstack import hostsandbox
+from sm_clusterstack.stacks import xhadconf
+
+XHAD_PORT = 694  # Xapi_globs.xha_udp_port
+STATEFILE_SIZE = 4 * 1024 * 1024  # xapi's statefile VDI is 266,240 bytes; an SR rounds it up
+HEALTH_CHECK = "/opt/xensource/libexec/xapi-health-check"
+MOUNT_TIMEOUT = 10.0  # seconds
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class HostPoolError(Exception):
+    """The kit could not make its host sandboxes; the text says why."""
+
+
+def derive_timeouts(t: int) -> typing.Dict[str, int]:
+    """xhad.conf's twelve parameters from the HA timeout ``t`` (``xapi_ha.ml`` ``Timeouts.derive``)."""
+    if t < 10:
+        raise ValueError("constraint violation: timeout >= 10 (xapi refuses %d)" % t)
+    return {
+        "HeartbeatInterval": min((t + 10) // 10, 3), "StateFileInterval": max(2, t // 20),
+        "HeartbeatTimeout": t, "StateFileTimeout": t, "HeartbeatWatchdogTimeout": t,
+        "StateFileWatchdogTimeout": t + 15, "BootJoinTimeout": t + 60, "EnableJoinTimeout": t + 60,
+        "XapiHealthCheckInterval": 60, "XapiHealthCheckTimeout": 120, "XapiRestartAttempts": 1,
+        "XapiRestartTimeout": 300,
+    }
+
+
+class KitHosts(object):
+    """``count`` sandboxed hosts over ``state_dir`` running the stack at ``stack_path``."""
+
+    def __init__(self, state_dir: str, count: int, prefix: str, stack_path: str, ha_timeout: int,
+                 host_paths: typing.Optional[typing.Dict[str, str]] = None) -> None:
+        self.state_dir = state_dir
+        self.stack_root, self.stack_name = os.path.split(os.path.abspath(stack_path).rstrip("/"))
+        self.stack_inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack_name)
+        self.count = count
+        self.prefix = prefix
+        self.parameters = derive_timeouts(ha_timeout)
+        self.host_ids = [str(uuid.uuid4()) for _ in range(count)]
+        self.generation = str(uuid.uuid4())
+        self.statefile = os.path.join(state_dir, "statefile")
+        self.host_paths = dict(host_paths or {})
+        self.pool = None  # type: typing.Optional[hostsandbox.SandboxPool]
+
+    @property
+    def hosts(self) -> typing.List[hostsandbox.HostSandbox]:
+        """The host sandboxes, the master first."""
+        return self.pool.hosts if self.pool is not None else []
+
+    def create(self) -> "KitHosts":
+        """Make the sandboxes and write each host's files; HostPoolError says what failed."""
+        try:
+            self.pool = hostsandbox.SandboxPool.create(self.state_dir, self.count, self.prefix, self.stack_root)
+            with open(self.statefile, "wb") as f:
+                f.truncate(STATEFILE_SIZE)
+            for index, host in enumerate(self.hosts):
+                self._write_host(index, host)
+        except (hostsandbox.SandboxError, OSError, ValueError) as e:
+            self.teardown()
+            raise HostPoolError(str(e))
+        return self
+
+    def config(self, index: int) -> xhadconf.XhadConfig:
+        """The xhad.conf xapi writes on host ``index``."""
+        members = [xhadconf.Host(host_id, host.address) for host_id, host in zip(self.host_ids, self.hosts)]
+        host = self.hosts[index]
+        return xhadconf.XhadConfig(self.generation, members, self.host_ids[index], self.statefile,
+                                   udp_port=XHAD_PORT, parameters=self.parameters,
+                                   heartbeat_interface=host.bridge, heartbeat_physical_interface=host.device)
+
+    def _write_host(self, index: int, host: hostsandbox.HostSandbox) -> None:
+        _write(host.path(xhadconf.DEFAULT_PATH), self.config(index).to_xml(), 0o644)
+        _write(host.path(HEALTH_CHECK), b"#!/bin/sh\n# the kit is this host's xapi, and it is healthy\nexit 0\n",
+               0o755)
+        for inside, local in sorted(self.host_paths.items()):
+            self._lay(host, inside, local)
+
+    def _lay(self, host: hostsandbox.HostSandbox, inside: str, local: str) -> None:
+        """Put ``local`` at ``inside`` in ``host``: a copy under a private path, else a bind mount."""
+        try:
+            private = host.path(inside)
+        except hostsandbox.SandboxError:
+            private = ""
+        if private:
+            _copy(local, private)
+            return
+        _mount_point(inside, os.path.isdir(local))
+        mount = shutil.which("mount", path=os.environ.get("PATH", "") + os.pathsep + SYSTEM_PATH) or "mount"
+        result = host.run([mount, "--bind", os.path.abspath(local), inside], timeout=MOUNT_TIMEOUT,
+                          env={"PATH": SYSTEM_PATH})
+        if not result.ok:
+            raise HostPoolError("cannot lay %s at %s on %s: %s" % (local, inside, host.netns, result.describe()))
+
+    def teardown(self) -> typing.List[str]:
+        """Remove the sandboxes (what runs in them is killed); what could not be removed."""
+        if self.pool is None:
+            return []
+        failed = self.pool.teardown()
+        self.pool = None
+        return failed
+
+
+def _write(path: str, data: bytes, mode: int) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def _copy(local: str, target: str) -> None:
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.isdir(local):
+        shutil.copytree(local, target, symlinks=True)
+    else:
+        shutil.copy2(local, target)
+
+
+def _mount_point(inside: str, directory: bool) -> None:
+    """The mount point a real host has, made on this machine where missing (left in place)."""
+    if directory:
+        os.makedirs(inside, mode=0o755, exist_ok=True)
+    elif not os.path.exists(inside):
+        os.makedirs(os.path.dirname(inside), mode=0o755, exist_ok=True)
+        open(inside, "a").close()
+
+
+def check_host_paths(pairs: typing.Dict[str, str]) -> None:
+    """ValueError unless each INSIDE is absolute and each LOCAL exists."""
+    for inside, local in pairs.items():
+        if not os.path.isabs(inside) or os.path.normpath(inside) == "/":
+            raise ValueError("--host-path %s: the path inside a host must be absolute (and not /)" % inside)
+        if not os.path.exists(local):
+            raise ValueError("--host-path %s=%s: %s does not exist" % (inside, local, local))
