@@ -72,6 +72,7 @@ def stop_daemon(p: StackProbe) -> str:
     if query.returncode not in (mtc.DAEMON_IS_NOT_PRESENT, p.no_daemon_code):
         expect(query, mtc.DAEMON_IS_NOT_PRESENT, "%s ha_query_liveset after ha_stop_daemon" % who)
     left = p.leftovers(leaving, STOP_GRACE)
+    p.reported_left.update(left)
     if left:
         raise Fail("%s ha_stop_daemon exited 0 but left running, %gs later: %s"
                    % (who, STOP_GRACE, describe_pids(left)))
@@ -81,14 +82,19 @@ def stop_daemon(p: StackProbe) -> str:
 
 def excluded_roundtrip(p: StackProbe) -> str:
     """After disarm and stop, ha_set_excluded exits 0; the others see it excluded; it starts again and rejoins."""
-    p.need_daemons()
+    p.need_join()
     if not p.stopped_cleanly:
         raise Skip("needs the clean stop of the host leaving (see %s)" % STOP_DAEMON)
     leaving = _leaving(p)
     who, host_id = p.label(leaving), p.hosts.host_ids[leaving]
     expect(p.call(leaving, "ha_set_excluded"), mtc.SUCCESS, "%s ha_set_excluded after disarm and stop" % who)
     seen = [_sees_excluded(p, index, host_id, who) for index in sorted(p.running)]
-    p.look("while %s was away" % who)
+    if seen:  # a survivor that would fence does so once the heartbeat timeout has passed
+        time.sleep(p.hosts.parameters["HeartbeatTimeout"] + p.hosts.parameters["HeartbeatInterval"])
+    before = len(p.gone)
+    p.look("%s after %s left cleanly" % (_survival(p), who))
+    if len(p.gone) > before:
+        raise Fail("a clean shutdown fenced another host: %s" % "; ".join(p.gone[before:]))
     expect(p.call(leaving, "ha_start_daemon", timeout=p.start_timeout), mtc.SUCCESS,
            "%s ha_start_daemon after its clean shutdown" % who)
     p.running.add(leaving)
@@ -99,8 +105,13 @@ def excluded_roundtrip(p: StackProbe) -> str:
     if not seen:
         return ("ha_set_excluded exits 0 after disarm and stop; started again, the only host is live and "
                 "not excluded (a one-host pool has no other host to see the mark)")
-    return "ha_set_excluded exits 0 after disarm and stop; %s saw %s excluded and stayed Online; " \
-           "%s started again and rejoined, excluded FALSE everywhere" % (", ".join(seen), who, who)
+    return "ha_set_excluded exits 0 after disarm and stop; %s saw %s excluded and kept running %s; " \
+           "%s started again and rejoined, excluded FALSE everywhere" % (", ".join(seen), who, _survival(p), who)
+
+
+def _survival(p: StackProbe) -> str:
+    return "%ds (the heartbeat timeout and one interval)" % (
+        p.hosts.parameters["HeartbeatTimeout"] + p.hosts.parameters["HeartbeatInterval"])
 
 
 def _sees_excluded(p: StackProbe, index: int, host_id: str, who: str) -> str:

@@ -37,6 +37,10 @@ class Fail(Exception):
     """The check failed; the text says how."""
 
 
+class Unreadable(Skip):
+    """A liveset xapi would refuse: the liveset check fails on it, the others that need one skip."""
+
+
 def code(result: runner.Result) -> str:
     """An exit status with its MTC name, e.g. ``14 DAEMON_IS_NOT_PRESENT``."""
     return "%s %s" % (result.returncode, mtc.name_of(result.returncode))
@@ -77,6 +81,8 @@ class StackProbe(object):
         self.looks = 0  # how many times a running daemon was seen still there
         self.started = False
         self.stopped_cleanly = False
+        self.joined = False  # every host's liveset lists every host live (stack.pool-join passed)
+        self.reported_left = set()  # type: typing.Set[int]  # leftover pids a check already named
         self.livesets = {}  # type: typing.Dict[int, liveset.Liveset]
 
     @property
@@ -119,14 +125,16 @@ class StackProbe(object):
         with concurrent.futures.ThreadPoolExecutor(max(1, len(indexes))) as workers:
             return dict(zip(indexes, workers.map(one, indexes)))
 
-    def query(self, index: int) -> liveset.Liveset:
+    def query(self, index: int, step: str = "") -> liveset.Liveset:
         """Host ``index``'s liveset, parsed as xapi parses it; Fail when it is not one."""
         result = self.call(index, "ha_query_liveset")
+        if result.returncode != mtc.SUCCESS and index in self.running:
+            self._gone(index, step or "when the kit next queried it", result)
         expect(result, mtc.SUCCESS, "%s ha_query_liveset" % self.label(index))
         try:
             return liveset.parse(result.stdout)
         except XMLFormatError as e:
-            raise Fail("%s: xapi would refuse its liveset: %s" % (self.label(index), e))
+            raise Unreadable("%s: xapi would refuse its liveset: %s" % (self.label(index), e))
 
     def wait_for(self, index: int, predicate: typing.Callable[[liveset.Liveset], bool],
                  timeout: float) -> typing.Optional[liveset.Liveset]:
@@ -147,9 +155,12 @@ class StackProbe(object):
             if result.returncode == mtc.SUCCESS:
                 self.looks += 1
                 continue
-            self.running.discard(index)
-            self.gone.append("%s's daemon was gone %s (ha_query_liveset exited %s)"
-                             % (self.label(index), step, code(result)))
+            self._gone(index, step, result)
+
+    def _gone(self, index: int, step: str, result: runner.Result) -> None:
+        self.running.discard(index)
+        self.gone.append("%s's daemon was gone %s (ha_query_liveset exited %s)"
+                         % (self.label(index), step, code(result)))
 
     def need_daemons(self) -> None:
         """Skip unless every host's daemon started."""
@@ -158,11 +169,20 @@ class StackProbe(object):
         if not self.started:
             raise Skip("needs every host's daemon running (stack.start-daemon did not pass)")
 
+    def need_join(self) -> None:
+        """Skip unless every host saw every host live: flags in the livesets cannot be judged otherwise."""
+        self.need_daemons()
+        if not self.joined:
+            raise Skip("needs every host live in every host's liveset (stack.pool-join did not pass)")
+
     def leftovers(self, index: int, grace: float) -> typing.List[int]:
-        """Processes still running in host ``index``'s sandbox ``grace`` seconds from now (polled)."""
+        """Processes still running in host ``index``'s sandbox ``grace`` seconds from now (polled).
+
+        Those a check already reported (``reported_left``) are not counted again.
+        """
         deadline = time.monotonic() + grace
         while True:
-            pids = self.hosts.hosts[index].pids()
+            pids = [pid for pid in self.hosts.hosts[index].pids() if pid not in self.reported_left]
             if not pids or time.monotonic() >= deadline:
                 return pids
             time.sleep(0.1)

@@ -44,3 +44,14 @@ def kit(*args, timeout=600):
     result = runner.run([sys.executable, "-m", "sm_clusterstack.cli", "kit"] + list(args), timeout=timeout)
     print(result.stdout, result.stderr)
     return result
+
+
+def sandbox_skip_reason():
+    """Why the kit's host sandboxes cannot be made here ("" when they can)."""
+    if os.geteuid() != 0:
+        return "the kit's host sandboxes need root (network and mount namespaces)"
+    for tool in ("ip", "nsenter", "unshare", "mount"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK)
+                   for d in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/sbin", "/sbin", "/usr/bin"]):
+            return "the kit's host sandboxes need %s (iproute2, util-linux)" % tool
+    return ""
