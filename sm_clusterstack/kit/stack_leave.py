@@ -31,7 +31,7 @@ TIMEOUT = "stack.timeout"
 VERDICTS = (NO_FENCE, TIMEOUT)
 MASTER = 0
 STOP_GRACE = 5.0  # seconds the processes of a stopped daemon may take to exit
-MARGIN = 10.0  # seconds beyond the HA timeout a change may take to show in a liveset
+MARGIN = 5.0  # seconds beyond the HA timeout a change may take to show in a liveset
 
 
 def _leaving(p: StackProbe) -> int:

@@ -1,5 +1,6 @@
 """Shared by the kit's functional tests: the real JUnit schemas, the kit as a process."""
 
+import itertools
 import os
 import sys
 
@@ -7,10 +8,12 @@ import pytest
 from lxml import etree
 
 from sm_clusterstack import runner
+from sm_clusterstack.kit import check, report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures", "kit")
 JUNIT_SCHEMAS = ("jenkins-junit-10.xsd", "ant-JUnit.xsd")
+_RUNS = itertools.count()
 
 
 def thirdparty_dir():
@@ -55,3 +58,15 @@ def sandbox_skip_reason():
                    for d in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/sbin", "/sbin", "/usr/bin"]):
             return "the kit's host sandboxes need %s (iproute2, util-linux)" % tool
     return ""
+
+
+def check_stack(tmp_path, path, hosts=1, timeout=10.0, **extra):
+    """The kit's stack suite of ``path`` on ``hosts`` sandboxed hosts (namespaces s13<pid>..., all removed)."""
+    mine = "s13%d%d" % (os.getpid(), next(_RUNS))
+    options = check.Options(timeout=timeout, start_timeout=60.0, owner_uid=os.getuid(), sandbox_parent=str(tmp_path),
+                            hosts=hosts, ha_timeout=10, sandbox_prefix=mine, **extra)
+    suite = check.check_stack(path, options)
+    print(report.table([suite]))
+    left = runner.run(["ip", "netns", "list"], timeout=10).stdout
+    assert mine not in left, "the kit left namespaces behind: %s" % left
+    return suite

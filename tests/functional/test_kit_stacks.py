@@ -7,21 +7,17 @@ no other, and must never PASS; the base must pass every check.  Namespaces
 are named s13<pid>... and are removed by the kit; the test checks none is left.
 """
 
-import itertools
 import os
 import shutil
 
 import pytest
 
-from sm_clusterstack import runner
-from sm_clusterstack.kit import check, report
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit import stack_live
 
-from kit_helpers import FIXTURES, sandbox_skip_reason
+from kit_helpers import FIXTURES, check_stack, sandbox_skip_reason
 
 STACKS = os.path.join(FIXTURES, "stacks")
-_RUNS = itertools.count()
 
 pytestmark = pytest.mark.skipif(bool(sandbox_skip_reason()), reason=sandbox_skip_reason() or "-")
 
@@ -41,19 +37,8 @@ def build(tmp_path, fault="base", name=None):
     return target
 
 
-def prefix():
-    return "s13%d%d" % (os.getpid(), next(_RUNS))
-
-
-def kit(tmp_path, path, hosts=1, timeout=10.0, **extra):
-    mine = prefix()
-    options = check.Options(timeout=timeout, start_timeout=60.0, owner_uid=os.getuid(), sandbox_parent=str(tmp_path),
-                            hosts=hosts, ha_timeout=10, sandbox_prefix=mine, **extra)
-    suite = check.check_stack(path, options)
-    print(report.table([suite]))
-    left = runner.run(["ip", "netns", "list"], timeout=10).stdout
-    assert mine not in left, "the kit left namespaces behind: %s" % left
-    return suite
+def kit(tmp_path, path, hosts=1, timeout=10.0):
+    return check_stack(tmp_path, path, hosts=hosts, timeout=timeout)
 
 
 @pytest.mark.parametrize("hosts", [1, 2])
