@@ -16,7 +16,11 @@ PY_SOURCES = setup.py sm_clusterstack tests $(wildcard bench/*.py)
 DRIVERS    = $(wildcard drivers/*SR)
 STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
 
-.PHONY: FORCE all compat deps perms run test lint vermin pytest unit functional bench install clean
+XHA_SRC ?=
+XHA_BUILD = build/xha
+XHA_STACK = $(XHA_BUILD)/cluster-stack/xhad
+
+.PHONY: FORCE all compat deps perms run test lint vermin pytest unit functional bench install clean xhad
 
 all: test
 
@@ -41,7 +45,15 @@ perms:
 run: deps perms
 	$(BIN)/sm-clusterstack kit --sm-dir drivers --root libexec/xapi/cluster-stack
 
-test: lint vermin pytest
+test: lint vermin $(if $(XHA_SRC),xhad) pytest
+
+# The real xhad (xenserver/xha) for the tests and the kit: XHA_SRC is a source tree
+# (git clone https://github.com/xenserver/xha); its build deps come from Debian.
+xhad:
+	@test -n "$(XHA_SRC)" || { echo "make xhad: give XHA_SRC=DIR, an xha source tree" \
+	    "(git clone https://github.com/xenserver/xha)" >&2; exit 2; }
+	XHA=1 sh .ci/install-deps
+	sh .ci/build-xha "$(XHA_SRC)" "$(XHA_BUILD)"
 
 lint: deps
 	$(BIN)/flake8 $(PY_SOURCES) $(DRIVERS) $(STACK_SCRIPTS)
@@ -75,6 +87,12 @@ compat:
 install:
 	$(PYTHON) -m pip install --no-deps --root "$(if $(DESTDIR),$(DESTDIR),/)" .
 	install -d "$(DESTDIR)$(SM_DIR)" "$(DESTDIR)$(STACK_ROOT)"
+	@# Our stack was first called `corosync`, a name xapi reserves for xapi-clusterd:
+	@# remove that directory when it holds nothing but our old scripts (now corosync-ha/).
+	old="$(DESTDIR)$(STACK_ROOT)/corosync"; ours=no; [ -d "$$old" ] && ours=yes; \
+	for f in "$$old"/*; do [ -e "$$f" ] || continue; case "$${f##*/}" in ha_supported_srs) ;; \
+	    ha_*) grep -qs 'sm_clusterstack.corostack' "$$f" || ours=no ;; *) ours=no ;; esac; done; \
+	if [ $$ours = yes ]; then echo "removing $$old: the old name of corosync-ha"; rm -rf "$$old"; fi
 	for d in $(DRIVERS); do install -m 0755 "$$d" "$(DESTDIR)$(SM_DIR)/"; done
 	for s in libexec/xapi/cluster-stack/*; do \
 	    install -d -m 0755 "$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)"; \
@@ -90,7 +108,7 @@ install:
 	done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache  # build/ holds build/xha too
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 FORCE:

@@ -170,6 +170,18 @@ class SandboxPool(object):
             raise
         return pool
 
+    @classmethod
+    def remove(cls, state_dir: str) -> typing.List[str]:
+        """Tear down what a (dead) pool's record lists, whatever it was; what could not be removed."""
+        pool = cls(state_dir, 0, "", "/")
+        found = pool._read_record()
+        if found is None:
+            return []
+        pool.prefix = str(found.get("prefix", ""))
+        pool.hosts = [HostSandbox(pool.base, pool.prefix, n) for n in range(1, int(found.get("count", 0)) + 1)]
+        pool.made = found["made"]
+        return pool.teardown()
+
     def intact(self) -> bool:
         """True when the switch and every host sandbox are in place."""
         return os.path.exists("/run/netns/" + self.switch) and all(h.exists() for h in self.hosts)
@@ -239,6 +251,10 @@ class SandboxPool(object):
         _must([_tool("unshare"), "--mount=" + host.mount_ns, "--propagation", "private", "true"],
               "mount namespace of " + host.netns)
         enter = [_tool("nsenter"), "--mount=" + host.mount_ns, "--", _tool("mount")]
+        # the new namespace copied the namespace files of the hosts made before it: drop them there,
+        # or each host would keep the others' mount namespaces (and their files) alive
+        _must([_tool("nsenter"), "--mount=" + host.mount_ns, "--", _tool("umount"), "-l",
+               os.path.dirname(host.mount_ns)], "unmount the namespace files in " + host.netns)
         for private in PRIVATE_PATHS:
             source = host.path(private)
             os.makedirs(source, mode=0o755, exist_ok=True)
@@ -302,3 +318,21 @@ def _check_layout(pool: SandboxPool) -> None:
                                    % (what, path, private))
     if not 1 <= len(pool.hosts) <= MAX_HOSTS:
         raise SandboxError("a pool has 1 to %d hosts, not %d" % (MAX_HOSTS, len(pool.hosts)))
+
+
+def find(state_dir: str, netns: str) -> HostSandbox:
+    """The sandbox named ``netns`` of the pool in ``state_dir`` (SandboxError if it is not in place)."""
+    base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
+    try:
+        with open(os.path.join(base, RECORD)) as f:
+            found = json.load(f)
+        prefix, count = found["prefix"], int(found["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SandboxError("%s has no host sandboxes (is it served with --sandbox?)" % state_dir)
+    for number in range(1, count + 1):
+        box = HostSandbox(base, prefix, number)
+        if box.netns == netns:
+            if not box.exists():
+                raise SandboxError("the sandbox %s is not in place (is the pool served?)" % netns)
+            return box
+    raise SandboxError("%s is not a sandbox of %s" % (netns, state_dir))

@@ -29,8 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cluster stacks (default: cluster-stack-root of xapi.conf)")
     parser.add_argument("--driver-timeout", type=float, default=300.0, metavar="S",
                         help="seconds a driver call may take (default 300)")
-    parser.add_argument("--script-timeout", type=float, default=120.0, metavar="S",
-                        help="seconds a cluster-stack script may take (default 120)")
+    parser.add_argument("--script-timeout", type=float, default=3600.0, metavar="S",
+                        help="safety net: seconds after which a hung cluster-stack script is killed and "
+                             "reported (xapi has none; default 3600)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="make each host a host sandbox (network + mount namespaces) where its scripts "
+                             "and drivers run, as on a real host; root only")
+    parser.add_argument("--sandbox-prefix", default="", metavar="P",
+                        help="prefix of the sandboxes' namespace names (default: from the state dir)")
+    parser.add_argument("--ha-monitor-interval", type=float, default=20.0, metavar="S",
+                        help="seconds between two liveset queries of each host's HA monitor (default 20, as xapi)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     cli.add_xapi_conf(parser)
 
@@ -50,6 +58,7 @@ def build_pool(args: argparse.Namespace) -> typing.Any:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT."""
+    from sm_clusterstack import hostsandbox
     from sm_clusterstack.xapi import schema, service
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
@@ -59,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
     socket_path = args.socket or (None if args.port is not None else os.path.join(args.state, "xapi.sock"))
     try:
         pool = build_pool(args)
-        svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path)
-    except (OSError, ValueError, schema.SchemaError) as e:
+        svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path,
+                            sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix,
+                            ha_monitor_interval=args.ha_monitor_interval)
+    except (OSError, ValueError, schema.SchemaError, hostsandbox.SandboxError) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED
     serve_until_signalled(svc)

@@ -134,7 +134,9 @@ def open_embedded(args: argparse.Namespace, state: str) -> typing.Tuple[typing.A
     ctx = context.Pool(state, sm_dir, root, password, default_stack=default)
     private = os.path.join(state, "xe-%d.sock" % os.getpid())
     try:
-        svc = service.start(ctx, hosts=args.hosts, socket_path=private)
+        # hosts are sandboxes where the machine allows (root); they outlive this one command, as hosts do
+        svc = service.start(ctx, hosts=args.hosts, socket_path=private, sandbox=os.geteuid() == 0)
+        svc.keep_sandboxes = True
     except service.StateInUse as e:  # a serve runs on this pool: go through it
         ctx.store.close()
         where = e.address.get("socket") or e.address.get("url")

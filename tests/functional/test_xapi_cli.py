@@ -9,12 +9,16 @@ import sys
 
 import pytest
 
-from shim_helpers import Pool
+from shim_helpers import Pool, SR_SIZE
+from sm_clusterstack import hostsandbox
 
 
 @pytest.fixture
 def pool(tmp_path):
-    return Pool(tmp_path, hosts=2)
+    p = Pool(tmp_path, hosts=2)
+    yield p
+    # the embedded pool's host sandboxes outlive each xe command, as hosts do; remove them
+    assert hostsandbox.SandboxPool.remove(os.path.join(p.tmp, "embedded")) == []
 
 
 def xe(pool, *args, server=None):
@@ -31,7 +35,8 @@ def xe(pool, *args, server=None):
 def test_embedded_pool_reproduces_the_designs_errors(pool):
     rc, out, _ = xe(pool, "sm-list", "type=ocfs2")
     assert rc == 0 and "required-cluster-stack ( RO): corosync" in out and "melio" not in out
-    rc, lvm, _ = xe(pool, "sr-create", "type=lvm", "name-label=hb", "shared=true", "device-config:device=/dev/b")
+    rc, lvm, _ = xe(pool, "sr-create", "type=lvm", "name-label=hb", "shared=true", "device-config:device=/dev/b",
+                    "physical-size=%d" % SR_SIZE)
     assert rc == 0 and len(lvm.strip()) == 36
     rc, ocfs2, _ = xe(pool, "sr-create", "type=ocfs2", "name-label=o", "shared=true")
     assert rc == 0
@@ -49,7 +54,7 @@ def test_embedded_pool_reproduces_the_designs_errors(pool):
 
 def test_statefile_sr_error_and_ha_disable(pool):
     xe(pool, "sr-create", "type=melio", "shared=true")
-    rc, lvm, _ = xe(pool, "sr-create", "type=lvm", "shared=true")
+    rc, lvm, _ = xe(pool, "sr-create", "type=lvm", "shared=true", "physical-size=%d" % SR_SIZE)
     assert xe(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm.strip()) == (
         1, "", "Error code: INCOMPATIBLE_STATEFILE_SR\nError parameters: melio\n")
     assert xe(pool, "pool-ha-disable") == (1, "", "Error code: HA_NOT_ENABLED\nError parameters: \n")
@@ -69,13 +74,12 @@ def test_lists_filter_and_pbd_plug_unplug(pool):
     assert "name-label ( RW): one" in xe(pool, "sr-list")[1]
 
 
-def test_host_param_set_exec_prefix(pool):
+def test_host_param_set_other_config(pool):
     rc, out, _ = xe(pool, "host-list", "name-label=host2")
     uuid = out.splitlines()[0].split(": ")[1]
-    assert xe(pool, "host-param-set", "uuid=" + uuid, "other-config:exec-prefix=env SHIM_HOST=h2",
-              "address=10.1.1.2") == (0, "", "")
+    assert xe(pool, "host-param-set", "uuid=" + uuid, "other-config:sm-test=h2") == (0, "", "")
     rc, out, _ = xe(pool, "host-list", "uuid=" + uuid)
-    assert "exec-prefix: env SHIM_HOST=h2" in out and "address ( RO): 10.1.1.2" in out
+    assert "sm-test: h2" in out and "address ( RO): 10.213.0.2" in out  # its sandbox's address
 
 
 def test_usage_errors_exit_2(pool):
