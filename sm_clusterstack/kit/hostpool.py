@@ -12,6 +12,13 @@ xapi, and it is healthy).  The statefile is one file all hosts see, as a
 shared SR's VDI is.  ``host_paths`` (``--host-path INSIDE=LOCAL``) lays a
 file or directory of this machine at INSIDE on every host, e.g. xhad's
 tools at their legacy ``/opt/xensource/xha``.
+
+Fencing must never reboot the machine the kit runs on: on each host,
+``/proc/sysrq-trigger`` and ``/dev/watchdog`` (where the machine has them)
+are the host's own regular files, and a stack of this project finds its
+settings file (``/etc/sm-clusterstack/<stack>.conf``) with a fence action
+that only touches ``/run/sm-clusterstack-kit-fenced``.  ``fences`` says
+which host fenced itself in any of these ways.
 """
 
 import os
@@ -22,28 +29,20 @@ import uuid
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import xhadconf
 
-XHAD_PORT = 694  # Xapi_globs.xha_udp_port
+XHAD_PORT = xhadconf.DEFAULT_UDP_PORT  # Xapi_globs.xha_udp_port
 STATEFILE_SIZE = 4 * 1024 * 1024  # xapi's statefile VDI is 266,240 bytes; an SR rounds it up
 HEALTH_CHECK = "/opt/xensource/libexec/xapi-health-check"
 MOUNT_TIMEOUT = 10.0  # seconds
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+SETTINGS = "/etc/sm-clusterstack/%s.conf"  # a project stack's settings file (xapi passes scripts no env)
+FENCED = "/run/sm-clusterstack-kit-fenced"  # what a project stack's fence action touches on a kit host
+# A fence by the kernel (sysrq 'b', a watchdog that expires) would reboot this machine, not the host
+# sandbox: on each host these are regular files of the host instead, which the kit reads afterwards.
+KERNEL_FENCES = ("/proc/sysrq-trigger", "/dev/watchdog", "/dev/watchdog0")
 
 
 class HostPoolError(Exception):
     """The kit could not make its host sandboxes; the text says why."""
-
-
-def derive_timeouts(t: int) -> typing.Dict[str, int]:
-    """xhad.conf's twelve parameters from the HA timeout ``t`` (``xapi_ha.ml`` ``Timeouts.derive``)."""
-    if t < 10:
-        raise ValueError("constraint violation: timeout >= 10 (xapi refuses %d)" % t)
-    return {
-        "HeartbeatInterval": min((t + 10) // 10, 3), "StateFileInterval": max(2, t // 20),
-        "HeartbeatTimeout": t, "StateFileTimeout": t, "HeartbeatWatchdogTimeout": t,
-        "StateFileWatchdogTimeout": t + 15, "BootJoinTimeout": t + 60, "EnableJoinTimeout": t + 60,
-        "XapiHealthCheckInterval": 60, "XapiHealthCheckTimeout": 120, "XapiRestartAttempts": 1,
-        "XapiRestartTimeout": 300,
-    }
 
 
 class KitHosts(object):
@@ -56,7 +55,7 @@ class KitHosts(object):
         self.stack_inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack_name)
         self.count = count
         self.prefix = prefix
-        self.parameters = derive_timeouts(ha_timeout)
+        self.parameters = xhadconf.derive_timeouts(ha_timeout)
         self.host_ids = [str(uuid.uuid4()) for _ in range(count)]
         self.generation = str(uuid.uuid4())
         self.statefile = os.path.join(state_dir, "statefile")
@@ -93,19 +92,39 @@ class KitHosts(object):
         _write(host.path(xhadconf.DEFAULT_PATH), self.config(index).to_xml(), 0o644)
         _write(host.path(HEALTH_CHECK), b"#!/bin/sh\n# the kit is this host's xapi, and it is healthy\nexit 0\n",
                0o755)
+        fence = 'fence-action = "touch %s"\nfence-escalation = "touch %s"\nwatchdog-device = none\n' % (FENCED, FENCED)
+        _write(host.path(SETTINGS % self.stack_name),
+               ("# written by the conformance kit: a fence only touches a file on this host\n" + fence).encode(), 0o644)
+        for device in KERNEL_FENCES:
+            if os.path.exists(device):
+                _write(host.path("/run/kit" + device.replace("/", "-")), b"", 0o600)
+                self._lay(host, device, host.path("/run/kit" + device.replace("/", "-")), copy=False)
         for inside, local in sorted(self.host_paths.items()):
             self._lay(host, inside, local)
 
-    def _lay(self, host: hostsandbox.HostSandbox, inside: str, local: str) -> None:
+    def fences(self) -> typing.List[str]:
+        """The hosts that fenced themselves in a way the kit turned into a file, and how."""
+        found = []
+        for index, host in enumerate(self.hosts):
+            if os.path.exists(host.path(FENCED)):
+                found.append("h%d ran its fence action (touched %s)" % (index + 1, FENCED))
+            for device in KERNEL_FENCES:
+                stand_in = host.path("/run/kit" + device.replace("/", "-"))
+                if os.path.exists(stand_in) and os.path.getsize(stand_in):
+                    found.append("h%d wrote to %s (a kernel fence: reboot)" % (index + 1, device))
+        return found
+
+    def _lay(self, host: hostsandbox.HostSandbox, inside: str, local: str, copy: bool = True) -> None:
         """Put ``local`` at ``inside`` in ``host``: a copy under a private path, else a bind mount."""
         try:
-            private = host.path(inside)
+            private = host.path(inside) if copy else ""
         except hostsandbox.SandboxError:
             private = ""
         if private:
             _copy(local, private)
             return
-        _mount_point(inside, os.path.isdir(local))
+        if copy:
+            _mount_point(inside, os.path.isdir(local))
         mount = shutil.which("mount", path=os.environ.get("PATH", "") + os.pathsep + SYSTEM_PATH) or "mount"
         result = host.run([mount, "--bind", os.path.abspath(local), inside], timeout=MOUNT_TIMEOUT,
                           env={"PATH": SYSTEM_PATH})

@@ -196,8 +196,9 @@ def verdicts(p: StackProbe) -> typing.List[typing.Tuple[str, typing.Tuple[str, s
 
 
 def _no_fence(p: StackProbe) -> typing.Tuple[str, str]:
-    if p.gone:
-        return res.FAIL, "a host fenced itself or its daemon died: %s" % "; ".join(p.gone)
+    fenced = p.hosts.fences() + p.gone
+    if fenced:
+        return res.FAIL, "a host fenced itself or its daemon died: %s" % "; ".join(fenced)
     if not p.looks:
         return res.SKIP, ("not observed: no daemon ran to be watched" if not p.invalid_env
                           else "not run: the stack exited 16 INVALID_ENVIRONMENT (see above)")
