@@ -34,6 +34,7 @@ STATEFILE_SIZE = 4 * 1024 * 1024  # xapi's statefile VDI is 266,240 bytes; an SR
 HEALTH_CHECK = "/opt/xensource/libexec/xapi-health-check"
 MOUNT_TIMEOUT = 10.0  # seconds
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+INVENTORY = "/etc/xensource-inventory"
 SETTINGS = "/etc/sm-clusterstack/%s.conf"  # a project stack's settings file (xapi passes scripts no env)
 FENCED = "/run/sm-clusterstack-kit-fenced"  # what a project stack's fence action touches on a kit host
 # A fence by the kernel (sysrq 'b', a watchdog that expires) would reboot this machine, not the host
@@ -90,6 +91,7 @@ class KitHosts(object):
 
     def _write_host(self, index: int, host: hostsandbox.HostSandbox) -> None:
         _write(host.path(xhadconf.DEFAULT_PATH), self.config(index).to_xml(), 0o644)
+        write_inventory(host, self.host_ids[index])
         _write(host.path(HEALTH_CHECK), b"#!/bin/sh\n# the kit is this host's xapi, and it is healthy\nexit 0\n",
                0o755)
         fence = 'fence-action = "touch %s"\nfence-escalation = "touch %s"\nwatchdog-device = none\n' % (FENCED, FENCED)
@@ -98,9 +100,9 @@ class KitHosts(object):
         for device in KERNEL_FENCES:
             if os.path.exists(device):
                 _write(host.path("/run/kit" + device.replace("/", "-")), b"", 0o600)
-                self._lay(host, device, host.path("/run/kit" + device.replace("/", "-")), copy=False)
+                lay(host, device, host.path("/run/kit" + device.replace("/", "-")), copy=False)
         for inside, local in sorted(self.host_paths.items()):
-            self._lay(host, inside, local)
+            lay(host, inside, local)
 
     def fences(self) -> typing.List[str]:
         """The hosts that fenced themselves in a way the kit turned into a file, and how."""
@@ -114,23 +116,6 @@ class KitHosts(object):
                     found.append("h%d wrote to %s (a kernel fence: reboot)" % (index + 1, device))
         return found
 
-    def _lay(self, host: hostsandbox.HostSandbox, inside: str, local: str, copy: bool = True) -> None:
-        """Put ``local`` at ``inside`` in ``host``: a copy under a private path, else a bind mount."""
-        try:
-            private = host.path(inside) if copy else ""
-        except hostsandbox.SandboxError:
-            private = ""
-        if private:
-            _copy(local, private)
-            return
-        if copy:
-            _mount_point(inside, os.path.isdir(local))
-        mount = shutil.which("mount", path=os.environ.get("PATH", "") + os.pathsep + SYSTEM_PATH) or "mount"
-        result = host.run([mount, "--bind", os.path.abspath(local), inside], timeout=MOUNT_TIMEOUT,
-                          env={"PATH": SYSTEM_PATH})
-        if not result.ok:
-            raise HostPoolError("cannot lay %s at %s on %s: %s" % (local, inside, host.netns, result.describe()))
-
     def teardown(self) -> typing.List[str]:
         """Remove the sandboxes (what runs in them is killed); what could not be removed."""
         if self.pool is None:
@@ -138,6 +123,38 @@ class KitHosts(object):
         failed = self.pool.teardown()
         self.pool = None
         return failed
+
+
+def lay(host: hostsandbox.HostSandbox, inside: str, local: str, copy: bool = True) -> None:
+    """Put ``local`` at ``inside`` in ``host``: a copy under a private path, else a bind mount."""
+    try:
+        private = host.path(inside) if copy else ""
+    except hostsandbox.SandboxError:
+        private = ""
+    if private:
+        _copy(local, private)
+        return
+    if copy:
+        _mount_point(inside, os.path.isdir(local))
+    mount = shutil.which("mount", path=os.environ.get("PATH", "") + os.pathsep + SYSTEM_PATH) or "mount"
+    result = host.run([mount, "--bind", os.path.abspath(local), inside], timeout=MOUNT_TIMEOUT,
+                      env={"PATH": SYSTEM_PATH})
+    if not result.ok:
+        raise HostPoolError("cannot lay %s at %s on %s: %s" % (local, inside, host.netns, result.describe()))
+
+
+def write_inventory(host: hostsandbox.HostSandbox, host_uuid: str) -> None:
+    """The host's ``/etc/xensource-inventory``, where stock SM drivers read who they run on.
+
+    (``libs/sm/core/util.py`` ``get_this_host``: INSTALLATION_UUID.)  The
+    kit's hosts have no control-domain VM record: CONTROL_DOMAIN_UUID names none.
+    """
+    text = ("PRODUCT_BRAND='sm-clusterstack kit'\nINSTALLATION_UUID='%s'\nCONTROL_DOMAIN_UUID='%s'\n"
+            "MANAGEMENT_INTERFACE='%s'\nMANAGEMENT_ADDRESS_TYPE='IPv4'\n"
+            % (host_uuid, uuid.uuid4(), host.bridge))
+    stand_in = host.path("/etc/xensource/kit-inventory")
+    _write(stand_in, text.encode("utf-8"), 0o644)
+    lay(host, INVENTORY, stand_in)
 
 
 def _write(path: str, data: bytes, mode: int) -> None:

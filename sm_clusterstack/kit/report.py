@@ -10,7 +10,8 @@ admits no zone: it is written in UTC, and the suite's start with its zone
 is the ``started`` property.  Ant allows no output inside a testcase: what
 each check's commands printed is in the suite's ``system-out`` /
 ``system-err``, one section per check, and in the body of its failure,
-error or skipped element.
+error or skipped element.  A WARN is a passing testcase whose warning
+heads its section of ``system-out``.
 """
 
 import datetime
@@ -65,7 +66,8 @@ def table(suites: typing.Sequence[res.Suite]) -> str:
 def summary(suites: typing.Sequence[res.Suite]) -> str:
     """One line: how many targets and checks, and how many of each result."""
     counts = [(name, sum(s.count(r) for s in suites)) for name, r in
-              (("passed", res.PASS), ("failed", res.FAIL), ("skipped", res.SKIP), ("errors", res.ERROR))]
+              (("passed", res.PASS), ("warned", res.WARN), ("failed", res.FAIL), ("skipped", res.SKIP),
+               ("errors", res.ERROR))]
     total = sum(len(s.results) for s in suites)
     return "%d target%s, %d checks: %s" % (
         len(suites), "" if len(suites) == 1 else "s", total,
@@ -124,6 +126,8 @@ def _sections(suite: res.Suite, stream: str) -> str:
     parts = []
     for found in suite.results:
         text = getattr(found, stream)
+        if found.result == res.WARN and stream == "stdout":  # a passing testcase: its warning goes here
+            text = "WARNING: %s\n%s" % (found.detail, text)
         if text:
             parts.append("===== %s (%s)\n%s" % (found.check, found.result, text))
     return "".join(parts)

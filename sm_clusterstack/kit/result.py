@@ -11,10 +11,11 @@ import time
 import typing
 
 PASS = "PASS"
+WARN = "WARN"  # observed and acceptable to xapi, but worth the vendor's attention (does not fail the run)
 FAIL = "FAIL"
 SKIP = "SKIP"
 ERROR = "ERROR"  # the kit itself could not run the check
-RESULTS = (PASS, FAIL, SKIP, ERROR)
+RESULTS = (PASS, WARN, FAIL, SKIP, ERROR)
 
 EXIT_OK = 0  # nothing failed
 EXIT_FAILED = 1  # a check failed

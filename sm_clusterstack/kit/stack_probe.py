@@ -99,6 +99,9 @@ class StackProbe(object):
         """Run ``script`` on host ``index`` as xapi does; Skip after an exit 16, Fail on a timeout."""
         if self.invalid_env:
             raise Skip(INVALID_AGAIN)
+        here = os.path.join(self.hosts.stack_root, self.hosts.stack_name, script)
+        if not (os.path.isfile(here) and os.access(here, os.X_OK)):
+            raise Skip("%s is missing (see stack.script-missing)" % script)
         host, limit = self.hosts.hosts[index], timeout or self.timeout
         inside = self.hosts.stack_inside
         result = host.run([os.path.join(inside, script)] + list(args), timeout=limit,

@@ -98,7 +98,7 @@ def test_table_has_one_line_per_check_with_result_and_detail():
     row = [line for line in lines if "stack.liveset-schema" in line][0]
     assert row.split()[:2] == ["stack.liveset-schema", "FAIL"]
     assert row.endswith("schema: missing <status> second line")
-    assert lines[-1] == "2 targets, 5 checks: 2 passed, 1 failed, 1 skipped, 1 errors"
+    assert lines[-1] == "2 targets, 5 checks: 2 passed, 0 warned, 1 failed, 1 skipped, 1 errors"
 
 
 def test_junit_validates_against_the_jenkins_and_ant_schemas():
