@@ -145,6 +145,7 @@ def run(suite: res.Suite, path: str, config_keys: typing.Sequence[str] = ("devic
                 why = judge(found)
                 if why:
                     bad.append("%s: %s" % (name, why))
+                    suite.capture("%s %s  (%s)" % (path, name, why), found.stdout, found.stderr)
                 else:
                     faults.append(fault_of(found))
                 hung += why == "timed out"

@@ -173,7 +173,8 @@ def _compatible_verdict(seen: typing.Set[typing.Tuple[str, str]], detail: str, c
             return res.FAIL, (why % stacks_) + ": " + detail
     if GENERAL in kinds:
         return res.SKIP, ("could not observe the rule: the driver failed before deciding anything (a general "
-                          "error, not a fault of its storage): " + detail)
+                          "error, not a fault of its storage; the kit's pool is where stock drivers look for it: "
+                          "the session on /var/lib/xcp/xapi, this host in /etc/xensource-inventory): " + detail)
     if kinds == {ATTACHED}:
         return res.PASS, "attached: " + detail
     if constrained and not refuses_others:

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
 from lxml import etree
 
@@ -30,21 +32,39 @@ def driver(tmp_path, name):
     return str(sm_dir / name)
 
 
+ONE_HOST = ("--hosts", "1", "--ha-timeout", "10")
+
+
 def test_conforming_stack_exits_0_and_prints_the_table(tmp_path):
-    result = kit("stack", stack(tmp_path))
+    result = kit(*ONE_HOST + ("stack", stack(tmp_path)))
     assert result.returncode == 0
     assert "stack.liveset-schema" in result.stdout and "FAIL" not in result.stdout
-    assert result.stdout.splitlines()[-1].startswith("1 target, 17 checks: 17 passed, 0 failed")
+    assert result.stdout.splitlines()[-1] == "1 target, 19 checks: 19 passed, 0 warned, 0 failed, 0 skipped, 0 errors"
 
 
-def test_host_network_runs_stack_scripts_outside_a_namespace(tmp_path):
-    result = kit("--host-network", "stack", stack(tmp_path))
-    assert result.returncode == 0
-    assert "ha_start_daemon exits 0 (in the host's network namespace)" in result.stdout
+def test_each_row_is_printed_while_the_kit_still_runs(tmp_path):
+    """The rows up to stack.pool-state are out while ha_start_daemon waits for a file only the test makes."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "sm_clusterstack.cli", "kit"] + list(ONE_HOST) + [
+        "stack", stack(tmp_path, "waits-for-go")], stdout=subprocess.PIPE, universal_newlines=True, env=env)
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line.split()[0] if line.strip() else "")
+            if seen[-1] == "stack.pool-state":
+                break
+        assert proc.poll() is None and "stack.start-daemon" not in seen
+        (tmp_path / "go").write_text("")
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=300) == 0 and "stack.start-daemon             PASS" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_failing_stack_exits_1(tmp_path):
-    result = kit("stack", stack(tmp_path, "liveset-missing-status"))
+    result = kit(*ONE_HOST + ("stack", stack(tmp_path, "liveset-missing-status")))
     assert result.returncode == 1
     assert [line.split()[0] for line in result.stdout.splitlines() if " FAIL " in line] == ["stack.liveset-schema"]
 
@@ -101,7 +121,8 @@ def test_no_target_checks_every_driver_and_stack(tmp_path):
     driver(tmp_path, "GoodSR")
     driver(tmp_path, "NoclusterstackSR")
     result = kit("--static", "--root", str(tmp_path / "root"), "--sm-dir", str(tmp_path / "sm"))
-    assert result.returncode == 1
+    assert result.returncode == 0  # NoclusterstackSR's missing member is a warning
+    assert "driver.required-cluster-stack  WARN" in result.stdout
     headers = [line.split()[:2] for line in result.stdout.splitlines() if line.startswith(("driver ", "stack "))]
     assert headers == [["driver", "GoodSR"], ["driver", "NoclusterstackSR"], ["stack", "vendorstack"]]
 
@@ -115,6 +136,10 @@ def test_kit_cannot_run_exits_2(tmp_path):
     assert kit("--root", empty, "--sm-dir", empty).returncode == 2
     assert kit("--device-config", "novalue", "stack", stack(tmp_path)).returncode == 2
     assert kit("--timeout", "0", "stack", stack(tmp_path, name="zero")).returncode == 2
+    assert kit("--hosts", "5", "stack", stack(tmp_path, name="five")).returncode == 2
+    assert kit("--ha-timeout", "9", "stack", stack(tmp_path, name="nine")).returncode == 2
+    assert kit("--host-path", "relative=/tmp", "stack", stack(tmp_path, name="rel")).returncode == 2
+    assert kit("--host-path", "/opt/x=/no/such/file", "stack", stack(tmp_path, name="nofile")).returncode == 2
     unwritable = str(tmp_path / "no" / "such" / "dir" / "kit.xml")
     assert kit("--static", "--junit", unwritable, "stack", stack(tmp_path, name="other")).returncode == 2
 
@@ -139,5 +164,5 @@ def test_no_target_reads_root_and_sm_dir_from_xapi_conf(tmp_path):
 def test_list_names_every_check(tmp_path):
     result = kit("--list")
     assert result.returncode == 0
-    assert len(result.stdout.splitlines()) == 26
+    assert len(result.stdout.splitlines()) == 28
     assert result.stdout.splitlines()[0].startswith("stack.name ")
