@@ -58,7 +58,6 @@ def test_conforming_fixture_stack_passes_every_check_run_as_xapi_runs_it(tmp_pat
 
 @pytest.mark.parametrize("fault,hosts,failing,says", [
     ("liveset-bad-uuid", 1, ["stack.liveset-schema"], "invalid uuid value 'not-a-uuid' within 'host'"),
-    ("liveset-missing-status", 1, ["stack.liveset-schema"], "Invalid or missing 'status' element"),
     ("liveset-partial-warnings", 1, ["stack.liveset-schema"],
      "Missing entry 'heartbeat_approaching_timeout' within 'warning_on_local_host'"),
     ("no-daemon-exit", 1, ["stack.no-daemon-exit"], "exited 1 INVALID_PARAMETER, expected 14"),
@@ -68,7 +67,6 @@ def test_conforming_fixture_stack_passes_every_check_run_as_xapi_runs_it(tmp_pat
     ("liveset-local-dead", 1, ["stack.liveset-localhost", "stack.pool-join"], "liveness is False"),
     ("join-alone", 2, ["stack.pool-join"], "h1's liveset does not list h2"),
     ("propose-master-false", 1, ["stack.propose-master"], "printed 'FALSE\\n'"),
-    ("propose-master-garbage", 1, ["stack.propose-master"], "printed 'true\\n': xapi reads only TRUE"),
     ("propose-master-everyone", 2, ["stack.propose-master"], "h2's ha_propose_master also printed TRUE"),
     ("init-while-running", 1, ["stack.pool-state-running"], "init exited 0 while the daemons run"),
     ("disarm-fails", 1, ["stack.disarm-fencing"], "exited 4 WATCHDOG_ERROR"),
@@ -76,6 +74,7 @@ def test_conforming_fixture_stack_passes_every_check_run_as_xapi_runs_it(tmp_pat
     ("excluded-ignored", 2, ["stack.excluded-roundtrip"], "did not show h2 excluded"),
     ("boot-blocked-by-excluded", 1, ["stack.excluded-roundtrip"], "exited 18 BOOT_BLOCKED_BY_EXCLUDED"),
     ("disable-ignored", 2, ["stack.disable"], "h2's daemon still runs"),
+    ("fences-on-stop", 1, ["stack.no-fence"], "h1 ran its fence action (touched /run/sm-clusterstack-kit-fenced)"),
     ("fences-on-clean-shutdown", 2, ["stack.excluded-roundtrip", "stack.no-fence"],
      "a clean shutdown fenced another host: h1's daemon was gone"),
 ])
