@@ -99,6 +99,16 @@ def test_a_hung_script_is_killed_and_fails_its_check_and_the_timeout_check(tmp_p
     assert "h1 ha_propose_master timed out after 3s" in suite.get("stack.propose-master").detail
 
 
+def test_a_missing_script_fails_its_static_check_and_skips_the_checks_that_need_it(tmp_path):
+    path = build(tmp_path)
+    os.unlink(os.path.join(path, "ha_disarm_fencing"))
+    suite = kit(tmp_path, path)
+    assert suite.failing() == ["stack.script-missing"]
+    assert "ha_disarm_fencing" in suite.get("stack.script-missing").detail
+    assert suite.get("stack.disarm-fencing").result == res.SKIP
+    assert "ha_disarm_fencing is missing" in suite.get("stack.disarm-fencing").detail
+
+
 def test_unsafe_stack_runs_nothing(tmp_path):
     path = build(tmp_path)
     os.chmod(path, 0o777)
