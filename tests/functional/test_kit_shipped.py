@@ -26,11 +26,7 @@ def _options(tmp_path):
 
 
 # Known findings of the kit on what ships, each a true verdict: remove a line once its stack is fixed.
-KNOWN = {
-    # corosync-ha's daemons keep running once the pool state is invalid; xapi's disable_ha
-    # (xapi_ha.ml ha_wait_for_shutdown_via_statefile) waits for each host's daemon to exit
-    "corosync-ha": ["stack.disable"],
-}
+KNOWN = {}  # stack -> the checks it is known to fail (none now)
 
 
 @pytest.mark.parametrize("path", DRIVERS, ids=[os.path.basename(p) for p in DRIVERS])
