@@ -9,7 +9,6 @@ response struct, a Failure for anything that went wrong.
 import logging
 import re
 import threading
-import time
 import typing
 
 from sm_clusterstack import errors
@@ -85,9 +84,9 @@ def caller_is_local_root() -> bool:
 def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False) -> dict:
     """Run XenAPI method ``name`` with ``params``; the response struct (logged by xapi/calllog.py)."""
     from sm_clusterstack.xapi import calllog
-    started = time.monotonic()
+    entry = calllog.begin(ctx, name, params)
     response = _dispatch(ctx, name, params, local_root)
-    calllog.record(ctx, name, params, response, time.monotonic() - started)
+    calllog.end(entry, response)
     return response
 
 

@@ -10,6 +10,7 @@ Logging never fails a call.
 """
 
 import logging
+import time
 import typing
 
 from sm_clusterstack import explain
@@ -19,23 +20,45 @@ LOG = logging.getLogger("sm_clusterstack.xapi.calls")
 MAX_LOGGED = 512  # characters of an error's params
 
 
-def record(ctx: typing.Any, name: typing.Any, params: tuple, response: dict, seconds: float) -> None:
-    """Log the call ``name`` that got ``response`` after ``seconds``."""
+class Entry(object):
+    """A call being answered: what its log line needs."""
+
+    __slots__ = ("ctx", "method", "params", "user", "started")
+
+    def __init__(self, ctx, method, params, user, started):
+        self.ctx, self.method, self.params, self.user, self.started = ctx, method, params, user, started
+
+
+def begin(ctx: typing.Any, name: typing.Any, params: tuple) -> typing.Optional[Entry]:
+    """Note a call as it arrives (its user, read before a logout ends the session); None when not logging."""
     try:
         if not LOG.isEnabledFor(logging.INFO):
-            return
+            return None
         method = str(name)[:256]
-        user = _user(ctx, method, params)
-        if response.get("Status") == "Success":
-            LOG.info("call %s user=%s %dms SUCCESS", method, user, seconds * 1000)
-            return
-        description = [str(d) for d in response.get("ErrorDescription", [])] or ["?"]
-        LOG.info("call %s user=%s %dms %s %s", method, user, seconds * 1000, description[0],
-                 ", ".join(description[1:])[:MAX_LOGGED])
-        for line in explain_failure(ctx, description, _request(method, params)):
-            LOG.info("call %s: %s", method, line)
+        return Entry(ctx, method, params, _user(ctx, method, params), time.monotonic())
+    except Exception:  # a log line must never cost a call its answer
+        return None
+
+
+def end(entry: typing.Optional[Entry], response: dict) -> None:
+    """Log the call ``entry`` that got ``response``."""
+    if entry is None:
+        return
+    try:
+        _log(entry, response, (time.monotonic() - entry.started) * 1000)
     except Exception:  # a log line must never cost a call its answer
         LOG.debug("could not log a call", exc_info=True)
+
+
+def _log(entry: Entry, response: dict, ms: float) -> None:
+    if response.get("Status") == "Success":
+        LOG.info("call %s user=%s %dms SUCCESS", entry.method, entry.user, ms)
+        return
+    description = [str(d) for d in response.get("ErrorDescription", [])] or ["?"]
+    LOG.info("call %s user=%s %dms %s %s", entry.method, entry.user, ms, description[0],
+             ", ".join(description[1:])[:MAX_LOGGED])
+    for line in explain_failure(entry.ctx, description, _request(entry.method, entry.params)):
+        LOG.info("call %s: %s", entry.method, line)
 
 
 def _user(ctx, method: str, params: tuple) -> str:
