@@ -73,17 +73,27 @@ def test_make_install_says_which_interpreter_and_leaves_the_venv_alone(installed
     assert where.strip() == os.path.join(ROOT, "sm_clusterstack", "__init__.py")  # still the editable copy
 
 
+def python_stack(destdir):
+    """The installed stack whose scripts are Python (the corosync-based one), as installed under ``/``."""
+    root = "/usr/libexec/xapi/cluster-stack"
+    for name in sorted(os.listdir(destdir + root)):
+        with open(os.path.join(destdir + root, name, "ha_set_pool_state")) as f:
+            if "python" in f.readline():
+                return os.path.join(root, name)
+    raise AssertionError("no Python stack installed")
+
+
 def test_installed_scripts_name_the_system_interpreter(installed):
     destdir = installed[0]
-    for path in ("opt/xensource/sm/LVMSR", "usr/libexec/xapi/cluster-stack/corosync/ha_query_liveset"):
-        with open(os.path.join(destdir, path)) as f:
+    for path in ("/opt/xensource/sm/LVMSR", python_stack(destdir) + "/ha_query_liveset"):
+        with open(destdir + path) as f:
             assert f.readline() == "#!%s\n" % SYSTEM_PYTHON
 
 
 def test_installed_stack_script_runs_on_the_system_interpreter(installed):
     """ha_set_pool_state with no state: the library loads and refuses with INVALID_PARAMETER (1), not 16."""
     destdir, sitelib, _ = installed
-    stack_dir = "/usr/libexec/xapi/cluster-stack/corosync"
+    stack_dir = python_stack(destdir)
     proc = run_installed(destdir, sitelib, [destdir + stack_dir + "/ha_set_pool_state"],
                          path=XAPI_PATH + ":" + destdir + stack_dir)
     assert (proc.returncode, proc.stderr.decode()) == (1, "ha_set_pool_state: expected one of: init active invalid\n")
