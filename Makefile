@@ -27,7 +27,11 @@ PY_SOURCES = setup.py sm_clusterstack tests packaging $(wildcard bench/*.py)
 DRIVERS    = $(wildcard drivers/*SR)
 STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
 
-.PHONY: FORCE all compat venv36 deps perms run test lint vermin pytest unit functional bench install rpm clean
+XHA_SRC ?=
+XHA_BUILD = build/xha
+XHA_STACK = $(XHA_BUILD)/cluster-stack/xhad
+
+.PHONY: FORCE all compat venv36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad
 
 all: test
 
@@ -51,7 +55,15 @@ perms:
 run: deps perms
 	$(BIN)/sm-clusterstack kit --sm-dir drivers --root libexec/xapi/cluster-stack
 
-test: lint vermin pytest
+test: lint vermin $(if $(XHA_SRC),xhad) pytest
+
+# The real xhad (xenserver/xha) for the tests and the kit: XHA_SRC is a source tree
+# (git clone https://github.com/xenserver/xha); its build deps come from Debian.
+xhad:
+	@test -n "$(XHA_SRC)" || { echo "make xhad: give XHA_SRC=DIR, an xha source tree" \
+	    "(git clone https://github.com/xenserver/xha)" >&2; exit 2; }
+	XHA=1 sh .ci/install-deps
+	sh .ci/build-xha "$(XHA_SRC)" "$(XHA_BUILD)"
 
 lint: deps
 	$(BIN)/flake8 $(PY_SOURCES) $(DRIVERS) $(STACK_SCRIPTS)
@@ -116,7 +128,7 @@ rpm:
 	@ls "$(RPM_TOPDIR)"/RPMS/noarch/*.rpm
 
 clean:
-	rm -rf $(VENV) .venv36 build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv36 build dist *.egg-info .pytest_cache  # build/ holds build/xha too
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 FORCE:

@@ -16,6 +16,7 @@ from sm_clusterstack import __version__
 VERBS = (
     ("stack-list", "sm_clusterstack.cli.stack_list"),
     ("serve", "sm_clusterstack.cli.serve"),
+    ("sandbox", "sm_clusterstack.cli.sandbox"),
     ("xe", "sm_clusterstack.cli.xe"),
     ("kit", "sm_clusterstack.cli.kit"),
     ("upgrade", "sm_clusterstack.cli.upgrade"),

@@ -28,8 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cluster stacks (default: cluster-stack-root of xapi.conf)")
     parser.add_argument("--driver-timeout", type=float, default=300.0, metavar="S",
                         help="seconds a driver call may take (default 300)")
-    parser.add_argument("--script-timeout", type=float, default=120.0, metavar="S",
-                        help="seconds a cluster-stack script may take (default 120)")
+    parser.add_argument("--script-timeout", type=float, default=3600.0, metavar="S",
+                        help="safety net: seconds after which a hung cluster-stack script is killed and "
+                             "reported (xapi has none; default 3600)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="make each host a host sandbox (network + mount namespaces) where its scripts "
+                             "and drivers run, as on a real host; root only")
+    parser.add_argument("--sandbox-prefix", default="", metavar="P",
+                        help="prefix of the sandboxes' namespace names (default: from the state dir)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--log-file", metavar="F",
                         help="also log to F (every XenAPI call, HA step and driver run; syslog too where /dev/log is)")
@@ -51,7 +57,7 @@ def build_pool(args: argparse.Namespace) -> typing.Any:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT."""
-    from sm_clusterstack import logsetup
+    from sm_clusterstack import hostsandbox, logsetup
     from sm_clusterstack.xapi import schema, service
     try:
         logsetup.configure(args.log_file, args.verbose)
@@ -64,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     socket_path = args.socket or (None if args.port is not None else os.path.join(args.state, "xapi.sock"))
     try:
         pool = build_pool(args)
-        svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path)
-    except (OSError, ValueError, schema.SchemaError) as e:
+        svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path,
+                            sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix)
+    except (OSError, ValueError, schema.SchemaError, hostsandbox.SandboxError) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED
     serve_until_signalled(svc)

@@ -47,11 +47,23 @@ def call(
         xapi_url: str = "",
         timeout: float = DEFAULT_TIMEOUT,
         run: typing.Callable[..., runner.Result] = runner.run,
+        env: typing.Optional[typing.Dict[str, str]] = None,
 ) -> typing.Any:
-    """Run ``command`` of the driver at ``driver_path``; its value, or XenAPIError."""
+    """Run ``command`` of the driver at ``driver_path``; its value, or XenAPIError.
+
+    ``env`` replaces the default environment (``driver_env``) when given.
+    """
     document = build_call(command, params)
-    result = run([driver_path, document], timeout=timeout, env=driver_env(xapi_url))
+    result = run([driver_path, document], timeout=timeout, env=env if env is not None else driver_env(xapi_url))
     return interpret(result, params)
+
+
+def call_document(driver_path: str, document: str, timeout: float = DEFAULT_TIMEOUT,
+                  run: typing.Callable[..., runner.Result] = runner.run,
+                  env: typing.Optional[typing.Dict[str, str]] = None) -> typing.Any:
+    """Run the driver with a ready ``<methodCall>`` (a ``vdi_generate_config`` answer); its value."""
+    result = run([driver_path, document], timeout=timeout, env=env)
+    return interpret(result, {})
 
 
 def interpret(result: runner.Result, params: typing.Dict[str, typing.Any]) -> typing.Any:

@@ -36,6 +36,9 @@ COMMANDS = {
     "vdi_delete": ("sr_uuid", "vdi_location"),
     "vdi_attach": ("sr_uuid", "vdi_location"),
     "vdi_detach": ("sr_uuid", "vdi_location"),
+    "vdi_generate_config": ("sr_uuid", "vdi_location"),
+    "vdi_attach_from_config": ("sr_uuid", "vdi_location"),
+    "vdi_detach_from_config": ("sr_uuid", "vdi_location"),
 }
 
 

@@ -32,7 +32,9 @@ class Storage(object):
     document of what the device holds.  ``vdis(sr_uuid) -> [uuid]``,
     ``sizes(sr_uuid) -> (physical_size, physical_utilisation)``.
     ``vdi_create(sr_uuid, vdi_uuid, size)``, ``vdi_delete``,
-    ``vdi_attach -> path``, ``vdi_detach``: raw VDIs.
+    ``vdi_attach -> path``, ``vdi_detach``: raw VDIs.  Where the storage can
+    attach a VDI at boot from device_config alone (``smapi.offline``),
+    ``check_identity(sr_uuid)`` and ``vdi_attach_offline(sr_uuid, vdi_uuid) -> path``.
     """
 
     def __init__(self, device_config: typing.Dict[str, str], run: Run = runner.run) -> None:
@@ -219,6 +221,17 @@ class MountedVolume(object):
         if not os.path.isfile(path):
             raise Failure("VDIMissing", vdi_uuid)
         return path
+
+    def vdi_attach_offline(self, sr_uuid: str, vdi_uuid: str) -> str:
+        """Attach the SR as ``attach`` does (check, mount), then the VDI's path; a failure unmounts what it mounted."""
+        was_attached = is_mounted(self.mount_point(sr_uuid))
+        self.attach(sr_uuid)
+        try:
+            return self.vdi_attach(sr_uuid, vdi_uuid)
+        except Failure:
+            if not was_attached:
+                self.detach(sr_uuid)
+            raise
 
     def vdi_detach(self, sr_uuid: str, vdi_uuid: str) -> None:
         """Nothing to release for a file; the SR must still be attached."""

@@ -124,5 +124,14 @@ class LVMStorage(storage_base.Storage):
             raise Failure("VDIMissing", vdi_uuid)
         return path
 
+    def vdi_attach_offline(self, sr_uuid: str, vdi_uuid: str) -> str:
+        """Check the device carries the SR's VG, activate the LV unless it is active; its path."""
+        vg = self.check_identity(sr_uuid)
+        if not os.path.exists(self.lv_path(sr_uuid, vdi_uuid)):
+            if vdi_uuid not in self.vdis(sr_uuid):
+                raise Failure("VDIMissing", vdi_uuid)
+            tool(self.run, ["lvchange", "-ay", "%s/%s%s" % (vg, LV_PREFIX, vdi_uuid)])
+        return self.vdi_attach(sr_uuid, vdi_uuid)
+
     def vdi_detach(self, sr_uuid: str, vdi_uuid: str) -> None:
         """Nothing to release: the LV stays active on this local VG."""

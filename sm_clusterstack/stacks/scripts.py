@@ -1,18 +1,21 @@
-"""Running a stack's scripts as xapi does.
+"""Running a stack's scripts as xapi does (``ocaml/xapi/xha_scripts.ml`` ``call_script``).
 
-The stack directory is checked for safety before anything in it runs, is
-prepended to PATH, and each script runs with an argv list and a timeout.
+The stack directory is checked for safety before anything in it runs.  A
+script gets exactly one environment variable, ``PATH=<caller's PATH>:<stack
+dir>`` (appended), and never ``-C``: its config is /etc/xensource/xhad.conf.
+xapi sets no timeout; ours is a safety net the caller reports if it is hit.
 A non-zero exit becomes StackScriptError carrying the MTC name of the code.
 """
 
 import os
 import typing
 
+from sm_clusterstack import hostsandbox
 from sm_clusterstack import runner as runner_mod
 from sm_clusterstack import stacks
 from sm_clusterstack.stacks import mtc
 
-DEFAULT_TIMEOUT = 60.0  # seconds; ha_start_daemon may wait for a join
+DEFAULT_TIMEOUT = 3600.0  # seconds: a safety net only; ha_start_daemon waits up to EnableJoinTimeout
 
 
 class StackScriptError(Exception):
@@ -34,9 +37,15 @@ def script_env(
         stack_path: str,
         base: typing.Optional[typing.Mapping[str, str]] = None,
 ) -> typing.Dict[str, str]:
-    """The environment a script runs in: ``base`` with the stack dir first on PATH."""
-    env = dict(os.environ if base is None else base)
-    env["PATH"] = stack_path + os.pathsep + env.get("PATH", os.defpath)
+    """The environment a script runs in: xapi's (PATH only, the stack dir appended).
+
+    ``base`` (the conformance kit's own sandbox, until it runs stacks in host
+    sandboxes) is kept, with the stack dir appended to its PATH.
+    """
+    if base is None:
+        return hostsandbox.xapi_env(stack_path)
+    env = dict(base)
+    env["PATH"] = env.get("PATH", os.defpath) + os.pathsep + stack_path
     return env
 
 
@@ -49,19 +58,22 @@ def run_script(
         env: typing.Optional[typing.Mapping[str, str]] = None,
         run: typing.Callable[..., runner_mod.Result] = runner_mod.run,
         owner_uid: int = 0,
+        path_inside: str = "",
 ) -> runner_mod.Result:
     """Run ``script`` of the stack at ``stack_path``; return its Result on exit 0.
 
-    ``exec_prefix`` (e.g. ``["ip", "netns", "exec", "h2"]``) goes before the
-    script's path, so one machine can play several hosts.  Raises StackError
-    when the stack is unsafe or ``script`` is not an interface script, and
-    StackScriptError on a non-zero exit or a timeout.
+    ``run`` runs the argv where the host is (a host sandbox's ``run``), and
+    ``path_inside`` is where the stack dir is seen there (default: where it
+    is here).  ``exec_prefix`` is the kit's legacy way of doing the same.
+    Raises StackError when the stack is unsafe or ``script`` is not an
+    interface script, and StackScriptError on a non-zero exit or a timeout.
     """
     if script not in stacks.SCRIPTS:
         raise stacks.StackError("%s: not a script of the xhad interface" % script)
     stacks.check_safe(stack_path, owner_uid)
-    argv = list(exec_prefix) + [os.path.join(stack_path, script)] + list(args)
-    result = run(argv, timeout=timeout, env=script_env(stack_path, env))
+    where = path_inside or stack_path
+    argv = list(exec_prefix) + [os.path.join(where, script)] + list(args)
+    result = run(argv, timeout=timeout, env=script_env(where, env))
     if result.returncode != mtc.SUCCESS:
         raise StackScriptError(script, result)
     return result

@@ -12,17 +12,39 @@ from sm_clusterstack.digits import is_digits
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 DEFAULT_PATH = "/etc/xensource/xhad.conf"
-DEFAULT_UDP_PORT = 49154
+DEFAULT_UDP_PORT = 694  # Xapi_globs.xha_udp_port ("same as linux-ha")
+# In the order xapi writes them (xha_interface.ml DaemonConfiguration.to_xml_element);
+# xapi never writes the last one (its value is None), xhad knows it.
 PARAMETERS = (
     "HeartbeatInterval", "HeartbeatTimeout", "StateFileInterval", "StateFileTimeout",
     "HeartbeatWatchdogTimeout", "StateFileWatchdogTimeout", "BootJoinTimeout",
     "EnableJoinTimeout", "XapiHealthCheckInterval", "XapiHealthCheckTimeout",
     "XapiRestartAttempts", "XapiRestartTimeout", "XapiLicenseCheckTimeout",
 )
+MIN_TIMEOUT = 10  # Timeouts.derive: "constraint violation: timeout >= 10"
+DEFAULT_TIMEOUT = 60  # Xapi_globs.ha_default_timeout_base
 MAX_HOSTS = 64
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z")
 _IFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,14}\Z")
+
+
+def derive_timeouts(t: int) -> typing.Dict[str, int]:
+    """The twelve parameters xapi writes for base timeout ``t`` (``xapi_ha.ml`` ``Timeouts.derive``).
+
+    ValueError when ``t`` < 10, as xapi refuses it.
+    """
+    if t < MIN_TIMEOUT:
+        raise ValueError("constraint violation: timeout >= %d" % MIN_TIMEOUT)
+    return {
+        "HeartbeatInterval": min((t + 10) // 10, 3), "HeartbeatTimeout": t,
+        "StateFileInterval": max(2, t // 20), "StateFileTimeout": t,
+        "HeartbeatWatchdogTimeout": t, "StateFileWatchdogTimeout": t + 15,
+        "BootJoinTimeout": t + 60, "EnableJoinTimeout": t + 60,
+        # Xapi_globs.ha_xapi_healthcheck_interval/_timeout, ha_xapi_restart_attempts/_timeout
+        "XapiHealthCheckInterval": 60, "XapiHealthCheckTimeout": 120,
+        "XapiRestartAttempts": 1, "XapiRestartTimeout": 300,
+    }
 
 
 def is_uuid(text: typing.Any) -> bool:
@@ -165,9 +187,8 @@ def _parameters(node, what):
     if node is None:
         return params
     for child in node:
-        if child.tag not in PARAMETERS:
-            raise XMLFormatError("%s: unknown parameter <%s>" % (what, child.tag))
-        params[child.tag] = _int(child.text or "", child.tag, what)
+        if child.tag in PARAMETERS:  # xhad ignores the parameters it does not know, so do we
+            params[child.tag] = _int(child.text or "", child.tag, what)
     return params
 
 

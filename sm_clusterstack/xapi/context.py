@@ -6,8 +6,6 @@ state.  ``initialise`` creates the pool and its hosts on first start.
 
 import hmac
 import os
-import re
-import shlex
 import time
 import typing
 
@@ -18,12 +16,8 @@ from sm_clusterstack.xapi import store as store_mod
 from sm_clusterstack.xapi.store import Store
 
 DEFAULT_DRIVER_TIMEOUT = 300.0  # seconds
-DEFAULT_SCRIPT_TIMEOUT = 120.0  # seconds; ha_start_daemon waits for the liveset
+DEFAULT_SCRIPT_TIMEOUT = 3600.0  # seconds: a safety net (xapi has none), reported if ever hit
 MAX_HOSTS = 64
-_NETNS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
-_ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
-_UNSAFE_KEYS = ("PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "GCONV_PATH", "HOSTALIASES")
-_UNSAFE_KEY_PREFIXES = ("LD_", "PYTHON")
 HOST_STILL_BOOTING = errors.HOST_STILL_BOOTING
 MAX_SESSIONS = 500  # per user, as xapi: a login beyond it ends the oldest session
 
@@ -54,6 +48,7 @@ class Pool(object):
         if not password:
             raise ValueError("the pool's password is empty: refusing to serve a pool anyone could log in to")
         self.ready = True  # False while the service starts: only drivers' internal sessions are served
+        self.sandboxes = {}  # type: typing.Dict[str, typing.Any]  # host ref -> HostSandbox, when sandboxed
 
     def check_ready(self, session_ref: typing.Any) -> None:
         """HOST_STILL_BOOTING while the service starts, unless ``session_ref`` is a driver's internal session."""
@@ -123,46 +118,6 @@ def master(conn) -> str:
     return pool_row(conn)["master"]
 
 
-def exec_prefix(host_row) -> typing.List[str]:
-    """The argv prefix of every script run for this host (other_config exec-prefix).
-
-    HA_CONFIGURATION_INVALID unless it has one of the forms
-    ``exec_prefix_problem`` accepts: the prefix runs as root.
-    """
-    other = store_mod.loads(host_row["other_config"]) or {}
-    text = other.get("exec-prefix", "")
-    problem = exec_prefix_problem(text)
-    if problem:
-        raise XenAPIError(errors.HA_CONFIGURATION_INVALID, "host %s: exec-prefix: %s" % (host_row["uuid"], problem))
-    return shlex.split(text)
-
-
-def exec_prefix_problem(text: str) -> str:
-    """What is wrong with an exec-prefix ("" when it is acceptable).
-
-    Accepted: nothing, ``ip netns exec NAME``, ``env KEY=VALUE...``, or the
-    first followed by the second; KEY is ``[A-Z_][A-Z0-9_]*`` and none of
-    the variables that change what a program loads or runs (PATH, LD_*, ...).
-    """
-    try:
-        words = shlex.split(text)
-    except ValueError as e:
-        return str(e)
-    if words[:3] == ["ip", "netns", "exec"]:
-        if len(words) < 4 or not _NETNS.match(words[3]):
-            return "ip netns exec needs a namespace name of [A-Za-z0-9_.-]"
-        words = words[4:]
-    if words and words[0] != "env":
-        return "only 'ip netns exec NAME' and 'env KEY=VALUE...' are allowed, not %r" % words[0][:64]
-    for word in words[1:]:
-        key, equals, _ = word.partition("=")
-        if not equals or not _ENV_KEY.match(key):
-            return "env takes only KEY=VALUE words, not %r" % word[:64]
-        if key in _UNSAFE_KEYS or key.startswith(_UNSAFE_KEY_PREFIXES):
-            return "%s may not be set" % key
-    return ""
-
-
 def initialise(store: Store, hosts: int) -> bool:
     """Create the pool with ``hosts`` hosts (the first is master) unless it exists.
 
@@ -178,6 +133,9 @@ def initialise(store: Store, hosts: int) -> bool:
             store_mod.insert(conn, "host", {
                 "ref": ref, "uuid": store_mod.new_uuid(), "name_label": "host%d" % number,
                 "hostname": "host%d" % number, "address": "127.0.0.%d" % number})
+            store_mod.insert(conn, "host_metrics", {
+                "ref": store_mod.new_ref(), "uuid": store_mod.new_uuid(), "host": ref, "live": True,
+                "last_updated": time.time()})
         store_mod.insert(conn, "pool", {
             "ref": store_mod.new_ref(), "uuid": store_mod.new_uuid(), "master": refs[0],
             "ha_cluster_stack": "xhad"})

@@ -1,7 +1,10 @@
-"""Running an SR's driver for a host, and the SM records from the sm-dir scan.
+"""Running an SR's driver for a host, as xapi does (``ocaml/xapi/sm_exec.ml``).
 
 Each driver run gets a fresh internal session (its ``session_ref``), ended
-when the driver exits, as xapi does.
+when the driver exits.  A sandboxed host runs its drivers inside its
+sandbox, where they reach the pool at ``/var/lib/xcp/xapi`` (the shim
+listens there for each host), with ``ORIGINATOR=SM`` and the shim's PATH
+as their environment.
 """
 
 import logging
@@ -9,6 +12,7 @@ import os
 import typing
 
 from sm_clusterstack.smapi import caller
+from sm_clusterstack.xapi import onhost
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -29,13 +33,31 @@ def run_for_pbd(ctx, command: str, pbd: typing.Any, sr: typing.Any,
     return run(ctx, sr["type"], command, params)
 
 
+def _env(ctx, host: str) -> typing.Optional[typing.Dict[str, str]]:
+    """A sandboxed host's driver environment (None: this machine's, see ``caller.driver_env``)."""
+    if onhost.sandbox_of(ctx, host) is None:
+        return None
+    return {"PATH": os.environ.get("PATH", os.defpath), "ORIGINATOR": "SM"}
+
+
 def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
-    """Run ``command`` of the driver of ``sr_type`` with ``params`` (a session added)."""
+    """Run ``command`` of the driver of ``sr_type`` with ``params`` (a session added) on params' host."""
     path = ctx.driver_path(sr_type)
+    host = params.get("host_ref", "")
     session = ctx.new_session("root", "SM", internal=True)
     try:
         params = dict(params, session_ref=session)
         LOG.info("driver %s %s sr=%s", os.path.basename(path), command, params.get("sr_uuid", ""))
-        return caller.call(path, command, params, xapi_url=ctx.xapi_url, timeout=ctx.driver_timeout)
+        sandboxed = onhost.sandbox_of(ctx, host) is not None
+        return caller.call(path, command, params, xapi_url="" if sandboxed else ctx.xapi_url,
+                           timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host), env=_env(ctx, host))
     finally:
         ctx.end_session(session)
+
+
+def run_from_config(ctx, sr_type: str, host: str, config: str) -> typing.Any:
+    """Run the driver of ``sr_type`` on ``host`` with a ``vdi_generate_config`` document, as static-vdis does."""
+    path = ctx.driver_path(sr_type)
+    LOG.info("driver %s from its generated config on %s", os.path.basename(path), host)
+    return caller.call_document(path, config, timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host),
+                                env=_env(ctx, host) or caller.driver_env(""))

@@ -1,81 +1,85 @@
-"""The steps of enable_ha/disable_ha that touch drivers and stack scripts.
+"""The steps of enable_ha/disable_ha that touch storage and hosts' files.
 
-Each step first records in the plan what a rollback will have to undo,
-then does it, so a crash between the two leaves at worst an undo of
-something that did not happen (detach, stop and delete are idempotent).
+The statefile and metadata VDIs are found or created on the heartbeat SR
+(``xha_statefile.ml``/``xha_metadata_vdi.ml`` ``find_or_create``) and
+attached on every host as static-vdis does (``static_vdis.ml``): the
+driver's ``vdi_generate_config``, then the driver run on that host with
+the config it wrote (``vdi_attach_from_config``), so the attach would
+survive a reboot without xapi; an SM with only VDI_ATTACH_OFFLINE gets a
+plain ``vdi_attach``.  A VDI enable_ha creates is recorded (uuid, no
+location yet) before ``vdi_create`` runs and passed to the driver as
+``vdi_uuid``, so a crash in between leaves a row that recovery can
+reconcile.  Each step records in the plan what the disable path will have
+to undo before doing it; every undo is idempotent.
 """
 
 import logging
-import os
-import re
 import typing
 
-from sm_clusterstack import errors, stacks
+from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.stacks import scripts, xhadconf
-from sm_clusterstack.xapi import context, drivers
+from sm_clusterstack.stacks import xhadconf
+from sm_clusterstack.xapi import context, drivers, ha_checks, onhost
 from sm_clusterstack.xapi import store as store_mod
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
-HA_BLOCK = 4096  # bytes: the statefile's global section, and one per host
-STATEFILE_SIZE = -(-(HA_BLOCK + 64 * HA_BLOCK) // (4 << 20)) * (4 << 20)  # rounded up to 4 MiB
-_PARAMETER = re.compile(r"[0-9]{1,9}\Z")  # ASCII digits only: "²".isdigit() is True, int("²") fails
+CONF_PATH = xhadconf.DEFAULT_PATH
 VDI_CREATE_TAIL = ["", "false", "19700101T00:00:00Z", store_mod.NULL_REF, "false"]
+VDIS = ((ha_checks.STATEFILE_TYPE, ha_checks.STATEFILE_SIZE, "Statefile for HA", "Used for storage heartbeating"),
+        (ha_checks.METADATA_TYPE, ha_checks.METADATA_SIZE, "Metadata for HA", "Used for master failover"))
 
 
-def read_plan(ctx) -> typing.Optional[dict]:
-    """The enable_ha plan in progress, or None."""
+def read_plan(ctx, field: str = "ha_plan") -> typing.Optional[dict]:
+    """The plan in progress (enable's ``ha_plan`` or disable's ``ha_disable_plan``), or None."""
     with ctx.store.read() as conn:
-        return store_mod.loads(context.pool_row(conn)["ha_plan"])
+        return store_mod.loads(context.pool_row(conn)[field])
 
 
-def _record(ctx, change: typing.Callable[[dict], None]) -> dict:
+def record(ctx, change: typing.Callable[[dict], None], field: str = "ha_plan") -> dict:
+    """Apply ``change`` to the plan in ``field`` and store it, in one write."""
     with ctx.store.write() as conn:
         pool = context.pool_row(conn)
-        plan = store_mod.loads(pool["ha_plan"])
+        plan = store_mod.loads(pool[field])
         change(plan)
-        store_mod.update(conn, "pool", pool["ref"], ha_plan=plan)
+        store_mod.update(conn, "pool", pool["ref"], **{field: plan})
     return plan
+
+
+def hosts_master_first(conn) -> typing.List[typing.Any]:
+    """Every host row, the master first."""
+    return conn.execute("SELECT * FROM host ORDER BY host.ref = ? DESC, ref", (context.master(conn),)).fetchall()
 
 
 def _pbd(conn, host: str, sr: str):
     return conn.execute("SELECT * FROM PBD WHERE host = ? AND SR = ?", (host, sr)).fetchone()
 
 
-def _hosts(conn) -> typing.List[typing.Any]:
-    return conn.execute("SELECT * FROM host ORDER BY host.ref = ? DESC, ref", (context.master(conn),)).fetchall()
+def find_or_create_vdis(ctx, plan: dict) -> None:
+    """Make sure the plan's statefile and metadata VDIs exist, creating those it does not reuse."""
+    for (vdi_type, size, name, description), key in zip(VDIS, ("statefile", "metadata")):
+        if not plan.get(key):
+            plan = _create_vdi(ctx, vdi_type, size, name, description, key)
 
 
-def _new_statefile_record(ctx) -> typing.Tuple[str, typing.Any, typing.List[typing.Any]]:
-    """Record the statefile VDI (no location yet) in the store and the plan; (vdi, SR row, hosts)."""
-    vdi = store_mod.new_ref()
+def _create_vdi(ctx, vdi_type: str, size: int, name: str, description: str, key: str) -> dict:
+    vdi, uuid = store_mod.new_ref(), store_mod.new_uuid()
     with ctx.store.write() as conn:
         pool = context.pool_row(conn)
         plan = store_mod.loads(pool["ha_plan"])
         store_mod.insert(conn, "VDI", {
-            "ref": vdi, "uuid": store_mod.new_uuid(), "SR": plan["heartbeat_sr"],
-            "name_label": "Statefile for HA", "type": "ha_statefile", "virtual_size": STATEFILE_SIZE,
-            "sm_config": {"type": "raw"}})
-        plan["statefiles"] = [vdi]
+            "ref": vdi, "uuid": uuid, "SR": plan["heartbeat_sr"], "name_label": name,
+            "name_description": description, "type": vdi_type, "virtual_size": size,
+            "sm_config": {"type": "raw"}, "sharable": True})
+        plan[key] = vdi
         store_mod.update(conn, "pool", pool["ref"], ha_plan=plan)
-        return vdi, store_mod.row(conn, "SR", plan["heartbeat_sr"]), _hosts(conn)
-
-
-def statefile(ctx) -> None:
-    """Create the statefile VDI on the heartbeat SR and attach it on every host."""
-    vdi, sr, hosts = _new_statefile_record(ctx)
-    with ctx.store.read() as conn:
-        master_pbd = _pbd(conn, hosts[0]["ref"], sr["ref"])
+        sr, master_pbd = store_mod.row(conn, "SR", plan["heartbeat_sr"]), _pbd(conn, context.master(conn),
+                                                                               plan["heartbeat_sr"])
     answer = drivers.run_for_pbd(ctx, "vdi_create", master_pbd, sr,
-                                 args=[str(STATEFILE_SIZE), "Statefile for HA", ""] + VDI_CREATE_TAIL,
-                                 extra={"vdi_sm_config": {"type": "raw"}, "vdi_type": "ha_statefile"})
+                                 args=[str(size), name, description] + VDI_CREATE_TAIL,
+                                 extra={"vdi_sm_config": {"type": "raw"}, "vdi_type": vdi_type, "vdi_uuid": uuid})
     _record_created(ctx, vdi, answer)
-    paths = {}
-    for host in hosts:
-        _record(ctx, lambda p: p["attached_on"].setdefault(vdi, []).append(host["ref"]))
-        paths[host["ref"]] = _attach(ctx, vdi, host["ref"], sr)
-    _record(ctx, lambda p: p.update(paths=paths))
+    return read_plan(ctx)
 
 
 def _record_created(ctx, vdi: str, answer: typing.Any) -> None:
@@ -90,125 +94,94 @@ def _record_created(ctx, vdi: str, answer: typing.Any) -> None:
         store_mod.update(conn, "VDI", vdi, **values)
 
 
-def _vdi_params(vdi_row) -> dict:
+def vdi_params(vdi_row) -> dict:
+    """The vdi_* members of a driver call on ``vdi_row``."""
     return {"vdi_ref": vdi_row["ref"], "vdi_uuid": vdi_row["uuid"], "vdi_location": vdi_row["location"],
             "vdi_sm_config": store_mod.loads(vdi_row["sm_config"]) or {}}
 
 
-def _attach(ctx, vdi: str, host: str, sr) -> str:
+def attach_on(ctx, host: str, vdi: str) -> str:
+    """Attach ``vdi`` on ``host`` as static-vdis does; the path of the attached VDI there."""
+    record(ctx, lambda p: p["attached_on"].setdefault(vdi, []).append(host)
+           if host not in p["attached_on"].get(vdi, []) else None)
     with ctx.store.read() as conn:
-        vdi_row, pbd = store_mod.row(conn, "VDI", vdi), _pbd(conn, host, sr["ref"])
-    answer = drivers.run_for_pbd(ctx, "vdi_attach", pbd, sr, args=["true"], extra=_vdi_params(vdi_row))
-    if not (isinstance(answer, dict) and isinstance(answer.get("params"), str) and answer["params"]):
-        raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "vdi_attach answered no params",
-                          repr(answer)[:1024], "")
-    return answer["params"]
+        vdi_row = store_mod.row(conn, "VDI", vdi)
+        sr = store_mod.row(conn, "SR", vdi_row["SR"])
+        pbd = _pbd(conn, host, sr["ref"])
+        features = store_mod.loads(conn.execute("SELECT features FROM SM WHERE type = ?",
+                                                (sr["type"],)).fetchone()[0]) or {}
+    if "VDI_GENERATE_CONFIG" in features:
+        config = drivers.run_for_pbd(ctx, "vdi_generate_config", pbd, sr, extra=vdi_params(vdi_row))
+        if not isinstance(config, str) or not config:
+            raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "vdi_generate_config answered no config",
+                              repr(config)[:1024], "")
+        answer = drivers.run_from_config(ctx, sr["type"], host, config)
+    else:
+        answer = drivers.run_for_pbd(ctx, "vdi_attach", pbd, sr, args=["true"], extra=vdi_params(vdi_row))
+    return _attached_path(answer, "vdi_attach")
 
 
-def release_statefiles(ctx, vdis: typing.List[str], attached_on: typing.Dict[str, typing.List[str]],
-                       best_effort: bool = False) -> None:
-    """Detach the statefile VDIs where attached, delete them, forget them.
-
-    A VDI the driver says is missing counts as deleted (a crash may have
-    come between its vdi_delete and the row's delete).  ``best_effort``
-    (a rollback): a failing detach is logged and the delete still tried.
-    The row goes only once the VDI is deleted.
-    """
-    for vdi in vdis:
-        with ctx.store.read() as conn:
-            vdi_row = store_mod.row(conn, "VDI", vdi)
-            if vdi_row is None:
-                continue
-            sr = store_mod.row(conn, "SR", vdi_row["SR"])
-            pbds = [_pbd(conn, h, sr["ref"]) for h in attached_on.get(vdi, [])]
-            master_pbd = _pbd(conn, context.master(conn), sr["ref"])
-        if vdi_row["location"]:
-            for pbd in pbds:
-                _detach_statefile(ctx, pbd, sr, vdi_row, best_effort)
-            _delete_statefile(ctx, master_pbd, sr, vdi_row)
-        with ctx.store.write() as conn:
-            store_mod.delete(conn, "VDI", vdi)
+def _attached_path(answer: typing.Any, command: str) -> str:
+    if isinstance(answer, dict):
+        answer = answer.get("params")
+    if not isinstance(answer, str) or not answer:
+        raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "%s answered no path" % command, repr(answer)[:1024], "")
+    return answer
 
 
-def _detach_statefile(ctx, pbd, sr, vdi_row, best_effort: bool) -> None:
+def detach_on(ctx, host: str, vdi: str, best_effort: bool = False) -> None:
+    """Detach ``vdi`` on ``host`` (release, keep the VDI); a failure raises unless ``best_effort``."""
+    with ctx.store.read() as conn:
+        vdi_row = store_mod.row(conn, "VDI", vdi)
+        if vdi_row is None or not vdi_row["location"]:
+            return
+        sr = store_mod.row(conn, "SR", vdi_row["SR"])
+        pbd = _pbd(conn, host, sr["ref"]) if sr is not None else None
+    if pbd is None:
+        return
     try:
-        drivers.run_for_pbd(ctx, "vdi_detach", pbd, sr, extra=_vdi_params(vdi_row))
-    except Exception as e:
+        drivers.run_for_pbd(ctx, "vdi_detach", pbd, sr, extra=vdi_params(vdi_row))
+    except XenAPIError as e:
         if not best_effort:
             raise
-        LOG.warning("HA rollback: vdi_detach of %s on %s failed: %s", vdi_row["ref"], pbd["host"], e)
+        LOG.warning("HA: vdi_detach of %s on %s failed: %s", vdi, host, e)
 
 
-def _delete_statefile(ctx, pbd, sr, vdi_row) -> None:
-    try:
-        drivers.run_for_pbd(ctx, "vdi_delete", pbd, sr, extra=_vdi_params(vdi_row))
-    except XenAPIError as e:
-        if e.code != errors.VDI_MISSING:
-            raise
-        LOG.warning("statefile %s was already deleted", vdi_row["ref"])
-
-
-def conf_path(ctx, host_uuid: str) -> str:
-    """Where the xhad.conf of a host is written."""
-    return os.path.join(ctx.state_dir, "ha", host_uuid, "xhad.conf")
-
-
-def write_confs(ctx, plan: dict, hosts: typing.List[typing.Any]) -> typing.Dict[str, str]:
-    """Write xhad.conf for every host; their paths by host ref."""
-    members = [xhadconf.Host(h["uuid"], h["address"]) for h in hosts]
-    params = parameters(plan["configuration"])
-    written = {}
-    for host in hosts:
-        try:
-            data = xhadconf.XhadConfig(plan["generation"], members, host["uuid"], plan["paths"][host["ref"]],
-                                       parameters=params).to_xml()
-        except XMLFormatError as e:
-            raise XenAPIError(errors.HA_CONFIGURATION_INVALID, str(e))
-        path = conf_path(ctx, host["uuid"])
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(path + ".tmp", "wb") as f:
-            f.write(data)
-        os.rename(path + ".tmp", path)
-        written[host["ref"]] = path
-    return written
-
-
-def parameters(configuration: typing.Dict[str, str]) -> typing.Dict[str, int]:
-    """xhad.conf parameters from enable_ha's configuration (known names, digits only)."""
-    params = {}
-    for key, value in configuration.items():
-        name = {"timeout": "HeartbeatTimeout"}.get(key, key)
-        if name in xhadconf.PARAMETERS:
-            if not isinstance(value, str) or not _PARAMETER.match(value):
-                raise XenAPIError(errors.INVALID_VALUE, key, value)
-            params[name] = int(value)
-    if "timeout" in configuration:
-        params.setdefault("StateFileTimeout", params["HeartbeatTimeout"])
-    return params
-
-
-def start_hosts(ctx) -> None:
-    """Write every host's xhad.conf, init the pool state on each, then start each daemon."""
-    plan = read_plan(ctx)
+def write_conf(ctx, plan: dict, host_row, statefile_path: str) -> None:
+    """Write ``/etc/xensource/xhad.conf`` on that host, as ``xapi_ha.ml`` ``write_config_file``."""
     with ctx.store.read() as conn:
-        hosts = _hosts(conn)
-    confs = write_confs(ctx, plan, hosts)
-    for host in hosts:
-        run_on_host(ctx, host["ref"], plan["stack"], "ha_set_pool_state", ["init", "-C", confs[host["ref"]]])
-    for host in hosts:
-        _record(ctx, lambda p: p["hosts_started"].append(host["ref"]))
-        run_on_host(ctx, host["ref"], plan["stack"], "ha_start_daemon", ["-C", confs[host["ref"]]])
-
-
-def run_on_host(ctx, host: str, stack: str, script: str, args: typing.List[str]) -> None:
-    """Run ``script`` of ``stack`` for ``host`` (with its exec-prefix); XenAPI errors on failure."""
-    with ctx.store.read() as conn:
-        row = store_mod.row(conn, "host", host)
+        members = [xhadconf.Host(h["uuid"], h["address"])
+                   for h in conn.execute("SELECT uuid, address FROM host ORDER BY ref")]
+        pif = ha_checks.management_pif(conn, host_row["ref"])
     try:
-        scripts.run_script(stacks.stack_dir(ctx.stack_root, stack), script, args,
-                           timeout=ctx.script_timeout, exec_prefix=context.exec_prefix(row))
-    except scripts.StackScriptError as e:
-        raise XenAPIError(errors.HA_CONFIGURATION_INVALID, script, e.mtc_name, row["uuid"],
-                          e.stderr.strip()[-1024:])
-    except stacks.StackError as e:
+        data = xhadconf.XhadConfig(
+            plan["generation"], members, host_row["uuid"], statefile_path,
+            parameters=xhadconf.derive_timeouts(plan["timeout"]),
+            heartbeat_interface=pif["bridge"], heartbeat_physical_interface=pif["device"]).to_xml()
+    except (XMLFormatError, ValueError) as e:
         raise XenAPIError(errors.HA_CONFIGURATION_INVALID, str(e))
+    onhost.write_file(ctx, host_row["ref"], CONF_PATH, data, mode=0o644)
+
+
+def forget_unfinished_vdis(ctx) -> int:
+    """Remove the HA VDIs a crash left between their record and their ``vdi_create`` answer.
+
+    Such a row has no location; the driver was given its uuid, so the VDI
+    (if it was made) is deleted by that uuid; the row goes either way.
+    """
+    with ctx.store.read() as conn:
+        rows = conn.execute("SELECT * FROM VDI WHERE location = '' AND type IN (?, ?)",
+                            (ha_checks.STATEFILE_TYPE, ha_checks.METADATA_TYPE)).fetchall()
+        targets = [(row, store_mod.row(conn, "SR", row["SR"]), _pbd(conn, context.master(conn), row["SR"]))
+                   for row in rows]
+    for row, sr, pbd in targets:
+        if sr is not None and pbd is not None:
+            params = dict(vdi_params(row), vdi_location=row["uuid"])
+            try:
+                drivers.run_for_pbd(ctx, "vdi_delete", pbd, sr, extra=params)
+            except XenAPIError as e:
+                if e.code != errors.VDI_MISSING:
+                    LOG.warning("HA VDI %s left by a crash: vdi_delete failed: %s", row["uuid"], e)
+        with ctx.store.write() as conn:
+            store_mod.delete(conn, "VDI", row["ref"])
+    return len(targets)

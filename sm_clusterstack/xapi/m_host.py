@@ -1,11 +1,10 @@
-"""host.*: other_config (where ``exec-prefix`` lives) and, shim only, the address.
+"""host.*: other_config, the name, and, shim only, the address.
 
-``other_config["exec-prefix"]`` (e.g. ``ip netns exec h2``) is put before
-every cluster-stack script the shim runs for that host (only the forms
-``context.exec_prefix_problem`` accepts, as it runs as root), so one machine can
-play a pool whose hosts are network namespaces; ``host.set_address`` (not
-in xapi, where the address comes from the management interface) sets the
-IPaddress written to xhad.conf for that host.
+Nothing a host's other_config holds reaches a process: where a host's
+scripts and drivers run is its host sandbox, built by the shim from its
+own state (``other_config:sandbox-netns`` only names it, for operators).
+``host.set_address`` (not in xapi, where the address comes from the
+management interface) sets the address of a host that has no sandbox.
 """
 
 from sm_clusterstack import errors
@@ -21,16 +20,8 @@ def _other_config(ctx, host, change):
         row = model.check_ref(conn, "host", host)
         other = store_mod.loads(row["other_config"]) or {}
         change(other)
-        _check_exec_prefix(other)
         store_mod.update(conn, "host", host, other_config=other)
     return ""
-
-
-def _check_exec_prefix(other: dict) -> None:
-    """INVALID_VALUE unless other_config's exec-prefix (run as root) has an accepted form."""
-    value = other.get("exec-prefix", "")
-    if context.exec_prefix_problem(value):
-        raise XenAPIError(errors.INVALID_VALUE, "exec-prefix", value)
 
 
 @method("host.set_other_config", "self:ref:host", "value:map")
@@ -63,3 +54,9 @@ def set_address(ctx, session, self, value) -> str:
 def set_name_label(ctx, session, self, value) -> str:
     """Rename a host."""
     return context.set_fields(ctx, "host", self, name_label=value, hostname=value)
+
+
+@method("host.ha_xapi_healthcheck")
+def ha_xapi_healthcheck(ctx, session) -> bool:
+    """True when the shim is serving (xapi: "since we got here unharmed, all is well")."""
+    return bool(ctx.ready)

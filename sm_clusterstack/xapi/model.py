@@ -8,7 +8,9 @@ rows, so a get_all_records costs a constant number of queries.
 """
 
 import sqlite3
+import time
 import typing
+import xmlrpc.client
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
@@ -21,10 +23,18 @@ STORED = {
     "pool": ("pool", [
         ("uuid", "str"), ("name_label", "str"), ("name_description", "str"), ("master", "ref"),
         ("ha_enabled", "bool"), ("ha_configuration", "map"), ("ha_statefiles", "set"),
-        ("ha_cluster_stack", "str"), ("other_config", "map")]),
+        ("ha_cluster_stack", "str"), ("ha_host_failures_to_tolerate", "int"), ("other_config", "map")]),
     "host": ("host", [
         ("uuid", "str"), ("name_label", "str"), ("name_description", "str"), ("hostname", "str"),
-        ("address", "str"), ("other_config", "map")]),
+        ("address", "str"), ("ha_statefiles", "set"), ("ha_network_peers", "set"), ("other_config", "map")]),
+    "PIF": ("PIF", [
+        ("uuid", "str"), ("host", "ref"), ("device", "str"), ("bridge", "str"), ("IP", "str"),
+        ("netmask", "str"), ("management", "bool"), ("currently_attached", "bool"), ("other_config", "map")]),
+    "host_metrics": ("host_metrics", [
+        ("uuid", "str"), ("live", "bool"), ("last_updated", "date"), ("other_config", "map")]),
+    "message": ("message", [
+        ("uuid", "str"), ("name", "str"), ("priority", "int"), ("cls", "str"), ("obj_uuid", "str"),
+        ("timestamp", "date"), ("body", "str")]),
     "SM": ("SM", [
         ("uuid", "str"), ("name_label", "str"), ("name_description", "str"), ("type", "str"),
         ("vendor", "str"), ("copyright", "str"), ("version", "str"), ("required_api_version", "str"),
@@ -46,13 +56,16 @@ STORED = {
 }
 
 CONSTANT = {
-    "pool": {"default_SR": store.NULL_REF, "ha_host_failures_to_tolerate": "0"},
+    "pool": {"default_SR": store.NULL_REF},
     "host": {"enabled": True, "API_version_major": "2", "API_version_minor": "21",
              "API_version_vendor": "XenSource"},
     "SR": {"current_operations": {}, "allowed_operations": []},
     "VDI": {"VBDs": [], "current_operations": {}, "allowed_operations": []},
     "SM": {},
     "PBD": {},
+    "PIF": {"ip_configuration_mode": "Static", "disallow_unplug": False},
+    "host_metrics": {},
+    "message": {},
 }
 
 
@@ -70,8 +83,17 @@ def _children(table: str, column: str) -> typing.Callable:
     return compute
 
 
+def _metrics(conn: sqlite3.Connection, refs: typing.Optional[typing.List[str]]) -> dict:
+    if refs is None:
+        rows = conn.execute("SELECT host, ref FROM host_metrics")
+    else:
+        rows = conn.execute("SELECT host, ref FROM host_metrics WHERE host IN (%s)" % ",".join("?" * len(refs)), refs)
+    return dict(rows.fetchall())
+
+
 COMPUTED = {
-    "host": {"PBDs": (_children("PBD", "host"), [])},
+    "host": {"PBDs": (_children("PBD", "host"), []), "PIFs": (_children("PIF", "host"), []),
+             "metrics": (_metrics, store.NULL_REF)},
     "SR": {"PBDs": (_children("PBD", "SR"), []), "VDIs": (_children("VDI", "SR"), [])},
 }
 
@@ -94,6 +116,8 @@ def _value(kind: str, value: typing.Any) -> typing.Any:
         return str(value)
     if kind == "bool":
         return bool(value)
+    if kind == "date":
+        return xmlrpc.client.DateTime(time.strftime("%Y%m%dT%H:%M:%SZ", time.gmtime(value)))
     if kind in ("map", "set"):
         return store.loads(value)
     return value
@@ -122,7 +146,7 @@ def records(conn: sqlite3.Connection, cls: str, refs: typing.Optional[typing.Lis
     for name, (compute, empty) in COMPUTED.get(cls, {}).items():
         values = compute(conn, None if refs is None else list(result))
         for ref, record in result.items():
-            record[name] = values.get(ref, list(empty))
+            record[name] = values.get(ref, list(empty) if isinstance(empty, list) else empty)
     return result
 
 

@@ -3,15 +3,17 @@
 SQLite's journal keeps every transaction whole; what a crash can leave
 behind are the shim's own in-flight marks: PBDs ``plugging`` or
 ``unplugging`` (the driver may or may not have finished), an enable_ha
-plan, and the internal sessions of drivers that were running.  ``reconcile``
-detaches the half-plugged PBDs (sr_detach is idempotent), rolls the plan
-back, and drops the internal sessions.
+plan, a disable_ha journal, HA VDIs recorded but not yet created, and the
+internal sessions of drivers that were running.  ``reconcile`` detaches the
+half-plugged PBDs (sr_detach is idempotent), finishes an interrupted
+disable_ha, runs the disable path of an interrupted enable_ha, removes
+unfinished HA VDIs, and drops the internal sessions.
 """
 
 import logging
 import typing
 
-from sm_clusterstack.xapi import ha, plug
+from sm_clusterstack.xapi import ha, ha_steps, plug
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -21,16 +23,23 @@ def reconcile(ctx) -> typing.Dict[str, int]:
     """Undo in-flight operations; counts of what was done."""
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM session WHERE internal = 1")
+        conn.execute("UPDATE pool SET ha_operation = ''")  # the dead shim's operation
         busy = conn.execute("SELECT * FROM PBD WHERE state IN ('plugging', 'unplugging')").fetchall()
         half_created = forget_half_created(conn)
         destroying = undo_destroying(conn)
     for pbd in busy:
         _detach(ctx, pbd)
+    had_disable = bool(ha_steps.read_plan(ctx, "ha_disable_plan"))
+    if had_disable:
+        LOG.warning("finishing a disable_ha interrupted by a crash")
+        ha.finish_disable(ctx)
     had_plan = bool(ha_plan(ctx))
     if had_plan:
-        LOG.warning("rolling back an enable_ha interrupted by a crash")
+        LOG.warning("running the disable path of an enable_ha interrupted by a crash")
         ha.rollback(ctx)
-    return {"pbds": len(busy), "ha_plans": int(had_plan), "srs": half_created, "destroying": destroying}
+    unfinished = ha_steps.forget_unfinished_vdis(ctx)
+    return {"pbds": len(busy), "ha_plans": int(had_plan), "ha_disables": int(had_disable), "srs": half_created,
+            "destroying": destroying, "ha_vdis": unfinished}
 
 
 def forget_half_created(conn) -> int:

@@ -58,7 +58,32 @@ VERSION_2 = [
     "ALTER TABLE SM ADD COLUMN required_cluster_stack TEXT NOT NULL DEFAULT '[]'",
 ]
 
-MIGRATIONS = [VERSION_1, VERSION_2]  # MIGRATIONS[n - 1] brings version n - 1 to n
+# Version 3: what xapi's HA needs of a host: its management PIF (xhad.conf's interfaces and
+# address), host_metrics (liveness from the cluster stack), the host's HA fields, pool
+# messages, and the pool's current HA operation and its disable journal.
+VERSION_3 = [
+    """CREATE TABLE PIF (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL, host TEXT NOT NULL REFERENCES host(ref),
+        device TEXT NOT NULL, bridge TEXT NOT NULL, IP TEXT NOT NULL DEFAULT '',
+        netmask TEXT NOT NULL DEFAULT '', management INTEGER NOT NULL DEFAULT 0,
+        currently_attached INTEGER NOT NULL DEFAULT 1, other_config TEXT NOT NULL DEFAULT '{}')""",
+    "CREATE INDEX pif_host ON PIF(host)",
+    """CREATE TABLE host_metrics (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL,
+        host TEXT UNIQUE NOT NULL REFERENCES host(ref), live INTEGER NOT NULL DEFAULT 0,
+        last_updated REAL NOT NULL DEFAULT 0, other_config TEXT NOT NULL DEFAULT '{}')""",
+    "ALTER TABLE host ADD COLUMN ha_statefiles TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE host ADD COLUMN ha_network_peers TEXT NOT NULL DEFAULT '[]'",
+    """CREATE TABLE message (ref TEXT PRIMARY KEY, uuid TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
+        priority INTEGER NOT NULL, cls TEXT NOT NULL, obj_uuid TEXT NOT NULL, timestamp REAL NOT NULL,
+        body TEXT NOT NULL)""",
+    "ALTER TABLE pool ADD COLUMN ha_operation TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE pool ADD COLUMN ha_disable_plan TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE pool ADD COLUMN ha_host_failures_to_tolerate INTEGER NOT NULL DEFAULT 0",
+    # host metrics of the hosts a version-2 store already has: live (no HA ran them yet)
+    """INSERT INTO host_metrics (ref, uuid, host, live, last_updated)
+        SELECT 'OpaqueRef:' || lower(hex(randomblob(16))), lower(hex(randomblob(16))), ref, 1, 0 FROM host""",
+]
+
+MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3]  # MIGRATIONS[n - 1] brings version n - 1 to n
 LATEST = len(MIGRATIONS)
 
 

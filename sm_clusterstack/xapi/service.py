@@ -13,7 +13,7 @@ import logging
 import os
 import typing
 
-from sm_clusterstack.xapi import context, recovery, server, smscan
+from sm_clusterstack.xapi import context, recovery, sandboxes, server, smscan
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
@@ -32,10 +32,14 @@ class StateInUse(OSError):
 class Service(object):
     """A running shim: its Pool context, listeners and state-dir lock."""
 
-    def __init__(self, ctx: context.Pool, servers: typing.List[typing.Any], lock_fd: int) -> None:
+    def __init__(self, ctx: context.Pool, servers: typing.List[typing.Any], lock_fd: int,
+                 sandbox_pool: typing.Any = None,
+                 host_servers: typing.Optional[typing.List[typing.Any]] = None) -> None:
         self.ctx = ctx
         self.servers = servers
         self.lock_fd = lock_fd
+        self.sandbox_pool = sandbox_pool
+        self.host_servers = list(host_servers or [])
 
     @property
     def url(self) -> str:
@@ -43,10 +47,16 @@ class Service(object):
         return self.ctx.xapi_url
 
     def stop(self) -> None:
-        """Stop listening, close the store, release the state dir."""
-        for srv in self.servers:
+        """Stop listening, remove the host sandboxes (what runs in them is stopped), close the store, unlock."""
+        for srv in self.servers + self.host_servers:
             srv.shutdown()
             srv.server_close()
+        if self.sandbox_pool is not None:
+            failed = self.sandbox_pool.teardown()
+            for problem in failed:
+                LOG.error("sandbox teardown: %s", problem)
+            self.sandbox_pool = None
+            self.ctx.sandboxes.clear()
         self.ctx.store.close()
         if self.lock_fd is not None:
             _remove(os.path.join(self.ctx.state_dir, ADDRESS_FILE))
@@ -94,7 +104,7 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
 
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
-          socket_path: typing.Optional[str] = None) -> Service:
+          socket_path: typing.Optional[str] = None, sandbox: bool = False, sandbox_prefix: str = "") -> Service:
     """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service.
 
     Until the scan and the reconcile are done, the listeners serve only the
@@ -106,20 +116,30 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         raise ValueError("nothing to listen on: give a TCP port or a unix socket path")
     fd = lock(ctx.state_dir)
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
-    servers = []
+    servers, host_servers, sandbox_pool = [], [], None
     ctx.ready = False
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
+        if sandbox:
+            sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix)
+            LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))
         servers = server.start(ctx, port=port, socket_path=socket_path)
+        for path in sandboxes.socket_paths(ctx):
+            host_servers.extend(server.start(ctx, socket_path=path))
         ctx.xapi_url = server.url_of(servers[0])
         _recover(ctx)
         ctx.ready = True
         _write_address(ctx.state_dir, servers)
     except BaseException:
-        Service(ctx, servers, fd).stop()
+        Service(ctx, servers, fd, sandbox_pool, host_servers).stop()
         raise
-    return Service(ctx, servers, fd)
+    return Service(ctx, servers, fd, sandbox_pool, host_servers)
+
+
+def _host_count(ctx: context.Pool) -> int:
+    with ctx.store.read() as conn:
+        return conn.execute("SELECT COUNT(*) FROM host").fetchone()[0]
 
 
 def _recover(ctx: context.Pool) -> None:

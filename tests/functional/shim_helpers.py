@@ -4,9 +4,10 @@ The drivers made here are test doubles of SM drivers (``#!/bin/sh``): they
 record each call in ``<ctl>/calls``, answer as SMAPIv1 says, and let a test
 inject a fault (``<ctl>/fault_<command>`` holding the code), a delay
 (``<ctl>/sleep_<command>``) or a crash.  The stacks are real directories of
-``#!/bin/sh`` scripts speaking the xhad interface: they record their argv
-(and the SHIM_HOST variable an exec-prefix may set) and print a valid
-liveset.  Stack directories are 0755 and owned by root, as the shim's
+``#!/bin/sh`` scripts speaking the xhad interface: run as xapi runs them
+(PATH only, in the host's sandbox), they record their argv, their host (from
+the sandbox's /etc/xensource/xhad.conf) and a timestamp, and print a liveset
+of every configured host.  Stack directories are 0755 and owned by root, as the shim's
 safety check demands.
 """
 
@@ -21,6 +22,7 @@ import time
 
 import XenAPI
 
+SR_SIZE = 8 << 30  # bytes: room for the statefile and the 4 GB metadata VDI (xha_statefile.ml minimum_sr_size)
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim_fixtures")
 
 
@@ -37,14 +39,19 @@ SCRIPTS = ("ha_set_pool_state", "ha_start_daemon", "ha_stop_daemon", "ha_query_l
            "ha_propose_master", "ha_disarm_fencing", "ha_set_excluded", "ha_clear_excluded")
 
 
-def make_driver(sm_dir, ctl_root, type_name, stacks):
-    """Write ``<sm_dir>/<Type>SR``, a driver of ``type_name`` requiring ``stacks``; its control dir."""
+def make_driver(sm_dir, ctl_root, type_name, stacks, offline_attach=True):
+    """Write ``<sm_dir>/<Type>SR``, a driver of ``type_name`` requiring ``stacks``; its control dir.
+
+    ``offline_attach``: it declares VDI_ATTACH_OFFLINE (it may hold a statefile).
+    """
     ctl = os.path.join(ctl_root, type_name)
     os.makedirs(ctl, exist_ok=True)
     os.makedirs(sm_dir, exist_ok=True)
     text = (DRIVER.replace("@TYPE@", type_name).replace("@CTL@", ctl)
             .replace("@STACKS@", ",".join(stacks))
             .replace("@STACKVALUES@", "".join("<value><string>%s</string></value>" % s for s in stacks)))
+    if not offline_attach:
+        text = text.replace("<value><string>VDI_ATTACH_OFFLINE</string></value>", "")
     path = os.path.join(sm_dir, type_name.capitalize() + "SR")
     with open(path, "w") as f:
         f.write(text)
@@ -84,8 +91,9 @@ def calls(ctl):
 class Server(object):
     """A ``sm-clusterstack serve`` process on a free loopback port."""
 
-    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None):
+    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None, sandbox=False):
         self.env = env
+        self.sandbox = sandbox
         self.state = state
         self.sm_dir = sm_dir
         self.stack_root = stack_root
@@ -104,7 +112,9 @@ class Server(object):
         argv = [sys.executable, "-m", "sm_clusterstack.cli", "serve", "--state", self.state, "--port", "0",
                 "--hosts", str(self.hosts), "--password-file", self.password_file, "--sm-dir", self.sm_dir,
                 "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
-                "--script-timeout", "30", "--xapi-conf", os.devnull] + self.extra
+                "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
+        if self.sandbox:
+            argv += ["--sandbox", "--sandbox-prefix", sandbox_prefix()]
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)
@@ -133,11 +143,16 @@ class Server(object):
         self._close()
 
     def kill(self):
-        """SIGKILL, as a crash."""
+        """SIGKILL, as a crash (the host sandboxes stay, as hosts stay up when xapi dies)."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self._close()
+
+    def remove_sandboxes(self):
+        """Tear down what a killed server left of its host sandboxes."""
+        from sm_clusterstack import hostsandbox
+        assert hostsandbox.SandboxPool.remove(self.state) == []
 
     def _close(self):
         if self.proc and self.proc.stdout:
@@ -167,7 +182,7 @@ class Pool(object):
 
     DRIVERS = (("ocfs2", ["corosync"]), ("melio", ["melio"]), ("lvm", []), ("dual", ["corosync", "melio"]))
 
-    def __init__(self, tmp, hosts=2):
+    def __init__(self, tmp, hosts=2, sandbox=True):
         self.tmp = str(tmp)
         self.sm_dir = os.path.join(self.tmp, "sm")
         self.ctl = {name: make_driver(self.sm_dir, os.path.join(self.tmp, "ctl"), name, stacks)
@@ -177,7 +192,7 @@ class Pool(object):
         self.stack_ctl = os.path.join(self.tmp, "stack-ctl")
         for name, supported in (("xhad", None), ("corosync", None), ("melio", ["melio"])):
             make_stack(self.root, name, self.stack_log, self.stack_ctl, supported)
-        self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts)
+        self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts, sandbox=sandbox)
 
     def start(self):
         self.server.start()
@@ -191,17 +206,19 @@ class Pool(object):
         except Exception:
             pass
         self.server.stop()
+        if self.server.sandbox:
+            self.server.remove_sandboxes()
 
     def master(self):
         return self.x.pool.get_master(self.x.pool.get_all()[0])
 
     def create_sr(self, sr_type, name=None, shared=True):
         """SR.create of a fixture type on the master."""
-        return self.x.SR.create(self.master(), {"device": "/dev/fixture"}, "0", name or sr_type, "",
+        return self.x.SR.create(self.master(), {"device": "/dev/fixture"}, str(SR_SIZE), name or sr_type, "",
                                 sr_type, "user", shared, {})
 
     def stack_calls(self):
-        """Lines the fixture stack scripts recorded: [stack, script, args..., host=SHIM_HOST]."""
+        """Lines the fixture stack scripts recorded: [stack, script, args..., host=UUID, t=SECONDS]."""
         try:
             with open(self.stack_log) as f:
                 return [line.split() for line in f]
@@ -214,9 +231,18 @@ class Pool(object):
             f.write(str(value))
 
     def fail_script(self, script, code, host=""):
-        """Make fixture stack script ``script`` exit ``code`` (only where SHIM_HOST=``host`` if given)."""
+        """Make fixture stack script ``script`` exit ``code`` (only on the host of uuid ``host`` if given)."""
         with open(os.path.join(self.stack_ctl, "fail_" + script), "w") as f:
             f.write("%s %s\n" % (code, host))
+
+
+_POOLS = []
+
+
+def sandbox_prefix():
+    """A namespace prefix no other sandboxed pool of this machine's tests uses."""
+    _POOLS.append(1)
+    return "smcst%d-%d" % (os.getpid() % 100000, len(_POOLS))
 
 
 def delay_script(pool, script, seconds):

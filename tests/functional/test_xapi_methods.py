@@ -227,4 +227,4 @@ def test_enable_ha_without_heartbeat_sr_cannot_create_state_file(pool):
 
 def test_heartbeat_sr_not_plugged_everywhere_is_sr_no_pbds(pool):
     sr = pool.create_sr("lvm", shared=False)
-    assert failure(pool.x.pool.enable_ha, [sr], {}) == ["SR_NO_PBDS", sr]
+    assert failure(pool.x.pool.enable_ha, [sr], {}) == ["SR_HAS_NO_PBDS", sr]

@@ -111,7 +111,7 @@ def test_sr_update_of_unplugged_sr_is_sr_no_pbds(pool):
     lvm = create(x, "lvm", lvm_dev)
     for pbd in x.SR.get_PBDs(lvm):
         x.PBD.unplug(pbd)
-    assert failure(x.SR.update, lvm) == ["SR_NO_PBDS", lvm]
+    assert failure(x.SR.update, lvm) == ["SR_HAS_NO_PBDS", lvm]
 
 
 def test_negative_physical_size_is_refused(pool):

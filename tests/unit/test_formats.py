@@ -121,7 +121,6 @@ def test_xhad_conf_with_64_hosts_is_accepted_and_65_refused():
     ("10.0.0.2", "10.0.0.300", "IPaddress"),
     ("<StateFile>/dev/VG/statefile</StateFile>", "<StateFile></StateFile>", "StateFile"),
     ("<HeartbeatTimeout>30</HeartbeatTimeout>", "<HeartbeatTimeout>-1</HeartbeatTimeout>", "HeartbeatTimeout"),
-    ("<HeartbeatTimeout>30</HeartbeatTimeout>", "<Frobnicate>1</Frobnicate>", "unknown parameter"),
     ("<HeartbeatInterface>xenbr0</HeartbeatInterface>", "<HeartbeatInterface>a b</HeartbeatInterface>",
      "interface"),
     ("</common-config>", "</common-config><common-config/>", "expected one <common-config>"),
@@ -169,3 +168,32 @@ def test_xhad_conf_port_that_is_not_ascii_decimal_is_a_format_error(value):
     text = make_conf().to_xml().decode().replace("<UDPport>49154</UDPport>", "<UDPport>%s</UDPport>" % value)
     with pytest.raises(XMLFormatError):
         xhadconf.parse(text.encode("utf-8"))
+
+
+def test_xhad_conf_parameters_xhad_does_not_know_are_ignored():
+    """xhad's config reader skips unknown parameter elements (xha ``stubs/cfread-libxml2/cf_read.c``)."""
+    text = make_conf().to_xml().decode().replace("<HeartbeatTimeout>30</HeartbeatTimeout>",
+                                                 "<HeartbeatTimeout>30</HeartbeatTimeout><Frobnicate>1</Frobnicate>")
+    assert xhadconf.parse(text).parameters["HeartbeatTimeout"] == 30
+
+
+@pytest.mark.parametrize("t, expected", [
+    (10, {"HeartbeatInterval": 2, "StateFileInterval": 2, "StateFileWatchdogTimeout": 25, "BootJoinTimeout": 70}),
+    (60, {"HeartbeatInterval": 3, "StateFileInterval": 3, "StateFileWatchdogTimeout": 75, "BootJoinTimeout": 120}),
+    (45, {"HeartbeatInterval": 3, "StateFileInterval": 2, "HeartbeatWatchdogTimeout": 45, "EnableJoinTimeout": 105}),
+])
+def test_timeouts_are_derived_from_t_as_xapi_derives_them(t, expected):
+    """``ocaml/xapi/xapi_ha.ml`` ``Timeouts.derive``: intervals, timeouts, join timeouts, xapi's globals."""
+    derived = xhadconf.derive_timeouts(t)
+    assert len(derived) == 12 and "XapiLicenseCheckTimeout" not in derived
+    assert derived["HeartbeatTimeout"] == derived["StateFileTimeout"] == t
+    assert (derived["XapiHealthCheckInterval"], derived["XapiHealthCheckTimeout"],
+            derived["XapiRestartAttempts"], derived["XapiRestartTimeout"]) == (60, 120, 1, 300)
+    for name, value in expected.items():
+        assert derived[name] == value
+
+
+def test_a_base_timeout_below_ten_is_refused_as_xapi_refuses_it():
+    """``Timeouts.derive``: ``if t < 10 then failwith "constraint violation: timeout >= 10"``."""
+    with pytest.raises(ValueError):
+        xhadconf.derive_timeouts(9)

@@ -5,7 +5,7 @@ import xmlrpc.client
 import pytest
 
 from sm_clusterstack import errors
-from sm_clusterstack.smapi import driver, srbase
+from sm_clusterstack.smapi import driver, offline, srbase
 from sm_clusterstack.smapi.call import Call
 from sm_clusterstack.smapi.driver import Failure
 
@@ -108,9 +108,16 @@ def test_log_falls_back_to_stderr_without_dev_log(tmp_path, capsys):
     assert capsys.readouterr().err == "SM: LVMSR: sr_scan: ok\n"
 
 
-def test_every_command_in_the_table_is_implemented_by_the_storage_sr():
-    missing = [c for c in driver.COMMANDS if not hasattr(srbase.StorageSR, c)]
+def test_every_command_in_the_table_is_implemented_by_the_storage_sr_or_offline_attach():
+    missing = [c for c in driver.COMMANDS
+               if not hasattr(srbase.StorageSR, c) and not hasattr(offline.OfflineAttach, c)]
     assert missing == []
+
+
+def test_offline_attach_commands_are_not_in_every_storage_sr():
+    """MelioSR does not answer them: only classes that list OfflineAttach do."""
+    assert not any(hasattr(srbase.StorageSR, c) for c in
+                   ("vdi_generate_config", "vdi_attach_from_config", "vdi_detach_from_config"))
 
 
 def test_frozen_makes_nested_values_read_only():

@@ -78,6 +78,12 @@ def test_a_driver_without_required_cluster_stack_requires_none():
     assert driverinfo.parse(with_(required_cluster_stack=None)).required_cluster_stack == []
 
 
+def test_the_capabilities_that_let_an_sr_hold_a_statefile_are_known():
+    """xen-api ``ocaml/xapi/xha_statefile.ml`` ``check_sr_can_host_statefile`` looks for either
+    (``ocaml/xapi/smint.ml`` ``string_to_capability_table`` knows both)."""
+    assert codes(with_(capabilities=["VDI_GENERATE_CONFIG", "VDI_ATTACH_OFFLINE"])) == []
+
+
 def test_versioned_capabilities_are_known():
     assert codes(with_(capabilities=["VDI_CREATE/1", "SR_PROBE:2"])) == []
 

@@ -100,13 +100,23 @@ def test_world_writable_stack_is_refused_before_anything_runs(tmp_path, fake_run
     assert fake_runner.calls == []
 
 
-def test_run_script_prepends_stack_dir_to_path_and_uses_exec_prefix(tmp_path, fake_runner):
+def test_run_script_gives_only_path_with_the_stack_dir_appended(tmp_path, fake_runner, monkeypatch):
+    """``ocaml/xapi/xha_scripts.ml`` ``call_script``: env is exactly ``PATH=<PATH>:<stack dir>``, no ``-C``."""
     path = make_stack(tmp_path, "xhad")
-    prefix = ["ip", "netns", "exec", "h2"]
-    fake_runner.expect(prefix + [os.path.join(path, "ha_start_daemon"), "-C", "/c"])
-    scripts.run_script(path, "ha_start_daemon", ["-C", "/c"], exec_prefix=prefix, run=fake_runner,
-                       env={"PATH": "/usr/bin"}, owner_uid=os.getuid())
-    assert fake_runner.calls[0][1]["PATH"] == path + os.pathsep + "/usr/bin"
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("SM_CLUSTERSTACK_FENCE_ACTION", "touch /x")
+    fake_runner.expect([os.path.join(path, "ha_start_daemon")])
+    scripts.run_script(path, "ha_start_daemon", run=fake_runner, owner_uid=os.getuid())
+    assert fake_runner.calls[0][1] == {"PATH": "/usr/bin:/bin" + os.pathsep + path}
+
+
+def test_run_script_in_a_sandbox_names_the_stack_dir_as_seen_there(tmp_path, fake_runner, monkeypatch):
+    path = make_stack(tmp_path, "xhad")
+    monkeypatch.setenv("PATH", "/usr/bin")
+    inside = "/usr/libexec/xapi/cluster-stack/xhad"
+    fake_runner.expect([inside + "/ha_start_daemon"])
+    scripts.run_script(path, "ha_start_daemon", run=fake_runner, owner_uid=os.getuid(), path_inside=inside)
+    assert fake_runner.calls[0][1] == {"PATH": "/usr/bin:" + inside}
 
 
 def test_script_exit_14_is_reported_as_daemon_is_not_present(tmp_path, fake_runner):

@@ -15,12 +15,19 @@ fi
 ok() { printf '<?xml version="1.0"?><methodResponse><params><param><value>%s</value></param></params></methodResponse>' "$1"; }
 case "$cmd" in
   sr_get_driver_info)
-    ok '<struct><member><name>name</name><value><string>@TYPE@</string></value></member><member><name>description</name><value><string>test double</string></value></member><member><name>vendor</name><value><string>tests</string></value></member><member><name>copyright</name><value><string>none</string></value></member><member><name>driver_version</name><value><string>1.0</string></value></member><member><name>required_api_version</name><value><string>1.0</string></value></member><member><name>capabilities</name><value><array><data><value><string>SR_PROBE</string></value><value><string>VDI_CREATE</string></value></data></array></value></member><member><name>configuration</name><value><array><data><value><struct><member><name>key</name><value><string>device</string></value></member><member><name>description</name><value><string>a device</string></value></member></struct></value></data></array></value></member><member><name>required_cluster_stack</name><value><array><data>@STACKVALUES@</data></array></value></member></struct>' ;;
+    ok '<struct><member><name>name</name><value><string>@TYPE@</string></value></member><member><name>description</name><value><string>test double</string></value></member><member><name>vendor</name><value><string>tests</string></value></member><member><name>copyright</name><value><string>none</string></value></member><member><name>driver_version</name><value><string>1.0</string></value></member><member><name>required_api_version</name><value><string>1.0</string></value></member><member><name>capabilities</name><value><array><data><value><string>SR_PROBE</string></value><value><string>VDI_CREATE</string></value><value><string>VDI_ATTACH_OFFLINE</string></value></data></array></value></member><member><name>configuration</name><value><array><data><value><struct><member><name>key</name><value><string>device</string></value></member><member><name>description</name><value><string>a device</string></value></member></struct></value></data></array></value></member><member><name>required_cluster_stack</name><value><array><data>@STACKVALUES@</data></array></value></member></struct>' ;;
   vdi_create)
-    u=$(cat /proc/sys/kernel/random/uuid)
-    [ -f "$CTL/statefile" ] || truncate -s 4194304 "$CTL/statefile"  # the raw VDI every attach names
+    u=$(printf '%s' "$1" | sed -n 's:.*<name>vdi_uuid</name><value>\([^<]*\)</value>.*:\1:p')
+    [ -n "$u" ] || u=$(cat /proc/sys/kernel/random/uuid)
+    size=$(printf '%s' "$1" | sed -n 's:.*<name>args</name><value><array><data><value>\([0-9]*\)</value>.*:\1:p')
+    truncate -s "${size:-4194304}" "$CTL/vdi-$u"  # a raw VDI: a file every host sees (shared storage)
     ok "<struct><member><name>uuid</name><value><string>$u</string></value></member><member><name>location</name><value><string>$u</string></value></member></struct>" ;;
   vdi_attach)
-    ok "<struct><member><name>params</name><value><string>$CTL/statefile</string></value></member><member><name>xenstore_data</name><value><struct></struct></value></member></struct>" ;;
+    loc=$(printf '%s' "$1" | sed -n 's:.*<name>vdi_location</name><value>\([^<]*\)</value>.*:\1:p')
+    [ -f "$CTL/vdi-$loc" ] || { printf '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>144</int></value></member><member><name>faultString</name><value><string>no VDI %s</string></value></member></struct></value></fault></methodResponse>' "$loc"; exit 0; }
+    ok "<struct><member><name>params</name><value><string>$CTL/vdi-$loc</string></value></member><member><name>xenstore_data</name><value><struct></struct></value></member></struct>" ;;
+  vdi_delete)
+    loc=$(printf '%s' "$1" | sed -n 's:.*<name>vdi_location</name><value>\([^<]*\)</value>.*:\1:p')
+    rm -f "$CTL/vdi-$loc"; ok '<nil/>' ;;
   *) ok '<nil/>' ;;
 esac

@@ -1,16 +1,37 @@
 #!/bin/sh
 # Fixture cluster-stack script (tests/functional/shim_helpers.py): records, answers.
+# Run as xapi runs it: PATH only, no -C; it knows its host from /etc/xensource/xhad.conf
+# (its sandbox's own), and prints a liveset of every configured host, live, the master
+# flagged once ha_propose_master has run somewhere (a file shared by every host).
 name=$(basename "$0")
 stack=$(basename "$(dirname "$0")")
-printf '%s %s %s host=%s\n' "$stack" "$name" "$*" "${SHIM_HOST:-}" >> '@LOG@'
+conf=/etc/xensource/xhad.conf
+me=$(sed -n '/<localhost>/,/<\/localhost>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf" 2>/dev/null)
+printf '%s %s %s host=%s t=%s\n' "$stack" "$name" "$*" "$me" "$(date +%s.%N)" >> '@LOG@'
 [ -f '@CTL@'/sleep_$name ] && sleep "$(cat '@CTL@'/sleep_$name)"
 if [ -f '@CTL@'/fail_$name ]; then
   set -- $(cat '@CTL@'/fail_$name)
-  if [ -z "${2:-}" ] || [ "$2" = "${SHIM_HOST:-}" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
+  if [ -z "${2:-}" ] || [ "$2" = "$me" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
 fi
 case "$name" in
+  ha_start_daemon)
+    # wait (up to 20 s) until every configured host has started, as xhad's enable-time join does
+    touch '@CTL@'/started-"$me"
+    if [ -f '@CTL@'/join_all ]; then
+      n=$(sed -n '/<common-config>/,/<\/common-config>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf" | wc -l)
+      i=0
+      while [ "$(ls '@CTL@' | grep -c '^started-')" -lt "$n" ]; do
+        i=$((i + 1)); [ $i -gt 200 ] && { echo "join timed out" >&2; exit 12; }; sleep 0.1
+      done
+    fi ;;
   ha_query_liveset)
-    printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>00000000-0000-0000-0000-000000000001</HostID></localhost></ha_liveset_info>\n' ;;
-  ha_propose_master) echo TRUE ;;
+    printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>%s</HostID></localhost>' "$me"
+    for h in $(sed -n '/<common-config>/,/<\/common-config>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf"); do
+      m=FALSE; [ "$(cat '@CTL@'/master 2>/dev/null)" = "$h" ] && m=TRUE
+      printf '<host><HostID>%s</HostID><liveness>TRUE</liveness><master>%s</master><statefile_access>TRUE</statefile_access><statefile_corrupted>FALSE</statefile_corrupted><excluded>FALSE</excluded></host>' "$h" "$m"
+    done
+    printf '</ha_liveset_info>\n' ;;
+  ha_propose_master) printf '%s' "$me" > '@CTL@'/master; echo TRUE ;;
+  ha_stop_daemon) rm -f '@CTL@'/started-"$me" ;;
 esac
 exit 0

@@ -1,0 +1,66 @@
+"""``sm-clusterstack sandbox exec``: run a command inside a host's sandbox, as xapi runs a stack script."""
+
+import argparse
+import os
+import sqlite3
+import sys
+
+from sm_clusterstack import cli
+
+HELP = "run a command inside a host sandbox of a pool served with --sandbox"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``sandbox``."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    run_parser = sub.add_parser("exec", help="run CMD in HOST's sandbox with xapi's environment for stack scripts")
+    run_parser.add_argument("--state", required=True, metavar="DIR", help="the pool's state directory")
+    run_parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                            help="kill the command after S seconds (default 3600)")
+    run_parser.add_argument("host", metavar="HOST", help="the host's uuid or name-label")
+    run_parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
+
+
+def _host(state: str, wanted: str):
+    """(netns, pool's stack) of the host whose uuid or name-label is ``wanted``."""
+    from sm_clusterstack.xapi import store as store_mod
+    path = os.path.join(state, "pool.db")
+    if not os.path.exists(path):
+        raise LookupError("%s holds no pool" % state)
+    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT uuid, other_config FROM host WHERE uuid = ? OR name_label = ?",
+                            (wanted, wanted)).fetchall()
+        stack = conn.execute("SELECT ha_cluster_stack FROM pool").fetchone()[0]
+    finally:
+        conn.close()
+    if len(rows) != 1:
+        raise LookupError("%s: %s" % (wanted, "no such host" if not rows else "several hosts have that name"))
+    netns = (store_mod.loads(rows[0][1]) or {}).get("sandbox-netns", "")
+    if not netns:
+        raise LookupError("host %s has no sandbox" % rows[0][0])
+    return netns, stack
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command in the sandbox; its exit status, its output passed through."""
+    from sm_clusterstack import hostsandbox
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        sys.stderr.write("sm-clusterstack sandbox exec: no command given (HOST -- CMD...)\n")
+        return cli.EXIT_USAGE
+    try:
+        netns, stack = _host(args.state, args.host)
+        box = hostsandbox.find(args.state, netns)
+    except (LookupError, hostsandbox.SandboxError, sqlite3.Error) as e:
+        sys.stderr.write("sm-clusterstack sandbox exec: %s\n" % e)
+        return cli.EXIT_FAILED
+    env = hostsandbox.xapi_env(os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack))
+    result = box.run(command, timeout=args.timeout, env=env)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.timed_out:
+        sys.stderr.write("sm-clusterstack sandbox exec: killed after %.0f s\n" % args.timeout)
+        return cli.EXIT_FAILED
+    return result.returncode if result.returncode is not None and result.returncode >= 0 else cli.EXIT_FAILED

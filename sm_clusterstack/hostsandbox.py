@@ -1,0 +1,334 @@
+"""Host sandboxes: one machine playing the hosts of a pool, each seen as xapi sees a host.
+
+A host sandbox is a network namespace and a persistent private mount
+namespace.  The network namespace holds the host's management interface
+as a dom0 has it: ``eth0`` (a veth whose peer is a port of the pool's
+switch, a bridge in a namespace of its own) enslaved to the bridge
+``xenbr0``, which carries the host's address.  In the mount namespace the
+paths a host keeps to itself (``PRIVATE_PATHS``) are that host's own
+directories under the state dir, ``/usr/libexec/xapi/cluster-stack`` is the
+pool's cluster-stack root (xhad's scripts hard-code it), and ``/sys`` shows
+the host's own interfaces.
+
+Nothing from the API reaches this module: a sandbox is built from the
+state dir, a prefix and a host number, and ``run`` takes an argv list and
+an environment that is passed exactly as given (xapi gives a stack script
+``PATH`` and nothing else).  Every namespace, link and mount made is
+recorded in ``<state>/sandbox/made.json`` before the next step, so a failed
+start or a later ``teardown`` removes exactly what was made, even after a
+crash.  Creating a pool makes the mount points it needs (empty
+directories such as ``/etc/xensource``) where the machine lacks them, as a
+real host has them; they are left in place.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import time
+import typing
+
+from sm_clusterstack import runner
+
+PRIVATE_PATHS = ("/etc/xensource", "/etc/sm-clusterstack", "/run", "/var/log", "/var/lib/xcp",
+                 "/opt/xensource/libexec")
+STACK_ROOT_INSIDE = "/usr/libexec/xapi/cluster-stack"
+DEVICE = "eth0"  # the management PIF's device, as on a dom0
+BRIDGE = "xenbr0"  # the management network's bridge, holding the address
+NETMASK = "255.255.255.0"
+PREFIX_LENGTH = 24
+SUBNET = "10.213.0."  # hosts are .1 to .64 on every pool's own switch
+MAX_HOSTS = 64
+IP_TIMEOUT = 10.0  # seconds for one namespace or mount command
+KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL at teardown
+SANDBOX_DIR = "sandbox"
+RECORD = "made.json"
+
+
+class SandboxError(Exception):
+    """A sandbox could not be made, entered or removed; the message says which command failed."""
+
+
+def default_prefix(state_dir: str) -> str:
+    """A namespace prefix unique to a state dir: ``smcs`` and 6 hex digits of its path's hash."""
+    return "smcs" + hashlib.sha1(os.path.abspath(state_dir).encode("utf-8")).hexdigest()[:6]
+
+
+def host_address(number: int) -> str:
+    """The address of host ``number`` (1-based) on its pool's switch."""
+    if not 1 <= number <= MAX_HOSTS:
+        raise SandboxError("host number %d out of 1..%d" % (number, MAX_HOSTS))
+    return SUBNET + str(number)
+
+
+def _tool(name: str) -> str:
+    for directory in (os.environ.get("PATH", os.defpath).split(os.pathsep) + ["/usr/sbin", "/sbin", "/usr/bin"]):
+        path = os.path.join(directory, name)
+        if directory and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise SandboxError("%s: not found (host sandboxes need iproute2 and util-linux)" % name)
+
+
+def _must(argv: typing.List[str], what: str) -> runner.Result:
+    result = runner.run(argv, timeout=IP_TIMEOUT)
+    if not result.ok:
+        raise SandboxError("%s: %s" % (what, result.describe()))
+    return result
+
+
+class HostSandbox(object):
+    """One host: its network namespace, mount namespace, private root and management interface."""
+
+    def __init__(self, base: str, prefix: str, number: int) -> None:
+        self.number = number
+        self.netns = "%s-h%d" % (prefix, number)
+        self.root = os.path.join(base, "hosts", "h%d" % number)
+        self.mount_ns = os.path.join(base, "ns", "h%d.mnt" % number)
+        self.address = host_address(number)
+        self.device = DEVICE
+        self.bridge = BRIDGE
+        self.switch_port = "h%d" % number
+
+    def path(self, inside: str) -> str:
+        """Where a path inside the sandbox (under one of PRIVATE_PATHS) is on this machine."""
+        inside = os.path.normpath(inside)
+        for private in PRIVATE_PATHS:
+            if inside == private or inside.startswith(private + "/"):
+                return os.path.join(self.root, inside.lstrip("/"))
+        raise SandboxError("%s is not private to a host sandbox (private: %s)" % (inside, ", ".join(PRIVATE_PATHS)))
+
+    def enter_argv(self) -> typing.List[str]:
+        """The argv prefix that runs a command inside this sandbox."""
+        return [_tool("nsenter"), "--net=/run/netns/" + self.netns, "--mount=" + self.mount_ns, "--"]
+
+    def run(self, argv: typing.Sequence[str], timeout: float, env: typing.Optional[typing.Dict[str, str]] = None,
+            stdin: typing.Optional[str] = None) -> runner.Result:
+        """Run ``argv`` in this sandbox with exactly ``env`` (nothing inherited), cwd ``/``."""
+        return runner.run(self.enter_argv() + list(argv), timeout=timeout, env=dict(env or {}), stdin=stdin, cwd="/")
+
+    def set_link(self, up: bool) -> None:
+        """Cut (``up`` False) or heal the host's network: its port on the pool's switch."""
+        _must([_tool("ip"), "-n", self.netns, "link", "set", self.device, "up" if up else "down"],
+              "link %s of %s" % (self.device, self.netns))
+
+    def pids(self) -> typing.List[int]:
+        """The processes running in this host's network namespace."""
+        result = runner.run([_tool("ip"), "netns", "pids", self.netns], timeout=IP_TIMEOUT)
+        return [int(word) for word in result.stdout.split() if word.isdigit()] if result.ok else []
+
+    def exists(self) -> bool:
+        """True when both namespaces of this host are in place."""
+        return os.path.exists("/run/netns/" + self.netns) and _is_mount(self.mount_ns)
+
+
+def xapi_env(stack_dir: str, path: typing.Optional[str] = None) -> typing.Dict[str, str]:
+    """The environment xapi gives a stack script: its own PATH with the stack dir appended, nothing else.
+
+    ``ocaml/xapi/xha_scripts.ml`` ``call_script``: ``PATH=<xapi's PATH>:<stack dir>``.
+    """
+    base = os.environ.get("PATH", os.defpath) if path is None else path
+    return {"PATH": base + os.pathsep + stack_dir if base else stack_dir}
+
+
+def _is_mount(path: str) -> bool:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == path for line in f if len(line.split()) > 4)
+    except OSError:
+        return False
+
+
+class SandboxPool(object):
+    """The host sandboxes of one pool and their switch, with the record of everything made."""
+
+    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str) -> None:
+        self.base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
+        self.prefix = prefix
+        self.stack_root = os.path.abspath(stack_root)
+        self.switch = prefix + "-sw"
+        self.hosts = [HostSandbox(self.base, prefix, n) for n in range(1, count + 1)]
+        self.made = []  # type: typing.List[typing.List[str]]
+
+    @classmethod
+    def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE
+               ) -> "SandboxPool":
+        """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made."""
+        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root)
+        _check_layout(pool)
+        previous = pool._read_record()
+        if previous is not None:
+            if previous.get("prefix") == pool.prefix and previous.get("count") == count and pool.intact():
+                pool.made = previous["made"]
+                return pool
+            pool.made = previous.get("made", [])
+            pool.teardown()
+        try:
+            pool._build()
+        except BaseException:
+            pool.teardown()
+            raise
+        return pool
+
+    @classmethod
+    def remove(cls, state_dir: str) -> typing.List[str]:
+        """Tear down what a (dead) pool's record lists, whatever it was; what could not be removed."""
+        pool = cls(state_dir, 0, "", "/")
+        found = pool._read_record()
+        if found is None:
+            return []
+        pool.prefix = str(found.get("prefix", ""))
+        pool.hosts = [HostSandbox(pool.base, pool.prefix, n) for n in range(1, int(found.get("count", 0)) + 1)]
+        pool.made = found["made"]
+        return pool.teardown()
+
+    def intact(self) -> bool:
+        """True when the switch and every host sandbox are in place."""
+        return os.path.exists("/run/netns/" + self.switch) and all(h.exists() for h in self.hosts)
+
+    def host(self, number: int) -> HostSandbox:
+        """The sandbox of host ``number`` (1-based)."""
+        return self.hosts[number - 1]
+
+    def _record_path(self) -> str:
+        return os.path.join(self.base, RECORD)
+
+    def _read_record(self) -> typing.Optional[dict]:
+        try:
+            with open(self._record_path()) as f:
+                found = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) and isinstance(found.get("made"), list) else None
+
+    def _note(self, kind: str, name: str) -> None:
+        """Record that ``name`` of ``kind`` (netns, mount) was made, before anything else is."""
+        self.made.append([kind, name])
+        data = {"prefix": self.prefix, "count": len(self.hosts), "made": self.made}
+        path = self._record_path()
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.rename(path + ".tmp", path)
+
+    def _build(self) -> None:
+        ip = _tool("ip")
+        os.makedirs(os.path.join(self.base, "ns"), mode=0o700, exist_ok=True)
+        ns_dir = os.path.join(self.base, "ns")
+        self._note("mount", ns_dir)
+        _must([_tool("mount"), "--bind", ns_dir, ns_dir], "bind " + ns_dir)
+        _must([_tool("mount"), "--make-private", ns_dir], "make %s private" % ns_dir)
+        self._netns(self.switch)
+        _must([ip, "-n", self.switch, "link", "add", "switch", "type", "bridge"], "switch bridge")
+        _must([ip, "-n", self.switch, "link", "set", "switch", "up"], "switch bridge up")
+        for host in self.hosts:
+            self._build_host(host)
+
+    def _netns(self, name: str) -> None:
+        self._note("netns", name)
+        _must([_tool("ip"), "netns", "add", name], "ip netns add " + name)
+        _must([_tool("ip"), "-n", name, "link", "set", "lo", "up"], "lo up in " + name)
+
+    def _build_host(self, host: HostSandbox) -> None:
+        ip, ns = _tool("ip"), host.netns
+        self._netns(ns)
+        steps = [
+            ["-n", self.switch, "link", "add", host.switch_port, "type", "veth", "peer", "name", host.device,
+             "netns", ns],
+            ["-n", self.switch, "link", "set", host.switch_port, "master", "switch", "up"],
+            ["-n", ns, "link", "add", host.bridge, "type", "bridge"],
+            ["-n", ns, "link", "set", host.device, "master", host.bridge, "up"],
+            ["-n", ns, "link", "set", host.bridge, "up"],
+            ["-n", ns, "addr", "add", "%s/%d" % (host.address, PREFIX_LENGTH), "dev", host.bridge],
+        ]
+        for step in steps:
+            _must([ip] + step, "network of %s" % ns)
+        self._mount_ns(host)
+
+    def _mount_ns(self, host: HostSandbox) -> None:
+        open(host.mount_ns, "a").close()
+        self._note("mount", host.mount_ns)
+        _must([_tool("unshare"), "--mount=" + host.mount_ns, "--propagation", "private", "true"],
+              "mount namespace of " + host.netns)
+        enter = [_tool("nsenter"), "--mount=" + host.mount_ns, "--", _tool("mount")]
+        for private in PRIVATE_PATHS:
+            source = host.path(private)
+            os.makedirs(source, mode=0o755, exist_ok=True)
+            os.makedirs(private, mode=0o755, exist_ok=True)  # the mount point a real host has
+            _must(enter + ["--bind", source, private], "bind %s in %s" % (private, host.netns))
+        os.makedirs(STACK_ROOT_INSIDE, mode=0o755, exist_ok=True)
+        if self.stack_root != STACK_ROOT_INSIDE:
+            _must(enter + ["--bind", "-o", "ro", self.stack_root, STACK_ROOT_INSIDE],
+                  "bind the stack root in " + host.netns)
+        _must([_tool("nsenter"), "--net=/run/netns/" + host.netns, "--mount=" + host.mount_ns, "--",
+               _tool("mount"), "-t", "sysfs", "sysfs", "/sys"], "sysfs of " + host.netns)
+
+    def teardown(self) -> typing.List[str]:
+        """Stop what runs in the sandboxes, remove every namespace and mount made; what failed."""
+        failed = []
+        for host in self.hosts:
+            _kill_all(host)
+        for kind, name in reversed(self.made):
+            if kind == "netns" and os.path.exists("/run/netns/" + name):
+                result = runner.run([_tool("ip"), "netns", "del", name], timeout=IP_TIMEOUT)
+            elif kind == "mount" and _is_mount(name):
+                result = runner.run([_tool("umount"), name], timeout=IP_TIMEOUT)
+            else:
+                continue
+            if not result.ok:
+                failed.append("%s %s: %s" % (kind, name, result.describe()))
+        if not failed:
+            self.made = []
+            for path in (self._record_path(),):
+                if os.path.exists(path):
+                    os.unlink(path)
+            shutil.rmtree(os.path.join(self.base, "ns"), ignore_errors=True)
+        return failed
+
+
+def _kill_all(host: HostSandbox) -> None:
+    """SIGTERM every process of the host's netns, SIGKILL what is left after KILL_GRACE."""
+    if not os.path.exists("/run/netns/" + host.netns):
+        return
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        pids = host.pids()
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+            except OSError:
+                pass
+        deadline = time.monotonic() + KILL_GRACE
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.05)
+            pids = host.pids()
+        if not pids:
+            return
+
+
+def _check_layout(pool: SandboxPool) -> None:
+    """SandboxError when the state dir or the stack root lies under a path a sandbox makes private."""
+    for what, path in (("state dir", pool.base), ("cluster-stack root", pool.stack_root)):
+        for private in PRIVATE_PATHS:
+            if path == private or path.startswith(private + "/"):
+                raise SandboxError("the %s %s is under %s, which each host sandbox replaces with its own"
+                                   % (what, path, private))
+    if not 1 <= len(pool.hosts) <= MAX_HOSTS:
+        raise SandboxError("a pool has 1 to %d hosts, not %d" % (MAX_HOSTS, len(pool.hosts)))
+
+
+def find(state_dir: str, netns: str) -> HostSandbox:
+    """The sandbox named ``netns`` of the pool in ``state_dir`` (SandboxError if it is not in place)."""
+    base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
+    try:
+        with open(os.path.join(base, RECORD)) as f:
+            found = json.load(f)
+        prefix, count = found["prefix"], int(found["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SandboxError("%s has no host sandboxes (is it served with --sandbox?)" % state_dir)
+    for number in range(1, count + 1):
+        box = HostSandbox(base, prefix, number)
+        if box.netns == netns:
+            if not box.exists():
+                raise SandboxError("the sandbox %s is not in place (is the pool served?)" % netns)
+            return box
+    raise SandboxError("%s is not a sandbox of %s" % (netns, state_dir))

@@ -1,0 +1,81 @@
+"""The shim's hosts as host sandboxes (``serve --sandbox``): records, sockets, health check.
+
+Each host of the pool gets a sandbox (``hostsandbox``); its record gets
+the management PIF the sandbox has (device ``eth0``, bridge ``xenbr0``,
+the sandbox's address) and ``other_config:sandbox-netns``; the shim listens
+at the host's ``/var/lib/xcp/xapi`` (where stock SM drivers look) and
+writes the host's ``/opt/xensource/libexec/xapi-health-check`` (which xhad
+runs), which asks the shim ``host.ha_xapi_healthcheck`` through that socket.
+"""
+
+import logging
+import os
+import sys
+import typing
+
+from sm_clusterstack import hostsandbox
+from sm_clusterstack.xapi import onhost
+from sm_clusterstack.xapi import store as store_mod
+
+LOG = logging.getLogger("sm_clusterstack.xapi")
+XAPI_SOCKET = "/var/lib/xcp/xapi"
+HEALTH_CHECK = "/opt/xensource/libexec/xapi-health-check"
+HEALTH_CHECK_SCRIPT = """#!%(python)s
+# sm-clusterstack: xapi's health check for xhad (xha daemon/xapi_mon.c runs it; exit 0 = healthy)
+import sys
+sys.path.insert(0, %(path)r)
+from sm_clusterstack.xapi import healthcheck
+sys.exit(healthcheck.main(%(socket)r))
+"""
+
+
+def setup(ctx, hosts: int, prefix: str = "") -> hostsandbox.SandboxPool:
+    """Make (or adopt) one sandbox per host, record their PIFs, map ``ctx.sandboxes``."""
+    pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root)
+    try:
+        with ctx.store.write() as conn:
+            rows = conn.execute("SELECT * FROM host ORDER BY rowid").fetchall()  # creation order: host1 first
+            if len(rows) != hosts:
+                raise hostsandbox.SandboxError("the pool has %d hosts, not %d" % (len(rows), hosts))
+            for row, box in zip(rows, pool.hosts):
+                _record_host(conn, row, box)
+                ctx.sandboxes[row["ref"]] = box
+        for ref, box in ctx.sandboxes.items():
+            _write_health_check(ctx, ref)
+    except BaseException:
+        ctx.sandboxes.clear()
+        pool.teardown()
+        raise
+    return pool
+
+
+def _record_host(conn, row, box: hostsandbox.HostSandbox) -> None:
+    other = store_mod.loads(row["other_config"]) or {}
+    other["sandbox-netns"] = box.netns
+    store_mod.update(conn, "host", row["ref"], address=box.address, other_config=other)
+    pif = conn.execute("SELECT ref FROM PIF WHERE host = ? AND management = 1", (row["ref"],)).fetchone()
+    values = {"device": box.device, "bridge": box.bridge, "IP": box.address, "netmask": hostsandbox.NETMASK,
+              "management": True, "currently_attached": True}
+    if pif is None:
+        store_mod.insert(conn, "PIF", dict(values, ref=store_mod.new_ref(), uuid=store_mod.new_uuid(),
+                                           host=row["ref"]))
+    else:
+        store_mod.update(conn, "PIF", pif[0], **values)
+
+
+def _write_health_check(ctx, host: str) -> None:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = HEALTH_CHECK_SCRIPT % {"python": sys.executable, "path": os.path.dirname(root), "socket": XAPI_SOCKET}
+    onhost.write_file(ctx, host, HEALTH_CHECK, text.encode("utf-8"), mode=0o755)
+
+
+def socket_paths(ctx) -> typing.List[str]:
+    """Where the shim listens for each sandboxed host: its ``/var/lib/xcp/xapi``."""
+    paths = []
+    for host in sorted(ctx.sandboxes):
+        path = onhost.host_path(ctx, host, XAPI_SOCKET)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        if os.path.exists(path) or os.path.islink(path):
+            os.unlink(path)
+        paths.append(path)
+    return paths
