@@ -13,11 +13,13 @@ the ErrorDescription; TASK_CANCELLED makes it ``cancelled``.
 ``check_cancelled`` (or ``step``).  Tasks live in memory, as xapi's task
 table is not persistent: a restarted shim has none.
 
-The hooks for the code a task runs (and that the coordinator's enable_ha
-steps call): ``report(step, done, total)`` sets the running task's progress
-to done/total and logs the step; ``check_cancelled()`` raises TASK_CANCELLED
-if someone cancelled it; ``step(...)`` does both.  Outside a task they only
-log.
+The hooks for the code a task runs: ``report(step, done, total)`` sets the
+running task's progress to done/total and logs the step;
+``check_cancelled()`` raises TASK_CANCELLED if someone cancelled it;
+``step(...)`` does both.  Outside a task they only log.  enable_ha reports
+its own steps through ``ha.PROGRESS`` (step, fraction), which this module
+listens to (``ha_progress``), as xapi's enable sets the task's progress
+(``xapi_ha.ml``, ``count_call``).
 """
 
 import logging
@@ -30,7 +32,7 @@ from xml.sax.saxutils import escape
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, context, store, where
+from sm_clusterstack.xapi import api, context, ha, store, where
 from sm_clusterstack.xapi.api import method
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -131,6 +133,17 @@ def report(step: str, done: int, total: int) -> None:
     LOG.info("step %d/%d: %s%s", done, total, step, " (task %s)" % task.record["uuid"] if task else "")
     if task is not None and total > 0:
         task.set_progress(float(done) / total)
+
+
+def ha_progress(step: str, fraction: float) -> None:
+    """The ``ha.PROGRESS`` listener: enable_ha's/disable_ha's fraction on the task running them."""
+    task = current()
+    if task is not None:
+        task.set_progress(fraction)
+
+
+if ha_progress not in ha.PROGRESS:
+    ha.PROGRESS.append(ha_progress)
 
 
 def check_cancelled() -> None:

@@ -18,22 +18,23 @@ import pytest
 import XenAPI
 
 from driver_helpers import DRIVERS
-from shim_helpers import Pool
+from xe_helpers import SandboxedPool
 from sm_clusterstack.smapi import call as smapi_call
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root")
 def test_serve_log_file_has_every_call_and_the_explanations(tmp_path):
     log_file = str(tmp_path / "logs" / "serve.log")
-    pool = Pool(tmp_path, hosts=2)
-    pool.server.extra = ["--log-file", log_file]
+    pool = SandboxedPool(tmp_path, hosts=2, extra=["--log-file", log_file])
     pool.start()
     try:
-        pool.create_sr("melio", "m")
+        melio = pool.create_sr("melio", "m")
         lvm = pool.create_sr("lvm", "l")
         with pytest.raises(XenAPI.Failure):
             pool.x.pool.enable_ha([lvm], {})
+        pool.x.pool.enable_ha([melio], {})
     finally:
         pool.stop()
     with open(log_file) as f:
@@ -44,7 +45,9 @@ def test_serve_log_file_has_every_call_and_the_explanations(tmp_path):
     assert re.search(r"call pool\.enable_ha user=root \d+ms INCOMPATIBLE_STATEFILE_SR melio\n", text)
     assert re.search(r"call pool\.enable_ha: Why: enable_ha chose cluster stack melio because SR \S+ \(m, type "
                      r"melio\) is attached and needs melio", text)
-    assert "driver MelioSR sr_create" in text
+    assert re.search(r"driver MelioSR sr_create", text)
+    for step in ("HA: statefile and metadata VDIs on ", "HA: host \\S+ preconfigured", "HA: every host joined"):
+        assert re.search(step, text), step  # every HA step of the enable that worked
     assert "secret" not in text  # the password of the login is never logged
 
 

@@ -13,31 +13,15 @@ import sys
 import pytest
 
 from shim_helpers import Pool
+from xe_helpers import SandboxedPool, run_xe, xe_server, without_progress
 
 
 @pytest.fixture
 def pool(tmp_path):
-    return Pool(tmp_path, hosts=2)
-
-
-def run_xe(args, env=None, home=None):
-    environ = {k: v for k, v in os.environ.items() if k != "SM_CLUSTERSTACK_STATE"}
-    environ["HOME"] = home or os.devnull
-    environ.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "xe"] + list(args),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, env=environ)
-    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+    return Pool(tmp_path, hosts=2, sandbox=False)
 
 
 LAST = {}  # the last xe's stderr as printed, progress bar included
-
-
-def without_progress(err):
-    """stderr without the progress bar (cli_progress_bar.ml: \\r-redrawn, then "Total time: ...")."""
-    LAST["err"] = err
-    if "\nTotal time: " not in err:
-        return err
-    return err.split("\nTotal time: ", 1)[1].split("\n", 1)[1]
 
 
 def xe(pool, *args, **kw):
@@ -48,31 +32,66 @@ def xe(pool, *args, **kw):
     named = "sm-clusterstack xe: embedded pool in %s (--embedded)" % os.path.join(pool.tmp, "embedded")
     if err.startswith(named):  # a usage error comes before any connection, and names no pool
         err = err.split("\n", 1)[1]
+    LAST["err"] = err
     return rc, out, without_progress(err)
-
-
-def xe_server(pool, *args, **kw):
-    return run_xe(["-s", pool.server.url, "--password-file", pool.server.password_file] + list(args), **kw)
 
 
 def pool_uuid(pool):
     return xe(pool, "pool-list", "--minimal")[1].strip()
 
 
-def test_the_designs_errors_with_xapis_texts_resolved_refs_and_explanations(pool):
-    assert xe(pool, "sm-list", "type=ocfs2", "params=type,required-cluster-stack") == (
-        0, "type ( RO)                      : ocfs2\n    required-cluster-stack ( RO): corosync\n\n\n", "")
-    rc, lvm, _ = xe(pool, "sr-create", "type=lvm", "name-label=hb", "shared=true", "device-config:device=/dev/b")
-    assert rc == 0 and len(lvm.strip()) == 36
-    rc, ocfs2, _ = xe(pool, "sr-create", "type=ocfs2", "name-label=o", "shared=true", "--no-progress")
-    lvm, ocfs2 = lvm.strip(), ocfs2.strip()
-    rc, _, err = xe(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm, "cluster-stack=foo")
-    assert rc == 1 and err.startswith("Error code: UNKNOWN_CLUSTER_STACK\nError parameters: foo\n")
-    assert "Installed stacks: corosync, melio, xhad." in err  # the shim tells what is installed
-    rc, _, err = xe(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm, "cluster-stack=xhad")
-    assert rc == 1 and err.startswith(  # cli_util.ml ref_convert: the ref as uuid (name-label)
-        "Error code: CLUSTER_STACK_CONSTRAINT\nError parameters: %s (o), corosync\n" % ocfs2)
-    assert "Next: enable HA with cluster-stack=corosync" in err
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root")
+
+
+@needs_root
+def test_the_designs_errors_with_xapis_texts_resolved_refs_and_explanations(tmp_path):
+    pool = SandboxedPool(tmp_path).start()
+    try:
+        rc, lvm, _ = xe_server(pool, "sr-create", "type=lvm", "name-label=hb", "shared=true", "physical-size=8GiB",
+                               "device-config:device=/dev/b")
+        assert rc == 0 and len(lvm.strip()) == 36
+        rc, ocfs2, _ = xe_server(pool, "sr-create", "type=ocfs2", "name-label=o", "shared=true", "--no-progress")
+        lvm, ocfs2 = lvm.strip(), ocfs2.strip()
+        rc, _, err = xe_server(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm, "cluster-stack=foo")
+        err = without_progress(err)
+        assert rc == 1 and err.startswith("Error code: UNKNOWN_CLUSTER_STACK\nError parameters: foo\n")
+        assert "Installed stacks: corosync, melio, xhad." in err  # the shim tells what is installed
+        rc, _, err = xe_server(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm, "cluster-stack=xhad")
+        err = without_progress(err)
+        assert rc == 1 and err.startswith(  # cli_util.ml ref_convert: the ref as uuid (name-label)
+            "Error code: CLUSTER_STACK_CONSTRAINT\nError parameters: %s (o), corosync\n" % ocfs2)
+        assert "Next: enable HA with cluster-stack=corosync" in err
+        rc, _, err = xe_server(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm)
+        assert rc == 0 and err.startswith("\r[") and "(100% ETA" in err  # the progress bar of an Async enable_ha
+        pool_uuid = xe_server(pool, "pool-list", "--minimal")[1].strip()
+        assert xe_server(pool, "pool-param-get", "uuid=" + pool_uuid, "param-name=ha-cluster-stack") == (
+            0, "corosync\n", "")
+    finally:
+        pool.stop()
+
+
+@needs_root
+def test_statefile_sr_error_says_which_stack_and_why(tmp_path):
+    pool = SandboxedPool(tmp_path).start()
+    try:
+        xe_server(pool, "sr-create", "type=melio", "name-label=mel", "shared=true")
+        rc, lvm, _ = xe_server(pool, "sr-create", "type=lvm", "name-label=l", "shared=true", "physical-size=8GiB")
+        rc, _, err = xe_server(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm.strip())
+        lines = without_progress(err).splitlines()
+        assert rc == 1 and lines[:2] == ["The specified SR is incompatible with the selected HA cluster stack.",
+                                         "SR type: melio"]
+        assert lines[2].startswith("Why: enable_ha chose cluster stack melio because SR ")
+        assert "and SR %s (l, type lvm) is not one." % lvm.strip() in lines[2]
+        rc, _, err = xe_server(pool, "pool-ha-disable")
+        assert (rc, without_progress(err)) == (
+            1, "The operation could not be performed because HA is not enabled on the Pool\n")
+    finally:
+        pool.stop()
+
+
+def test_a_plug_refused_names_the_sr_in_the_way(pool):
+    rc, ocfs2, _ = xe(pool, "sr-create", "type=ocfs2", "name-label=o", "shared=true")
+    ocfs2 = ocfs2.strip()
     rc, _, err = xe(pool, "sr-create", "type=melio", "name-label=m", "shared=true")
     lines = err.splitlines()
     assert rc == 1 and lines[-4:-2] == [  # cli_util.ml get_server_error: the datamodel's text, then name: value
@@ -80,23 +99,8 @@ def test_the_designs_errors_with_xapis_texts_resolved_refs_and_explanations(pool
         "stack.", "cluster_stack: melio"]
     assert lines[-2].startswith("Why: SR %s (o, type ocfs2) is attached and needs corosync" % ocfs2)
     assert "xe pbd-list sr-uuid=%s params=uuid --minimal" % ocfs2 in lines[-1]
-    assert xe(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm) == (0, "", "")
-    assert LAST["err"].startswith("\r[") and "(100% ETA" in LAST["err"]  # the progress bar of an Async enable_ha
-    assert xe(pool, "pool-param-get", "uuid=" + pool_uuid(pool), "param-name=ha-cluster-stack") == (
-        0, "corosync\n", "")
-
-
-def test_statefile_sr_error_says_which_stack_and_why(pool):
-    xe(pool, "sr-create", "type=melio", "name-label=mel", "shared=true")
-    rc, lvm, _ = xe(pool, "sr-create", "type=lvm", "name-label=l", "shared=true")
-    rc, _, err = xe(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + lvm.strip())
-    lines = err.splitlines()
-    assert rc == 1 and lines[:2] == ["The specified SR is incompatible with the selected HA cluster stack.",
-                                     "SR type: melio"]
-    assert lines[2].startswith("Why: enable_ha chose cluster stack melio because SR ")
-    assert "and SR %s (l, type lvm) is not one." % lvm.strip() in lines[2]
-    assert xe(pool, "pool-ha-disable")[1:] == (
-        "", "The operation could not be performed because HA is not enabled on the Pool\n")
+    assert xe(pool, "sm-list", "type=ocfs2", "params=type,required-cluster-stack") == (
+        0, "type ( RO)                      : ocfs2\n    required-cluster-stack ( RO): corosync\n\n\n", "")
 
 
 def test_usage_errors_exit_1_as_xe(pool):

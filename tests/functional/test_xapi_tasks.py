@@ -14,12 +14,15 @@ import time
 
 import pytest
 
-from shim_helpers import Pool, delay_script
+from shim_helpers import SR_SIZE, delay_script
+from xe_helpers import SandboxedPool
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root")
 
 
 @pytest.fixture
 def pool(tmp_path):
-    built = Pool(tmp_path, hosts=2).start()
+    built = SandboxedPool(tmp_path, hosts=2).start()
     yield built
     built.stop()
 
@@ -49,6 +52,7 @@ def test_async_enable_ha_is_a_task_that_ends_in_success(pool):
     seen = follow(x, task)
     assert seen[0][0] == "pending" and seen[-1] == ("success", 1.0)
     assert [p for _, p in seen] == sorted(p for _, p in seen)  # progress never goes back
+    assert any(0 < p < 1 for _, p in seen)  # enable_ha's steps (ha.PROGRESS) move it on the way
     assert xe.stdout == b"Async.pool.enable_ha\n"  # xe task-list saw it pending
     assert x.task.get_result(task) == "<value></value>"  # enable_ha has no result
     assert x.pool.get_ha_enabled(x.pool.get_all()[0]) is True
@@ -56,7 +60,7 @@ def test_async_enable_ha_is_a_task_that_ends_in_success(pool):
 
 def test_async_sr_create_result_is_the_sr_ref_and_failures_are_error_info(pool):
     x = pool.x
-    task = x.Async.SR.create(pool.master(), {"device": "/dev/x"}, "0", "t", "", "lvm", "user", True, {})
+    task = x.Async.SR.create(pool.master(), {"device": "/dev/x"}, str(SR_SIZE), "t", "", "lvm", "user", True, {})
     follow(x, task)
     result = x.task.get_result(task)
     assert result.startswith("<value>OpaqueRef:") and x.SR.get_record(result[7:-8])["name_label"] == "t"
