@@ -18,6 +18,7 @@ VERBS = (
     ("serve", "sm_clusterstack.cli.serve"),
     ("sandbox", "sm_clusterstack.cli.sandbox"),
     ("xe", "sm_clusterstack.cli.xe"),
+    ("ha", "sm_clusterstack.cli.ha"),
     ("kit", "sm_clusterstack.cli.kit"),
     ("upgrade", "sm_clusterstack.cli.upgrade"),
 )

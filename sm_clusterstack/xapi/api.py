@@ -20,7 +20,7 @@ MAX_NAME = 256
 CALLER = threading.local()  # .local_root: the request came from uid 0 over the unix socket
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
-METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd", "m_ops", "tasks")
+METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd", "m_ops", "tasks", "ha_view")
 ASYNC_PREFIX = "Async."  # Async.<method>: xapi/tasks.py runs it as a task
 
 
