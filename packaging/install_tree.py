@@ -116,8 +116,34 @@ def is_wrapper(path):
         return False
 
 
+OLD_STACK_NAMES = ("corosync",)  # our corosync-based stack's first name, which xapi reserves for xapi-clusterd
+
+
+def remove_old_stacks(root):
+    """Remove a stack dir of an old name when it holds nothing but our old scripts (and ha_supported_srs)."""
+    for name in OLD_STACK_NAMES:
+        old = os.path.join(root, name)
+        if not os.path.isdir(old) or os.path.islink(old):
+            continue
+        ours = True
+        for entry in os.listdir(old):
+            path = os.path.join(old, entry)
+            if entry == "ha_supported_srs":
+                continue
+            try:
+                with open(path) as f:
+                    ours = ours and entry.startswith("ha_") and "sm_clusterstack.corostack" in f.read(65536)
+            except (OSError, UnicodeDecodeError):
+                ours = False
+        if ours:
+            print("removing %s: the old name of corosync-ha" % old)
+            shutil.rmtree(old)
+
+
 def install_stacks(root, python):
     source_root = os.path.join(TOP, "libexec", "xapi", "cluster-stack")
+    if os.path.isdir(root):
+        remove_old_stacks(root)
     for stack in sorted(os.listdir(source_root)):
         for name in sorted(os.listdir(os.path.join(source_root, stack))):
             source, target = os.path.join(source_root, stack, name), os.path.join(root, stack, name)

@@ -56,9 +56,9 @@ class XapiConf(object):
         return self.get("sm-dir")
 
 
-def parse(text: str, path: str = "<string>") -> XapiConf:
-    """Parse the text of a xapi.conf."""
-    values = {}
+def entries(text: str, path: str = "<string>") -> typing.List[typing.Tuple[int, str, str]]:
+    """The ``(line number, key, value)`` of each setting in a ``key = value`` text."""
+    found = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = _strip_comment(raw, path, number).strip()
         if not line:
@@ -66,8 +66,32 @@ def parse(text: str, path: str = "<string>") -> XapiConf:
         match = _LINE.match(line)
         if not match:
             raise ConfigError(path, number, "expected 'key = value', got %r" % raw.strip())
-        values[match.group(1)] = _unquote(match.group(2), path, number)
-    return XapiConf(values, path)
+        found.append((number, match.group(1), _unquote(match.group(2), path, number)))
+    return found
+
+
+def parse(text: str, path: str = "<string>") -> XapiConf:
+    """Parse the text of a xapi.conf."""
+    return XapiConf({key: value for _number, key, value in entries(text, path)}, path)
+
+
+def read_text(path: str) -> str:
+    """The UTF-8 text of the file at ``path``; ConfigError when unreadable.
+
+    FileNotFoundError passes through, for callers to whom a missing file
+    means defaults.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise ConfigError(path, 0, "cannot read: %s" % (e.strerror or e))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, data[:e.start].count(b"\n") + 1, "not UTF-8 text")
 
 
 def load(path: typing.Optional[str] = None) -> XapiConf:
@@ -77,18 +101,11 @@ def load(path: typing.Optional[str] = None) -> XapiConf:
     """
     target = path or DEFAULT_PATH
     try:
-        with open(target, "rb") as f:
-            data = f.read()
+        text = read_text(target)
     except FileNotFoundError:
         if path is None:
             return XapiConf(path=target)
         raise ConfigError(target, 0, "file not found")
-    except OSError as e:
-        raise ConfigError(target, 0, "cannot read: %s" % (e.strerror or e))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(target, data[:e.start].count(b"\n") + 1, "not UTF-8 text")
     return parse(text, target)
 
 

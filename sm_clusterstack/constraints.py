@@ -184,3 +184,17 @@ def _unique(items: typing.Iterable[str]) -> typing.Iterator[str]:
         if item not in seen:
             seen.add(item)
             yield item
+
+
+STATEFILE_ARBITRATED_STACKS = ("xhad",)  # survival through the statefile: any single host may be left
+
+
+def max_host_failures_to_tolerate(stack: str, hosts: int) -> int:
+    """How many host failures HA on ``stack`` survives in a pool of ``hosts`` hosts (no VMs to plan for).
+
+    xhad keeps a partition alive through the statefile whatever its size: n - 1.
+    A quorum-based stack needs a majority of the votes: floor((n - 1) / 2).
+    """
+    if hosts < 1:
+        return 0
+    return hosts - 1 if stack in STATEFILE_ARBITRATED_STACKS else (hosts - 1) // 2

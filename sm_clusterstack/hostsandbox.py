@@ -251,6 +251,10 @@ class SandboxPool(object):
         _must([_tool("unshare"), "--mount=" + host.mount_ns, "--propagation", "private", "true"],
               "mount namespace of " + host.netns)
         enter = [_tool("nsenter"), "--mount=" + host.mount_ns, "--", _tool("mount")]
+        # the new namespace copied the namespace files of the hosts made before it: drop them there,
+        # or each host would keep the others' mount namespaces (and their files) alive
+        _must([_tool("nsenter"), "--mount=" + host.mount_ns, "--", _tool("umount"), "-l",
+               os.path.dirname(host.mount_ns)], "unmount the namespace files in " + host.netns)
         for private in PRIVATE_PATHS:
             source = host.path(private)
             os.makedirs(source, mode=0o755, exist_ok=True)

@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and drivers run, as on a real host; root only")
     parser.add_argument("--sandbox-prefix", default="", metavar="P",
                         help="prefix of the sandboxes' namespace names (default: from the state dir)")
+    parser.add_argument("--ha-monitor-interval", type=float, default=20.0, metavar="S",
+                        help="seconds between two liveset queries of each host's HA monitor (default 20, as xapi)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--log-file", metavar="F",
                         help="also log to F (every XenAPI call, HA step and driver run; syslog too where /dev/log is)")
@@ -71,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         pool = build_pool(args)
         svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path,
-                            sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix)
+                            sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix,
+                            ha_monitor_interval=args.ha_monitor_interval)
     except (OSError, ValueError, schema.SchemaError, hostsandbox.SandboxError) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED

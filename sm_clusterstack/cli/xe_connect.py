@@ -14,8 +14,8 @@ Our additions: ``--server URL|SOCKET`` (as ``-s``) with ``--password-file
 F`` (the shim's format: the password on line 1), and the embedded pool:
 ``--embedded DIR`` or ``$SM_CLUSTERSTACK_STATE`` (a state directory; a
 pool is created there on first use, and the client says so), with
-``--sm-dir``, ``--cluster-stack-root``, ``--hosts`` and ``--xapi-conf``
-for it.  There is no implicit pool: without a server, ``--embedded`` or
+``--sm-dir``, ``--cluster-stack-root``, ``--hosts``, ``--xapi-conf`` and
+``--sandbox-prefix`` for it.  There is no implicit pool: without a server, ``--embedded`` or
 ``$SM_CLUSTERSTACK_STATE``, only the local xapi is tried.
 """
 
@@ -32,7 +32,7 @@ XE_SWITCHES = {"-s": "server", "-h": "server", "-p": "port", "-u": "username", "
 XE_FLAGS = {"--nossl": "nossl", "--debug": "debug", "--debug-on-fail": "debugonfail"}
 OUR_OPTIONS = {"--server": "server", "--password-file": "shim_password_file", "--embedded": "embedded",
                "--sm-dir": "sm_dir", "--cluster-stack-root": "cluster_stack_root", "--hosts": "hosts",
-               "--xapi-conf": "xapi_conf"}
+               "--xapi-conf": "xapi_conf", "--sandbox-prefix": "sandbox_prefix"}
 
 
 class Options(object):

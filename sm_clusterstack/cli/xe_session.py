@@ -113,7 +113,10 @@ def open_embedded(options: xe_connect.Options, where: xe_connect.Target) -> typi
     ctx = context.Pool(state, sm_dir, root, password, default_stack=default)
     private = os.path.join(state, "xe-%d.sock" % os.getpid())
     try:
-        svc = service.start(ctx, hosts=hosts, socket_path=private)
+        # hosts are sandboxes where the machine allows (root); they outlive this one command, as hosts do
+        svc = service.start(ctx, hosts=hosts, socket_path=private, sandbox=os.geteuid() == 0,
+                            sandbox_prefix=options.get("sandbox_prefix") or "")
+        svc.keep_sandboxes = True
     except service.StateInUse as e:  # a serve runs on this pool: go through it
         ctx.store.close()
         through = e.address.get("socket") or e.address.get("url")

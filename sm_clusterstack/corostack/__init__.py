@@ -1,55 +1,20 @@
-"""The corosync cluster stack: the xhad interface over a real corosync 3.
+"""The corosync-ha cluster stack: the xhad interface over a real corosync 3.
 
-``conf`` turns xhad.conf into corosync.conf, ``statefile`` keeps the pool
-state, master and excluded flags, ``tools`` reads corosync's own tools,
-``livesetbuild`` makes the liveset, ``daemon`` and ``monitor`` run corosync
-and the fence monitor, and ``main`` is what each script of
-``libexec/xapi/cluster-stack/corosync/`` calls.
-
-Settings come from the environment, each in one place here.
+``settings`` reads the host's /etc/sm-clusterstack/corosync-ha.conf;
+``conf`` turns xhad.conf into corosync.conf and ``timing`` derives every
+timeout from HeartbeatTimeout; ``statefile`` and ``hostslot`` keep the
+pool record and each host's published slot; ``arbitration`` holds xhad's
+survival, drop and start rules; ``observe``, ``monitor``, ``guard`` and
+``fencing`` run one host (``daemon`` starts and stops the processes);
+``view`` and ``livesetbuild`` make the liveset; ``main`` is what each
+script of ``libexec/xapi/cluster-stack/corosync-ha/`` calls.
 """
 
 import os
-import re
-import shlex
 import shutil
 import typing
 
-from sm_clusterstack import CLUSTER_NAME_PATTERN, DEFAULT_CLUSTER_NAME
-
-DIR_ENV = "SM_CLUSTERSTACK_COROSYNC_DIR"
-DEFAULT_DIR = "/run/sm-clusterstack/corosync"
-FENCE_ENV = "SM_CLUSTERSTACK_FENCE_ACTION"
-CLUSTER_NAME_ENV = "SM_CLUSTERSTACK_COROSYNC_CLUSTER_NAME"
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def runtime_dir(environ: typing.Optional[typing.Mapping[str, str]] = None) -> str:
-    """Where this host's corosync.conf and daemon files live (one setting)."""
-    env = os.environ if environ is None else environ
-    return os.path.abspath(env.get(DIR_ENV) or DEFAULT_DIR)
-
-
-def cluster_name(environ: typing.Optional[typing.Mapping[str, str]] = None) -> str:
-    """The pool's corosync cluster name: the setting, else DEFAULT_CLUSTER_NAME.
-
-    It must equal the ``cluster_name`` the pool's OCFS2 SRs were created
-    with.  Raises ValueError for a name OCFS2 could not carry.
-    """
-    env = os.environ if environ is None else environ
-    name = env.get(CLUSTER_NAME_ENV) or DEFAULT_CLUSTER_NAME
-    if not re.match(CLUSTER_NAME_PATTERN + r"\Z", name):
-        raise ValueError("%s=%r: a cluster name is 1 to 16 of [A-Za-z0-9_-]" % (CLUSTER_NAME_ENV, name))
-    return name
-
-
-def fence_action(environ: typing.Optional[typing.Mapping[str, str]] = None) -> typing.List[str]:
-    """The fence command as argv; [] means the built-in sysrq reboot.
-
-    Raises ValueError when the setting does not split into words.
-    """
-    env = os.environ if environ is None else environ
-    return shlex.split(env.get(FENCE_ENV, ""))
 
 
 def find_tool(name: str) -> typing.Optional[str]:

@@ -1,20 +1,18 @@
-"""What every script of the corosync stack takes from outside, checked.
+"""What every script of the corosync-ha stack takes from outside, checked.
 
-Arguments, the environment, xhad.conf, the statefile and corosync's tools:
-each bad value becomes a Failure carrying the MTC exit code of REFERENCE.md
-section 4 and one line for stderr.
+Arguments, the settings file, xhad.conf, the statefile, corosync's tools
+and the running daemon: each bad value becomes a Failure carrying the MTC
+exit code xhad would give (REFERENCE.md section 4) and one line for stderr.
 """
 
-import os
-import re
 import typing
 
-from sm_clusterstack.corostack import daemon, find_tool, runtime_dir, statefile, tools
+from sm_clusterstack.config import ConfigError
+from sm_clusterstack.corostack import daemon, find_tool, settings, statefile, timing, view
 from sm_clusterstack.stacks import mtc, xhadconf
 from sm_clusterstack.xmlsafe import XMLFormatError
 
-ENGINE_TOOLS = ("corosync", "corosync-quorumtool", "corosync-cmapctl")
-_SAFE_DIR = re.compile(r"/[A-Za-z0-9/._-]*\Z")
+ENGINE_TOOLS = ("corosync", "corosync-quorumtool", "corosync-cmapctl", "unshare", "mount")
 
 
 class Failure(Exception):
@@ -32,7 +30,7 @@ def parse_args(argv: typing.List[str], choices: typing.Sequence[str] = (),
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg == "-C" and config and args and not conf_path:
+        if arg in ("-C", "-c") and config and args and not conf_path:
             conf_path = args.pop(0)
         elif arg in choices and not positional:
             positional = arg
@@ -43,41 +41,43 @@ def parse_args(argv: typing.List[str], choices: typing.Sequence[str] = (),
     return positional, conf_path
 
 
-def environment() -> daemon.Paths:
-    """The runtime paths, after checking corosync is installed (Failure 16 if not)."""
+def environment() -> typing.Tuple[settings.Settings, daemon.Paths]:
+    """The host's settings and runtime paths, once corosync is known installed (Failure 16)."""
+    try:
+        config = settings.load(settings.DEFAULT_PATH)
+    except ConfigError as e:
+        raise Failure(mtc.INVALID_ENVIRONMENT, str(e))
     missing = [t for t in ENGINE_TOOLS if find_tool(t) is None]
     if missing:
         raise Failure(mtc.INVALID_ENVIRONMENT, "corosync is not installed (missing %s)" % ", ".join(missing))
-    directory = runtime_dir()
-    if not _SAFE_DIR.match(directory):
-        raise Failure(mtc.INVALID_ENVIRONMENT, "runtime directory %r has unsafe characters" % directory)
-    return daemon.Paths(directory)
+    return config, daemon.Paths(config.runtime_dir, config.log_file)
 
 
-def load_config(paths: daemon.Paths, given: str = "") -> xhadconf.XhadConfig:
-    """The xhad.conf given, else the recorded one, else the default (Failure 6/7)."""
-    path = given or daemon.read_small(paths.xhad_conf_path) or xhadconf.DEFAULT_PATH
+def load_config(given: str = "", path: str = "") -> xhadconf.XhadConfig:
+    """The xhad.conf given with -C, else /etc/xensource/xhad.conf (Failure 6 or 7)."""
+    path = path or given or xhadconf.DEFAULT_PATH
     try:
         conf = xhadconf.load(path)
+        timing.of_parameters(conf.parameters)
     except OSError as e:
         raise Failure(mtc.CAN_NOT_READ_CONFIG_FILE, "cannot read %s: %s" % (path, e.strerror or e))
-    except XMLFormatError as e:
-        raise Failure(mtc.INVALID_CONFIG_FILE, str(e))
-    if given:
-        paths.make()
-        daemon.write_atomic(paths.xhad_conf_path, os.path.abspath(given) + "\n")
+    except (XMLFormatError, ValueError) as e:
+        raise Failure(mtc.INVALID_CONFIG_FILE, "%s: %s" % (path, e))
     return conf
 
 
-def read_state(conf: xhadconf.XhadConfig, need: bool = True) -> typing.Optional[statefile.PoolState]:
-    """The statefile's state, checked against ``conf`` (Failure 8/9/10/11)."""
+def _statefile_call(conf: xhadconf.XhadConfig, call: typing.Callable[[], typing.Any]) -> typing.Any:
     try:
-        state = statefile.read(conf.statefile)
+        return call()
     except statefile.StatefileError as e:
         raise Failure(mtc.CAN_NOT_ACCESS_STATEFILE, str(e))
     except statefile.StatefileCorrupt as e:
         raise Failure(mtc.INVALID_STATE_FILE, "%s: %s" % (conf.statefile, e))
-    return check_state(conf, state) if need else state
+
+
+def read_state(conf: xhadconf.XhadConfig) -> statefile.PoolState:
+    """The statefile's pool record, checked against ``conf`` (Failure 8/9/10/11)."""
+    return check_state(conf, _statefile_call(conf, lambda: statefile.read(conf.statefile)))
 
 
 def check_state(conf: xhadconf.XhadConfig, state: typing.Optional[statefile.PoolState]) -> statefile.PoolState:
@@ -92,37 +92,42 @@ def check_state(conf: xhadconf.XhadConfig, state: typing.Optional[statefile.Pool
 
 def update_state(conf: xhadconf.XhadConfig,
                  change: typing.Callable[[statefile.PoolState], None]) -> statefile.PoolState:
-    """Apply ``change`` to the initialised statefile under its lock (Failure 8-11)."""
+    """Apply ``change`` to the initialised pool record under the statefile's lock (Failure 8-11)."""
     def apply(old):
         state = check_state(conf, old)
         change(state)
         return state
-    try:
-        return statefile.update(conf.statefile, apply)
-    except statefile.StatefileError as e:
-        raise Failure(mtc.CAN_NOT_ACCESS_STATEFILE, str(e))
-    except statefile.StatefileCorrupt as e:
-        raise Failure(mtc.INVALID_STATE_FILE, "%s: %s" % (conf.statefile, e))
+    return _statefile_call(conf, lambda: statefile.update(conf.statefile, apply))
 
 
-def need_daemon(paths: daemon.Paths) -> None:
-    """Failure 14 unless this host's corosync runs, and its fence monitor too while armed.
+def initialise(conf: xhadconf.XhadConfig) -> None:
+    """A fresh statefile for this generation: pool state init, no master, nobody excluded."""
+    _statefile_call(conf, lambda: statefile.initialise(
+        conf.statefile, statefile.PoolState(conf.generation_uuid, "init")))
 
-    An armed host whose monitor died has no fencing left: reporting the HA
-    daemon absent, rather than a healthy liveset, lets xapi see it.
+
+def running(paths: daemon.Paths) -> bool:
+    """True when any process of this host's daemon runs."""
+    return any(pid is not None for pid in
+               (daemon.corosync_pid(paths), daemon.monitor_pid(paths), daemon.guard_pid(paths)))
+
+
+def need_daemon(paths: daemon.Paths) -> typing.Tuple[dict, xhadconf.XhadConfig]:
+    """The live monitor's view and the xhad.conf it runs with; Failure 14 if it cannot vouch for this host.
+
+    A host whose monitor is gone or hung, whose armed guard is gone, or
+    that is fencing or fenced, could not fence or is being fenced: it
+    never reports itself healthy.
     """
-    if daemon.corosync_pid(paths) is None:
-        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "corosync does not run for %s" % paths.dir)
-    if daemon.fencing_mode(paths) == "armed" and daemon.monitor_pid(paths) is None:
-        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the fence monitor of %s is gone: this host cannot fence"
+    if daemon.corosync_pid(paths) is None or daemon.monitor_pid(paths) is None:
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the corosync-ha daemon does not run (%s)" % paths.dir)
+    conf = load_config(path=paths.xhad_conf)
+    found = view.read(paths, timing.of_parameters(conf.parameters).view_stale)
+    if found is None:
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the monitor of %s has published nothing lately" % paths.dir)
+    if found["state"] in ("fencing", "fenced"):
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "this host is %s: %s" % (found["state"], found["reason"]))
+    if daemon.fencing_mode(paths) == "armed" and daemon.guard_pid(paths) is None:
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the fence guard of %s is gone: this host cannot fence"
                       % paths.dir)
-
-
-def membership() -> typing.Tuple[tools.Membership, typing.Dict[int, str]]:
-    """This partition and corosync's nodelist (Failure 14 or 2)."""
-    try:
-        return tools.query_membership(), tools.query_nodelist()
-    except tools.DaemonAbsent as e:
-        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, str(e))
-    except tools.ToolOutputError as e:
-        raise Failure(mtc.SYSTEM_ERROR, str(e))
+    return found, conf

@@ -1,8 +1,10 @@
 """Running corosync and the fence monitor for one host.
 
-Everything lives in the runtime directory (``runtime_dir()``): the
-generated corosync.conf, corosync's pid file, log and state dir, the
-monitor's pid file and the fencing mode.  corosync 3 always locks
+Everything lives in the runtime directory (the settings' ``runtime-dir``):
+the generated corosync.conf, corosync's pid file and state dir, the pid
+files of the monitor and the fence guard, the fencing mode, the monitor's
+published view and the xhad.conf the daemon runs with.  Logs go to the
+settings' ``log-file`` (and corosync's beside it).  corosync 3 always locks
 ``/var/run/corosync.pid``; so that several hosts (network namespaces) can
 share a machine, corosync starts in a private mount namespace where our
 own pid file is bind-mounted over that path (``launch``); nothing of it
@@ -10,8 +12,11 @@ propagates back to the host's mounts.  Its IPC
 sockets are abstract unix sockets, private to each network namespace.
 """
 
+import ctypes
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import typing
@@ -23,8 +28,9 @@ from sm_clusterstack.digits import is_digits
 COROSYNC_LOCK = "/var/run/corosync.pid"
 STOP_TIMEOUT = 15.0  # seconds for corosync to leave the membership on SIGTERM
 START_TIMEOUT = 20.0  # seconds for corosync to write its pid
-MONITOR_COMM = "smcs-fencemon"
-FENCING_MODES = ("armed", "disarmed", "excluded", "fenced")
+MONITOR_COMM = "smcs-monitor"
+GUARD_COMM = "smcs-guard"
+FENCING_MODES = ("unarmed", "armed", "disarmed", "fencing", "fenced")
 
 
 class DaemonError(Exception):
@@ -32,23 +38,26 @@ class DaemonError(Exception):
 
 
 class Paths(object):
-    """The files of one host's runtime directory."""
+    """The files of one host's runtime directory and logs (from its settings)."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, log_file: str = "") -> None:
         self.dir = directory
         self.corosync_conf = os.path.join(directory, "corosync.conf")
         self.corosync_pid = os.path.join(directory, "corosync.pid")
-        self.corosync_log = os.path.join(directory, "corosync.log")
         self.state_dir = os.path.join(directory, "state")
         self.monitor_pid = os.path.join(directory, "monitor.pid")
-        self.monitor_log = os.path.join(directory, "monitor.log")
+        self.guard_pid = os.path.join(directory, "guard.pid")
         self.fencing = os.path.join(directory, "fencing")
-        self.xhad_conf_path = os.path.join(directory, "xhad-conf-path")
+        self.view = os.path.join(directory, "view.json")
+        self.xhad_conf = os.path.join(directory, "xhad.conf")
+        self.log_file = log_file or os.path.join(directory, "corosync-ha.log")
+        self.corosync_log = os.path.splitext(self.log_file)[0] + ".corosync.log"
 
     def make(self) -> None:
-        """Create the directory and corosync's state dir, private to root."""
+        """Create the directory and corosync's state dir, private to root, and the log directory."""
         for path in (self.dir, self.state_dir):
             os.makedirs(path, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.dirname(self.log_file), mode=0o755, exist_ok=True)
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -91,13 +100,8 @@ def corosync_pid(paths: Paths) -> typing.Optional[int]:
     return live_pid(paths.corosync_pid, "corosync")
 
 
-def monitor_pid(paths: Paths) -> typing.Optional[int]:
-    """The pid of this host's fence monitor, None when it does not run.
-
-    A recycled pid is not taken for the monitor: the process must be the
-    monitor module run for this very runtime directory.
-    """
-    pid = live_pid(paths.monitor_pid, MONITOR_COMM, "python")
+def _ours(pid: typing.Optional[int], module: str, paths: Paths) -> typing.Optional[int]:
+    """``pid`` if it runs ``module`` for this very runtime directory (not a recycled pid)."""
     if pid is None:
         return None
     try:
@@ -105,29 +109,25 @@ def monitor_pid(paths: Paths) -> typing.Optional[int]:
             argv = f.read().split(b"\0")
     except OSError:
         return None
-    if b"sm_clusterstack.corostack.monitor" not in argv or os.fsencode(paths.dir) not in argv:
-        return None
-    return pid
+    return pid if module.encode() in argv and os.fsencode(paths.dir) in argv else None
+
+
+def monitor_pid(paths: Paths) -> typing.Optional[int]:
+    """The pid of this host's monitor, None when it does not run."""
+    return _ours(live_pid(paths.monitor_pid, MONITOR_COMM, "python"), "sm_clusterstack.corostack.monitor", paths)
+
+
+def guard_pid(paths: Paths) -> typing.Optional[int]:
+    """The pid of this host's fence guard, None when it does not run."""
+    return _ours(live_pid(paths.guard_pid, GUARD_COMM, "python"), "sm_clusterstack.corostack.guard", paths)
 
 
 def check_config(paths: Paths, run: typing.Callable[..., runner.Result] = runner.run) -> None:
     """Ask corosync to test the generated corosync.conf; ValueError saying why not."""
     result = run([corosync_binary(), "-t", "-c", paths.corosync_conf], timeout=30)
     if not result.ok:
-        reason = (result.stderr + result.stdout).strip() or log_tail(paths) or result.describe()
+        reason = (result.stderr + result.stdout).strip() or result.describe()
         raise ValueError("corosync rejects %s: %s" % (paths.corosync_conf, reason[-400:]))
-
-
-def log_tail(paths: Paths, lines: int = 2) -> str:
-    """The last ``lines`` lines of corosync's log, joined; "" when there is none."""
-    try:
-        with open(paths.corosync_log, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 4096))
-            tail = f.read().decode("utf-8", "replace").splitlines()[-lines:]
-    except OSError:
-        return ""
-    return " / ".join(line.strip() for line in tail)
 
 
 def corosync_binary() -> str:
@@ -191,12 +191,49 @@ def _signal(pid: int, sig: int) -> None:
 
 
 def fencing_mode(paths: Paths) -> str:
-    """armed, disarmed, excluded or fenced ("disarmed" when never set)."""
+    """unarmed (not yet online; also when never set), armed, disarmed (sticky), fencing or fenced."""
     mode = read_small(paths.fencing)
-    return mode if mode in FENCING_MODES else "disarmed"
+    return mode if mode in FENCING_MODES else "unarmed"
 
 
 def set_fencing(paths: Paths, mode: str) -> None:
     """Record the fencing mode the monitor obeys."""
     assert mode in FENCING_MODES
     write_atomic(paths.fencing, mode + "\n")
+
+
+def spawn(module: str, args: typing.List[str], pass_fds: typing.Sequence[int] = ()) -> int:
+    """Start ``python -m module args`` detached (own session, stdio on /dev/null); its pid.
+
+    Not through runner.run: the daemon must outlive the script.
+    """
+    argv = [sys.executable, "-m", module] + list(args)
+    with open(os.devnull, "r+b") as null:
+        proc = subprocess.Popen(argv, stdin=null, stdout=null, stderr=null, close_fds=True,
+                                pass_fds=tuple(pass_fds), start_new_session=True)
+    return proc.pid
+
+
+def set_process_name(name: str) -> None:
+    """Name this process (ps, /proc/PID/comm) so its pid file is not taken for another's."""
+    try:
+        ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
+def write_json(path: str, obj: typing.Any) -> None:
+    """Replace ``path`` with ``obj`` as JSON (temporary file and rename, no fsync: tmpfs)."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        json.dump(obj, f, sort_keys=True)
+    os.rename(tmp, path)
+
+
+def read_json(path: str) -> typing.Any:
+    """The JSON in ``path``; None when absent or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None

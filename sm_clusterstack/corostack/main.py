@@ -1,9 +1,10 @@
-"""The scripts of the corosync stack: ``main(script, argv)`` runs one.
+"""The scripts of the corosync-ha stack: ``main(script, argv)`` runs one.
 
-Arguments, exit codes and output follow REFERENCE.md section 4; every
-failure is an MTC exit code with one line on stderr, never a traceback.
-Scripts given ``-C FILE`` record that path in the runtime directory, and
-scripts without it read the xhad.conf recorded there (else the default).
+Arguments, exit codes and output follow xhad's (REFERENCE.md section 4);
+every failure is an MTC exit code with one line on stderr, never a
+traceback.  xhad.conf is the ``-C`` file where a script takes one, else
+/etc/xensource/xhad.conf; scripts that ask the running daemon use the copy
+it was started with.  Settings come from /etc/sm-clusterstack/corosync-ha.conf.
 """
 
 import os
@@ -11,69 +12,82 @@ import sys
 import typing
 
 from sm_clusterstack.corostack import conf as coroconf
-from sm_clusterstack.corostack import (
-    FENCE_ENV, cluster_name, daemon, fence_action, livesetbuild, monitor, statefile, tools)
+from sm_clusterstack.corostack import daemon, livesetbuild, statefile, timing, tools, view
 from sm_clusterstack.corostack.common import (
-    Failure, environment, load_config, membership, need_daemon, parse_args, read_state, update_state)
+    Failure, environment, initialise, load_config, need_daemon, parse_args, read_state, running, update_state)
 from sm_clusterstack.stacks import mtc, xhadconf
 
-DEFAULT_JOIN_TIMEOUT = 30  # seconds ha_start_daemon waits without a BootJoinTimeout
+STOP_MONITOR = 5.0  # seconds for the monitor to stop on SIGTERM
+START_GRACE = 5.0  # seconds ha_start_daemon waits beyond the join timeout for the monitor's word
 
 
 def set_pool_state(argv: typing.List[str]) -> int:
-    """ha_set_pool_state init|active|invalid [-C FILE]."""
+    """ha_set_pool_state init|active|invalid [-C FILE]: init only with no daemon (15)."""
     state, given = parse_args(argv, statefile.POOL_STATES, config=True)
-    paths = environment()
-    conf = load_config(paths, given)
+    _settings, paths = environment()
+    conf = load_config(given)
     if state != "init":
         update_state(conf, lambda s: setattr(s, "pool_state", state))
-        return mtc.SUCCESS
-    if daemon.corosync_pid(paths) is not None:
-        raise Failure(mtc.DAEMON_IS_PRESENT, "init refused: corosync runs on this host")
-    try:
-        statefile.write(conf.statefile, statefile.PoolState(conf.generation_uuid, "init"))
-    except statefile.StatefileError as e:
-        raise Failure(mtc.CAN_NOT_ACCESS_STATEFILE, str(e))
+    elif running(paths):
+        raise Failure(mtc.DAEMON_IS_PRESENT, "init refused: the corosync-ha daemon runs on this host")
+    else:
+        initialise(conf)
     return mtc.SUCCESS
 
 
 def start_daemon(argv: typing.List[str]) -> int:
-    """ha_start_daemon [-C FILE]: corosync and the fence monitor, until this host is live."""
+    """ha_start_daemon [-C FILE]: returns once this host is in an Online liveset (12 after the join timeout)."""
     _state, given = parse_args(argv, config=True)
-    paths = environment()
-    conf = load_config(paths, given)
-    check_can_start(paths, conf)
-    try:
-        fence_argv = fence_action()
-    except ValueError as e:
-        raise Failure(mtc.INVALID_ENVIRONMENT, "%s: %s" % (FENCE_ENV, e))
-    write_corosync_conf(paths, conf)
-    launch(paths, conf.statefile, fence_argv)
-    join_timeout = conf.parameters.get("BootJoinTimeout") or DEFAULT_JOIN_TIMEOUT
-    if not daemon.wait_for(lambda: local_is_live(conf), join_timeout, 0.2):
-        stop_all(paths)
-        raise Failure(mtc.BOOTJOIN_TIMEOUT, "this host did not join within %d s" % join_timeout)
-    return mtc.SUCCESS
+    config, paths = environment()
+    conf = load_config(given)
+    state = check_can_start(paths, conf)
+    times = timing.of_parameters(conf.parameters)
+    paths.make()
+    daemon.write_atomic(paths.xhad_conf, conf.to_xml().decode("utf-8"))
+    write_corosync_conf(paths, conf, config.cluster_name, times)
+    launch(paths, config)
+    limit = timing.join_timeout(conf.parameters, state.pool_state)
+    outcome = daemon.wait_for(lambda: start_outcome(paths, times), limit + START_GRACE, 0.1) or "timeout"
+    if outcome == "online":
+        return mtc.SUCCESS
+    stop_all(paths)
+    if outcome == "blocked":
+        raise Failure(mtc.BOOT_BLOCKED_BY_EXCLUDED, "this host is excluded and hosts that are not may hold "
+                      "the liveset: it may not form one alone")
+    if outcome == "timeout":
+        raise Failure(mtc.BOOTJOIN_TIMEOUT, "this host was not in an Online liveset within %d s" % limit)
+    raise Failure(mtc.SYSTEM_ERROR, "the daemon stopped while joining: %s" % outcome)
 
 
-def check_can_start(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> None:
-    """Failure unless nothing runs here and the statefile lets this host start."""
-    if daemon.corosync_pid(paths) is not None or daemon.monitor_pid(paths) is not None:
-        raise Failure(mtc.DAEMON_IS_PRESENT, "corosync or its monitor already runs for %s" % paths.dir)
+def start_outcome(paths: daemon.Paths, times: timing.Timing) -> str:
+    """"online", "blocked", a reason the start failed, or "" while joining."""
+    found = view.read(paths, times.view_stale)
+    if found is not None and found["state"] in ("online", "blocked"):
+        return found["state"]
+    if found is not None and found["state"] == "failed":
+        return found["reason"]
+    if daemon.monitor_pid(paths) is None or daemon.guard_pid(paths) is None:
+        return "the monitor or the fence guard exited"
+    return ""
+
+
+def check_can_start(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> statefile.PoolState:
+    """The pool record, unless something stops this host from starting (15, 16, 8-11)."""
+    if running(paths):
+        raise Failure(mtc.DAEMON_IS_PRESENT, "the corosync-ha daemon already runs for %s" % paths.dir)
     if foreign_corosync():
         raise Failure(mtc.INVALID_ENVIRONMENT, "a corosync this stack did not start answers in this network "
                       "namespace; stop it (e.g. corosync.service) first")
     state = read_state(conf)
     if state.pool_state == "invalid":
         raise Failure(mtc.INVALID_POOL_STATE, "pool state is invalid")
-    if conf.local_host_id.lower() in state.excluded:
-        raise Failure(mtc.BOOT_BLOCKED_BY_EXCLUDED, "this host is excluded: run ha_clear_excluded")
+    return state
 
 
 def foreign_corosync() -> bool:
     """True when a corosync answers here although ours does not run."""
     try:
-        tools.query_membership()
+        tools.query_membership(timeout=5.0)
     except tools.DaemonAbsent:
         return False
     except tools.ToolOutputError:
@@ -81,122 +95,115 @@ def foreign_corosync() -> bool:
     return True
 
 
-def write_corosync_conf(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> None:
+def write_corosync_conf(paths: daemon.Paths, conf: xhadconf.XhadConfig, cluster_name: str,
+                        times: timing.Timing) -> None:
     """Generate corosync.conf and have corosync check it (Failure 7)."""
-    paths.make()
     try:
-        daemon.write_atomic(paths.corosync_conf, coroconf.render(conf, paths.dir, cluster_name()))
+        daemon.write_atomic(paths.corosync_conf, coroconf.render(conf, paths, cluster_name, times))
         daemon.check_config(paths)
     except ValueError as e:
         raise Failure(mtc.INVALID_CONFIG_FILE, str(e))
 
 
-def launch(paths: daemon.Paths, statefile_path: str, fence_argv: typing.List[str]) -> None:
-    """Start corosync, then the armed monitor (Failure 2, having stopped both)."""
-    daemon.set_fencing(paths, "armed")
+def launch(paths: daemon.Paths, config) -> None:
+    """Start corosync, then the fence guard and the monitor joined by a pipe (Failure 2, all stopped)."""
+    daemon.set_fencing(paths, "unarmed")
     try:
         daemon.start_corosync(paths)
-        monitor.spawn(paths, statefile_path, fence_argv)
+        read_end, write_end = os.pipe()
+        try:
+            args = [paths.dir, config.path]
+            daemon.write_atomic(paths.guard_pid, "%d\n" % daemon.spawn(
+                "sm_clusterstack.corostack.guard", args + [str(read_end)], [read_end]))
+            daemon.write_atomic(paths.monitor_pid, "%d\n" % daemon.spawn(
+                "sm_clusterstack.corostack.monitor", args + [str(write_end)], [write_end]))
+        finally:
+            os.close(read_end)
+            os.close(write_end)
     except (daemon.DaemonError, OSError) as e:
         stop_all(paths)
         raise Failure(mtc.SYSTEM_ERROR, str(e))
 
 
-def local_is_live(conf: xhadconf.XhadConfig) -> bool:
-    """True when corosync counts this host as a member of its partition."""
-    try:
-        members, nodelist = tools.query_membership(), tools.query_nodelist()
-    except (tools.DaemonAbsent, tools.ToolOutputError):
-        return False
-    return conf.local_host_id.lower() in livesetbuild.live_host_ids(conf, members, nodelist)
-
-
 def stop_all(paths: daemon.Paths) -> None:
-    """Disarm, then stop the monitor and corosync (Failure 2 if one will not die)."""
+    """Disarm; stop the monitor (it stands the guard down), the guard, then corosync (Failure 2)."""
     if os.path.isdir(paths.dir):
         daemon.set_fencing(paths, "disarmed")
     try:
-        daemon.stop_process(lambda: daemon.monitor_pid(paths), 5.0)
+        daemon.stop_process(lambda: daemon.monitor_pid(paths), STOP_MONITOR)
+        if daemon.wait_for(lambda: daemon.guard_pid(paths) is None, STOP_MONITOR) is False:
+            daemon.stop_process(lambda: daemon.guard_pid(paths), 0.0)
         daemon.stop_process(lambda: daemon.corosync_pid(paths), daemon.STOP_TIMEOUT)
     except daemon.DaemonError as e:
         raise Failure(mtc.SYSTEM_ERROR, str(e))
+    for path in (paths.view,):
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def stop_daemon(argv: typing.List[str]) -> int:
-    """ha_stop_daemon: stop both; success when none runs."""
+    """ha_stop_daemon: stop everything; success also when nothing runs."""
     parse_args(argv)
-    stop_all(environment())
+    stop_all(environment()[1])
     return mtc.SUCCESS
 
 
 def query_liveset(argv: typing.List[str]) -> int:
-    """ha_query_liveset: print the liveset XML."""
+    """ha_query_liveset: print the liveset XML (14 with no healthy daemon)."""
     parse_args(argv)
-    paths = environment()
-    need_daemon(paths)
-    conf = load_config(paths)
-    members, nodelist = membership()
-    view = statefile_view(conf)
-    sys.stdout.buffer.write(livesetbuild.build(conf, members, nodelist, view).to_xml())
+    found, conf = need_daemon(environment()[1])
+    liveset = livesetbuild.build(conf, found, timing.of_parameters(conf.parameters).slot_stale)
+    sys.stdout.buffer.write(liveset.to_xml())
     return mtc.SUCCESS
 
 
-def statefile_view(conf: xhadconf.XhadConfig) -> livesetbuild.StatefileView:
-    """What this host can read of the statefile, errors included."""
-    try:
-        return livesetbuild.StatefileView(statefile.read(conf.statefile), True, False)
-    except statefile.StatefileError:
-        return livesetbuild.StatefileView(None, False, False)
-    except statefile.StatefileCorrupt:
-        return livesetbuild.StatefileView(None, True, True)
-
-
 def propose_master(argv: typing.List[str]) -> int:
-    """ha_propose_master: TRUE on exactly one host of the quorate partition."""
+    """ha_propose_master: TRUE when the liveset is Online and the master lock is free or ours."""
     parse_args(argv)
-    paths = environment()
-    need_daemon(paths)
-    conf = load_config(paths)
-    members, nodelist = membership()
-    chosen = ""
-    state = read_state(conf)
-    if livesetbuild.has_quorum(members, nodelist, state.excluded):
-        def record(state):
-            state.master = livesetbuild.choose_master(conf, members, nodelist, state)
-        chosen = update_state(conf, record).master
-    sys.stdout.write("TRUE\n" if chosen == conf.local_host_id.lower() else "FALSE\n")
+    found, conf = need_daemon(environment()[1])
+    me = conf.local_host_id.lower()
+    if found["state"] != "online":
+        sys.stdout.write("FALSE\n")
+        return mtc.SUCCESS
+    live = set(found["committed"])
+
+    def take(state):
+        if state.master not in live or state.master in state.excluded:
+            state.master = me  # no live master holds the lock: the asker takes it
+    chosen = update_state(conf, take).master
+    sys.stdout.write("TRUE\n" if chosen == me else "FALSE\n")
     return mtc.SUCCESS
 
 
 def disarm_fencing(argv: typing.List[str]) -> int:
-    """ha_disarm_fencing: the monitor stops acting on quorum loss."""
+    """ha_disarm_fencing: this host will not fence any more (14 with no daemon)."""
     parse_args(argv)
-    paths = environment()
-    if os.path.isdir(paths.dir):
-        daemon.set_fencing(paths, "disarmed")
+    paths = environment()[1]
+    if daemon.monitor_pid(paths) is None:
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the corosync-ha daemon does not run (%s)" % paths.dir)
+    daemon.set_fencing(paths, "disarmed")
     return mtc.SUCCESS
 
 
 def set_excluded(argv: typing.List[str]) -> int:
-    """ha_set_excluded [-C FILE]: record this host as leaving cleanly; no fencing."""
+    """ha_set_excluded [-C FILE]: mark this host excluded; a running daemon leaves without fencing."""
     _state, given = parse_args(argv, config=True)
-    paths = environment()
-    conf = load_config(paths, given)
-    update_state(conf, lambda s: s.excluded.append(conf.local_host_id.lower()))
-    paths.make()
-    daemon.set_fencing(paths, "excluded")
+    paths = environment()[1]
+    conf = load_config(given)
+    me = conf.local_host_id.lower()
+    update_state(conf, lambda s: s.excluded.append(me))
+    if running(paths):
+        stop_all(paths)
     return mtc.SUCCESS
 
 
 def clear_excluded(argv: typing.List[str]) -> int:
-    """ha_clear_excluded [-C FILE]: clear the mark; re-arm if exclusion disarmed us."""
+    """ha_clear_excluded [-C FILE]: clear this host's mark (a starting host also clears its own)."""
     _state, given = parse_args(argv, config=True)
-    paths = environment()
-    conf = load_config(paths, given)
+    environment()
+    conf = load_config(given)
     me = conf.local_host_id.lower()
     update_state(conf, lambda s: setattr(s, "excluded", [h for h in s.excluded if h != me]))
-    if daemon.fencing_mode(paths) == "excluded":
-        daemon.set_fencing(paths, "armed")
     return mtc.SUCCESS
 
 
@@ -210,7 +217,7 @@ SCRIPTS = {
 def main(script: str, argv: typing.List[str]) -> int:
     """Run ``script`` with ``argv``; its MTC exit code."""
     if script not in SCRIPTS:
-        sys.stderr.write("%s: not a script of the corosync stack\n" % script)
+        sys.stderr.write("%s: not a script of the corosync-ha stack\n" % script)
         return mtc.INTERNAL_BUG
     try:
         return SCRIPTS[script](argv)

@@ -1,154 +1,237 @@
-"""The fence monitor: while armed, a host that loses quorum fences itself.
+"""The monitor: one host's HA state machine, one poll every Timing.poll seconds.
 
-``spawn`` starts it detached (own session, stdio on /dev/null) from
-ha_start_daemon.  It polls corosync's quorum; when the fencing mode is
-``armed`` and this host was quorate since it was armed, losing quorum (or
-corosync dying under it) runs the fence action once and sets the mode to
-``fenced``.  Quorum is counted as xhad counts it: hosts that left cleanly
-(excluded in the statefile) count neither as live nor as expected, so the
-last hosts of a pool shut down one by one do not fence.  A corosync that
-hangs past the tools' timeout counts as gone.  ``disarmed`` and ``excluded`` (ha_disarm_fencing,
-ha_set_excluded) keep it from acting, and so does a statefile whose pool
-state is ``invalid`` (HA being disabled).  The fence action is the command in
-SM_CLUSTERSTACK_FENCE_ACTION (given the reason in the environment
-variable SM_CLUSTERSTACK_FENCE_REASON), or, when that is empty, an
-immediate reboot through /proc/sysrq-trigger, as xhad's watchdog would.
+States: ``joining`` (ha_start_daemon waits; never fences) -> ``online``
+(the host is in the liveset; armed unless disarmed) -> ``fencing`` ->
+``fenced``; ``lost`` is a partition lost while fencing was disarmed or the
+pool state invalid (HA being disabled: nobody fences); ``blocked`` an
+excluded host that may not form a liveset (18); ``failed`` corosync died
+while joining.  Each poll it asks corosync for the partition, publishes
+its slot and reads the others (``observe``), applies the survival rules
+(``arbitration``), keeps the committed liveset (a lost host leaves it only
+past its fence deadline), pets the fence guard, and publishes its view for
+the scripts (``view``).
 """
 
-import ctypes
 import os
 import signal
-import subprocess
 import sys
 import time
 import typing
 
-from sm_clusterstack import runner
-from sm_clusterstack.corostack import daemon, livesetbuild, statefile, tools
+from sm_clusterstack.corostack import arbitration, daemon, fencing, guard, settings, statefile, timing
+from sm_clusterstack.corostack import conf as coroconf
+from sm_clusterstack.corostack import tools, view
+from sm_clusterstack.corostack.log import Log
+from sm_clusterstack.corostack.observe import Observer, Seen
+from sm_clusterstack.stacks import xhadconf
 
-POLL_INTERVAL = 0.25  # seconds between quorum checks
-FENCE_TIMEOUT = 30.0  # seconds the fence command may take
-CONFIRM_DELAY = 1.0  # seconds before a vanished corosync is taken as dead
-
-
-def spawn(paths: daemon.Paths, statefile_path: str, fence_argv: typing.List[str]) -> int:
-    """Start the monitor for ``paths`` in the background; its pid.
-
-    Not through runner.run: the monitor must outlive this script.
-    """
-    argv = [sys.executable, "-m", "sm_clusterstack.corostack.monitor", paths.dir, statefile_path,
-            "--"] + fence_argv
-    with open(os.devnull, "r+b") as null:
-        proc = subprocess.Popen(argv, stdin=null, stdout=null, stderr=null,
-                                close_fds=True, start_new_session=True)
-    daemon.write_atomic(paths.monitor_pid, "%d\n" % proc.pid)
-    return proc.pid
+SLOT_STATES = {"joining": "joining", "online": "online", "lost": "left", "fencing": "fencing",
+               "fenced": "fenced", "blocked": "joining", "failed": "joining"}
 
 
-def fence(paths: daemon.Paths, fence_argv: typing.List[str], reason: str) -> None:
-    """Run the fence action, logging what it did."""
-    _log(paths, "fencing: %s" % reason)
-    if not fence_argv:
-        with open("/proc/sysrq-trigger", "w") as trigger:
-            trigger.write("b")
-        return
-    env = dict(os.environ, SM_CLUSTERSTACK_FENCE_REASON=reason)
-    result = runner.run(fence_argv, timeout=FENCE_TIMEOUT, env=env)
-    _log(paths, "fence action %s" % result.describe())
+class GuardLink(object):
+    """The write end of the pipe to the fence guard."""
 
+    def __init__(self, fd: typing.Optional[int]) -> None:
+        self.fd = fd
+        if fd is not None:
+            os.set_blocking(fd, False)
 
-def quorate(run: typing.Callable[..., runner.Result] = runner.run,
-            excluded: typing.Callable[[], typing.List[str]] = lambda: []) -> typing.Optional[bool]:
-    """Whether this partition has quorum as HA counts it; None when corosync does not answer.
-
-    When corosync says no, hosts that left cleanly (``excluded``, read from
-    the statefile) are taken out of the count, as livesetbuild.has_quorum does.
-    """
-    try:
-        membership = tools.query_membership(run)
-        if membership.quorate:
-            return True
-        return livesetbuild.has_quorum(membership, tools.query_nodelist(run), excluded())
-    except tools.DaemonAbsent:  # not running, or hanging past the tool's timeout
-        return None
-    except tools.ToolOutputError:
-        return True  # an unreadable answer is no proof of lost quorum
-
-
-def excluded_hosts(statefile_path: str) -> typing.List[str]:
-    """The HostIDs the statefile records as excluded; [] when it cannot be read."""
-    try:
-        state = statefile.read(statefile_path)
-    except (statefile.StatefileError, statefile.StatefileCorrupt):
-        return []
-    return list(state.excluded) if state is not None else []
-
-
-def pool_invalid(statefile_path: str) -> bool:
-    """True when the statefile says the pool state is invalid (HA being disabled).
-
-    An unreadable or corrupt statefile is no such proof: fencing goes ahead.
-    """
-    try:
-        state = statefile.read(statefile_path)
-    except (statefile.StatefileError, statefile.StatefileCorrupt):
-        return False
-    return state is not None and state.pool_state == "invalid"
-
-
-def step(paths: daemon.Paths, fence_argv: typing.List[str], was_quorate: bool,
-         probe: typing.Callable[[], typing.Optional[bool]] = quorate,
-         invalid: typing.Callable[[], bool] = lambda: False) -> bool:
-    """One poll: fence when armed and quorum was had and is lost; the new was_quorate.
-
-    No fencing once the pool state is invalid: xapi sets it first when it
-    disables HA, and hosts then stop one by one.
-    """
-    if daemon.fencing_mode(paths) != "armed":
-        return False
-    now = probe()
-    if now is None and was_quorate:
-        time.sleep(CONFIRM_DELAY)  # corosync gone: make sure, and let a stop in progress disarm us
-        now = probe()
-    if now:
-        return True
-    if was_quorate and daemon.fencing_mode(paths) == "armed":
-        if invalid():
-            _log(paths, "quorum lost while the pool state is invalid: not fencing")
-            daemon.set_fencing(paths, "disarmed")
+    def send(self, char: str) -> bool:
+        """Send one byte; False when the guard is gone."""
+        if self.fd is None:
             return False
-        daemon.set_fencing(paths, "fenced")
-        fence(paths, fence_argv, "corosync is not running" if now is None else "quorum lost")
-    return False
+        try:
+            os.write(self.fd, char.encode())
+        except BlockingIOError:
+            pass  # the guard is not reading (hung): its own timeout is no concern of ours
+        except OSError:
+            return False
+        return True
 
 
-def _log(paths: daemon.Paths, message: str) -> None:
-    with open(paths.monitor_log, "a") as f:
-        f.write("%s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), message))
+class Monitor(object):
+    """The state machine; ``poll`` runs one step."""
 
+    def __init__(self, paths: daemon.Paths, conf: xhadconf.XhadConfig, config: settings.Settings,
+                 times: timing.Timing, log: Log, link: GuardLink, observer: typing.Optional[Observer] = None,
+                 clock: typing.Callable[[], float] = time.monotonic) -> None:
+        self.paths, self.conf, self.settings, self.timing, self.log = paths, conf, config, times, log
+        self.guard = link
+        self.observer = observer or Observer(conf, times, clock)
+        self.clock = clock
+        self.me = conf.local_host_id.lower()
+        self.configured = set(h.host_id.lower() for h in conf.hosts)
+        self.node_ids = coroconf.node_ids(conf)
+        self.interface = conf.heartbeat_physical_interface or conf.heartbeat_interface
+        self.state, self.reason = "joining", ""
+        self.started = clock()
+        self.partition = {self.me}
+        self.committed = set()  # type: typing.Set[str]
+        self.lost_since = {}  # type: typing.Dict[str, float]
+        self.undecided_since = None  # type: typing.Optional[float]
+        self.votes_set = None  # type: typing.Optional[int]
+        self.pool = None  # type: typing.Optional[statefile.PoolState]
+        self.seen = Seen()
+        self.link_up = True
+        self.guard_down = False
 
-def _set_name() -> None:
-    try:
-        ctypes.CDLL(None).prctl(15, daemon.MONITOR_COMM.encode(), 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
+    def poll(self) -> None:
+        """One step: observe, decide, pet, publish."""
+        answer = self.observer.corosync()
+        if answer is not None:
+            self.partition = answer & self.configured | {self.me}
+        self.link_up = tools.link_up(self.interface)
+        self.seen = self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
+        self.pool = self.seen.pool or self.pool
+        now = self.clock()
+        step = getattr(self, "_" + self.state, None)
+        if step is not None:
+            step(now, answer is not None)
+        if daemon.fencing_mode(self.paths) == "disarmed" and not self.guard_down:
+            self.guard.send("d")  # ha_disarm_fencing: the guard stands down for good
+            self.guard_down = True
+        if self.state in ("joining", "online", "lost") and now - self.observer.last_answer < self.timing.corosync_stale:
+            if not self.guard.send("p") and self.state == "online" and self.armed():
+                self.lose("the fence guard is gone: this host could not fence")
+        view.publish(self.paths, self, now)
+
+    def armed(self) -> bool:
+        """True when a lost partition must fence this host."""
+        return daemon.fencing_mode(self.paths) == "armed"
+
+    def _joining(self, now: float, answered: bool) -> None:
+        if not answered and daemon.corosync_pid(self.paths) is None:
+            self.state, self.reason = "failed", "corosync exited while joining"
+            return
+        if not answered or self.pool is None or not self.seen.access:
+            return
+        limit = timing.join_timeout(self.conf.parameters, self.pool.pool_state)
+        subset = now - self.started >= limit - 2 * self.timing.slot_stale
+        decision = arbitration.start(self.me, self.partition, self.configured, set(self.pool.excluded),
+                                     self.pool.pool_state, self.seen.peers, subset, self.link_up, self.pool.master)
+        if decision == "online":
+            self.go_online()
+        elif decision == "blocked":
+            self.state, self.reason = "blocked", "excluded, and hosts not excluded may still hold the liveset"
+
+    def go_online(self) -> None:
+        """Join the liveset: commit the partition, finish init, clear our own exclusion, arm."""
+        self.committed = set(self.partition)
+        self.state = "online"
+        me, configured = self.me, self.configured
+
+        def change(old):
+            if old is not None:
+                if old.pool_state == "init" and configured <= self.partition:
+                    old.pool_state = "active"
+                old.excluded = [h for h in old.excluded if h != me]
+            return old
+        try:
+            self.pool = statefile.update(self.conf.statefile, change)
+        except (statefile.StatefileError, statefile.StatefileCorrupt) as e:
+            self.log.warning("could not record the pool's start in the statefile: %s" % e)
+        if daemon.fencing_mode(self.paths) == "unarmed":
+            daemon.set_fencing(self.paths, "armed")
+            self.guard.send("a")
+        self.log.write("online: liveset %s" % ", ".join(sorted(self.committed)))
+
+    def _online(self, now: float, answered: bool) -> None:
+        if not answered and now - self.observer.last_answer >= self.timing.corosync_stale:
+            self.lose("corosync has not answered for %.1f s" % (now - self.observer.last_answer))
+            return
+        if self.pool is None:
+            return
+        self.update_committed(now)
+        counted = self.configured - set(self.pool.excluded)
+        peers = self.seen.peers if self.seen.access else None
+        decision = arbitration.decide(self.me, self.partition, counted, peers, self.pool.master, self.link_up)
+        if decision == arbitration.WIN:
+            self.undecided_since = None
+            self.lower_expected_votes()
+        elif decision == arbitration.WAIT:
+            self.undecided_since = self.undecided_since or now
+            if now - self.undecided_since >= self.timing.arbitration:
+                self.lose("no agreement on the statefile within %.1f s" % self.timing.arbitration)
+        else:
+            self.lose("partition %s lost the survival rules" % ", ".join(sorted(self.partition)))
+
+    def update_committed(self, now: float) -> None:
+        """Add the partition's hosts; drop a lost host once its fence deadline has passed."""
+        for host in self.partition:
+            self.committed.add(host)
+            self.lost_since.pop(host, None)
+        for host in sorted(self.committed - self.partition):
+            lost_for = now - self.lost_since.setdefault(host, now)
+            peer = self.seen.peers.get(host) if self.seen.access else None
+            if arbitration.may_drop(peer, lost_for, self.timing.slot_drop, self.timing.blind_drop):
+                self.committed.discard(host)
+                self.lost_since.pop(host)
+                self.log.write("host %s left the liveset (lost %.2f s ago)" % (host, lost_for))
+
+    def lower_expected_votes(self) -> None:
+        """Once every lost host is dropped, make corosync quorate for the survivors (OCFS2's DLM needs it)."""
+        if self.observer.quorate:
+            self.votes_set = None
+            return
+        lowest = min(self.partition, key=lambda h: self.node_ids[h])
+        if self.committed != self.partition or lowest != self.me or self.votes_set == len(self.partition):
+            return
+        result = tools.set_expected_votes(len(self.partition), timeout=self.timing.tool_timeout)
+        self.log.write("expected votes set to %d: %s" % (len(self.partition), result.describe()))
+        if result.ok:
+            self.votes_set = len(self.partition)
+
+    def lose(self, reason: str) -> None:
+        """This host's partition lost: fence, unless fencing is disarmed or HA is being disabled."""
+        self.reason = reason
+        invalid = self.pool is not None and self.pool.pool_state == "invalid"
+        if not self.armed() or invalid:
+            self.state = "lost"
+            self.log.warning("%s; not fencing (%s)" % (reason, "pool state invalid" if invalid else "disarmed"))
+            return
+        self.state = "fencing"
+        daemon.set_fencing(self.paths, "fencing")
+        self.log.warning("lost: %s" % reason)
+
+    def _fencing(self, now: float, answered: bool) -> None:
+        s, t = self.settings, self.timing
+        if fencing.fence(s.fence_action, s.fence_escalation, s.fence_attempts, self.reason,
+                         t.fence_timeout, t.fence_grace, self.log):
+            self.guard.send("f")
+            guard.mark_fenced(self.paths, self.conf, self.reason)
+            self.state = "fenced"
+
+    def stop(self) -> None:
+        """A clean stop (SIGTERM): when disarmed, stand the guard down and tell the others we left."""
+        if daemon.fencing_mode(self.paths) != "armed" and self.state != "fencing":
+            self.guard.send("d")
+            self.observer.statefile("left", sorted(self.partition), self.link_up)
+            self.log.write("stopped")
 
 
 def main(argv: typing.List[str]) -> int:
-    """Monitor until SIGTERM: ``DIR STATEFILE -- FENCE_ARGV...``."""
-    if len(argv) < 3 or argv[2] != "--":
-        sys.stderr.write("usage: monitor DIR STATEFILE -- [FENCE COMMAND...]\n")
+    """``RUNTIME_DIR SETTINGS FD``: monitor until SIGTERM or fenced."""
+    if len(argv) != 3 or not argv[2].isdigit():
+        sys.stderr.write("usage: monitor RUNTIME_DIR SETTINGS FD\n")
         return 2
-    paths, statefile_path, fence_argv = daemon.Paths(argv[0]), argv[1], argv[3:]
-    _set_name()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    _log(paths, "monitor started (pid %d)" % os.getpid())
-    was_quorate = False
-    while True:
-        was_quorate = step(paths, fence_argv, was_quorate,
-                           probe=lambda: quorate(excluded=lambda: excluded_hosts(statefile_path)),
-                           invalid=lambda: pool_invalid(statefile_path))
-        time.sleep(POLL_INTERVAL)
+    config = settings.load(argv[1])
+    paths = daemon.Paths(argv[0], config.log_file)
+    conf = xhadconf.load(paths.xhad_conf)
+    daemon.set_process_name(daemon.MONITOR_COMM)
+    log = Log(paths.log_file, "monitor")
+    times = timing.of_parameters(conf.parameters)
+    monitor = Monitor(paths, conf, config, times, log, GuardLink(int(argv[2])))
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    log.write("started (pid %d), timing %s" % (os.getpid(), times.to_dict()))
+    while not stopping and monitor.state not in ("fenced", "failed"):
+        began = time.monotonic()
+        monitor.poll()
+        time.sleep(max(0.0, times.poll - (time.monotonic() - began)))
+    if stopping:
+        monitor.stop()
+    return 0
 
 
 if __name__ == "__main__":

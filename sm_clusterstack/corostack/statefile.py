@@ -1,17 +1,20 @@
-"""The statefile: pool state, master and excluded hosts, shared by every host.
+"""The statefile: the pool's record and one slot per host, shared by every host.
 
-Format (version 1), one 4 KiB block::
+The file is the VDI xapi attached (4096 + 64 x 4096 = 266,240 bytes; the
+stack never creates it).  Block 0 holds the pool record; block 1 + i holds
+the slot of the i-th host of xhad.conf in HostID order (``hostslot``).
+Every block is one checksummed record::
 
-    SMCS-STATEFILE 1 <payload length> <sha256 of payload, hex>\\n<payload JSON>
+    <MAGIC> 1 <payload length> <sha256 of payload, hex>\\n<payload JSON>
 
-then NUL padding.  An all-NUL or empty file is a blank (never initialised)
-statefile.  Anything else that does not match is corrupt.
+then NUL padding; an all-NUL block is blank (never written).  Anything
+else that does not verify is corrupt.
 
-Writers hold an exclusive flock: on a block device the device itself,
-written in place (one block, then fsync); on a regular file a sidecar
-``<path>.lock``, writing a temporary file, fsync and rename.  Readers of a
-regular file need no lock (rename is atomic); a torn in-place write of a
-block device is caught by the checksum.
+Every write is one block written in place, then fsynced: hosts write their
+own slots concurrently, so the file is never replaced.  Changes of the
+pool record (read, change, write) hold an exclusive flock on the statefile
+itself; across hosts that relies on the filesystem's cluster-wide flock
+(OCFS2 provides it).  A torn write is caught by the checksum.
 """
 
 import contextlib
@@ -19,14 +22,14 @@ import fcntl
 import hashlib
 import json
 import os
-import stat
 import typing
 
-from sm_clusterstack.stacks.xhadconf import is_uuid
+from sm_clusterstack.stacks.xhadconf import MAX_HOSTS, is_uuid
 
 MAGIC = b"SMCS-STATEFILE"
 VERSION = 1
 BLOCK = 4096
+SIZE = BLOCK + MAX_HOSTS * BLOCK  # what xapi creates: 266,240 bytes
 POOL_STATES = ("init", "active", "invalid")
 
 
@@ -39,7 +42,7 @@ class StatefileCorrupt(Exception):
 
 
 class PoolState(object):
-    """What the statefile records for the pool."""
+    """What block 0 records for the pool."""
 
     def __init__(self, generation: str, pool_state: str = "init", master: str = "",
                  excluded: typing.Iterable[str] = ()) -> None:
@@ -60,44 +63,56 @@ class PoolState(object):
         return "PoolState(%r)" % (self.to_dict(),)
 
 
-def encode(state: PoolState) -> bytes:
-    """The statefile block for ``state``."""
-    payload = json.dumps(state.to_dict(), sort_keys=True).encode("ascii")
-    head = b"%s %d %d %s\n" % (MAGIC, VERSION, len(payload), hashlib.sha256(payload).hexdigest().encode())
+def pack(magic: bytes, obj: dict) -> bytes:
+    """One block holding ``obj`` as a checksummed record."""
+    payload = json.dumps(obj, sort_keys=True).encode("ascii")
+    head = b"%s %d %d %s\n" % (magic, VERSION, len(payload), hashlib.sha256(payload).hexdigest().encode())
     data = head + payload
     if len(data) > BLOCK:
         raise StatefileError("statefile record of %d bytes exceeds %d" % (len(data), BLOCK))
     return data + b"\0" * (BLOCK - len(data))
 
 
-def decode(data: bytes) -> typing.Optional[PoolState]:
-    """The PoolState in ``data``; None when blank; StatefileCorrupt when invalid."""
-    block = data[:BLOCK]
+def unpack(magic: bytes, block: bytes) -> typing.Optional[dict]:
+    """The JSON object of a record block; None when blank; StatefileCorrupt when invalid."""
+    block = block[:BLOCK]
     if not block.strip(b"\0"):
         return None
     head, sep, rest = block.partition(b"\n")
     fields = head.split(b" ")
-    if not sep or len(fields) != 4 or fields[0] != MAGIC:
-        raise StatefileCorrupt("statefile: no valid header")
+    if not sep or len(fields) != 4 or fields[0] != magic:
+        raise StatefileCorrupt("no valid header")
     if fields[1] != b"%d" % VERSION:
-        raise StatefileCorrupt("statefile: unsupported version %r" % fields[1].decode("ascii", "replace"))
+        raise StatefileCorrupt("unsupported version %r" % fields[1].decode("ascii", "replace"))
     if not fields[2].isdigit() or int(fields[2]) > len(rest):
-        raise StatefileCorrupt("statefile: bad payload length")
+        raise StatefileCorrupt("bad payload length")
     payload = rest[:int(fields[2])]
     if hashlib.sha256(payload).hexdigest().encode() != fields[3]:
-        raise StatefileCorrupt("statefile: checksum mismatch")
+        raise StatefileCorrupt("checksum mismatch")
     if rest[len(payload):].strip(b"\0"):
-        raise StatefileCorrupt("statefile: data after the payload")
-    return _from_payload(payload)
-
-
-def _from_payload(payload: bytes) -> PoolState:
+        raise StatefileCorrupt("data after the payload")
     try:
         obj = json.loads(payload.decode("ascii"))
     except ValueError:
-        raise StatefileCorrupt("statefile: payload is not JSON")
+        raise StatefileCorrupt("payload is not JSON")
     if not isinstance(obj, dict) or obj.get("version") != VERSION:
-        raise StatefileCorrupt("statefile: payload is not a version %d record" % VERSION)
+        raise StatefileCorrupt("payload is not a version %d record" % VERSION)
+    return obj
+
+
+def encode(state: PoolState) -> bytes:
+    """Block 0 for ``state``."""
+    return pack(MAGIC, state.to_dict())
+
+
+def decode(data: bytes) -> typing.Optional[PoolState]:
+    """The PoolState in block 0 ``data``; None when blank; StatefileCorrupt when invalid."""
+    try:
+        obj = unpack(MAGIC, data)
+    except StatefileCorrupt as e:
+        raise StatefileCorrupt("statefile: %s" % e)
+    if obj is None:
+        return None
     gen, state, master, excluded = (obj.get(k) for k in ("generation", "pool_state", "master", "excluded"))
     if not is_uuid(gen) or state not in POOL_STATES or not (master == "" or is_uuid(master)):
         raise StatefileCorrupt("statefile: bad generation, pool_state or master")
@@ -106,87 +121,65 @@ def _from_payload(payload: bytes) -> PoolState:
     return PoolState(gen, state, master, excluded)
 
 
-def read(path: str) -> typing.Optional[PoolState]:
-    """Read the statefile at ``path``: a PoolState, or None when blank."""
-    try:
-        with open(path, "rb") as f:
-            return decode(f.read(BLOCK))
-    except OSError as e:
-        raise StatefileError("statefile %s: %s" % (path, e.strerror or e))
-
-
-def update(path: str, change: typing.Callable[[typing.Optional[PoolState]], PoolState]) -> PoolState:
-    """Under the writers' lock, read the state, apply ``change`` and write its result.
-
-    ``change`` gets the current state (None when blank) and may raise to
-    abort; a corrupt statefile raises StatefileCorrupt before it is called.
-    """
-    try:
-        with _locked(path) as device:
-            new = change(read(path))
-            _store(path, new, device)
-            return new
-    except OSError as e:
-        raise StatefileError("statefile %s: %s" % (path, e.strerror or e))
-
-
-def write(path: str, state: PoolState) -> None:
-    """Replace the state whatever the statefile holds now (used by init)."""
-    try:
-        with _locked(path) as device:
-            _store(path, state, device)
-    except OSError as e:
-        raise StatefileError("statefile %s: %s" % (path, e.strerror or e))
+def _error(path: str, e: OSError) -> StatefileError:
+    return StatefileError("statefile %s: %s" % (path, e.strerror or e))
 
 
 @contextlib.contextmanager
-def _locked(path):
-    # The statefile is the VDI xapi attached: never create it. A missing one
-    # (not attached yet) must fail, not become a private file on each host.
-    os.stat(path)
-    device = _is_block_device(path)
-    fd = os.open(path if device else path + ".lock", (os.O_RDWR if device else os.O_RDWR | os.O_CREAT), 0o600)
+def opened(path: str, write: bool = False):
+    """The statefile's fd, after checking its size (StatefileError 8, StatefileCorrupt 9)."""
     try:
+        fd = os.open(path, os.O_RDWR if write else os.O_RDONLY)  # never O_CREAT: xapi attaches it
+    except OSError as e:
+        raise _error(path, e)
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        if size < SIZE:
+            raise StatefileCorrupt("statefile %s: %d bytes, a statefile has at least %d" % (path, size, SIZE))
+        yield fd
+    except OSError as e:
+        raise _error(path, e)
+    finally:
+        os.close(fd)
+
+
+def read_block(fd: int, index: int) -> bytes:
+    """Block ``index`` (0: the pool, 1 + i: host slot i)."""
+    return os.pread(fd, BLOCK, index * BLOCK)
+
+
+def write_block(fd: int, index: int, data: bytes) -> None:
+    """Write block ``index`` in place and make it durable."""
+    if os.pwrite(fd, data, index * BLOCK) != BLOCK:
+        raise OSError(5, "short write")
+    os.fsync(fd)
+
+
+def read(path: str) -> typing.Optional[PoolState]:
+    """The pool record, or None when blank."""
+    with opened(path) as fd:
+        return decode(read_block(fd, 0))
+
+
+def update(path: str, change: typing.Callable[[typing.Optional[PoolState]], PoolState]) -> PoolState:
+    """Under the statefile's lock, read the pool record, apply ``change`` and write its result.
+
+    ``change`` gets the current record (None when blank) and may raise to
+    abort; a corrupt record raises StatefileCorrupt before it is called.
+    """
+    with opened(path, write=True) as fd:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield device
-    finally:
-        os.close(fd)
+        new = change(decode(read_block(fd, 0)))
+        write_block(fd, 0, encode(new))
+        return new
 
 
-def _is_block_device(path: str) -> bool:
-    try:
-        return stat.S_ISBLK(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return False
-
-
-def _store(path: str, state: PoolState, device: bool) -> None:
-    if device:
-        _write_device(path, state)
-    else:
-        _write_file(path, state)
-
-
-def _write_device(path: str, state: PoolState) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.pwrite(fd, encode(state), 0)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: str, state: PoolState) -> None:
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, encode(state))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-    dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def initialise(path: str, state: PoolState) -> None:
+    """Write ``state`` whatever the statefile holds now, and blank every host slot (init)."""
+    with opened(path, write=True) as fd:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        blank = b"\0" * BLOCK
+        for index in range(1, MAX_HOSTS + 1):
+            if os.pwrite(fd, blank, index * BLOCK) != BLOCK:
+                raise OSError(5, "short write")
+        write_block(fd, 0, encode(state))

@@ -1,11 +1,17 @@
-"""Membership and quorum from corosync's own tools, parsed strictly.
+"""Membership, quorum and link latency from corosync's own tools, parsed strictly.
 
 ``corosync-quorumtool -s -p`` gives quorum, the local node id and the
 members of this partition; ``corosync-cmapctl nodelist`` gives each node
-id's name (the HostID, as ``conf.render`` writes it).
+id's name (the HostID, as ``conf.render`` writes it); ``corosync-cmapctl -m
+stats stats.knet.`` gives each knet link's state and heartbeat latency;
+``corosync-quorumtool -e N`` lowers the expected votes.  ``link_up`` asks
+the kernel whether an interface has carrier (in this network namespace).
 """
 
+import fcntl
 import re
+import socket
+import struct
 import typing
 
 from sm_clusterstack import runner
@@ -16,6 +22,9 @@ from sm_clusterstack.stacks.xhadconf import is_uuid
 TOOL_TIMEOUT = 10.0  # seconds; the tools answer in milliseconds when corosync runs
 _MEMBER = re.compile(r"\s*(\d+)\s+(\d+)\s+(\S+)(?:\s+(.*?))?\s*\Z")
 _CMAP = re.compile(r"nodelist\.node\.(\d+)\.(\w+) \((\w+)\) = (.*?)\s*\Z")
+_KNET = re.compile(r"stats\.knet\.node(\d+)\.link(\d+)\.(\w+) \(\w+\) = (\d+)\s*\Z")
+SIOCGIFFLAGS = 0x8913
+IFF_RUNNING = 0x40  # RFC 2863 operational: the link has carrier
 
 
 class ToolOutputError(Exception):
@@ -88,9 +97,10 @@ def _tool(name: str) -> str:
     return path
 
 
-def query_membership(run: typing.Callable[..., runner.Result] = runner.run) -> Membership:
+def query_membership(run: typing.Callable[..., runner.Result] = runner.run,
+                     timeout: float = TOOL_TIMEOUT) -> Membership:
     """Run corosync-quorumtool; DaemonAbsent when corosync does not answer."""
-    result = run([_tool("corosync-quorumtool"), "-s", "-p"], timeout=TOOL_TIMEOUT)
+    result = run([_tool("corosync-quorumtool"), "-s", "-p"], timeout=timeout)
     # 0: quorate, 2: not quorate (both print the status); 1: cannot reach corosync;
     # no answer within the timeout: corosync hangs, which is as good as gone
     if result.returncode == 1 or result.timed_out:
@@ -109,3 +119,52 @@ def query_nodelist(run: typing.Callable[..., runner.Result] = runner.run) -> typ
     if result.returncode != 0:
         raise ToolOutputError("corosync-cmapctl failed: %s" % result.describe())
     return parse_nodelist(result.stdout)
+
+
+def parse_knet_stats(text: str) -> typing.Dict[int, typing.Tuple[bool, int]]:
+    """Parse ``corosync-cmapctl -m stats stats.knet.``: node id -> (link connected, latency in us).
+
+    Several links to one node: connected if any is, the lowest latency of
+    the connected ones.  Lines of other keys (the handle's) are skipped.
+    """
+    links = {}  # type: typing.Dict[typing.Tuple[int, int], typing.Dict[str, int]]
+    for line in text.splitlines():
+        match = _KNET.match(line)
+        if match:
+            links.setdefault((int(match.group(1)), int(match.group(2))), {})[match.group(3)] = int(match.group(4))
+    nodes = {}  # type: typing.Dict[int, typing.Tuple[bool, int]]
+    for (node, _link), keys in sorted(links.items()):
+        up = keys.get("connected") == 1
+        latency = keys.get("latency_ave", 0) if up else 0
+        was_up, was = nodes.get(node, (False, 0))
+        nodes[node] = (up or was_up, min(latency, was) if up and was_up else (latency if up else was))
+    return nodes
+
+
+def query_knet_stats(run: typing.Callable[..., runner.Result] = runner.run,
+                     timeout: float = TOOL_TIMEOUT) -> typing.Dict[int, typing.Tuple[bool, int]]:
+    """Each node's knet link state and latency; DaemonAbsent when corosync does not answer."""
+    result = run([_tool("corosync-cmapctl"), "-m", "stats", "stats.knet."], timeout=timeout)
+    if result.returncode == 1 or result.timed_out:
+        raise DaemonAbsent("corosync does not answer: %s" % result.describe())
+    if result.returncode != 0:
+        raise ToolOutputError("corosync-cmapctl -m stats failed: %s" % result.describe())
+    return parse_knet_stats(result.stdout)
+
+
+def set_expected_votes(votes: int, run: typing.Callable[..., runner.Result] = runner.run,
+                       timeout: float = TOOL_TIMEOUT) -> runner.Result:
+    """Lower (or raise) votequorum's expected votes to ``votes``; the tool's Result."""
+    return run([_tool("corosync-quorumtool"), "-e", str(votes)], timeout=timeout)
+
+
+def link_up(interface: str) -> bool:
+    """True when ``interface`` has carrier here; True also when it is "" or unknown (no proof it is down)."""
+    if not interface:
+        return True
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            answer = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, struct.pack("16sh", interface.encode()[:15], 0))
+    except OSError:
+        return True
+    return bool(struct.unpack("16sh", answer[:18])[1] & IFF_RUNNING)

@@ -93,7 +93,9 @@ class EmbeddedPool(object):
         password = context.read_password(context.ensure_password_file(self.state))
         ctx = context.Pool(self.state, self.sm_dir, self.root, password, driver_timeout=self.driver_timeout,
                            script_timeout=SCRIPT_TIMEOUT)
-        self.service = service.start(ctx, hosts=1, port=0)
+        # the pool's host is a host sandbox where the machine allows (root): its stacks and drivers run
+        # there as xapi runs them, and HA has the management PIF xapi needs
+        self.service = service.start(ctx, hosts=1, port=0, sandbox=os.geteuid() == 0)
         self.session = XenAPI.Session(self.url)
         self.session.login_with_password("root", password, "1.0", "sm-clusterstack-kit")
         return self
@@ -119,7 +121,8 @@ class EmbeddedPool(object):
 
     def heartbeat_sr(self) -> str:
         """Create (plugged) the kitstatefile SR that holds the HA statefile."""
-        return self.api.SR.create(self.host(), {"path": self.heartbeat_dir}, "0", "kit heartbeat", "",
+        # room for the statefile and the ~4 GB metadata VDI (sparse files), as xapi checks
+        return self.api.SR.create(self.host(), {"path": self.heartbeat_dir}, str(8 << 30), "kit heartbeat", "",
                                   statefile_sr.TYPE, "", True, {})
 
     def enable_ha(self, heartbeat_sr: str, stack: str) -> None:

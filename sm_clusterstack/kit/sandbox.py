@@ -39,6 +39,8 @@ STATEFILE_SIZE = 4 * 1024 * 1024  # xapi rounds the statefile VDI up to 4 MiB
 HOST_ADDRESS = "127.0.0.1"
 IP_TIMEOUT = 10.0  # seconds for an ``ip netns`` command
 POLL = 0.1  # seconds between two looks for leftover processes
+SETTINGS_DIR = "/etc/sm-clusterstack"  # a project stack's settings: <stack>.conf (xapi passes scripts no env)
+NETNS_ETC = "/etc/netns"
 
 
 class StackSandbox(object):
@@ -68,16 +70,34 @@ class StackSandbox(object):
         self.env.update(extra_env or {})
         self.netns = ""
 
-    def isolate(self) -> bool:
-        """Create the sandbox's network namespace (loopback up); False where the machine cannot."""
+    def isolate(self, stack_name: str = "") -> bool:
+        """Create the sandbox's network namespace (loopback up); False where the machine cannot.
+
+        Inside it (``ip netns exec`` binds /etc/netns/NS/X over /etc/X), the
+        stack ``stack_name`` finds its settings file, ``/etc/sm-clusterstack/
+        <stack>.conf``, written by the kit: fencing only touches a file here.
+        """
         name = "smcs-kit-%d-%s" % (os.getpid(), os.path.basename(self.path)[-8:].replace("_", ""))
         if os.geteuid() != 0 or not runner.run(["ip", "netns", "add", name], timeout=IP_TIMEOUT).ok:
             return False
         self.netns = name
+        if stack_name:
+            self._write_settings(stack_name)
         if not runner.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], timeout=IP_TIMEOUT).ok:
             self._remove_netns()
             return False
         return True
+
+    def _write_settings(self, stack_name: str) -> None:
+        os.makedirs(SETTINGS_DIR, mode=0o755, exist_ok=True)  # the mount point ip netns exec binds over
+        directory = os.path.join(NETNS_ETC, self.netns, os.path.basename(SETTINGS_DIR))
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        touch = "touch %s" % self.fence_record
+        with open(os.path.join(directory, stack_name + ".conf"), "w") as f:
+            f.write("# written by the conformance kit: a fence only touches a file in its sandbox\n"
+                    "fence-action = \"%s\"\nfence-escalation = \"%s\"\nruntime-dir = %s\n"
+                    "log-file = %s/log/%s.log\nwatchdog-device = none\n"
+                    % (touch, touch, self.runtime_dir, self.path, stack_name))
 
     def exec_prefix(self) -> typing.List[str]:
         """What goes before every script: ``ip netns exec NS`` when isolated."""
@@ -86,6 +106,7 @@ class StackSandbox(object):
     def _remove_netns(self) -> None:
         if self.netns:
             runner.run(["ip", "netns", "del", self.netns], timeout=IP_TIMEOUT)
+            shutil.rmtree(os.path.join(NETNS_ETC, self.netns), ignore_errors=True)
             self.netns = ""
 
     def config_args(self) -> typing.List[str]:

@@ -10,6 +10,7 @@ SM_CLUSTERSTACK_FENCE_ACTION only touches a file).  See stack_probe for
 timeouts and engine absence.
 """
 
+import os
 import typing
 
 from sm_clusterstack.kit import liveset_schema
@@ -246,7 +247,7 @@ def run(suite: res.Suite, path: str, timeout: float = SCRIPT_TIMEOUT, start_time
         return
     sandbox = StackSandbox(sandbox_parent, extra_env)
     if isolate:
-        sandbox.isolate()
+        sandbox.isolate(os.path.basename(os.path.normpath(path)))
     probe = StackProbe(path, sandbox, timeout, start_timeout, owner_uid)
     try:
         for check, func in CHECKS:

@@ -19,7 +19,8 @@ EXECUTABLE = "KitstatefileSR"
 INFO = {
     "name": "Kit statefile SR", "description": "files in a directory, for the kit's embedded pool",
     "vendor": "sm-clusterstack", "copyright": "the sm-clusterstack authors", "driver_version": "1.0",
-    "required_api_version": "1.0", "capabilities": ["VDI_CREATE", "VDI_DELETE", "VDI_ATTACH", "VDI_DETACH"],
+    "required_api_version": "1.0",
+    "capabilities": ["VDI_CREATE", "VDI_DELETE", "VDI_ATTACH", "VDI_DETACH", "VDI_ATTACH_OFFLINE"],
     "configuration": [{"key": "path", "description": "absolute path of the SR's directory"}],
     "required_cluster_stack": [],
 }

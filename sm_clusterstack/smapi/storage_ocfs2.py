@@ -17,7 +17,7 @@ from sm_clusterstack.smapi.storage_base import tool
 LABEL_PREFIX = "sr-"  # label "sr-<uuid>": 39 characters, OCFS2 allows 63
 MKFS_TIMEOUT = 1800.0  # seconds: formatting a large shared LUN takes a while
 # The cluster stack names of this project -> ocfs2-tools' names for them.
-OCFS2_STACKS = {"corosync": "pcmk"}
+OCFS2_STACKS = {"corosync-ha": "pcmk"}
 
 
 def label_of(sr_uuid: str) -> str:
@@ -33,7 +33,7 @@ def uuid_of(label: str) -> str:
 class OCFS2Storage(storage_base.MountedVolume, storage_base.Storage):
     """An OCFS2 SR on ``device_config["device"]``."""
 
-    def __init__(self, device_config: typing.Dict[str, str], cluster_stack: str = "corosync",
+    def __init__(self, device_config: typing.Dict[str, str], cluster_stack: str = "corosync-ha",
                  run: storage_base.Run = storage_base.runner.run) -> None:
         super(OCFS2Storage, self).__init__(device_config, run)
         if cluster_stack not in OCFS2_STACKS:

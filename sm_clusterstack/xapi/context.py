@@ -49,6 +49,7 @@ class Pool(object):
             raise ValueError("the pool's password is empty: refusing to serve a pool anyone could log in to")
         self.ready = True  # False while the service starts: only drivers' internal sessions are served
         self.sandboxes = {}  # type: typing.Dict[str, typing.Any]  # host ref -> HostSandbox, when sandboxed
+        self.ha_runtime = None  # type: typing.Any  # ha_monitor.Runtime, set by the service
 
     def check_ready(self, session_ref: typing.Any) -> None:
         """HOST_STILL_BOOTING while the service starts, unless ``session_ref`` is a driver's internal session."""

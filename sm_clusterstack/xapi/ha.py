@@ -86,18 +86,28 @@ def _prepare(ctx, heartbeat_srs, configuration, cluster_stack) -> dict:
 
 
 def _preconfigure(ctx) -> None:
-    """Attach both VDIs and write xhad.conf on each host, master first; ``init`` on the master only."""
+    """``Host.preconfigure_ha``: attach both VDIs and write xhad.conf on each host; ``init`` on the master only.
+
+    The master first (it inits the pool state), then the slaves at once
+    (xapi calls them one after the other; nothing orders them).
+    """
     with ctx.store.read() as conn:
         hosts = ha_steps.hosts_master_first(conn)
-    for index, host in enumerate(hosts):
-        plan = ha_steps.read_plan(ctx)
+    plan = ha_steps.read_plan(ctx)
+
+    def preconfigure(host):
         path = ha_steps.attach_on(ctx, host["ref"], plan["statefile"])
         ha_steps.record(ctx, lambda p: p["paths"].__setitem__(host["ref"], path))
         ha_steps.write_conf(ctx, plan, host, path)
-        if index == 0:
+        if host["ref"] == hosts[0]["ref"]:
             onhost.run_script(ctx, host["ref"], plan["stack"], "ha_set_pool_state", ["init"])
         ha_steps.attach_on(ctx, host["ref"], plan["metadata"])
-        _progress("host %s preconfigured" % host["uuid"], 0.2 + 0.3 * (index + 1) / len(hosts))
+    preconfigure(hosts[0])
+    _progress("master %s preconfigured" % hosts[0]["uuid"], 0.3)
+    failed = in_parallel(preconfigure, hosts[1:])
+    if failed:
+        raise failed[0][1]
+    _progress("every host preconfigured", 0.5)
 
 
 def in_parallel(fn: typing.Callable[[typing.Any], None], hosts: typing.List[typing.Any]
@@ -191,6 +201,8 @@ def _commit(ctx) -> None:
                          other_config=dict(store_mod.loads(pool["other_config"]) or {},
                                            **{"ha-metadata-vdi": plan["metadata"]}))
         conn.execute("UPDATE host SET ha_statefiles = ?", (store_mod.dumps([plan["statefile"]]),))
+    if ctx.ha_runtime is not None:
+        ctx.ha_runtime.start_all()  # join_liveset: Monitor.start
     _progress("HA enabled on %s" % plan["stack"], 1.0)
 
 
@@ -250,6 +262,8 @@ def disable(ctx) -> None:
                                                      store_mod.loads(pool["other_config"]) or {})}
         store_mod.update(conn, "pool", pool["ref"], ha_disable_plan=journal, ha_operation="disable")
     try:
+        if ctx.ha_runtime is not None:
+            ctx.ha_runtime.stop_all()
         finish_disable(ctx)
     finally:
         _end(ctx)
@@ -299,7 +313,9 @@ def _disable_through_statefile(ctx, stack: str, hosts, timeout: int) -> None:
     _tolerate_absent(lambda: onhost.run_script(ctx, master["ref"], stack, "ha_stop_daemon"))
     with ctx.store.write() as conn:
         store_mod.update(conn, "pool", context.pool_row(conn)["ref"], ha_enabled=False)
-    late = [h for h in hosts[1:] if not _daemon_gone_within(ctx, h, stack, timeout)]
+    gone = {}
+    in_parallel(lambda h: gone.__setitem__(h["ref"], _daemon_gone_within(ctx, h, stack, timeout)), hosts[1:])
+    late = [h for h in hosts[1:] if not gone.get(h["ref"])]
     for host in late:
         LOG.warning("host %s did not see the invalid pool state within %d s: disarming and stopping it",
                     host["uuid"], timeout)

@@ -100,10 +100,14 @@ def vdi_params(vdi_row) -> dict:
             "vdi_sm_config": store_mod.loads(vdi_row["sm_config"]) or {}}
 
 
-def attach_on(ctx, host: str, vdi: str) -> str:
-    """Attach ``vdi`` on ``host`` as static-vdis does; the path of the attached VDI there."""
-    record(ctx, lambda p: p["attached_on"].setdefault(vdi, []).append(host)
-           if host not in p["attached_on"].get(vdi, []) else None)
+def attach_on(ctx, host: str, vdi: str, in_plan: bool = True) -> str:
+    """Attach ``vdi`` on ``host`` as static-vdis does; the path of the attached VDI there.
+
+    ``in_plan``: first record in enable's plan that it is attached there (for the disable path).
+    """
+    if in_plan:
+        record(ctx, lambda p: p["attached_on"].setdefault(vdi, []).append(host)
+               if host not in p["attached_on"].get(vdi, []) else None)
     with ctx.store.read() as conn:
         vdi_row = store_mod.row(conn, "VDI", vdi)
         sr = store_mod.row(conn, "SR", vdi_row["SR"])

@@ -69,13 +69,20 @@ def _write_health_check(ctx, host: str) -> None:
     onhost.write_file(ctx, host, HEALTH_CHECK, text.encode("utf-8"), mode=0o755)
 
 
-def socket_paths(ctx) -> typing.List[str]:
-    """Where the shim listens for each sandboxed host: its ``/var/lib/xcp/xapi``."""
-    paths = []
+def listen_on_hosts(ctx, start: typing.Callable[[str], typing.List[typing.Any]]) -> typing.List[typing.Any]:
+    """Listen at each sandboxed host's ``/var/lib/xcp/xapi`` with ``start(path)``; the servers.
+
+    The path is given as ``/proc/self/fd/N/xapi`` (N: the directory, open
+    while binding), as a unix socket's path is limited to 107 bytes and a
+    state dir may be deep.
+    """
+    servers = []
     for host in sorted(ctx.sandboxes):
-        path = onhost.host_path(ctx, host, XAPI_SOCKET)
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        if os.path.exists(path) or os.path.islink(path):
-            os.unlink(path)
-        paths.append(path)
-    return paths
+        directory = os.path.dirname(onhost.host_path(ctx, host, XAPI_SOCKET))
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            servers.extend(start("/proc/self/fd/%d/%s" % (fd, os.path.basename(XAPI_SOCKET))))
+        finally:
+            os.close(fd)
+    return servers

@@ -13,7 +13,7 @@ import logging
 import os
 import typing
 
-from sm_clusterstack.xapi import context, recovery, sandboxes, server, smscan
+from sm_clusterstack.xapi import context, ha_monitor, recovery, sandboxes, server, smscan
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
@@ -40,6 +40,7 @@ class Service(object):
         self.lock_fd = lock_fd
         self.sandbox_pool = sandbox_pool
         self.host_servers = list(host_servers or [])
+        self.keep_sandboxes = False  # True: stop leaves the hosts up (a one-shot embedded command)
 
     @property
     def url(self) -> str:
@@ -48,10 +49,12 @@ class Service(object):
 
     def stop(self) -> None:
         """Stop listening, remove the host sandboxes (what runs in them is stopped), close the store, unlock."""
+        if self.ctx.ha_runtime is not None:
+            self.ctx.ha_runtime.stop_all()
         for srv in self.servers + self.host_servers:
             srv.shutdown()
             srv.server_close()
-        if self.sandbox_pool is not None:
+        if self.sandbox_pool is not None and not self.keep_sandboxes:
             failed = self.sandbox_pool.teardown()
             for problem in failed:
                 LOG.error("sandbox teardown: %s", problem)
@@ -104,7 +107,8 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
 
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
-          socket_path: typing.Optional[str] = None, sandbox: bool = False, sandbox_prefix: str = "") -> Service:
+          socket_path: typing.Optional[str] = None, sandbox: bool = False, sandbox_prefix: str = "",
+          ha_monitor_interval: float = ha_monitor.DEFAULT_INTERVAL) -> Service:
     """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service.
 
     Until the scan and the reconcile are done, the listeners serve only the
@@ -118,6 +122,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
     servers, host_servers, sandbox_pool = [], [], None
     ctx.ready = False
+    ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval)
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
@@ -125,11 +130,11 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
             sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))
         servers = server.start(ctx, port=port, socket_path=socket_path)
-        for path in sandboxes.socket_paths(ctx):
-            host_servers.extend(server.start(ctx, socket_path=path))
+        host_servers = sandboxes.listen_on_hosts(ctx, lambda path: server.start(ctx, socket_path=path))
         ctx.xapi_url = server.url_of(servers[0])
         _recover(ctx)
         ctx.ready = True
+        ha_monitor.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
         _write_address(ctx.state_dir, servers)
     except BaseException:
         Service(ctx, servers, fd, sandbox_pool, host_servers).stop()

@@ -113,8 +113,8 @@ class Server(object):
                 "--hosts", str(self.hosts), "--password-file", self.password_file, "--sm-dir", self.sm_dir,
                 "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
                 "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
-        if self.sandbox:
-            argv += ["--sandbox", "--sandbox-prefix", sandbox_prefix()]
+        if self.sandbox:  # the prefix comes from the state dir: a restart adopts the sandboxes
+            argv += ["--sandbox"]
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)
@@ -152,7 +152,8 @@ class Server(object):
     def remove_sandboxes(self):
         """Tear down what a killed server left of its host sandboxes."""
         from sm_clusterstack import hostsandbox
-        assert hostsandbox.SandboxPool.remove(self.state) == []
+        if self.sandbox:
+            assert hostsandbox.SandboxPool.remove(self.state) == []
 
     def _close(self):
         if self.proc and self.proc.stdout:
@@ -234,15 +235,6 @@ class Pool(object):
         """Make fixture stack script ``script`` exit ``code`` (only on the host of uuid ``host`` if given)."""
         with open(os.path.join(self.stack_ctl, "fail_" + script), "w") as f:
             f.write("%s %s\n" % (code, host))
-
-
-_POOLS = []
-
-
-def sandbox_prefix():
-    """A namespace prefix no other sandboxed pool of this machine's tests uses."""
-    _POOLS.append(1)
-    return "smcst%d-%d" % (os.getpid() % 100000, len(_POOLS))
 
 
 def delay_script(pool, script, seconds):

@@ -1,79 +1,71 @@
-"""The shim end to end with the real corosync stack on three namespace hosts.
+"""The shim end to end with the shipped corosync-ha stack on three sandboxed hosts.
 
-``sm-clusterstack serve`` runs a pool of three hosts; each host's
-``exec-prefix`` puts its scripts in its own network namespace with its own
-runtime directory, and its address is the one inside that namespace.  The
-SR is the shim's fixture ``ocfs2`` driver (a test double of the SM driver
-that requires corosync; its statefile VDI is a file); the cluster stack is
-the shipped corosync stack, driving real corosync daemons.
+``sm-clusterstack serve --sandbox`` runs a pool of three host sandboxes and
+runs every stack script inside the host's sandbox, as xapi runs it (PATH
+only, the host's own /etc/xensource/xhad.conf, written by the shim's
+enable_ha).  The SR is the shim's fixture ``ocfs2`` driver (a test double of
+the SM driver, requiring corosync-ha; its statefile VDI is a file); the
+stack is the shipped one, driving real corosync daemons.  Each host's
+settings file names a recording fence action: nothing reboots.
 """
 
 import os
-import shlex
-import shutil
+import subprocess
 import sys
 
 import pytest
 
-from corosync_netns import STACK, SYSTEM_PATH, wait_liveset
-from shim_helpers import Server, make_driver
-from sm_clusterstack.stacks import mtc
+import corosync_pool
+from shim_helpers import SR_SIZE, Server, make_driver
+from sm_clusterstack.stacks import liveset
+
+pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
+                                reason=str(corosync_pool.skip_reason()))
 
 
-@pytest.fixture
-def shim(tmp_path, cluster, monkeypatch):
-    """A serve process of three hosts whose scripts run in the cluster's namespaces."""
-    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-                       + os.pathsep + SYSTEM_PATH)
-    root = tmp_path / "stacks"
-    root.mkdir(mode=0o755)
-    shutil.copytree(STACK, str(root / "corosync"))
-    os.chmod(str(root / "corosync"), 0o755)
-    sm_dir = str(tmp_path / "sm")
-    make_driver(sm_dir, str(tmp_path / "ctl"), "ocfs2", ["corosync"])
-    server = Server(str(tmp_path / "state"), sm_dir, str(root), hosts=3, extra=["--script-timeout", "90"])
-    server.start()
-    session = server.session()
+def host_dir(server, x, host, *inside):
+    number = x.host.get_other_config(host)["sandbox-netns"].rsplit("-h", 1)[1]
+    return os.path.join(server.state, "sandbox", "hosts", "h" + number, *inside)
+
+
+def sandbox_exec(server, x, host, *argv):
+    return subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "sandbox", "exec", "--state",
+                           server.state, x.host.get_uuid(host), "--"] + list(argv),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, universal_newlines=True,
+                          env=dict(os.environ, PATH=corosync_pool.XAPI_PATH))
+
+
+def test_enable_ha_on_an_ocfs2_sr_brings_three_sandboxed_hosts_online_and_disable_stops_them(tmp_path):
+    sm = str(tmp_path / "sm")
+    make_driver(sm, str(tmp_path / "ctl"), "ocfs2", ["corosync-ha"])
+    recorder = str(tmp_path / "record-fence")
+    with open(recorder, "w") as f:
+        f.write(corosync_pool.RECORDER % sys.executable)
+    os.chmod(recorder, 0o755)
+    env = dict(os.environ, PATH=corosync_pool.XAPI_PATH)  # xapi's PATH: python3 is this interpreter
+    server = Server(str(tmp_path / "state"), sm, corosync_pool.STACK_ROOT, hosts=3, sandbox=True, env=env).start()
+    x = server.session().xenapi
     try:
-        yield session.xenapi
+        hosts = x.host.get_all()
+        for host in hosts:
+            with open(host_dir(server, x, host, "etc", "sm-clusterstack", "corosync-ha.conf"), "w") as f:
+                f.write('fence-action = "%s %s"\nwatchdog-device = none\n' % (recorder, tmp_path / "fenced"))
+        master = x.pool.get_master(x.pool.get_all()[0])
+        sr = x.SR.create(master, {"device": "/dev/fixture"}, str(SR_SIZE), "hb", "", "ocfs2", "user", True, {})
+        x.pool.enable_ha([sr], {"timeout": "10"})
+        pool = x.pool.get_all()[0]
+        assert (x.pool.get_ha_enabled(pool), x.pool.get_ha_cluster_stack(pool)) == (True, "corosync-ha")
+        every = sorted(x.host.get_uuid(h) for h in hosts)
+        for host in hosts:
+            result = sandbox_exec(server, x, host, "ha_query_liveset")
+            assert result.returncode == 0, result.stderr
+            seen = liveset.parse(result.stdout)
+            assert seen.status == "Online" and sorted(seen.live_hosts()) == every
+            assert seen.host(x.host.get_uuid(master)).master
+        x.pool.disable_ha()
+        assert x.pool.get_ha_enabled(pool) is False
+        for host in hosts:
+            assert sandbox_exec(server, x, host, "ha_query_liveset").returncode == 14
+        assert not os.path.exists(str(tmp_path / "fenced"))
     finally:
-        try:
-            x = session.xenapi
-            pool = x.pool.get_all()[0]
-            if x.pool.get_ha_enabled(pool):
-                x.pool.disable_ha()
-        finally:
-            server.stop()
-
-
-def bind_hosts(x, cluster):
-    """Give each pool host a namespace host's address and exec-prefix, master first."""
-    master = x.pool.get_master(x.pool.get_all()[0])
-    refs = [master] + sorted(r for r in x.host.get_all() if r != master)
-    for ref, host in zip(refs, cluster.hosts):
-        host.host_id = x.host.get_uuid(ref)
-        x.host.set_address(ref, host.address)
-        prefix = ["ip", "netns", "exec", host.ns, "env", "SM_CLUSTERSTACK_COROSYNC_DIR=" + host.dir,
-                  "SM_CLUSTERSTACK_FENCE_ACTION=%s %s" % (cluster.recorder, host.fence_log)]
-        x.host.add_to_other_config(ref, "exec-prefix", " ".join(shlex.quote(p) for p in prefix))
-
-
-def test_enable_ha_with_an_ocfs2_sr_brings_three_namespace_hosts_online_and_disable_stops_them(shim, cluster):
-    x = shim
-    bind_hosts(x, cluster)
-    master = x.pool.get_master(x.pool.get_all()[0])
-    sr = x.SR.create(master, {"device": "/dev/fixture"}, "0", "ocfs2", "", "ocfs2", "user", True, {})
-    x.pool.enable_ha([sr], {"timeout": "2"})
-    pool = x.pool.get_all()[0]
-    assert (x.pool.get_ha_enabled(pool), x.pool.get_ha_cluster_stack(pool)) == (True, "corosync")
-    every_host = sorted(h.host_id.lower() for h in cluster.hosts)
-    for host in cluster.hosts:
-        seen = wait_liveset(host, lambda ls: ls.status == "Online" and sorted(
-            h.lower() for h in ls.live_hosts()) == every_host, 60)
-        assert (seen.localhost, sorted(h.host_id for h in seen.hosts)) == (host.host_id, every_host)
-
-    x.pool.disable_ha()
-    assert x.pool.get_ha_enabled(pool) is False
-    for host in cluster.hosts:
-        assert host.run("ha_query_liveset").returncode == mtc.DAEMON_IS_NOT_PRESENT
-    assert [host.fences() for host in cluster.hosts] == [[], [], []]
+        server.stop()

@@ -55,7 +55,7 @@ def concurrent_writers(path):
 
 def test_block_device_statefile_is_written_in_place_and_read_back(loop_device):
     assert statefile.read(loop_device) is None  # a fresh VDI is blank, not corrupt
-    statefile.write(loop_device, PoolState(GEN, "init"))
+    statefile.initialise(loop_device, PoolState(GEN, "init"))
     statefile.update(loop_device, lambda old: PoolState(GEN, "active", old.master, old.excluded))
     assert statefile.read(loop_device) == PoolState(GEN, "active")
     assert not os.path.exists(loop_device + ".lock")
@@ -65,12 +65,13 @@ def test_block_device_statefile_is_written_in_place_and_read_back(loop_device):
 
 
 def test_concurrent_writer_processes_lose_no_update_on_a_block_device(loop_device):
-    statefile.write(loop_device, PoolState(GEN))
+    statefile.initialise(loop_device, PoolState(GEN))
     assert len(concurrent_writers(loop_device).excluded) == WRITERS * UPDATES
 
 
 def test_concurrent_writer_processes_lose_no_update_on_a_file(tmp_path):
     path = str(tmp_path / "statefile")
-    open(path, "wb").close()  # the attached VDI: the stack never creates it
-    statefile.write(path, PoolState(GEN))
+    with open(path, "wb") as f:  # the attached VDI: the stack never creates it
+        f.truncate(statefile.SIZE)
+    statefile.initialise(path, PoolState(GEN))
     assert len(concurrent_writers(path).excluded) == WRITERS * UPDATES

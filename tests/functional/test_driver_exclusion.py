@@ -53,7 +53,7 @@ def test_ocfs2_attach_refused_when_ha_runs_xhad(tmp_path, blank_device):
     with serve(tmp_path, records) as xapi:
         answer = attach("OCFS2SR", environment(tmp_path, xapi=xapi.path), blank_device)
     assert answer.code == INCOMPATIBLE
-    assert answer.reason.endswith("[corosync]")
+    assert answer.reason.endswith("[corosync-ha]")
     assert xapi.calls == SNAPSHOT_CALLS
 
 
@@ -63,7 +63,7 @@ def test_ocfs2_create_refused_when_ha_runs_xhad_leaves_device_untouched(tmp_path
         answer = run("OCFS2SR", "sr_create", environment(tmp_path, xapi=xapi.path), args=["0"],
                      device_config={"device": blank_device}, session_ref=SESSION,
                      sr_ref="OpaqueRef:0d0d0000-0000-4000-8000-000000000002", sr_uuid=new_uuid())
-    assert answer.code == INCOMPATIBLE and answer.reason.endswith("[corosync]")
+    assert answer.code == INCOMPATIBLE and answer.reason.endswith("[corosync-ha]")
     blkid = subprocess.run(["blkid", "-p", blank_device], stdout=subprocess.PIPE)
     assert blkid.returncode == 2  # no signature: mkfs.ocfs2 never ran
 
@@ -88,7 +88,7 @@ def test_on_stock_xapi_the_sibling_driver_tells_what_an_attached_sr_requires(tmp
 def test_ocfs2_attach_refused_while_a_melio_sr_is_attached(tmp_path, blank_device):
     with serve(tmp_path, pool_with_attached("melio")) as xapi:
         answer = attach("OCFS2SR", environment(tmp_path, xapi=xapi.path), blank_device)
-    assert answer.code == INCOMPATIBLE and answer.reason.endswith("[corosync]")
+    assert answer.code == INCOMPATIBLE and answer.reason.endswith("[corosync-ha]")
 
 
 def test_detached_melio_sr_does_not_constrain(tmp_path, blank_device):
@@ -121,8 +121,8 @@ def test_ocfs2_attach_allowed_while_another_ocfs2_sr_is_attached(tmp_path, teard
     assert [c[1:4] for c in emulated_calls(tmp_path, "mount")] == [["-t", "ocfs2", device]]
 
 
-def test_ocfs2_attach_allowed_when_ha_runs_corosync(tmp_path, blank_device):
-    records = PoolRecords(ha_enabled=True, ha_cluster_stack="corosync")
+def test_ocfs2_attach_allowed_when_ha_runs_corosync_ha(tmp_path, blank_device):
+    records = PoolRecords(ha_enabled=True, ha_cluster_stack="corosync-ha")
     with serve(tmp_path, records) as xapi:
         answer = attach("OCFS2SR", environment(tmp_path, xapi=xapi.path), blank_device)
     assert answer.code == 607  # allowed by the pool; the blank device then holds no SR

@@ -10,7 +10,7 @@ from driver_helpers import DRIVERS, environment, run
 from sm_clusterstack.smapi import call as smapi_call
 from sm_clusterstack.smapi import driverinfo
 
-EXPECTED = {"OCFS2SR": ("ocfs2", ["corosync"]), "MelioSR": ("melio", ["melio"]), "LVMSR": ("lvm", [])}
+EXPECTED = {"OCFS2SR": ("ocfs2", ["corosync-ha"]), "MelioSR": ("melio", ["melio"]), "LVMSR": ("lvm", [])}
 STRINGS = ("name", "description", "vendor", "copyright", "driver_version", "required_api_version")
 
 

@@ -1,7 +1,7 @@
 """The kit passes the drivers and cluster stacks the project ships (what `make run` shows).
 
-The corosync stack's live checks run where corosync is installed and may
-run; where a stack finds its engine absent (xhad here, corosync elsewhere)
+The corosync-ha stack's live checks run where corosync is installed and may
+run; where a stack finds its engine absent (xhad here, corosync-ha where corosync is missing)
 they are reported SKIP with the stack's reason, never PASS and never FAIL.
 """
 
@@ -43,4 +43,4 @@ def test_shipped_stack_passes_the_kit(tmp_path, path):
 
 def test_the_project_ships_three_drivers_and_two_stacks():
     assert [os.path.basename(p) for p in DRIVERS] == ["LVMSR", "MelioSR", "OCFS2SR"]
-    assert [os.path.basename(p) for p in STACKS] == ["corosync", "xhad"]
+    assert [os.path.basename(p) for p in STACKS] == ["corosync-ha", "xhad"]

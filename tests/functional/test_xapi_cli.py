@@ -13,12 +13,17 @@ import sys
 import pytest
 
 from shim_helpers import Pool
-from xe_helpers import SandboxedPool, run_xe, xe_server, without_progress
+from sm_clusterstack import hostsandbox
+from xe_helpers import SandboxedPool, prefix, run_xe, xe_server, without_progress
 
 
 @pytest.fixture
 def pool(tmp_path):
-    return Pool(tmp_path, hosts=2, sandbox=False)
+    p = Pool(tmp_path, hosts=2, sandbox=False)
+    p.sandbox_prefix = prefix()
+    yield p
+    # the embedded pool's host sandboxes (as root) outlive each xe command, as hosts do; remove them
+    assert hostsandbox.SandboxPool.remove(os.path.join(p.tmp, "embedded")) == []
 
 
 LAST = {}  # the last xe's stderr as printed, progress bar included
@@ -27,7 +32,8 @@ LAST = {}  # the last xe's stderr as printed, progress bar included
 def xe(pool, *args, **kw):
     """xe on the test's embedded pool; stderr without the line naming the pool and the progress bar."""
     embedded = ["--embedded", os.path.join(pool.tmp, "embedded"), "--sm-dir", pool.sm_dir,
-                "--cluster-stack-root", pool.root, "--hosts", "2", "--xapi-conf", os.devnull]
+                "--cluster-stack-root", pool.root, "--hosts", "2", "--xapi-conf", os.devnull,
+                "--sandbox-prefix", pool.sandbox_prefix]
     rc, out, err = run_xe(list(args) + embedded, **kw)
     named = "sm-clusterstack xe: embedded pool in %s (--embedded)" % os.path.join(pool.tmp, "embedded")
     if err.startswith(named):  # a usage error comes before any connection, and names no pool
@@ -162,8 +168,11 @@ def test_no_implicit_pool(tmp_path):
     assert rc == 1 and err.startswith("Unable to contact server.")
     assert os.listdir(home) == []  # no ~/.local/share/... pool
     state = str(tmp_path / "state")
-    rc, out, err = run_xe(["pool-list", "--minimal"], env={"SM_CLUSTERSTACK_STATE": state, "PATH": os.defpath},
-                          home=home)
+    try:
+        rc, out, err = run_xe(["pool-list", "--minimal", "--sandbox-prefix", prefix()],
+                              env={"SM_CLUSTERSTACK_STATE": state}, home=home)
+    finally:
+        assert hostsandbox.SandboxPool.remove(state) == []
     assert (rc, err) == (0, "sm-clusterstack xe: embedded pool in %s (SM_CLUSTERSTACK_STATE), new: 1 host(s)\n" % state)
 
 

@@ -31,6 +31,7 @@ def pool(tmp_path):
     p = Pool(tmp_path, hosts=2)
     yield p
     p.server.kill()
+    p.server.remove_sandboxes()
 
 
 def consistency_problems(db_path):

@@ -5,9 +5,15 @@ vgcreate, vgs.  This machine has no ocfs2 kernel module, no device-mapper
 and no Melio CLI, so ``mount -t ocfs2``/``umount``, ``lvcreate``/``lvremove``
 and ``melioctl`` are EMULATED by the recording executables of
 tests/functional/fakebin, put first on the server's PATH (the drivers
-inherit it).  The cluster stacks are the recording fixture stacks of
-shim_helpers (corosync's ha_supported_srs lists ocfs2, as the shipped one).
+inherit it; in the host's sandbox their settings come from its
+/etc/sm-clusterstack/sm-fake.json).  The host is a host sandbox, as HA
+needs (a management PIF); the disks are big enough for xapi's statefile and
+4 GB metadata VDI (sparse files).  The cluster stacks are the recording
+fixture stacks of shim_helpers (corosync-ha's ha_supported_srs lists ocfs2, as
+the shipped one).
 """
+
+import json
 
 import os
 import subprocess
@@ -18,20 +24,23 @@ import pytest
 from driver_helpers import FAKEBIN, loop_device, unmount_under
 from shim_helpers import Server, failure, make_stack
 
+DISK_MB = 4800  # > xha_statefile.ml minimum_sr_size (statefile + 4 GB redo_log)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
 def pool(tmp_path):
     stacks = str(tmp_path / "stacks")
-    for name, supported in (("xhad", None), ("corosync", ["ocfs2"]), ("melio", ["melio"])):
+    for name, supported in (("xhad", None), ("corosync-ha", ["ocfs2"]), ("melio", ["melio"])):
         make_stack(stacks, name, str(tmp_path / "stack.log"), str(tmp_path / "stack-ctl"), supported)
     env = dict(os.environ, PATH=":".join([FAKEBIN, os.path.dirname(sys.executable), os.environ["PATH"]]),
                SM_FAKE_LOG=str(tmp_path / "emulated.jsonl"), SM_FAKE_STATE=str(tmp_path / "emulated"),
                SM_CLUSTERSTACK_SR_MOUNT=str(tmp_path / "sr-mount"))
-    server = Server(str(tmp_path / "state"), os.path.join(ROOT, "drivers"), stacks, hosts=1, env=env)
-    with loop_device(tmp_path, 300) as ocfs2_dev, loop_device(tmp_path, 300) as lvm_dev:
+    server = Server(str(tmp_path / "state"), os.path.join(ROOT, "drivers"), stacks, hosts=1, env=env, sandbox=True)
+    with loop_device(tmp_path, DISK_MB) as ocfs2_dev, loop_device(tmp_path, DISK_MB) as lvm_dev:
         server.start()
+        settings = tmp_path / "state" / "sandbox" / "hosts" / "h1" / "etc" / "sm-clusterstack" / "sm-fake.json"
+        settings.write_text(json.dumps({"log": env["SM_FAKE_LOG"], "state": env["SM_FAKE_STATE"]}))
         session = server.session()
         try:
             yield session.xenapi, ocfs2_dev, lvm_dev
@@ -63,24 +72,25 @@ def _remove_vgs(device):
 
 def create(x, sr_type, device, **config):
     master = x.pool.get_master(x.pool.get_all()[0])
-    return x.SR.create(master, dict(config, device=device), "0", sr_type, "", sr_type, "user", True, {})
+    return x.SR.create(master, dict(config, device=device), str(DISK_MB << 20), sr_type, "", sr_type, "user",
+                       True, {})
 
 
-def test_ocfs2_sr_makes_ha_choose_corosync_with_statefile_on_it(pool):
+def test_ocfs2_sr_makes_ha_choose_corosync_ha_with_statefile_on_it(pool):
     x, ocfs2_dev, lvm_dev = pool
     ocfs2 = create(x, "ocfs2", ocfs2_dev, node_slots="4")
     lvm = create(x, "lvm", lvm_dev)
     assert failure(x.pool.enable_ha, [lvm], {}) == ["INCOMPATIBLE_STATEFILE_SR", "ocfs2"]
-    assert failure(x.pool.enable_ha, [lvm], {}, "xhad") == ["CLUSTER_STACK_CONSTRAINT", ocfs2, "corosync"]
+    assert failure(x.pool.enable_ha, [lvm], {}, "xhad") == ["CLUSTER_STACK_CONSTRAINT", ocfs2, "corosync-ha"]
     assert failure(x.pool.enable_ha, [ocfs2], {}, "foo") == ["UNKNOWN_CLUSTER_STACK", "foo"]
     assert failure(create, x, "melio", "/dev/null") == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
     x.pool.enable_ha([ocfs2], {})
     pool_ref = x.pool.get_all()[0]
-    assert x.pool.get_ha_cluster_stack(pool_ref) == "corosync"
+    assert x.pool.get_ha_cluster_stack(pool_ref) == "corosync-ha"
     [statefile] = x.pool.get_ha_statefiles(pool_ref)
     assert x.VDI.get_SR(statefile) == ocfs2
     x.pool.disable_ha()
-    assert x.VDI.get_all_records() == {}
+    assert statefile in x.VDI.get_all_records()  # released, kept for the next enable
 
 
 def test_ha_on_xhad_then_creating_ocfs2_sr_is_refused(pool):
@@ -88,7 +98,7 @@ def test_ha_on_xhad_then_creating_ocfs2_sr_is_refused(pool):
     lvm = create(x, "lvm", lvm_dev)
     x.pool.enable_ha([lvm], {})
     assert x.pool.get_ha_cluster_stack(x.pool.get_all()[0]) == "xhad"
-    assert failure(create, x, "ocfs2", ocfs2_dev) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert failure(create, x, "ocfs2", ocfs2_dev) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync-ha"]
     assert [r["type"] for r in x.SR.get_all_records().values()] == ["lvm"]
 
 

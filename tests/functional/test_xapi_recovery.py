@@ -16,6 +16,7 @@ def pool(tmp_path):
     p = Pool(tmp_path, hosts=2).start()
     yield p
     p.server.kill()
+    p.server.remove_sandboxes()
 
 
 def in_background(call):
@@ -54,8 +55,8 @@ def test_half_done_enable_ha_is_rolled_back_after_restart(pool):
     pool.start()
     ref = pool.x.pool.get_all()[0]
     assert pool.x.pool.get_ha_enabled(ref) is False and pool.x.pool.get_ha_cluster_stack(ref) == "xhad"
-    assert pool.x.VDI.get_all_records() == {}
+    assert sorted(v["type"] for v in pool.x.VDI.get_all_records().values()) == ["ha_statefile", "redo_log"]
     assert [c[1] for c in pool.stack_calls()][-1] == "ha_stop_daemon"
-    assert [c[0] for c in calls(pool.ctl["ocfs2"])][-3:] == ["vdi_detach", "vdi_detach", "vdi_delete"]
+    assert "vdi_detach" in [c[0] for c in calls(pool.ctl["ocfs2"])][-4:]  # released, kept for the next enable
     pool.x.pool.enable_ha([sr], {})  # nothing left half done: it can be enabled now
     assert pool.x.pool.get_ha_cluster_stack(ref) == "corosync"

@@ -1,4 +1,4 @@
-"""The design's scenarios on the shim: stack choice, the four new errors, rollback, exec-prefix.
+"""The design's scenarios on the shim: stack choice, the four new errors, the disable path, xhad.conf.
 
 Through the PyPI XenAPI client against `serve`; drivers and stacks are the
 fixture doubles of shim_helpers (ocfs2 requires corosync, melio requires
@@ -7,6 +7,7 @@ ha_supported_srs lists melio only).
 """
 
 import os
+import threading
 
 import pytest
 
@@ -87,47 +88,38 @@ def test_plug_refused_when_ha_runs_other_stack(pool):
     assert pool.x.PBD.get_currently_attached(pbds[0]) is False
 
 
-def test_failed_start_rolls_back_and_keeps_ha_cluster_stack(pool):
+def test_failed_start_runs_the_disable_path_and_keeps_ha_cluster_stack(pool):
+    """xapi_ha.ml ``enable``: a failed join runs disable_internal; every host is disarmed before any stops."""
     sr = pool.create_sr("lvm")
     pool.x.pool.enable_ha([sr], {}, "corosync")
     pool.x.pool.disable_ha()
     del_log = len(pool.stack_calls())
-    master_uuid = pool.x.host.get_uuid(pool.master())
     other = [h for h in pool.x.host.get_all() if h != pool.master()][0]
-    pool.x.host.add_to_other_config(other, "exec-prefix", "env SHIM_HOST=h2")
-    pool.fail_script("ha_start_daemon", 2, "h2")
+    pool.fail_script("ha_start_daemon", 2, pool.x.host.get_uuid(other))
     details = failure(pool.x.pool.enable_ha, [sr], {}, "xhad")
-    assert details[:3] == ["HA_CONFIGURATION_INVALID", "ha_start_daemon", "SYSTEM_ERROR"]
-    assert details[3] == pool.x.host.get_uuid(other) != master_uuid
+    assert details[:4] == ["HA_CONFIGURATION_INVALID", "ha_start_daemon", "SYSTEM_ERROR", pool.x.host.get_uuid(other)]
     assert ha(pool) == (False, "corosync")
-    run = [(c[1], c[-1]) for c in pool.stack_calls()[del_log:]]
-    # the rollback never fences: pool state invalid, every started host disarmed, only then stopped
-    assert run == [("ha_set_pool_state", "host="), ("ha_set_pool_state", "host=h2"), ("ha_start_daemon", "host="),
-                   ("ha_start_daemon", "host=h2"), ("ha_set_pool_state", "host=h2"),
-                   ("ha_disarm_fencing", "host=h2"), ("ha_disarm_fencing", "host="),
-                   ("ha_stop_daemon", "host=h2"), ("ha_stop_daemon", "host=")]
-    assert pool.x.VDI.get_all_records() == {}
-    assert [c[0] for c in calls(pool.ctl["lvm"])][-3:] == ["vdi_detach", "vdi_detach", "vdi_delete"]
+    run = pool.stack_calls()[del_log:]
+    disarms = [float(c[-1][2:]) for c in run if c[1] == "ha_disarm_fencing"]
+    stops = [float(c[-1][2:]) for c in run if c[1] == "ha_stop_daemon"]
+    assert len(disarms) == len(stops) == 2 and max(disarms) < min(stops)
+    kept = pool.x.VDI.get_all_records()
+    assert sorted(v["type"] for v in kept.values()) == ["ha_statefile", "redo_log"]  # released, not deleted
+    assert "vdi_delete" not in [c[0] for c in calls(pool.ctl["lvm"])]
 
 
-def test_exec_prefix_goes_before_every_script_of_that_host(pool):
-    host = pool.master()
-    pool.x.host.set_other_config(host, {"exec-prefix": "env SHIM_HOST=master"})
-    pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
-    hosts = [c[-1] for c in pool.stack_calls()]
-    assert hosts == ["host=master", "host=", "host=master", "host="]
-
-
-def test_xhad_conf_per_host_lists_hosts_and_statefile(pool):
+def test_xhad_conf_per_host_lists_hosts_interfaces_and_derived_timeouts(pool):
     x = pool.x
-    x.host.set_address(x.host.get_all()[0], "10.0.0.7")
-    x.pool.enable_ha([pool.create_sr("lvm")], {"HeartbeatTimeout": "20"})
+    x.pool.enable_ha([pool.create_sr("lvm")], {"timeout": "20"})
     hosts = {x.host.get_uuid(h): x.host.get_address(h) for h in x.host.get_all()}
-    for line in pool.stack_calls():
-        conf = xhadconf.load(line[-2])
+    for host in x.host.get_all():
+        number = x.host.get_other_config(host)["sandbox-netns"].rsplit("-h", 1)[1]
+        conf = xhadconf.load(os.path.join(pool.server.state, "sandbox", "hosts", "h" + number,
+                                          "etc", "xensource", "xhad.conf"))
         assert {h.host_id: h.ip_address for h in conf.hosts} == hosts
-        assert conf.local_host_id in hosts and conf.statefile.endswith("/statefile")
-        assert conf.parameters == {"HeartbeatTimeout": 20}
+        assert conf.local_host_id == x.host.get_uuid(host) and conf.udp_port == 694
+        assert (conf.heartbeat_interface, conf.heartbeat_physical_interface) == ("xenbr0", "eth0")
+        assert conf.parameters == xhadconf.derive_timeouts(20)
 
 
 def test_unsafe_stack_is_refused_before_anything_runs(pool):
@@ -148,14 +140,16 @@ def test_old_store_gets_ha_cluster_stack_xhad_on_upgrade(tmp_path):
         p.stop()
 
 
-def test_disable_ha_keeps_ha_on_when_a_daemon_does_not_stop(pool):
+def test_disable_ha_retries_a_daemon_that_does_not_stop_until_it_does(pool):
+    """xapi_ha.ml ``disable_internal``: "Suffered a partial failure ... Will try again"; done only when stopped."""
     pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
     other = [h for h in pool.x.host.get_all() if h != pool.master()][0]
-    pool.x.host.add_to_other_config(other, "exec-prefix", "env SHIM_HOST=h2")
-    pool.fail_script("ha_stop_daemon", 2, "h2")
-    details = failure(pool.x.pool.disable_ha)
-    assert details[:4] == ["HA_CONFIGURATION_INVALID", "ha_stop_daemon", "SYSTEM_ERROR", pool.x.host.get_uuid(other)]
-    assert ha(pool) == (True, "xhad") and len(pool.x.VDI.get_all_records()) == 1
-    os.unlink(os.path.join(pool.stack_ctl, "fail_ha_stop_daemon"))
+    pool.fail_script("ha_query_liveset", 3)  # no statefile access: the disarm-all, stop-all path
+    pool.fail_script("ha_stop_daemon", 2, pool.x.host.get_uuid(other))
+    fail_file = os.path.join(pool.stack_ctl, "fail_ha_stop_daemon")
+    threading.Timer(2.0, os.unlink, [fail_file]).start()
     pool.x.pool.disable_ha()
-    assert ha(pool) == (False, "xhad") and pool.x.VDI.get_all_records() == {}
+    assert ha(pool) == (False, "xhad")
+    where = "host=" + pool.x.host.get_uuid(other)
+    stops = [c for c in pool.stack_calls() if c[1] == "ha_stop_daemon" and c[-2] == where]
+    assert len(stops) >= 2

@@ -64,6 +64,7 @@ def test_clients_get_host_still_booting_while_the_restart_reconciles(tmp_path, s
         assert pool.session.xenapi.PBD.get_currently_attached(pbd) is False
     finally:
         pool.server.kill()
+        pool.server.remove_sandboxes()
 
 
 def _swallow(fn, *args):

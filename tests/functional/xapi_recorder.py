@@ -34,7 +34,7 @@ class PoolRecords(object):
                               "ha_cluster_stack": ha_cluster_stack, "name_label": "pool"}}
         self.hosts, self.srs, self.pbds, self.sms = {}, {}, {}, {}
         self.sm_has_stack_field = sm_has_stack_field
-        for sr_type, stacks in (("ocfs2", ["corosync"]), ("melio", ["melio"]), ("lvm", []),
+        for sr_type, stacks in (("ocfs2", ["corosync-ha"]), ("melio", ["melio"]), ("lvm", []),
                                 ("nfs", [])):
             self.add_sm(sr_type, stacks)
 

@@ -5,9 +5,8 @@ import uuid
 
 import pytest
 
-import sm_clusterstack
-from sm_clusterstack import corostack
 from sm_clusterstack.corostack import conf as coroconf
+from sm_clusterstack.corostack import daemon, timing
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
 GENERATION = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
@@ -58,62 +57,62 @@ def test_node_id_collision_is_resolved_deterministically(monkeypatch):
     assert coroconf.node_ids(make(hosts)) == {hosts[0]: 8, hosts[1]: 9, hosts[2]: 10}
 
 
+PATHS = daemon.Paths("/run/x", "/var/log/sm-clusterstack/corosync-ha.log")
+T10 = timing.Timing(10)
+
+
+def render(conf, name="xapi", times=T10, paths=PATHS):
+    return coroconf.render(conf, paths, name, times)
+
+
 def test_cluster_name_is_the_pools_setting_not_the_generation():
-    assert corostack.cluster_name({}) == sm_clusterstack.DEFAULT_CLUSTER_NAME
-    assert corostack.cluster_name({corostack.CLUSTER_NAME_ENV: "pool-a"}) == "pool-a"
-    text = coroconf.render(make(ids(3)), "/run/x", "pool-a")
-    assert dict(sections(text))["cluster_name"] == "pool-a"
+    assert dict(sections(render(make(ids(3)), "pool-a")))["cluster_name"] == "pool-a"
 
 
-@pytest.mark.parametrize("name", ["x" * 17, "a b", "a/b", "caf\u00e9"])
-def test_cluster_name_ocfs2_cannot_carry_is_refused(name):
-    with pytest.raises(ValueError):
-        corostack.cluster_name({corostack.CLUSTER_NAME_ENV: name})
+def test_heartbeat_timeout_gives_token_and_consensus_and_no_coefficient():
+    """T = 10 s: token 0.2 T, consensus 1.2 x token, so both sides see a cut after about 0.44 T."""
+    pairs = dict(sections(render(make(ids(3)), times=timing.of_parameters({"HeartbeatTimeout": 10}))))
+    assert (pairs["token"], pairs["consensus"], pairs["token_coefficient"]) == ("2000", "2400", "0")
 
 
-def test_heartbeat_timeout_becomes_token_with_consensus_and_no_coefficient():
-    text = coroconf.render(make(ids(3), parameters={"HeartbeatTimeout": 7}), "/run/x", "xapi")
-    pairs = dict(sections(text))
-    assert (pairs["token"], pairs["consensus"], pairs["token_coefficient"]) == ("7000", "8400", "0")
-
-
-def test_default_token_when_no_heartbeat_timeout():
-    assert dict(sections(coroconf.render(make(ids(1)), "/run/x", "xapi")))["token"] == "3000"
+def test_default_heartbeat_timeout_when_xhad_conf_has_none():
+    assert timing.of_parameters({}).heartbeat_timeout == timing.DEFAULT_HEARTBEAT_TIMEOUT
 
 
 @pytest.mark.parametrize("seconds", [0, 601])
 def test_heartbeat_timeout_out_of_range_is_refused(seconds):
     with pytest.raises(ValueError, match="HeartbeatTimeout"):
-        coroconf.render(make(ids(3), parameters={"HeartbeatTimeout": seconds}), "/run/x", "xapi")
+        timing.of_parameters({"HeartbeatTimeout": seconds})
 
 
 def test_udp_port_is_the_knet_link_port():
-    pairs = dict(sections(coroconf.render(make(ids(3), udp_port=50123), "/run/x", "xapi")))
-    assert (pairs["transport"], pairs["linknumber"], pairs["mcastport"]) == ("knet", "0", "50123")
+    pairs = dict(sections(render(make(ids(3), udp_port=694))))
+    assert (pairs["transport"], pairs["linknumber"], pairs["mcastport"]) == ("knet", "0", "694")
 
 
 def test_every_host_is_a_node_with_its_id_name_and_address():
     conf = make(ids(4))
-    text = coroconf.render(conf, "/run/x", "xapi")
-    nodes = re.findall(r"nodeid: (\d+)\s+name: (\S+)\s+ring0_addr: (\S+)", text)
+    nodes = re.findall(r"nodeid: (\d+)\s+name: (\S+)\s+ring0_addr: (\S+)", render(conf))
     expected = coroconf.node_ids(conf)
     assert nodes == [(str(expected[h.host_id]), h.host_id, h.ip_address) for h in conf.hosts]
 
 
-def test_runtime_files_go_under_the_runtime_dir():
-    pairs = dict(sections(coroconf.render(make(ids(3)), "/tmp/h1", "xapi")))
-    assert (pairs["state_dir"], pairs["logfile"]) == ("/tmp/h1/state", "/tmp/h1/corosync.log")
+def test_state_goes_to_the_runtime_dir_and_logs_to_syslog_and_the_log_dir():
+    pairs = sections(render(make(ids(3))))
+    assert ("state_dir", "/run/x/state") in pairs
+    assert ("logfile", "/var/log/sm-clusterstack/corosync-ha.corosync.log") in pairs
+    assert ("to_syslog", "yes") in pairs and ("syslog_facility", "daemon") in pairs
 
 
-def test_votequorum_with_a_tie_breaker_and_never_two_node():
-    """two_node would keep both halves of a split two-host pool quorate (two masters)."""
+def test_votequorum_without_tie_breaker_or_two_node():
+    """A split without a majority is the statefile's to decide; corosync must not pick a side."""
     for n in (1, 2, 3, 4):
-        pairs = sections(coroconf.render(make(ids(n)), "/run/x", "xapi"))
-        assert ("provider", "corosync_votequorum") in pairs and ("auto_tie_breaker", "1") in pairs
-        assert "two_node" not in dict(pairs)
+        pairs = dict(sections(render(make(ids(n)))))
+        assert pairs["provider"] == "corosync_votequorum"
+        assert "two_node" not in pairs and "auto_tie_breaker" not in pairs
 
 
 def test_braces_balance_and_each_block_opens_on_its_own_line():
-    text = coroconf.render(make(ids(3)), "/run/x", "xapi")
+    text = render(make(ids(3)))
     assert text.count("{") == text.count("}")
     assert all(line.rstrip().endswith("{") for line in text.splitlines() if "{" in line)

@@ -1,12 +1,13 @@
-"""corosync tool output (recorded from a real three-node cluster) -> membership -> liveset."""
+"""corosync tool output (recorded from a real three-node cluster), and the liveset under xapi's own rules."""
 
 import os
+import re
 
 import pytest
 
-from sm_clusterstack.corostack import livesetbuild, tools
-from sm_clusterstack.corostack.statefile import PoolState
-from sm_clusterstack.stacks import liveset
+import xapi_liveset_rules as xapi
+from corostack_fakes import H, Rig
+from sm_clusterstack.corostack import livesetbuild, tools, view
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "corosync")
@@ -26,7 +27,6 @@ def conf(local=H1):
 
 
 NODELIST = tools.parse_nodelist(recorded("cmapctl-nodelist.txt"))
-GOOD_VIEW = livesetbuild.StatefileView(PoolState(GENERATION, "active", H2, [H3]), True, False)
 
 
 def test_quorate_three_node_output_parses():
@@ -65,60 +65,6 @@ def test_unreadable_nodelist_is_refused(text, says):
         tools.parse_nodelist(text)
 
 
-def test_liveset_of_a_quorate_cluster_is_online_with_every_host_live():
-    members = tools.parse_quorumtool(recorded("quorumtool-3-quorate.txt"))
-    built = livesetbuild.build(conf(), members, NODELIST, GOOD_VIEW)
-    parsed = liveset.parse(built.to_xml())
-    assert (parsed.status, parsed.localhost, sorted(parsed.live_hosts())) == ("Online", H1, [H1, H2, H3])
-    assert [(h.master, h.excluded, h.statefile_access) for h in parsed.hosts] == [
-        (False, False, True), (True, False, True), (False, True, True)]
-
-
-def test_liveset_of_the_majority_shows_the_cut_host_dead():
-    members = tools.parse_quorumtool(recorded("quorumtool-2-of-3-quorate.txt"))
-    built = livesetbuild.build(conf(), members, NODELIST, GOOD_VIEW)
-    assert (built.status, built.live_hosts()) == ("Online", [H1, H2])
-    assert not built.host(H3).statefile_access
-
-
-def test_liveset_of_the_isolated_host_is_starting_with_only_itself():
-    members = tools.parse_quorumtool(recorded("quorumtool-1-of-3-not-quorate.txt"))
-    built = livesetbuild.build(conf(local=H3), members, NODELIST, GOOD_VIEW)
-    assert (built.status, built.localhost, built.live_hosts()) == ("Starting", H3, [H3])
-
-
-def test_liveset_reports_a_corrupt_statefile_on_every_host():
-    members = tools.parse_quorumtool(recorded("quorumtool-3-quorate.txt"))
-    view = livesetbuild.StatefileView(None, True, True)
-    built = liveset.parse(livesetbuild.build(conf(), members, NODELIST, view).to_xml())
-    assert all(h.statefile_corrupted for h in built.hosts)
-    assert not any(h.master for h in built.hosts)
-
-
-def test_liveset_without_statefile_access_warns_statefile_lost():
-    members = tools.parse_quorumtool(recorded("quorumtool-3-quorate.txt"))
-    built = livesetbuild.build(conf(), members, NODELIST, livesetbuild.StatefileView(None, False, False))
-    assert built.warnings == {"statefile_lost": True}
-    assert not any(h.statefile_access for h in built.hosts)
-
-
-def test_members_not_in_xhad_conf_are_ignored():
-    members = tools.Membership(True, N1, [N1, 777])
-    nodelist = dict(NODELIST)
-    nodelist[777] = "00000000-0000-4000-8000-000000000777"
-    built = livesetbuild.build(conf(), members, nodelist, GOOD_VIEW)
-    assert [h.host_id for h in built.hosts] == [H1, H2, H3] and built.live_hosts() == [H1]
-
-
-def test_master_is_kept_while_live_else_lowest_live_node_not_excluded():
-    members = tools.parse_quorumtool(recorded("quorumtool-3-quorate.txt"))
-    assert livesetbuild.choose_master(conf(), members, NODELIST, PoolState(GENERATION, master=H1)) == H1
-    assert livesetbuild.choose_master(conf(), members, NODELIST, PoolState(GENERATION)) == H2
-    assert livesetbuild.choose_master(conf(), members, NODELIST, PoolState(GENERATION, excluded=[H2])) == H3
-    cut = tools.parse_quorumtool(recorded("quorumtool-2-of-3-quorate.txt"))
-    assert livesetbuild.choose_master(conf(), cut, NODELIST, PoolState(GENERATION, master=H3)) == H2
-
-
 @pytest.mark.parametrize("returncode, error", [(1, tools.DaemonAbsent), (3, tools.ToolOutputError)])
 def test_quorumtool_exit_codes_are_interpreted(fake_runner, monkeypatch, returncode, error):
     monkeypatch.setattr(tools, "find_tool", lambda name: "/usr/sbin/" + name)
@@ -143,28 +89,70 @@ def test_cmapctl_without_daemon_means_daemon_absent(fake_runner, monkeypatch):
         tools.query_nodelist(fake_runner)
 
 
-def test_last_host_after_others_left_cleanly_keeps_quorum():
-    """xhad does not count excluded hosts: two of three shut down cleanly, the third stays Online."""
-    isolated = tools.parse_quorumtool(recorded("quorumtool-1-of-3-not-quorate.txt"))
-    local = NODELIST[isolated.members[0]]
-    others = [h for h in NODELIST.values() if h != local]
-    view = livesetbuild.StatefileView(PoolState(GENERATION, "active", local, others), True, False)
-    ls = livesetbuild.build(conf(local=local), isolated, NODELIST, view)
-    assert ls.status == "Online"
-    assert livesetbuild.has_quorum(isolated, NODELIST, others)
+def test_knet_stats_give_each_nodes_link_and_latency():
+    text = ("stats.knet.handle.tx_crypt_time_min (u64) = 18446744073709551615\n"
+            "stats.knet.node2.link0.connected (u8) = 1\nstats.knet.node2.link0.latency_ave (u32) = 250\n"
+            "stats.knet.node3.link0.connected (u8) = 0\nstats.knet.node3.link0.latency_ave (u32) = 900\n"
+            "stats.knet.node3.link1.connected (u8) = 1\nstats.knet.node3.link1.latency_ave (u32) = 700\n")
+    assert tools.parse_knet_stats(text) == {2: (True, 250), 3: (True, 700)}
 
 
-def test_one_host_excluded_is_not_enough_for_the_isolated_host():
-    isolated = tools.parse_quorumtool(recorded("quorumtool-1-of-3-not-quorate.txt"))
-    local = NODELIST[isolated.members[0]]
-    other = [h for h in NODELIST.values() if h != local][0]
-    assert not livesetbuild.has_quorum(isolated, NODELIST, [other])  # 1 of 2 counted: no majority
+def liveset_of(rig):
+    """What ha_query_liveset prints for the rig's monitor: its published view, built and serialised."""
+    view.publish(rig.paths, rig.monitor, rig.clock.now)
+    found = view.read(rig.paths, 60)
+    return livesetbuild.build(rig.conf, found, rig.timing.slot_stale).to_xml()
 
 
-def test_excluded_host_still_running_does_not_count_as_live():
-    partition = tools.Membership(False, N1, [N1, N2])
-    assert not livesetbuild.has_quorum(partition, {N1: H1, N2: H2, N3: H3, 4: "h4", 5: "h5"}, [H2])
+def online_rig(tmp_path, **kw):
+    rig = Rig(tmp_path, **kw)
+    rig.poll(H[:3], {h: ("joining", H[:3]) for h in H[1:3]})
+    assert rig.monitor.state == "online"
+    rig.poll(others={h: ("online", H[:3]) for h in H[1:3]})
+    return rig
 
 
-def test_corosyncs_own_quorum_is_kept():
-    assert livesetbuild.has_quorum(tools.parse_quorumtool(recorded("quorumtool-2-of-3-quorate.txt")), NODELIST, [])
+def test_an_online_liveset_is_read_by_xapis_rules_with_every_block_complete(tmp_path):
+    rig = online_rig(tmp_path, master=H[1])
+    got = xapi.parse(liveset_of(rig))
+    assert (got["status"], got["localhost"]) == ("online", H[0])
+    assert {h: f["liveness"] for h, f in got["hosts"].items()} == {h: True for h in H[:3]}
+    assert [h for h, f in got["hosts"].items() if f["master"]] == [H[1]]
+    latencies, raw_hosts = got["raw"]
+    assert sorted(latencies) == sorted(xapi.LATENCIES) and sorted(raw_hosts) == H[:3]
+    assert raw_hosts[H[0]]["heartbeat_active_list_on_heartbeat"] == H[:3]
+    assert got["warnings"] == {name: False for name in xapi.WARNINGS}
+
+
+def test_a_joining_host_is_starting_and_nobody_is_live(tmp_path):
+    rig = Rig(tmp_path)
+    rig.poll(H[:1])
+    got = xapi.parse(liveset_of(rig))
+    assert got["status"] == "starting" and not any(f["liveness"] for f in got["hosts"].values())
+    assert got["raw"] is not None and got["warnings"] is not None
+
+
+def test_statefile_lost_is_warned_with_the_blocks_still_complete(tmp_path):
+    rig = online_rig(tmp_path)
+    os.rename(rig.conf.statefile, rig.conf.statefile + ".gone")
+    rig.poll()
+    got = xapi.parse(liveset_of(rig))
+    assert got["warnings"]["statefile_lost"] is True
+    assert got["hosts"][H[0]]["statefile_access"] is False
+
+
+@pytest.mark.parametrize("cut", ["network_bonding_error", "heartbeat_latency_max", "time_since_last_heartbeat"])
+def test_the_xapi_rules_port_rejects_a_partial_block(tmp_path, cut):
+    """The port is strict where xapi is: the same output with one entry removed is refused."""
+    text = liveset_of(online_rig(tmp_path)).decode()
+    partial, count = re.subn("<%s>[^<]*</%s>" % (cut, cut), "", text, count=1)
+    assert count == 1
+    with pytest.raises(xapi.XapiRejects, match="Missing entry '%s'" % cut):
+        xapi.parse(partial)
+
+
+def test_the_xapi_rules_port_refuses_extra_content_in_localhost():
+    doc = ("<ha_liveset_info><status>Online</status><localhost><HostID>%s</HostID><HostIndex>0</HostIndex>"
+           "</localhost></ha_liveset_info>" % H[0])
+    with pytest.raises(xapi.XapiRejects, match="localhost"):
+        xapi.parse(doc)

@@ -1,131 +1,162 @@
-"""The fence monitor's decision, one poll at a time, and the scripts' argument rules."""
+"""The monitor's state machine, poll by poll: a fake clock and scripted corosync, a real statefile.
 
-import os
+T = HeartbeatTimeout = 10 s (timing.Timing(10)): corosync_stale 2 s,
+arbitration 5 s, guard 5 s, slot_drop 6 s.
+"""
 
 import pytest
 
-from sm_clusterstack.corostack import common, daemon, main, monitor, statefile, tools
+from corostack_fakes import H, Rig
+from sm_clusterstack.corostack import common, daemon, fencing, main, statefile, tools
 from sm_clusterstack.stacks import mtc
-
-GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
-DATA = os.path.join(os.path.dirname(__file__), "data", "corosync")
 
 
 @pytest.fixture
-def paths(tmp_path, monkeypatch):
-    fenced = []
-    monkeypatch.setattr(monitor, "fence", lambda p, argv, reason: fenced.append(reason))
-    monkeypatch.setattr(monitor, "CONFIRM_DELAY", 0)
-    found = daemon.Paths(str(tmp_path))
-    found.fenced = fenced
-    return found
+def fenced(monkeypatch):
+    calls = []
+
+    def fence(action, escalation, attempts, reason, timeout, grace, log, **hooks):
+        calls.append(reason)
+        return True
+    monkeypatch.setattr(fencing, "fence", fence)
+    monkeypatch.setattr(tools, "set_expected_votes", lambda votes, **kw: calls.append("votes %d" % votes)
+                        or tools.runner.Result(["q"], 0, "", ""))
+    monkeypatch.setattr(daemon, "corosync_pid", lambda paths: None)
+    return calls
 
 
-def run_polls(paths, answers, mode="armed"):
-    daemon.set_fencing(paths, mode)
-    was = False
-    for answer in answers:
-        was = monitor.step(paths, [], was, probe=lambda: answer)
-    return paths.fenced
+def online(rig, hosts=H[:3]):
+    others = [h for h in hosts if h != rig.monitor.me]
+    assert rig.poll(list(hosts), {h: ("joining", list(hosts)) for h in others}) == "online"
+    rig.poll(others={h: ("online", list(hosts)) for h in others})
+    return others
 
 
-def test_armed_host_that_loses_quorum_fences_once(paths):
-    assert run_polls(paths, [True, True, False, False]) == ["quorum lost"]
-    assert daemon.fencing_mode(paths) == "fenced"
+def test_joining_in_pool_state_init_waits_for_every_host_then_arms_and_activates(tmp_path, fenced):
+    rig = Rig(tmp_path, pool_state="init")
+    assert rig.poll(H[:2]) == "joining" and rig.pipe.sent.count("a") == 0
+    assert rig.poll(H[:3]) == "online"
+    assert daemon.fencing_mode(rig.paths) == "armed" and "a" in rig.pipe.sent
+    assert statefile.read(rig.conf.statefile).pool_state == "active"
+    assert rig.monitor.committed == set(H[:3])
 
 
-def test_armed_host_whose_corosync_dies_fences(paths):
-    assert run_polls(paths, [True, None]) == ["corosync is not running"]
+def test_a_minority_fences_once_the_majority_reported_and_marks_its_slot(tmp_path, fenced):
+    rig = Rig(tmp_path, me=2)
+    online(rig)
+    assert rig.poll(H[2:3], {h: ("online", H[:3]) for h in H[:2]}) == "online"  # the others have not seen it yet
+    assert rig.poll(others={h: ("online", H[:2]) for h in H[:2]}) == "fencing"
+    assert fenced == []  # the fence runs on the next poll, after its slot said "fencing"
+    assert rig.poll() == "fenced"
+    assert len(fenced) == 1 and "lost the survival rules" in fenced[0]
+    assert rig.pipe.sent[-1] == "f" and daemon.fencing_mode(rig.paths) == "fenced"
 
 
-def test_corosync_absent_once_is_checked_again_before_fencing(paths):
-    daemon.set_fencing(paths, "armed")
-    answers = iter([None, True])
-    assert monitor.step(paths, [], True, probe=lambda: next(answers)) is True
-    assert paths.fenced == []
+def test_a_lost_host_stays_live_until_its_slot_says_fenced(tmp_path, fenced):
+    rig = Rig(tmp_path, master=H[2])
+    online(rig)
+    rig.poll(H[:2], {H[1]: ("online", H[:2]), H[2]: ("online", H[2:3])})
+    for _ in range(8):
+        rig.poll(others={H[1]: ("online", H[:2]), H[2]: ("fencing", H[2:3])})
+        assert H[2] in rig.monitor.committed and rig.monitor.state == "online"
+    rig.poll(others={H[1]: ("online", H[:2]), H[2]: ("fenced", H[2:3])})
+    assert rig.monitor.committed == set(H[:2])
 
 
-def test_host_never_quorate_since_armed_does_not_fence(paths):
-    assert run_polls(paths, [False, None, False]) == []
+def test_a_lost_host_whose_slot_stopped_is_dropped_after_guard_plus_grace(tmp_path, fenced):
+    rig = Rig(tmp_path)
+    online(rig)
+    rig.poll(H[:2], {H[1]: ("online", H[:2])})
+    dropped_at = None
+    for i in range(40):
+        rig.poll(others={H[1]: ("online", H[:2])})
+        if H[2] not in rig.monitor.committed:
+            dropped_at = i
+            break
+    assert dropped_at is not None and (dropped_at + 2) * 0.25 >= rig.timing.slot_drop
 
 
-@pytest.mark.parametrize("mode", ["disarmed", "excluded"])
-def test_disarmed_or_excluded_host_does_not_fence(paths, mode):
-    assert run_polls(paths, [True, False], mode=mode) == []
+def test_corosync_silent_past_corosync_stale_fences(tmp_path, fenced):
+    rig = Rig(tmp_path)
+    online(rig)
+    states = [rig.poll(None if i == 0 else "same", {h: ("online", H[:3]) for h in H[1:3]}) for i in range(9)]
+    assert states[:7] == ["online"] * 7 and "fencing" in states
+    rig.poll()
+    assert "corosync has not answered" in fenced[0]
 
 
-def test_rearmed_host_must_be_quorate_again_before_fencing(paths):
-    daemon.set_fencing(paths, "armed")
-    was = monitor.step(paths, [], False, probe=lambda: True)
-    daemon.set_fencing(paths, "disarmed")
-    was = monitor.step(paths, [], was, probe=lambda: True)
-    daemon.set_fencing(paths, "armed")
-    monitor.step(paths, [], was, probe=lambda: False)
-    assert paths.fenced == []
+def test_reports_that_never_agree_fence_after_the_arbitration_time(tmp_path, fenced):
+    rig = Rig(tmp_path, n=2)
+    online(rig, H[:2])
+    states = [rig.poll(H[:1] if i == 0 else "same", {H[1]: ("online", H[:2])}) for i in range(24)]
+    assert states[:19] == ["online"] * 19 and states[-1] in ("fencing", "fenced")
 
 
-def test_no_fencing_once_the_pool_state_is_invalid(paths):
-    daemon.set_fencing(paths, "armed")
-    was = monitor.step(paths, [], False, probe=lambda: True, invalid=lambda: True)
-    monitor.step(paths, [], was, probe=lambda: False, invalid=lambda: True)
-    assert paths.fenced == [] and daemon.fencing_mode(paths) == "disarmed"
+@pytest.mark.parametrize("lost", [0, 1])
+def test_a_two_host_pool_survives_the_death_of_either_host(tmp_path, fenced, lost):
+    rig = Rig(tmp_path, n=2, me=1 - lost, master=H[lost])
+    online(rig, H[:2])
+    rig.poll([H[1 - lost]])
+    for _ in range(40):
+        assert rig.poll() == "online"  # the dead host's slot no longer moves
+    assert rig.monitor.committed == {H[1 - lost]} and "votes 1" in fenced
 
 
-def test_pool_state_read_from_the_statefile(tmp_path):
-    path = str(tmp_path / "sf")
-    assert not monitor.pool_invalid(path)  # unreadable: no proof, fencing goes ahead
-    open(path, "wb").close()
-    statefile.write(path, statefile.PoolState(GEN, "active"))
-    assert not monitor.pool_invalid(path)
-    statefile.write(path, statefile.PoolState(GEN, "invalid"))
-    assert monitor.pool_invalid(path)
+def test_disarmed_host_that_loses_does_not_fence(tmp_path, fenced):
+    rig = Rig(tmp_path, me=2)
+    online(rig)
+    daemon.set_fencing(rig.paths, "disarmed")
+    rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]})
+    assert rig.poll() == "lost" and fenced == [] and "d" in rig.pipe.sent
 
 
-def test_unknown_fencing_mode_reads_as_disarmed(paths):
-    with open(paths.fencing, "w") as f:
-        f.write("maybe\n")
-    assert daemon.fencing_mode(paths) == "disarmed"
+def test_no_fencing_while_the_pool_state_is_invalid(tmp_path, fenced):
+    rig = Rig(tmp_path, me=2)
+    online(rig)
+    statefile.update(rig.conf.statefile, lambda s: setattr(s, "pool_state", "invalid") or s)
+    rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]})
+    assert rig.poll() == "lost" and fenced == []
 
 
-@pytest.mark.parametrize("argv, choices, config, expected", [
-    (["init"], ("init", "active"), True, ("init", "")),
-    (["-C", "/x.conf", "active"], ("init", "active"), True, ("active", "/x.conf")),
-    ([], (), False, ("", "")),
-])
-def test_script_arguments_accepted(argv, choices, config, expected):
-    assert common.parse_args(argv, choices, config) == expected
+def test_an_armed_host_whose_guard_is_gone_fences(tmp_path, fenced):
+    rig = Rig(tmp_path)
+    online(rig)
+    rig.pipe.alive = False
+    rig.poll(others={h: ("online", H[:3]) for h in H[1:3]})
+    assert rig.poll() == "fenced" and "fence guard is gone" in fenced[0]
 
 
-@pytest.mark.parametrize("argv, choices, config", [
-    (["bogus"], ("init",), True), ([], ("init",), True), (["init", "init"], ("init",), True),
-    (["-C"], (), True), (["-C", "a", "-C", "b"], (), True), (["-C", "a"], (), False), (["x"], (), False),
-])
-def test_bad_script_arguments_are_invalid_parameter(argv, choices, config):
-    with pytest.raises(common.Failure) as caught:
-        common.parse_args(argv, choices, config)
-    assert caught.value.code == mtc.INVALID_PARAMETER
+def test_an_excluded_host_with_hosts_not_excluded_and_no_liveset_is_blocked(tmp_path, fenced):
+    rig = Rig(tmp_path, excluded=[H[0]])
+    assert rig.poll(H[:1]) == "blocked"
 
 
-def test_unknown_script_is_an_internal_bug(capsys):
-    assert main.main("ha_frobnicate", []) == mtc.INTERNAL_BUG
-    assert "not a script" in capsys.readouterr().err
+def test_an_excluded_host_joining_a_liveset_clears_its_own_mark(tmp_path, fenced):
+    rig = Rig(tmp_path, excluded=[H[0]])
+    assert rig.poll(H[:3], {h: ("online", H[:3]) for h in H[1:3]}) == "online"
+    assert statefile.read(rig.conf.statefile).excluded == []
 
 
-def test_probe_counts_quorum_without_hosts_that_left_cleanly(fake_runner, monkeypatch):
-    """corosync says not quorate (1 of 3), but the two others are excluded: no fencing."""
-    monkeypatch.setattr(tools, "find_tool", lambda name: "/usr/sbin/" + name)
-    quorum = open(os.path.join(DATA, "quorumtool-1-of-3-not-quorate.txt")).read()
-    nodelist_text = open(os.path.join(DATA, "cmapctl-nodelist.txt")).read()
-    nodes = tools.parse_nodelist(nodelist_text)
-    local = nodes[tools.parse_quorumtool(quorum).members[0]]
-    others = [h for h in nodes.values() if h != local]
-    for excluded, expected in ((others, True), (others[:1], False)):
-        fake_runner.expect(["/usr/sbin/corosync-quorumtool", "-s", "-p"], returncode=2, stdout=quorum)
-        fake_runner.expect(["/usr/sbin/corosync-cmapctl", "nodelist"], stdout=nodelist_text)
-        assert monitor.quorate(fake_runner, excluded=lambda: excluded) is expected
+def test_a_failed_fence_is_retried_until_it_succeeds(tmp_path, monkeypatch):
+    results = [False, False, True]
+    monkeypatch.setattr(fencing, "fence", lambda *a, **kw: results.pop(0))
+    monkeypatch.setattr(daemon, "corosync_pid", lambda paths: None)
+    rig = Rig(tmp_path, me=2)
+    online(rig)
+    rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]})
+    pets = rig.pipe.sent.count("p")
+    assert [rig.poll() for _ in range(3)] == ["fencing", "fencing", "fenced"]
+    assert rig.pipe.sent.count("p") == pets  # a host fencing never pets its guard
 
 
-def test_hanging_corosync_counts_as_gone(fake_runner, monkeypatch):
-    monkeypatch.setattr(tools, "find_tool", lambda name: "/usr/sbin/" + name)
-    fake_runner.expect(["/usr/sbin/corosync-quorumtool", "-s", "-p"], returncode=None, timed_out=True)
-    assert monitor.quorate(fake_runner) is None
+def test_scripts_refuse_unknown_arguments():
+    with pytest.raises(common.Failure) as raised:
+        common.parse_args(["-x"])
+    assert raised.value.code == mtc.INVALID_PARAMETER
+    assert common.parse_args(["init", "-C", "/f"], ("init",), config=True) == ("init", "/f")
+
+
+def test_main_turns_an_unexpected_error_into_127(monkeypatch, capsys):
+    monkeypatch.setitem(main.SCRIPTS, "ha_query_liveset", lambda argv: 1 / 0)
+    assert main.main("ha_query_liveset", []) == mtc.INTERNAL_BUG
+    assert "ZeroDivisionError" in capsys.readouterr().err

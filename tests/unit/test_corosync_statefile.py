@@ -1,11 +1,12 @@
-"""The statefile format, its corruption checks and its locked updates."""
+"""The statefile format, its corruption checks, its locked updates and the hosts' slots."""
 
 import threading
 
 import pytest
 
-from sm_clusterstack.corostack import statefile
+from sm_clusterstack.corostack import hostslot, statefile
 from sm_clusterstack.corostack.statefile import PoolState
+from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
 GEN = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
 H1, H2 = "8f1c2a34-0000-4000-8000-000000000001", "8f1c2a34-0000-4000-8000-000000000002"
@@ -66,7 +67,7 @@ def test_well_checksummed_but_invalid_payload_is_corrupt(payload, says):
 
 def test_update_reads_changes_and_writes(tmp_path):
     path = attached_vdi(tmp_path)
-    statefile.write(path, PoolState(GEN))
+    statefile.initialise(path, PoolState(GEN))
 
     def change(old):
         old.master = H1
@@ -77,21 +78,21 @@ def test_update_reads_changes_and_writes(tmp_path):
 
 def test_failed_change_leaves_the_statefile_as_it_was(tmp_path):
     path = attached_vdi(tmp_path)
-    statefile.write(path, PoolState(GEN))
+    statefile.initialise(path, PoolState(GEN))
 
     def refuse(old):
         raise RuntimeError("no")
     with pytest.raises(RuntimeError):
         statefile.update(path, refuse)
     assert statefile.read(path) == PoolState(GEN)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sf", "sf.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sf"]  # written in place: no temporary files
 
 
 def attached_vdi(tmp_path):
     """A blank raw VDI, as xapi attaches it for the statefile (a file here)."""
     path = str(tmp_path / "sf")
     with open(path, "wb") as f:
-        f.truncate(4 * 1024 * 1024)
+        f.truncate(statefile.SIZE)
     return path
 
 
@@ -99,7 +100,7 @@ def test_statefile_not_attached_is_never_created(tmp_path):
     """Each host creating its own private file would silently split the pool's state."""
     path = str(tmp_path / "absent")
     with pytest.raises(statefile.StatefileError, match="No such file"):
-        statefile.write(path, PoolState(GEN))
+        statefile.initialise(path, PoolState(GEN))
     assert not (tmp_path / "absent").exists()
 
 
@@ -110,7 +111,7 @@ def test_missing_statefile_is_an_access_error(tmp_path):
 
 def test_concurrent_writers_lose_no_update(tmp_path):
     path = attached_vdi(tmp_path)
-    statefile.write(path, PoolState(GEN))
+    statefile.initialise(path, PoolState(GEN))
     hosts = ["8f1c2a34-0000-4000-8000-%012d" % i for i in range(16)]
 
     def exclude(host_id):
@@ -124,3 +125,60 @@ def test_concurrent_writers_lose_no_update(tmp_path):
     for t in threads:
         t.join()
     assert statefile.read(path).excluded == sorted(hosts)
+
+
+def test_the_statefile_is_xapis_size_one_pool_block_and_64_host_slots():
+    assert statefile.SIZE == 266240 == 4096 + 64 * 4096
+
+
+@pytest.mark.parametrize("size", [0, 4096, statefile.SIZE - 1])
+def test_a_statefile_of_the_wrong_size_is_invalid(tmp_path, size):
+    path = str(tmp_path / "sf")
+    with open(path, "wb") as f:
+        f.truncate(size)
+    with pytest.raises(statefile.StatefileCorrupt, match="at least 266240"):
+        statefile.read(path)
+
+
+def test_init_blanks_every_host_slot_and_keeps_the_rest_of_the_file(tmp_path):
+    path = attached_vdi(tmp_path)
+    with open(path, "r+b") as f:
+        f.write(b"\xff" * statefile.SIZE)
+    statefile.initialise(path, PoolState(GEN))
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[statefile.BLOCK:statefile.SIZE] == b"\0" * (64 * statefile.BLOCK)
+    assert statefile.read(path) == PoolState(GEN)
+
+
+def pool_conf(path, n=3, local=0):
+    hosts = [Host("8f1c2a34-0000-4000-8000-00000000000%d" % i, "10.0.0.%d" % i) for i in range(n, 0, -1)]
+    return XhadConfig(GEN, hosts, hosts[local].host_id, path)
+
+
+def test_each_host_writes_its_own_slot_in_hostid_order(tmp_path):
+    path = attached_vdi(tmp_path)
+    statefile.initialise(path, PoolState(GEN))
+    conf = pool_conf(path)
+    assert sorted(hostslot.indexes(conf).values()) == [1, 2, 3]
+    assert hostslot.indexes(conf)[H1] == 1
+    with statefile.opened(path, write=True) as fd:
+        hostslot.write(fd, conf, hostslot.Slot(GEN, H1, 5, "online", [H1, H2], link_up=False))
+        hostslot.write(fd, conf, hostslot.Slot(GEN, H2, 9, "fencing", [H2]))
+        slots = hostslot.read_all(fd, conf)
+    assert slots[H1] == hostslot.Slot(GEN, H1, 5, "online", [H2, H1], False)
+    assert slots[H2].state == "fencing" and slots["8f1c2a34-0000-4000-8000-000000000003"] is None
+    assert statefile.read(path) == PoolState(GEN)  # the pool record is untouched
+
+
+def test_a_slot_of_another_generation_or_host_or_torn_reads_as_none(tmp_path):
+    path = attached_vdi(tmp_path)
+    statefile.initialise(path, PoolState(GEN))
+    conf = pool_conf(path)
+    other_gen = "00000000-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
+    with statefile.opened(path, write=True) as fd:
+        statefile.write_block(fd, 1, hostslot.encode(hostslot.Slot(other_gen, H1, 1, "online")))
+        statefile.write_block(fd, 2, hostslot.encode(hostslot.Slot(GEN, H1, 1, "online")))
+        torn = hostslot.encode(hostslot.Slot(GEN, H1, 1, "online")).replace(b"online", b"onl\0\0\0")
+        statefile.write_block(fd, 3, torn)
+        assert set(hostslot.read_all(fd, conf).values()) == {None}

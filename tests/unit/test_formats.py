@@ -133,6 +133,12 @@ def test_xhad_conf_rejections_say_what_is_wrong(old, new, says):
     assert says in str(info.value)
 
 
+def test_xhad_conf_unknown_parameters_are_ignored_as_xhad_does():
+    text = make_conf().to_xml().decode().replace("<parameters>", "<parameters><Frobnicate>x</Frobnicate>")
+    conf = xhadconf.parse(text)
+    assert "Frobnicate" not in conf.parameters and conf.parameters == make_conf().parameters
+
+
 def test_xhad_conf_localhost_must_be_a_configured_host():
     text = make_conf().to_xml().decode()
     local = ids(3)[1]

@@ -88,7 +88,7 @@ def test_versioned_capabilities_are_known():
     assert codes(with_(capabilities=["VDI_CREATE/1", "SR_PROBE:2"])) == []
 
 
-@pytest.mark.parametrize("name,stacks", [("OCFS2SR", ["corosync"]), ("MelioSR", ["melio"]), ("LVMSR", [])])
+@pytest.mark.parametrize("name,stacks", [("OCFS2SR", ["corosync-ha"]), ("MelioSR", ["melio"]), ("LVMSR", [])])
 def test_shipped_drivers_pass_and_document_their_keys(name, stacks):
     module = load_driver(name)
     info = dict(module.DRIVER_INFO)

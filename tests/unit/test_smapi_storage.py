@@ -41,7 +41,7 @@ def test_ocfs2_create_formats_for_pcmk_and_answers_the_overwrite_question(fake_r
                         "--cluster-stack=pcmk", "--cluster-name=pool1", device])
     fake_runner.expect(["tunefs.ocfs2", "-Q", "%V\\n", device], stdout="sr-%s\n" % UUID)
     storage = storage_ocfs2.OCFS2Storage({"device": device, "cluster_name": "pool1", "node_slots": "8"},
-                                         "corosync", run=runner)
+                                         "corosync-ha", run=runner)
     storage.create(UUID, 0)
     assert runner.stdins[0] == "y\n"
 

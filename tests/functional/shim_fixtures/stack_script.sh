@@ -14,6 +14,9 @@ if [ -f '@CTL@'/fail_$name ]; then
   if [ -z "${2:-}" ] || [ "$2" = "$me" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
 fi
 case "$name" in
+  ha_set_pool_state)
+    # like xhad: once the pool state is invalid, every daemon leaves (a query then exits 14)
+    if [ "${1:-}" = invalid ]; then touch '@CTL@'/invalid; else rm -f '@CTL@'/invalid; fi ;;
   ha_start_daemon)
     # wait (up to 20 s) until every configured host has started, as xhad's enable-time join does
     touch '@CTL@'/started-"$me"
@@ -25,6 +28,7 @@ case "$name" in
       done
     fi ;;
   ha_query_liveset)
+    [ -f '@CTL@'/invalid ] && { echo "no daemon: the pool state is invalid" >&2; exit 14; }
     printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>%s</HostID></localhost>' "$me"
     for h in $(sed -n '/<common-config>/,/<\/common-config>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf"); do
       m=FALSE; [ "$(cat '@CTL@'/master 2>/dev/null)" = "$h" ] && m=TRUE

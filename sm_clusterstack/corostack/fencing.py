@@ -1,0 +1,91 @@
+"""Fencing a host: the settings' fence action, retried, then escalated; and the watchdog device.
+
+``fence`` runs ``fence-action`` up to ``fence-attempts`` times (each with
+a timeout; exit 0 is success), then ``fence-escalation`` once.  An empty
+action is the kernel's immediate reboot (``b`` to /proc/sysrq-trigger),
+the default of both: if that write returns and the host still runs a
+moment later, it failed.  The action runs without a shell, its
+environment only PATH and SM_CLUSTERSTACK_FENCE_REASON (why).
+
+``Watchdog`` is the kernel watchdog device (as sbd uses it): once opened
+it must be written to within its timeout or the kernel reboots the host,
+so a fence guard that dies still fences; closing it after writing ``V``
+(the magic close) stands it down.
+"""
+
+import fcntl
+import os
+import struct
+import time
+import typing
+
+from sm_clusterstack import runner
+from sm_clusterstack.corostack.log import Log
+
+SYSRQ = "/proc/sysrq-trigger"
+WDIOC_SETTIMEOUT = 0xC0045706  # _IOWR('W', 6, int)
+FENCE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def kernel_reboot(grace: float) -> bool:
+    """Reboot now through sysrq; False when this returns and the host still runs after ``grace``."""
+    try:
+        with open(SYSRQ, "w") as trigger:
+            trigger.write("b")
+    except OSError:
+        return False
+    time.sleep(grace)
+    return False
+
+
+def run_action(argv: typing.List[str], reason: str, timeout: float, grace: float, log: Log,
+               run: typing.Callable[..., runner.Result] = runner.run,
+               reboot: typing.Callable[[float], bool] = kernel_reboot) -> bool:
+    """Run one fence action; True when it reports success (exit 0)."""
+    if not argv:
+        log.warning("fencing by the kernel's immediate reboot: %s" % reason)
+        return reboot(grace)
+    result = run(argv, timeout=timeout, env={"PATH": FENCE_PATH, "SM_CLUSTERSTACK_FENCE_REASON": reason})
+    log.warning("fence action %s: %s" % (" ".join(argv), result.describe()))
+    return result.ok
+
+
+def fence(action: typing.List[str], escalation: typing.List[str], attempts: int, reason: str,
+          timeout: float, grace: float, log: Log, **hooks) -> bool:
+    """The whole fence chain; True once an action succeeded, False when even escalation failed."""
+    for attempt in range(1, attempts + 1):
+        log.warning("fencing (attempt %d of %d): %s" % (attempt, attempts, reason))
+        if run_action(action, reason, timeout, grace, log, **hooks):
+            return True
+    log.warning("fence action failed %d times: escalating" % attempts)
+    if run_action(escalation, reason + " (escalated)", timeout, grace, log, **hooks):
+        return True
+    log.warning("escalation failed too: this host could not fence")
+    return False
+
+
+class Watchdog(object):
+    """An open kernel watchdog device, or nothing when ``path`` is "" or absent."""
+
+    def __init__(self, path: str, timeout: float, log: Log) -> None:
+        self.fd = None  # type: typing.Optional[int]
+        if not path or not os.path.exists(path):
+            return
+        self.fd = os.open(path, os.O_WRONLY)
+        try:
+            fcntl.ioctl(self.fd, WDIOC_SETTIMEOUT, struct.pack("i", max(1, int(timeout + 0.999))))
+        except OSError as e:  # a device without a settable timeout keeps its own
+            log.write("watchdog %s: timeout not set (%s)" % (path, e.strerror or e))
+        log.write("watchdog %s armed, timeout %.1f s" % (path, timeout))
+
+    def pet(self) -> None:
+        """Tell the kernel this host is still well."""
+        if self.fd is not None:
+            os.write(self.fd, b"\0")
+
+    def stand_down(self) -> None:
+        """Magic close: the kernel stops counting."""
+        if self.fd is not None:
+            os.write(self.fd, b"V")
+            os.close(self.fd)
+            self.fd = None

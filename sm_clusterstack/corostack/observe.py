@@ -1,0 +1,135 @@
+"""What a monitor sees on one poll: corosync's partition and the statefile.
+
+``Observer.corosync`` asks corosync for this host's partition (and, now and
+then, each knet link's latency); ``Observer.statefile`` writes this host's
+slot, then reads the pool record and every other slot, and keeps for each
+host when its slot last changed (a host is fresh on the statefile while
+its ``seq`` moves).  Both measure their own latency for the liveset.
+"""
+
+import time
+import typing
+
+from sm_clusterstack.corostack import arbitration, hostslot, statefile, tools
+from sm_clusterstack.corostack import conf as coroconf
+from sm_clusterstack.corostack.timing import Timing
+from sm_clusterstack.stacks.xhadconf import XhadConfig
+
+STATS_EVERY = 4  # polls between knet latency reads
+
+
+class Latency(object):
+    """The last, lowest and highest of a latency in ms."""
+
+    def __init__(self) -> None:
+        self.last, self.low, self.high = 0, None, 0  # type: int, typing.Optional[int], int
+
+    def add(self, ms: float) -> None:
+        """Record one measurement."""
+        self.last = int(round(ms))
+        self.low = self.last if self.low is None else min(self.low, self.last)
+        self.high = max(self.high, self.last)
+
+    def triple(self) -> typing.List[int]:
+        """[last, min, max]."""
+        return [self.last, self.low or 0, self.high]
+
+
+class Seen(object):
+    """The statefile as read on this poll."""
+
+    def __init__(self) -> None:
+        self.access = False
+        self.corrupted = False
+        self.pool = None  # type: typing.Optional[statefile.PoolState]
+        self.peers = {}  # type: typing.Dict[str, arbitration.Peer]
+
+
+class Observer(object):
+    """One host's view of corosync and the statefile, poll after poll."""
+
+    def __init__(self, conf: XhadConfig, timing: Timing, clock: typing.Callable[[], float] = time.monotonic,
+                 run: typing.Any = None) -> None:
+        self.conf = conf
+        self.timing = timing
+        self.clock = clock
+        self.run = run
+        self.me = conf.local_host_id.lower()
+        self.hosts_by_node = {node: host for host, node in coroconf.node_ids(conf).items()}
+        self.started = clock()
+        self.changes = {}  # type: typing.Dict[str, typing.Tuple[int, float]]
+        self.seq = 0
+        self.polls = 0
+        self.heartbeat = Latency()
+        self.statefile_latency = Latency()
+        self.links = {}  # type: typing.Dict[str, bool]
+        self.quorate = False
+        self.last_answer = clock()
+
+    def _kw(self) -> dict:
+        kw = {"timeout": self.timing.tool_timeout}
+        if self.run is not None:
+            kw["run"] = self.run
+        return kw
+
+    def corosync(self) -> typing.Optional[typing.Set[str]]:
+        """This host's partition as HostIDs; None when corosync does not answer (absent or hung)."""
+        try:
+            membership = tools.query_membership(**self._kw())
+        except (tools.DaemonAbsent, tools.ToolOutputError):
+            return None
+        self.last_answer = self.clock()
+        self.quorate = membership.quorate
+        partition = set(self.hosts_by_node[n] for n in membership.members if n in self.hosts_by_node)
+        self.polls += 1
+        doubtful = any(self.links.get(h) is not True for h in partition - {self.me})
+        if doubtful or self.polls % STATS_EVERY == 1:  # a link seen down is checked again at once
+            self._read_stats(partition)
+        return partition | {self.me}
+
+    def _read_stats(self, partition: typing.Set[str]) -> None:
+        try:
+            stats = tools.query_knet_stats(**self._kw())
+        except (tools.DaemonAbsent, tools.ToolOutputError):
+            return
+        self.links = {self.hosts_by_node[n]: up for n, (up, _us) in stats.items() if n in self.hosts_by_node}
+        peers = [us for n, (up, us) in stats.items() if up and self.hosts_by_node.get(n) in partition - {self.me}]
+        self.heartbeat.add(max(peers) / 1000.0 if peers else 0)
+
+    def statefile(self, state: str, partition: typing.Iterable[str], link_up: bool) -> Seen:
+        """Publish this host's slot, then read everything (errors become Seen's flags)."""
+        seen = Seen()
+        began = self.clock()
+        self.seq += 1
+        slot = hostslot.Slot(self.conf.generation_uuid, self.me, self.seq, state, partition, link_up)
+        try:
+            with statefile.opened(self.conf.statefile, write=True) as fd:
+                hostslot.write(fd, self.conf, slot)
+                slots = hostslot.read_all(fd, self.conf)
+                seen.access = True
+                seen.pool = statefile.decode(statefile.read_block(fd, 0))
+        except statefile.StatefileError:
+            return seen
+        except statefile.StatefileCorrupt:
+            seen.corrupted = True
+            return seen
+        finally:
+            self.statefile_latency.add((self.clock() - began) * 1000)
+        seen.peers = self._peers(slots)
+        return seen
+
+    def _peers(self, slots: typing.Dict[str, typing.Optional[hostslot.Slot]]) -> typing.Dict[str, arbitration.Peer]:
+        now = self.clock()
+        peers = {}
+        for host, slot in slots.items():
+            seq, since = self.changes.get(host, (None, self.started))
+            if slot is not None and slot.seq != seq:
+                seq, since = slot.seq, now
+                self.changes[host] = (seq, since)
+            age = now - since
+            peers[host] = arbitration.Peer(slot, slot is not None and age < self.timing.slot_stale, age)
+        return peers
+
+    def since_update(self, host: str) -> float:
+        """Seconds since ``host``'s slot last changed (since this monitor started if never)."""
+        return self.clock() - self.changes.get(host, (None, self.started))[1]

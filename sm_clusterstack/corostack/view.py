@@ -1,0 +1,68 @@
+"""The monitor's published view (``view.json`` in the runtime directory), read by the scripts.
+
+The monitor rewrites it on every poll; ``time`` is CLOCK_MONOTONIC (the
+same in every process of the machine), so a reader can tell a hung
+monitor (a view older than Timing.view_stale) from a live one.  It holds
+what the liveset needs: state, committed liveset, partition, statefile
+access, pool record, latencies, warnings and each host's raw data.
+"""
+
+import time
+import typing
+
+from sm_clusterstack.corostack import daemon
+
+STATUS = {"online": "Online"}  # every other state is Starting: this host is not (or no more) in a liveset
+
+
+def warnings(monitor: typing.Any) -> typing.Dict[str, bool]:
+    """xapi's five warnings, as this host can tell them."""
+    t = monitor.timing
+    obs = monitor.observer
+    peers_down = [h for h in monitor.partition - {monitor.me} if obs.links.get(h) is False]
+    return {
+        "statefile_lost": not monitor.seen.access,
+        "heartbeat_approaching_timeout": bool(peers_down) or obs.heartbeat.last > t.heartbeat_timeout * 500,
+        "statefile_approaching_timeout": obs.statefile_latency.last > t.slot_stale * 500,
+        "Xapi_healthcheck_approaching_timeout": False,  # this stack runs no xapi health check
+        "network_bonding_error": not monitor.link_up,
+    }
+
+
+def raw_hosts(monitor: typing.Any, now: float) -> typing.Dict[str, dict]:
+    """Each configured host's raw data (times in ms), as xapi's host_raw_data wants them."""
+    found = {}
+    for host in sorted(monitor.configured):
+        peer = monitor.seen.peers.get(host)
+        heard = 0.0 if host in monitor.partition else now - monitor.lost_since.get(host, monitor.started)
+        found[host] = {
+            "time_since_last_update_on_statefile": int(monitor.observer.since_update(host) * 1000),
+            "time_since_last_heartbeat": int(heard * 1000),
+            "time_since_xapi_restart_first_attempted": 0,
+            "heartbeat_active_list_on_heartbeat": sorted(monitor.partition) if host in monitor.partition else [],
+            "heartbeat_active_list_on_statefile": list(peer.slot.partition) if peer and peer.slot else [],
+        }
+    return found
+
+
+def publish(paths: daemon.Paths, monitor: typing.Any, now: float) -> None:
+    """Write the view of ``monitor`` (a monitor.Monitor)."""
+    pool = monitor.pool
+    obs = monitor.observer
+    daemon.write_json(paths.view, {
+        "time": time.monotonic(), "state": monitor.state, "reason": monitor.reason,
+        "committed": sorted(monitor.committed), "partition": sorted(monitor.partition),
+        "statefile_access": monitor.seen.access, "statefile_corrupted": monitor.seen.corrupted,
+        "master": pool.master if pool else "", "excluded": list(pool.excluded) if pool else [],
+        "pool_state": pool.pool_state if pool else "",
+        "latency": {"statefile": obs.statefile_latency.triple(), "heartbeat": obs.heartbeat.triple()},
+        "warnings": warnings(monitor), "hosts": raw_hosts(monitor, now),
+    })
+
+
+def read(paths: daemon.Paths, stale_after: float) -> typing.Optional[dict]:
+    """The current view; None when there is none or it is older than ``stale_after`` (a hung monitor)."""
+    found = daemon.read_json(paths.view)
+    if not isinstance(found, dict) or not isinstance(found.get("time"), (int, float)):
+        return None
+    return found if time.monotonic() - found["time"] <= stale_after else None

@@ -1,0 +1,128 @@
+"""The fence chain (attempts, escalation, the kernel's reboot as default), the watchdog and the guard."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from corostack_fakes import H, Rig
+from sm_clusterstack.corostack import daemon, fencing, guard, hostslot, statefile
+from sm_clusterstack.corostack.log import Log
+
+
+@pytest.fixture
+def log(tmp_path):
+    return Log(str(tmp_path / "log" / "ha.log"), "test")
+
+
+def chain(fake_runner, log, action, escalation, attempts=3, reboots=None):
+    reboots = [] if reboots is None else reboots
+
+    def reboot(grace):
+        reboots.append(grace)
+        return False
+    return fencing.fence(action, escalation, attempts, "why", 2.0, 0.5, log, run=fake_runner, reboot=reboot)
+
+
+def test_a_fence_action_that_succeeds_runs_once_with_the_reason_and_only_path(fake_runner, log):
+    fake_runner.expect(["/bin/fence", "-x"], env_items={"SM_CLUSTERSTACK_FENCE_REASON": "why"})
+    assert chain(fake_runner, log, ["/bin/fence", "-x"], []) is True
+    assert sorted(fake_runner.calls[0][1]) == ["PATH", "SM_CLUSTERSTACK_FENCE_REASON"]
+
+
+def test_a_failing_fence_action_is_retried_then_escalated(fake_runner, log):
+    for _ in range(3):
+        fake_runner.expect(["/bin/fence"], returncode=1)
+    fake_runner.expect(["/bin/last-resort"])
+    assert chain(fake_runner, log, ["/bin/fence"], ["/bin/last-resort"]) is True
+    assert "escalating" in open(log.path).read()
+
+
+def test_a_fence_action_that_hangs_counts_as_failed(fake_runner, log):
+    fake_runner.expect(["/bin/fence"], timed_out=True, returncode=None)
+    fake_runner.expect(["/bin/fence"], returncode=0)
+    assert chain(fake_runner, log, ["/bin/fence"], [], attempts=2) is True
+
+
+def test_the_default_of_both_is_the_kernels_reboot_and_a_reboot_that_returns_failed(fake_runner, log):
+    reboots = []
+    assert chain(fake_runner, log, [], [], attempts=2, reboots=reboots) is False
+    assert reboots == [0.5, 0.5, 0.5]
+
+
+def test_the_watchdog_is_written_on_every_pet_and_closed_with_the_magic_character(tmp_path, log):
+    device = tmp_path / "watchdog"
+    device.write_bytes(b"")
+    dog = fencing.Watchdog(str(device), 5.0, log)  # a regular file: no settable timeout, still written
+    dog.pet()
+    dog.pet()
+    dog.stand_down()
+    assert device.read_bytes() == b"\0\0V"
+    assert fencing.Watchdog("", 5.0, log).fd is None and fencing.Watchdog(str(tmp_path / "no"), 5, log).fd is None
+
+
+def guard_rig(tmp_path, log):
+    rig = Rig(tmp_path)
+    rig.timing.guard = 0.3
+    return rig, guard.Guard(rig.paths, rig.conf, rig.monitor.settings, rig.timing, log)
+
+
+def run_watch(g, script):
+    """Feed the guard ``script`` (bytes, pauses, None = the monitor's end closes); True when it ended."""
+    read_end, write_end = os.pipe()
+    thread = threading.Thread(target=guard.watch, args=(g, read_end))
+    thread.start()
+    for chunk in script:
+        if chunk is None:
+            os.close(write_end)
+            write_end = None
+        elif isinstance(chunk, float):
+            time.sleep(chunk)
+        else:
+            os.write(write_end, chunk)
+    thread.join(10)
+    os.close(read_end)
+    if write_end is not None:
+        os.close(write_end)
+    return not thread.is_alive()
+
+
+@pytest.fixture
+def fires(monkeypatch):
+    reasons = []
+    monkeypatch.setattr(fencing, "fence", lambda a, e, n, reason, *rest, **kw: reasons.append(reason) or True)
+    monkeypatch.setattr(daemon, "corosync_pid", lambda paths: None)
+    return reasons
+
+
+def test_the_guard_fires_when_the_armed_monitor_dies(tmp_path, log, fires):
+    rig, g = guard_rig(tmp_path, log)
+    daemon.set_fencing(rig.paths, "armed")
+    assert run_watch(g, [b"ap", None])
+    assert fires == ["the monitor is gone"] and daemon.fencing_mode(rig.paths) == "fenced"
+    with statefile.opened(rig.conf.statefile) as fd:
+        assert hostslot.read_all(fd, rig.conf)[H[0]].state == "fenced"
+
+
+def test_the_guard_fires_when_the_armed_monitor_stops_petting(tmp_path, log, fires):
+    rig, g = guard_rig(tmp_path, log)
+    daemon.set_fencing(rig.paths, "armed")
+    assert run_watch(g, [b"a", 0.1, b"p", 0.1, b"p"])
+    assert fires and "no life" in fires[0]
+
+
+def test_the_guard_stands_down_on_disarm_or_when_the_monitor_stops_unarmed(tmp_path, log, fires):
+    rig, g = guard_rig(tmp_path, log)
+    assert run_watch(g, [b"apd"])
+    (tmp_path / "b").mkdir()
+    rig2, g2 = guard_rig(tmp_path / "b", log)
+    assert run_watch(g2, [b"p", None])  # never armed: the monitor's end is no reason to fence
+    assert fires == []
+
+
+def test_the_guard_does_not_fence_a_host_the_monitor_fenced(tmp_path, log, fires):
+    rig, g = guard_rig(tmp_path, log)
+    daemon.set_fencing(rig.paths, "armed")
+    assert run_watch(g, [b"apf", None])
+    assert fires == []
