@@ -105,7 +105,7 @@ def test_installed_driver_answers_sr_get_driver_info(installed):
                                             smapi_call.Call("sr_get_driver_info").to_xml()])
     assert proc.returncode == 0, proc.stderr.decode()
     (info,), _ = xmlrpc.client.loads(proc.stdout.decode())
-    assert info["required_cluster_stack"] == ["corosync"]
+    assert info["required_cluster_stack"] == ["corosync-ha"]
 
 
 def test_installed_command_runs(installed):

@@ -46,7 +46,8 @@ def test_serve_log_file_has_every_call_and_the_explanations(tmp_path):
     assert re.search(r"call pool\.enable_ha: Why: enable_ha chose cluster stack melio because SR \S+ \(m, type "
                      r"melio\) is attached and needs melio", text)
     assert re.search(r"driver MelioSR sr_create", text)
-    for step in ("HA: statefile and metadata VDIs on ", "HA: host \\S+ preconfigured", "HA: every host joined"):
+    for step in ("HA: statefile and metadata VDIs on ", "HA: master \\S+ preconfigured", "HA: every host joined",
+                 "HA: HA enabled on melio"):
         assert re.search(step, text), step  # every HA step of the enable that worked
     assert "secret" not in text  # the password of the login is never logged
 

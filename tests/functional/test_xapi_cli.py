@@ -148,11 +148,15 @@ def test_param_list_get_set_and_master_as_uuid(pool):
     master = xe(pool, "pool-param-get", "uuid=" + pool_uuid(pool), "param-name=master")[1].strip()
     assert master in hosts.strip().split(",")  # records.ml pool_record: master prints as a uuid
     host2 = [h for h in hosts.strip().split(",") if h != master][0]
-    assert xe(pool, "host-param-set", "uuid=" + host2, "other-config:exec-prefix=env SHIM_HOST=h2",
-              "address=10.1.1.2", "name-label=second") == (0, "", "")
+    assert xe(pool, "host-param-set", "uuid=" + host2, "other-config:note=second host",
+              "name-label=second") == (0, "", "")
     rc, out, _ = xe(pool, "host-param-list", "uuid=" + host2)
-    assert "exec-prefix: env SHIM_HOST=h2" in out and "address ( RW): 10.1.1.2" in out
-    assert "name-label ( RW): second" in out
+    assert "note: second host" in out and "name-label ( RW): second" in out
+    assert xe(pool, "host-param-get", "uuid=" + host2, "param-name=other-config", "param-key=note") == (
+        0, "second host\n", "")
+    assert xe(pool, "host-param-remove", "uuid=" + host2, "param-name=other-config", "param-key=note") == (0, "", "")
+    rc, _, err = xe(pool, "host-param-remove", "uuid=" + host2, "param-name=other-config", "param-key=note")
+    assert rc == 1 and err.endswith("message: Failure: Key note is not in map\n")  # p_remove
     rc, _, err = xe(pool, "host-param-set", "uuid=" + host2, "hostname=x")
     assert rc == 1 and err.endswith("message: Failure: Field 'hostname' is read-only.\n")  # p_set
     assert xe(pool, "pool-ha-compute-max-host-failures-to-tolerate") == (0, "2\n", "")
