@@ -2,10 +2,7 @@
 
 ``SR.probe`` and ``SR.scan`` run the driver's ``sr_probe`` / ``sr_scan`` as
 xapi does (``xapi_sr.ml`` ``probe``, ``scan``);
-``pool.ha_compute_max_host_failures_to_tolerate`` answers what xapi
-computes for a pool without protected VMs (``xapi_ha_vm_failover.ml``
-``compute_max_host_failures_to_tolerate``: ``Helpers.bisect`` over 0..hosts
-finds a plan for every n, so the number of hosts).  ``pool.get_cluster_stack_info``
+``pool.get_cluster_stack_info``
 is the shim's own (not in xapi): the installed stacks with their
 ``ha_supported_srs`` ("any" when a stack has none) and the default stack,
 for the CLI's explanations and ``ha preflight``.
@@ -40,13 +37,6 @@ def scan(ctx, session, sr) -> str:
         sr_row = store_mod.row(conn, "SR", sr)
     drivers.run_for_pbd(ctx, "sr_scan", pbd, sr_row)
     return ""
-
-
-@method("pool.ha_compute_max_host_failures_to_tolerate")
-def ha_compute_max_host_failures_to_tolerate(ctx, session) -> str:
-    """The number of hosts: with no protected VM a restart plan exists for any number of failures."""
-    with ctx.store.read() as conn:
-        return str(conn.execute("SELECT COUNT(*) FROM host").fetchone()[0])
 
 
 @method("pool.get_cluster_stack_info", "self:ref:pool")
