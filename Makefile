@@ -52,8 +52,15 @@ $(STAMP): setup.py .ci/install-deps $(CONSTRAINTS) $(if $(wildcard $(BIN)/sm-clu
 perms:
 	chmod -R go-w libexec drivers
 
+# make run checks the shipped drivers and stacks; with the real xhad's sources beside the project (or
+# XHA_SRC), it builds xhad first and checks the real xhad in place of the shipped xhad wrappers, which
+# without xhad at /opt/xensource/xha can only SKIP (both layouts of the wrappers: tests/functional).
+RUN_XHA_SRC = $(or $(XHA_SRC),$(wildcard ../shared/thirdparty/xha))
 run: deps perms
-	$(BIN)/sm-clusterstack kit --sm-dir drivers --root libexec/xapi/cluster-stack
+	@if [ -n "$(RUN_XHA_SRC)" ] && [ ! -x $(XHA_STACK)/xhad ]; then $(MAKE) --no-print-directory xhad XHA_SRC=$(RUN_XHA_SRC); fi
+	$(BIN)/sm-clusterstack kit --ha-timeout 10 $(foreach d,$(DRIVERS),driver $(d)) \
+	    $$(for s in libexec/xapi/cluster-stack/*; do \
+	        if [ "$${s##*/}" = xhad ] && [ -x $(XHA_STACK)/xhad ]; then s=$(XHA_STACK); fi; echo stack $$s; done)
 
 test: lint vermin $(if $(XHA_SRC),xhad) pytest
 

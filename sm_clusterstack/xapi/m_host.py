@@ -56,9 +56,21 @@ def set_name_label(ctx, session, self, value) -> str:
     return context.set_fields(ctx, "host", self, name_label=value, hostname=value)
 
 
+FIST_FAIL_HEALTHCHECK = "/var/lib/xcp/fist_fail_healthcheck"
+
+
 @method("host.ha_xapi_healthcheck")
 def ha_xapi_healthcheck(ctx, session) -> bool:
-    """True when the shim is serving (xapi: "since we got here unharmed, all is well")."""
+    """Whether xapi on the asking host is healthy ("since we got here unharmed, all is well").
+
+    The host is the one whose own socket the call came on; the FIST point
+    ``fist_fail_healthcheck`` (xapi_fist.ml) makes it unhealthy.
+    """
+    import os
+    from sm_clusterstack.xapi import api, onhost
+    host = getattr(api.CALLER, "host", "")
+    if host and os.path.exists(onhost.host_path(ctx, host, FIST_FAIL_HEALTHCHECK)):
+        return False
     return bool(ctx.ready)
 
 

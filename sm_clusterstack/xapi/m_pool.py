@@ -22,6 +22,7 @@ def ha_compute_max_host_failures_to_tolerate(ctx, session) -> str:
 @method("pool.set_ha_host_failures_to_tolerate", "self:ref:pool", "value:int")
 def set_ha_host_failures_to_tolerate(ctx, session, self, value) -> str:
     """Set the number of failures to plan for; above the maximum is HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN."""
+    value = int(value)  # the api layer checked it is an ASCII int64
     if value < 0:
         raise XenAPIError(errors.INVALID_VALUE, "value", str(value))
     if value > _max_failures(ctx):

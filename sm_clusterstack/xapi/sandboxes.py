@@ -5,7 +5,10 @@ the management PIF the sandbox has (device ``eth0``, bridge ``xenbr0``,
 the sandbox's address) and ``other_config:sandbox-netns``; the shim listens
 at the host's ``/var/lib/xcp/xapi`` (where stock SM drivers look) and
 writes the host's ``/opt/xensource/libexec/xapi-health-check`` (which xhad
-runs), which asks the shim ``host.ha_xapi_healthcheck`` through that socket.
+runs), which asks the shim ``host.ha_xapi_healthcheck`` through that socket:
+the shim answers for that host, unhealthy when the host's
+``/var/lib/xcp/fist_fail_healthcheck`` exists (xapi's ``Xapi_fist.fail_healthcheck``
+FIST point, in the host's own /var/lib/xcp rather than /tmp).
 """
 
 import logging
@@ -82,7 +85,10 @@ def listen_on_hosts(ctx, start: typing.Callable[[str], typing.List[typing.Any]])
         os.makedirs(directory, mode=0o755, exist_ok=True)
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            servers.extend(start("/proc/self/fd/%d/%s" % (fd, os.path.basename(XAPI_SOCKET))))
+            started = start("/proc/self/fd/%d/%s" % (fd, os.path.basename(XAPI_SOCKET)))
         finally:
             os.close(fd)
+        for srv in started:
+            srv.local_host = host  # a request on it comes from that host (host.ha_xapi_healthcheck)
+        servers.extend(started)
     return servers

@@ -76,6 +76,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 % (self.headers.get("Content-Length"), MAX_REQUEST))
             return
         body = self.rfile.read(length)
+        api.CALLER.host = getattr(self.server, "local_host", "")  # the host whose own socket this is, if any
         self._send(respond(self.server.ctx, body, self.local_root()))
 
     def local_root(self) -> bool:

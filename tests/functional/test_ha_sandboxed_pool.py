@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import liveset, xhadconf
 from shim_helpers import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 
@@ -50,6 +51,16 @@ def actual_conf(conf):
             "hosts": sorted((h.host_id, h.ip_address) for h in conf.hosts), "parameters": conf.parameters,
             "HostID": conf.local_host_id, "HeartbeatInterface": conf.heartbeat_interface,
             "HeartbeatPhysicalInterface": conf.heartbeat_physical_interface, "StateFile": conf.statefile}
+
+
+def running_xhad(pid):
+    """True when ``pid`` is a live (not zombie) xhad."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().split()
+    except OSError:
+        return False
+    return fields[1] == "(xhad)" and fields[2] != "Z"
 
 
 def netns_names():
@@ -101,6 +112,8 @@ def test_real_xhad_enables_and_disables_ha_on_three_sandboxed_hosts(tmp_path):
         for host in x.host.get_all():
             result = sandbox_exec(server.state, x.host.get_uuid(host), "ha_query_liveset")
             assert result.returncode == 14  # DAEMON_IS_NOT_PRESENT: xhad is gone on every host
+            box = hostsandbox.find(server.state, x.host.get_other_config(host)["sandbox-netns"])
+            assert [pid for pid in box.pids() if running_xhad(pid)] == []
     finally:
         server.stop()
     assert prefix not in netns_names()
@@ -251,3 +264,36 @@ def test_sandboxes_are_removed_when_the_server_stops(tmp_path):
     assert prefix in netns_names()
     p.stop()
     assert prefix not in netns_names()
+
+
+def test_each_hosts_health_check_asks_the_shim_for_that_host(tmp_path):
+    """xhad runs /opt/xensource/libexec/xapi-health-check (daemon/xapi_mon.c): 0 healthy, else unhealthy.
+
+    ``Host.ha_xapi_healthcheck`` answers for the host whose socket it came on; xapi's FIST point
+    ``fail_healthcheck`` (here the host's /var/lib/xcp/fist_fail_healthcheck) makes it unhealthy.
+    """
+    p = Pool(tmp_path, hosts=2).start()
+    try:
+        hosts = sorted(p.x.host.get_all())
+        checks = [sandbox_exec(p.server.state, p.x.host.get_uuid(h), "/opt/xensource/libexec/xapi-health-check")
+                  for h in hosts]
+        assert [c.returncode for c in checks] == [0, 0], [c.stderr for c in checks]
+        number = p.x.host.get_other_config(hosts[1])["sandbox-netns"].rsplit("-h", 1)[1]
+        open(os.path.join(p.server.state, "sandbox", "hosts", "h" + number, "var", "lib", "xcp",
+                          "fist_fail_healthcheck"), "w").close()
+        checks = [sandbox_exec(p.server.state, p.x.host.get_uuid(h), "/opt/xensource/libexec/xapi-health-check")
+                  for h in hosts]
+        assert [c.returncode for c in checks] == [0, 1]
+    finally:
+        p.stop()
+
+
+def test_enable_ha_with_a_host_down_is_host_offline(pool):
+    """xapi_ha.ml ``enable``: "Fail if any host is offline" (host_metrics.live false): HOST_OFFLINE [host]."""
+    slave = [h for h in pool.x.host.get_all() if h != pool.master()][0]
+    pool.x.host.shutdown(slave)
+    assert pool.x.host_metrics.get_live(pool.x.host.get_metrics(slave)) is False
+    assert failure(pool.x.pool.enable_ha, [pool.create_sr("lvm")], {}) == ["HOST_OFFLINE", slave]
+    assert pool.stack_calls() == []
+    pool.x.host.reboot(slave)
+    assert pool.x.host_metrics.get_live(pool.x.host.get_metrics(slave)) is True

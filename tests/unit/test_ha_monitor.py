@@ -1,0 +1,174 @@
+"""xapi's HA monitor (``ocaml/xapi/xapi_ha.ml`` ``Monitor``) on a store, with recorded script answers.
+
+No process runs: ``onhost.run_script`` is replaced by a strict queue of
+recorded answers per (host, script), so each round sees exactly the
+liveset a stack would have printed.
+"""
+
+import collections
+import time
+
+import pytest
+
+from sm_clusterstack.stacks import liveset
+from sm_clusterstack.xapi import context, ha_monitor, onhost
+from sm_clusterstack.xapi import store as store_mod
+
+
+class Answer(object):
+    def __init__(self, stdout="", returncode=0):
+        self.stdout, self.returncode = stdout, returncode
+
+
+class Scripts(object):
+    """A strict queue of recorded answers per (host, script); a surprise fails the test."""
+
+    def __init__(self):
+        self.queue = collections.defaultdict(list)
+        self.ran = []
+
+    def add(self, host, script, stdout="", returncode=0):
+        self.queue[(host, script)].append(Answer(stdout, returncode))
+
+    def __call__(self, ctx, host, stack, script, args=()):
+        self.ran.append((host, script))
+        assert self.queue[(host, script)], "unexpected %s on %s" % (script, host)
+        answer = self.queue[(host, script)].pop(0)
+        if answer.returncode:
+            raise onhost.ScriptFailed("HA_CONFIGURATION_INVALID", answer.returncode, script)
+        return answer
+
+
+@pytest.fixture
+def pool(ctx, monkeypatch):
+    scripts = Scripts()
+    monkeypatch.setattr(onhost, "run_script", scripts)
+    with ctx.store.write() as conn:
+        store_mod.update(conn, "pool", context.pool_row(conn)["ref"], ha_enabled=True, ha_cluster_stack="xhad",
+                         ha_statefiles=["OpaqueRef:sf"])
+        hosts = [(r["ref"], r["uuid"]) for r in conn.execute("SELECT ref, uuid FROM host ORDER BY rowid")]
+    return ctx, scripts, hosts, ha_monitor.Runtime(ctx, interval=0.01)
+
+
+def printed(hosts, live, master, statefile_access=None, warnings=None):
+    """The liveset a stack prints: ``live``/``master`` are host indexes."""
+    entries = [liveset.LivesetHost(uuid, liveness=i in live, master=i == master,
+                                   statefile_access=(statefile_access or live).__contains__(i))
+               for i, (_, uuid) in enumerate(hosts)]
+    return liveset.Liveset("Online", hosts[0][1], entries, warnings=warnings).to_xml().decode()
+
+
+def live_of(ctx, host):
+    with ctx.store.read() as conn:
+        return bool(conn.execute("SELECT live FROM host_metrics WHERE host = ?", (host,)).fetchone()[0])
+
+
+def test_the_masters_liveset_sets_host_metrics_live_and_statefile_access(pool):
+    ctx, scripts, hosts, runtime = pool
+    (master, _), (slave, _) = hosts
+    scripts.add(master, "ha_query_liveset", printed(hosts, live={0}, master=0))
+    runtime.once(master)
+    assert live_of(ctx, master) and not live_of(ctx, slave)
+    with ctx.store.read() as conn:
+        assert store_mod.loads(store_mod.row(conn, "host", slave)["ha_statefiles"]) == []
+        assert store_mod.loads(store_mod.row(conn, "host", master)["ha_statefiles"]) == ["OpaqueRef:sf"]
+    scripts.add(master, "ha_query_liveset", printed(hosts, live={0, 1}, master=0))
+    runtime.once(master)
+    assert live_of(ctx, slave)
+
+
+def test_a_host_shut_down_cleanly_is_never_marked_live(pool):
+    ctx, scripts, hosts, runtime = pool
+    (master, _), (slave, _) = hosts
+    runtime.down.add(slave)
+    scripts.add(master, "ha_query_liveset", printed(hosts, live={0, 1}, master=0))
+    runtime.once(master)
+    assert not live_of(ctx, slave)
+
+
+def test_a_slave_that_sees_no_master_proposes_and_the_one_answered_true_becomes_master(pool):
+    ctx, scripts, hosts, runtime = pool
+    (master, _), (slave, _) = hosts
+    scripts.add(slave, "ha_query_liveset", printed(hosts, live={1}, master=None))
+    scripts.add(slave, "ha_propose_master", "TRUE\n")
+    runtime.once(slave)
+    with ctx.store.read() as conn:
+        assert context.master(conn) == slave
+        names = [r["name"] for r in conn.execute("SELECT name FROM message")]
+    assert names == ["HA_POOL_MASTER_CHANGED"]
+
+
+def test_a_slave_answered_false_leaves_the_master_alone(pool):
+    ctx, scripts, hosts, runtime = pool
+    (master, _), (slave, _) = hosts
+    scripts.add(slave, "ha_query_liveset", printed(hosts, live={1}, master=None))
+    scripts.add(slave, "ha_propose_master", "FALSE\n")
+    runtime.once(slave)
+    with ctx.store.read() as conn:
+        assert context.master(conn) == master
+
+
+def test_a_slave_that_sees_the_master_live_and_flagged_does_nothing(pool):
+    ctx, scripts, hosts, runtime = pool
+    slave = hosts[1][0]
+    scripts.add(slave, "ha_query_liveset", printed(hosts, live={0, 1}, master=0))
+    runtime.once(slave)
+    assert scripts.ran == [(slave, "ha_query_liveset")]
+
+
+def test_a_warning_that_turns_on_becomes_one_message(pool):
+    ctx, scripts, hosts, runtime = pool
+    master = hosts[0][0]
+    on = dict.fromkeys(liveset.WARNINGS, False)
+    on["statefile_lost"] = True
+    for _ in range(2):
+        scripts.add(master, "ha_query_liveset", printed(hosts, live={0, 1}, master=0, warnings=on))
+        runtime.once(master)
+    with ctx.store.read() as conn:
+        assert [r["name"] for r in conn.execute("SELECT name FROM message")] == ["HA_STATEFILE_LOST"]
+
+
+@pytest.mark.parametrize("answer, code", [("", 14), ("<ha_liveset_info><status>Online", 0), ("garbage", 0)])
+def test_exit_14_or_a_liveset_that_does_not_parse_stops_the_monitor(pool, answer, code):
+    """``query_liveset_on_all_hosts``: "deactivating HA failover thread" on any query failure."""
+    ctx, scripts, hosts, runtime = pool
+    master = hosts[0][0]
+    scripts.add(master, "ha_query_liveset", answer, returncode=code)
+    with pytest.raises(ha_monitor._Stop) as info:
+        runtime.once(master)
+    assert info.value.daemon_gone is (code == 14)
+
+
+def test_a_monitor_thread_survives_an_unexpected_error_and_stops_on_14(pool, monkeypatch):
+    ctx, scripts, hosts, runtime = pool
+    master = hosts[0][0]
+    calls = []
+
+    def once(host):
+        calls.append(host)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        raise ha_monitor._Stop("gone", daemon_gone=True)
+    monkeypatch.setattr(runtime, "once", once)
+    runtime.start_host(master)
+    runtime.threads[master].join(5)
+    assert calls == [master, master] and runtime.running() == []
+
+
+def test_restart_makes_every_host_not_live_until_it_rejoins(pool, monkeypatch):
+    """``on_server_restart``: start retried (here 12, then 15: already running), the master proposes."""
+    ctx, scripts, hosts, runtime = pool
+    monkeypatch.setattr(ha_monitor, "_reattach", lambda ctx, host: None)
+    started = []
+    monkeypatch.setattr(runtime, "start_host", started.append)
+    for host, _ in hosts:
+        scripts.add(host, "ha_start_daemon", returncode=12)
+        scripts.add(host, "ha_start_daemon", returncode=15)
+    scripts.add(hosts[0][0], "ha_propose_master", "TRUE\n")
+    ha_monitor.restart(ctx, runtime, retry=0.01)
+    assert not any(live_of(ctx, h) for h, _ in hosts)
+    for _ in range(200):
+        if len(started) == 2:
+            break
+        time.sleep(0.01)
+    assert sorted(started) == sorted(h for h, _ in hosts)
