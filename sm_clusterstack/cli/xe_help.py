@@ -20,7 +20,8 @@ USAGE = """Usage:
     [ --nossl ]                Disable SSL/TLS
     [ --minimal ]              Output only values in a comma-separated lists
     [ --embedded <dir> ]       The embedded pool in <dir> (or $SM_CLUSTERSTACK_STATE);
-                               with --sm-dir, --cluster-stack-root, --hosts N, --xapi-conf F
+                               with --sm-dir, --cluster-stack-root, --hosts N, --xapi-conf F,
+                               --sandbox-prefix P (its hosts' namespaces, as root)
     [ <other arguments> ... ]  Command-specific options
 Without -s, --embedded or $SM_CLUSTERSTACK_STATE: the local xapi (/var/lib/xcp/xapi).
 
