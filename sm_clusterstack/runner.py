@@ -6,12 +6,15 @@ that does not exist gives returncode 127 (as a shell would), one killed at
 its timeout gives ``timed_out`` True and returncode None.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
+import threading
 import typing
 
 DEFAULT_TIMEOUT = 60.0  # seconds
+_OBSERVER = threading.local()  # .callback: observe_spawns' callback for this thread
 
 
 class Result(object):
@@ -79,6 +82,7 @@ def run(
                                 start_new_session=True)
     except (OSError, ValueError) as e:
         return Result(argv, 127, "", "%s: %s" % (argv[0], getattr(e, "strerror", None) or e))
+    _notify_spawn(proc)
     data = stdin.encode("utf-8") if stdin is not None else None
     try:
         out, err = proc.communicate(data, timeout=timeout)
@@ -92,6 +96,34 @@ def run(
             out, err = b"", b""
         return Result(argv, None, _decode(out), _decode(err), timed_out=True)
     return Result(argv, proc.returncode, _decode(out), _decode(err))
+
+
+def _notify_spawn(proc: subprocess.Popen) -> None:
+    """Tell this thread's spawn observer (``observe_spawns``) the new process group; kill it if that fails."""
+    callback = getattr(_OBSERVER, "callback", None)
+    if callback is None:
+        return
+    try:
+        callback(proc.pid)
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise
+
+
+@contextlib.contextmanager
+def observe_spawns(callback: typing.Callable[[int], None]) -> typing.Iterator[None]:
+    """Inside the block, ``run`` in this thread calls ``callback(pgid)`` as soon as it started a process.
+
+    The process leads its own group and session (``pgid`` is its pid).  If
+    the callback raises, the process group is killed and the error raised.
+    """
+    previous = getattr(_OBSERVER, "callback", None)
+    _OBSERVER.callback = callback
+    try:
+        yield
+    finally:
+        _OBSERVER.callback = previous
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -34,8 +34,13 @@ def check_no_dtd(data: bytes) -> None:
     parser.SkippedEntityHandler = _refuse("undeclared entities")
     try:
         parser.Parse(data, True)
+    except XMLRPCFormatError:
+        raise
     except xml.parsers.expat.ExpatError as e:
         raise XMLRPCFormatError("not well-formed XML: %s" % e)
+    except (LookupError, ValueError, TypeError) as e:
+        # a declared encoding expat cannot decode: utf-7, utf-32, rot13, x-bogus...
+        raise XMLRPCFormatError("undecodable document: %s" % e)
 
 
 def loads(data: typing.Union[bytes, str]) -> typing.Tuple[tuple, typing.Optional[str]]:

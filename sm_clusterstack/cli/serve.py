@@ -46,10 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_pool(args: argparse.Namespace) -> typing.Any:
     """The Pool context the options describe."""
-    from sm_clusterstack.xapi import context
+    from sm_clusterstack.xapi import context, service
     conf = cli.load_conf(args)
+    service.check_state_dir(args.state)  # issue 14: refuse a state dir others could change, before writing
     os.makedirs(args.state, mode=0o700, exist_ok=True)
     password_file = args.password_file or context.ensure_password_file(args.state)
+    service.check_password_file(password_file)
     return context.Pool(
         os.path.abspath(args.state), os.path.abspath(args.sm_dir or conf.sm_dir),
         os.path.abspath(args.cluster_stack_root or conf.cluster_stack_root),

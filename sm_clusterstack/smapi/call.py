@@ -149,8 +149,13 @@ def _tree(data: bytes) -> _Element:
     parser.CharacterDataHandler = lambda text: stack[-1].text.append(text)
     try:
         parser.Parse(data, True)
+    except CallError:
+        raise
     except xml.parsers.expat.ExpatError as e:
         raise CallError("not well-formed XML: %s" % e)
+    except (LookupError, ValueError, TypeError) as e:
+        # a declared encoding expat cannot decode: utf-7, utf-32, rot13, x-bogus...
+        raise CallError("undecodable document: %s" % e)
     return root.children[0]
 
 

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import typing
+import urllib.parse
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
@@ -85,18 +86,41 @@ class SafeTimeoutTransport(_TimeoutMixin, xmlrpc.client.SafeTransport):
     """HTTPS transport whose connections time out (the session ref never goes out in clear)."""
 
 
+MAX_TIMEOUT = 86400.0  # seconds; a longer wait is a typo, not a setting
+
+
 def _timeout() -> float:
+    """$SM_CLUSTERSTACK_XAPI_TIMEOUT, else TIMEOUT; PoolUnreachable naming it when it is no timeout."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    if not text:
+        return TIMEOUT
     try:
-        value = float(os.environ.get(TIMEOUT_ENV, "") or TIMEOUT)
+        value = float(text)
     except ValueError:
-        value = TIMEOUT
-    return value if value > 0 else TIMEOUT
+        value = float("nan")
+    if not 0 < value <= MAX_TIMEOUT:  # also refuses nan and inf, which sockets cannot take
+        raise Failure("PoolUnreachable", "%s=%r is not a number of seconds in (0, %d]"
+                      % (TIMEOUT_ENV, text[:64], MAX_TIMEOUT))
+    return value
+
+
+def _check_url(endpoint: str) -> None:
+    """PoolUnreachable naming ``endpoint`` unless it is an http(s) URL with a host and a valid port."""
+    try:
+        parts = urllib.parse.urlsplit(endpoint)
+        parts.port  # raises ValueError when out of range or not a number
+    except ValueError as e:
+        raise Failure("PoolUnreachable", "%s=%r is not a URL: %s" % (ENDPOINT_ENV, endpoint[:256], e))
+    if not parts.hostname:
+        raise Failure("PoolUnreachable", "%s=%r names no host" % (ENDPOINT_ENV, endpoint[:256]))
 
 
 def connect(session_ref: str, endpoint: str = "", timeout: float = 0.0) -> XenAPI.Session:
     """A XenAPI session object using ``session_ref`` at ``endpoint`` (default: env, then xapi's socket)."""
     endpoint = endpoint or os.environ.get(ENDPOINT_ENV, "") or XAPI_SOCKET
     timeout = timeout or _timeout()
+    if endpoint.startswith(("http://", "https://")):
+        _check_url(endpoint)
     if endpoint.startswith("https://"):
         session = XenAPI.Session(endpoint, transport=SafeTimeoutTransport(timeout))
     elif endpoint.startswith("http://"):

@@ -47,7 +47,7 @@ class StorageSR(driver.SR, metaclass=abc.ABCMeta):
         storage = self.storage()
         if need_device:
             from sm_clusterstack.smapi import storage_base
-            storage_base.check_exists(storage.device)
+            storage_base.check_exists(storage.given_device)
         return storage
 
     @property
@@ -77,8 +77,14 @@ class StorageSR(driver.SR, metaclass=abc.ABCMeta):
         storage.create(uuid, size)
 
     def sr_delete(self):
-        """Destroy the SR's volume; refused (SRNotEmpty) while it holds VDIs."""
-        self._storage().delete(self.sr_uuid)
+        """Destroy the SR's volume, if the pool allows it; refused (SRNotEmpty) while it holds VDIs.
+
+        Looking for VDIs mounts the volume: the same attach-time check as sr_attach first.
+        """
+        uuid = self.sr_uuid
+        storage = self._storage()
+        self.check_pool()
+        storage.delete(uuid)
 
     def sr_attach(self):
         """Make the SR usable on this host, if the pool allows it."""

@@ -10,12 +10,14 @@ so unit tests can hand them a strict fake.
 
 import os
 import re
+import stat
 import typing
 
 from sm_clusterstack import runner
 from sm_clusterstack.digits import is_digits
 from sm_clusterstack.smapi.driver import Failure
 
+FILE_DEVICES_ENV = "SM_CLUSTERSTACK_FILE_DEVICES"  # a directory whose regular files may stand for devices
 MOUNT_ROOT_ENV = "SM_CLUSTERSTACK_SR_MOUNT"
 DEFAULT_MOUNT_ROOT = "/run/sr-mount"
 TOOL_TIMEOUT = 120.0  # seconds; mkfs of a large device passes its own
@@ -40,7 +42,15 @@ class Storage(object):
     def __init__(self, device_config: typing.Dict[str, str], run: Run = runner.run) -> None:
         self.device_config = device_config
         self.run = run
-        self.device = device_path(device_config)
+        self.given_device = device_path(device_config)
+        self._device = None
+
+    @property
+    def device(self) -> str:
+        """The device every tool is given: ``device`` resolved once (``resolve_device``), then never again."""
+        if self._device is None:
+            self._device = resolve_device(self.given_device)
+        return self._device
 
 
 def config_value(device_config: typing.Dict[str, str], key: str) -> str:
@@ -58,6 +68,30 @@ def device_path(device_config: typing.Dict[str, str], key: str = "device") -> st
             or ".." in path.split("/"):
         raise Failure("ConfigInvalid", "%s: %r is not an absolute, normalised path" % (key, path))
     return path
+
+
+def resolve_device(path: str, key: str = "device") -> str:
+    """The real path of the block device ``path`` names; ConfigInvalid naming ``key`` for anything else.
+
+    Links are resolved here, once, and the tools get the result, so a link
+    changed later cannot redirect them.  A regular file is accepted only
+    inside $SM_CLUSTERSTACK_FILE_DEVICES (unset on a real host; tests and
+    the emulated Melio CLI use files): never ``/etc/shadow``, ``/``,
+    ``/proc/self/mem``, ``/dev/null``.
+    """
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        raise Failure("ConfigInvalid", "%s: %s: %s" % (key, path, e.strerror or e))
+    if stat.S_ISBLK(st.st_mode):
+        return real
+    allowed = os.environ.get(FILE_DEVICES_ENV, "")
+    if allowed and stat.S_ISREG(st.st_mode) and \
+            os.path.commonpath([real, os.path.realpath(allowed)]) == os.path.realpath(allowed):
+        return real
+    shown = path if real == path else "%s (%s)" % (path, real)
+    raise Failure("ConfigInvalid", "%s: %s is not a block device" % (key, shown))
 
 
 def check_exists(path: str, key: str = "device") -> str:

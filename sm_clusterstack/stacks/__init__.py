@@ -70,17 +70,85 @@ def supported_srs(root: str, name: str) -> typing.Optional[typing.List[str]]:
     return types
 
 
+MAX_LINKS = 40  # symbolic links followed in one path, as the kernel's limit
+
+
+def path_problems(path: str, owner_uid: int = 0) -> typing.List[str]:
+    """Why someone other than root or ``owner_uid`` could change what ``path`` is; [] when nobody can.
+
+    Every component from ``/`` down, and through every symbolic link the
+    targets' own components, must be owned by root or ``owner_uid`` and
+    not group or world writable.  A directory writable by others is
+    accepted only with the sticky bit and a trusted owner (as ``/tmp``):
+    then nobody else can rename or remove what it holds.  Each problem
+    names its path.
+    """
+    problems, todo, hops = [], os.path.abspath(path).split("/")[1:], 0
+    current = "/"
+    _check_component(current, os.lstat(current), owner_uid, problems, last=not any(todo))
+    while todo:
+        name = todo.pop(0)
+        if name in ("", "."):
+            continue
+        candidate = os.path.dirname(current) if name == ".." else os.path.join(current, name)
+        try:
+            st = os.lstat(candidate)
+        except OSError as e:
+            return problems + ["%s: %s" % (candidate, e.strerror or e)]
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > MAX_LINKS:
+                return problems + ["%s: more than %d symbolic links" % (path, MAX_LINKS)]
+            target = os.readlink(candidate)
+            todo = target.split("/") + todo
+            current = "/" if target.startswith("/") else current
+            continue
+        _check_component(candidate, st, owner_uid, problems, last=not todo)
+        current = candidate
+    return problems
+
+
+def _check_component(path: str, st: os.stat_result, owner_uid: int, problems: typing.List[str],
+                     last: bool) -> None:
+    if st.st_uid not in (0, owner_uid):
+        problems.append("%s: owned by uid %d, not %d" % (path, st.st_uid, owner_uid))
+    writable = st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    sticky_dir = stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX and not last
+    if writable and not sticky_dir:
+        problems.append("%s: group or world writable (mode %04o)" % (path, stat.S_IMODE(st.st_mode)))
+
+
 def safety_problems(path: str, owner_uid: int = 0) -> typing.List[str]:
     """Why the stack directory ``path`` is unsafe to run from; [] when safe.
 
-    The directory and every file in it must be owned by ``owner_uid`` (root)
-    and writable by nobody else.  Each problem names its path.
+    The directory and every file in it must be owned by ``owner_uid``
+    (root) and writable by nobody else; so must every directory above it
+    up to ``/`` (``path_problems``).  The stack is a directory of its own
+    in the root, not a symbolic link, and a script that is a link must
+    lead, through trusted directories only, to a trusted file.  Each
+    problem names its path.
     """
+    if os.path.islink(path):
+        return ["%s: a symbolic link; a stack must be a directory in the cluster-stack root" % path]
     problems = _unsafe(path, owner_uid)
     if problems or not os.path.isdir(path):
         return problems or ["%s: not a directory" % path]
+    problems.extend(p for p in path_problems(os.path.dirname(os.path.abspath(path)), owner_uid)
+                    if p not in problems)
     for entry in sorted(os.listdir(path)):
-        problems.extend(_unsafe(os.path.join(path, entry), owner_uid))
+        entry_path = os.path.join(path, entry)
+        found = _unsafe(entry_path, owner_uid)
+        if not found and os.path.islink(entry_path):
+            found = path_problems(entry_path, owner_uid)
+        problems.extend(found)
+    return problems
+
+
+def file_problems(path: str, owner_uid: int = 0) -> typing.List[str]:
+    """Why the executable ``path`` (a driver) is unsafe to run: ``path_problems``, or not a regular file."""
+    problems = path_problems(path, owner_uid)
+    if not problems and not os.path.isfile(path):
+        problems.append("%s: not a regular file" % path)
     return problems
 
 

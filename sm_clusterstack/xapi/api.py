@@ -20,6 +20,7 @@ MAX_NAME = 256
 CALLER = threading.local()  # .local_root: the request came from uid 0 over the unix socket
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
+MAX_STRING = 65536  # characters in any one string of a parameter (xapi bounds the request at 300 KiB)
 METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd", "m_ops", "tasks", "ha_view")
 ASYNC_PREFIX = "Async."  # Async.<method>: xapi/tasks.py runs it as a task
 
@@ -135,9 +136,33 @@ def prepare(ctx: typing.Any, meth: Method, params: tuple) -> typing.Tuple[typing
 
 
 def check_type(pname: str, kind: str, value: typing.Any) -> None:
-    """Raise FIELD_TYPE_ERROR [pname] unless ``value`` fits ``kind``."""
+    """Raise FIELD_TYPE_ERROR [pname] unless ``value`` fits ``kind``; INVALID_VALUE if a string is too long.
+
+    Every string in the value (map keys and values, set members) is at
+    most MAX_STRING characters, checked before any method runs: no value
+    is ever validated, slowly, under the pool's write lock.
+    """
     if not _fits(kind, value):
         raise XenAPIError(errors.FIELD_TYPE_ERROR, pname)
+    longest = _longest_string(value)
+    if len(longest) > MAX_STRING:
+        raise XenAPIError(errors.INVALID_VALUE, pname, "%s... (%d characters; at most %d)"
+                          % (longest[:32], len(longest), MAX_STRING))
+
+
+def _longest_string(value: typing.Any) -> str:
+    """The longest string in ``value``, its dict keys included ("" when none)."""
+    longest, todo = "", [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            longest = item if len(item) > len(longest) else longest
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+    return longest
 
 
 def _fits(kind, value):

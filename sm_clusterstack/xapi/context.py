@@ -11,7 +11,7 @@ import typing
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import model
+from sm_clusterstack.xapi import model, sessions
 from sm_clusterstack.xapi import store as store_mod
 from sm_clusterstack.xapi.store import Store
 
@@ -19,7 +19,6 @@ DEFAULT_DRIVER_TIMEOUT = 300.0  # seconds
 DEFAULT_SCRIPT_TIMEOUT = 3600.0  # seconds: a safety net (xapi has none), reported if ever hit
 MAX_HOSTS = 64
 HOST_STILL_BOOTING = errors.HOST_STILL_BOOTING
-MAX_SESSIONS = 500  # per user, as xapi: a login beyond it ends the oldest session
 
 
 class Pool(object):
@@ -38,6 +37,7 @@ class Pool(object):
     ) -> None:
         self.state_dir = state_dir
         self.store = Store(state_dir)
+        self.sessions = sessions.Sessions(self.store)
         self.sm_dir = sm_dir
         self.stack_root = stack_root
         self.password = password
@@ -63,34 +63,21 @@ class Pool(object):
         raise XenAPIError(HOST_STILL_BOOTING)
 
     def check_session(self, ref: typing.Any) -> None:
-        """Raise SESSION_INVALID [ref] unless ``ref`` is a live session."""
-        if isinstance(ref, str):
-            with self.store.read() as conn:
-                if store_mod.row(conn, "session", ref) is not None:
-                    return
-        raise XenAPIError(errors.SESSION_INVALID, ref if isinstance(ref, str) else type(ref).__name__)
+        """Raise SESSION_INVALID [ref] unless ``ref`` is a live session (its use is recorded)."""
+        if not self.sessions.is_live(ref):
+            raise XenAPIError(errors.SESSION_INVALID, ref if isinstance(ref, str) else type(ref).__name__)
 
     def check_password(self, user: str, password: str) -> bool:
         """True when ``user``/``password`` may log in (root and the pool's password)."""
         return user == "root" and hmac.compare_digest(password.encode("utf-8"), self.password.encode("utf-8"))
 
     def new_session(self, user: str, originator: str = "", internal: bool = False) -> str:
-        """Create a session for ``user`` on the master; its ref."""
-        ref = store_mod.new_ref()
-        with self.store.write() as conn:
-            store_mod.insert(conn, "session", {
-                "ref": ref, "uuid": store_mod.new_uuid(), "this_host": master(conn),
-                "this_user": user, "originator": originator, "last_active": time.time(),
-                "internal": internal})
-            conn.execute("DELETE FROM session WHERE ref IN (SELECT ref FROM session WHERE this_user = ? "
-                         "AND internal = 0 ORDER BY last_active DESC, rowid DESC LIMIT -1 OFFSET ?)",
-                         (user, MAX_SESSIONS))
-        return ref
+        """Create a session for ``user`` on the master; its ref (``sessions`` evicts the least used)."""
+        return self.sessions.create(user, originator, internal)
 
     def end_session(self, ref: str) -> None:
         """Forget session ``ref``."""
-        with self.store.write() as conn:
-            store_mod.delete(conn, "session", ref)
+        self.sessions.end(ref)
 
     def driver_path(self, sr_type: str) -> str:
         """The driver executable of SR type ``sr_type`` (``<sm-dir>/<Type>SR``)."""

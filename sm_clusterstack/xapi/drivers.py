@@ -11,8 +11,10 @@ import logging
 import os
 import typing
 
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller
-from sm_clusterstack.xapi import onhost
+from sm_clusterstack.xapi import onhost, runs, smscan
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -43,14 +45,16 @@ def _env(ctx, host: str) -> typing.Optional[typing.Dict[str, str]]:
 def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
     """Run ``command`` of the driver of ``sr_type`` with ``params`` (a session added) on params' host."""
     path = ctx.driver_path(sr_type)
+    _check_trusted(path)  # issue 14: the file may have changed since the scan
     host = params.get("host_ref", "")
     session = ctx.new_session("root", "SM", internal=True)
     try:
         params = dict(params, session_ref=session)
         LOG.info("driver %s %s sr=%s", os.path.basename(path), command, params.get("sr_uuid", ""))
         sandboxed = onhost.sandbox_of(ctx, host) is not None
-        return caller.call(path, command, params, xapi_url="" if sandboxed else ctx.xapi_url,
-                           timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host), env=_env(ctx, host))
+        with runs.registered(ctx, session, "%s %s" % (os.path.basename(path), command)):  # issue 14: see runs
+            return caller.call(path, command, params, xapi_url="" if sandboxed else ctx.xapi_url,
+                               timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host), env=_env(ctx, host))
     finally:
         ctx.end_session(session)
 
@@ -58,6 +62,15 @@ def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:
 def run_from_config(ctx, sr_type: str, host: str, config: str) -> typing.Any:
     """Run the driver of ``sr_type`` on ``host`` with a ``vdi_generate_config`` document, as static-vdis does."""
     path = ctx.driver_path(sr_type)
+    _check_trusted(path)  # issue 14
     LOG.info("driver %s from its generated config on %s", os.path.basename(path), host)
-    return caller.call_document(path, config, timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host),
-                                env=_env(ctx, host) or caller.driver_env(""))
+    with runs.registered(ctx, store_mod.new_ref(), "%s from config" % os.path.basename(path)):  # issue 14
+        return caller.call_document(path, config, timeout=ctx.driver_timeout, run=onhost.runner_for(ctx, host),
+                                    env=_env(ctx, host) or caller.driver_env(""))
+
+
+def _check_trusted(path: str) -> None:
+    """SR_BACKEND_FAILURE naming the path unless the driver at ``path`` is trusted (``smscan``)."""
+    problems = smscan.trust_problems(path)
+    if problems:
+        raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "unsafe driver: " + "; ".join(problems), "", "")

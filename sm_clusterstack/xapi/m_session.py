@@ -1,16 +1,23 @@
-"""session.*: login with the pool's password, logout."""
+"""session.*: login with the pool's password, logout (``sessions`` keeps them)."""
+
+import time
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api
+from sm_clusterstack.xapi import api, sessions
 from sm_clusterstack.xapi.api import method
 
 
 @method("session.login_with_password", "uname:str", "pwd:str", "version:str", "originator:str",
         optional=2, session=False)
 def login_with_password(ctx, uname, pwd, version="", originator="") -> str:
-    """A new session ref for root with the pool's password (any password for local root, as xapi)."""
+    """A new session ref for root with the pool's password (any password for local root, as xapi).
+
+    A failure answers only after ``sessions.FAILED_LOGIN_DELAY``, as xapi's,
+    which slows down guessing the password.
+    """
     if not (ctx.check_password(uname, pwd) or (uname == "root" and api.caller_is_local_root())):
+        time.sleep(sessions.FAILED_LOGIN_DELAY)
         raise XenAPIError(errors.SESSION_AUTHENTICATION_FAILED, uname, "Authentication failure")
     return ctx.new_session(uname, originator)
 

@@ -1,16 +1,25 @@
 """SR.*: create, introduce, forget, destroy (the readers are generated).
 
-SR.create works as xapi's: check the SR type may attach now, create the SR
-and its PBDs (one per host when shared), run the driver's ``sr_create`` on
-the given host, then plug the PBDs.  A failing ``sr_create`` leaves no
-record behind.
+SR.create works as xapi's (``ocaml/xapi/xapi_sr.ml`` ``create``): create the
+SR and its PBDs (one per host when shared), run the driver's ``sr_create``
+on the given host, then plug the PBDs.  The rules are checked once, in the
+first transaction, which also reserves every new PBD (``plugging``): no
+other call can attach a conflicting SR while the SR is made, so its plugs
+cannot be refused later.  A failing ``sr_create`` leaves no record behind;
+once it succeeded the SR exists, and a plug that fails leaves its PBD
+detached without failing the call (xapi waits for its plug tasks and
+returns the SR).
 """
+
+import logging
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi import context, drivers, m_pbd, model, plug
 from sm_clusterstack.xapi import store as store_mod
 from sm_clusterstack.xapi.api import method
+
+LOG = logging.getLogger("sm_clusterstack.xapi")
 
 
 def _sr_row(ref, uuid, name_label, name_description, sr_type, content_type, shared, sm_config, size=0):
@@ -41,12 +50,23 @@ def create(ctx, session, host, device_config, physical_size, name_label, name_de
     with ctx.store.write() as conn:
         store_mod.update(conn, "SR", ref, creating=False)
     for h in [host] + sorted(h for h in pbds if h != host):
-        plug.plug(ctx, pbds[h])
+        _attach_created(ctx, pbds[h])
     return ref
 
 
+def _attach_created(ctx, pbd_ref: str) -> None:
+    """Attach a PBD SR.create reserved; a failure leaves it detached and is logged, as xapi's create."""
+    with ctx.store.read() as conn:
+        pbd = store_mod.row(conn, "PBD", pbd_ref)
+        sr = store_mod.row(conn, "SR", pbd["SR"])
+    try:
+        plug.attach_reserved(ctx, pbd, sr)
+    except Exception as e:
+        LOG.warning("SR.create: could not plug PBD %s (the SR exists; plug it again): %s", pbd_ref, e)
+
+
 def _create_records(ctx, host: str, row: dict, device_config: dict):
-    """Check the rules and insert the SR (marked creating) and its PBDs; (PBDs by host, PBD row, SR row)."""
+    """Check the rules, insert the SR (marked creating) and its PBDs reserved; (PBDs by host, PBD row, SR row)."""
     with ctx.store.write() as conn:
         model.check_ref(conn, "host", host)
         _check_type(conn, row["type"])
@@ -54,6 +74,8 @@ def _create_records(ctx, host: str, row: dict, device_config: dict):
         store_mod.insert(conn, "SR", dict(row, creating=True))
         hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")] if row["shared"] else [host]
         pbds = {h: m_pbd.create_in(conn, h, row["ref"], device_config) for h in hosts}
+        for pbd in pbds.values():
+            plug.set_state(conn, pbd, plug.PLUGGING)
         return pbds, store_mod.row(conn, "PBD", pbds[host]), store_mod.row(conn, "SR", row["ref"])
 
 
@@ -108,9 +130,11 @@ def forget(ctx, session, sr) -> str:
 def destroy(ctx, session, sr) -> str:
     """Delete an SR's storage (driver ``sr_delete``) and forget it.
 
-    The PBDs are marked ``destroying`` in the check's transaction, so no
-    plug reserves one while ``sr_delete`` runs; a failing ``sr_delete``
-    puts them back to ``detached``.
+    ``sr_delete`` mounts the SR to look for VDIs, so the plug rule applies
+    first (INCOMPATIBLE_CLUSTER_STACK_ACTIVE).  The PBDs are marked
+    ``destroying`` in the check's transaction, so they count as attached
+    and no plug reserves one while ``sr_delete`` runs; a failing
+    ``sr_delete`` puts them back to ``detached``.
     """
     with ctx.store.write() as conn:
         _check_detached(conn, sr)
@@ -119,6 +143,7 @@ def destroy(ctx, session, sr) -> str:
         if not pbds:
             raise XenAPIError(errors.SR_NO_PBDS, sr)
         sr_row = store_mod.row(conn, "SR", sr)
+        plug.check(conn, sr, sr_row["type"])
         _mark_pbds(conn, sr, plug.DETACHED, plug.DESTROYING)
     try:
         drivers.run_for_pbd(ctx, "sr_delete", pbds[0], sr_row)

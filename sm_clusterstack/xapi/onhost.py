@@ -14,6 +14,7 @@ import typing
 from sm_clusterstack import errors, hostsandbox, runner, stacks
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import mtc, scripts
+from sm_clusterstack.xapi import runs
 from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -69,8 +70,9 @@ def run_script(ctx, host: str, stack: str, script: str, args: typing.Sequence[st
     box = sandbox_of(ctx, host)
     inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack) if box is not None else ""
     try:
-        result = scripts.run_script(stacks.stack_dir(ctx.stack_root, stack), script, list(args),
-                                    timeout=ctx.script_timeout, run=runner_for(ctx, host), path_inside=inside)
+        with runs.registered(ctx, store_mod.new_ref(), "%s on %s" % (script, host)):  # issue 14: see runs
+            result = scripts.run_script(stacks.stack_dir(ctx.stack_root, stack), script, list(args),
+                                        timeout=ctx.script_timeout, run=runner_for(ctx, host), path_inside=inside)
     except scripts.StackScriptError as e:
         if e.result.timed_out:
             LOG.error("%s on host %s hit the %.0f s safety net and was killed", script, _uuid(ctx, host),

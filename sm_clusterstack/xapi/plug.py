@@ -110,15 +110,19 @@ def plug(ctx, pbd_ref: str) -> None:
     reserved = reserve(ctx, pbd_ref)
     if reserved is None:
         return
-    pbd, sr = reserved
+    attach_reserved(ctx, *reserved)
+
+
+def attach_reserved(ctx, pbd: typing.Any, sr: typing.Any) -> None:
+    """Run ``sr_attach`` for a PBD already reserved (``plugging``); mark it attached, or detached on failure."""
     try:
         drivers.run_for_pbd(ctx, "sr_attach", pbd, sr)
     except BaseException as e:
         if not is_clean_fault(e):
             detach_quietly(ctx, pbd, sr, "sr_attach failed uncleanly (%s)" % e)
-        finish(ctx, pbd_ref, PLUGGING, DETACHED)
+        finish(ctx, pbd["ref"], PLUGGING, DETACHED)
         raise
-    finish(ctx, pbd_ref, PLUGGING, ATTACHED)
+    finish(ctx, pbd["ref"], PLUGGING, ATTACHED)
 
 
 def is_clean_fault(error: BaseException) -> bool:

@@ -5,7 +5,7 @@ behind are the shim's own in-flight marks: PBDs ``plugging`` or
 ``unplugging`` (the driver may or may not have finished), an enable_ha
 plan, a disable_ha journal, HA VDIs recorded but not yet created, and the
 internal sessions of drivers that were running.  ``reconcile`` detaches the
-half-plugged PBDs (sr_detach is idempotent), finishes an interrupted
+half-plugged PBDs and those of an interrupted SR.destroy (sr_detach is idempotent), finishes an interrupted
 disable_ha, runs the disable path of an interrupted enable_ha, removes
 unfinished HA VDIs, and drops the internal sessions.
 """
@@ -24,9 +24,9 @@ def reconcile(ctx) -> typing.Dict[str, int]:
     with ctx.store.write() as conn:
         conn.execute("DELETE FROM session WHERE internal = 1")
         conn.execute("UPDATE pool SET ha_operation = ''")  # the dead shim's operation
-        busy = conn.execute("SELECT * FROM PBD WHERE state IN ('plugging', 'unplugging')").fetchall()
-        half_created = forget_half_created(conn)
-        destroying = undo_destroying(conn)
+        half_created = forget_half_created(conn)  # with its PBDs, reserved plugging
+        destroying = count_destroying(conn)
+        busy = conn.execute("SELECT * FROM PBD WHERE state IN ('plugging', 'unplugging', 'destroying')").fetchall()
     for pbd in busy:
         _detach(ctx, pbd)
     had_disable = bool(ha_steps.read_plan(ctx, "ha_disable_plan"))
@@ -53,18 +53,18 @@ def forget_half_created(conn) -> int:
     return len(refs)
 
 
-def undo_destroying(conn) -> int:
-    """Put back to detached the PBDs of SRs whose SR.destroy a crash interrupted.
+def count_destroying(conn) -> int:
+    """How many SRs a crash interrupted in SR.destroy (their PBDs are detached with the others).
 
-    Whether ``sr_delete`` finished is unknown: the SR stays, detached; a
-    new SR.destroy or SR.forget decides its fate.
+    Whether ``sr_delete`` finished is unknown, but it mounts the SR to look
+    for VDIs: the PBDs stay ``destroying`` (attached, for the rules) until
+    ``sr_detach`` has run, then the SR stays, detached; a new SR.destroy or
+    SR.forget decides its fate.
     """
     srs = [r[0] for r in conn.execute("SELECT DISTINCT SR FROM PBD WHERE state = ? ORDER BY SR", (plug.DESTROYING,))]
     for ref in srs:
         LOG.warning("SR %s was being destroyed at the crash: its storage may be gone; "
                     "destroy or forget it again", ref)
-        conn.execute("UPDATE PBD SET state = ?, active = 0 WHERE SR = ? AND state = ?",
-                     (plug.DETACHED, ref, plug.DESTROYING))
     return len(srs)
 
 

@@ -83,7 +83,13 @@ VERSION_3 = [
         SELECT 'OpaqueRef:' || lower(hex(randomblob(16))), lower(hex(randomblob(16))), ref, 1, 0 FROM host""",
 ]
 
-MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3]  # MIGRATIONS[n - 1] brings version n - 1 to n
+# Version 4: the processes the shim runs (``runs``): a restart ends those of a dead instance.
+VERSION_4 = [
+    """CREATE TABLE run (token TEXT PRIMARY KEY, what TEXT NOT NULL, started REAL NOT NULL,
+        pgid INTEGER, leader_start INTEGER)""",
+]
+
+MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3, VERSION_4]  # MIGRATIONS[n - 1] brings version n - 1 to n
 LATEST = len(MIGRATIONS)
 
 

@@ -1,27 +1,31 @@
 """XenAPI over XML-RPC: POST / on a unix socket (mode 0600) and/or 127.0.0.1:port.
 
-Requests are decoded with ``xmlrpc_safe.loads`` (no DTD, no entities, a
-size limit); anything undecodable still gets a XenAPI Failure response.
-One thread per connection; HTTP/1.1 keep-alive as the PyPI client expects.
+The HTTP framing is ``httpframe``'s (strict; 4xx otherwise).  Bodies are
+decoded with ``xmlrpc_safe.loads`` (no DTD, no entities, a size limit);
+anything undecodable still gets a XenAPI Failure response.  One thread
+per connection, at most ``max_connections`` of them; HTTP/1.1 keep-alive
+as the PyPI client expects; reads time out in seconds.
 """
 
-import http.server
 import logging
 import os
 import socket
 import socketserver
 import stat
 import struct
+import sys
 import threading
+import time
 import typing
 import xmlrpc.client
 
 from sm_clusterstack import errors, xmlrpc_safe
-from sm_clusterstack.xapi import api
+from sm_clusterstack.xapi import api, httpframe
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
-MAX_REQUEST = xmlrpc_safe.MAX_DOCUMENT
-REQUEST_TIMEOUT = 300.0  # seconds a connection may stay idle
+READ_TIMEOUT = 10.0  # seconds each read of a request may wait (xapi's header_read_timeout_tcp)
+REQUEST_TIMEOUT = 30.0  # seconds a whole request may take to arrive, once begun
+IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may wait for its next request
 MAX_DEPTH = 16  # nesting of arrays and structs; XenAPI calls need 3
 
 
@@ -58,75 +62,165 @@ def respond(ctx: typing.Any, body: bytes, local_root: bool = False) -> bytes:
         return xmlrpc.client.dumps((failed,), methodresponse=True).encode("utf-8")
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    """POST / with an XML-RPC call; anything else is 404/405."""
+class Handler(socketserver.BaseRequestHandler):
+    """One connection: strict HTTP/1.1 requests (``httpframe``) answered with XML-RPC, kept alive.
 
-    protocol_version = "HTTP/1.1"
-    server_version = "sm-clusterstack-xapi"
-    timeout = REQUEST_TIMEOUT
-    disable_nagle_algorithm = True  # headers and body go out in two writes
+    Reads time out: a new connection must start a request within
+    READ_TIMEOUT, a kept-alive one within IDLE_TIMEOUT, and once a request
+    has begun every read must return within READ_TIMEOUT and the whole
+    request arrive within REQUEST_TIMEOUT.  A client that drops or stalls
+    is logged in one line.
+    """
 
-    def do_POST(self):
+    def handle(self):
+        self.buffer = b""
+        wait = READ_TIMEOUT
         try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_REQUEST:
-            self._reply_failure("request length %s not in 0..%d"
-                                % (self.headers.get("Content-Length"), MAX_REQUEST))
-            return
-        body = self.rfile.read(length)
+            while self._serve_one(wait):
+                wait = IDLE_TIMEOUT
+        except (OSError, ClientGone) as e:
+            LOG.info("client %s dropped: %s", self.peer(), e or type(e).__name__)
+
+    def _serve_one(self, wait: float) -> bool:
+        """Read and answer one request; False when the connection is to be closed."""
+        if not self.buffer and not self._fill(time.monotonic() + wait, first=True):
+            return False  # closed, or idle too long, between requests: nothing to say
+        deadline = time.monotonic() + REQUEST_TIMEOUT
+        try:
+            request = self._read_head(deadline)
+            if request.expect_continue:
+                self.request.sendall(httpframe.status_line(100) + b"\r\n")
+            body = self._read_body(request.length, deadline)
+        except httpframe.HTTPError as e:
+            LOG.info("client %s refused: %s", self.peer(), e)
+            self._send(e.status, e.reason.encode("utf-8") + b"\n", "text/plain", keep_alive=False)
+            return False
         api.CALLER.host = getattr(self.server, "local_host", "")  # the host whose own socket this is, if any
-        self._send(respond(self.server.ctx, body, self.local_root()))
+        self._send(200, respond(self.server.ctx, body, self.local_root()), "text/xml", request.keep_alive)
+        return request.keep_alive
+
+    def _fill(self, deadline: float, first: bool = False) -> bool:
+        """Receive more bytes before ``deadline``; False at end of file (or idle timeout if ``first``)."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise httpframe.HTTPError(408, "the request did not arrive within %g s" % REQUEST_TIMEOUT)
+        self.request.settimeout(min(remaining, READ_TIMEOUT) if not first else remaining)
+        try:
+            data = self.request.recv(65536)
+        except socket.timeout:
+            if first and not self.buffer:
+                return False
+            raise httpframe.HTTPError(408, "no data for %g s in the middle of a request" % READ_TIMEOUT)
+        if not data and not first:
+            raise ClientGone("closed in the middle of a request")
+        self.buffer += data
+        return bool(data)
+
+    def _read_head(self, deadline: float) -> httpframe.Request:
+        end = httpframe.head_end(self.buffer)
+        while end < 0:
+            if len(self.buffer) > httpframe.MAX_HEAD:
+                raise httpframe.HTTPError(431, "request head longer than %d bytes" % httpframe.MAX_HEAD)
+            self._fill(deadline)
+            end = httpframe.head_end(self.buffer)
+        if end > httpframe.MAX_HEAD:
+            raise httpframe.HTTPError(431, "request head longer than %d bytes" % httpframe.MAX_HEAD)
+        head, self.buffer = self.buffer[:end], self.buffer[end:]
+        return httpframe.parse(head)
+
+    def _read_body(self, length: int, deadline: float) -> bytes:
+        while len(self.buffer) < length:
+            self._fill(deadline)
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return body
+
+    def _send(self, status: int, data: bytes, content_type: str, keep_alive: bool) -> None:
+        head = httpframe.status_line(status) + (
+            "Server: sm-clusterstack-xapi\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
+            % (content_type, len(data), "" if keep_alive else "Connection: close\r\n")).encode("ascii")
+        self.request.settimeout(REQUEST_TIMEOUT)
+        self.request.sendall(head + data)
+
+    def peer(self) -> str:
+        """The client, for the log: host:port, or the unix socket."""
+        address = self.client_address
+        return "%s:%s" % address[:2] if isinstance(address, tuple) and address else "unix"
 
     def local_root(self) -> bool:
         """Whether the peer is root on this machine (only the unix socket can tell)."""
         return False
 
-    def _reply_failure(self, reason):
-        failed = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, reason])
-        self.close_connection = True
-        self._send(xmlrpc.client.dumps((failed,), methodresponse=True).encode("utf-8"))
 
-    def _send(self, data):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def address_string(self):
-        return str(self.client_address[0]) if self.client_address else "unix"
-
-    def log_message(self, fmt, *args):
-        LOG.debug("%s %s", self.address_string(), fmt % args)
+class ClientGone(Exception):
+    """The client closed its connection in the middle of a request."""
 
 
 class UnixHandler(Handler):
-    """The handler on the unix socket (no TCP options there)."""
-
-    disable_nagle_algorithm = False
+    """The handler on the unix socket."""
 
     def local_root(self) -> bool:
         """True when the peer process runs as uid 0 (SO_PEERCRED), as xapi trusts it."""
         try:
-            creds = self.connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            creds = self.request.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         except (OSError, AttributeError):
             return False
         return struct.unpack("3i", creds)[1] == 0
 
 
-class TCPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    """The loopback TCP listener."""
+class _Limited(socketserver.ThreadingMixIn):
+    """A threaded listener that serves at most ``max_connections`` at once.
+
+    As xapi's ``Server_io.establish_server``: at the limit it stops
+    accepting (new clients wait in the listen backlog) until one closes.
+    A dropped client is logged in one line, never with a traceback.
+    """
 
     daemon_threads = True
+    max_connections = 800
+    request_queue_size = 128  # the listen backlog: a burst of connects must not wait for SYN retries
+
+    def _slots(self) -> threading.BoundedSemaphore:
+        if getattr(self, "_free", None) is None:
+            self._free = threading.BoundedSemaphore(self.max_connections)
+            self._stopping = False
+        return self._free
+
+    def get_request(self):
+        while not self._slots().acquire(timeout=0.2):
+            if self._stopping:
+                raise OSError("shutting down")
+        try:
+            return super(_Limited, self).get_request()
+        except BaseException:
+            self._free.release()
+            raise
+
+    def shutdown_request(self, request):
+        try:
+            super(_Limited, self).shutdown_request(request)
+        finally:
+            self._free.release()
+
+    def shutdown(self):
+        self._slots()
+        self._stopping = True
+        super(_Limited, self).shutdown()
+
+    def handle_error(self, request, client_address):
+        LOG.info("client %s: %s", client_address or "unix", sys.exc_info()[1])
+
+
+class TCPServer(_Limited, socketserver.TCPServer):
+    """The loopback TCP listener (xapi's conn_limit_tcp)."""
+
     allow_reuse_address = True
+    max_connections = 800
 
 
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """The unix-socket listener."""
+class UnixServer(_Limited, socketserver.UnixStreamServer):
+    """The unix-socket listener (xapi's conn_limit_unix)."""
 
-    daemon_threads = True
+    max_connections = 1024
 
     def server_bind(self):
         if os.path.lexists(self.server_address):

@@ -13,11 +13,16 @@ import logging
 import os
 import typing
 
-from sm_clusterstack.xapi import context, ha_monitor, recovery, sandboxes, server, smscan
+from sm_clusterstack.xapi import context, ha_monitor, recovery, runs, sandboxes, server, smscan
+from sm_clusterstack.xapi import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
 ADDRESS_FILE = "shim.addr"
+
+
+check_state_dir = store_mod.check_state_dir  # before anything is written there (cli/serve.py)
+check_password_file = store_mod.check_secret_file
 
 
 class StateInUse(OSError):
@@ -101,7 +106,9 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
         key = "url" if isinstance(srv, server.TCPServer) else "socket"
         address[key] = server.url_of(srv)
     path = os.path.join(state_dir, ADDRESS_FILE)
-    with open(path + ".tmp", "w") as f:
+    _remove(path + ".tmp")
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
         json.dump(address, f)
     os.rename(path + ".tmp", path)
 
@@ -126,6 +133,8 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
+        if runs.end_orphans(ctx):  # before anything is served, scanned or reconciled
+            LOG.warning("ended the runs the previous instance left")
         if sandbox:
             sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))

@@ -2,7 +2,9 @@
 
 As xapi: every executable ``<Type>SR`` in the sm-dir is asked
 ``sr_get_driver_info``; a driver that fails or answers badly is skipped (and
-logged); the SM type is the file name without ``SR``, lower-cased.  SM
+logged); the SM type is the file name without ``SR``, lower-cased.  A
+driver that anyone but root (or the shim's own user) could change, through
+itself, the sm-dir or any directory above it, is not run at all.  SM
 records of drivers no longer there (or failing) are removed, unless SRs of
 that type exist: their record keeps their required_cluster_stack counting
 in the plug check.
@@ -12,6 +14,7 @@ import logging
 import os
 import typing
 
+from sm_clusterstack import stacks
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller, driverinfo
 from sm_clusterstack.smapi.driverinfo import DriverInfoError
@@ -66,10 +69,19 @@ def sm_row(path: str, info: driverinfo.DriverInfo) -> typing.Dict[str, typing.An
     }
 
 
+def trust_problems(path: str) -> typing.List[str]:
+    """Why the driver at ``path`` may not run as this process: anyone but root (or us) could change it."""
+    return stacks.file_problems(path, os.geteuid())
+
+
 def scan(ctx) -> typing.List[str]:
-    """(Re)create the SM records from the sm-dir; the types found."""
+    """(Re)create the SM records from the sm-dir; the types found (an untrusted driver is skipped)."""
     found = {}
     for path in driver_files(ctx.sm_dir):
+        problems = trust_problems(path)
+        if problems:
+            LOG.warning("skipping driver %s: unsafe: %s", path, "; ".join(problems))
+            continue
         try:
             found[sm_type(path)] = sm_row(path, driver_info(path, ctx.xapi_url))
         except (XenAPIError, DriverInfoError) as e:

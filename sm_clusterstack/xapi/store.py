@@ -11,14 +11,59 @@ import json
 import os
 import queue
 import sqlite3
+import stat
 import typing
 import uuid as uuid_mod
 
+from sm_clusterstack import stacks
 from sm_clusterstack.xapi import schema
 
 NULL_REF = "OpaqueRef:NULL"
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the pool-wide lock
 DB_NAME = "pool.db"
+
+
+class UnsafeStateError(ValueError):
+    """A state directory or secret that others could read or replace; the text names the path."""
+
+
+def check_state_dir(path: str) -> None:
+    """UnsafeStateError unless ``path`` (existing or not) and every directory above it are ours alone.
+
+    The state holds the sessions and decides what runs as root: a
+    directory writable by another user (0777, or below one) could swap it.
+    """
+    existing = path
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    problems = stacks.path_problems(existing, os.geteuid())
+    if existing == path and not problems and not os.path.isdir(path):
+        problems = ["%s: not a directory" % path]
+    if problems:
+        raise UnsafeStateError("unsafe state directory: " + "; ".join(problems))
+
+
+def check_secret_file(path: str) -> None:
+    """UnsafeStateError unless ``path`` is a regular file of ours that nobody else may read or write."""
+    problems = stacks.path_problems(path, os.geteuid())
+    if not problems:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            problems = ["%s: not a regular file" % path]
+        elif st.st_uid != os.geteuid():
+            problems = ["%s: owned by uid %d, not %d" % (path, st.st_uid, os.geteuid())]
+        elif st.st_mode & 0o077:
+            problems = ["%s: readable or writable by others (mode %04o; chmod 600)" % (path, stat.S_IMODE(st.st_mode))]
+    if problems:
+        raise UnsafeStateError("unsafe password file: " + "; ".join(problems))
+
+
+def create_private(path: str) -> None:
+    """Create ``path`` as an empty file of mode 0600 unless it exists (no umask can widen it)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def new_ref() -> str:
@@ -47,10 +92,12 @@ class Store(object):
     def __init__(self, state_dir: str, migrate: bool = True) -> None:
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, DB_NAME)
+        check_state_dir(state_dir)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         self._idle = queue.LifoQueue()
+        create_private(self.path)  # sessions live here; SQLite gives -wal/-shm the same mode
         conn = self._connect()
-        os.chmod(self.path, 0o600)  # sessions live here; SQLite gives -wal/-shm the same mode
+        os.chmod(self.path, 0o600)  # a store made by an older version
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             if migrate:

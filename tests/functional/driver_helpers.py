@@ -62,6 +62,7 @@ def environment(tmp_path, emulators=False, xapi="", extra=None):
            "SM_FAKE_LOG": str(tmp_path / "emulated.jsonl"),
            "SM_FAKE_STATE": str(tmp_path / "emulated-state"),
            "SM_CLUSTERSTACK_SR_MOUNT": str(tmp_path / "sr-mount"),
+           "SM_CLUSTERSTACK_FILE_DEVICES": str(tmp_path),  # image files here may stand for devices
            "SM_CLUSTERSTACK_XAPI_TIMEOUT": "5"}
     if xapi:
         env["SM_CLUSTERSTACK_XAPI"] = xapi

@@ -79,6 +79,14 @@ def make_stack(root, name, log, ctl, supported=None):
     return path
 
 
+def attached_markers(ctl):
+    """What the fixture driver of ``ctl`` really attached: ``sr_uuid@host_ref`` for each SR attached on a host."""
+    try:
+        return sorted(os.listdir(os.path.join(ctl, "attached")))
+    except FileNotFoundError:
+        return []
+
+
 def calls(ctl):
     """The calls a fixture driver recorded: lists of [command, sr_uuid, host_ref, xapi]."""
     try:
@@ -91,9 +99,11 @@ def calls(ctl):
 class Server(object):
     """A ``sm-clusterstack serve`` process on a free loopback port."""
 
-    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None, sandbox=False):
+    def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None, sandbox=False,
+                 prefix=None):
         self.env = env
         self.sandbox = sandbox
+        self.prefix = prefix  # the sandboxes' namespace prefix, kept over restarts when given
         self.state = state
         self.sm_dir = sm_dir
         self.stack_root = stack_root
@@ -101,7 +111,7 @@ class Server(object):
         self.extra = list(extra)
         os.makedirs(state, exist_ok=True)
         self.password_file = os.path.join(state, "..", os.path.basename(state) + ".password")
-        with open(self.password_file, "w") as f:
+        with open(os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write(password + "\n")
         self.password = password
         self.proc = None
@@ -113,8 +123,8 @@ class Server(object):
                 "--hosts", str(self.hosts), "--password-file", self.password_file, "--sm-dir", self.sm_dir,
                 "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
                 "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
-        if self.sandbox:  # the prefix comes from the state dir: a restart adopts the sandboxes
-            argv += ["--sandbox"]
+        if self.sandbox:  # the prefix comes from the state dir, or is given: a restart adopts the sandboxes
+            argv += ["--sandbox"] + (["--sandbox-prefix", self.prefix] if self.prefix else [])
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)
@@ -183,7 +193,7 @@ class Pool(object):
 
     DRIVERS = (("ocfs2", ["corosync"]), ("melio", ["melio"]), ("lvm", []), ("dual", ["corosync", "melio"]))
 
-    def __init__(self, tmp, hosts=2, sandbox=True):
+    def __init__(self, tmp, hosts=2, sandbox=True, prefix=None):
         self.tmp = str(tmp)
         self.sm_dir = os.path.join(self.tmp, "sm")
         self.ctl = {name: make_driver(self.sm_dir, os.path.join(self.tmp, "ctl"), name, stacks)
@@ -193,7 +203,8 @@ class Pool(object):
         self.stack_ctl = os.path.join(self.tmp, "stack-ctl")
         for name, supported in (("xhad", None), ("corosync", None), ("melio", ["melio"])):
             make_stack(self.root, name, self.stack_log, self.stack_ctl, supported)
-        self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts, sandbox=sandbox)
+        self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts, sandbox=sandbox,
+                             prefix=prefix)
 
     def start(self):
         self.server.start()

@@ -187,6 +187,22 @@ def test_silent_pool_is_a_fault_after_the_timeout_not_a_hang(tmp_path, blank_dev
     assert "timed out" in answer.reason
 
 
+@pytest.mark.parametrize("endpoint,timeout", [
+    ("http://[::1", "5"), ("https://[::1", "5"), ("http://127.0.0.1:99999/", "5"), ("http://:8080/", "5"),
+    ("SOCKET", "inf"), ("SOCKET", "nan"), ("SOCKET", "-1"), ("SOCKET", "0"), ("SOCKET", "lots"),
+])
+def test_malformed_endpoint_settings_are_a_pool_unreachable_fault_naming_them(
+        tmp_path, blank_device, endpoint, timeout):
+    with serve(tmp_path, PoolRecords()) as xapi:
+        env = environment(tmp_path, xapi=xapi.path if endpoint == "SOCKET" else endpoint,
+                          extra={"SM_CLUSTERSTACK_XAPI_TIMEOUT": timeout})
+        answer = attach("OCFS2SR", env, blank_device)
+    assert answer.code == POOL_UNREACHABLE, answer.reason
+    variable = "SM_CLUSTERSTACK_XAPI_TIMEOUT" if endpoint == "SOCKET" else "SM_CLUSTERSTACK_XAPI="
+    assert variable in answer.reason
+    assert "Traceback" not in answer.stdout + answer.stderr and xapi.calls == []
+
+
 def test_invalid_session_is_a_fault(tmp_path, blank_device):
     with serve(tmp_path, PoolRecords()) as xapi:
         answer = run("OCFS2SR", "sr_attach", environment(tmp_path, xapi=xapi.path),
@@ -199,3 +215,13 @@ def test_attach_without_session_ref_is_malformed(tmp_path, blank_device):
     answer = run("OCFS2SR", "sr_attach", environment(tmp_path), device_config={"device": blank_device},
                  sr_uuid=new_uuid())
     assert answer.code == MALFORMED and "session_ref" in answer.reason
+
+
+def test_ocfs2_delete_refused_while_a_melio_sr_is_attached_mounts_nothing(tmp_path, blank_device):
+    """sr_delete mounts the volume to look for VDIs: it is an attach, checked as one."""
+    with serve(tmp_path, pool_with_attached("melio")) as xapi:
+        answer = run("OCFS2SR", "sr_delete", environment(tmp_path, emulators=True, xapi=xapi.path),
+                     device_config={"device": blank_device}, session_ref=SESSION,
+                     sr_ref="OpaqueRef:0d0d0000-0000-4000-8000-000000000003", sr_uuid=new_uuid())
+    assert answer.code == INCOMPATIBLE and answer.reason.endswith("[corosync-ha]")
+    assert xapi.calls == SNAPSHOT_CALLS and emulated_calls(tmp_path) == []

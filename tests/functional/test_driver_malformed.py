@@ -48,6 +48,8 @@ BOMB = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
 EXTERNAL = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
             '<methodCall><methodName>&e;</methodName></methodCall>')
 DEEP = "<value><array><data>" * 60 + "</data></array></value>" * 60
+# encodings expat cannot decode (multi-byte, not text codecs, unknown): the call is malformed
+UNDECODABLE = ("utf-7", "utf-32", "shift_jis", "rot13", "x-bogus", "hex", "utf-16")
 
 CASES = [
     ("no argument", [], MALFORMED),
@@ -104,6 +106,10 @@ CASES = [
      ARGUMENT_INVALID),
     ("vdi_location path-like", [call("vdi_attach", {"device": "/dev/null"}, ["true"], sr_uuid=SR_UUID,
                                      vdi_location="../../etc/shadow")], ARGUMENT_INVALID),
+] + [
+    ("declared encoding %s" % name, ['<?xml version="1.0" encoding="%s"?>' % name + document()], MALFORMED)
+    for name in UNDECODABLE
+] + [
     ("cluster_name too long", [call("sr_create", {"device": "/dev/null", "cluster_name": "x" * 17},
                                     ["0"], sr_uuid=SR_UUID)], CONFIG_INVALID),
     ("node_slots zero", [call("sr_create", {"device": "/dev/null", "node_slots": "0"}, ["0"],

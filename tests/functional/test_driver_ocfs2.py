@@ -7,8 +7,10 @@ says so.
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -157,3 +159,39 @@ def test_missing_tool_is_tool_missing(tmp_path, pool, device):
     sr.env["PATH"] = str(only_python)
     answer = sr("sr_probe")
     assert answer.code == 604 and "blkid" in answer.reason
+
+
+@pytest.fixture
+def outside():
+    """A regular file outside the directory where files may stand for devices (it holds data)."""
+    directory = tempfile.mkdtemp(prefix="s14-outside-")
+    path = os.path.join(directory, "shadow")
+    with open(path, "wb") as f:
+        f.write(b"root:$6$secret:19000:0:99999:7:::\n" * 2048)
+    yield path
+    shutil.rmtree(directory)
+
+
+@pytest.mark.parametrize("given", ["OUTSIDE", "/etc/shadow", "/", "/proc/self/mem", "/dev/null", "/dev/zero"])
+def test_create_and_attach_refuse_what_is_not_a_block_device(tmp_path, pool, outside, given):
+    path = outside if given == "OUTSIDE" else given
+    with open(outside, "rb") as f:
+        before = f.read()
+    for command, args in (("sr_create", ["0"]), ("sr_attach", []), ("sr_probe", [])):
+        answer = SR(tmp_path, pool, path)(command, args)
+        assert answer.code == 602 and "is not a block device" in answer.reason, (command, answer.reason)
+    with open(outside, "rb") as f:
+        assert f.read() == before
+    assert emulated_calls(tmp_path) == []
+
+
+def test_a_link_to_the_device_is_resolved_once_and_the_tools_get_the_device(tmp_path, pool, device):
+    """Emulated: ``mount -t ocfs2``.  mkfs.ocfs2 and mount are given the device, not the link."""
+    link = str(tmp_path / "lun-link")
+    os.symlink(device, link)
+    sr = SR(tmp_path, pool, link)
+    assert sr("sr_create", ["0"]).fault is None
+    assert blkid(device)["TYPE"] == "ocfs2"
+    assert sr("sr_attach").fault is None
+    point = str(tmp_path / "sr-mount" / sr.sr_uuid)
+    assert emulated_calls(tmp_path, "mount") == [["mount", "-t", "ocfs2", os.path.realpath(device), point]]

@@ -4,12 +4,13 @@ Drivers and stacks are the fixture doubles of shim_helpers (sh scripts that
 record their calls); nothing of the shim itself is replaced.
 """
 
+import time
 import xmlrpc.client
 
 import pytest
 import XenAPI
 
-from shim_helpers import Pool, calls, failure
+from shim_helpers import Pool, calls, failure, introduce
 
 
 @pytest.fixture
@@ -24,11 +25,28 @@ def raw(pool, method, *params):
     return getattr(xmlrpc.client.ServerProxy(pool.server.url, allow_none=True), method)(*params)
 
 
-def test_login_with_wrong_password_is_authentication_failed(pool):
+def test_login_with_wrong_password_is_authentication_failed_after_xapis_delay(pool):
+    """xapi_session.ml thread_delay_and_raise_error: a failed login answers after 5 s."""
     session = XenAPI.Session(pool.server.url)
+    started = time.monotonic()
     with pytest.raises(XenAPI.Failure) as e:
         session.login_with_password("root", "wrong", "2.0", "tests")
     assert e.value.details == ["SESSION_AUTHENTICATION_FAILED", "root", "Authentication failure"]
+    assert time.monotonic() - started >= 5.0  # the throttle itself, not a performance figure
+
+
+def test_a_session_in_use_outlives_500_later_logins(pool):
+    """db_gc_util.ml timeout_sessions: beyond 500 per originator, the least recently *used* go."""
+    mine = XenAPI.Session(pool.server.url)
+    mine.login_with_password("root", "secret", "2.0", "busy")
+    idle = XenAPI.Session(pool.server.url)
+    idle.login_with_password("root", "secret", "2.0", "busy")
+    for number in range(510):
+        raw(pool, "session.login_with_password", "root", "secret", "2.0", "busy")
+        if number % 100 == 0:
+            assert raw(pool, "pool.get_all", mine._session)["Status"] == "Success"
+    assert raw(pool, "pool.get_all", mine._session)["Status"] == "Success"  # raw: XenAPI would log in again
+    assert raw(pool, "pool.get_all", idle._session)["ErrorDescription"] == ["SESSION_INVALID", idle._session]
 
 
 def test_logged_out_session_is_invalid(pool):
@@ -190,7 +208,8 @@ def test_named_sm_faults(pool, code, error):
 
 def test_driver_exclusion_fault_becomes_incompatible_cluster_stack_active(pool):
     pool.inject("dual", "fault", "sr_attach", 605)
-    assert failure(pool.create_sr, "dual") == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync,melio"]
+    pbd = pool.x.SR.get_PBDs(introduce(pool, "dual", "d"))[0]
+    assert failure(pool.x.PBD.plug, pbd) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync,melio"]
 
 
 def test_unparseable_driver_output_is_sr_backend_failure(pool):

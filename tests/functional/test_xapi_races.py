@@ -4,6 +4,7 @@ Fixture drivers of shim_helpers sleep, fault or print garbage where a test
 says; the shim itself is the real server.
 """
 
+import os
 import threading
 
 import pytest
@@ -116,6 +117,59 @@ def test_sr_destroy_interrupted_by_a_crash_leaves_the_sr_pluggable(pool):
     pool.server.kill()
     pool.start()
     assert sr in pool.x.SR.get_all()
+    assert commands(pool, "ocfs2")[-2:] == ["sr_detach", "sr_detach"]  # what sr_delete mounted is unmounted
     for pbd in pool.x.SR.get_PBDs(sr):
         pool.x.PBD.plug(pbd)
         assert pool.x.PBD.get_currently_attached(pbd) is True
+
+
+def test_sr_destroy_applies_the_plug_rule_before_sr_delete_mounts_it(pool):
+    x = pool.x
+    melio = introduce(pool, "melio", "m")
+    for pbd in x.SR.get_PBDs(melio):
+        x.PBD.plug(pbd)
+    ocfs2 = introduce(pool, "ocfs2", "o")
+    assert failure(x.SR.destroy, ocfs2) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert "sr_delete" not in commands(pool, "ocfs2")
+    assert ocfs2 in x.SR.get_all() and not any(x.PBD.get_currently_attached(p) for p in x.SR.get_PBDs(ocfs2))
+    for pbd in x.SR.get_PBDs(melio):
+        x.PBD.unplug(pbd)
+    x.SR.destroy(ocfs2)  # nothing attached constrains it now
+    assert commands(pool, "ocfs2")[-1] == "sr_delete" and ocfs2 not in x.SR.get_all()
+
+
+def test_sr_destroy_under_ha_on_another_stack_is_refused(pool):
+    x = pool.x
+    hb = pool.create_sr("melio")
+    x.pool.enable_ha([hb], {})
+    ocfs2 = introduce(pool, "ocfs2", "o")
+    assert failure(x.SR.destroy, ocfs2) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "corosync"]
+    assert "sr_delete" not in commands(pool, "ocfs2")
+
+
+def test_sr_create_reserves_its_pbds_so_no_conflicting_plug_attaches_meanwhile(pool):
+    """The rules are checked once, in SR.create's first transaction, which reserves the new PBDs."""
+    x = pool.x
+    melio_pbd = x.SR.get_PBDs(introduce(pool, "melio", "m"))[0]
+    pool.inject("ocfs2", "sleep", "sr_create", 3)
+    thread, result = in_background(lambda: pool.server.session().xenapi.SR.create(
+        pool.master(), {"device": "/dev/fixture"}, "0", "o", "", "ocfs2", "user", True, {}))
+    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_create"])
+    assert failure(x.PBD.plug, melio_pbd) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
+    thread.join(30)
+    assert "error" not in result, result
+    assert all(x.PBD.get_currently_attached(p) for p in x.SR.get_PBDs(result["value"]))
+    assert commands(pool, "melio").count("sr_attach") == 0
+
+
+def test_sr_create_whose_plug_fails_returns_the_sr_with_the_pbd_detached(pool):
+    """xapi_sr.ml create: once sr_create succeeded the SR exists; failing plugs do not fail the call."""
+    pool.inject("lvm", "fault", "sr_attach", 2)
+    sr = pool.create_sr("lvm")
+    assert sr in pool.x.SR.get_all() and commands(pool, "lvm").count("sr_create") == 1
+    pbds = pool.x.SR.get_PBDs(sr)
+    assert len(pbds) == 2 and not any(pool.x.PBD.get_currently_attached(p) for p in pbds)
+    os.unlink(os.path.join(pool.ctl["lvm"], "fault_sr_attach"))
+    for pbd in pbds:
+        pool.x.PBD.plug(pbd)  # a retry plugs: it never formats again
+    assert commands(pool, "lvm").count("sr_create") == 1

@@ -4,11 +4,13 @@ Fixture drivers and stacks (shim_helpers) sleep where the test kills the
 server, so the kill lands exactly inside the step named by each test.
 """
 
+import os
 import threading
+import time
 
 import pytest
 
-from shim_helpers import Pool, calls, delay_script, introduce, wait_for
+from shim_helpers import Pool, attached_markers, calls, delay_script, introduce, wait_for
 
 
 @pytest.fixture
@@ -60,3 +62,23 @@ def test_half_done_enable_ha_is_rolled_back_after_restart(pool):
     assert "vdi_detach" in [c[0] for c in calls(pool.ctl["ocfs2"])][-4:]  # released, kept for the next enable
     pool.x.pool.enable_ha([sr], {})  # nothing left half done: it can be enabled now
     assert pool.x.pool.get_ha_cluster_stack(ref) == "corosync"
+
+
+def test_a_plug_in_flight_at_a_crash_is_ended_before_the_restart_detaches_it(pool):
+    """The old sr_attach runs in its own process group: left alone it would complete after the
+    reconcile's sr_detach, the SR attached while the store says detached."""
+    sr = introduce(pool, "ocfs2", "o")
+    pbd = pool.x.SR.get_PBDs(sr)[0]
+    pool.inject("ocfs2", "sleep", "sr_attach", 4)
+    in_background(lambda: pool.x.PBD.plug(pbd))
+    wait_for(lambda: [c[0] for c in calls(pool.ctl["ocfs2"])][-1:] == ["sr_attach"])
+    pool.server.kill()
+    os.unlink(os.path.join(pool.ctl["ocfs2"], "sleep_sr_attach"))
+    pool.start()
+    assert pool.x.PBD.get_currently_attached(pbd) is False
+    time.sleep(5)  # past the moment the old sr_attach would have finished
+    assert attached_markers(pool.ctl["ocfs2"]) == []
+    with open(pool.server.log.name) as f:
+        assert "left running by the previous instance" in f.read()
+    pool.x.PBD.plug(pbd)
+    assert attached_markers(pool.ctl["ocfs2"]) == ["%s@%s" % (pool.x.SR.get_uuid(sr), pool.x.PBD.get_host(pbd))]

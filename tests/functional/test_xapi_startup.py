@@ -126,3 +126,55 @@ def test_a_failing_start_releases_the_listeners_and_the_lock(ctx, sockdir, monke
 def test_a_pool_with_an_empty_password_is_refused(tmp_path):
     with pytest.raises(ValueError):
         context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "")
+
+
+NOBODY = 65534
+
+
+def test_serve_refuses_a_world_writable_state_dir_and_writes_nothing_there(tmp_path):
+    pool = Pool(tmp_path, hosts=1)
+    os.chmod(pool.server.state, 0o777)
+    result = serve(pool)
+    message = "unsafe state directory: %s: group or world writable (mode 0777)" % pool.server.state
+    assert result.returncode == 1 and message.encode() in result.stderr
+    assert os.listdir(pool.server.state) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a directory of another user needs a root test run")
+def test_serve_refuses_a_state_dir_another_user_owns(tmp_path):
+    pool = Pool(tmp_path, hosts=1)
+    os.chown(pool.server.state, NOBODY, NOBODY)
+    result = serve(pool)
+    assert result.returncode == 1
+    assert ("%s: owned by uid %d" % (pool.server.state, NOBODY)).encode() in result.stderr
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_serve_refuses_a_password_file_others_may_read_or_write(tmp_path, mode):
+    pool = Pool(tmp_path, hosts=1)
+    os.chmod(pool.server.password_file, mode)
+    result = serve(pool)
+    assert result.returncode == 1
+    assert b"unsafe password file: " in result.stderr and b"state.password: " in result.stderr
+    assert not os.path.exists(os.path.join(pool.server.state, "pool.db"))
+
+
+def test_every_file_the_shim_creates_is_private_whatever_the_umask(tmp_path):
+    pool = Pool(tmp_path, hosts=1)
+    argv = [sys.executable, "-m", "sm_clusterstack.cli", "serve", "--state", pool.server.state,
+            "--sm-dir", pool.sm_dir, "--cluster-stack-root", pool.root, "--xapi-conf", os.devnull]
+    old = os.umask(0)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    finally:
+        os.umask(old)
+    try:
+        assert b"ready" in proc.stdout.readline()
+        modes = {name: os.lstat(os.path.join(pool.server.state, name)).st_mode & 0o777
+                 for name in os.listdir(pool.server.state)}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stdout.close()
+    assert {"pool.db", "password", "shim.addr", "shim.lock", "xapi.sock"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode & 0o077} == {}

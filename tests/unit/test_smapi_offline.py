@@ -20,7 +20,7 @@ import xmlrpc.client
 import pytest
 
 from sm_clusterstack.smapi import call as smapi_call
-from sm_clusterstack.smapi import driver, offline, srbase, storage_lvm
+from sm_clusterstack.smapi import driver, offline, srbase, storage_base, storage_lvm
 from sm_clusterstack.smapi.call import Call
 
 SR_UUID = "3f2b0c1e-5d4a-4b6e-9c8d-7e6f5a4b3c2d"
@@ -45,7 +45,8 @@ class ToyLVMSR(offline.OfflineAttach, srbase.StorageSR):
 
 
 @pytest.fixture
-def device(tmp_path):
+def device(tmp_path, monkeypatch):
+    monkeypatch.setenv(storage_base.FILE_DEVICES_ENV, str(tmp_path))  # a file stands for the device
     path = tmp_path / "disk"
     path.write_bytes(b"\0" * 4096)
     return str(path)

@@ -10,7 +10,8 @@ VG = "VG_XenStorage-" + UUID
 
 
 @pytest.fixture
-def device(tmp_path):
+def device(tmp_path, monkeypatch):
+    monkeypatch.setenv(storage_base.FILE_DEVICES_ENV, str(tmp_path))
     path = tmp_path / "disk"
     path.write_bytes(b"\0" * 4096)
     return str(path)

@@ -156,3 +156,34 @@ def test_describe_reports_scripts_supported_srs_and_problems(tmp_path):
     assert info.missing == list(stacks.SCRIPTS[3:])
     assert info.supported_srs == ["ocfs2"]
     assert len(info.problems) == 1
+
+
+def test_path_problems_checks_every_component_and_follows_links_through_their_targets(tmp_path):
+    base = str(tmp_path)
+    open_dir, sticky, safe = (os.path.join(base, n) for n in ("open", "sticky", "safe"))
+    for path, mode in ((open_dir, 0o777), (sticky, 0o1777), (safe, 0o755)):
+        os.mkdir(path)
+        os.chmod(path, mode)
+    for where in (open_dir, sticky):
+        with open(os.path.join(where, "tool"), "w"):
+            pass
+    assert stacks.path_problems(os.path.join(sticky, "tool")) == []
+    assert stacks.path_problems(os.path.join(open_dir, "tool")) == [
+        open_dir + ": group or world writable (mode 0777)"]
+    os.symlink(os.path.join("..", "open", "tool"), os.path.join(safe, "link"))
+    assert stacks.path_problems(os.path.join(safe, "link")) == [open_dir + ": group or world writable (mode 0777)"]
+    os.chmod(sticky, 0o1777)
+    assert stacks.path_problems(sticky) == [sticky + ": group or world writable (mode 1777)"]  # the path itself
+
+
+def test_path_problems_stops_at_a_link_loop(tmp_path):
+    os.symlink("b", str(tmp_path / "a"))
+    os.symlink("a", str(tmp_path / "b"))
+    assert "more than 40 symbolic links" in stacks.path_problems(str(tmp_path / "a"))[-1]
+
+
+def test_a_stack_that_is_a_link_is_unsafe(tmp_path):
+    path = make_stack(tmp_path, "real")
+    os.symlink(path, str(tmp_path / "linked"))
+    assert stacks.safety_problems(str(tmp_path / "linked"))[0].endswith("a symbolic link; a stack must be a "
+                                                                        "directory in the cluster-stack root")

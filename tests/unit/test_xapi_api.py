@@ -3,7 +3,7 @@
 import pytest
 
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, context, plug, store
+from sm_clusterstack.xapi import api, context, plug, sessions, store
 
 
 def call(ctx, name, *params):
@@ -14,7 +14,8 @@ def login(ctx):
     return call(ctx, "session.login_with_password", "root", "pw", "2.0", "unit")["Value"]
 
 
-def test_login_and_session_check(ctx):
+def test_login_and_session_check(ctx, monkeypatch):
+    monkeypatch.setattr(sessions, "FAILED_LOGIN_DELAY", 0)
     assert call(ctx, "session.login_with_password", "root", "no")["ErrorDescription"] == [
         "SESSION_AUTHENTICATION_FAILED", "root", "Authentication failure"]
     session = login(ctx)
@@ -113,10 +114,26 @@ def test_check_reads_one_representative_per_constrained_type(ctx):
     assert [(sr.ref, sr.required_cluster_stack) for sr in found] == [(refs[0], ("corosync",))]
 
 
-def test_login_beyond_the_session_limit_ends_the_oldest(ctx, monkeypatch):
-    monkeypatch.setattr(context, "MAX_SESSIONS", 3)
-    sessions = []
-    for _ in range(4):
-        sessions.append(login(ctx))
-    assert call(ctx, "pool.get_all", sessions[0])["ErrorDescription"] == ["SESSION_INVALID", sessions[0]]
-    assert all(call(ctx, "pool.get_all", s)["Status"] == "Success" for s in sessions[1:])
+def test_login_beyond_the_session_limit_ends_the_least_recently_used(ctx, monkeypatch):
+    monkeypatch.setattr(sessions, "MAX_PER_ORIGINATOR", 3)
+    made = [login(ctx) for _ in range(3)]
+    assert call(ctx, "pool.get_all", made[0])["Status"] == "Success"  # the oldest, but used last
+    made.append(login(ctx))
+    assert call(ctx, "pool.get_all", made[1])["ErrorDescription"] == ["SESSION_INVALID", made[1]]
+    assert all(call(ctx, "pool.get_all", s)["Status"] == "Success" for s in (made[0], made[2], made[3]))
+
+
+def test_sessions_are_counted_per_originator(ctx, monkeypatch):
+    monkeypatch.setattr(sessions, "MAX_PER_ORIGINATOR", 2)
+    mine = call(ctx, "session.login_with_password", "root", "pw", "2.0", "mine")["Value"]
+    for _ in range(5):
+        login(ctx)
+    assert call(ctx, "pool.get_all", mine)["Status"] == "Success"
+
+
+def test_a_session_unused_for_a_day_is_gone(ctx, monkeypatch):
+    session = login(ctx)
+    with ctx.store.write() as conn:
+        conn.execute("UPDATE session SET last_active = last_active - ?", (sessions.INACTIVE_TIMEOUT + 1,))
+    ctx.sessions = context.sessions.Sessions(ctx.store)  # nothing recorded in memory either
+    assert call(ctx, "pool.get_all", session)["ErrorDescription"] == ["SESSION_INVALID", session]

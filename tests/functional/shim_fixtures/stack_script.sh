@@ -16,8 +16,18 @@ fi
 case "$name" in
   ha_set_pool_state)
     # like xhad: once the pool state is invalid, every daemon leaves (a query then exits 14)
-    if [ "${1:-}" = invalid ]; then touch '@CTL@'/invalid; else rm -f '@CTL@'/invalid; fi ;;
+    if [ "${1:-}" = invalid ]; then
+      touch '@CTL@'/invalid
+      for f in '@CTL@'/running-*; do  # each daemon sees it and leaves
+        [ -e "$f" ] || continue
+        h=${f##*/running-}; rm -f "$f"
+        printf '%s close daemon %s %s\n' "$(date +%s.%N)" "${h%%-*}" "${h#*-}" >> '@CTL@'/events
+      done
+    else rm -f '@CTL@'/invalid; fi ;;
   ha_start_daemon)
+    # what really runs: a daemon of this stack on this host, from here to the end of ha_stop_daemon
+    printf '%s open daemon %s %s\n' "$(date +%s.%N)" "$stack" "$me" >> '@CTL@'/events
+    touch '@CTL@'/running-"$stack"-"$me"
     # wait (up to 20 s) until every configured host has started, as xhad's enable-time join does
     touch '@CTL@'/started-"$me"
     if [ -f '@CTL@'/join_all ]; then
@@ -26,7 +36,10 @@ case "$name" in
       while [ "$(ls '@CTL@' | grep -c '^started-')" -lt "$n" ]; do
         i=$((i + 1)); [ $i -gt 200 ] && { echo "join timed out" >&2; exit 12; }; sleep 0.1
       done
-    fi ;;
+    fi
+    # surely running once started (a start left running may finish after a stop)
+    touch '@CTL@'/running-"$stack"-"$me"
+    printf '%s open daemon %s %s\n' "$(date +%s.%N)" "$stack" "$me" >> '@CTL@'/events ;;
   ha_query_liveset)
     [ -f '@CTL@'/invalid ] && { echo "no daemon: the pool state is invalid" >&2; exit 14; }
     printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>%s</HostID></localhost>' "$me"
@@ -36,6 +49,8 @@ case "$name" in
     done
     printf '</ha_liveset_info>\n' ;;
   ha_propose_master) printf '%s' "$me" > '@CTL@'/master; echo TRUE ;;
-  ha_stop_daemon) rm -f '@CTL@'/started-"$me" ;;
+  ha_stop_daemon)
+    rm -f '@CTL@'/started-"$me" '@CTL@'/running-"$stack"-"$me"
+    printf '%s close daemon %s %s\n' "$(date +%s.%N)" "$stack" "$me" >> '@CTL@'/events ;;
 esac
 exit 0
