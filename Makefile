@@ -2,7 +2,10 @@
 # Both create .venv and install what they need, Debian packages included.
 
 PYTHON ?= python3
-PYTHON36 ?= python3.6
+# The control domain's interpreter, for `make compat` and the RPM test: pyenv's 3.6 where present.
+PYTHON36 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.6*/bin/python3.6) python3.6)
+CONSTRAINTS = constraints.txt
+PIP_INSTALL = -m pip install -q -c $(CURDIR)/$(CONSTRAINTS)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
@@ -10,9 +13,17 @@ NEEDED_TOOLS = corosync mkfs.ocfs2 pvcreate ip losetup
 DESTDIR ?=
 SM_DIR  ?= /opt/xensource/sm
 STACK_ROOT ?= /usr/libexec/xapi/cluster-stack
+# `make install` installs for the system interpreter, the one named in the
+# installed drivers' and stack scripts' #! lines (never .venv's).
+INSTALL_PYTHON ?= /usr/bin/python3
+_SYSCONFIG = $(shell $(INSTALL_PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["$(1)"])' 2>/dev/null)
+SITELIB ?= $(call _SYSCONFIG,purelib)
+BINDIR  ?= $(call _SYSCONFIG,scripts)
+UNITDIR ?= /usr/lib/systemd/system
+LOGROTATEDIR ?= /etc/logrotate.d
 export PATH := $(CURDIR)/$(BIN):$(PATH):/usr/sbin:/sbin
 
-PY_SOURCES = setup.py sm_clusterstack tests $(wildcard bench/*.py)
+PY_SOURCES = setup.py sm_clusterstack tests packaging $(wildcard bench/*.py)
 DRIVERS    = $(wildcard drivers/*SR)
 STACK_SCRIPTS = $(shell grep -l -s '^\#!.*python' libexec/xapi/cluster-stack/*/* bench/* 2>/dev/null)
 
@@ -20,7 +31,7 @@ XHA_SRC ?=
 XHA_BUILD = build/xha
 XHA_STACK = $(XHA_BUILD)/cluster-stack/xhad
 
-.PHONY: FORCE all compat deps perms run test lint vermin pytest unit functional bench install clean xhad
+.PHONY: FORCE all compat venv36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad
 
 all: test
 
@@ -28,13 +39,12 @@ deps: $(STAMP)
 
 # Re-install when the stamp is older than its inputs, or when the venv lost the
 # package or a Debian tool went missing since.
-$(STAMP): setup.py .ci/install-deps $(if $(wildcard $(BIN)/sm-clusterstack),,FORCE) \
+$(STAMP): setup.py .ci/install-deps $(CONSTRAINTS) $(if $(wildcard $(BIN)/sm-clusterstack),,FORCE) \
           $(if $(shell for t in $(NEEDED_TOOLS); do command -v $$t || echo missing; done | grep -x missing),FORCE)
 	sh .ci/install-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q lxml XenAPI pytest mock flake8 vermin
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python $(PIP_INSTALL) lxml XenAPI pytest mock flake8 vermin
+	$(BIN)/python $(PIP_INSTALL) --no-deps -e .
 	touch $@
 
 # The cluster-stack safety check (xapi's too) refuses a stack writable by group
@@ -42,8 +52,15 @@ $(STAMP): setup.py .ci/install-deps $(if $(wildcard $(BIN)/sm-clusterstack),,FOR
 perms:
 	chmod -R go-w libexec drivers
 
+# make run checks the shipped drivers and stacks; with the real xhad's sources beside the project (or
+# XHA_SRC), it builds xhad first and checks the real xhad in place of the shipped xhad wrappers, which
+# without xhad at /opt/xensource/xha can only SKIP (both layouts of the wrappers: tests/functional).
+RUN_XHA_SRC = $(or $(XHA_SRC),$(wildcard ../shared/thirdparty/xha))
 run: deps perms
-	$(BIN)/sm-clusterstack kit --sm-dir drivers --root libexec/xapi/cluster-stack
+	@if [ -n "$(RUN_XHA_SRC)" ] && [ ! -x $(XHA_STACK)/xhad ]; then $(MAKE) --no-print-directory xhad XHA_SRC=$(RUN_XHA_SRC); fi
+	$(BIN)/sm-clusterstack kit --ha-timeout 10 $(foreach d,$(DRIVERS),driver $(d)) \
+	    $$(for s in libexec/xapi/cluster-stack/*; do \
+	        if [ "$${s##*/}" = xhad ] && [ -x $(XHA_STACK)/xhad ]; then s=$(XHA_STACK); fi; echo stack $$s; done)
 
 test: lint vermin $(if $(XHA_SRC),xhad) pytest
 
@@ -60,15 +77,15 @@ lint: deps
 
 vermin: deps
 	$(BIN)/vermin -q --no-tips --eval-annotations --violations -t=3.6- \
-	    sm_clusterstack $(DRIVERS) $(STACK_SCRIPTS)
+	    sm_clusterstack packaging $(DRIVERS) $(STACK_SCRIPTS)
 
-pytest: deps perms
+pytest: deps perms venv36
 	$(BIN)/python -m pytest -q tests
 
 unit: deps
 	$(BIN)/python -m pytest -q tests/unit
 
-functional: deps perms
+functional: deps perms venv36
 	$(BIN)/python -m pytest -q tests/functional
 
 bench: deps
@@ -79,36 +96,46 @@ bench: deps
 compat:
 	@if ! $(PYTHON36) -c 'import sys; assert sys.version_info[:2] == (3, 6)' >/dev/null 2>&1; then \
 	    echo "compat: no working Python 3.6 ($(PYTHON36)); set PYTHON36=/path/to/python3.6"; exit 0; fi; \
-	test -x .venv36/bin/python || $(PYTHON36) -m venv .venv36; \
-	.venv36/bin/python -m pip install -q "lxml<5" XenAPI; \
+	$(MAKE) --no-print-directory venv36; \
 	PYTHONPATH=$(CURDIR) .venv36/bin/python -m sm_clusterstack.cli kit \
 	    --sm-dir drivers --root libexec/xapi/cluster-stack
 
+# A Python 3.6 venv with the pinned runtime dependencies (make compat, the RPM test).
+venv36:
+	@if $(PYTHON36) -c 'import sys; assert sys.version_info[:2] == (3, 6)' >/dev/null 2>&1; then \
+	    test -x .venv36/bin/python || $(PYTHON36) -m venv .venv36; \
+	    .venv36/bin/python -c 'import lxml, XenAPI' 2>/dev/null || .venv36/bin/python $(PIP_INSTALL) lxml XenAPI \
+	        || echo "venv36: could not install lxml and XenAPI for Python 3.6 (the RPM test says what it skips)"; \
+	else echo "venv36: no Python 3.6 ($(PYTHON36)); the RPM test will run under $(INSTALL_PYTHON)"; fi
+
+# For the system interpreter ($(INSTALL_PYTHON)), never .venv: the installed
+# drivers and stack scripts name it in their #! line.  A real install (no
+# DESTDIR) first installs what that interpreter lacks of lxml and XenAPI.
 install:
-	$(PYTHON) -m pip install --no-deps --root "$(if $(DESTDIR),$(DESTDIR),/)" .
-	install -d "$(DESTDIR)$(SM_DIR)" "$(DESTDIR)$(STACK_ROOT)"
-	@# Our stack was first called `corosync`, a name xapi reserves for xapi-clusterd:
-	@# remove that directory when it holds nothing but our old scripts (now corosync-ha/).
-	old="$(DESTDIR)$(STACK_ROOT)/corosync"; ours=no; [ -d "$$old" ] && ours=yes; \
-	for f in "$$old"/*; do [ -e "$$f" ] || continue; case "$${f##*/}" in ha_supported_srs) ;; \
-	    ha_*) grep -qs 'sm_clusterstack.corostack' "$$f" || ours=no ;; *) ours=no ;; esac; done; \
-	if [ $$ours = yes ]; then echo "removing $$old: the old name of corosync-ha"; rm -rf "$$old"; fi
-	for d in $(DRIVERS); do install -m 0755 "$$d" "$(DESTDIR)$(SM_DIR)/"; done
-	for s in libexec/xapi/cluster-stack/*; do \
-	    install -d -m 0755 "$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)"; \
-	    for f in $$s/*; do \
-	        t="$(DESTDIR)$(STACK_ROOT)/$$(basename $$s)/$$(basename $$f)"; \
-	        if grep -qs '^# sm-clusterstack: xhad wrapper' "$$f" && [ -e "$$t" ] \
-	                && ! grep -qs '^# sm-clusterstack: xhad wrapper' "$$t"; then \
-	            echo "keeping $$t: xhad's real tool, moved in by 'sm-clusterstack upgrade'"; continue; \
-	        fi; \
-	        if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
-	        install -m $$m "$$f" "$$t"; \
-	    done; \
-	done
+	@$(INSTALL_PYTHON) -c 'import sys; assert sys.version_info >= (3, 6)' 2>/dev/null || { \
+	    echo "make install: $(INSTALL_PYTHON) is not a Python 3.6+; set INSTALL_PYTHON=/path/to/python3" >&2; exit 1; }
+	@echo "make install: for $(INSTALL_PYTHON) ($$($(INSTALL_PYTHON) -V 2>&1)); .venv is left alone"
+	$(if $(filter-out /,$(DESTDIR)),,sh .ci/install-deps --runtime $(INSTALL_PYTHON))
+	$(INSTALL_PYTHON) packaging/install_tree.py --destdir "$(DESTDIR)" --python "$(INSTALL_PYTHON)" \
+	    --sitelib "$(SITELIB)" --bindir "$(BINDIR)" --sm-dir "$(SM_DIR)" --stack-root "$(STACK_ROOT)" \
+	    --unitdir "$(UNITDIR)" --logrotatedir "$(LOGROTATEDIR)" $(if $(NO_COMPILE),--no-compile)
+
+# A noarch RPM for a dom0 (packaging/sm-clusterstack.spec) from the working tree.
+VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' sm_clusterstack/__init__.py)
+RPM_TOPDIR ?= $(CURDIR)/build/rpm
+RPMBUILD_FLAGS ?=
+rpm:
+	@command -v rpmbuild >/dev/null || { echo "make rpm: no rpmbuild (sh .ci/install-deps installs it)" >&2; exit 1; }
+	rm -rf "$(RPM_TOPDIR)"
+	mkdir -p "$(RPM_TOPDIR)/SOURCES" "$(RPM_TOPDIR)/BUILD" "$(RPM_TOPDIR)/RPMS" "$(RPM_TOPDIR)/SRPMS"
+	tar -czf "$(RPM_TOPDIR)/SOURCES/sm-clusterstack-$(VERSION).tar.gz" --transform 's,^\.,sm-clusterstack-$(VERSION),' \
+	    --exclude=./.git --exclude='./.venv*' --exclude=./build --exclude=__pycache__ --exclude=.pytest_cache .
+	rpmbuild -bb --define "_topdir $(RPM_TOPDIR)" --define "version $(VERSION)" $(RPMBUILD_FLAGS) \
+	    packaging/sm-clusterstack.spec
+	@ls "$(RPM_TOPDIR)"/RPMS/noarch/*.rpm
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache  # build/ holds build/xha too
+	rm -rf $(VENV) .venv36 build dist *.egg-info .pytest_cache  # build/ holds build/xha too
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 FORCE:

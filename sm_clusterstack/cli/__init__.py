@@ -18,6 +18,7 @@ VERBS = (
     ("serve", "sm_clusterstack.cli.serve"),
     ("sandbox", "sm_clusterstack.cli.sandbox"),
     ("xe", "sm_clusterstack.cli.xe"),
+    ("ha", "sm_clusterstack.cli.ha"),
     ("kit", "sm_clusterstack.cli.kit"),
     ("upgrade", "sm_clusterstack.cli.upgrade"),
 )
@@ -47,13 +48,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: typing.Optional[typing.List[str]] = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        raw = _raw_verb(argv)
+        if raw is not None:  # a verb that parses its own arguments (xe, as xe does)
+            return raw.main(argv[1:])
+        args = build_parser().parse_args(argv)
         return args.run(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+
+
+def _raw_verb(argv: typing.List[str]) -> typing.Any:
+    """The module of verb ``argv[0]`` if it takes its argv unparsed (RAW_ARGUMENTS), else None."""
+    modules = dict(VERBS)
+    if not argv or argv[0] not in modules:
+        return None
+    module = importlib.import_module(modules[argv[0]])
+    return module if getattr(module, "RAW_ARGUMENTS", False) else None
 
 
 def add_xapi_conf(parser: argparse.ArgumentParser) -> None:

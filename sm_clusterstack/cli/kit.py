@@ -1,11 +1,12 @@
 """``sm-clusterstack kit``: the conformance kit for storage vendors' drivers and cluster stacks.
 
 ``kit stack DIR`` checks one cluster-stack directory, ``kit driver EXE`` one
-SMAPIv1 driver, ``kit`` alone every driver of the sm-dir and every stack of
-the cluster-stack root.  Prints a table; ``--junit FILE`` also writes JUnit
-XML.  Exit 0 when nothing failed, 1 when a check failed, 2 when the kit
-could not run (bad arguments, nothing to check, or a check it could not
-run: ERROR).
+SMAPIv1 driver (several pairs in one run: ``kit stack A driver B``), ``kit``
+alone every driver of the sm-dir and every stack of the cluster-stack root.
+Prints each check's row as it ends; ``--junit FILE`` also writes JUnit XML,
+also when the kit cannot run (one testcase with an ``<error>``).  Exit 0
+when nothing failed, 1 when a check failed, 2 when the kit could not run
+(bad arguments, nothing to check, or a check it could not run: ERROR).
 """
 
 import argparse
@@ -20,7 +21,8 @@ HELP = "check a vendor's SR driver or cluster stack against xapi's rules (confor
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="*", metavar="stack DIR | driver EXE",
-                        help="what to check; nothing: every driver of the sm-dir and every stack of the root")
+                        help="what to check, one or more pairs; nothing: every driver of the sm-dir and every "
+                             "stack of the root")
     cli.add_xapi_conf(parser)
     parser.add_argument("--root", metavar="DIR", help="cluster-stack root (default: xapi.conf's cluster-stack-root)")
     parser.add_argument("--sm-dir", metavar="DIR", help="directory of SR drivers (default: xapi.conf's sm-dir)")
@@ -34,11 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list every check and what passes, then exit")
     parser.add_argument("--static", action="store_true",
                         help="static checks only: run no stack script and start no pool")
-    parser.add_argument("--host-network", action="store_true",
-                        help="run stack scripts in the host's network namespace (default: a namespace of "
-                             "their own with only loopback, where the machine allows)")
-    parser.add_argument("--stack-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment for the stack's scripts (repeatable)")
+    parser.add_argument("--hosts", type=int, default=2, metavar="N",
+                        help="sandboxed hosts of the pool a stack runs on, 1 to 4 (default 2)")
+    parser.add_argument("--ha-timeout", type=int, default=20, metavar="SECONDS",
+                        help="the HA timeout xhad.conf's parameters derive from, as xapi's "
+                             "configuration timeout (at least 10; default 20)")
+    parser.add_argument("--host-path", action="append", default=[], metavar="INSIDE=LOCAL",
+                        help="lay this machine's file or directory LOCAL at INSIDE on every sandboxed host, "
+                             "e.g. /opt/xensource/xha=DIR or a stack's settings file (repeatable)")
     parser.add_argument("--device-config", action="append", default=[], metavar="KEY=VALUE",
                         help="device_config of the SR the driver checks attach (repeatable)")
     parser.add_argument("--scratch-device", action="store_true",
@@ -55,67 +60,105 @@ def _pairs(items: typing.List[str], option: str) -> typing.Dict[str, str]:
     return found
 
 
-def targets(args: argparse.Namespace) -> typing.Tuple[typing.List[str], typing.List[str]]:
-    """(stack dirs, driver paths) named by the arguments; ValueError when they make no sense."""
+def _conf(args: argparse.Namespace) -> typing.Any:
+    from sm_clusterstack import config
+    try:
+        return config.load(args.xapi_conf)
+    except config.ConfigError as e:
+        raise ValueError(str(e))
+
+
+def targets(args: argparse.Namespace) -> typing.List[typing.Tuple[str, str]]:
+    """The (kind, path) pairs named by the arguments; ValueError when they make no sense."""
     from sm_clusterstack.kit import check
     if not args.target:
-        conf = cli.load_conf(args) if not (args.root and args.sm_dir) else None
+        conf = _conf(args) if not (args.root and args.sm_dir) else None
         root = args.root or conf.cluster_stack_root
         sm_dir = args.sm_dir or conf.sm_dir
-        found = (check.stack_dirs(root), check.driver_paths(sm_dir))
-        if not found[0] and not found[1]:
+        found = check.installed_targets(root, sm_dir)
+        if not found:
             raise ValueError("no cluster stack under %s and no driver (*SR) in %s" % (root, sm_dir))
         return found
-    if len(args.target) != 2 or args.target[0] not in ("stack", "driver"):
-        raise ValueError("expected 'stack DIR', 'driver EXE' or nothing, got %r" % " ".join(args.target))
-    kind, path = args.target
-    if kind == "stack" and not os.path.isdir(path):
-        raise ValueError("%s: not a directory" % path)
-    if kind == "driver" and not os.path.isfile(path):
-        raise ValueError("%s: not a file" % path)
-    return ([path], []) if kind == "stack" else ([], [path])
+    words = list(args.target)
+    if len(words) % 2 or any(kind not in (check.STACK, check.DRIVER) for kind in words[::2]):
+        raise ValueError("expected pairs of 'stack DIR' or 'driver EXE', or nothing, got %r" % " ".join(words))
+    pairs = list(zip(words[::2], words[1::2]))
+    for kind, path in pairs:
+        if kind == check.STACK and not os.path.isdir(path):
+            raise ValueError("%s: not a directory" % path)
+        if kind == check.DRIVER and not os.path.isfile(path):
+            raise ValueError("%s: not a file" % path)
+    return pairs
 
 
 def options(args: argparse.Namespace) -> typing.Any:
     """The kit's Options from the command line."""
-    from sm_clusterstack.kit import check
+    from sm_clusterstack.kit import check, hostpool
     for option in ("timeout", "driver_timeout", "start_timeout"):
         if not getattr(args, option) > 0:
             raise ValueError("--%s must be a positive number of seconds" % option.replace("_", "-"))
+    if not 1 <= args.hosts <= 4:
+        raise ValueError("--hosts must be 1 to 4")
+    if args.ha_timeout < 10:
+        raise ValueError("--ha-timeout must be at least 10 (xapi refuses less)")
+    host_paths = _pairs(args.host_path, "--host-path")
+    hostpool.check_host_paths(host_paths)
     return check.Options(
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
-        stack_env=_pairs(args.stack_env, "--stack-env"),
         device_config=_pairs(args.device_config, "--device-config"),
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
-        isolate=not args.host_network)
+        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths)
 
 
-def _print_block(suite: typing.Any) -> None:
+def progress(suite: typing.Any, found: typing.Any) -> None:
+    """Print a target's header when it starts, then each check's row as it ends."""
     from sm_clusterstack.kit import report
-    sys.stdout.write(report.block(suite))
+    sys.stdout.write(report.header(suite) if found is None else report.row(found))
     sys.stdout.flush()
 
 
+def _write_junit(path: str, document: bytes) -> bool:
+    try:
+        with open(path, "wb") as f:
+            f.write(document)
+    except OSError as e:
+        sys.stderr.write("sm-clusterstack kit: cannot write %s: %s\n" % (path, e.strerror or e))
+        return False
+    return True
+
+
+def _cannot_run(args: argparse.Namespace, message: str) -> int:
+    from sm_clusterstack.kit import report
+    sys.stderr.write("sm-clusterstack kit: %s\n" % message)
+    if args.junit:
+        _write_junit(args.junit, report.junit_error(message))
+    return cli.EXIT_USAGE
+
+
+def _check(pairs: typing.List[typing.Tuple[str, str]], opts: typing.Any) -> typing.List[typing.Any]:
+    from sm_clusterstack.kit import check
+    suites = []
+    for pair in pairs:
+        suites.extend(check.check_targets([pair], opts))
+        sys.stdout.write("\n")
+    return suites
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the checks, print the table, write JUnit XML if asked; exit 0, 1 or 2."""
-    from sm_clusterstack.kit import catalog, check, report, result
+    """Run the checks, print the table as they go, write JUnit XML if asked; exit 0, 1 or 2."""
+    from sm_clusterstack.kit import catalog, report, result
     if args.list:
         sys.stdout.write(catalog.listing())
         return cli.EXIT_OK
     try:
-        stack_paths, driver_paths = targets(args)
+        pairs = targets(args)
         opts = options(args)
-    except ValueError as e:
-        sys.stderr.write("sm-clusterstack kit: %s\n" % e)
-        return cli.EXIT_USAGE
-    suites = check.check_all(stack_paths, driver_paths, opts, done=_print_block)
+    except (ValueError, OSError) as e:
+        return _cannot_run(args, str(e))
+    opts.listener = progress
+    suites = _check(pairs, opts)
     sys.stdout.write(report.summary(suites) + "\n")
     sys.stdout.flush()
-    if args.junit:
-        try:
-            with open(args.junit, "wb") as f:
-                f.write(report.junit(suites))
-        except OSError as e:
-            sys.stderr.write("sm-clusterstack kit: cannot write %s: %s\n" % (args.junit, e.strerror or e))
-            return cli.EXIT_USAGE
+    if args.junit and not _write_junit(args.junit, report.junit(suites)):
+        return cli.EXIT_USAGE
     return result.exit_code(suites)

@@ -1,7 +1,6 @@
 """``sm-clusterstack serve``: the xapi-side shim, a XenAPI server on an embedded pool."""
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -40,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ha-monitor-interval", type=float, default=20.0, metavar="S",
                         help="seconds between two liveset queries of each host's HA monitor (default 20, as xapi)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--log-file", metavar="F",
+                        help="also log to F (every XenAPI call, HA step and driver run; syslog too where /dev/log is)")
     cli.add_xapi_conf(parser)
 
 
@@ -60,10 +61,13 @@ def build_pool(args: argparse.Namespace) -> typing.Any:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT."""
-    from sm_clusterstack import hostsandbox
+    from sm_clusterstack import hostsandbox, logsetup
     from sm_clusterstack.xapi import schema, service
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        logsetup.configure(args.log_file, args.verbose)
+    except OSError as e:
+        sys.stderr.write("sm-clusterstack serve: --log-file: %s\n" % e)
+        return cli.EXIT_FAILED
     if args.port is not None and not 0 <= args.port <= 65535:
         sys.stderr.write("sm-clusterstack serve: --port %d out of range\n" % args.port)
         return cli.EXIT_USAGE

@@ -1,186 +1,184 @@
-"""The commands of ``sm-clusterstack xe``: each takes the XenAPI proxy and the parsed params.
+"""The commands of ``sm-clusterstack xe``, each as xapi's CLI defines it.
 
-Parameters are ``key=value``; ``map:key=value`` (``device-config:device=/dev/sdb``)
-fills the map ``map``.  List commands print records as xe does (labels
-right-aligned on the colon, blank line between records) and take
-``field=value`` filters.  Commands that create print the new uuid.
+Names, required and optional parameters and help texts are those of
+``ocaml/xapi-cli-server/cli_frontend.ml`` (``cmdtable_data``); the
+implementations follow ``cli_operations.ml`` (``sr_create``, ``sr_probe``,
+``pbd_create``, ``pool_ha_enable``, ...).  Additions of this project are
+``pool-ha-enable cluster-stack=`` (the design's third parameter of
+pool.enable_ha) and the check of ``ha-config:`` keys.  ``pool-ha-enable``,
+``pool-ha-disable``, ``sr-create`` and ``pbd-plug`` run as tasks with a
+progress bar (xe_progress).  Every ``<class>-*`` command is generated
+(xe_params).
 """
 
 import typing
 
-Params = typing.Dict[str, typing.Any]
-MAPS = ("device-config", "sm-config", "other-config", "ha-config")
+from sm_clusterstack.cli import xe_classes, xe_params, xe_progress
+from sm_clusterstack.cli.xe_errors import ClientError, CliFailure
+from sm_clusterstack.cli.xe_params import Command
+from sm_clusterstack.cli.xe_select import Params, bool_param, map_params, param
+
+HA_CONFIG_KEYS = ("timeout",)  # what xapi_ha.ml reads (Timeouts.get_timeout); the shim also takes xhad.conf names
 
 
-class UsageError(ValueError):
-    """A command given parameters it cannot use."""
+def master(api) -> str:
+    """cli_util.ml ``get_master``."""
+    pools = api.pool.get_all()
+    if not pools:
+        raise CliFailure("Remote host does not belong to a pool.")
+    return api.pool.get_master(pools[0])
 
 
-def parse_params(items: typing.List[str]) -> Params:
-    """``key=value`` items; ``map:key=value`` ones grouped under ``map``."""
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError("expected key=value, got %r" % item)
-        name, colon, sub = key.partition(":")
-        if colon and name in MAPS and sub:
-            params.setdefault(name, {})[sub] = value
+def parse_host_uuid(api, params: Params, default_master: bool = True) -> str:
+    """cli_operations.ml ``parse_host_uuid``."""
+    uuid = param(params, "host-uuid")
+    if uuid is not None:
+        return api.host.get_by_uuid(uuid)
+    if len(api.host.get_all()) == 1 or default_master:
+        return master(api)
+    raise CliFailure("Required parameter not found: host-uuid")
+
+
+def bytes_of_string(text: str) -> int:
+    """record_util.ml ``bytes_of_string``: an integer with an optional KiB/MiB/GiB/TiB suffix."""
+    import re
+    found = re.match(r"\s*(-?[0-9]+)\s*([A-Za-z]*)\s*\Z", text)
+    units = {"": 0, "b": 0, "bytes": 0, "k": 1, "kb": 1, "kib": 1, "m": 2, "mb": 2, "mib": 2,
+             "g": 3, "gb": 3, "gib": 3, "t": 4, "tb": 4, "tib": 4}
+    if not found or int(found.group(1)) < 0 or found.group(2).lower() not in units:
+        raise ValueError(text)
+    return int(found.group(1)) * 1024 ** units[found.group(2).lower()]
+
+
+def call(ctx, method: str, *args: typing.Any) -> typing.Any:
+    """Call ``method`` as a task with the progress bar, or plainly with --no-progress."""
+    if ctx.progress:
+        return xe_progress.run(ctx.api, method, args, ctx.write_err)
+    cls, name = method.split(".")
+    return getattr(getattr(ctx.api, cls), name)(*args)
+
+
+def sr_create(ctx, params: Params) -> None:
+    shared = bool_param(params, "shared")
+    host = parse_host_uuid(ctx.api, params, default_master=shared)
+    try:
+        size = bytes_of_string(param(params, "physical-size", ""))
+    except ValueError:
+        size = 0  # cli_operations.ml: an unparsable physical-size is 0
+    ref = call(ctx, "SR.create", host, map_params(params, "device-config"), str(size), param(params, "name-label"),
+               param(params, "name-description", ""), param(params, "type"), param(params, "content-type", ""),
+               shared, map_params(params, "sm-config"))
+    ctx.write_out(ctx.api.SR.get_uuid(ref) + "\n")  # marshal fd (Print sr_uuid): printed even with --minimal
+
+
+def sr_probe(ctx, params: Params) -> None:
+    host = parse_host_uuid(ctx.api, params)
+    ctx.printer.lines([ctx.api.SR.probe(host, map_params(params, "device-config"), param(params, "type"),
+                                        map_params(params, "sm-config"))])
+
+
+def sr_introduce(ctx, params: Params) -> None:
+    ref = ctx.api.SR.introduce(param(params, "uuid"), param(params, "name-label"),
+                               param(params, "name-description", ""), param(params, "type"),
+                               param(params, "content-type", ""), bool_param(params, "shared"), {})
+    ctx.printer.lines([ctx.api.SR.get_uuid(ref)])
+
+
+def _by_uuid(cls: str, method: str, asynchronous: bool = False):
+    def command(ctx, params):
+        ref = getattr(ctx.api, cls).get_by_uuid(param(params, "uuid"))
+        if asynchronous:
+            call(ctx, cls + "." + method, ref)
         else:
-            params[key] = value
-    return params
-
-
-def _need(params: Params, *names: str) -> typing.List[str]:
-    missing = [n for n in names if not params.get(n)]
-    if missing:
-        raise UsageError("missing parameter(s): %s" % ", ".join("%s=" % m for m in missing))
-    return [params[n] for n in names]
-
-
-def _show(value: typing.Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "; ".join("%s: %s" % (k, v) for k, v in sorted(value.items()))
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    return str(value)
-
-
-def render(rows: typing.List[typing.List[typing.Tuple[str, str, typing.Any]]]) -> str:
-    """Records as xe prints them; each row is [(label, "RO"/"RW", value), ...], uuid first."""
-    blocks = []
-    for row in rows:
-        labels = ["%s ( %s)" % (label, mode) for label, mode, _ in row]
-        width = max(len(label) for label in labels)
-        lines = [labels[0].ljust(width) + ": " + _show(row[0][2])]
-        lines += [label.rjust(width) + ": " + _show(value) for label, (_, _, value) in zip(labels[1:], row[1:])]
-        blocks.append("\n".join(lines))
-    return "\n\n\n".join(blocks) + ("\n" if blocks else "")
-
-
-def _matches(row, filters: Params) -> bool:
-    shown = {label: _show(value) for label, _, value in row}
-    return all(shown.get(k) == v for k, v in filters.items() if not isinstance(v, dict))
-
-
-def _listing(records, fields):
-    def command(api, params):
-        rows = [[(label, mode, get(api, rec)) for label, mode, get in fields]
-                for rec in sorted(records(api).values(), key=lambda r: r.get("name_label", r["uuid"]))]
-        return render([r for r in rows if _matches(r, params)])
+            getattr(getattr(ctx.api, cls), method)(ref)
     return command
 
 
-def _uuid_of(api, cls, ref):
-    return getattr(api, cls).get_uuid(ref) if ref and ref != "OpaqueRef:NULL" else "<not in database>"
+def pbd_create(ctx, params: Params) -> None:
+    prefix = "device-config:"
+    device_config = {k[len(prefix):]: v for k, v in params if k.startswith("device-config") and len(k) > len(prefix)}
+    ref = ctx.api.PBD.create({"host": ctx.api.host.get_by_uuid(param(params, "host-uuid")),
+                              "SR": ctx.api.SR.get_by_uuid(param(params, "sr-uuid")),
+                              "device_config": device_config, "other_config": {}})
+    ctx.printer.lines([ctx.api.PBD.get_uuid(ref)])
 
 
-def _field(name):
-    return lambda api, rec: rec[name]
+def check_ha_config(configuration: typing.Dict[str, str]) -> None:
+    """Refuse an ha-config: key that nothing reads (xapi would ignore a typo silently)."""
+    from sm_clusterstack.stacks import xhadconf
+    known = list(HA_CONFIG_KEYS) + sorted(xhadconf.PARAMETERS)
+    unknown = sorted(k for k in configuration if k not in known)
+    if unknown:
+        raise ClientError("Error: ha-config:%s is not a key enable_ha reads (known: %s)"
+                          % (unknown[0], ", ".join(known)))
 
 
-SM_FIELDS = [("uuid", "RO", _field("uuid")), ("name-label", "RO", _field("name_label")),
-             ("type", "RO", _field("type")), ("vendor", "RO", _field("vendor")),
-             ("required-api-version", "RO", _field("required_api_version")),
-             ("required-cluster-stack", "RO", _field("required_cluster_stack"))]
-HOST_FIELDS = [("uuid", "RO", _field("uuid")), ("name-label", "RW", _field("name_label")),
-               ("address", "RO", _field("address")), ("other-config", "MRW", _field("other_config"))]
-SR_FIELDS = [("uuid", "RO", _field("uuid")), ("name-label", "RW", _field("name_label")),
-             ("type", "RO", _field("type")), ("shared", "RW", _field("shared"))]
-PBD_FIELDS = [("uuid", "RO", _field("uuid")),
-              ("host-uuid", "RO", lambda api, rec: _uuid_of(api, "host", rec["host"])),
-              ("sr-uuid", "RO", lambda api, rec: _uuid_of(api, "SR", rec["SR"])),
-              ("device-config", "MRO", _field("device_config")),
-              ("currently-attached", "RO", _field("currently_attached"))]
-POOL_FIELDS = [("uuid", "RO", _field("uuid")), ("name-label", "RW", _field("name_label")),
-               ("master", "RO", lambda api, rec: _uuid_of(api, "host", rec["master"])),
-               ("ha-enabled", "RO", _field("ha_enabled")), ("ha-cluster-stack", "RO", _field("ha_cluster_stack"))]
+def pool_ha_enable(ctx, params: Params) -> None:
+    configuration = map_params(params, "ha-config")
+    check_ha_config(configuration)
+    uuids = param(params, "heartbeat-sr-uuids")
+    srs = [ctx.api.SR.get_by_uuid(u) for u in uuids.split(",")] if uuids is not None else []
+    args = [srs, configuration]
+    if param(params, "cluster-stack") is not None:
+        args.append(param(params, "cluster-stack"))
+    ctx.request = {"heartbeat_srs": srs, "cluster_stack": param(params, "cluster-stack", "")}
+    call(ctx, "pool.enable_ha", *args)
 
 
-def sr_create(api, params: Params) -> str:
-    """Create an SR (plugged on every host when shared=true); prints its uuid."""
-    sr_type, = _need(params, "type")
-    host = (api.host.get_by_uuid(params["host-uuid"]) if params.get("host-uuid")
-            else api.pool.get_master(api.pool.get_all()[0]))
-    ref = api.SR.create(host, params.get("device-config", {}), params.get("physical-size", "0"),
-                        params.get("name-label", ""), params.get("name-description", ""), sr_type,
-                        params.get("content-type", "user"), params.get("shared", "false") == "true",
-                        params.get("sm-config", {}))
-    return api.SR.get_uuid(ref)
+def pool_ha_disable(ctx, params: Params) -> None:
+    call(ctx, "pool.disable_ha")
 
 
-def _pbd_action(action):
-    def command(api, params):
-        uuid, = _need(params, "uuid")
-        getattr(api.PBD, action)(api.PBD.get_by_uuid(uuid))
-        return ""
-    return command
+def pool_ha_compute_max(ctx, params: Params) -> None:
+    ctx.printer.lines([str(ctx.api.pool.ha_compute_max_host_failures_to_tolerate())])
 
 
-def _sr_action(action):
-    def command(api, params):
-        uuid, = _need(params, "uuid")
-        getattr(api.SR, action)(api.SR.get_by_uuid(uuid))
-        return ""
-    return command
+def help_command(ctx, params: Params) -> None:
+    """Filled in by xe.py (it needs the table and the usage text)."""
+    raise NotImplementedError
 
 
-def pool_ha_enable(api, params: Params) -> str:
-    """pool.enable_ha with the SRs of heartbeat-sr-uuids and cluster-stack (optional)."""
-    uuids, = _need(params, "heartbeat-sr-uuids")
-    srs = [api.SR.get_by_uuid(u) for u in uuids.split(",") if u]
-    args = [srs, params.get("ha-config", {})]
-    if params.get("cluster-stack"):
-        args.append(params["cluster-stack"])
-    api.pool.enable_ha(*args)
-    return ""
+SPECIFIC = [
+    Command("sr-create", ["name-label", "type"], ["name-description", "host-uuid", "device-config:", "shared",
+                                                  "physical-size", "content-type", "sm-config:"],
+            "Create an SR, also a PBD. The device-config parameters can be specified by device-config:foo=baa, for "
+            "example.", sr_create, async_method="SR.create"),
+    Command("sr-probe", ["type"], ["host-uuid", "device-config:", "sm-config:"],
+            "Perform a storage probe.  The device-config parameters can be specified by device-config:devs=/dev/sdb1, "
+            "for example.", sr_probe),
+    Command("sr-scan", ["uuid"], [], "Force an SR scan, syncing database with VDIs present in underlying storage "
+            "substrate.", _by_uuid("SR", "scan")),
+    Command("sr-introduce", ["name-label", "type", "uuid"], ["name-description", "shared", "content-type"],
+            "Introduces an SR (but does not create any PBDs).", sr_introduce),
+    Command("sr-destroy", ["uuid"], [], "Destroy the SR.", _by_uuid("SR", "destroy")),
+    Command("sr-forget", ["uuid"], [], "Forget about the SR.", _by_uuid("SR", "forget")),
+    Command("sr-update", ["uuid"], [], "Refresh the fields of the SR object in the database.",
+            _by_uuid("SR", "update")),
+    Command("pbd-create", ["host-uuid", "sr-uuid"], ["device-config:"],
+            "Create a PBD. The read-only device-config parameter can only be set on creation in the following manner. "
+            "To\nadd a mapping of 'path' -> '/tmp', the command line should contain the argument "
+            "device-config:path=/tmp", pbd_create),
+    Command("pbd-destroy", ["uuid"], [], "Destroy the PBD.", _by_uuid("PBD", "destroy")),
+    Command("pbd-plug", ["uuid"], [], "Attempt to plug in the PBD to the host. If this succeeds then the referenced SR "
+            "(and the VDIs contained within) should be visible to the host.", _by_uuid("PBD", "plug", True),
+            async_method="PBD.plug"),
+    Command("pbd-unplug", ["uuid"], [], "Attempt to unplug the PBD from the host. If this succeeds then the referenced "
+            "SR (and the VDIs contained within) should not be visible to the host.", _by_uuid("PBD", "unplug")),
+    Command("pool-ha-enable", [], ["heartbeat-sr-uuids", "ha-config:", "cluster-stack"], "Enable HA on this Pool.",
+            pool_ha_enable, async_method="pool.enable_ha"),
+    Command("pool-ha-disable", [], [], "Disable HA on this Pool.", pool_ha_disable, async_method="pool.disable_ha"),
+    Command("pool-ha-compute-max-host-failures-to-tolerate", [], [],
+            "Compute the maximum number of host failures to tolerate under the current Pool configuration",
+            pool_ha_compute_max),
+    Command("task-cancel", ["uuid"], [], "Set a task to cancelling and return.", _by_uuid("task", "cancel")),
+    Command("help", [], ["all"], "Display help on the given command(s); 'help --all' lists every command.",
+            help_command),
+]
 
 
-def pool_ha_disable(api, params: Params) -> str:
-    """pool.disable_ha."""
-    api.pool.disable_ha()
-    return ""
-
-
-def pool_param_get(api, params: Params) -> str:
-    """One field of the pool (param-name uses xe's dashes: ha-cluster-stack)."""
-    name, = _need(params, "param-name")
-    ref = api.pool.get_by_uuid(params["uuid"]) if params.get("uuid") else api.pool.get_all()[0]
-    record = api.pool.get_record(ref)
-    field = name.replace("-", "_")
-    if field not in record:
-        raise UsageError("unknown parameter %s" % name)
-    return _show(record[field])
-
-
-def host_param_set(api, params: Params) -> str:
-    """Set other-config:KEY=VALUE (e.g. exec-prefix), address= or name-label= of a host."""
-    uuid, = _need(params, "uuid")
-    host = api.host.get_by_uuid(uuid)
-    for key, value in params.get("other-config", {}).items():
-        api.host.add_to_other_config(host, key, value)
-    if "address" in params:
-        api.host.set_address(host, params["address"])
-    if "name-label" in params:
-        api.host.set_name_label(host, params["name-label"])
-    return ""
-
-
-COMMANDS = {
-    "sm-list": _listing(lambda api: api.SM.get_all_records(), SM_FIELDS),
-    "host-list": _listing(lambda api: api.host.get_all_records(), HOST_FIELDS),
-    "sr-list": _listing(lambda api: api.SR.get_all_records(), SR_FIELDS),
-    "pbd-list": _listing(lambda api: api.PBD.get_all_records(), PBD_FIELDS),
-    "pool-list": _listing(lambda api: api.pool.get_all_records(), POOL_FIELDS),
-    "sr-create": sr_create,
-    "sr-forget": _sr_action("forget"),
-    "sr-destroy": _sr_action("destroy"),
-    "pbd-plug": _pbd_action("plug"),
-    "pbd-unplug": _pbd_action("unplug"),
-    "pool-ha-enable": pool_ha_enable,
-    "pool-ha-disable": pool_ha_disable,
-    "pool-param-get": pool_param_get,
-    "host-param-set": host_param_set,
-}
+def table() -> typing.Dict[str, Command]:
+    """Every command by name."""
+    commands = list(SPECIFIC)
+    for cls in xe_classes.CLASSES.values():
+        commands += xe_params.generated(cls)
+    return {c.name: c for c in commands}

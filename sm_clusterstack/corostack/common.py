@@ -117,7 +117,8 @@ def need_daemon(paths: daemon.Paths) -> typing.Tuple[dict, xhadconf.XhadConfig]:
 
     A host whose monitor is gone or hung, whose armed guard is gone, or
     that is fencing or fenced, could not fence or is being fenced: it
-    never reports itself healthy.
+    never reports itself healthy.  A daemon that saw the pool state
+    invalid (``disabled``) is shutting down: like xhad's, it answers no more.
     """
     if daemon.corosync_pid(paths) is None or daemon.monitor_pid(paths) is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the corosync-ha daemon does not run (%s)" % paths.dir)
@@ -125,7 +126,7 @@ def need_daemon(paths: daemon.Paths) -> typing.Tuple[dict, xhadconf.XhadConfig]:
     found = view.read(paths, timing.of_parameters(conf.parameters).view_stale)
     if found is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the monitor of %s has published nothing lately" % paths.dir)
-    if found["state"] in ("fencing", "fenced"):
+    if found["state"] in ("fencing", "fenced", "disabled"):
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "this host is %s: %s" % (found["state"], found["reason"]))
     if daemon.fencing_mode(paths) == "armed" and daemon.guard_pid(paths) is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the fence guard of %s is gone: this host cannot fence"

@@ -56,13 +56,15 @@ def start_daemon(argv: typing.List[str]) -> int:
                       "the liveset: it may not form one alone")
     if outcome == "timeout":
         raise Failure(mtc.BOOTJOIN_TIMEOUT, "this host was not in an Online liveset within %d s" % limit)
+    if outcome == "disabled":
+        raise Failure(mtc.INVALID_POOL_STATE, "the pool state became invalid while this host was joining")
     raise Failure(mtc.SYSTEM_ERROR, "the daemon stopped while joining: %s" % outcome)
 
 
 def start_outcome(paths: daemon.Paths, times: timing.Timing) -> str:
-    """"online", "blocked", a reason the start failed, or "" while joining."""
+    """"online", "blocked", "disabled", a reason the start failed, or "" while joining."""
     found = view.read(paths, times.view_stale)
-    if found is not None and found["state"] in ("online", "blocked"):
+    if found is not None and found["state"] in ("online", "blocked", "disabled"):
         return found["state"]
     if found is not None and found["state"] == "failed":
         return found["reason"]
@@ -136,9 +138,10 @@ def stop_all(paths: daemon.Paths) -> None:
         daemon.stop_process(lambda: daemon.corosync_pid(paths), daemon.STOP_TIMEOUT)
     except daemon.DaemonError as e:
         raise Failure(mtc.SYSTEM_ERROR, str(e))
-    for path in (paths.view,):
-        if os.path.exists(path):
-            os.unlink(path)
+    try:
+        os.unlink(paths.view)
+    except FileNotFoundError:
+        pass  # never written, or the monitor withdrew it as it shut down
 
 
 def stop_daemon(argv: typing.List[str]) -> int:

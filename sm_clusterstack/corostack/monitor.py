@@ -2,11 +2,14 @@
 
 States: ``joining`` (ha_start_daemon waits; never fences) -> ``online``
 (the host is in the liveset; armed unless disarmed) -> ``fencing`` ->
-``fenced``; ``lost`` is a partition lost while fencing was disarmed or the
-pool state invalid (HA being disabled: nobody fences); ``blocked`` an
-excluded host that may not form a liveset (18); ``failed`` corosync died
-while joining.  Each poll it asks corosync for the partition, publishes
-its slot and reads the others (``observe``), applies the survival rules
+``fenced``; ``lost`` is a partition lost while fencing was disarmed;
+``blocked`` an excluded host that may not form a liveset (18); ``failed``
+corosync died while joining; ``disabled``: the pool state became
+``invalid`` (xapi's ``disable_ha`` through the statefile) and, like xhad
+("Invalid pool state"), the host disarmed without fencing and the daemon
+shuts itself down (corosync, the guard, the monitor).  Each poll it asks
+corosync for the partition, publishes its slot and reads the others
+(``observe``), applies the survival rules
 (``arbitration``), keeps the committed liveset (a lost host leaves it only
 past its fence deadline), pets the fence guard, and publishes its view for
 the scripts (``view``).
@@ -26,7 +29,9 @@ from sm_clusterstack.corostack.observe import Observer, Seen
 from sm_clusterstack.stacks import xhadconf
 
 SLOT_STATES = {"joining": "joining", "online": "online", "lost": "left", "fencing": "fencing",
-               "fenced": "fenced", "blocked": "joining", "failed": "joining"}
+               "fenced": "fenced", "blocked": "joining", "failed": "joining", "disabled": "left"}
+ENDS = ("fenced", "failed", "disabled")  # the states in which the monitor's loop ends
+DISABLE_FROM = ("joining", "online", "lost", "blocked")  # a host fencing finishes its fence first
 
 
 class GuardLink(object):
@@ -85,6 +90,8 @@ class Monitor(object):
         self.seen = self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
         self.pool = self.seen.pool or self.pool
         now = self.clock()
+        if self.pool is not None and self.pool.pool_state == "invalid" and self.state in DISABLE_FROM:
+            self.disable()
         step = getattr(self, "_" + self.state, None)
         if step is not None:
             step(now, answer is not None)
@@ -194,6 +201,16 @@ class Monitor(object):
         daemon.set_fencing(self.paths, "fencing")
         self.log.warning("lost: %s" % reason)
 
+    def disable(self) -> None:
+        """HA is being disabled (pool state invalid): disarm for good, never fence, tell the others we left."""
+        self.state, self.reason = "disabled", "pool state invalid: HA is being disabled"
+        if daemon.fencing_mode(self.paths) != "disarmed":
+            daemon.set_fencing(self.paths, "disarmed")
+        self.guard.send("d")
+        self.guard_down = True
+        self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
+        self.log.warning("invalid pool state: HA daemon started shutdown process")
+
     def _fencing(self, now: float, answered: bool) -> None:
         s, t = self.settings, self.timing
         if fencing.fence(s.fence_action, s.fence_escalation, s.fence_attempts, self.reason,
@@ -225,13 +242,30 @@ def main(argv: typing.List[str]) -> int:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     log.write("started (pid %d), timing %s" % (os.getpid(), times.to_dict()))
-    while not stopping and monitor.state not in ("fenced", "failed"):
+    while not stopping and monitor.state not in ENDS:
         began = time.monotonic()
         monitor.poll()
         time.sleep(max(0.0, times.poll - (time.monotonic() - began)))
     if stopping:
         monitor.stop()
+    elif monitor.state == "disabled":
+        shut_down(paths, log)
     return 0
+
+
+def shut_down(paths: daemon.Paths, log: Log) -> None:
+    """After ``disabled``: stop corosync, let the guard (told to stand down) exit, withdraw the view."""
+    try:
+        daemon.stop_process(lambda: daemon.corosync_pid(paths), daemon.STOP_TIMEOUT)
+        if not daemon.wait_for(lambda: daemon.guard_pid(paths) is None, daemon.STOP_TIMEOUT):
+            daemon.stop_process(lambda: daemon.guard_pid(paths), 0.0)
+    except daemon.DaemonError as e:
+        log.warning("shutting down: %s" % e)
+    try:
+        os.unlink(paths.view)
+    except FileNotFoundError:
+        pass
+    log.write("stopped: HA disabled (pool state invalid)")
 
 
 if __name__ == "__main__":

@@ -2,26 +2,28 @@
 
 import typing
 
-from sm_clusterstack.kit import driver_badinput, driver_pool, driver_static, stack_live, stack_static
+from sm_clusterstack.kit import driver_badinput, driver_pool, driver_static, stack_leave, stack_live, stack_static
 
 DESCRIPTIONS = {
     stack_static.NAME: "the directory name is a stack name ([A-Za-z0-9][A-Za-z0-9._-]*)",
     stack_static.SCRIPT_MISSING: "the 8 ha_* scripts of the xhad interface exist and are executable",
     stack_static.UNSAFE: "directory and files owned by root, not group or world writable",
     stack_static.SUPPORTED_SRS: "ha_supported_srs, if present, lists valid SR type names",
-    stack_live.NO_DAEMON_EXIT: "with no daemon: ha_stop_daemon exits 0, ha_query_liveset exits 14",
+    stack_live.NO_DAEMON_EXIT: "with no daemon, on every host: ha_stop_daemon exits 0, ha_query_liveset exits 14",
     stack_live.BAD_ARGUMENT: "ha_set_pool_state with an unknown state, or none, exits 1",
-    stack_live.POOL_STATE: "with no daemon, ha_set_pool_state init, invalid, init all exit 0",
-    stack_live.START_DAEMON: "ha_start_daemon -C CONFIG exits 0",
-    stack_live.LIVESET_SCHEMA: "ha_query_liveset prints XML valid against liveset.rng and accepted as xapi reads it",
-    stack_live.LIVESET_LOCALHOST: "the liveset's localhost is the configured host, and it is live",
-    stack_live.PROPOSE_MASTER: "ha_propose_master prints TRUE (the sandbox's one-host pool is quorate)",
-    stack_live.EXCLUDED: "ha_set_excluded / ha_clear_excluded exit 0 and the liveset's excluded flag follows",
-    stack_live.POOL_STATE_RUNNING: "ha_set_pool_state init is refused while the daemon runs",
-    stack_live.DISARM_FENCING: "ha_disarm_fencing exits 0 while the daemon runs",
-    stack_live.STOP_DAEMON: "ha_stop_daemon exits 0, then ha_query_liveset exits 14 and no process is left",
-    stack_live.NO_FENCE: "the stack never ran its fence action (SM_CLUSTERSTACK_FENCE_ACTION) during the checks",
-    stack_live.TIMEOUT: "no script had to be killed at its timeout",
+    stack_live.POOL_STATE: "with no daemon, on the master: ha_set_pool_state init, invalid, init all exit 0",
+    stack_live.START_DAEMON: "ha_start_daemon, run on every host at once as xapi does, exits 0 on each",
+    stack_live.LIVESET_SCHEMA: "every host's ha_query_liveset prints a liveset xapi accepts (xha_interface.ml rules)",
+    stack_live.LIVESET_LOCALHOST: "each host's liveset names it localhost, Online, with itself live",
+    stack_live.POOL_JOIN: "every host's liveset lists every configured host, live",
+    stack_live.PROPOSE_MASTER: "ha_propose_master: TRUE on the master, not TRUE elsewhere; every liveset flags it",
+    stack_live.POOL_STATE_RUNNING: "ha_set_pool_state init is refused while the daemons run",
+    stack_leave.DISARM_FENCING: "the host shutting down: ha_disarm_fencing exits 0, its daemon still answers",
+    stack_leave.STOP_DAEMON: "the host shutting down: ha_stop_daemon exits 0, then query exits 14, no process left",
+    stack_leave.EXCLUDED: "then ha_set_excluded exits 0, the others see it excluded; restarted, it rejoins",
+    stack_leave.DISABLE: "disable as xapi: invalid and stop on the master; every daemon stops; nothing left",
+    stack_leave.NO_FENCE: "no daemon that should run ever vanished (a fenced host loses its daemon)",
+    stack_leave.TIMEOUT: "no script had to be killed at its timeout",
     driver_static.EXECUTABLE: "an executable <Type>SR file whose type is a valid name",
     driver_static.INFO: "sr_get_driver_info answers with an XML-RPC response, exit 0",
     driver_static.INFO_MEMBER: "every standard member of the driver info present, with xapi's types",

@@ -1,41 +1,55 @@
 """The kit's entry points: check one stack, one driver, or everything installed."""
 
 import os
+import shutil
 import sys
+import tempfile
 import typing
 
-from sm_clusterstack import stacks
+from sm_clusterstack import hostsandbox, stacks
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit import devices, driver_badinput, driver_pool, driver_static, stack_live, stack_static
+from sm_clusterstack.kit.hostpool import HostPoolError, KitHosts
 from sm_clusterstack.kit.pool import EmbeddedPool
+from sm_clusterstack.kit.stack_leave import MARGIN
+from sm_clusterstack.kit.stack_probe import SCRIPT_TIMEOUT, START_TIMEOUT, StackProbe
+
+HOSTS = 2  # hosts of the pool a stack runs on: the multi-host checks need two
+HA_TIMEOUT = 20  # seconds: xapi's configuration["timeout"] for the stack runs (xapi's default 60, minimum 10)
 
 
 class Options(object):
-    """How the kit runs: timeouts, ownership expected, extra environment, driver settings."""
+    """How the kit runs: timeouts, ownership expected, the stack's pool, driver settings."""
 
     def __init__(
             self,
-            timeout: float = stack_live.SCRIPT_TIMEOUT,
-            start_timeout: float = stack_live.START_TIMEOUT,
+            timeout: float = SCRIPT_TIMEOUT,
+            start_timeout: float = START_TIMEOUT,
             owner_uid: int = 0,
-            stack_env: typing.Optional[typing.Dict[str, str]] = None,
             device_config: typing.Optional[typing.Dict[str, str]] = None,
             scratch_device: bool = False,
             live: bool = True,
             sandbox_parent: typing.Optional[str] = None,
             driver_timeout: float = 120.0,
-            isolate: bool = True,
+            listener: typing.Optional[res.Listener] = None,
+            hosts: int = HOSTS,
+            ha_timeout: int = HA_TIMEOUT,
+            host_paths: typing.Optional[typing.Dict[str, str]] = None,
+            sandbox_prefix: str = "",
     ) -> None:
         self.timeout = timeout
         self.start_timeout = start_timeout
         self.owner_uid = owner_uid
-        self.stack_env = dict(stack_env or {})
         self.device_config = dict(device_config or {})
         self.scratch_device = scratch_device
         self.live = live
         self.sandbox_parent = sandbox_parent  # where sandboxes go (default: the temp dir)
         self.driver_timeout = driver_timeout  # seconds per driver call on the embedded pool
-        self.isolate = isolate  # stack scripts in a network namespace of their own, where possible
+        self.listener = listener  # hears each suite start and each result (progress)
+        self.hosts = hosts  # how many sandboxed hosts a stack runs on
+        self.ha_timeout = ha_timeout  # xhad.conf's parameters derive from it, as xapi's
+        self.host_paths = dict(host_paths or {})  # INSIDE -> LOCAL laid on every host
+        self.sandbox_prefix = sandbox_prefix  # namespace names start with it ("": from the state dir)
 
 
 def interpreter_first_on_path() -> None:
@@ -56,14 +70,37 @@ def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suit
     options = options or Options()
     interpreter_first_on_path()
     path = os.path.abspath(path)
-    suite = res.Suite("stack", os.path.basename(os.path.normpath(path)), path)
+    suite = res.Suite("stack", os.path.basename(os.path.normpath(path)), path, options.listener)
     stack_static.run(suite, path, options.owner_uid)
-    if options.live:
-        unsafe = suite.get(stack_static.UNSAFE).result != res.PASS
-        stack_live.run(suite, path, options.timeout, options.start_timeout, options.owner_uid,
-                       unsafe=unsafe, extra_env=options.stack_env, sandbox_parent=options.sandbox_parent,
-                       isolate=options.isolate)
+    if not options.live:
+        return suite
+    if suite.get(stack_static.UNSAFE).result != res.PASS:
+        stack_live.skip_all(suite, "not run: the stack is unsafe (see stack.unsafe) and xapi would not run it")
+        return suite
+    _live_stack(suite, path, options)
     return suite
+
+
+def _live_stack(suite: res.Suite, path: str, options: Options) -> None:
+    state = tempfile.mkdtemp(prefix="sm-clusterstack-kit-stack-", dir=options.sandbox_parent)
+    prefix = options.sandbox_prefix or hostsandbox.default_prefix(state)
+    hosts = KitHosts(state, options.hosts, prefix, path, options.ha_timeout, options.host_paths)
+    try:
+        hosts.create()
+    except HostPoolError as e:
+        stack_live.skip_all(suite, "not run: the kit cannot make its %d host sandbox(es) here: %s" % (
+            options.hosts, e))
+        shutil.rmtree(state, ignore_errors=True)
+        return
+    start = max(options.start_timeout, hosts.parameters["EnableJoinTimeout"] + MARGIN)
+    try:
+        stack_live.run(suite, StackProbe(suite, hosts, options.timeout, start))
+    finally:
+        failed = hosts.teardown()
+        if failed:
+            suite.add("kit.teardown", res.ERROR, "the kit could not remove: %s" % "; ".join(failed))
+        else:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Suite:
@@ -71,7 +108,7 @@ def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Sui
     options = options or Options()
     interpreter_first_on_path()
     path = os.path.abspath(path)
-    suite = res.Suite("driver", os.path.basename(path), path)
+    suite = res.Suite("driver", os.path.basename(path), path, options.listener)
     info, valid = driver_static.run(suite, path, options.timeout)
     if suite.get(driver_static.EXECUTABLE).result != res.PASS:
         suite.add(driver_badinput.BAD_INPUT, res.SKIP, "not run: %s failed" % driver_static.EXECUTABLE)
@@ -130,12 +167,16 @@ def driver_paths(sm_dir: str) -> typing.List[str]:
             if n.endswith("SR") and os.path.isfile(os.path.join(sm_dir, n))]
 
 
-def check_all(stack_paths: typing.Sequence[str], driver_paths: typing.Sequence[str],
-              options: typing.Optional[Options] = None,
-              done: typing.Callable[[res.Suite], None] = lambda suite: None) -> typing.List[res.Suite]:
-    """The suites of every driver then every stack named; ``done`` is called as each ends."""
-    suites = []
-    for kind, path in [("driver", p) for p in driver_paths] + [("stack", p) for p in stack_paths]:
-        suites.append(check_driver(path, options) if kind == "driver" else check_stack(path, options))
-        done(suites[-1])
-    return suites
+STACK, DRIVER = "stack", "driver"
+
+
+def check_targets(targets: typing.Sequence[typing.Tuple[str, str]],
+                  options: typing.Optional[Options] = None) -> typing.List[res.Suite]:
+    """The suites of ``targets`` ((``stack``|``driver``, path) pairs), in the order given."""
+    return [check_driver(path, options) if kind == DRIVER else check_stack(path, options)
+            for kind, path in targets]
+
+
+def installed_targets(root: str, sm_dir: str) -> typing.List[typing.Tuple[str, str]]:
+    """Every driver of ``sm_dir`` then every stack of ``root``, as xapi would find them."""
+    return [(DRIVER, p) for p in driver_paths(sm_dir)] + [(STACK, p) for p in stack_dirs(root)]

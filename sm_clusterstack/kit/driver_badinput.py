@@ -4,6 +4,13 @@ The family is the driver issue's: no argument, two, not XML, XML bombs,
 wrong shapes and types, missing members, unknown command, path-like and
 oversized device_config values.  xapi reads anything else (a traceback, a
 non-zero exit, unparseable output) as a broken driver.
+
+A fault is not enough when it says nothing about the call: the same fault
+to every malformed call (a driver that answers without reading its input,
+e.g. "not implemented" to everything) fails, and so does a fault saying the
+driver could not build its error (xapi-project/sm's ``XenError`` raising
+"No XML def file found" when XE_SR_ERRORCODES.xml is missing: every error
+the driver means to report becomes that one).
 """
 
 import concurrent.futures
@@ -78,6 +85,33 @@ def cases(config_keys: typing.Sequence[str] = ("device",)) -> typing.List[typing
     return found
 
 
+NO_ERROR_TABLE = "No XML def file"  # xapi-project/sm libs/sm/core/xs_errors.py XenError.__new__
+
+
+def fault_of(result: runner.Result) -> typing.Optional[typing.Tuple[str, str]]:
+    """The (code, reason) a clean fault answer carries; None when it is not one."""
+    try:
+        xmlrpc_safe.loads(result.stdout.encode("utf-8"))
+    except xmlrpc.client.Fault as fault:
+        return str(fault.faultCode), " ".join(str(fault.faultString).split())
+    except xmlrpc_safe.XMLRPCFormatError:
+        return None
+    return None
+
+
+def meaningless(faults: typing.List[typing.Tuple[str, str]]) -> str:
+    """Why these faults (one per malformed call) say nothing about the calls; "" when they do."""
+    broken = [f for f in faults if NO_ERROR_TABLE in f[1]]
+    if broken:
+        return ("the driver cannot build its errors: %d of %d faults are %s %r (sm's XenError finds no "
+                "XE_SR_ERRORCODES.xml, so every error it means to report becomes this one)"
+                % (len(broken), len(faults), broken[0][0], broken[0][1][:120]))
+    if len(faults) > 1 and len(set(faults)) == 1:
+        return ("every one of the %d malformed calls got the same fault %s %r: the driver answers without "
+                "reading its call" % (len(faults), faults[0][0], faults[0][1][:120]))
+    return ""
+
+
 def judge(result: runner.Result) -> str:
     """Why ``result`` is not a clean fault answer; "" when it is one."""
     if result.timed_out:
@@ -100,16 +134,20 @@ def run(suite: res.Suite, path: str, config_keys: typing.Sequence[str] = ("devic
     """Record ``driver.bad-input``: every malformed invocation answered by a fault and exit 0."""
     suite.mark()
     env = caller.driver_env(xapi_url)
-    bad = []
+    bad, faults = [], []
     all_cases = cases(config_keys)
     hung, gave_up = 0, ""
     with concurrent.futures.ThreadPoolExecutor(PARALLEL) as workers:
         for start in range(0, len(all_cases), PARALLEL):
             batch = all_cases[start:start + PARALLEL]
-            runs = workers.map(lambda case: runner.run([path] + case[1], timeout=timeout, env=env), batch)
-            for (name, _), why in zip(batch, [judge(r) for r in runs]):
+            runs = list(workers.map(lambda case: runner.run([path] + case[1], timeout=timeout, env=env), batch))
+            for (name, _), found in zip(batch, runs):
+                why = judge(found)
                 if why:
                     bad.append("%s: %s" % (name, why))
+                    suite.capture("%s %s  (%s)" % (path, name, why), found.stdout, found.stderr)
+                else:
+                    faults.append(fault_of(found))
                 hung += why == "timed out"
             if hung >= MAX_TIMEOUTS:
                 gave_up = "; gave up after %d calls timed out (%gs each)" % (hung, timeout)
@@ -118,5 +156,8 @@ def run(suite: res.Suite, path: str, config_keys: typing.Sequence[str] = ("devic
         more = " (and %d more)" % (len(bad) - SHOWN) if len(bad) > SHOWN else ""
         suite.add(BAD_INPUT, res.FAIL, "%d of %d malformed calls not answered with a fault: %s%s%s" % (
             len(bad), len(all_cases), "; ".join(bad[:SHOWN]), more, gave_up))
+    elif meaningless(faults):
+        suite.add(BAD_INPUT, res.FAIL, meaningless(faults))
     else:
-        suite.add(BAD_INPUT, res.PASS, "all %d malformed calls answered with a fault, exit 0" % len(all_cases))
+        suite.add(BAD_INPUT, res.PASS, "all %d malformed calls answered with a fault, exit 0 (%d different faults)"
+                  % (len(all_cases), len(set(faults))))

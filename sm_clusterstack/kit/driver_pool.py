@@ -7,8 +7,15 @@ directly, as a stock xapi would (which does not know
 and expects SM fault 605, i.e. INCOMPATIBLE_CLUSTER_STACK_ACTIVE through
 XenAPI; it also plugs the PBD through the pool's XenAPI.  With HA on each
 compatible stack in turn (every stack of ``required_cluster_stack``)
-neither is refused for that reason (another failure, e.g. of the storage,
-is fine: the rule is what is checked).
+neither is refused for that reason.
+
+What passes attach-compatible must have been seen: an attach, or a fault
+of the storage (not the exclusion) from a driver that is seen to refuse
+the incompatible stack (or declares no constraint).  ``sr_attach`` not
+implemented (38: xapi's PBD.plug always runs it) or errors the driver
+cannot build fail; a general failure before any decision (sm's SMGeneral
+1200, e.g. ``[Errno 2]`` from a pool the driver could not reach, a
+traceback, a timeout) is SKIP: the kit could not observe the rule.
 """
 
 import typing
@@ -18,7 +25,6 @@ from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit.pool import BASE_STACKS, OTHER_STACK, EmbeddedPool
-from sm_clusterstack.smapi import caller
 
 SM_RECORD = "driver.sm-record"
 ATTACH_EXCLUSION = "driver.attach-exclusion"
@@ -74,9 +80,8 @@ class SRUnderTest(object):
                 "sr_uuid": self.sr_uuid, "sr_sm_config": {}, "args": [], "session_ref": self.pool.session_ref}
 
     def direct(self, command: str) -> typing.Any:
-        """Run ``command`` of the driver directly, as a stock xapi would."""
-        return caller.call(self.pool.driver, command, self._params(), xapi_url=self.pool.url,
-                           timeout=self.pool.driver_timeout)
+        """Run ``command`` of the driver directly on the pool's host, as a stock xapi would."""
+        return self.pool.call_driver(command, self._params())
 
     def both(self) -> typing.Tuple[typing.Any, typing.Any]:
         """Outcomes of a direct sr_attach and of PBD.plug, each undone if it attached."""
@@ -125,18 +130,58 @@ def check_exclusion(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
     return res.PASS, detail
 
 
-def check_compatible(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
-                     required: typing.List[str]) -> typing.Tuple[str, str]:
+ATTACHED, REFUSAL, NOT_IMPLEMENTED, NO_ERRORS, GENERAL, STORAGE = (
+    "attached", "refused", "not implemented", "cannot build its errors", "general failure", "storage fault")
+GENERAL_FAULT = "%s_1200" % errors.SR_BACKEND_FAILURE_PREFIX  # sm's SMGeneral: an exception the driver did not expect
+
+
+def classify(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]]) -> str:
+    """What an attach attempt shows: attached, refused, not implemented, ... (see the module doc)."""
+    if outcome is None:
+        return ATTACHED
+    code, text = outcome[0], " ".join(outcome[1])
+    if code == REFUSED:
+        return REFUSAL
+    if code == errors.SR_OPERATION_NOT_SUPPORTED:
+        return NOT_IMPLEMENTED
+    if "No XML def file" in text:
+        return NO_ERRORS
+    if code in (GENERAL_FAULT, errors.SR_BACKEND_FAILURE_PREFIX) or not code.isupper():
+        return GENERAL
+    return STORAGE
+
+
+def check_compatible(pool: EmbeddedPool, sr: SRUnderTest, hb: str, required: typing.List[str],
+                     refuses_others: bool = False) -> typing.Tuple[str, str]:
     """HA on each allowed stack in turn: neither sr_attach nor PBD.plug refused for the cluster stack."""
-    details, refused = [], []
+    details, seen = [], set()
     for stack in required or ["xhad"]:
         direct, plugged = _with_ha(pool, hb, stack, sr)
         details.append(outcomes(stack, direct, plugged))
-        if any(o is not None and o[0] == REFUSED for o in (direct, plugged)):
-            refused.append(stack)
-    if refused:
-        return res.FAIL, "refused under a compatible stack (%s): %s" % (", ".join(refused), "; ".join(details))
-    return res.PASS, "no exclusion fault; " + "; ".join(details)
+        seen.update((stack, classify(o)) for o in (direct, plugged))
+    return _compatible_verdict(seen, "; ".join(details), bool(required), refuses_others)
+
+
+def _compatible_verdict(seen: typing.Set[typing.Tuple[str, str]], detail: str, constrained: bool,
+                        refuses_others: bool) -> typing.Tuple[str, str]:
+    kinds = set(kind for _stack, kind in seen)
+    for kind, why in ((REFUSAL, "refused under a compatible stack (%s)"),
+                      (NOT_IMPLEMENTED, "sr_attach is not implemented, and xapi's PBD.plug always runs it (%s)"),
+                      (NO_ERRORS, "the driver cannot build its errors (%s)")):
+        if kind in kinds:
+            stacks_ = ", ".join(sorted(stack for stack, k in seen if k == kind))
+            return res.FAIL, (why % stacks_) + ": " + detail
+    if GENERAL in kinds:
+        return res.SKIP, ("could not observe the rule: the driver failed before deciding anything (a general "
+                          "error, not a fault of its storage; the kit's pool is where stock drivers look for it: "
+                          "the session on /var/lib/xcp/xapi, this host in /etc/xensource-inventory): " + detail)
+    if kinds == {ATTACHED}:
+        return res.PASS, "attached: " + detail
+    if constrained and not refuses_others:
+        return res.SKIP, ("could not observe the rule: a storage fault under the allowed stacks, and the driver "
+                          "was not seen refusing an incompatible one (see %s): %s" % (ATTACH_EXCLUSION, detail))
+    why = "refuses the incompatible stack and" if constrained else "declares no constraint and"
+    return res.PASS, "no exclusion fault: the driver %s answered its storage's fault: %s" % (why, detail)
 
 
 def _with_ha(pool: EmbeddedPool, hb: str, stack: str, sr: SRUnderTest) -> typing.Tuple[typing.Any, typing.Any]:
@@ -167,9 +212,14 @@ def run(suite: res.Suite, pool: EmbeddedPool, sr_type: str, required: typing.Lis
         for check in CHECKS[1:]:
             suite.add(check, res.ERROR, "kit error setting up the pool: %s %s" % _failure(e))
         return
-    for check, func in ((ATTACH_EXCLUSION, check_exclusion), (ATTACH_COMPATIBLE, check_compatible)):
-        suite.mark()
-        try:
-            suite.add(check, *func(pool, sr, hb, required))
-        except Exception as e:
-            suite.add(check, res.ERROR, "kit error: %s %s" % _failure(e))
+    suite.mark()
+    try:
+        suite.add(ATTACH_EXCLUSION, *check_exclusion(pool, sr, hb, required))
+    except Exception as e:
+        suite.add(ATTACH_EXCLUSION, res.ERROR, "kit error: %s %s" % _failure(e))
+    refuses = suite.get(ATTACH_EXCLUSION).result == res.PASS
+    suite.mark()
+    try:
+        suite.add(ATTACH_COMPATIBLE, *check_compatible(pool, sr, hb, required, refuses))
+    except Exception as e:
+        suite.add(ATTACH_COMPATIBLE, res.ERROR, "kit error: %s %s" % _failure(e))

@@ -15,7 +15,8 @@ import tempfile
 import typing
 
 from sm_clusterstack import constraints, stacks
-from sm_clusterstack.kit import statefile_sr
+from sm_clusterstack.kit import hostpool, statefile_sr
+from sm_clusterstack.smapi import caller
 
 BASE_STACKS = ("xhad", "corosync", "melio")
 OTHER_STACK = "kitother"  # an incompatible stack when a driver allows every base stack
@@ -98,7 +99,28 @@ class EmbeddedPool(object):
         self.service = service.start(ctx, hosts=1, port=0, sandbox=os.geteuid() == 0)
         self.session = XenAPI.Session(self.url)
         self.session.login_with_password("root", password, "1.0", "sm-clusterstack-kit")
+        for ref, box in sorted(ctx.sandboxes.items()):
+            hostpool.write_inventory(box, self.api.host.get_uuid(ref))
         return self
+
+    @property
+    def sandbox(self) -> typing.Any:
+        """The host sandbox of the pool's host (None where the machine allows none: not root)."""
+        return self.service.ctx.sandboxes.get(self.host()) if self.service is not None else None
+
+    def call_driver(self, command: str, params: typing.Dict[str, typing.Any]) -> typing.Any:
+        """Run ``command`` of the driver under test on the pool's host as a stock xapi would.
+
+        Inside the host's sandbox, the driver finds the pool where stock
+        drivers look (``/var/lib/xcp/xapi``, ``/etc/xensource-inventory``);
+        without one, on this machine with ``SM_CLUSTERSTACK_XAPI``.
+        """
+        box = self.sandbox
+        if box is None:
+            return caller.call(self.driver, command, params, xapi_url=self.url, timeout=self.driver_timeout)
+        env = {"PATH": os.environ.get("PATH", os.defpath), "ORIGINATOR": "SM"}
+        return caller.call(self.driver, command, params, xapi_url="", timeout=self.driver_timeout,
+                           run=lambda argv, timeout, env, stdin=None: box.run(argv, timeout, env, stdin), env=env)
 
     @property
     def url(self) -> str:

@@ -1,9 +1,17 @@
 """The kit's outputs: the table printed for people and the JUnit XML read by CI servers.
 
-The JUnit document follows the layout Jenkins and GitLab read (the Ant
-``XMLJUnitResultFormatter`` shape): ``<testsuites>`` holding one
-``<testsuite>`` per target and one ``<testcase>`` per check, with a
-``<failure>``, ``<error>`` or ``<skipped>`` child when the check did not pass.
+The JUnit document is valid against both real consumers' schemas, the
+Jenkins xunit plugin's ``junit-10.xsd`` and Ant's ``JUnit.xsd``, so it
+holds only what both allow: a bare ``<testsuites>``; per target a
+``<testsuite>`` (``properties``, the testcases, ``system-out``,
+``system-err``, in that order); per check a ``<testcase>`` with at most one
+``<failure>``, ``<error>`` or ``<skipped>`` child.  Ant's ``timestamp``
+admits no zone: it is written in UTC, and the suite's start with its zone
+is the ``started`` property.  Ant allows no output inside a testcase: what
+each check's commands printed is in the suite's ``system-out`` /
+``system-err``, one section per check, and in the body of its failure,
+error or skipped element.  A WARN is a passing testcase whose warning
+heads its section of ``system-out``.
 """
 
 import datetime
@@ -14,6 +22,7 @@ import typing
 from sm_clusterstack.kit import result as res
 
 _HEADER = ("CHECK", "RESULT", "DETAIL")
+CANNOT_RUN = "kit.run"  # the one testcase of a run the kit could not make
 CHECK_WIDTH = len("driver.required-cluster-stack")  # the longest check id: columns line up across blocks
 # characters XML 1.0 cannot carry (a script's stderr may hold any byte)
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -28,14 +37,25 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def header(suite: res.Suite, width: int = CHECK_WIDTH) -> str:
+    """The lines that open a target's block: what it is, then the column names."""
+    return "%s %s  (%s)\n%s\n" % (suite.kind, suite.name, suite.path, row_text(_HEADER, width))
+
+
+def row_text(cells: typing.Sequence[str], width: int = CHECK_WIDTH) -> str:
+    """One row of the table: check, result, detail on one line."""
+    return ("  %-*s  %-6s  %s" % (width, cells[0], cells[1], _one_line(cells[2]))).rstrip()
+
+
+def row(found: res.CheckResult, width: int = CHECK_WIDTH) -> str:
+    """The table's line for one check result."""
+    return row_text((found.check, found.result, found.detail), width) + "\n"
+
+
 def block(suite: res.Suite, width: int = CHECK_WIDTH) -> str:
     """One target's part of the table: a header line, then check, result and detail per line."""
     width = max([width, len(_HEADER[0])] + [len(r.check) for r in suite.results])
-    row = "  %-" + str(width) + "s  %-6s  %s"
-    lines = ["%s %s  (%s)" % (suite.kind, suite.name, suite.path), (row % _HEADER).rstrip()]
-    for found in suite.results:
-        lines.append((row % (found.check, found.result, _one_line(found.detail))).rstrip())
-    return "\n".join(lines) + "\n\n"
+    return header(suite, width) + "".join(row(found, width) for found in suite.results) + "\n"
 
 
 def table(suites: typing.Sequence[res.Suite]) -> str:
@@ -46,22 +66,29 @@ def table(suites: typing.Sequence[res.Suite]) -> str:
 def summary(suites: typing.Sequence[res.Suite]) -> str:
     """One line: how many targets and checks, and how many of each result."""
     counts = [(name, sum(s.count(r) for s in suites)) for name, r in
-              (("passed", res.PASS), ("failed", res.FAIL), ("skipped", res.SKIP), ("errors", res.ERROR))]
+              (("passed", res.PASS), ("warned", res.WARN), ("failed", res.FAIL), ("skipped", res.SKIP),
+               ("errors", res.ERROR))]
     total = sum(len(s.results) for s in suites)
     return "%d target%s, %d checks: %s" % (
         len(suites), "" if len(suites) == 1 else "s", total,
         ", ".join("%d %s" % (n, name) for name, n in counts))
 
 
-def junit(suites: typing.Sequence[res.Suite], name: str = "sm-clusterstack kit") -> bytes:
-    """The JUnit XML document of ``suites``."""
+def junit(suites: typing.Sequence[res.Suite]) -> bytes:
+    """The JUnit XML document of ``suites``, valid against Jenkins xunit's junit-10.xsd and Ant's JUnit.xsd."""
     from lxml import etree
-    root = etree.Element("testsuites", name=name)
-    _counts(root, suites)
-    stamp = datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S")
+    root = etree.Element("testsuites")  # Ant's schema allows no attribute here
     for index, suite in enumerate(suites):
-        root.append(_testsuite(suite, index, stamp))
+        root.append(_testsuite(suite, index))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def junit_error(message: str, started: typing.Optional[datetime.datetime] = None) -> bytes:
+    """A JUnit document for a run the kit could not make: one suite, one testcase with an <error>."""
+    suite = res.Suite("kit", "run", "")
+    suite.started = started or suite.started
+    suite.add(CANNOT_RUN, res.ERROR, message)
+    return junit([suite])
 
 
 def _counts(node, suites):
@@ -72,21 +99,38 @@ def _counts(node, suites):
     node.set("time", "%.3f" % sum(s.seconds for s in suites))
 
 
-def _testsuite(suite: res.Suite, index: int, stamp: str):
+def _utc(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _testsuite(suite: res.Suite, index: int):
     from lxml import etree
     classname = "%s.%s" % (suite.kind, suite.name)
     node = etree.Element("testsuite", name=classname, id=str(index), package=suite.kind,
-                         timestamp=stamp, hostname=socket.gethostname() or "localhost")
+                         timestamp=_utc(suite.started), hostname=socket.gethostname() or "localhost")
     _counts(node, [suite])
     props = etree.SubElement(node, "properties")
-    etree.SubElement(props, "property", name="path", value=xml_text(suite.path))
+    for name, value in (("path", suite.path), ("started", suite.started.isoformat(timespec="seconds"))):
+        etree.SubElement(props, "property", name=name, value=xml_text(value))
     for found in suite.results:
         case = etree.SubElement(node, "testcase", name=found.check, classname=classname,
                                 time="%.3f" % found.seconds)
         _outcome(case, found)
-    etree.SubElement(node, "system-out").text = ""
-    etree.SubElement(node, "system-err").text = ""
+    etree.SubElement(node, "system-out").text = xml_text(_sections(suite, "stdout"))
+    etree.SubElement(node, "system-err").text = xml_text(_sections(suite, "stderr"))
     return node
+
+
+def _sections(suite: res.Suite, stream: str) -> str:
+    """The suite's captured ``stream``, one section per check that printed anything."""
+    parts = []
+    for found in suite.results:
+        text = getattr(found, stream)
+        if found.result == res.WARN and stream == "stdout":  # a passing testcase: its warning goes here
+            text = "WARNING: %s\n%s" % (found.detail, text)
+        if text:
+            parts.append("===== %s (%s)\n%s" % (found.check, found.result, text))
+    return "".join(parts)
 
 
 def _outcome(case, found: res.CheckResult) -> None:
@@ -95,6 +139,10 @@ def _outcome(case, found: res.CheckResult) -> None:
     if tag is None:
         return
     child = etree.SubElement(case, tag, message=xml_text(_one_line(found.detail)))
-    if tag != "skipped":
+    body = [found.detail]
+    for stream in ("stdout", "stderr"):
+        if getattr(found, stream):
+            body.append("----- %s of the commands this check ran:\n%s" % (stream, getattr(found, stream)))
+    child.text = xml_text("\n".join(body))
+    if tag != "skipped":  # Ant's schema: type is required on failure and error, and not allowed on skipped
         child.set("type", found.check)
-        child.text = xml_text(found.detail)

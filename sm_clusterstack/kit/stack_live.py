@@ -1,25 +1,24 @@
-"""Behaviour checks of a cluster stack, run in a sandbox in the order xapi uses the scripts.
+"""Behaviour checks of a cluster stack, on sandboxed hosts, in the order xapi calls the scripts.
 
-Sequence: with no daemon (query 14, stop 0), a bad argument (1), pool
-state init and a second change, start, liveset (schema, model, local host
-live), propose_master (TRUE: the sandbox's pool is this one live host,
-quorate), set/clear excluded, init refused while running, disarm fencing,
-stop (then query 14 and, within a short grace, no process of the sandbox
-left), then that the fence action never ran (the sandbox's
-SM_CLUSTERSTACK_FENCE_ACTION only touches a file).  See stack_probe for
-timeouts and engine absence.
+``ocaml/xapi/xapi_ha.ml``: with no daemon anywhere, ``ha_set_pool_state
+init`` on the master; ``ha_start_daemon`` on every host in parallel;
+``ha_propose_master`` on the master, which must print TRUE; the liveset
+queried on every host.  Then xapi's clean shutdown of one host
+(``emergency_ha_disable``: disarm, stop, ``ha_set_excluded``), which fences
+nobody, and its rejoin; then ``disable_internal`` through the statefile:
+``ha_set_pool_state invalid`` and stop on the master, every other daemon
+stopping by itself.  Around that, what the interface promises with no
+daemon (query 14, stop 0), for a bad argument (1) and while running (init
+refused).  See stack_probe for how scripts run, stack_leave for the
+shutdown and the final verdicts.
 """
 
-import os
 import typing
 
-from sm_clusterstack.kit import liveset_schema
 from sm_clusterstack.kit import result as res
-from sm_clusterstack.kit.sandbox import FENCE_ACTION, StackSandbox, describe_pids
-from sm_clusterstack.kit.stack_probe import (
-    ENGINE_ABSENT_AGAIN, SCRIPT_TIMEOUT, START_TIMEOUT, Fail, Skip, StackProbe, code, expect)
-from sm_clusterstack.stacks import liveset, mtc
-from sm_clusterstack.xmlsafe import XMLFormatError
+from sm_clusterstack.kit import stack_leave as leave
+from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, Unreadable, code, expect, proposes
+from sm_clusterstack.stacks import mtc
 
 NO_DAEMON_EXIT = "stack.no-daemon-exit"
 BAD_ARGUMENT = "stack.bad-argument"
@@ -27,181 +26,155 @@ POOL_STATE = "stack.pool-state"
 START_DAEMON = "stack.start-daemon"
 LIVESET_SCHEMA = "stack.liveset-schema"
 LIVESET_LOCALHOST = "stack.liveset-localhost"
+POOL_JOIN = "stack.pool-join"
 PROPOSE_MASTER = "stack.propose-master"
-EXCLUDED = "stack.excluded-roundtrip"
 POOL_STATE_RUNNING = "stack.pool-state-running"
-DISARM_FENCING = "stack.disarm-fencing"
-STOP_DAEMON = "stack.stop-daemon"
-NO_FENCE = "stack.no-fence"
-TIMEOUT = "stack.timeout"
-STOP_GRACE = 5.0  # seconds the processes of a stopped daemon may take to exit
+MASTER = 0
 
 
 def no_daemon_exit(p: StackProbe) -> str:
-    """With no daemon: ha_stop_daemon exits 0, ha_query_liveset exits 14."""
-    stop = p.call("ha_stop_daemon")
-    query = p.call("ha_query_liveset")
-    p.no_daemon_code = query.returncode
-    expect(stop, mtc.SUCCESS, "ha_stop_daemon with no daemon")
-    expect(query, mtc.DAEMON_IS_NOT_PRESENT, "ha_query_liveset with no daemon")
-    return "ha_stop_daemon exits 0, ha_query_liveset exits 14 DAEMON_IS_NOT_PRESENT"
+    """With no daemon, on every host: ha_stop_daemon exits 0, ha_query_liveset exits 14."""
+    for index in range(p.count):
+        expect(p.call(index, "ha_stop_daemon"), mtc.SUCCESS, "%s ha_stop_daemon with no daemon" % p.label(index))
+        query = p.call(index, "ha_query_liveset")
+        p.no_daemon_code = query.returncode
+        expect(query, mtc.DAEMON_IS_NOT_PRESENT, "%s ha_query_liveset with no daemon" % p.label(index))
+    return "on %s: ha_stop_daemon exits 0, ha_query_liveset exits 14 DAEMON_IS_NOT_PRESENT" % _hosts(p)
 
 
 def bad_argument(p: StackProbe) -> str:
     """ha_set_pool_state with an unknown state, or none, exits 1."""
-    for args in (["not-a-state"] + p.sandbox.config_args(), []):
-        result = p.call("ha_set_pool_state", args)
-        expect(result, mtc.INVALID_PARAMETER, "ha_set_pool_state %s" % " ".join(args or ["(no argument)"]))
+    for args in (["not-a-state"], []):
+        result = p.call(MASTER, "ha_set_pool_state", args)
+        expect(result, mtc.INVALID_PARAMETER, "ha_set_pool_state %s" % (" ".join(args) or "(no argument)"))
     return "ha_set_pool_state with a bad or no state exits 1 INVALID_PARAMETER"
 
 
 def pool_state(p: StackProbe) -> str:
-    """With no daemon, init succeeds and the state can be changed again (invalid, init)."""
+    """With no daemon, on the master: init, invalid, init all exit 0 (xapi's init comes last)."""
     for state in ("init", "invalid", "init"):
-        result = p.call("ha_set_pool_state", [state] + p.sandbox.config_args())
-        expect(result, mtc.SUCCESS, "ha_set_pool_state %s" % state)
-    return "init, invalid, init all exit 0 with no daemon"
+        expect(p.call(MASTER, "ha_set_pool_state", [state]), mtc.SUCCESS, "ha_set_pool_state %s" % state)
+    return "init, invalid, init all exit 0 on the master with no daemon"
 
 
 def start_daemon(p: StackProbe) -> str:
-    """ha_start_daemon -C exits 0."""
-    p.daemon_may_run = True
-    result = p.call("ha_start_daemon", p.sandbox.config_args(), timeout=p.start_timeout)
-    expect(result, mtc.SUCCESS, "ha_start_daemon")
+    """ha_start_daemon on every host at once (as xapi does) exits 0 on each."""
+    p.may_run.update(range(p.count))
+    outcomes = p.call_hosts("ha_start_daemon", list(range(p.count)), timeout=p.start_timeout)
+    for index, found in sorted(outcomes.items()):
+        if isinstance(found, Skip):
+            raise found
+        if not isinstance(found, Exception) and found.returncode == mtc.SUCCESS:
+            p.running.add(index)
+    problems = []
+    for index, found in sorted(outcomes.items()):
+        try:
+            if isinstance(found, Exception):
+                raise found
+            expect(found, mtc.SUCCESS, "%s ha_start_daemon" % p.label(index))
+        except Fail as e:
+            problems.append(str(e))
+    if problems:
+        raise Fail("; ".join(problems))
     p.started = True
-    where = p.sandbox.netns and " (in network namespace %s)" % p.sandbox.netns
-    return "ha_start_daemon exits 0" + (where or " (in the host's network namespace)")
+    return "exits 0 on %s, started in parallel, each in its own host sandbox (%s)" % (
+        _hosts(p), ", ".join(h.netns for h in p.hosts.hosts))
 
 
 def liveset_valid(p: StackProbe) -> str:
-    """ha_query_liveset prints XML valid against the kit's schema and accepted by the liveset model."""
-    p.need_daemon()
-    out = p.query().stdout
-    problems = ["schema: %s" % p for p in liveset_schema.problems(out)]
-    try:
-        parsed = liveset.parse(out)
-    except XMLFormatError as e:
-        problems.append("xapi's rules: %s" % e)
-    else:
-        p.liveset = parsed
-    if problems:
-        raise Fail("; ".join(problems[:3]))
-    return "valid against liveset.rng and accepted as xapi reads it (status %s)" % parsed.status
+    """Every host's ha_query_liveset prints a liveset xapi accepts (stacks.liveset is xapi's parser)."""
+    p.need_daemons()
+    for index in range(p.count):
+        try:
+            p.livesets[index] = p.query(index)
+        except Unreadable as e:
+            raise Fail(str(e))
+    statuses = sorted(set(ls.status for ls in p.livesets.values()))
+    return "accepted as xapi reads it on %s (status %s)" % (_hosts(p), "/".join(statuses))
+
+
+def _livesets(p: StackProbe) -> None:
+    p.need_daemons()
+    if len(p.livesets) != p.count:
+        raise Skip("needs every host's liveset accepted (see %s)" % LIVESET_SCHEMA)
 
 
 def liveset_localhost(p: StackProbe) -> str:
-    """The liveset names the sandbox's host as localhost, and that host as live."""
-    p.need_daemon()
-    if p.liveset is None:
-        raise Skip("needs a valid liveset (see %s)" % LIVESET_SCHEMA)
-    if p.liveset.localhost.lower() != p.sandbox.host_id:
-        raise Fail("localhost is %s, the config's local HostID is %s" % (p.liveset.localhost, p.sandbox.host_id))
-    try:
-        local = p.liveset.host(p.sandbox.host_id)
-    except KeyError:
-        raise Fail("no <host> entry for the local host %s" % p.sandbox.host_id)
-    if not local.liveness or p.liveset.status == "Offline":
-        raise Fail("local host liveness %s, status %s after ha_start_daemon" % (local.liveness, p.liveset.status))
-    return "local host %s live, status %s" % (p.sandbox.host_id, p.liveset.status)
+    """Each host's liveset names it as localhost, Online, with itself live (ha_start_daemon's promise)."""
+    _livesets(p)
+    for index, found in sorted(p.livesets.items()):
+        me, who = p.hosts.host_ids[index], p.label(index)
+        if found.localhost != me:
+            raise Fail("%s: localhost is %s, its xhad.conf's HostID is %s" % (who, found.localhost, me))
+        try:
+            local = found.host(me)
+        except KeyError:
+            raise Fail("%s: no <host> entry for the local host %s" % (who, me))
+        if not local.liveness or found.status != "Online":
+            raise Fail("%s: after ha_start_daemon exited 0 the local host's liveness is %s, status %s "
+                       "(it returns only once this host is in an Online liveset)"
+                       % (who, local.liveness, found.status))
+    return "on %s the local host is the configured one, live, status Online" % _hosts(p)
+
+
+def pool_join(p: StackProbe) -> str:
+    """Every host's liveset lists every configured host, live: the whole pool joined."""
+    _livesets(p)
+    for index, found in sorted(p.livesets.items()):
+        for other, host_id in enumerate(p.hosts.host_ids):
+            try:
+                live = found.host(host_id).liveness
+            except KeyError:
+                raise Fail("%s's liveset does not list %s (%s)" % (p.label(index), p.label(other), host_id))
+            if not live:
+                raise Fail("%s's liveset shows %s not live after every host's ha_start_daemon exited 0"
+                           % (p.label(index), p.label(other)))
+    p.joined = True
+    return "every host's liveset lists all %d configured host(s) live" % p.count
 
 
 def propose_master(p: StackProbe) -> str:
-    """ha_propose_master exits 0 and prints TRUE: the sandbox's pool is this one live host, so it is quorate."""
-    p.need_daemon()
-    result = p.call("ha_propose_master")
-    expect(result, mtc.SUCCESS, "ha_propose_master")
-    answer = result.stdout.strip()
-    if answer == "FALSE":
-        raise Fail("ha_propose_master printed FALSE on the only host of a quorate one-host pool: "
-                   "xapi would never get a master")
+    """The master's ha_propose_master prints TRUE, any other host's does not; then every liveset flags it."""
+    p.need_join()
+    result = p.call(MASTER, "ha_propose_master")
+    expect(result, mtc.SUCCESS, "ha_propose_master on the master")
+    answer = proposes(result.stdout)
     if answer != "TRUE":
-        raise Fail("ha_propose_master printed %r, not TRUE or FALSE" % answer[:80])
-    return "printed TRUE (the only host of a quorate one-host pool)"
+        raise Fail("ha_propose_master on the master printed %r: xapi reads only TRUE (one trailing newline "
+                   "allowed) and the master of a quorate pool with no master must get it" % result.stdout[:80])
+    for index in range(1, p.count):
+        other = p.call(index, "ha_propose_master")
+        expect(other, mtc.SUCCESS, "ha_propose_master on %s" % p.label(index))
+        if proposes(other.stdout) == "TRUE":
+            raise Fail("%s's ha_propose_master also printed TRUE while the master holds it: two masters"
+                       % p.label(index))
+    master = p.hosts.host_ids[MASTER]
+    wait = p.hosts.parameters["HeartbeatTimeout"]
+    for index in range(p.count):
+        if p.wait_for(index, lambda ls: _only_master(ls, master), wait) is None:
+            raise Fail("%s's liveset did not flag h1 (and only h1) master within %ds of its TRUE"
+                       % (p.label(index), wait))
+    p.look("after ha_propose_master")
+    others = " and FALSE on the other host(s)" if p.count > 1 else ""
+    return "TRUE on the master%s; every host's liveset then flags the master" % others
 
 
-def _excluded_flag(p: StackProbe, checked: bool) -> typing.Optional[bool]:
-    if not checked:
-        return None
-    out = p.query().stdout
-    try:
-        return liveset.parse(out).host(p.sandbox.host_id).excluded
-    except (XMLFormatError, KeyError):
-        raise Fail("ha_query_liveset's output stopped naming the local host during the round trip")
-
-
-def excluded_roundtrip(p: StackProbe) -> str:
-    """ha_set_excluded then ha_clear_excluded exit 0 and the liveset's excluded flag follows."""
-    p.need_daemon()
-    checked = p.liveset is not None and any(h.host_id.lower() == p.sandbox.host_id for h in p.liveset.hosts)
-    seen = []
-    for script, want in (("ha_set_excluded", True), ("ha_clear_excluded", False)):
-        expect(p.call(script, p.sandbox.config_args()), mtc.SUCCESS, script)
-        flag = _excluded_flag(p, checked)
-        if checked and flag is not want:
-            raise Fail("after %s the local host's excluded is %s, expected %s" % (script, flag, want))
-        seen.append(str(flag).upper())
-    if not checked:
-        return "both exit 0 (the excluded flag was not read: no valid liveset, see %s)" % LIVESET_SCHEMA
-    return "both exit 0; excluded went %s then %s" % tuple(seen)
+def _only_master(found, master: str) -> bool:
+    return [h.host_id for h in found.hosts if h.master] == [master]
 
 
 def pool_state_running(p: StackProbe) -> str:
-    """ha_set_pool_state init is refused while the daemon runs ("init only when no daemon runs")."""
-    p.need_daemon()
-    result = p.call("ha_set_pool_state", ["init"] + p.sandbox.config_args())
+    """ha_set_pool_state init is refused on the master while the daemons run."""
+    p.need_daemons()
+    result = p.call(MASTER, "ha_set_pool_state", ["init"])
     if result.returncode == mtc.SUCCESS:
-        raise Fail("ha_set_pool_state init exited 0 while the daemon runs; init is only for a stopped pool")
+        raise Fail("ha_set_pool_state init exited 0 while the daemons run; init is only for a stopped pool")
+    p.look("after ha_set_pool_state init was refused")
     return "refused with %s" % code(result)
 
 
-def disarm_fencing(p: StackProbe) -> str:
-    """ha_disarm_fencing exits 0 while the daemon runs."""
-    p.need_daemon()
-    expect(p.call("ha_disarm_fencing"), mtc.SUCCESS, "ha_disarm_fencing")
-    return "exits 0"
-
-
-def stop_daemon(p: StackProbe) -> str:
-    """ha_stop_daemon exits 0, after which ha_query_liveset says no daemon (14) and no process is left."""
-    p.need_daemon()
-    expect(p.call("ha_stop_daemon", timeout=p.start_timeout), mtc.SUCCESS, "ha_stop_daemon")
-    p.stopped = True
-    verdict = _query_after_stop(p)
-    left = p.left_after_stop = p.sandbox.wait_leftovers(STOP_GRACE)
-    if left:
-        raise Fail("ha_stop_daemon exited 0 but left running, %gs later: %s" % (STOP_GRACE, describe_pids(left)))
-    return verdict + "; no process left"
-
-
-def _query_after_stop(p: StackProbe) -> str:
-    query = p.call("ha_query_liveset")
-    if query.returncode == mtc.DAEMON_IS_NOT_PRESENT:
-        return "stopped; ha_query_liveset then exits 14"
-    if query.returncode == mtc.SUCCESS:
-        raise Fail("ha_query_liveset still exits 0 after ha_stop_daemon: the daemon did not stop")
-    if query.returncode == p.no_daemon_code:
-        return "stopped; ha_query_liveset exits %s as with no daemon (see %s)" % (code(query), NO_DAEMON_EXIT)
-    expect(query, mtc.DAEMON_IS_NOT_PRESENT, "ha_query_liveset after ha_stop_daemon")
-    return ""
-
-
-def no_fence(p: StackProbe, absent: str) -> typing.Tuple[str, str]:
-    """The stack never ran its fence action during the checks (including the kit's final stop)."""
-    if p.sandbox.fenced():
-        return res.FAIL, ("the stack ran its fence action (%s) during the checks; on a host that is a reboot"
-                          % FENCE_ACTION)
-    if absent:
-        return res.SKIP, ENGINE_ABSENT_AGAIN
-    return res.PASS, "the fence action was never run"
-
-
-def timeouts(p: StackProbe, absent: str) -> typing.Tuple[str, str]:
-    """No script had to be killed at its timeout."""
-    if p.timeouts:
-        return res.FAIL, "killed at the timeout: %s" % ", ".join(p.timeouts)
-    if absent:
-        return res.SKIP, ENGINE_ABSENT_AGAIN
-    return res.PASS, "every script exited within its timeout"
+def _hosts(p: StackProbe) -> str:
+    return "the only host" if p.count == 1 else "all %d hosts" % p.count
 
 
 CHECKS = (
@@ -211,19 +184,20 @@ CHECKS = (
     (START_DAEMON, start_daemon),
     (LIVESET_SCHEMA, liveset_valid),
     (LIVESET_LOCALHOST, liveset_localhost),
+    (POOL_JOIN, pool_join),
     (PROPOSE_MASTER, propose_master),
-    (EXCLUDED, excluded_roundtrip),
     (POOL_STATE_RUNNING, pool_state_running),
-    (DISARM_FENCING, disarm_fencing),
-    (STOP_DAEMON, stop_daemon),
-)
-IDS = tuple(check for check, _ in CHECKS) + (NO_FENCE, TIMEOUT)
+) + leave.CHECKS
+IDS = tuple(check for check, _ in CHECKS) + leave.VERDICTS
 
 
-def _record(suite: res.Suite, check: str, func: typing.Callable[[StackProbe], str], probe: StackProbe) -> None:
+def record(suite: res.Suite, check: str, func: typing.Callable[[StackProbe], str], probe: StackProbe) -> None:
+    """Run one check and record its verdict (a kit bug is ERROR, the checks go on)."""
     suite.mark()
     try:
         suite.add(check, res.PASS, func(probe))
+    except Unreadable as e:
+        suite.add(check, res.SKIP, "needs livesets xapi accepts (see %s): %s" % (LIVESET_SCHEMA, e))
     except Skip as e:
         suite.add(check, res.SKIP, str(e))
     except Fail as e:
@@ -232,59 +206,19 @@ def _record(suite: res.Suite, check: str, func: typing.Callable[[StackProbe], st
         suite.add(check, res.ERROR, "kit error: %s: %s" % (type(e).__name__, e))
 
 
-def _skip_all(suite: res.Suite, reason: str) -> None:
-    for check in IDS:
-        suite.add(check, res.SKIP, reason)
-
-
-def run(suite: res.Suite, path: str, timeout: float = SCRIPT_TIMEOUT, start_timeout: float = START_TIMEOUT,
-        owner_uid: int = 0, unsafe: bool = False,
-        extra_env: typing.Optional[typing.Dict[str, str]] = None,
-        sandbox_parent: typing.Optional[str] = None, isolate: bool = True) -> None:
-    """Record the behaviour checks of the stack at ``path`` in ``suite``."""
-    if unsafe:
-        _skip_all(suite, "not run: the stack is unsafe (see stack.unsafe) and xapi would not run it")
-        return
-    sandbox = StackSandbox(sandbox_parent, extra_env)
-    if isolate:
-        sandbox.isolate(os.path.basename(os.path.normpath(path)))
-    probe = StackProbe(path, sandbox, timeout, start_timeout, owner_uid)
+def run(suite: res.Suite, probe: StackProbe) -> None:
+    """Record every behaviour check on the probe's hosts (made and removed by the caller)."""
     try:
         for check, func in CHECKS:
-            _record(suite, check, func, probe)
-        absent = probe.engine_absent
-        _stop_left_daemon(probe)
-        for check, verdict in ((NO_FENCE, no_fence), (TIMEOUT, timeouts)):
-            suite.mark()
-            suite.add(check, *verdict(probe, absent))
+            record(suite, check, func, probe)
     finally:
-        _stop_left_daemon(probe)
-        left = describe_pids([pid for pid in sandbox.leftover_pids() if pid not in probe.left_after_stop])
-        killed = [pid for pid in sandbox.cleanup() if pid not in probe.left_after_stop]
-    note_killed(suite, killed, left)
+        leave.stop_everything(probe)
+    for check, verdict in leave.verdicts(probe):
+        suite.mark()
+        suite.add(check, *verdict)
 
 
-def _stop_left_daemon(probe: StackProbe) -> None:
-    """The kit's own ha_stop_daemon when the checks started a daemon and did not stop it."""
-    if probe.daemon_may_run and not probe.stopped:
-        probe.stopped = True
-        probe.engine_absent = ""
-        try:
-            probe.call("ha_stop_daemon", timeout=probe.start_timeout)
-        except (Skip, Fail):
-            pass
-
-
-def note_killed(suite: res.Suite, killed: typing.List[int], left: str) -> None:
-    """Say on stack.stop-daemon what the kit had to kill at the end (not yet reported); a PASS becomes a FAIL."""
-    if not killed:
-        return
-    try:
-        stop = suite.get(STOP_DAEMON)
-    except KeyError:
-        return
-    text = "the kit killed what the stack left running at the end: %s" % (left or describe_pids(killed))
-    if stop.result == res.PASS:
-        stop.result, stop.detail = res.FAIL, text
-    else:
-        stop.detail = "%s; %s" % (stop.detail, text) if stop.detail else text
+def skip_all(suite: res.Suite, reason: str) -> None:
+    """Every behaviour check SKIP with ``reason``."""
+    for check in IDS:
+        suite.add(check, res.SKIP, reason)

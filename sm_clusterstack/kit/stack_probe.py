@@ -1,23 +1,32 @@
-"""Running a stack's scripts for the behaviour checks: sandbox, timeouts, engine absence.
+"""Running a stack's scripts on the kit's hosts exactly as xapi runs them.
 
-Every script run has a timeout; a hung script is killed and fails the check
-that ran it (and ``stack.timeout``).  A script exiting 16
-(INVALID_ENVIRONMENT: the stack's engine is absent) makes that check and
-every later one SKIP with the script's stderr as the reason, never PASS.
-Whatever happens, the kit stops the daemon it started and kills what it
-left running in the sandbox.
+``ocaml/xapi/xha_scripts.ml`` ``call_script``: ``<root>/<stack>/<script>``
+with one environment variable, ``PATH=<xapi's PATH>:<stack dir>``, no
+``-C`` (the config is ``/etc/xensource/xhad.conf`` on each host), inside the
+host's sandbox.  Every run has a timeout (xapi has none: a hung script
+hangs xapi); a killed script fails the check that ran it and
+``stack.timeout``.  What each run printed is captured into the suite.
+
+A script exiting 16 (INVALID_ENVIRONMENT) says the stack cannot work on
+this host as xapi runs it (e.g. its engine is not installed): that check
+and every later one SKIP with the script's stderr as the reason, never PASS.
 """
 
+import concurrent.futures
 import os
+import time
 import typing
 
-from sm_clusterstack import runner
-from sm_clusterstack.kit.sandbox import StackSandbox
-from sm_clusterstack.stacks import liveset, mtc, scripts
+from sm_clusterstack import hostsandbox, runner
+from sm_clusterstack.kit import result as res
+from sm_clusterstack.kit.hostpool import KitHosts
+from sm_clusterstack.stacks import liveset, mtc
+from sm_clusterstack.xmlsafe import XMLFormatError
 
-SCRIPT_TIMEOUT = 30.0  # seconds, every script but ha_start_daemon
-START_TIMEOUT = 120.0  # seconds: ha_start_daemon waits until this host is in the liveset
-ENGINE_ABSENT_AGAIN = "engine absent (the reason is on the first skipped check)"
+SCRIPT_TIMEOUT = 30.0  # seconds, every script but ha_start_daemon and ha_stop_daemon
+START_TIMEOUT = 120.0  # seconds: ha_start_daemon waits until every host joins (EnableJoinTimeout)
+POLL = 0.5  # seconds between two looks at a liveset that should change
+INVALID_AGAIN = "not run: the stack exited 16 INVALID_ENVIRONMENT (the reason is on the first skipped check)"
 
 
 class Skip(Exception):
@@ -26,6 +35,10 @@ class Skip(Exception):
 
 class Fail(Exception):
     """The check failed; the text says how."""
+
+
+class Unreadable(Skip):
+    """A liveset xapi would refuse: the liveset check fails on it, the others that need one skip."""
 
 
 def code(result: runner.Result) -> str:
@@ -41,65 +54,151 @@ def expect(result: runner.Result, want: int, what: str) -> None:
             what, code(result), want, mtc.name_of(want), (": " + err) if err else ""))
 
 
-class StackProbe(object):
-    """Runs one stack's scripts in a sandbox and remembers what the checks need."""
+def proposes(stdout: str) -> str:
+    """What xapi reads from ha_propose_master: ``String.rtrim result = "TRUE"`` (``xapi_ha.ml`` ``propose_master``).
 
-    def __init__(self, path: str, sandbox: StackSandbox, timeout: float = SCRIPT_TIMEOUT,
-                 start_timeout: float = START_TIMEOUT, owner_uid: int = 0) -> None:
-        self.path = path
-        self.sandbox = sandbox
+    ``rtrim`` drops one trailing newline; anything but ``TRUE`` is "no".
+    """
+    text = stdout[:-1] if stdout.endswith("\n") else stdout
+    return "TRUE" if text == "TRUE" else ("FALSE" if text == "FALSE" else "")
+
+
+class StackProbe(object):
+    """Runs one stack's scripts on the kit's hosts and remembers what the checks need."""
+
+    def __init__(self, suite: res.Suite, hosts: KitHosts, timeout: float = SCRIPT_TIMEOUT,
+                 start_timeout: float = START_TIMEOUT) -> None:
+        self.suite = suite
+        self.hosts = hosts
         self.timeout = timeout
         self.start_timeout = start_timeout
-        self.owner_uid = owner_uid
-        self.engine_absent = ""
+        self.invalid_env = ""
         self.timeouts = []  # type: typing.List[str]
         self.no_daemon_code = None  # type: typing.Optional[int]
-        self.daemon_may_run = False
+        self.may_run = set()  # type: typing.Set[int]  # hosts where the kit may have left a daemon
+        self.running = set()  # type: typing.Set[int]  # hosts whose daemon should be running
+        self.gone = []  # type: typing.List[str]  # daemons that vanished unasked, and when
+        self.looks = 0  # how many times a running daemon was seen still there
         self.started = False
-        self.stopped = False
-        self.liveset = None  # type: typing.Optional[liveset.Liveset]
-        self.left_after_stop = []  # type: typing.List[int]
+        self.stopped_cleanly = False
+        self.joined = False  # every host's liveset lists every host live (stack.pool-join passed)
+        self.reported_left = set()  # type: typing.Set[int]  # leftover pids a check already named
+        self.livesets = {}  # type: typing.Dict[int, liveset.Liveset]
 
-    def call(self, script: str, args: typing.Sequence[str] = (),
+    @property
+    def count(self) -> int:
+        """How many hosts the pool has."""
+        return len(self.hosts.hosts)
+
+    def label(self, index: int) -> str:
+        """``h1``, ``h2``...: how details name a host."""
+        return "h%d" % (index + 1)
+
+    def call(self, index: int, script: str, args: typing.Sequence[str] = (),
              timeout: typing.Optional[float] = None) -> runner.Result:
-        """Run ``script`` in the sandbox; Skip when it cannot run, Fail on a timeout."""
-        if self.engine_absent:
-            raise Skip(ENGINE_ABSENT_AGAIN)
-        target = os.path.join(self.path, script)
-        if not (os.path.isfile(target) and os.access(target, os.X_OK)):
+        """Run ``script`` on host ``index`` as xapi does; Skip after an exit 16, Fail on a timeout."""
+        if self.invalid_env:
+            raise Skip(INVALID_AGAIN)
+        here = os.path.join(self.hosts.stack_root, self.hosts.stack_name, script)
+        if not (os.path.isfile(here) and os.access(here, os.X_OK)):
             raise Skip("%s is missing (see stack.script-missing)" % script)
-        limit = timeout or self.timeout
-        try:
-            result = scripts.run_script(self.path, script, args, timeout=limit, env=self.sandbox.env,
-                                        exec_prefix=self.sandbox.exec_prefix(), owner_uid=self.owner_uid)
-        except scripts.StackScriptError as e:
-            result = e.result
+        host, limit = self.hosts.hosts[index], timeout or self.timeout
+        inside = self.hosts.stack_inside
+        result = host.run([os.path.join(inside, script)] + list(args), timeout=limit,
+                          env=hostsandbox.xapi_env(inside))
+        what = "%s %s" % (self.label(index), " ".join([script] + list(args)))
+        self.suite.capture("%s  (exit %s)" % (what, result.returncode), result.stdout, result.stderr)
         if result.timed_out:
-            self.timeouts.append(script)
-            raise Fail("%s timed out after %gs and was killed" % (script, limit))
+            self.timeouts.append(what)
+            raise Fail("%s timed out after %gs and was killed" % (what, limit))
         if result.returncode == mtc.INVALID_ENVIRONMENT:
-            self.engine_absent = " ".join(result.stderr.split()) or "%s exited 16 INVALID_ENVIRONMENT" % script
-            raise Skip("engine absent: %s" % self.engine_absent)
+            self.invalid_env = " ".join(result.stderr.split())[-300:] or "no message"
+            raise Skip("the stack exited 16 INVALID_ENVIRONMENT on %s: it cannot run here as xapi runs it: %s"
+                       % (what, self.invalid_env))
         return result
 
-    def query(self) -> runner.Result:
-        """ha_query_liveset, which must exit 0."""
-        result = self.call("ha_query_liveset")
-        expect(result, mtc.SUCCESS, "ha_query_liveset")
-        return result
+    def call_hosts(self, script: str, indexes: typing.Sequence[int],
+                   timeout: typing.Optional[float] = None) -> typing.Dict[int, typing.Any]:
+        """``script`` on every host of ``indexes`` at once; each a Result, or the Skip/Fail it raised."""
+        def one(index: int) -> typing.Any:
+            try:
+                return self.call(index, script, timeout=timeout)
+            except (Skip, Fail) as e:
+                return e
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(indexes))) as workers:
+            return dict(zip(indexes, workers.map(one, indexes)))
 
-    def need_daemon(self) -> None:
-        """Skip unless ha_start_daemon succeeded."""
-        if self.engine_absent:
-            raise Skip(ENGINE_ABSENT_AGAIN)
-        if not self.started:
-            raise Skip("needs the daemon running (stack.start-daemon did not pass)")
-
-    def local(self, check: str) -> liveset.LivesetHost:
-        """The local host's entry of the last valid liveset; Skip when there is none."""
-        if self.liveset is None:
-            raise Skip("needs a valid liveset (see stack.liveset-schema)")
+    def query(self, index: int, step: str = "") -> liveset.Liveset:
+        """Host ``index``'s liveset, parsed as xapi parses it; Fail when it is not one."""
+        result = self.call(index, "ha_query_liveset")
+        if result.returncode != mtc.SUCCESS and index in self.running:
+            self._gone(index, step or "when the kit next queried it", result)
+        expect(result, mtc.SUCCESS, "%s ha_query_liveset" % self.label(index))
         try:
-            return self.liveset.host(self.sandbox.host_id)
-        except KeyError:
-            raise Skip("the liveset has no entry for the local host (see %s)" % check)
+            return liveset.parse(result.stdout)
+        except XMLFormatError as e:
+            raise Unreadable("%s: xapi would refuse its liveset: %s" % (self.label(index), e))
+
+    def wait_for(self, index: int, predicate: typing.Callable[[liveset.Liveset], bool],
+                 timeout: float) -> typing.Optional[liveset.Liveset]:
+        """Poll host ``index``'s liveset until ``predicate`` holds; the liveset, or None at the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.query(index)
+            if predicate(found):
+                return found
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL)
+
+    def look(self, step: str) -> None:
+        """Check that every daemon that should run still does (a fenced host loses its daemon)."""
+        for index in sorted(self.running):
+            result = self.call(index, "ha_query_liveset")
+            if result.returncode == mtc.SUCCESS:
+                self.looks += 1
+                continue
+            self._gone(index, step, result)
+
+    def _gone(self, index: int, step: str, result: runner.Result) -> None:
+        self.running.discard(index)
+        self.gone.append("%s's daemon was gone %s (ha_query_liveset exited %s)"
+                         % (self.label(index), step, code(result)))
+
+    def need_daemons(self) -> None:
+        """Skip unless every host's daemon started."""
+        if self.invalid_env:
+            raise Skip(INVALID_AGAIN)
+        if not self.started:
+            raise Skip("needs every host's daemon running (stack.start-daemon did not pass)")
+
+    def need_join(self) -> None:
+        """Skip unless every host saw every host live: flags in the livesets cannot be judged otherwise."""
+        self.need_daemons()
+        if not self.joined:
+            raise Skip("needs every host live in every host's liveset (stack.pool-join did not pass)")
+
+    def leftovers(self, index: int, grace: float) -> typing.List[int]:
+        """Processes still running in host ``index``'s sandbox ``grace`` seconds from now (polled).
+
+        Those a check already reported (``reported_left``) are not counted again.
+        """
+        deadline = time.monotonic() + grace
+        while True:
+            pids = [pid for pid in self.hosts.hosts[index].pids() if pid not in self.reported_left]
+            if not pids or time.monotonic() >= deadline:
+                return pids
+            time.sleep(0.1)
+
+
+def describe_pids(pids: typing.Sequence[int]) -> str:
+    """``pid 123 (sleep 100000), ...`` from /proc, for a detail."""
+    parts = []
+    for pid in pids:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            command = "exited"
+        parts.append("pid %d (%s)" % (pid, command[:80] or "?"))
+    return ", ".join(parts)

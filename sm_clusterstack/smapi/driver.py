@@ -82,14 +82,14 @@ class SR(object):
 
 
 class Log(object):
-    """One line per call and outcome to syslog (ident SM), or stderr without /dev/log."""
+    """One line per call and outcome to syslog (ident SM, facility local2), or stderr without /dev/log."""
 
     def __init__(self, driver_name: str, dev_log: str = DEV_LOG) -> None:
         self.driver_name = driver_name
         self._syslog = None
         if os.path.exists(dev_log):
             import syslog
-            syslog.openlog("SM", syslog.LOG_PID, syslog.LOG_DAEMON)
+            syslog.openlog("SM", syslog.LOG_PID, syslog.LOG_LOCAL2)  # dom0's syslog sends local2 to SMlog
             self._syslog = syslog
 
     def __call__(self, message: str) -> None:

@@ -1,15 +1,36 @@
-"""The liveset model: what ``ha_query_liveset`` prints (REFERENCE.md section 4).
+"""The liveset: what ``ha_query_liveset`` prints, read exactly as xapi reads it.
 
-``parse`` accepts exactly what xapi accepts: a status of Online, Offline or
-Starting; a localhost; HostIDs that are uuids; booleans true/false in any
-case.  ``to_xml`` writes the format a stack must print.
+``parse`` is ``LiveSetInformation.of_xml_string`` of
+``ocaml/xapi/xha_interface.ml`` (xapi-project/xen-api) over the tree of
+``stacks.xmllight``.  Its rules, each from that module:
+
+- root ``ha_liveset_info``; attributes and unknown elements are ignored
+  everywhere; of ``status``, ``localhost``, ``raw_status_on_local_host``,
+  ``warning_on_local_host`` the *first* counts (``first_xml_element_with_name``);
+- ``status``: exactly one text child, no white space around it, any case
+  (``Status.of_string``: ``String.lowercase_ascii``);
+- ``localhost``: its first child is ``HostID`` holding only text, read
+  untrimmed (``Xml.Element ("HostID", _, [PCData id]) :: _``, commit
+  48b9aa347d CA-415952: real xhad prints ``HostIndex`` after it);
+- every ``host``: ``HostID`` and the five flags, each trimmed, booleans
+  ``true``/``false`` in any case (``bool_of_string (lowercase_ascii s)``);
+  a leaf is read from its first text child; a repeated leaf: the last wins
+  (``Hashtbl.find`` after ``Hashtbl.add_seq``);
+- ``raw_status_on_local_host``, if present: all nine latencies, OCaml
+  ``int_of_string`` integers, and each ``host_raw_data`` all five fields;
+- ``warning_on_local_host``, if present: all five warnings, each true only
+  when exactly ``TRUE`` (``find x = "TRUE"``);
+- uuids: ``Uuidm.of_string ~pos:0`` (dbuenzli/uuidm): 8-4-4-4-12 hex in
+  either case at the start; characters after the 36th are not read.
+
+Parsed uuids are in lower case (``Uuidx.to_string``).  ``to_xml`` writes a
+document these rules accept; warnings not given are written FALSE.
 """
 
 import typing
 
 from sm_clusterstack import xmlsafe
-from sm_clusterstack.digits import is_digits
-from sm_clusterstack.stacks.xhadconf import is_uuid
+from sm_clusterstack.stacks import ocamlvalues, xmllight
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 STATUSES = ("Online", "Offline", "Starting")
@@ -57,11 +78,12 @@ class LivesetHost(object):
 
 
 class Liveset(object):
-    """A parsed liveset: status, localhost, hosts, and the optional extras.
+    """A liveset: status, localhost, hosts, and the optional blocks.
 
-    ``raw_status`` maps each latency name to an int; ``host_raw_data`` maps
-    a HostID to its raw fields (ints, and lists of HostIDs); ``warnings``
-    maps a warning name to a bool.
+    ``raw_status`` maps each of the nine latency names to an int ({} when
+    absent); ``host_raw_data`` maps a HostID to its five fields (ints, and
+    lists of HostIDs); ``warnings`` maps a warning name to a bool ({} when
+    absent).
     """
 
     def __init__(
@@ -81,8 +103,8 @@ class Liveset(object):
         self.warnings = dict(warnings or {})
 
     def host(self, host_id: str) -> LivesetHost:
-        """The entry of ``host_id`` (KeyError if absent)."""
-        for host in self.hosts:
+        """The entry of ``host_id``, the last one if repeated, as xapi's table (KeyError if absent)."""
+        for host in reversed(self.hosts):
             if host.host_id.lower() == host_id.lower():
                 return host
         raise KeyError(host_id)
@@ -96,123 +118,182 @@ class Liveset(object):
         return to_xml(self)
 
 
-def parse_bool(text: typing.Optional[str], what: str) -> bool:
-    """A liveset boolean: true or false in any case, nothing else."""
-    value = (text or "").strip().lower()
-    if value == "true":
-        return True
-    if value == "false":
-        return False
-    raise XMLFormatError("liveset: %s is %r, not TRUE or FALSE" % (what, text))
+# --- parsing -----------------------------------------------------------------
 
 
-def parse(data: typing.Union[bytes, str]) -> Liveset:
-    """Parse a liveset as xapi does; XMLFormatError says what is wrong."""
-    root = xmlsafe.parse(data, "liveset")
-    if root.tag != "ha_liveset_info":
-        raise XMLFormatError("liveset: root element is <%s>, not <ha_liveset_info>" % root.tag)
-    status = xmlsafe.child_text(root, "status", "liveset")
-    if status not in STATUSES:
-        raise XMLFormatError("liveset: status %r is not one of %s" % (status, ", ".join(STATUSES)))
-    local = root.find("localhost")
-    if local is None:
-        raise XMLFormatError("liveset: missing <localhost>")
-    localhost = _host_id(local, "localhost")
-    hosts = [_parse_host(node) for node in root.findall("host")]
-    raw, host_raw = _parse_raw(root.find("raw_status_on_local_host"))
-    return Liveset(status, localhost, hosts, raw, host_raw, _parse_warnings(root.find("warning_on_local_host")))
+def _error(text: str) -> XMLFormatError:
+    return XMLFormatError("liveset: %s" % text)
 
 
-def _host_id(node, what):
-    host_id = xmlsafe.child_text(node, "HostID", "liveset %s" % what)
-    if not is_uuid(host_id):
-        raise XMLFormatError("liveset: %s HostID %r is not a uuid" % (what, host_id))
-    return host_id
-
-
-def _parse_host(node):
-    host_id = _host_id(node, "host")
-    flags = {}
-    for flag in HOST_FLAGS:
-        child = node.find(flag)
-        if child is None:
-            raise XMLFormatError("liveset: host %s has no <%s>" % (host_id, flag))
-        flags[flag] = parse_bool(child.text, "%s of host %s" % (flag, host_id))
-    return LivesetHost(host_id, **flags)
-
-
-def _parse_int(text, what):
-    value = (text or "").strip()
-    if not is_digits(value, signed=True):
-        raise XMLFormatError("liveset: %s is %r, not an integer" % (what, text))
-    return int(value)
-
-
-def _parse_raw(node):
-    raw, host_raw = {}, {}
-    if node is None:
-        return raw, host_raw
-    for name in RAW_LATENCIES:
-        if node.find(name) is not None:
-            raw[name] = _parse_int(node.findtext(name), name)
-    for child in node.findall("host_raw_data"):
-        host_id = _host_id(child, "host_raw_data")
-        fields = {}  # type: typing.Dict[str, typing.Any]
-        for name in HOST_RAW_FIELDS:
-            if child.find(name) is not None:
-                fields[name] = _parse_int(child.findtext(name), name)
-        for name in HOST_RAW_LISTS:
-            if child.find(name) is not None:
-                ids = (child.findtext(name) or "").split()
-                if not all(is_uuid(i) for i in ids):
-                    raise XMLFormatError("liveset: %s of %s holds a non-uuid" % (name, host_id))
-                fields[name] = ids
-        host_raw[host_id] = fields
-    return raw, host_raw
-
-
-def _parse_warnings(node):
-    found = {}
-    if node is None:
-        return found
-    for name in WARNINGS:
-        if node.find(name) is not None:
-            found[name] = parse_bool(node.findtext(name), name)
+def _uuid(text: str, where: str) -> str:
+    found = ocamlvalues.uuid_of_string(text)
+    if found is None:
+        raise _error("invalid uuid value %r within '%s' element" % (text, where))
     return found
 
 
-def _bool(value: bool) -> str:
+def _first(elements: typing.List[xmllight.Element], name: str) -> typing.Optional[xmllight.Element]:
+    for element in elements:
+        if element.name == name:
+            return element
+    return None
+
+
+def _leaves(node: xmllight.Element) -> typing.Dict[str, str]:
+    """``hash_table_of_leaf_xml_element_list``: name -> trimmed first text; the last one wins."""
+    table = {}
+    for child in node.elements():
+        if not child.children:
+            table[ocamlvalues.trim(child.name)] = ""
+        elif isinstance(child.children[0], str):
+            table[ocamlvalues.trim(child.name)] = ocamlvalues.trim(child.children[0])
+    return table
+
+
+def _find(table: typing.Dict[str, str], name: str, where: str) -> str:
+    if name not in table:
+        raise _error("Missing entry '%s' within '%s' element" % (name, where))
+    return table[name]
+
+
+def _int(table: typing.Dict[str, str], name: str, where: str) -> int:
+    value = _find(table, name, where)
+    number = ocamlvalues.int_of_string(value)
+    if number is None:
+        raise _error("Invalid integer value %r of '%s' within '%s' element" % (value, name, where))
+    return number
+
+
+def _bool(table: typing.Dict[str, str], name: str) -> bool:
+    value = _find(table, name, "host")
+    found = ocamlvalues.bool_of_string(ocamlvalues.lowercase_ascii(value))
+    if found is None:
+        raise _error("Invalid boolean value %r of '%s' within 'host' element" % (value, name))
+    return found
+
+
+def _status(elements: typing.List[xmllight.Element]) -> str:
+    node = _first(elements, "status")
+    if node is None or len(node.children) != 1 or not isinstance(node.children[0], str):
+        raise _error("Invalid or missing 'status' element.")
+    text = ocamlvalues.lowercase_ascii(node.children[0])
+    for status in STATUSES:
+        if text == status.lower():
+            return status
+    raise _error("Invalid status string %r." % node.children[0])
+
+
+def _localhost(elements: typing.List[xmllight.Element]) -> str:
+    node = _first(elements, "localhost")
+    first = node.children[0] if node is not None and node.children else None
+    if (not isinstance(first, xmllight.Element) or first.name != "HostID" or len(first.children) != 1
+            or not isinstance(first.children[0], str)):
+        raise _error("Invalid or missing 'localhost' element.")
+    return _uuid(first.children[0], "localhost")
+
+
+def _host(node: xmllight.Element) -> LivesetHost:
+    table = _leaves(node)
+    host_id = _uuid(_find(table, "HostID", "host"), "host")
+    return LivesetHost(host_id, **{flag: _bool(table, flag) for flag in HOST_FLAGS})
+
+
+def _host_raw(node: xmllight.Element) -> typing.Tuple[str, dict]:
+    where = "host_raw_data"
+    table = _leaves(node)
+    host_id = _uuid(_find(table, "HostID", where), where)
+    fields = {name: _int(table, name, where) for name in HOST_RAW_FIELDS}  # type: typing.Dict[str, typing.Any]
+    for name in HOST_RAW_LISTS:
+        fields[name] = [_uuid(word, where) for word in ocamlvalues.fields(_find(table, name, where))]
+    return host_id, fields
+
+
+def _raw_status(elements: typing.List[xmllight.Element]) -> typing.Tuple[dict, dict]:
+    node = _first(elements, "raw_status_on_local_host")
+    if node is None:
+        return {}, {}
+    table = _leaves(node)
+    host_raw = dict(_host_raw(child) for child in node.elements() if child.name == "host_raw_data")
+    return {name: _int(table, name, node.name) for name in RAW_LATENCIES}, host_raw
+
+
+def _warnings(elements: typing.List[xmllight.Element]) -> typing.Dict[str, bool]:
+    node = _first(elements, "warning_on_local_host")
+    if node is None:
+        return {}
+    table = _leaves(node)
+    return {name: _find(table, name, node.name) == "TRUE" for name in WARNINGS}
+
+
+def parse(data: typing.Union[bytes, str]) -> Liveset:
+    """Parse a liveset as xapi does; XMLFormatError says what xapi would refuse."""
+    try:
+        root = xmllight.parse(data)
+    except XMLFormatError as e:
+        raise _error(str(e))
+    if root.name != "ha_liveset_info":
+        raise _error("Invalid or missing 'ha_liveset_info' element (root is <%s>)." % root.name)
+    elements = root.elements()
+    raw, host_raw = _raw_status(elements)
+    hosts = [_host(node) for node in elements if node.name == "host"]
+    return Liveset(_status(elements), _localhost(elements), hosts, raw, host_raw, _warnings(elements))
+
+
+# --- writing -----------------------------------------------------------------
+
+
+def _text(value: bool) -> str:
     return "TRUE" if value else "FALSE"
 
 
-def to_xml(liveset: Liveset) -> bytes:
-    """Serialise ``liveset`` in the format of REFERENCE.md section 4."""
+def _check_writable(liveset: Liveset) -> None:
+    missing = [n for n in RAW_LATENCIES if n not in liveset.raw_status]
+    if (liveset.raw_status or liveset.host_raw_data) and missing:
+        raise ValueError("liveset raw status needs all nine latencies: %s missing" % ", ".join(missing))
+    for host_id, fields in liveset.host_raw_data.items():
+        lacking = [n for n in HOST_RAW_FIELDS + HOST_RAW_LISTS if n not in fields]
+        if lacking:
+            raise ValueError("liveset host_raw_data of %s lacks %s" % (host_id, ", ".join(lacking)))
+    unknown = sorted(set(liveset.warnings) - set(WARNINGS))
+    if unknown or liveset.status not in STATUSES:
+        raise ValueError("liveset: unknown warning(s) %s or status %r" % (unknown, liveset.status))
+
+
+def _leaf(parent, name: str, text: str) -> None:
     from lxml import etree
+    etree.SubElement(parent, name).text = text
+
+
+def _write_raw(root, liveset: Liveset) -> None:
+    from lxml import etree
+    raw = etree.SubElement(root, "raw_status_on_local_host")
+    for name in RAW_LATENCIES:
+        _leaf(raw, name, str(liveset.raw_status[name]))
+    for host_id, fields in sorted(liveset.host_raw_data.items()):
+        node = etree.SubElement(raw, "host_raw_data")
+        _leaf(node, "HostID", host_id)
+        for name in HOST_RAW_FIELDS:
+            _leaf(node, name, str(fields[name]))
+        for name in HOST_RAW_LISTS:
+            _leaf(node, name, " ".join(fields[name]))
+
+
+def to_xml(liveset: Liveset) -> bytes:
+    """Serialise ``liveset`` so that xapi reads it back; ValueError for a partial optional block."""
+    from lxml import etree
+    _check_writable(liveset)
     root = etree.Element("ha_liveset_info", version="1.0")
-    etree.SubElement(root, "status").text = liveset.status
-    etree.SubElement(etree.SubElement(root, "localhost"), "HostID").text = liveset.localhost
+    _leaf(root, "status", liveset.status)
+    _leaf(etree.SubElement(root, "localhost"), "HostID", liveset.localhost)
     for host in liveset.hosts:
         node = etree.SubElement(root, "host")
-        etree.SubElement(node, "HostID").text = host.host_id
+        _leaf(node, "HostID", host.host_id)
         for flag in HOST_FLAGS:
-            etree.SubElement(node, flag).text = _bool(getattr(host, flag))
-    if liveset.raw_status or liveset.host_raw_data:
-        raw = etree.SubElement(root, "raw_status_on_local_host")
-        for name in RAW_LATENCIES:
-            if name in liveset.raw_status:
-                etree.SubElement(raw, name).text = str(liveset.raw_status[name])
-        for host_id, fields in sorted(liveset.host_raw_data.items()):
-            node = etree.SubElement(raw, "host_raw_data")
-            etree.SubElement(node, "HostID").text = host_id
-            for name in HOST_RAW_FIELDS:
-                if name in fields:
-                    etree.SubElement(node, name).text = str(fields[name])
-            for name in HOST_RAW_LISTS:
-                if name in fields:
-                    etree.SubElement(node, name).text = " ".join(fields[name])
+            _leaf(node, flag, _text(getattr(host, flag)))
+    if liveset.raw_status:
+        _write_raw(root, liveset)
     if liveset.warnings:
         warn = etree.SubElement(root, "warning_on_local_host")
         for name in WARNINGS:
-            if name in liveset.warnings:
-                etree.SubElement(warn, name).text = _bool(liveset.warnings[name])
+            _leaf(warn, name, _text(liveset.warnings.get(name, False)))
     return xmlsafe.to_bytes(root)

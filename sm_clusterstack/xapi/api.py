@@ -21,7 +21,8 @@ CALLER = threading.local()  # .local_root: the request came from uid 0 over the 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
 MAX_STRING = 65536  # characters in any one string of a parameter (xapi bounds the request at 300 KiB)
-METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd")
+METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd", "m_ops", "tasks", "ha_view")
+ASYNC_PREFIX = "Async."  # Async.<method>: xapi/tasks.py runs it as a task
 
 
 class Method(object):
@@ -82,9 +83,20 @@ def caller_is_local_root() -> bool:
 
 
 def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False) -> dict:
-    """Run XenAPI method ``name`` with ``params``; the response struct."""
+    """Run XenAPI method ``name`` with ``params``; the response struct (logged by xapi/calllog.py)."""
+    from sm_clusterstack.xapi import calllog
+    entry = calllog.begin(ctx, name, params)
+    response = _dispatch(ctx, name, params, local_root)
+    calllog.end(entry, response)
+    return response
+
+
+def _dispatch(ctx, name, params, local_root):
     CALLER.local_root = local_root
     try:
+        if isinstance(name, str) and name.startswith(ASYNC_PREFIX):
+            from sm_clusterstack.xapi import tasks
+            return success(tasks.submit(ctx, name, params))
         return success(_call(ctx, name, params))
     except XenAPIError as e:
         return failure(e.description)
@@ -94,10 +106,7 @@ def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool 
 
 
 def lookup(name: typing.Any) -> Method:
-    """The method called ``name``; MESSAGE_METHOD_UNKNOWN if there is none.
-
-    ``Async.*`` methods are unknown too: the shim has no tasks to return.
-    """
+    """The method called ``name``; MESSAGE_METHOD_UNKNOWN if there is none (``Async.*``: see dispatch)."""
     found = REGISTRY.get(name) if isinstance(name, str) else None
     if found is None:
         raise XenAPIError(errors.MESSAGE_METHOD_UNKNOWN, str(name)[:MAX_NAME])
@@ -106,6 +115,12 @@ def lookup(name: typing.Any) -> Method:
 
 def _call(ctx, name, params):
     meth = lookup(name)
+    session_ref, args = prepare(ctx, meth, params)
+    return meth.fn(ctx, session_ref, *args) if meth.session else meth.fn(ctx, *args)
+
+
+def prepare(ctx: typing.Any, meth: Method, params: tuple) -> typing.Tuple[typing.Any, list]:
+    """Check arity, session, readiness and parameter types; (session ref or None, the other args)."""
     if not meth.min_count <= len(params) <= meth.max_count:
         raise XenAPIError(errors.MESSAGE_PARAMETER_COUNT_MISMATCH, meth.name,
                           meth.max_count, len(params))
@@ -117,7 +132,7 @@ def _call(ctx, name, params):
     ctx.check_ready(session_ref)
     for (pname, kind), value in zip(meth.params, args):
         check_type(pname, kind, value)
-    return meth.fn(ctx, session_ref, *args) if meth.session else meth.fn(ctx, *args)
+    return session_ref, args
 
 
 def check_type(pname: str, kind: str, value: typing.Any) -> None:

@@ -110,10 +110,10 @@ class Host(object):
 class CorosyncPool(object):
     """``n`` sandboxed hosts sharing one statefile; ``teardown`` removes everything."""
 
-    def __init__(self, tmp, n, t=T):
+    def __init__(self, tmp, n, t=T, prefix="s12"):
         self.tmp = tmp
         self.t = t
-        self.prefix = "s12%d%d" % (os.getpid() % 100000, next(_COUNTER))
+        self.prefix = "%s%d%d" % (prefix, os.getpid() % 100000, next(_COUNTER))
         self.statefile = str(tmp / "statefile")
         self.recorder = str(tmp / "record-fence")
         with open(self.recorder, "w") as f:

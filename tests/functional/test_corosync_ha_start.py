@@ -5,11 +5,14 @@ the host's own /etc/xensource/xhad.conf (corosync_pool).  The fence action
 is a recorder set in each host's settings file: nothing reboots.
 """
 
+import time
+
 import pytest
 
 import corosync_pool
 from corosync_pool import CorosyncPool, ok, wait_for
-from sm_clusterstack.stacks import mtc
+from sm_clusterstack.corostack import daemon
+from sm_clusterstack.stacks import mtc, xhadconf
 
 pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
                                 reason=str(corosync_pool.skip_reason()))
@@ -88,5 +91,31 @@ def test_an_excluded_host_alone_at_boot_is_blocked_with_18(tmp_path):
         result = h1.run("ha_start_daemon")
         assert result.returncode == mtc.BOOT_BLOCKED_BY_EXCLUDED, result.stderr
         assert h1.box.pids() == []
+    finally:
+        pool.teardown()
+
+
+def test_pool_state_invalid_stops_every_daemon_by_itself_without_fencing_and_ha_enables_again(tmp_path):
+    """xapi_ha.ml disable_internal -> attempt_disable_through_statefile: ``ha_set_pool_state invalid`` and
+    ha_stop_daemon on the master, then Host.ha_wait_for_shutdown_via_statefile on every host (until
+    ha_query_liveset exits 14).  xhad (daemon/sm.c check_pool_state) aborts on the invalid state it reads
+    each statefile interval: so must every daemon here, within StateFileInterval, fencing nobody.
+    """
+    pool = CorosyncPool(tmp_path, 3, prefix="s12b")
+    try:
+        assert [r.returncode for r in pool.start_all()] == [0, 0, 0]
+        master, others = pool.hosts[0], pool.hosts[1:]
+        ok(master.run("ha_set_pool_state", "invalid"))  # accepted while every daemon runs, as xhad's
+        noticed_by = time.monotonic() + xhadconf.derive_timeouts(pool.t)["StateFileInterval"]
+        ok(master.run("ha_stop_daemon"))
+        for host in others:
+            wait_for(lambda: host.run("ha_query_liveset").returncode == mtc.DAEMON_IS_NOT_PRESENT,
+                     max(0.0, noticed_by - time.monotonic()), interval=0.1)
+        for host in pool.hosts:  # corosync may take its own leave time to exit
+            wait_for(lambda: host.box.pids() == [], daemon.STOP_TIMEOUT)
+            assert host.fences() == [] and host.fences(escalated=True) == []
+        assert all("HA daemon started shutdown process" in h.log() for h in others)
+        assert [r.returncode for r in pool.start_all()] == [0, 0, 0]  # init and start: HA enabled again
+        assert all(h.liveset().status == "Online" for h in pool.hosts)
     finally:
         pool.teardown()

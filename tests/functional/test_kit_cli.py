@@ -2,21 +2,12 @@
 
 import os
 import shutil
+import subprocess
 import sys
 
 from lxml import etree
 
-from sm_clusterstack import runner
-
-HERE = os.path.dirname(__file__)
-FIXTURES = os.path.join(HERE, "..", "fixtures", "kit")
-JUNIT_XSD = os.path.join(FIXTURES, "junit.xsd")
-
-
-def kit(*args):
-    result = runner.run([sys.executable, "-m", "sm_clusterstack.cli", "kit"] + list(args), timeout=300)
-    print(result.stdout, result.stderr)
-    return result
+from kit_helpers import FIXTURES, assert_valid_junit, kit
 
 
 def stack(tmp_path, fault="base", name=None):
@@ -41,21 +32,39 @@ def driver(tmp_path, name):
     return str(sm_dir / name)
 
 
+ONE_HOST = ("--hosts", "1", "--ha-timeout", "10")
+
+
 def test_conforming_stack_exits_0_and_prints_the_table(tmp_path):
-    result = kit("stack", stack(tmp_path))
+    result = kit(*ONE_HOST + ("stack", stack(tmp_path)))
     assert result.returncode == 0
     assert "stack.liveset-schema" in result.stdout and "FAIL" not in result.stdout
-    assert result.stdout.splitlines()[-1].startswith("1 target, 17 checks: 17 passed, 0 failed")
+    assert result.stdout.splitlines()[-1] == "1 target, 19 checks: 19 passed, 0 warned, 0 failed, 0 skipped, 0 errors"
 
 
-def test_host_network_runs_stack_scripts_outside_a_namespace(tmp_path):
-    result = kit("--host-network", "stack", stack(tmp_path))
-    assert result.returncode == 0
-    assert "ha_start_daemon exits 0 (in the host's network namespace)" in result.stdout
+def test_each_row_is_printed_while_the_kit_still_runs(tmp_path):
+    """The rows up to stack.pool-state are out while ha_start_daemon waits for a file only the test makes."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "sm_clusterstack.cli", "kit"] + list(ONE_HOST) + [
+        "stack", stack(tmp_path, "waits-for-go")], stdout=subprocess.PIPE, universal_newlines=True, env=env)
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line.split()[0] if line.strip() else "")
+            if seen[-1] == "stack.pool-state":
+                break
+        assert proc.poll() is None and "stack.start-daemon" not in seen
+        (tmp_path / "go").write_text("")
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=300) == 0 and "stack.start-daemon             PASS" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_failing_stack_exits_1(tmp_path):
-    result = kit("stack", stack(tmp_path, "liveset-missing-status"))
+    result = kit(*ONE_HOST + ("stack", stack(tmp_path, "liveset-missing-status")))
     assert result.returncode == 1
     assert [line.split()[0] for line in result.stdout.splitlines() if " FAIL " in line] == ["stack.liveset-schema"]
 
@@ -66,12 +75,45 @@ def test_junit_file_validates_and_names_the_failure(tmp_path):
     assert result.returncode == 1
     with open(junit, "rb") as f:
         document = etree.fromstring(f.read())
-    with open(JUNIT_XSD, "rb") as f:
-        schema = etree.XMLSchema(etree.fromstring(f.read()))
-    assert schema.validate(document), schema.error_log
+    assert_valid_junit(document)
     failed = [c.get("name") for c in document.iter("testcase") if c.find("failure") is not None]
     assert failed == ["driver.required-cluster-stack"]
     assert document.find("testsuite").get("name") == "driver.BadstackSR"
+
+
+def test_several_targets_in_one_run_give_one_valid_junit_with_a_suite_each(tmp_path):
+    junit = str(tmp_path / "kit.xml")
+    result = kit("--junit", junit, "--static", "driver", driver(tmp_path, "GoodSR"), "stack", stack(tmp_path),
+                 "driver", driver(tmp_path, "BadstackSR"))
+    assert result.returncode == 1
+    with open(junit, "rb") as f:
+        document = etree.fromstring(f.read())
+    assert_valid_junit(document)
+    assert [s.get("name") for s in document.findall("testsuite")] == [
+        "driver.GoodSR", "stack.base", "driver.BadstackSR"]
+    stamps = [s.find("properties/property[@name='started']").get("value") for s in document.findall("testsuite")]
+    assert stamps == sorted(stamps) and all(s[-6] in "+-" for s in stamps)
+
+
+def test_each_row_is_printed_as_its_check_ends(tmp_path):
+    """The rows come out one by one: a check's row is on stdout before the next check has run."""
+    result = kit("--static", "driver", driver(tmp_path, "GoodSR"))
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("driver GoodSR") and lines[1].split() == ["CHECK", "RESULT", "DETAIL"]
+    assert [line.split()[0] for line in lines[2:7]] == [
+        "driver.executable", "driver.info", "driver.info-member", "driver.configuration",
+        "driver.required-cluster-stack"]
+
+
+def test_junit_is_written_when_the_kit_cannot_run(tmp_path):
+    junit = str(tmp_path / "kit.xml")
+    result = kit("--junit", junit, "stack", str(tmp_path / "absent"))
+    assert result.returncode == 2
+    with open(junit, "rb") as f:
+        document = etree.fromstring(f.read())
+    assert_valid_junit(document)
+    errors = [c.find("error").get("message") for c in document.iter("testcase")]
+    assert len(errors) == 1 and "absent: not a directory" in errors[0]
 
 
 def test_no_target_checks_every_driver_and_stack(tmp_path):
@@ -79,7 +121,8 @@ def test_no_target_checks_every_driver_and_stack(tmp_path):
     driver(tmp_path, "GoodSR")
     driver(tmp_path, "NoclusterstackSR")
     result = kit("--static", "--root", str(tmp_path / "root"), "--sm-dir", str(tmp_path / "sm"))
-    assert result.returncode == 1
+    assert result.returncode == 0  # NoclusterstackSR's missing member is a warning
+    assert "driver.required-cluster-stack  WARN" in result.stdout
     headers = [line.split()[:2] for line in result.stdout.splitlines() if line.startswith(("driver ", "stack "))]
     assert headers == [["driver", "GoodSR"], ["driver", "NoclusterstackSR"], ["stack", "vendorstack"]]
 
@@ -93,6 +136,10 @@ def test_kit_cannot_run_exits_2(tmp_path):
     assert kit("--root", empty, "--sm-dir", empty).returncode == 2
     assert kit("--device-config", "novalue", "stack", stack(tmp_path)).returncode == 2
     assert kit("--timeout", "0", "stack", stack(tmp_path, name="zero")).returncode == 2
+    assert kit("--hosts", "5", "stack", stack(tmp_path, name="five")).returncode == 2
+    assert kit("--ha-timeout", "9", "stack", stack(tmp_path, name="nine")).returncode == 2
+    assert kit("--host-path", "relative=/tmp", "stack", stack(tmp_path, name="rel")).returncode == 2
+    assert kit("--host-path", "/opt/x=/no/such/file", "stack", stack(tmp_path, name="nofile")).returncode == 2
     unwritable = str(tmp_path / "no" / "such" / "dir" / "kit.xml")
     assert kit("--static", "--junit", unwritable, "stack", stack(tmp_path, name="other")).returncode == 2
 
@@ -100,7 +147,7 @@ def test_kit_cannot_run_exits_2(tmp_path):
 def test_usage_error_says_why_without_traceback(tmp_path):
     result = kit("stack")
     assert result.returncode == 2
-    assert "expected 'stack DIR', 'driver EXE' or nothing" in result.stderr
+    assert "expected pairs of 'stack DIR' or 'driver EXE', or nothing" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -117,5 +164,5 @@ def test_no_target_reads_root_and_sm_dir_from_xapi_conf(tmp_path):
 def test_list_names_every_check(tmp_path):
     result = kit("--list")
     assert result.returncode == 0
-    assert len(result.stdout.splitlines()) == 26
+    assert len(result.stdout.splitlines()) == 28
     assert result.stdout.splitlines()[0].startswith("stack.name ")

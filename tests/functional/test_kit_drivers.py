@@ -1,6 +1,10 @@
 """The kit's driver checks against fixture drivers, with the embedded pool (the shim in-process).
 
-Each fault fixture must fail the check that names its fault and no other.
+Each fault fixture must fail the check that names its fault and no other;
+what the kit could not observe is SKIP, never PASS.  ``stocksm`` is a
+stock-style SRCommand library written after xapi-project/sm's behaviour:
+its drivers reach the pool only where stock drivers look (the session on
+/var/lib/xcp/xapi, the host in /etc/xensource-inventory).
 """
 
 import os
@@ -12,6 +16,8 @@ from sm_clusterstack.kit import check, driver_badinput, driver_pool, driver_stat
 from sm_clusterstack.kit import result as res
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kit", "drivers")
+STOCK = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kit", "stocksm")
+STOCK_LIBRARY = ("SRCommand.py", "SR.py", "util.py", "xs_errors.py")
 ALL_IDS = list(driver_static.CHECKS) + [driver_badinput.BAD_INPUT] + list(driver_pool.CHECKS)
 
 
@@ -21,6 +27,16 @@ def install(tmp_path, name):
     sm_dir.mkdir(exist_ok=True)
     for entry in (name, "kitfixture.py"):
         shutil.copy(os.path.join(FIXTURES, entry), str(sm_dir / entry))
+    os.chmod(str(sm_dir / name), 0o755)
+    return str(sm_dir / name)
+
+
+def install_stock(tmp_path, name, error_table=True):
+    """A stock-style driver and its SRCommand library in a private sm-dir (the error table left out if asked)."""
+    sm_dir = tmp_path / "sm"
+    sm_dir.mkdir(exist_ok=True)
+    for entry in STOCK_LIBRARY + (name,) + (("XE_SR_ERRORCODES.xml",) if error_table else ()):
+        shutil.copy(os.path.join(STOCK, entry), str(sm_dir / entry))
     os.chmod(str(sm_dir / name), 0o755)
     return str(sm_dir / name)
 
@@ -40,11 +56,12 @@ def test_conforming_fixture_driver_passes_every_check(tmp_path):
     assert [r.check for r in suite.results] == ALL_IDS
     assert {r.result for r in suite.results} == {res.PASS}
     assert "INCOMPATIBLE_CLUSTER_STACK_ACTIVE 'corosync'" in suite.get(driver_pool.ATTACH_EXCLUSION).detail
+    assert suite.get(driver_pool.ATTACH_COMPATIBLE).detail.startswith("attached: ")
 
 
 @pytest.mark.parametrize("name,failing,explained", [
     ("TracebackSR", [driver_badinput.BAD_INPUT], "traceback"),
-    ("NoclusterstackSR", [driver_static.REQUIRED_CLUSTER_STACK], "missing"),
+    ("BadconfigSR", [driver_static.CONFIGURATION], "documented twice"),
     ("BadstackSR", [driver_static.REQUIRED_CLUSTER_STACK], "'../corosync' is not a valid"),
     ("AttachanywaySR", [driver_pool.ATTACH_EXCLUSION], "attached under an incompatible stack"),
     ("InfofaultSR", [driver_static.INFO], "cannot read my own configuration"),
@@ -57,6 +74,45 @@ def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, name, fai
     suite = kit(tmp_path, install(tmp_path, name))
     assert suite.failing() == failing
     assert explained in suite.get(failing[0]).detail
+
+
+def test_a_stub_answering_not_implemented_to_everything_does_not_pass(tmp_path):
+    suite = kit(tmp_path, install(tmp_path, "StubSR"))
+    assert suite.failing() == [driver_badinput.BAD_INPUT, driver_pool.ATTACH_COMPATIBLE]
+    assert "the same fault 38 'not implemented'" in suite.get(driver_badinput.BAD_INPUT).detail
+    assert "sr_attach is not implemented" in suite.get(driver_pool.ATTACH_COMPATIBLE).detail
+
+
+def test_missing_required_cluster_stack_is_a_warning_saying_how_a_stock_driver_declares_it(tmp_path):
+    suite = kit(tmp_path, install(tmp_path, "NoclusterstackSR"))
+    found = suite.get(driver_static.REQUIRED_CLUSTER_STACK)
+    assert found.result == res.WARN and "xapi takes it as []" in found.detail
+    assert "sm's util.sr_get_driver_info copies a fixed list of keys" in found.detail
+    # this fixture checks for corosync without declaring it: as xapi sees it, it refuses a stack it allows
+    assert suite.failing() == [driver_pool.ATTACH_COMPATIBLE]
+
+
+def test_a_stock_style_srcommand_driver_reaches_the_pool_where_stock_drivers_look(tmp_path):
+    """Its sr_attach asks the pool (socket /var/lib/xcp/xapi) for the host its inventory names."""
+    suite = kit(tmp_path, install_stock(tmp_path, "DirSR"))
+    assert suite.failing() == []
+    assert suite.get(driver_static.REQUIRED_CLUSTER_STACK).result == res.WARN
+    assert suite.get(driver_pool.SM_RECORD).detail.endswith("required_cluster_stack []")
+    assert suite.get(driver_pool.ATTACH_COMPATIBLE).detail == (
+        "attached: HA on xhad: sr_attach and PBD.plug both attached")
+
+
+def test_a_driver_that_cannot_build_its_errors_does_not_pass(tmp_path):
+    suite = kit(tmp_path, install_stock(tmp_path, "DirSR", error_table=False))
+    assert suite.failing() == [driver_badinput.BAD_INPUT]
+    assert "cannot build its errors" in suite.get(driver_badinput.BAD_INPUT).detail
+
+
+def test_attach_answering_1200_errno_2_is_not_observed_so_skipped(tmp_path):
+    """sm's SMGeneral 1200 '[Errno 2] ...': the driver died before deciding anything; never a PASS."""
+    suite = kit(tmp_path, install_stock(tmp_path, "ErrnoSR"))
+    found = suite.get(driver_pool.ATTACH_COMPATIBLE)
+    assert found.result == res.SKIP and "[Errno 2]" in found.detail and "could not observe" in found.detail
 
 
 def test_attach_compatible_tries_every_declared_stack(tmp_path):

@@ -1,29 +1,33 @@
-"""The kit's stack checks against real fixture stacks (sh scripts run in the kit's sandbox).
+"""The kit's stack checks against fixture stacks run on real host sandboxes.
 
-Each fault fixture must fail the check that names its fault and no other.
+The fixtures are POSIX sh stacks (``tests/fixtures/kit/stacks``): ``base``
+conforms on one host and on several; each other directory replaces the
+script(s) carrying one fault.  Each fault must fail the check naming it and
+no other, and must never PASS; the base must pass every check.  Namespaces
+are named s13<pid>... and are removed by the kit; the test checks none is left.
 """
 
 import os
 import shutil
-import stat
 
 import pytest
 
-from sm_clusterstack import runner
-from sm_clusterstack.kit import check, report
 from sm_clusterstack.kit import result as res
-from sm_clusterstack.kit import sandbox as sandbox_mod
-from sm_clusterstack.kit import stack_live, stack_static
+from sm_clusterstack.kit import stack_live
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kit", "stacks")
+from kit_helpers import FIXTURES, check_stack, sandbox_skip_reason
+
+STACKS = os.path.join(FIXTURES, "stacks")
+
+pytestmark = pytest.mark.skipif(bool(sandbox_skip_reason()), reason=sandbox_skip_reason() or "-")
 
 
 def build(tmp_path, fault="base", name=None):
     """A copy of the base fixture stack with the fault's scripts laid over it, safe modes."""
     target = str(tmp_path / "root" / (name or fault))
-    shutil.copytree(os.path.join(FIXTURES, "base"), target)
+    shutil.copytree(os.path.join(STACKS, "base"), target)
     if fault != "base":
-        overlay = os.path.join(FIXTURES, fault)
+        overlay = os.path.join(STACKS, fault)
         for entry in os.listdir(overlay):
             shutil.copy(os.path.join(overlay, entry), target)
     os.chmod(target, 0o755)
@@ -33,170 +37,81 @@ def build(tmp_path, fault="base", name=None):
     return target
 
 
-def kit(tmp_path, path, timeout=5.0):
-    options = check.Options(timeout=timeout, start_timeout=10.0, owner_uid=os.getuid(),
-                            sandbox_parent=str(tmp_path))
-    suite = check.check_stack(path, options)
-    print(report.table([suite]))
-    return suite
+def kit(tmp_path, path, hosts=1, timeout=10.0):
+    return check_stack(tmp_path, path, hosts=hosts, timeout=timeout)
 
 
-def leftovers(tmp_path):
-    """Processes still carrying the marker of a sandbox under tmp_path."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/environ" % entry, "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        mark = ("%s=%s" % (sandbox_mod.MARKER, tmp_path)).encode()
-        if any(item.startswith(mark) for item in env):
-            found.append(int(entry))
-    return found
+@pytest.mark.parametrize("hosts", [1, 2])
+def test_conforming_fixture_stack_passes_every_check_run_as_xapi_runs_it(tmp_path, hosts):
+    """xha_scripts.ml call_script: env = [PATH=<xapi's PATH>:<stack dir>], no -C; the fixture prints both."""
+    suite = kit(tmp_path, build(tmp_path), hosts=hosts)
+    assert [r.check for r in suite.results][4:] == list(stack_live.IDS)
+    assert [(r.check, r.result) for r in suite.results if r.result != res.PASS] == []
+    captured = "".join(r.stderr for r in suite.results)
+    envs = set(line.split("fixture-env: ", 1)[1].strip() for line in captured.splitlines() if "fixture-env: " in line)
+    assert envs == {"PATH=%s:/usr/libexec/xapi/cluster-stack/base" % os.environ["PATH"]}
+    calls = [line.split("fixture-call: ", 1)[1].split() for line in captured.splitlines() if "fixture-call: " in line]
+    assert calls and not any("-C" in call for call in calls)
+    assert ["ha_set_pool_state", "init"] in calls and ["ha_set_excluded"] in calls
+    assert "h1 saw h2 excluded" in suite.get("stack.excluded-roundtrip").detail or hosts == 1
 
 
-def test_conforming_fixture_stack_passes_every_check(tmp_path):
-    suite = kit(tmp_path, build(tmp_path))
-    assert [r.check for r in suite.results] == list(stack_static.CHECKS) + list(stack_live.IDS)
-    assert {r.result for r in suite.results} == {res.PASS}
-    assert leftovers(tmp_path) == []
-
-
-@pytest.mark.parametrize("fault,failing", [
-    ("liveset-bad-uuid", ["stack.liveset-schema"]),
-    ("liveset-missing-status", ["stack.liveset-schema"]),
-    ("no-daemon-exit", ["stack.no-daemon-exit"]),
-    ("bad-argument-accepted", ["stack.bad-argument"]),
-    ("pool-state-invalid-refused", ["stack.pool-state"]),
-    ("start-fails", ["stack.start-daemon"]),
-    ("liveset-local-dead", ["stack.liveset-localhost"]),
-    ("propose-master-garbage", ["stack.propose-master"]),
-    ("excluded-ignored", ["stack.excluded-roundtrip"]),
-    ("init-while-running", ["stack.pool-state-running"]),
-    ("disarm-fails", ["stack.disarm-fencing"]),
-    ("propose-master-false", ["stack.propose-master"]),
-    ("stop-leaves-child", ["stack.stop-daemon"]),
-    ("fences-on-stop", ["stack.no-fence"]),
+@pytest.mark.parametrize("fault,hosts,failing,says", [
+    ("liveset-bad-uuid", 1, ["stack.liveset-schema"], "invalid uuid value 'not-a-uuid' within 'host'"),
+    ("liveset-partial-warnings", 1, ["stack.liveset-schema"],
+     "Missing entry 'heartbeat_approaching_timeout' within 'warning_on_local_host'"),
+    ("no-daemon-exit", 1, ["stack.no-daemon-exit"], "exited 1 INVALID_PARAMETER, expected 14"),
+    ("bad-argument-accepted", 1, ["stack.bad-argument"], "ha_set_pool_state not-a-state exited 0"),
+    ("pool-state-invalid-refused", 1, ["stack.pool-state"], "ha_set_pool_state invalid exited 11"),
+    ("start-fails", 1, ["stack.start-daemon"], "h1 ha_start_daemon exited 12 BOOTJOIN_TIMEOUT"),
+    ("liveset-local-dead", 1, ["stack.liveset-localhost", "stack.pool-join"], "liveness is False"),
+    ("join-alone", 2, ["stack.pool-join"], "h1's liveset does not list h2"),
+    ("propose-master-false", 1, ["stack.propose-master"], "printed 'FALSE\\n'"),
+    ("propose-master-everyone", 2, ["stack.propose-master"], "h2's ha_propose_master also printed TRUE"),
+    ("init-while-running", 1, ["stack.pool-state-running"], "init exited 0 while the daemons run"),
+    ("disarm-fails", 1, ["stack.disarm-fencing"], "exited 4 WATCHDOG_ERROR"),
+    ("stop-leaves-child", 1, ["stack.stop-daemon"], "left running, 5s later: pid"),
+    ("excluded-ignored", 2, ["stack.excluded-roundtrip"], "did not show h2 excluded"),
+    ("boot-blocked-by-excluded", 1, ["stack.excluded-roundtrip"], "exited 18 BOOT_BLOCKED_BY_EXCLUDED"),
+    ("disable-ignored", 2, ["stack.disable"], "h2's daemon still runs"),
+    ("fences-on-stop", 1, ["stack.no-fence"], "h1 ran its fence action (touched /run/sm-clusterstack-kit-fenced)"),
+    ("fences-on-clean-shutdown", 2, ["stack.excluded-roundtrip", "stack.no-fence"],
+     "a clean shutdown fenced another host: h1's daemon was gone"),
 ])
-def test_fault_fixture_fails_only_the_check_naming_its_fault(tmp_path, fault, failing):
-    suite = kit(tmp_path, build(tmp_path, fault))
+def test_fault_fixture_fails_only_the_checks_naming_its_fault(tmp_path, fault, hosts, failing, says):
+    suite = kit(tmp_path, build(tmp_path, fault), hosts=hosts)
     assert suite.failing() == failing
-    assert leftovers(tmp_path) == []
+    assert says in suite.get(failing[0]).detail
+    assert not any(r.result == res.ERROR for r in suite.results)
 
 
-def test_liveset_faults_are_explained(tmp_path):
-    bad_uuid = kit(tmp_path, build(tmp_path, "liveset-bad-uuid")).get("stack.liveset-schema").detail
-    no_status = kit(tmp_path, build(tmp_path, "liveset-missing-status")).get("stack.liveset-schema").detail
-    assert "not a uuid" in bad_uuid and "HostID" in bad_uuid
-    assert "status" in no_status
+def test_a_stack_exiting_16_is_skipped_with_its_reason_never_passed(tmp_path):
+    suite = kit(tmp_path, build(tmp_path, "invalid-environment"))
+    live = suite.results[4:]
+    assert {r.result for r in live} == {res.SKIP}
+    assert "the engine is not installed here" in live[0].detail and "INVALID_ENVIRONMENT" in live[0].detail
+    assert res.exit_code([suite]) == res.EXIT_OK
 
 
-def test_propose_master_false_in_the_one_host_pool_is_explained(tmp_path):
-    detail = kit(tmp_path, build(tmp_path, "propose-master-false")).get("stack.propose-master").detail
-    assert "printed FALSE" in detail and "quorate" in detail
+def test_a_hung_script_is_killed_and_fails_its_check_and_the_timeout_check(tmp_path):
+    suite = kit(tmp_path, build(tmp_path, "hanging-script"), timeout=3.0)
+    assert suite.failing() == ["stack.propose-master", "stack.timeout"]
+    assert "h1 ha_propose_master timed out after 3s" in suite.get("stack.propose-master").detail
 
 
-def test_stop_leaving_a_child_names_the_process_left(tmp_path):
-    suite = kit(tmp_path, build(tmp_path, "stop-leaves-child"))
-    detail = suite.get("stack.stop-daemon").detail
-    assert "left running" in detail and "sleep 100000" in detail
-    assert suite.get("stack.no-fence").result == res.PASS
-    assert leftovers(tmp_path) == []
-
-
-def test_fencing_on_stop_is_reported_and_stop_itself_passes(tmp_path):
-    suite = kit(tmp_path, build(tmp_path, "fences-on-stop"))
-    assert "SM_CLUSTERSTACK_FENCE_ACTION" in suite.get("stack.no-fence").detail
-    assert suite.get("stack.stop-daemon").result == res.PASS
-
-
-def test_fencing_on_the_kits_final_stop_is_reported(tmp_path):
-    """The stop the kit runs itself, after a stack.start-daemon FAIL, is watched for fencing too."""
-    path = build(tmp_path, "fences-on-stop", name="start-then-fence")
-    with open(os.path.join(path, "ha_start_daemon"), "a") as f:
-        f.write("exit 2\n")  # starts the daemon, then claims SYSTEM_ERROR
-    suite = kit(tmp_path, path)
-    assert suite.failing() == ["stack.start-daemon", "stack.no-fence"]
-    assert suite.get("stack.stop-daemon").result == res.SKIP
-    assert leftovers(tmp_path) == []
-
-
-def test_missing_script_fails_script_missing_and_skips_its_check(tmp_path):
+def test_a_missing_script_fails_its_static_check_and_skips_the_checks_that_need_it(tmp_path):
     path = build(tmp_path)
     os.unlink(os.path.join(path, "ha_disarm_fencing"))
     suite = kit(tmp_path, path)
     assert suite.failing() == ["stack.script-missing"]
     assert "ha_disarm_fencing" in suite.get("stack.script-missing").detail
     assert suite.get("stack.disarm-fencing").result == res.SKIP
+    assert "ha_disarm_fencing is missing" in suite.get("stack.disarm-fencing").detail
 
 
-def test_world_writable_stack_fails_unsafe_and_runs_nothing(tmp_path):
+def test_unsafe_stack_runs_nothing(tmp_path):
     path = build(tmp_path)
     os.chmod(path, 0o777)
     suite = kit(tmp_path, path)
-    assert suite.failing() == ["stack.unsafe"]
-    assert "world writable" in suite.get("stack.unsafe").detail
-    assert all(suite.get(c).result == res.SKIP for c in stack_live.IDS)
-
-
-def test_hanging_script_is_killed_and_fails_its_check_and_timeout(tmp_path):
-    suite = kit(tmp_path, build(tmp_path, "hanging-script"), timeout=2.0)
-    assert suite.failing() == ["stack.propose-master", "stack.timeout"]
-    assert "timed out" in suite.get("stack.propose-master").detail
-    assert "ha_propose_master" in suite.get("stack.timeout").detail
-    assert suite.get("stack.stop-daemon").result == res.PASS
-    assert leftovers(tmp_path) == []
-
-
-def test_daemon_left_running_by_a_broken_stop_is_killed(tmp_path):
-    path = build(tmp_path)
-    with open(os.path.join(path, "ha_stop_daemon"), "w") as f:
-        f.write("#!/bin/sh\nexit 0\n")  # claims success, stops nothing
-    suite = kit(tmp_path, path)
-    assert suite.get("stack.stop-daemon").result == res.FAIL
-    assert leftovers(tmp_path) == []
-
-
-def test_engine_absent_skips_behaviour_checks_with_the_reason(tmp_path):
-    path = build(tmp_path, name="absent")
-    for script in os.listdir(path):
-        if script.startswith("ha_") and script != "ha_supported_srs":
-            with open(os.path.join(path, script), "w") as f:
-                f.write("#!/bin/sh\necho 'corosync is not installed' >&2\nexit 16\n")
-    suite = kit(tmp_path, path)
-    assert suite.failing() == []
-    details = [suite.get(check_id).detail for check_id in stack_live.IDS]
-    assert [suite.get(check_id).result for check_id in stack_live.IDS] == [res.SKIP] * len(details)
-    assert "corosync is not installed" in details[0]  # the first says why, the others point to it
-    assert all(d.startswith("engine absent") for d in details)
-    assert res.exit_code([suite]) == res.EXIT_OK
-
-
-def test_sandbox_holds_config_statefile_and_is_removed(tmp_path):
-    box = sandbox_mod.StackSandbox(str(tmp_path))
-    assert os.path.getsize(box.statefile) == sandbox_mod.STATEFILE_SIZE
-    assert stat.S_IMODE(os.stat(box.path).st_mode) == 0o700
-    assert box.env[sandbox_mod.COROSYNC_DIR].startswith(box.path)
-    box.cleanup()
-    assert not os.path.exists(box.path)
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"), reason="needs root and ip netns")
-def test_sandbox_namespace_has_only_loopback_and_is_removed(tmp_path):
-    box = sandbox_mod.StackSandbox(str(tmp_path))
-    try:
-        assert box.isolate()
-        links = runner.run(box.exec_prefix() + ["ip", "-o", "link", "show"], timeout=10)
-        assert [line.split(":")[1].strip() for line in links.stdout.splitlines()] == ["lo"]
-        assert box.netns in runner.run(["ip", "netns", "list"], timeout=10).stdout
-    finally:
-        box.cleanup()
-    assert box.netns == ""
-    assert "smcs-kit-%d-" % os.getpid() not in runner.run(["ip", "netns", "list"], timeout=10).stdout
-
-
-def test_stack_scripts_run_in_the_sandbox_namespace(tmp_path):
-    suite = kit(tmp_path, build(tmp_path))
-    if os.geteuid() == 0 and shutil.which("ip"):
-        assert "in network namespace smcs-kit-" in suite.get("stack.start-daemon").detail
+    assert suite.get("stack.unsafe").result == res.FAIL
+    assert {r.result for r in suite.results[4:]} == {res.SKIP}

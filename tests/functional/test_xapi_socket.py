@@ -51,12 +51,13 @@ def test_pypi_client_over_the_unix_socket(tmp_path, sockdir):
         session.login_with_password("root", "not the password", "2.0", "tests")  # uid 0 is trusted here
         assert len(session.xenapi.host.get_all()) == 1
         assert session.xenapi.pool.get_ha_cluster_stack(session.xenapi.pool.get_all()[0]) == "xhad"
+        pool_uuid = session.xenapi.pool.get_uuid(session.xenapi.pool.get_all()[0])  # xe's pool-param-get needs it
         session.xenapi.session.logout()
         with pytest.raises(XenAPI.Failure) as e:
             session.login_with_password("nobody", "x", "2.0", "tests")
         assert e.value.details == ["SESSION_AUTHENTICATION_FAILED", "nobody", "Authentication failure"]
-        xe = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "xe", "--server", path,
-                             "pool-param-get", "param-name=ha-cluster-stack"], stdout=subprocess.PIPE, timeout=60)
+        xe = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "xe", "--server", path, "pool-param-get",
+                             "uuid=" + pool_uuid, "param-name=ha-cluster-stack"], stdout=subprocess.PIPE, timeout=60)
         assert (xe.returncode, xe.stdout) == (0, b"xhad\n")
     finally:
         stop(proc)

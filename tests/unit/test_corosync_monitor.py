@@ -7,7 +7,7 @@ arbitration 5 s, guard 5 s, slot_drop 6 s.
 import pytest
 
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import common, daemon, fencing, main, statefile, tools
+from sm_clusterstack.corostack import common, daemon, fencing, hostslot, main, monitor, statefile, tools
 from sm_clusterstack.stacks import mtc
 
 
@@ -110,12 +110,45 @@ def test_disarmed_host_that_loses_does_not_fence(tmp_path, fenced):
     assert rig.poll() == "lost" and fenced == [] and "d" in rig.pipe.sent
 
 
-def test_no_fencing_while_the_pool_state_is_invalid(tmp_path, fenced):
+def _invalidate(rig):
+    statefile.update(rig.conf.statefile, lambda s: setattr(s, "pool_state", "invalid") or s)
+
+
+def test_the_pool_state_invalid_disarms_and_ends_the_monitor_even_in_a_lost_partition(tmp_path, fenced):
+    """xha daemon/sm.c check_pool_state: SF_STATE_INVALID -> sm_abort(INVALID_POOL_STATE), no fence.
+
+    xapi_ha.ml disable_internal -> attempt_disable_through_statefile sets it on the master while every
+    daemon runs; Host.ha_wait_for_shutdown_via_statefile then waits for each daemon to be gone.
+    """
     rig = Rig(tmp_path, me=2)
     online(rig)
-    statefile.update(rig.conf.statefile, lambda s: setattr(s, "pool_state", "invalid") or s)
+    _invalidate(rig)
+    assert rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]}) == "disabled"  # would lose if armed
+    assert [rig.poll() for _ in range(8)] == ["disabled"] * 8 and fenced == []
+    assert rig.monitor.state in monitor.ENDS and daemon.fencing_mode(rig.paths) == "disarmed"
+    assert rig.pipe.sent.count("d") == 1 and "f" not in rig.pipe.sent
+    with statefile.opened(rig.conf.statefile) as fd:
+        assert hostslot.read_all(fd, rig.conf)[H[2]].state == "left"
+
+
+def test_a_joining_host_that_sees_the_pool_state_invalid_stops_joining(tmp_path, fenced):
+    rig = Rig(tmp_path, pool_state="init")
+    assert rig.poll(H[:2]) == "joining"
+    _invalidate(rig)
+    assert rig.poll(H[:3], {h: ("joining", H[:3]) for h in H[1:3]}) == "disabled"
+    assert "a" not in rig.pipe.sent and fenced == []
+
+
+def test_a_host_already_fencing_finishes_its_fence_when_the_pool_state_turns_invalid(tmp_path, monkeypatch):
+    results = [False, True]
+    monkeypatch.setattr(fencing, "fence", lambda *a, **kw: results.pop(0))
+    monkeypatch.setattr(daemon, "corosync_pid", lambda paths: None)
+    rig = Rig(tmp_path, me=2)
+    online(rig)
     rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]})
-    assert rig.poll() == "lost" and fenced == []
+    assert rig.poll() == "fencing"
+    _invalidate(rig)
+    assert rig.poll() == "fenced"  # it may already be half-way through: the others count on it
 
 
 def test_an_armed_host_whose_guard_is_gone_fences(tmp_path, fenced):

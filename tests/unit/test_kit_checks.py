@@ -6,7 +6,7 @@ import xmlrpc.client
 import pytest
 
 from sm_clusterstack import runner, stacks
-from sm_clusterstack.kit import driver_badinput, driver_static, stack_live, stack_static
+from sm_clusterstack.kit import driver_badinput, driver_pool, driver_static, stack_probe, stack_static
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.smapi import driverinfo
 
@@ -40,9 +40,18 @@ def test_required_cluster_stack_of_valid_names_passes(value):
     assert _stack_verdict(_info(required_cluster_stack=value))[0] == res.PASS
 
 
-@pytest.mark.parametrize("value", [None, ["../corosync"], ["corosync", "corosync"], "corosync", [3], [""]])
-def test_required_cluster_stack_missing_or_invalid_fails(value):
+@pytest.mark.parametrize("value", [["../corosync"], ["corosync", "corosync"], "corosync", [3], [""]])
+def test_required_cluster_stack_invalid_fails(value):
     assert _stack_verdict(_info(required_cluster_stack=value))[0] == res.FAIL
+
+
+def test_required_cluster_stack_missing_is_a_warning_as_xapi_takes_it_as_empty():
+    """ocaml/xapi/sm_exec.ml: stock xapi records [] for every SMAPIv1 driver; sm's SRCommand cannot declare it."""
+    verdict = _stack_verdict(_info(required_cluster_stack=None))
+    assert verdict[0] == res.WARN and "SRCommand" in verdict[1] and "fixed list of keys" in verdict[1]
+    suite = res.Suite("driver", "x", "/x")
+    suite.add(driver_static.REQUIRED_CLUSTER_STACK, *verdict)
+    assert res.exit_code([suite]) == res.EXIT_OK and suite.failing() == []
 
 
 @pytest.mark.parametrize("value", [
@@ -107,29 +116,51 @@ def test_invalid_stack_name_fails():
     assert stack_static.check_name("/root/corosync/")[0] == res.PASS
 
 
-def _suite_with_stop(result, detail):
-    suite = res.Suite("stack", "s", "/s")
-    suite.add(stack_live.STOP_DAEMON, result, detail)
-    return suite
+@pytest.mark.parametrize("stdout,reads", [
+    ("TRUE", "TRUE"), ("TRUE\n", "TRUE"), ("TRUE\n\n", ""), (" TRUE", ""), ("true\n", ""),
+    ("FALSE\n", "FALSE"), ("", ""),
+])
+def test_propose_master_is_read_as_xapi_reads_it(stdout, reads):
+    """xapi_ha.ml propose_master: String.rtrim result = "TRUE" (rtrim drops one trailing newline)."""
+    assert stack_probe.proposes(stdout) == reads
 
 
-def test_processes_killed_at_the_end_turn_a_passing_stop_into_a_failure():
-    suite = _suite_with_stop(res.PASS, "stopped")
-    stack_live.note_killed(suite, [42], "pid 42 (sleep 9)")
-    assert suite.failing() == [stack_live.STOP_DAEMON]
-    assert "pid 42 (sleep 9)" in suite.get(stack_live.STOP_DAEMON).detail
+@pytest.mark.parametrize("faults,says", [
+    ([("38", "not implemented")] * 5, "same fault 38"),
+    ([("1200", "No XML def file found (/usr/share/sm/XE_SR_ERRORCODES.xml)"), ("9", "bad request")],
+     "cannot build its errors"),
+    ([("600", "no argument"), ("600", "not XML"), ("601", "device missing")], ""),
+    ([("600", "one")], ""),
+])
+def test_bad_input_faults_that_say_nothing_about_the_call_fail(faults, says):
+    found = driver_badinput.meaningless(faults)
+    assert (says in found) if says else found == ""
 
 
-@pytest.mark.parametrize("result", [res.SKIP, res.FAIL])
-def test_processes_killed_at_the_end_are_named_on_a_stop_that_did_not_pass(result):
-    suite = _suite_with_stop(result, "why")
-    stack_live.note_killed(suite, [42], "pid 42 (sleep 9)")
-    found = suite.get(stack_live.STOP_DAEMON)
-    assert (found.result, found.detail.split("; ")[0]) == (result, "why")
-    assert "killed" in found.detail and "pid 42 (sleep 9)" in found.detail
+@pytest.mark.parametrize("outcome,kind", [
+    (None, driver_pool.ATTACHED),
+    (("INCOMPATIBLE_CLUSTER_STACK_ACTIVE", ["corosync"]), driver_pool.REFUSAL),
+    (("SR_OPERATION_NOT_SUPPORTED", ["OpaqueRef:x"]), driver_pool.NOT_IMPLEMENTED),
+    (("SR_BACKEND_FAILURE_1200", ["", "No XML def file found (x)", ""]), driver_pool.NO_ERRORS),
+    (("SR_BACKEND_FAILURE_1200", ["", "[Errno 2] No such file or directory", ""]), driver_pool.GENERAL),
+    (("SR_BACKEND_FAILURE", ["driver timed out", "", ""]), driver_pool.GENERAL),
+    (("ConnectionRefusedError", ["[Errno 111]"]), driver_pool.GENERAL),
+    (("SR_BACKEND_FAILURE_607", ["", "The SR is not available", ""]), driver_pool.STORAGE),
+])
+def test_attach_outcomes_are_classified(outcome, kind):
+    assert driver_pool.classify(outcome) == kind
 
 
-def test_nothing_killed_at_the_end_leaves_the_stop_verdict_alone():
-    suite = _suite_with_stop(res.PASS, "stopped")
-    stack_live.note_killed(suite, [], "")
-    assert (suite.get(stack_live.STOP_DAEMON).result, suite.get(stack_live.STOP_DAEMON).detail) == (res.PASS, "stopped")
+@pytest.mark.parametrize("kinds,constrained,refuses,verdict", [
+    ({driver_pool.ATTACHED}, True, False, res.PASS),
+    ({driver_pool.STORAGE}, True, True, res.PASS),
+    ({driver_pool.STORAGE}, False, False, res.PASS),
+    ({driver_pool.STORAGE}, True, False, res.SKIP),  # the same storage fault whatever the stack: not observed
+    ({driver_pool.GENERAL, driver_pool.ATTACHED}, True, True, res.SKIP),
+    ({driver_pool.NOT_IMPLEMENTED}, False, False, res.FAIL),
+    ({driver_pool.NO_ERRORS}, False, False, res.FAIL),
+    ({driver_pool.REFUSAL, driver_pool.ATTACHED}, True, True, res.FAIL),
+])
+def test_attach_compatible_passes_only_what_it_observed(kinds, constrained, refuses, verdict):
+    seen = set(("xhad", kind) for kind in kinds)
+    assert driver_pool._compatible_verdict(seen, "detail", constrained, refuses)[0] == verdict

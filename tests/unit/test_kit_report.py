@@ -1,5 +1,12 @@
-"""The kit's result model, its table and its JUnit XML (validated against a Jenkins-style XSD)."""
+"""The kit's result model, its table and its JUnit XML.
 
+The JUnit XML is validated against the schemas of two real consumers, kept
+outside the project in ``shared/thirdparty/junit`` (found by walking up from
+the clone, or at $SM_CLUSTERSTACK_THIRDPARTY): the Jenkins xunit plugin's
+``junit-10.xsd`` and Ant's ``JUnit.xsd``.
+"""
+
+import datetime
 import os
 
 import pytest
@@ -8,23 +15,54 @@ from lxml import etree
 from sm_clusterstack.kit import report
 from sm_clusterstack.kit import result as res
 
-JUNIT_XSD = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kit", "junit.xsd")
+SCHEMAS = ("jenkins-junit-10.xsd", "ant-JUnit.xsd")
+
+
+def _junit_dir():
+    found = os.environ.get("SM_CLUSTERSTACK_THIRDPARTY")
+    if found:
+        return os.path.join(found, "junit")
+    here = os.path.abspath(os.path.dirname(__file__))
+    while os.path.dirname(here) != here:
+        here = os.path.dirname(here)
+        if os.path.isdir(os.path.join(here, "shared", "thirdparty", "junit")):
+            return os.path.join(here, "shared", "thirdparty", "junit")
+    return None
+
+
+def schemas():
+    """The two real JUnit schemas; skip (saying why) where the third-party folder is absent."""
+    folder = _junit_dir()
+    if folder is None or not all(os.path.isfile(os.path.join(folder, n)) for n in SCHEMAS):
+        pytest.skip("the JUnit schemas are not here: no shared/thirdparty/junit above the clone "
+                    "and no $SM_CLUSTERSTACK_THIRDPARTY")
+    found = []
+    for name in SCHEMAS:
+        with open(os.path.join(folder, name), "rb") as f:
+            found.append((name, etree.XMLSchema(etree.fromstring(f.read()))))
+    return found
+
+
+def assert_valid(document):
+    for name, schema in schemas():
+        assert schema.validate(document), (name, schema.error_log)
+
+
+ZONE = datetime.timezone(datetime.timedelta(hours=2))
 
 
 def _suites():
     stack = res.Suite("stack", "corosync", "/usr/libexec/xapi/cluster-stack/corosync")
+    stack.started = datetime.datetime(2026, 12, 1, 18, 30, 5, tzinfo=ZONE)
     stack.add("stack.name", res.PASS, "'corosync' is a valid stack name")
+    stack.capture("ha_query_liveset", "<ha_liveset_info/>\n", "warning: \x07 bell")
     stack.add("stack.liveset-schema", res.FAIL, "schema: missing <status>\nsecond line")
     stack.add("stack.start-daemon", res.SKIP, "engine absent: corosync is not installed")
     driver = res.Suite("driver", "OCFS2SR", "/opt/xensource/sm/OCFS2SR")
+    driver.started = datetime.datetime(2026, 12, 1, 16, 31, 0, tzinfo=datetime.timezone.utc)
     driver.add("driver.info", res.ERROR, "kit error: \x01 bad \x1b[0m bytes")
     driver.add("driver.bad-input", res.PASS, "all 28 malformed calls answered with a fault")
     return [stack, driver]
-
-
-def _schema():
-    with open(JUNIT_XSD, "rb") as f:
-        return etree.XMLSchema(etree.fromstring(f.read()))
 
 
 def test_unknown_result_is_refused():
@@ -60,21 +98,20 @@ def test_table_has_one_line_per_check_with_result_and_detail():
     row = [line for line in lines if "stack.liveset-schema" in line][0]
     assert row.split()[:2] == ["stack.liveset-schema", "FAIL"]
     assert row.endswith("schema: missing <status> second line")
-    assert lines[-1] == "2 targets, 5 checks: 2 passed, 1 failed, 1 skipped, 1 errors"
+    assert lines[-1] == "2 targets, 5 checks: 2 passed, 0 warned, 1 failed, 1 skipped, 1 errors"
 
 
-def test_junit_validates_against_the_jenkins_schema():
-    document = etree.fromstring(report.junit(_suites()))
-    schema = _schema()
-    assert schema.validate(document), schema.error_log
+def test_junit_validates_against_the_jenkins_and_ant_schemas():
+    assert_valid(etree.fromstring(report.junit(_suites())))
 
 
 def test_junit_counts_and_outcomes_read_back():
     root = etree.fromstring(report.junit(_suites()))
-    assert root.tag == "testsuites"
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("5", "1", "1", "1")
+    assert root.tag == "testsuites" and dict(root.attrib) == {}
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ["stack.corosync", "driver.OCFS2SR"]
+    assert [(s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped")) for s in suites] == [
+        ("3", "1", "0", "1"), ("2", "0", "1", "0")]
     cases = {c.get("name"): c for c in root.iter("testcase")}
     assert cases["stack.liveset-schema"].find("failure").get("type") == "stack.liveset-schema"
     assert "missing <status>" in cases["stack.liveset-schema"].find("failure").text
@@ -84,6 +121,28 @@ def test_junit_counts_and_outcomes_read_back():
     assert cases["stack.name"].get("classname") == "stack.corosync"
 
 
+def test_each_suite_has_its_own_start_in_utc_and_with_its_zone():
+    suites = etree.fromstring(report.junit(_suites())).findall("testsuite")
+    assert [s.get("timestamp") for s in suites] == ["2026-12-01T16:30:05", "2026-12-01T16:31:00"]
+    started = [s.find("properties/property[@name='started']").get("value") for s in suites]
+    assert started == ["2026-12-01T18:30:05+02:00", "2026-12-01T16:31:00+00:00"]
+
+
+def test_a_suite_starts_when_it_is_made_in_the_local_zone():
+    before = datetime.datetime.now(datetime.timezone.utc)
+    suite = res.Suite("stack", "x", "/x")
+    assert suite.started.tzinfo is not None and suite.started >= before.replace(microsecond=0)
+
+
+def test_captured_output_goes_with_its_check():
+    root = etree.fromstring(report.junit(_suites()))
+    stack = root.find("testsuite")
+    assert "===== stack.liveset-schema (FAIL)\n$ ha_query_liveset\n<ha_liveset_info/>" in stack.find("system-out").text
+    assert "warning: \ufffd bell" in stack.find("system-err").text
+    failure = [c for c in stack.iter("testcase") if c.get("name") == "stack.liveset-schema"][0].find("failure")
+    assert "<ha_liveset_info/>" in failure.text and "stack.name" not in stack.find("system-out").text
+
+
 def test_junit_replaces_characters_xml_cannot_carry():
     root = etree.fromstring(report.junit(_suites()))
     error = [c for c in root.iter("testcase") if c.get("name") == "driver.info"][0].find("error")
@@ -91,12 +150,21 @@ def test_junit_replaces_characters_xml_cannot_carry():
 
 
 def test_junit_of_no_suite_is_still_valid():
-    assert _schema().validate(etree.fromstring(report.junit([])))
+    assert_valid(etree.fromstring(report.junit([])))
 
 
-def test_junit_schema_rejects_a_testcase_without_name():
-    bad = b'<testsuites><testsuite name="s" tests="1"><testcase classname="c"/></testsuite></testsuites>'
-    assert not _schema().validate(etree.fromstring(bad))
+def test_junit_of_a_run_that_could_not_be_made_is_one_error_testcase():
+    root = etree.fromstring(report.junit_error("no such target: /nope"))
+    assert_valid(root)
+    cases = list(root.iter("testcase"))
+    assert [(c.get("name"), c.find("error").get("message")) for c in cases] == [("kit.run", "no such target: /nope")]
+
+
+def test_the_schemas_reject_what_the_old_report_wrote():
+    """Attributes on <testsuites> (as the kit wrote before) are invalid in Ant's schema."""
+    document = etree.fromstring(report.junit(_suites()))
+    document.set("tests", "5")
+    assert not dict(schemas())["ant-JUnit.xsd"].validate(document)
 
 
 def test_every_check_id_has_a_description_and_is_unique():

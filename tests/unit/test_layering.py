@@ -11,7 +11,8 @@ PACKAGE_DIR = os.path.dirname(sm_clusterstack.__file__)
 LAYERS = [
     ("sm_clusterstack.errors", 0), ("sm_clusterstack.xmlsafe", 0), ("sm_clusterstack.xmlrpc_safe", 0),
     ("sm_clusterstack.runner", 0),
-    ("sm_clusterstack.digits", 0), ("sm_clusterstack.constraints", 1), ("sm_clusterstack.config", 2),
+    ("sm_clusterstack.digits", 0), ("sm_clusterstack.logsetup", 0), ("sm_clusterstack.constraints", 1),
+    ("sm_clusterstack.config", 2), ("sm_clusterstack.explain", 2),
     ("sm_clusterstack.stacks", 2), ("sm_clusterstack.smapi", 2), ("sm_clusterstack.corostack", 3),
     ("sm_clusterstack.xapi", 4), ("sm_clusterstack.kit", 5), ("sm_clusterstack.cli", 6),
     ("sm_clusterstack", 0),

@@ -40,7 +40,7 @@ def test_type_errors_name_the_parameter(ctx):
         "FIELD_TYPE_ERROR", "value"]
 
 
-def test_async_methods_are_unknown_as_the_shim_has_no_tasks(ctx):
+def test_async_of_a_getter_is_unknown_as_in_xapi(ctx):
     assert call(ctx, "Async.pool.get_all", login(ctx))["ErrorDescription"] == [
         "MESSAGE_METHOD_UNKNOWN", "Async.pool.get_all"]
 

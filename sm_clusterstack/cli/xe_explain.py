@@ -1,0 +1,42 @@
+"""The ``Why:``/``Next:`` lines xe adds after an error about cluster stacks.
+
+The pool is read through XenAPI after the error (pool, SR, SM and PBD
+records: five calls whatever the pool's size); the installed stacks come
+from the shim's ``pool.get_cluster_stack_info`` when the server has it (a
+real xapi does not, and the lines then leave them out).
+"""
+
+import typing
+
+from sm_clusterstack import explain
+
+
+def view(api: typing.Any) -> explain.PoolView:
+    """The PoolView of the pool ``api`` reaches."""
+    pools = api.pool.get_all_records()
+    pool_ref, pool = sorted(pools.items())[0]
+    required = {sm["type"]: list(sm.get("required_cluster_stack", [])) for sm in api.SM.get_all_records().values()}
+    attached = {pbd["SR"] for pbd in api.PBD.get_all_records().values() if pbd.get("currently_attached")}
+    srs = [explain.SRView(ref, sr["uuid"], sr.get("name_label", ""), sr["type"], required.get(sr["type"], []),
+                          ref in attached) for ref, sr in sorted(api.SR.get_all_records().items())]
+    installed, default = None, None
+    try:
+        info = api.pool.get_cluster_stack_info(pool_ref)
+        default = info.get("default")
+        installed = {name: (None if value == "any" else value.split())
+                     for name, value in info.get("stacks", {}).items()}
+    except Exception:  # a real xapi: MESSAGE_METHOD_UNKNOWN
+        pass
+    return explain.PoolView(srs, bool(pool.get("ha_enabled")), pool.get("ha_cluster_stack", ""), installed, default)
+
+
+def lines(api: typing.Any, lookup: typing.Any, details: typing.List[str],
+          request: typing.Optional[dict] = None) -> str:
+    """The explanation of ``details`` (code and params) as text, or ""."""
+    if details[0] not in explain.CODES:
+        return ""
+    try:
+        found = explain.explain(details[0], details[1:], view(api), request)
+    except Exception:  # the explanation is a help: never let it hide the error itself
+        return ""
+    return "".join(line + "\n" for line in found)

@@ -1,0 +1,77 @@
+"""The explanations of the four cluster-stack errors name what is in the way and the next step."""
+
+import pytest
+
+from sm_clusterstack import explain
+from sm_clusterstack.explain import PoolView, SRView
+
+OCFS2 = SRView("OpaqueRef:1", "u-ocfs2", "shared", "ocfs2", ["corosync"], True)
+MELIO = SRView("OpaqueRef:2", "u-melio", "m", "melio", ["melio"], True)
+LVM = SRView("OpaqueRef:3", "u-lvm", "l", "lvm", [], True)
+DUAL = SRView("OpaqueRef:4", "u-dual", "d", "dual", ["corosync", "melio"], True)
+INSTALLED = {"xhad": ["lvm", "nfs"], "corosync": ["ocfs2"], "melio": ["melio"]}
+
+
+def why(code, params, view, request=None):
+    found = explain.explain(code, params, view, request)
+    assert found[0].startswith("Why: ") and found[-1].startswith("Next: ") or len(found) == 1
+    return " ".join(found)
+
+
+def test_active_stack_while_ha_is_off_names_the_attached_sr_in_the_way():
+    text = why("INCOMPATIBLE_CLUSTER_STACK_ACTIVE", ["melio"], PoolView([OCFS2, LVM], False, "xhad"))
+    assert "SR u-ocfs2 (shared, type ocfs2) is attached and needs corosync" in text
+    assert "xe pbd-list sr-uuid=u-ocfs2 params=uuid --minimal" in text
+
+
+def test_active_stack_while_ha_runs_names_the_stack():
+    text = why("INCOMPATIBLE_CLUSTER_STACK_ACTIVE", ["corosync"], PoolView([LVM], True, "xhad"))
+    assert "HA is enabled on cluster stack xhad" in text and "xe pool-ha-disable" in text
+
+
+def test_active_stack_from_several_srs_together():
+    a = SRView("OpaqueRef:5", "u-a", "a", "a", ["x", "y"], True)
+    b = SRView("OpaqueRef:6", "u-b", "b", "b", ["y", "z"], True)
+    text = why("INCOMPATIBLE_CLUSTER_STACK_ACTIVE", ["x,z"], PoolView([a, b], False, "xhad"))
+    assert "the attached SRs (u-a, u-b) together allow only y" in text
+
+
+OCFS2_WHY = "SR u-ocfs2 (shared, type ocfs2) is attached and needs corosync"
+DUAL_WHY = "SR u-dual (d, type dual) is attached and needs corosync or melio"
+
+
+@pytest.mark.parametrize("view, requested, expected", [
+    (PoolView([OCFS2], False, "xhad", INSTALLED, "xhad"), "", ("corosync", OCFS2_WHY)),
+    (PoolView([LVM], False, "xhad", INSTALLED, "xhad"), "",
+     ("xhad", "no attached SR requires a cluster stack, so it is xhad")),
+    (PoolView([DUAL], False, "xhad", {"melio": None}, "xhad"), "", ("melio", DUAL_WHY)),  # the first installed
+    (PoolView([DUAL], False, "xhad"), "", (None, DUAL_WHY)),  # installed stacks unknown: not guessed
+    (PoolView([OCFS2], False, "xhad"), "corosync", ("corosync", "it was requested (cluster-stack=corosync)")),
+])
+def test_chosen_stack_and_why(view, requested, expected):
+    assert explain.chosen_stack(view, requested) == expected
+
+
+def test_statefile_sr_says_which_stack_why_and_which_sr_is_not_one():
+    text = why("INCOMPATIBLE_STATEFILE_SR", ["ocfs2"], PoolView([OCFS2, LVM], False, "xhad", INSTALLED, "xhad"),
+               {"heartbeat_srs": ["OpaqueRef:3"]})
+    assert "enable_ha chose cluster stack corosync because SR u-ocfs2" in text
+    assert "and SR u-lvm (l, type lvm) is not one" in text and "xe sr-list type=ocfs2" in text
+
+
+def test_constraint_names_the_sr_and_its_stack():
+    text = why("CLUSTER_STACK_CONSTRAINT", ["OpaqueRef:1", "corosync"], PoolView([OCFS2], False, "xhad"))
+    assert "SR u-ocfs2 (shared, type ocfs2) is attached and requires cluster stack corosync" in text
+    assert "cluster-stack=corosync" in text
+
+
+def test_unknown_stack_lists_what_is_installed():
+    text = why("UNKNOWN_CLUSTER_STACK", ["foo"], PoolView([], False, "xhad", INSTALLED, "xhad"),
+               {"cluster_stack": "foo"})
+    assert "no directory foo under the cluster-stack root. Installed stacks: corosync, melio, xhad." in text
+    assert "Installed" not in why("UNKNOWN_CLUSTER_STACK", ["foo"], PoolView([], False, "xhad"))  # unknown: unsaid
+    assert "not a cluster stack name" in why("UNKNOWN_CLUSTER_STACK", ["../x"], PoolView([], False, "xhad"))
+
+
+def test_other_errors_have_no_explanation():
+    assert explain.explain("HA_NOT_ENABLED", [], PoolView([], False, "xhad")) == []
