@@ -13,8 +13,14 @@ import logging
 import os
 import typing
 
-from sm_clusterstack.xapi import context, ha_monitor, recovery, runs, sandboxes, server, smscan
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import monitor as ha_monitor
+from sm_clusterstack.xapi import recovery
+from sm_clusterstack.xapi.hosts import runs
+from sm_clusterstack.xapi.hosts import sandboxes
+from sm_clusterstack.xapi.rpc import server
+from sm_clusterstack.xapi.hosts import smscan
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"

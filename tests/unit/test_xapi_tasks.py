@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from sm_clusterstack.xapi import api, tasks
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.methods import task as tasks
+from sm_clusterstack.xapi.rpc.dispatch import method
 
 
 def call(ctx, name, *params):

@@ -32,8 +32,12 @@ from xml.sax.saxutils import escape
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, context, ha, store, where
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import enable as ha
+from sm_clusterstack.xapi.db import store
+from sm_clusterstack.xapi.db import where
+from sm_clusterstack.xapi.rpc.dispatch import method
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 ASYNC_PREFIX = "Async."

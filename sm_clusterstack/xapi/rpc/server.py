@@ -20,7 +20,8 @@ import typing
 import xmlrpc.client
 
 from sm_clusterstack import errors, xmlrpc_safe
-from sm_clusterstack.xapi import api, httpframe
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.rpc import httpframe
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 READ_TIMEOUT = 10.0  # seconds each read of a request may wait (xapi's header_read_timeout_tcp)

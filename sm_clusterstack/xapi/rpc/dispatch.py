@@ -21,7 +21,7 @@ CALLER = threading.local()  # .local_root: the request came from uid 0 over the 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
 MAX_STRING = 65536  # characters in any one string of a parameter (xapi bounds the request at 300 KiB)
-METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd", "m_ops", "tasks", "ha_view")
+METHOD_MODULES = ("session", "getters", "pool", "host", "sr", "pbd", "ops", "task", "pool_ha")
 ASYNC_PREFIX = "Async."  # Async.<method>: xapi/tasks.py runs it as a task
 
 
@@ -74,7 +74,7 @@ def load_methods() -> None:
     """Import every method module so that the table is complete."""
     import importlib
     for module in METHOD_MODULES:
-        importlib.import_module("sm_clusterstack.xapi." + module)
+        importlib.import_module("sm_clusterstack.xapi.methods." + module)
 
 
 def caller_is_local_root() -> bool:
@@ -84,7 +84,7 @@ def caller_is_local_root() -> bool:
 
 def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False) -> dict:
     """Run XenAPI method ``name`` with ``params``; the response struct (logged by xapi/calllog.py)."""
-    from sm_clusterstack.xapi import calllog
+    from sm_clusterstack.xapi.rpc import calllog
     entry = calllog.begin(ctx, name, params)
     response = _dispatch(ctx, name, params, local_root)
     calllog.end(entry, response)
@@ -95,7 +95,7 @@ def _dispatch(ctx, name, params, local_root):
     CALLER.local_root = local_root
     try:
         if isinstance(name, str) and name.startswith(ASYNC_PREFIX):
-            from sm_clusterstack.xapi import tasks
+            from sm_clusterstack.xapi.methods import task as tasks
             return success(tasks.submit(ctx, name, params))
         return success(_call(ctx, name, params))
     except XenAPIError as e:

@@ -22,8 +22,11 @@ from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import liveset as liveset_mod
 from sm_clusterstack.stacks import mtc
-from sm_clusterstack.xapi import context, ha_checks, ha_steps, onhost
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import checks as ha_checks
+from sm_clusterstack.xapi.ha import steps as ha_steps
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
