@@ -6,3 +6,12 @@ get_<field>, ...); ``pool``, ``host``, ``sr``, ``pbd``, ``session`` and
 status and preflight queries.  A method checks its arguments, then calls
 the layers below (db, hosts, ha); it holds no rule of its own.
 """
+
+MODULES = ("session", "getters", "pool", "host", "sr", "pbd", "ops", "task", "pool_ha")
+
+
+def load() -> None:
+    """Import every method module, so that the registry's table is complete (idempotent)."""
+    import importlib
+    for module in MODULES:
+        importlib.import_module(__name__ + "." + module)

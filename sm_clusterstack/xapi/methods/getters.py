@@ -8,7 +8,7 @@ As xapi generates them: ``<cls>.get_all``, ``get_all_records``,
 
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import where
-from sm_clusterstack.xapi.rpc.dispatch import method
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 def _register(cls: str) -> None:

@@ -13,7 +13,7 @@ from sm_clusterstack.stacks import xhadconf
 from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import store as store_mod
-from sm_clusterstack.xapi.rpc.dispatch import method
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 def _other_config(ctx, host, change):

@@ -14,7 +14,7 @@ from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.hosts import drivers
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import store as store_mod
-from sm_clusterstack.xapi.rpc.dispatch import method
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 @method("SR.probe", "host:ref:host", "device_config:map", "type:str", "sm_config:map")

@@ -6,7 +6,7 @@ from sm_clusterstack.xapi.rpc import dispatch as api
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
-from sm_clusterstack.xapi.rpc.dispatch import method
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 @method("PBD.create", "args:record")

@@ -26,7 +26,7 @@ from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
-from sm_clusterstack.xapi.rpc.dispatch import method
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 @method("pool.get_ha_livesets", "self:ref:pool")

@@ -21,7 +21,7 @@ from sm_clusterstack.xapi.methods import pbd as m_pbd
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
-from sm_clusterstack.xapi.rpc.dispatch import method
+from sm_clusterstack.xapi.rpc.registry import method
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 

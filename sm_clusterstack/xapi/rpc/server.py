@@ -251,8 +251,10 @@ def _remove_stale(path: str) -> None:
 
 def start(ctx: typing.Any, port: typing.Optional[int] = None, socket_path: typing.Optional[str] = None,
           ) -> typing.List[socketserver.BaseServer]:
-    """Start the listeners in background threads; the servers (to ``shutdown``)."""
-    api.load_methods()
+    """Start the listeners in background threads; the servers (to ``shutdown``).
+
+    The method modules must be loaded (``methods.load``) before a call comes.
+    """
     servers = []
     try:
         if port is not None:
