@@ -14,6 +14,7 @@ import os
 import typing
 
 from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import lifecycle
 from sm_clusterstack.xapi.ha import monitor as ha_monitor
 from sm_clusterstack.xapi import methods, recovery
 from sm_clusterstack.xapi.hosts import runs
@@ -21,6 +22,7 @@ from sm_clusterstack.xapi.hosts import sandboxes
 from sm_clusterstack.xapi.rpc import server
 from sm_clusterstack.xapi.hosts import smscan
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
@@ -135,7 +137,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
     servers, host_servers, sandbox_pool = [], [], None
     ctx.ready = False
-    ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval)
+    ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval, on_fenced=lifecycle.reboot_fenced)
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
@@ -150,7 +152,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         ctx.xapi_url = server.url_of(servers[0])
         _recover(ctx)
         ctx.ready = True
-        ha_monitor.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
+        lifecycle.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
         _write_address(ctx.state_dir, servers)
     except BaseException:
         Service(ctx, servers, fd, sandbox_pool, host_servers).stop()
@@ -160,7 +162,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
 
 def _host_count(ctx: context.Pool) -> int:
     with ctx.store.read() as conn:
-        return conn.execute("SELECT COUNT(*) FROM host").fetchone()[0]
+        return records.host_count(conn)
 
 
 def _recover(ctx: context.Pool) -> None:
