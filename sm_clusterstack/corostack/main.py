@@ -64,10 +64,10 @@ def start_daemon(argv: typing.List[str]) -> int:
 def start_outcome(paths: daemon.Paths, times: timing.Timing) -> str:
     """"online", "blocked", "disabled", a reason the start failed, or "" while joining."""
     found = view.read(paths, times.view_stale)
-    if found is not None and found["state"] in ("online", "blocked", "disabled"):
-        return found["state"]
-    if found is not None and found["state"] == "failed":
-        return found["reason"]
+    if found is not None and found.state in ("online", "blocked", "disabled"):
+        return found.state
+    if found is not None and found.state == "failed":
+        return found.reason
     if daemon.monitor_pid(paths) is None or daemon.guard_pid(paths) is None:
         return "the monitor or the fence guard exited"
     return ""
@@ -165,10 +165,10 @@ def propose_master(argv: typing.List[str]) -> int:
     parse_args(argv)
     found, conf = need_daemon(environment()[1])
     me = conf.local_host_id.lower()
-    if found["state"] != "online":
+    if found.state != "online":
         sys.stdout.write("FALSE\n")
         return mtc.SUCCESS
-    live = set(found["committed"])
+    live = set(found.committed)
 
     def take(state):
         if state.master not in live or state.master in state.excluded:
