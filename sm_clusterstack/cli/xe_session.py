@@ -16,7 +16,7 @@ import os
 import sys
 import typing
 
-from sm_clusterstack import cli
+from sm_clusterstack import atomicfile, cli
 from sm_clusterstack.cli import xe_connect
 from sm_clusterstack.cli.xe_errors import ClientError
 
@@ -154,8 +154,6 @@ def _embedded_conf(options: xe_connect.Options, state: str) -> typing.Tuple[str,
     sm_dir = os.path.abspath(options.get("sm_dir") or remembered.values.get("sm-dir") or conf.sm_dir)
     root = os.path.abspath(options.get("cluster_stack_root") or remembered.values.get("cluster-stack-root")
                            or conf.cluster_stack_root)
-    with open(path + ".tmp", "w") as f:
-        f.write("# the embedded pool's drivers and stacks (sm-clusterstack xe)\n"
-                "sm-dir = %s\ncluster-stack-root = %s\n" % (sm_dir, root))
-    os.rename(path + ".tmp", path)
+    atomicfile.write(path, "# the embedded pool's drivers and stacks (sm-clusterstack xe)\n"
+                     "sm-dir = %s\ncluster-stack-root = %s\n" % (sm_dir, root))
     return sm_dir, root, conf.cluster_stack_default

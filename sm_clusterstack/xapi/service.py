@@ -13,6 +13,7 @@ import logging
 import os
 import typing
 
+from sm_clusterstack import atomicfile
 from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.ha import lifecycle
 from sm_clusterstack.xapi.ha import monitor as ha_monitor
@@ -113,12 +114,7 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
     for srv in servers:
         key = "url" if isinstance(srv, server.TCPServer) else "socket"
         address[key] = server.url_of(srv)
-    path = os.path.join(state_dir, ADDRESS_FILE)
-    _remove(path + ".tmp")
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(address, f)
-    os.rename(path + ".tmp", path)
+    atomicfile.write(os.path.join(state_dir, ADDRESS_FILE), json.dumps(address), mode=0o600)
 
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,

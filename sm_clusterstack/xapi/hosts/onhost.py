@@ -11,7 +11,7 @@ import logging
 import os
 import typing
 
-from sm_clusterstack import errors, hostsandbox, runner, stacks
+from sm_clusterstack import atomicfile, errors, hostsandbox, runner, stacks
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import mtc, scripts
 from sm_clusterstack.xapi.hosts import runs
@@ -54,11 +54,7 @@ def write_file(ctx, host: str, path: str, data: bytes, mode: int = 0o600) -> Non
     """Write ``data`` to ``path`` on ``host`` atomically with ``mode``, making its directory."""
     target = host_path(ctx, host, path)
     os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-    fd = os.open(target + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(target + ".tmp", mode)
-    os.rename(target + ".tmp", target)
+    atomicfile.write(target, data, mode=mode)
 
 
 def run_script(ctx, host: str, stack: str, script: str, args: typing.Sequence[str] = ()) -> runner.Result:
