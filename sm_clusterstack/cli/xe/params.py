@@ -8,10 +8,10 @@ carry xapi's texts.
 
 import typing
 
-from sm_clusterstack.cli import xe_select
-from sm_clusterstack.cli.xe_errors import CliFailure
-from sm_clusterstack.cli.xe_records import MAP, NORMAL, SET, XeClass
-from sm_clusterstack.cli.xe_select import STDPARAMS, Params, param
+from sm_clusterstack.cli.xe import select
+from sm_clusterstack.cli.xe.errors import CliFailure
+from sm_clusterstack.cli.xe.records import MAP, NORMAL, SET, XeClass
+from sm_clusterstack.cli.xe.select import STDPARAMS, Params, param
 
 
 class Command(object):
@@ -26,11 +26,11 @@ class Command(object):
 
 
 def param_set(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
+    row = select.one_row(ctx, cls, params)
     for key, value in params:
         if key in ("uuid",) + STDPARAMS:
             continue
-        kind, field = xe_select.field_type(cls, key)
+        kind, field = select.field_type(cls, key)
         if kind == MAP:
             sub = key[len(field.name) + 1:]
             if field.add is None:
@@ -49,8 +49,8 @@ def param_set(ctx, cls: XeClass, params: Params) -> None:
 
 
 def param_add(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
-    field = xe_select.lookup_field(cls, param(params, "param-name"))
+    row = select.one_row(ctx, cls, params)
+    field = select.lookup_field(cls, param(params, "param-name"))
     if field.kind == SET and field.add:
         if param(params, "param-key") is None:
             raise CliFailure("When adding a key to a set, use the syntax: *-param-add param-name=<name> "
@@ -67,8 +67,8 @@ def param_add(ctx, cls: XeClass, params: Params) -> None:
 
 
 def param_remove(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
-    field = xe_select.lookup_field(cls, param(params, "param-name"))
+    row = select.one_row(ctx, cls, params)
+    field = select.lookup_field(cls, param(params, "param-name"))
     key = param(params, "param-key")
     if field.kind in (SET, MAP) and field.remove:
         if key not in row.values(field):
@@ -81,8 +81,8 @@ def param_remove(ctx, cls: XeClass, params: Params) -> None:
 
 
 def param_clear(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
-    field = xe_select.lookup_field(cls, param(params, "param-name"))
+    row = select.one_row(ctx, cls, params)
+    field = select.lookup_field(cls, param(params, "param-name"))
     if field.kind in (SET, MAP) and field.remove:
         for member in list(row.values(field)):
             field.remove(ctx.api, row.ref, member)
@@ -106,14 +106,14 @@ def generated(cls: XeClass) -> typing.List[Command]:
         Command(cls.xe + "-list", [], ["params", "database:"] + names
                 + [f.name + ":contains" for f in cls.fields if f.kind == SET],
                 "Lists all the %s, filtering on the optional arguments. To filter on map parameters, use the "
-                "syntax 'map-param:key=value'" % cls.plural, _bind(xe_select.list_records, cls),
+                "syntax 'map-param:key=value'" % cls.plural, _bind(select.list_records, cls),
                 standard=cls.xe == "sr"),
         Command(cls.xe + "-param-list", ["uuid"], ["database:"],
-                "Lists all the parameters of the object specified by the uuid.", _bind(xe_select.param_list, cls)),
+                "Lists all the parameters of the object specified by the uuid.", _bind(select.param_list, cls)),
         Command(cls.xe + "-param-get", ["uuid", "param-name"], ["param-key", "database:"],
                 "Gets the parameter specified of the object. If the parameter is a map of key=value pairs, use "
                 "'param-key=<key>' to get the value associated with a particular key.",
-                _bind(xe_select.param_get, cls)),
+                _bind(select.param_get, cls)),
     ]
     if settable:
         commands.insert(0, Command(

@@ -22,7 +22,7 @@ pool is created there on first use, and the client says so), with
 import os
 import typing
 
-from sm_clusterstack.cli.xe_errors import ClientError, UsageError
+from sm_clusterstack.cli.xe.errors import ClientError, UsageError
 
 LOCAL_XAPI = "/var/lib/xcp/xapi"
 CLIENT_KEYS = ("server", "port", "username", "password", "passwordfile", "nossl", "debug", "debugonfail",

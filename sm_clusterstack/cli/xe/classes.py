@@ -9,8 +9,8 @@ settable, through the shim's own ``host.set_address`` (xapi takes it from
 the management interface).
 """
 
-from sm_clusterstack.cli import xe_records as r
-from sm_clusterstack.cli.xe_records import XeClass
+from sm_clusterstack.cli.xe import records as r
+from sm_clusterstack.cli.xe.records import XeClass
 
 POOL = XeClass("pool", "pool", [
     r.text("uuid", "uuid"),
