@@ -70,20 +70,3 @@ def _raw_verb(argv: typing.List[str]) -> typing.Any:
         return None
     module = importlib.import_module(modules[argv[0]])
     return module if getattr(module, "RAW_ARGUMENTS", False) else None
-
-
-def add_xapi_conf(parser: argparse.ArgumentParser) -> None:
-    """The --xapi-conf option shared by verbs that read xapi.conf."""
-    parser.add_argument("--xapi-conf", metavar="FILE",
-                        help="xapi.conf to read cluster-stack-root, cluster-stack-default "
-                             "and sm-dir from (default: /etc/xapi.conf if present)")
-
-
-def load_conf(args: argparse.Namespace) -> typing.Any:
-    """The XapiConf named by --xapi-conf; prints the error and exits 2 on a bad file."""
-    from sm_clusterstack import config
-    try:
-        return config.load(args.xapi_conf)
-    except config.ConfigError as e:
-        sys.stderr.write("sm-clusterstack: %s\n" % e)
-        raise SystemExit(EXIT_USAGE)

@@ -16,7 +16,7 @@ import os
 import sys
 import typing
 
-from sm_clusterstack import cli
+from sm_clusterstack.cli.options import load_conf
 from sm_clusterstack.cli.xe import connect
 from sm_clusterstack.cli.xe.errors import ClientError
 
@@ -57,13 +57,13 @@ class connected(object):
 
 
 def password_of(options: connect.Options) -> str:
-    """-pw / -pwf, else --password-file (the shim's format), else xe's default."""
-    if options.get("shim_password_file") and not options.get("passwordfile"):
+    """-pw / -pwf (``passwordfile``), else --password-file (``password_file``, the shim's format), else xe's."""
+    if options.get("password_file") and not options.get("passwordfile"):
         from sm_clusterstack.xapi import context
         try:
-            return context.read_password(options.get("shim_password_file"))
+            return context.read_password(options.get("password_file"))
         except (OSError, ValueError) as e:
-            raise ClientError("Error opening password file '%s': %s" % (options.get("shim_password_file"), e))
+            raise ClientError("Error opening password file '%s': %s" % (options.get("password_file"), e))
     return options.get("password")
 
 
@@ -148,7 +148,7 @@ def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, st
     from sm_clusterstack import config
     path = os.path.join(state, EMBEDDED_CONF)
     remembered = config.load(path) if os.path.exists(path) else config.XapiConf()
-    conf = cli.load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
+    conf = load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
     sm_dir = os.path.abspath(options.get("sm_dir") or remembered.values.get("sm-dir") or conf.sm_dir)
     root = os.path.abspath(options.get("cluster_stack_root") or remembered.values.get("cluster-stack-root")
                            or conf.cluster_stack_root)
