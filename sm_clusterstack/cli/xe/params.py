@@ -48,41 +48,45 @@ def param_set(ctx, cls: XeClass, params: Params) -> None:
             raise CliFailure("Field '%s' is read-only." % key)
 
 
+def _named_field(ctx, cls: XeClass, params: Params) -> typing.Tuple[typing.Any, typing.Any]:
+    """The row of ``uuid=`` and its field named by ``param-name=`` (xe's order of checks: the object first)."""
+    return select.one_row(ctx, cls, params), select.lookup_field(cls, param(params, "param-name"))
+
+
+def _changeable(field, change: typing.Any, read_only: str, not_set_or_map: str) -> None:
+    """Refuse, with xe's text, a change to a field that is no set or map, or has no ``change``."""
+    if field.kind not in (SET, MAP):
+        raise CliFailure(not_set_or_map)
+    if not change:
+        raise CliFailure(read_only)
+
+
 def param_add(ctx, cls: XeClass, params: Params) -> None:
-    row = select.one_row(ctx, cls, params)
-    field = select.lookup_field(cls, param(params, "param-name"))
-    if field.kind == SET and field.add:
+    row, field = _named_field(ctx, cls, params)
+    _changeable(field, field.add, "Parameter is read-only", "Can only add to parameters of type Set or Map")
+    if field.kind == SET:
         if param(params, "param-key") is None:
             raise CliFailure("When adding a key to a set, use the syntax: *-param-add param-name=<name> "
                              "param-key=<key>")
         field.add(ctx.api, row.ref, param(params, "param-key"))
-    elif field.kind == MAP and field.add:
-        for key, value in params:
-            if key not in ("uuid", "param-name", "param-key") + STDPARAMS:
-                field.add(ctx.api, row.ref, key, value)
-    elif field.kind in (SET, MAP):
-        raise CliFailure("Parameter is read-only")
-    else:
-        raise CliFailure("Can only add to parameters of type Set or Map")
+        return
+    for key, value in params:
+        if key not in ("uuid", "param-name", "param-key") + STDPARAMS:
+            field.add(ctx.api, row.ref, key, value)
 
 
 def param_remove(ctx, cls: XeClass, params: Params) -> None:
-    row = select.one_row(ctx, cls, params)
-    field = select.lookup_field(cls, param(params, "param-name"))
+    row, field = _named_field(ctx, cls, params)
+    _changeable(field, field.remove, "Cannot remove parameters from read-only map",
+                "Can only remove from parameters of type Set or Map")
     key = param(params, "param-key")
-    if field.kind in (SET, MAP) and field.remove:
-        if key not in row.values(field):
-            raise CliFailure(("Key %s is not in the set" if field.kind == SET else "Key %s is not in map") % key)
-        field.remove(ctx.api, row.ref, key)
-    elif field.kind in (SET, MAP):
-        raise CliFailure("Cannot remove parameters from read-only map")
-    else:
-        raise CliFailure("Can only remove from parameters of type Set or Map")
+    if key not in row.values(field):
+        raise CliFailure(("Key %s is not in the set" if field.kind == SET else "Key %s is not in map") % key)
+    field.remove(ctx.api, row.ref, key)
 
 
 def param_clear(ctx, cls: XeClass, params: Params) -> None:
-    row = select.one_row(ctx, cls, params)
-    field = select.lookup_field(cls, param(params, "param-name"))
+    row, field = _named_field(ctx, cls, params)
     if field.kind in (SET, MAP) and field.remove:
         for member in list(row.values(field)):
             field.remove(ctx.api, row.ref, member)

@@ -8,7 +8,10 @@ fields can also be read as such (for ``map:key=`` filters and
 ``*-param-get param-key=``), and a field is settable when it has a setter.
 The fields are those of records.ml that the shim's records carry, in
 records.ml's order; ``default_params`` are ``*-list``'s columns from
-``cli_operations.ml`` ``gen_cmds``.
+``cli_operations.ml`` ``gen_cmds``.  A class's fields are written as a
+table, a field a line (``field_table``): the xe name, the kind of field
+(``TEXT``, ``REF``, ``MAP_RW``, ...: how it prints, is read and changed),
+the record's key, and the class of the refs for a ref field.
 """
 
 import typing
@@ -117,61 +120,128 @@ def show_map(value: typing.Any) -> str:
     return "; ".join("%s: %s" % (k, v) for k, v in (value or {}).items())
 
 
-def text(name, key, set_method=None, **kw):
-    return Field(name, lambda lk, ref, rec: str(rec.get(key, "")), set=_setter(set_method), **kw)
+# The second word of a row of a class's field table: how the field shows the record's value (records.ml's
+# get, and get_set or get_map where it has them); the third word is the record's key, a fourth an argument
+TEXT = "text"                  # the value as a string
+SETTABLE = "settable"          # the same, set through ``<class>.set_<key>``
+BOOLEAN = "boolean"            # true / false
+JOINED = "joined"              # a list joined by "; "
+COMMA_JOINED = "comma-joined"  # a list joined by ", "
+REF = "ref"                    # a ref as the uuid of its object (argument: the object's class)
+REF_NAME = "ref-name"          # a ref as the name-label of its object (argument: its class)
+REFS = "refs"                  # a set of refs as their uuids (argument: their class)
+REFS_TEXT = "refs-text"        # refs as their uuids, printed only (records.ml has no get_set for it)
+STRINGS = "strings"            # a set of strings
+OPERATIONS = "operations"      # the set of current operations (a map's values)
+OPERATIONS_TEXT = "operations-text"  # the same, printed only
+MAP_RO = "map"                 # a map
+MAP_RW = "map-rw"              # a map changed through ``<class>.add_to_<key>`` / ``remove_from_<key>``
+MAP_TEXT = "map-text"          # a map printed like one but, as records.ml has no get_map for it, filtered as text
+TIME = "time"                  # a DateTime
+COMPUTED = "computed"          # computed from more than one value: the key names the function (COMPUTED_BY)
+DEPRECATED = "deprecated"      # a last word: the field is shown with [DEPRECATED]
+OF_A_CLASS = (REF, REF_NAME, REFS, REFS_TEXT)  # the kinds whose row has an argument: the class of the refs
 
 
-def boolean(name, key, **kw):
+def field_table(api_class: str, table: str) -> typing.List[Field]:
+    """The fields of an xe class from its table: a row a line, ``name how key [argument] [deprecated]``."""
+    return [_field(api_class, *line.split()) for line in table.strip().splitlines()]
+
+
+def _field(api_class, name, how, key, *rest) -> Field:
+    argument = [word for word in rest if word != DEPRECATED]
+    if how not in _BUILD:
+        raise ValueError("xe field table of %s, row %s: no kind of field %r" % (api_class, name, how))
+    if len(argument) != (how in OF_A_CLASS):
+        raise ValueError("xe field table of %s, row %s: %s %s" % (
+            api_class, name, how, "takes the class of its refs" if how in OF_A_CLASS else "takes no argument"))
+    return _BUILD[how](name, key, api_class, argument[0] if argument else None, deprecated=DEPRECATED in rest)
+
+
+def _text(name, key, api_class, argument, **kw):
+    return Field(name, lambda lk, ref, rec: str(rec.get(key, "")), **kw)
+
+
+def _settable(name, key, api_class, argument, **kw):
+    def set_value(api, ref, value):
+        getattr(getattr(api, api_class), "set_" + key)(ref, value)
+    return Field(name, lambda lk, ref, rec: str(rec.get(key, "")), set=set_value, **kw)
+
+
+def _boolean(name, key, api_class, argument, **kw):
     return Field(name, lambda lk, ref, rec: show_bool(rec.get(key, False)), **kw)
 
 
-def joined(name, key, sep="; ", **kw):
-    return Field(name, lambda lk, ref, rec: sep.join(str(v) for v in rec.get(key, [])), **kw)
+def _joined(separator):
+    def build(name, key, api_class, argument, **kw):
+        return Field(name, lambda lk, ref, rec: separator.join(str(v) for v in rec.get(key, [])), **kw)
+    return build
 
 
-def ref_uuid(name, key, cls, **kw):
-    return Field(name, lambda lk, ref, rec: lk.uuid(cls, rec.get(key, NULL_REF)), **kw)
+def _ref(name, key, api_class, argument, **kw):
+    return Field(name, lambda lk, ref, rec: lk.uuid(argument, rec.get(key, NULL_REF)), **kw)
 
 
-def ref_name(name, key, cls, **kw):
-    return Field(name, lambda lk, ref, rec: lk.name(cls, rec.get(key, NULL_REF)), **kw)
+def _ref_name(name, key, api_class, argument, **kw):
+    return Field(name, lambda lk, ref, rec: lk.name(argument, rec.get(key, NULL_REF)), **kw)
 
 
-def ref_uuids(name, key, cls, **kw):
-    """A set of refs printed as their uuids (records.ml ``get_uuids_from_refs``)."""
-    def values(lk, ref, rec):
-        return [lk.uuid(cls, r) for r in rec.get(key, [])]
-    return Field(name, lambda lk, ref, rec: "; ".join(values(lk, ref, rec)), kind=SET, values=values, **kw)
+def _members(key, argument, how):
+    """The members of a set-like field as strings, as (lookup, ref, record) -> list."""
+    if how == REFS:
+        return lambda lk, ref, rec: [lk.uuid(argument, r) for r in rec.get(key, [])]
+    if how == OPERATIONS:
+        return lambda lk, ref, rec: list(rec.get(key, {}).values())
+    return lambda lk, ref, rec: list(rec.get(key, []))
 
 
-def map_field(name, key, api_class=None, **kw):
-    """A map; with ``api_class`` it is RW through ``<class>.add_to_<key>`` / ``remove_from_<key>``."""
-    def add(api, ref, k, v):
-        getattr(getattr(api, api_class), "add_to_" + key)(ref, k, v)
+def _listed(how, as_set):
+    """Members joined by "; "; as a set (records.ml get_set) or, where records.ml has no get_set, as text."""
+    def build(name, key, api_class, argument, **kw):
+        values = _members(key, argument, how)
 
-    def remove(api, ref, k):
-        getattr(getattr(api, api_class), "remove_from_" + key)(ref, k)
-    return Field(name, lambda lk, ref, rec: show_map(rec.get(key)), kind=MAP,
-                 values=lambda lk, ref, rec: dict(rec.get(key) or {}),
-                 add=add if api_class else None, remove=remove if api_class else None, **kw)
+        def show(lk, ref, rec):
+            return "; ".join(values(lk, ref, rec))
+        return Field(name, show, kind=SET, values=values, **kw) if as_set else Field(name, show, **kw)
+    return build
 
 
-def map_text(name, key, **kw):
-    """A map printed like one but, as records.ml has no get_map for it, filtered as plain text."""
+def _map(writable):
+    """A map; a writable one through ``<class>.add_to_<key>`` / ``remove_from_<key>``."""
+    def build(name, key, api_class, argument, **kw):
+        def add(api, ref, k, v):
+            getattr(getattr(api, api_class), "add_to_" + key)(ref, k, v)
+
+        def remove(api, ref, k):
+            getattr(getattr(api, api_class), "remove_from_" + key)(ref, k)
+        return Field(name, lambda lk, ref, rec: show_map(rec.get(key)), kind=MAP,
+                     values=lambda lk, ref, rec: dict(rec.get(key) or {}),
+                     add=add if writable else None, remove=remove if writable else None, **kw)
+    return build
+
+
+def _map_text(name, key, api_class, argument, **kw):
     return Field(name, lambda lk, ref, rec: show_map(rec.get(key)), **kw)
 
 
-def _setter(method):
-    if method is None:
-        return None
-    cls, name = method.split(".")
-
-    def set_value(api, ref, value):
-        getattr(getattr(api, cls), name)(ref, value)
-    return set_value
+def _time_field(name, key, api_class, argument, **kw):
+    return Field(name, _time(key), **kw)
 
 
-def _sr_host(lk, ref, rec):
+def _computed(name, key, api_class, argument, **kw):
+    return Field(name, COMPUTED_BY[key], **kw)
+
+
+_BUILD = {
+    TEXT: _text, SETTABLE: _settable, BOOLEAN: _boolean, JOINED: _joined("; "), COMMA_JOINED: _joined(", "),
+    REF: _ref, REF_NAME: _ref_name, REFS: _listed(REFS, True), REFS_TEXT: _listed(REFS, False),
+    STRINGS: _listed(STRINGS, True), OPERATIONS: _listed(OPERATIONS, True),
+    OPERATIONS_TEXT: _listed(OPERATIONS, False), MAP_RO: _map(False), MAP_RW: _map(True), MAP_TEXT: _map_text,
+    TIME: _time_field, COMPUTED: _computed,
+}
+
+
+def sr_host(lk, ref, rec) -> str:
     """records.ml sr_record ``host``: <shared> for several PBDs, else the one PBD's host name."""
     pbds = rec.get("PBDs", [])
     if len(pbds) > 1:
@@ -180,7 +250,8 @@ def _sr_host(lk, ref, rec):
     return lk.name("host", pbd["host"]) if pbd else NOT_IN_DATABASE
 
 
-def _progress(lk, ref, rec):
+def task_progress(lk, ref, rec) -> str:
+    """records.ml task_record ``progress``: three decimals."""
     return "%.3f" % float(rec.get("progress", 0.0))
 
 
@@ -191,6 +262,10 @@ def _time(key):
     return show
 
 
-def _host_metrics_live(lk, ref, rec):
+def host_metrics_live(lk, ref, rec) -> str:
+    """records.ml host_record ``host-metrics-live``: its host_metrics' live."""
     metrics = lk.record("host_metrics", rec.get("metrics", NULL_REF))
     return show_bool(metrics["live"]) if metrics else NOT_IN_DATABASE
+
+
+COMPUTED_BY = {"sr_host": sr_host, "task_progress": task_progress, "host_metrics_live": host_metrics_live}
