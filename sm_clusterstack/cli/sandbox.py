@@ -6,6 +6,7 @@ import sqlite3
 import sys
 
 from sm_clusterstack import cli
+from sm_clusterstack.cli import options
 
 HELP = "run a command inside a host sandbox of a pool served with --sandbox"
 
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     run_parser = sub.add_parser("exec", help="run CMD in HOST's sandbox with xapi's environment for stack scripts")
-    run_parser.add_argument("--state", required=True, metavar="DIR", help="the pool's state directory")
+    options.add(run_parser, "sandbox", options.STATE)
     run_parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                             help="kill the command after S seconds (default 3600)")
     run_parser.add_argument("host", metavar="HOST", help="the host's uuid or name-label")

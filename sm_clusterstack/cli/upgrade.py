@@ -11,27 +11,23 @@ import sys
 import typing
 
 from sm_clusterstack import cli
+from sm_clusterstack.cli import options
 from sm_clusterstack.stacks import upgrade
 
 HELP = "move xhad's scripts and tools into <root>/xhad and set pool.ha_cluster_stack to xhad where unset"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    cli.add_xapi_conf(parser)
-    parser.add_argument("--root", metavar="DIR",
-                        help="cluster-stack root (default: cluster-stack-root of xapi.conf, "
-                             "else /usr/libexec/xapi/cluster-stack)")
+    options.add(parser, "upgrade", options.XAPI_CONF, options.ROOT)
     parser.add_argument("--legacy-dir", metavar="DIR", default=upgrade.LEGACY_DIR,
                         help="where xhad's tools are now (default: %(default)s)")
-    parser.add_argument("--state", metavar="DIR",
-                        help="state directory of the shim's store: migrate it and set "
-                             "ha_cluster_stack to xhad where it has none")
+    options.add(parser, "upgrade", options.STATE)
     parser.add_argument("--dry-run", action="store_true", help="print what would be done; change nothing")
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan, print, apply (unless --dry-run), then the store."""
-    root = args.root or cli.load_conf(args).cluster_stack_root
+    root = options.stack_root(args)
     try:
         steps = upgrade.plan(root, args.legacy_dir)
     except upgrade.UpgradeError as e:

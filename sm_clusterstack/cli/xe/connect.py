@@ -22,7 +22,8 @@ pool is created there on first use, and the client says so), with
 import os
 import typing
 
-from sm_clusterstack.cli.xe_errors import ClientError, UsageError
+from sm_clusterstack.cli.options import XE_EMBEDDED
+from sm_clusterstack.cli.xe.errors import ClientError, UsageError
 
 LOCAL_XAPI = "/var/lib/xcp/xapi"
 CLIENT_KEYS = ("server", "port", "username", "password", "passwordfile", "nossl", "debug", "debugonfail",
@@ -30,9 +31,8 @@ CLIENT_KEYS = ("server", "port", "username", "password", "passwordfile", "nossl"
 XE_SWITCHES = {"-s": "server", "-h": "server", "-p": "port", "-u": "username", "-pw": "password",
                "-pwf": "passwordfile", "--traceparent": "traceparent"}
 XE_FLAGS = {"--nossl": "nossl", "--debug": "debug", "--debug-on-fail": "debugonfail"}
-OUR_OPTIONS = {"--server": "server", "--password-file": "shim_password_file", "--embedded": "embedded",
-               "--sm-dir": "sm_dir", "--cluster-stack-root": "cluster_stack_root", "--hosts": "hosts",
-               "--xapi-conf": "xapi_conf", "--sandbox-prefix": "sandbox_prefix"}
+OUR_OPTIONS = dict([("--server", "server"), ("--embedded", "embedded")]
+                   + [(option.flag, option.dest) for option in XE_EMBEDDED])
 
 
 class Options(object):

@@ -16,9 +16,10 @@ import os
 import sys
 import typing
 
-from sm_clusterstack import atomicfile, cli
-from sm_clusterstack.cli import xe_connect
-from sm_clusterstack.cli.xe_errors import ClientError
+from sm_clusterstack import atomicfile
+from sm_clusterstack.cli.options import load_conf
+from sm_clusterstack.cli.xe import connect
+from sm_clusterstack.cli.xe.errors import ClientError
 
 EMBEDDED_CONF = "embedded.conf"
 ORIGINATOR = "sm-clusterstack-xe"
@@ -27,14 +28,14 @@ ORIGINATOR = "sm-clusterstack-xe"
 class connected(object):
     """``with connected(options, environ) as session``: logged in; logged out and stopped on exit."""
 
-    def __init__(self, options: xe_connect.Options, environ: typing.Mapping[str, str]) -> None:
+    def __init__(self, options: connect.Options, environ: typing.Mapping[str, str]) -> None:
         self.options = options
         self.environ = environ
         self.service = None
         self.session = None
 
     def __enter__(self):
-        where = xe_connect.target(self.options, self.environ)
+        where = connect.target(self.options, self.environ)
         if where.kind == "embedded":
             self.session, self.service = open_embedded(self.options, where)
         else:
@@ -56,24 +57,24 @@ class connected(object):
         return False
 
 
-def password_of(options: xe_connect.Options) -> str:
-    """-pw / -pwf, else --password-file (the shim's format), else xe's default."""
-    if options.get("shim_password_file") and not options.get("passwordfile"):
+def password_of(options: connect.Options) -> str:
+    """-pw / -pwf (``passwordfile``), else --password-file (``password_file``, the shim's format), else xe's."""
+    if options.get("password_file") and not options.get("passwordfile"):
         from sm_clusterstack.xapi.rpc import context
         try:
-            return context.read_password(options.get("shim_password_file"))
+            return context.read_password(options.get("password_file"))
         except (OSError, ValueError) as e:
-            raise ClientError("Error opening password file '%s': %s" % (options.get("shim_password_file"), e))
+            raise ClientError("Error opening password file '%s': %s" % (options.get("password_file"), e))
     return options.get("password")
 
 
-def session_for(where: xe_connect.Target, options: xe_connect.Options) -> typing.Any:
+def session_for(where: connect.Target, options: connect.Options) -> typing.Any:
     """An XenAPI Session (not yet logged in) for ``where``."""
     import XenAPI
     from sm_clusterstack.smapi import pool
     if where.kind == "local":
-        if os.path.exists(xe_connect.LOCAL_XAPI):
-            return unix_session(xe_connect.LOCAL_XAPI)
+        if os.path.exists(connect.LOCAL_XAPI):
+            return unix_session(connect.LOCAL_XAPI)
         port = options.get("port") or "80"
         return XenAPI.Session("http://127.0.0.1:%s/" % port, transport=pool.TimeoutTransport(300.0))
     if where.kind == "socket":
@@ -99,7 +100,7 @@ def login(session: typing.Any, user: str, password: str) -> typing.Any:
     return session
 
 
-def open_embedded(options: xe_connect.Options, where: xe_connect.Target) -> typing.Tuple[typing.Any, typing.Any]:
+def open_embedded(options: connect.Options, where: connect.Target) -> typing.Tuple[typing.Any, typing.Any]:
     """(session, in-process service or None) for the embedded pool in ``where.where``."""
     from sm_clusterstack.xapi.rpc import context
     from sm_clusterstack.xapi import service
@@ -138,19 +139,19 @@ def _url_session(url: str) -> typing.Any:
     return XenAPI.Session(url)
 
 
-def _hosts(options: xe_connect.Options) -> int:
+def _hosts(options: connect.Options) -> int:
     text = options.get("hosts") or "1"
     if not text.isdigit():
         raise ClientError("sm-clusterstack xe: --hosts takes a number of hosts, not %r" % text)
     return int(text)
 
 
-def _embedded_conf(options: xe_connect.Options, state: str) -> typing.Tuple[str, str, str]:
+def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, str, str]:
     """sm-dir, stack root and default stack: options, else remembered, else xapi.conf."""
     from sm_clusterstack import config
     path = os.path.join(state, EMBEDDED_CONF)
     remembered = config.load(path) if os.path.exists(path) else config.XapiConf()
-    conf = cli.load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
+    conf = load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
     sm_dir = os.path.abspath(options.get("sm_dir") or remembered.values.get("sm-dir") or conf.sm_dir)
     root = os.path.abspath(options.get("cluster_stack_root") or remembered.values.get("cluster-stack-root")
                            or conf.cluster_stack_root)

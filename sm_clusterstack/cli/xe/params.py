@@ -8,10 +8,10 @@ carry xapi's texts.
 
 import typing
 
-from sm_clusterstack.cli import xe_select
-from sm_clusterstack.cli.xe_errors import CliFailure
-from sm_clusterstack.cli.xe_records import MAP, NORMAL, SET, XeClass
-from sm_clusterstack.cli.xe_select import STDPARAMS, Params, param
+from sm_clusterstack.cli.xe import select
+from sm_clusterstack.cli.xe.errors import CliFailure
+from sm_clusterstack.cli.xe.records import MAP, NORMAL, SET, XeClass
+from sm_clusterstack.cli.xe.select import STDPARAMS, Params, param
 
 
 class Command(object):
@@ -26,11 +26,11 @@ class Command(object):
 
 
 def param_set(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
+    row = select.one_row(ctx, cls, params)
     for key, value in params:
         if key in ("uuid",) + STDPARAMS:
             continue
-        kind, field = xe_select.field_type(cls, key)
+        kind, field = select.field_type(cls, key)
         if kind == MAP:
             sub = key[len(field.name) + 1:]
             if field.add is None:
@@ -48,41 +48,45 @@ def param_set(ctx, cls: XeClass, params: Params) -> None:
             raise CliFailure("Field '%s' is read-only." % key)
 
 
+def _named_field(ctx, cls: XeClass, params: Params) -> typing.Tuple[typing.Any, typing.Any]:
+    """The row of ``uuid=`` and its field named by ``param-name=`` (xe's order of checks: the object first)."""
+    return select.one_row(ctx, cls, params), select.lookup_field(cls, param(params, "param-name"))
+
+
+def _changeable(field, change: typing.Any, read_only: str, not_set_or_map: str) -> None:
+    """Refuse, with xe's text, a change to a field that is no set or map, or has no ``change``."""
+    if field.kind not in (SET, MAP):
+        raise CliFailure(not_set_or_map)
+    if not change:
+        raise CliFailure(read_only)
+
+
 def param_add(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
-    field = xe_select.lookup_field(cls, param(params, "param-name"))
-    if field.kind == SET and field.add:
+    row, field = _named_field(ctx, cls, params)
+    _changeable(field, field.add, "Parameter is read-only", "Can only add to parameters of type Set or Map")
+    if field.kind == SET:
         if param(params, "param-key") is None:
             raise CliFailure("When adding a key to a set, use the syntax: *-param-add param-name=<name> "
                              "param-key=<key>")
         field.add(ctx.api, row.ref, param(params, "param-key"))
-    elif field.kind == MAP and field.add:
-        for key, value in params:
-            if key not in ("uuid", "param-name", "param-key") + STDPARAMS:
-                field.add(ctx.api, row.ref, key, value)
-    elif field.kind in (SET, MAP):
-        raise CliFailure("Parameter is read-only")
-    else:
-        raise CliFailure("Can only add to parameters of type Set or Map")
+        return
+    for key, value in params:
+        if key not in ("uuid", "param-name", "param-key") + STDPARAMS:
+            field.add(ctx.api, row.ref, key, value)
 
 
 def param_remove(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
-    field = xe_select.lookup_field(cls, param(params, "param-name"))
+    row, field = _named_field(ctx, cls, params)
+    _changeable(field, field.remove, "Cannot remove parameters from read-only map",
+                "Can only remove from parameters of type Set or Map")
     key = param(params, "param-key")
-    if field.kind in (SET, MAP) and field.remove:
-        if key not in row.values(field):
-            raise CliFailure(("Key %s is not in the set" if field.kind == SET else "Key %s is not in map") % key)
-        field.remove(ctx.api, row.ref, key)
-    elif field.kind in (SET, MAP):
-        raise CliFailure("Cannot remove parameters from read-only map")
-    else:
-        raise CliFailure("Can only remove from parameters of type Set or Map")
+    if key not in row.values(field):
+        raise CliFailure(("Key %s is not in the set" if field.kind == SET else "Key %s is not in map") % key)
+    field.remove(ctx.api, row.ref, key)
 
 
 def param_clear(ctx, cls: XeClass, params: Params) -> None:
-    row = xe_select.one_row(ctx, cls, params)
-    field = xe_select.lookup_field(cls, param(params, "param-name"))
+    row, field = _named_field(ctx, cls, params)
     if field.kind in (SET, MAP) and field.remove:
         for member in list(row.values(field)):
             field.remove(ctx.api, row.ref, member)
@@ -106,14 +110,14 @@ def generated(cls: XeClass) -> typing.List[Command]:
         Command(cls.xe + "-list", [], ["params", "database:"] + names
                 + [f.name + ":contains" for f in cls.fields if f.kind == SET],
                 "Lists all the %s, filtering on the optional arguments. To filter on map parameters, use the "
-                "syntax 'map-param:key=value'" % cls.plural, _bind(xe_select.list_records, cls),
+                "syntax 'map-param:key=value'" % cls.plural, _bind(select.list_records, cls),
                 standard=cls.xe == "sr"),
         Command(cls.xe + "-param-list", ["uuid"], ["database:"],
-                "Lists all the parameters of the object specified by the uuid.", _bind(xe_select.param_list, cls)),
+                "Lists all the parameters of the object specified by the uuid.", _bind(select.param_list, cls)),
         Command(cls.xe + "-param-get", ["uuid", "param-name"], ["param-key", "database:"],
                 "Gets the parameter specified of the object. If the parameter is a map of key=value pairs, use "
                 "'param-key=<key>' to get the value associated with a particular key.",
-                _bind(xe_select.param_get, cls)),
+                _bind(select.param_get, cls)),
     ]
     if settable:
         commands.insert(0, Command(

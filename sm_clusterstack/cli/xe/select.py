@@ -9,9 +9,8 @@ param-set, param-add, param-remove, param-clear).
 
 import typing
 
-from sm_clusterstack.cli import xe_records
-from sm_clusterstack.cli.xe_errors import CliFailure, MissingParam
-from sm_clusterstack.cli.xe_records import MAP, NORMAL, SET, Field, XeClass
+from sm_clusterstack.cli.xe.errors import CliFailure, MissingParam
+from sm_clusterstack.cli.xe.records import MAP, NORMAL, SET, Field, Lookup, XeClass
 
 Params = typing.List[typing.Tuple[str, str]]
 STDPARAMS = ("server", "password", "port", "username", "minimal", "force", "multiple", "all",
@@ -139,7 +138,7 @@ def chosen_fields(cls: XeClass, params: Params, default: typing.List[str]) -> ty
     return [f for f in fields if not f.hidden]
 
 
-def rows_of(api: typing.Any, cls: XeClass, lookup: xe_records.Lookup) -> typing.List[Row]:
+def rows_of(api: typing.Any, cls: XeClass, lookup: Lookup) -> typing.List[Row]:
     """Every record of ``cls`` (``get_all_records_where "true"``, as ``list`` asks), in ref order."""
     found = getattr(api, cls.api).get_all_records_where("true")
     rows = []

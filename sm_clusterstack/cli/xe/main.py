@@ -6,7 +6,7 @@
 split on the first ``=``), checks the command's required parameters before
 connecting, and prints and exits as xe: 0 on success, 1 on any error,
 usage errors included (``xapi_cli.ml`` ``exception_handler``).  Where it
-connects is xe_connect's: ``-s`` / ``--server``, ``--embedded DIR`` or
+connects is ``connect``'s: ``-s`` / ``--server``, ``--embedded DIR`` or
 ``$SM_CLUSTERSTACK_STATE`` (named on stderr), else the local xapi.  After
 an error that concerns cluster stacks, ``Why:`` and ``Next:`` lines say
 what is in the way and what to do (``sm_clusterstack.explain``); the
@@ -18,8 +18,8 @@ import sys
 import typing
 
 from sm_clusterstack import cli
-from sm_clusterstack.cli import xe_commands, xe_connect, xe_errors, xe_help, xe_records, xe_select
-from sm_clusterstack.cli.xe_errors import ClientError, CliFailure, MissingParam, UsageError
+from sm_clusterstack.cli.xe import commands, connect, errors, help, records, select
+from sm_clusterstack.cli.xe.errors import ClientError, CliFailure, MissingParam, UsageError
 
 HELP = "an xe that behaves like xe (-s SERVER, --embedded DIR or $SM_CLUSTERSTACK_STATE, else the local xapi)"
 RAW_ARGUMENTS = True  # cli.main hands this verb its argv unparsed
@@ -32,18 +32,10 @@ class Run(object):
         self.api = api
         self.write_out = out.write
         self.write_err = lambda text: (err.write(text), err.flush())
-        self.printer = xe_select.Printer(out.write, minimal)
-        self.lookup = xe_records.Lookup(api)
+        self.printer = select.Printer(out.write, minimal)
+        self.lookup = records.Lookup(api)
         self.progress = progress
         self.request = {}  # what an explanation may read of the command (enable_ha's SRs, stack)
-
-
-def add_arguments(parser) -> None:
-    """Unused: the verb parses its own arguments (RAW_ARGUMENTS)."""
-
-
-def run(args) -> int:
-    return main(args)
 
 
 def main(argv: typing.List[str], environ: typing.Optional[typing.Mapping[str, str]] = None) -> int:
@@ -52,35 +44,35 @@ def main(argv: typing.List[str], environ: typing.Optional[typing.Mapping[str, st
     try:
         return _main(argv, environ)
     except UsageError as e:
-        sys.stderr.write(xe_errors.usage_error(e.kind, e.text))
+        sys.stderr.write(errors.usage_error(e.kind, e.text))
     except ClientError as e:
         sys.stderr.write("%s\n" % e)
     except CliFailure as e:
-        sys.stderr.write(xe_errors.failure_text(str(e)))
+        sys.stderr.write(errors.failure_text(str(e)))
     return cli.EXIT_FAILED
 
 
 def _main(argv, environ) -> int:
-    options, args = xe_connect.parse(argv, environ)
+    options, args = connect.parse(argv, environ)
     if options.help or not args:
-        sys.stderr.write(xe_help.usage())
+        sys.stderr.write(help.usage())
         return cli.EXIT_OK
     name, params = parse_commandline(args)
-    commands = xe_commands.table()
-    minimal = xe_select.bool_param(params, "minimal")
+    table = commands.table()
+    minimal = select.bool_param(params, "minimal")
     if name == "help":
-        xe_help.show(commands, params, xe_select.Printer(sys.stdout.write, minimal))
+        help.show(table, params, select.Printer(sys.stdout.write, minimal))
         return cli.EXIT_OK
-    if name not in commands:
+    if name not in table:
         raise UsageError("Unknown command", name)
-    command = commands[name]
+    command = table[name]
     for required in command.reqd:
-        if xe_select.param(params, required) is None:
+        if select.param(params, required) is None:
             raise UsageError("Required parameter not found", required)
     return execute(command, params, options, environ, minimal)
 
 
-def parse_commandline(args: typing.List[str]) -> typing.Tuple[str, xe_select.Params]:
+def parse_commandline(args: typing.List[str]) -> typing.Tuple[str, select.Params]:
     """``parse_commandline`` / ``parse_params_2``: the command name and its (key, value) list."""
     name = args[0]
     if "=" in name:
@@ -104,11 +96,11 @@ def parse_commandline(args: typing.List[str]) -> typing.Tuple[str, xe_select.Par
 def execute(command, params, options, environ, minimal) -> int:
     """Connect, run ``command``, print its output or its error as xe does."""
     import XenAPI
-    from sm_clusterstack.cli import xe_session
-    progress = command.async_method is not None and not xe_select.bool_param(params, "no-progress")
+    from sm_clusterstack.cli.xe import session
+    progress = command.async_method is not None and not select.bool_param(params, "no-progress")
     try:
-        with xe_session.connected(options, environ) as session:
-            ctx = Run(session.xenapi, minimal, progress)
+        with session.connected(options, environ) as logged_in:
+            ctx = Run(logged_in.xenapi, minimal, progress)
             try:
                 command.run(ctx, params)
                 ctx.printer.flush()
@@ -119,10 +111,10 @@ def execute(command, params, options, environ, minimal) -> int:
         sys.stderr.write(failure_text(e.details, None, options))
         return cli.EXIT_FAILED
     except CliFailure as e:
-        sys.stderr.write(xe_errors.failure_text(str(e)))
+        sys.stderr.write(errors.failure_text(str(e)))
         return cli.EXIT_FAILED
     except MissingParam as e:
-        sys.stderr.write(xe_errors.missing_parameter(str(e)))
+        sys.stderr.write(errors.missing_parameter(str(e)))
         return cli.EXIT_FAILED
     except (OSError, ValueError) as e:
         sys.stderr.write("sm-clusterstack xe: %s\n" % e)
@@ -134,9 +126,9 @@ def failure_text(details, ctx, options) -> str:
     """A XenAPI failure as xe prints it, then the project's explanation where it has one."""
     details = [str(d) for d in details] or ["INTERNAL_ERROR"]
     if details[0] == "SESSION_AUTHENTICATION_FAILED":
-        return xe_errors.render_authentication(options.get("username", ""))
+        return errors.render_authentication(options.get("username", ""))
     if ctx is None:
-        return xe_errors.render_failure(details)
-    text = xe_errors.render_failure(details, ctx.lookup.convert)
-    from sm_clusterstack.cli import xe_explain
-    return text + xe_explain.lines(ctx.api, ctx.lookup, details, ctx.request)
+        return errors.render_failure(details)
+    text = errors.render_failure(details, ctx.lookup.convert)
+    from sm_clusterstack.cli.xe import explain
+    return text + explain.lines(ctx.api, ctx.lookup, details, ctx.request)

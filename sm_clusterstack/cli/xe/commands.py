@@ -7,16 +7,16 @@ implementations follow ``cli_operations.ml`` (``sr_create``, ``sr_probe``,
 ``pool-ha-enable cluster-stack=`` (the design's third parameter of
 pool.enable_ha) and the check of ``ha-config:`` keys.  ``pool-ha-enable``,
 ``pool-ha-disable``, ``sr-create`` and ``pbd-plug`` run as tasks with a
-progress bar (xe_progress).  Every ``<class>-*`` command is generated
-(xe_params).
+progress bar (``progress``).  Every ``<class>-*`` command is generated
+(``params``).
 """
 
 import typing
 
-from sm_clusterstack.cli import xe_classes, xe_params, xe_progress
-from sm_clusterstack.cli.xe_errors import ClientError, CliFailure
-from sm_clusterstack.cli.xe_params import Command
-from sm_clusterstack.cli.xe_select import Params, bool_param, map_params, param
+from sm_clusterstack.cli.xe import classes, progress
+from sm_clusterstack.cli.xe.errors import ClientError, CliFailure
+from sm_clusterstack.cli.xe.params import Command, generated
+from sm_clusterstack.cli.xe.select import Params, bool_param, map_params, param
 
 HA_CONFIG_KEYS = ("timeout",)  # what xapi_ha.ml reads (Timeouts.get_timeout); the shim also takes xhad.conf names
 
@@ -53,7 +53,7 @@ def bytes_of_string(text: str) -> int:
 def call(ctx, method: str, *args: typing.Any) -> typing.Any:
     """Call ``method`` as a task with the progress bar, or plainly with --no-progress."""
     if ctx.progress:
-        return xe_progress.run(ctx.api, method, args, ctx.write_err)
+        return progress.run(ctx.api, method, args, ctx.write_err)
     cls, name = method.split(".")
     return getattr(getattr(ctx.api, cls), name)(*args)
 
@@ -179,6 +179,6 @@ SPECIFIC = [
 def table() -> typing.Dict[str, Command]:
     """Every command by name."""
     commands = list(SPECIFIC)
-    for cls in xe_classes.CLASSES.values():
-        commands += xe_params.generated(cls)
+    for cls in classes.CLASSES.values():
+        commands += generated(cls)
     return {c.name: c for c in commands}

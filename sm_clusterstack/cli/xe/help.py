@@ -8,7 +8,7 @@ the usage and the common commands, ``help --all`` every command;
 
 import typing
 
-from sm_clusterstack.cli.xe_select import Params, Printer
+from sm_clusterstack.cli.xe.select import Params, Printer
 
 USAGE = """Usage:
   sm-clusterstack xe <command>
