@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-import corosync_pool
-import corosync_trials
-from corosync_pool import CorosyncPool, ok, wait_for
+from helpers import corosync_pool
+from helpers import corosync_trials
+from helpers.corosync_pool import CorosyncPool, ok, wait_for
 
 pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
                                 reason=str(corosync_pool.skip_reason()))

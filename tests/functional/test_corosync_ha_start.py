@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-import corosync_pool
-from corosync_pool import CorosyncPool, ok, wait_for
+from helpers import corosync_pool
+from helpers.corosync_pool import CorosyncPool, ok, wait_for
 from sm_clusterstack.corostack import daemon
 from sm_clusterstack.stacks import mtc, xhadconf
 

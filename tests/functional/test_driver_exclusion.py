@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, PoolRecords, RecordingXapi
+from helpers.drivers import emulated_calls, environment, loop_device, new_uuid, run, unmount_under
+from helpers.xapi_recorder import SESSION, PoolRecords, RecordingXapi
 
 INCOMPATIBLE, POOL_UNREACHABLE, MALFORMED = 605, 606, 600
 SNAPSHOT_CALLS = ["pool.get_all_records", "PBD.get_all_records_where", "SR.get_all_records",

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run
-from xapi_recorder import SESSION, one_host_pool
+from helpers.drivers import emulated_calls, environment, loop_device, new_uuid, run
+from helpers.xapi_recorder import SESSION, one_host_pool
 
 VDI_SIZE = 8 * 1024 * 1024
 

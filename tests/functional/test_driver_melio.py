@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, one_host_pool
+from helpers.drivers import emulated_calls, environment, new_uuid, run, unmount_under
+from helpers.xapi_recorder import SESSION, one_host_pool
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import tempfile
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, one_host_pool
+from helpers.drivers import emulated_calls, environment, loop_device, new_uuid, run, unmount_under
+from helpers.xapi_recorder import SESSION, one_host_pool
 
 STATEFILE_SIZE = 4 * 1024 * 1024
 

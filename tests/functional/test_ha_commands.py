@@ -1,6 +1,6 @@
 """``sm-clusterstack ha status`` and ``ha preflight`` against a ``serve --sandbox`` pool.
 
-The fixture stacks (shim_helpers) report every host live; the cut-host
+The fixture stacks (helpers.shim) report every host live; the cut-host
 test runs the real xhad (``make xhad XHA_SRC=DIR``; skipped without it),
 whose livesets drop a host whose network is cut (``HostSandbox.set_link``).
 preflight's findings are compared with what ``pool.enable_ha`` itself
@@ -18,8 +18,8 @@ import time
 import pytest
 
 from sm_clusterstack import errors
-from shim_helpers import SR_SIZE, Server, calls, make_driver
-from xe_helpers import SandboxedPool, prefix
+from helpers.shim import SR_SIZE, Server, calls, make_driver
+from helpers.xe import SandboxedPool, prefix
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XHA_STACK_ROOT = os.path.join(ROOT, "build", "xha", "cluster-stack")

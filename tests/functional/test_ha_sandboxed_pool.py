@@ -4,7 +4,7 @@ Each host is a host sandbox (its own network and mount namespaces); the
 stacks are run as xapi runs them (PATH only, no ``-C``, the host's own
 ``/etc/xensource/xhad.conf``).  The real xhad (xenserver/xha, built by
 ``make xhad XHA_SRC=DIR`` into build/xha) is the reference stack; the fixture
-stacks of shim_helpers record what ran, where and when.
+stacks of helpers.shim record what ran, where and when.
 """
 
 import os
@@ -16,7 +16,7 @@ import pytest
 
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import liveset, xhadconf
-from shim_helpers import Pool, Server, SR_SIZE, failure, make_driver, wait_for
+from helpers.shim import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XHA_STACK_ROOT = os.path.join(ROOT, "build", "xha", "cluster-stack")

@@ -24,9 +24,9 @@ import time
 
 import pytest
 
-import load
-import physical
-from shim_helpers import Pool, delay_script
+from helpers import load
+from helpers import physical
+from helpers.shim import Pool, delay_script
 
 KILLS = int(os.environ.get("SHIM_CRASH_KILLS", "50"))
 SLOW = {"sr_attach": 1.5, "sr_detach": 0.3, "sr_create": 0.3, "sr_delete": 0.3, "vdi_create": 0.3,

@@ -15,7 +15,7 @@ import xmlrpc.client
 
 import pytest
 
-from shim_helpers import Pool, wait_for
+from helpers.shim import Pool, wait_for
 
 CAP = 800  # server.TCPServer.max_connections
 BODY = xmlrpc.client.dumps(("OpaqueRef:nobody",), methodname="pool.get_all").encode("utf-8")

@@ -14,7 +14,7 @@ import xmlrpc.client
 
 import pytest
 
-from shim_helpers import Pool, calls, failure
+from helpers.shim import Pool, calls, failure
 
 ARITY = {"pool.get_record": 1, "PBD.plug": 1, "SR.create": 9, "pool.enable_ha": 3, "host.get_by_uuid": 1,
          "PBD.get_all_records_where": 1, "PBD.create": 1, "host.add_to_other_config": 3}

@@ -1,6 +1,6 @@
 """Operations racing a plug, and plug failures that may leave an SR attached.
 
-Fixture drivers of shim_helpers sleep, fault or print garbage where a test
+Fixture drivers of helpers.shim sleep, fault or print garbage where a test
 says; the shim itself is the real server.
 """
 
@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from shim_helpers import Pool, calls, failure, introduce, wait_for
+from helpers.shim import Pool, calls, failure, introduce, wait_for
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 """The sm-dir scan at start: a driver failing sr_get_driver_info, with and without SRs of its type.
 
-Fixture drivers of shim_helpers print garbage where a test says; the shim
+Fixture drivers of helpers.shim print garbage where a test says; the shim
 is the real server, restarted on the same state directory.
 """
 
 import pytest
 
-from shim_helpers import Pool, failure, introduce
+from helpers.shim import Pool, failure, introduce
 
 
 @pytest.fixture

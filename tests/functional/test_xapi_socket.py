@@ -12,7 +12,7 @@ import tempfile
 import pytest
 import XenAPI
 
-from shim_helpers import Pool, _readline
+from helpers.shim import Pool, _readline
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Starting the shim: nobody but drivers is served before the reconcile, clear refusals, clean failures.
 
-Fixture drivers of shim_helpers sleep where a test says; the shim is the
+Fixture drivers of helpers.shim sleep where a test says; the shim is the
 real ``serve`` process, or ``service.start`` in this process.
 """
 
@@ -16,7 +16,7 @@ import pytest
 import XenAPI
 
 from sm_clusterstack.xapi import context, service, smscan
-from shim_helpers import Pool, calls, introduce, wait_for
+from helpers.shim import Pool, calls, introduce, wait_for
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ import os
 
 import pytest
 
-import load
-import physical
-from shim_helpers import Pool
+from helpers import load
+from helpers import physical
+from helpers.shim import Pool
 
 
 @pytest.fixture

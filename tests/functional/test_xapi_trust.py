@@ -4,14 +4,14 @@ A stack (``<root>/<name>/ha_*``) and a driver (``<sm-dir>/<Type>SR``) are
 refused, with an error naming the path, when anyone else could replace
 them: through a world-writable root or sm-dir, a stack that is a symbolic
 link, a script linked into a user's directory, a driver another user owns.
-The stacks and drivers are the fixture doubles of shim_helpers.
+The stacks and drivers are the fixture doubles of helpers.shim.
 """
 
 import os
 
 import pytest
 
-from shim_helpers import Pool, calls, failure
+from helpers.shim import Pool, calls, failure
 
 NOBODY = 65534
 

@@ -25,7 +25,8 @@ from sm_clusterstack.corostack import statefile
 from sm_clusterstack.stacks import liveset as liveset_mod
 from sm_clusterstack.stacks import xhadconf
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import REPO
+
 STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
 STACK_INSIDE = os.path.join(hostsandbox.STACK_ROOT_INSIDE, "corosync-ha")
 XAPI_PATH = os.path.dirname(sys.executable) + ":/usr/sbin:/usr/bin:/sbin:/bin"  # python3 = this interpreter

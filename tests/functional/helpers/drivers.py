@@ -3,7 +3,7 @@
 A driver runs as a process, executed directly (its ``#!`` line, as xapi
 runs it) with the call document as its one argument; its stdout is parsed
 with ``xmlrpc.client``, as xapi would.  The environment puts
-``tests/functional/fakebin`` first on PATH only when a test asks for the
+``tests/functional/helpers/fakebin`` first on PATH only when a test asks for the
 emulators (the commands this machine cannot serve); every test that does
 says so in its docstring.
 """
@@ -20,9 +20,10 @@ import pytest
 
 from sm_clusterstack.smapi import call as smapi_call
 
+from helpers import REPO
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-DRIVERS = os.path.join(ROOT, "drivers")
+DRIVERS = os.path.join(REPO, "drivers")
 FAKEBIN = os.path.join(HERE, "fakebin")
 HOST = "OpaqueRef:00000000-0000-4000-8000-00000000a001"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
