@@ -14,7 +14,7 @@ PoolUnreachable fault.  The statefile is 266,240 bytes
 VDI 3,988,783,104 (``ocaml/database/redo_log.ml`` ``minimum_vdi_size``).
 
 Real mkfs.ocfs2, tunefs.ocfs2, blkid, debugfs.ocfs2, pvcreate, vgcreate,
-pvs and lvs on loop devices.  Emulated (tests/functional/fakebin; no ocfs2
+pvs and lvs on loop devices.  Emulated (tests/functional/helpers/fakebin; no ocfs2
 module, no device-mapper here): ``mount -t ocfs2`` and ``umount`` (a bind
 mount stands for the filesystem), ``lvcreate`` and ``lvremove`` (a file at
 ``/dev/<vg>/<lv>`` stands for the active LV).

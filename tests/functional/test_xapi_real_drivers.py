@@ -4,7 +4,7 @@ Real tools on loop devices: mkfs.ocfs2, blkid, tunefs.ocfs2, pvcreate,
 vgcreate, vgs.  This machine has no ocfs2 kernel module, no device-mapper
 and no Melio CLI, so ``mount -t ocfs2``/``umount``, ``lvcreate``/``lvremove``
 and ``melioctl`` are EMULATED by the recording executables of
-tests/functional/fakebin, put first on the server's PATH (the drivers
+tests/functional/helpers/fakebin, put first on the server's PATH (the drivers
 inherit it; in the host's sandbox their settings come from its
 /etc/sm-clusterstack/sm-fake.json).  The host is a host sandbox, as HA
 needs (a management PIF); the disks are big enough for xapi's statefile and
