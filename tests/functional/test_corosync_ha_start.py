@@ -18,13 +18,6 @@ pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
                                 reason=str(corosync_pool.skip_reason()))
 
 
-@pytest.fixture
-def pool3(tmp_path):
-    pool = CorosyncPool(tmp_path, 3)
-    yield pool
-    pool.teardown()
-
-
 def test_start_on_three_hosts_returns_only_when_each_is_in_an_online_liveset(pool3):
     """xhad's ha_start_daemon: returns once ``gethoststate`` is Online (all hosts in pool state init)."""
     results = pool3.start_all()

@@ -21,7 +21,7 @@ from helpers.shim import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XHA_STACK_ROOT = os.path.join(ROOT, "build", "xha", "cluster-stack")
 XHA_MISSING = "the real xhad is not built: make xhad XHA_SRC=DIR (a xenserver/xha source tree)"
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root"), pytest.mark.pool(hosts=3)]
 
 
 def sandbox_exec(state, host_uuid, *argv):
@@ -119,13 +119,6 @@ def test_real_xhad_enables_and_disables_ha_on_three_sandboxed_hosts(tmp_path):
     assert prefix not in netns_names()
     with open("/proc/self/mountinfo") as f:
         assert server.state not in f.read()
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=3).start()
-    yield p
-    p.stop()
 
 
 def test_start_runs_on_every_host_in_parallel(pool):

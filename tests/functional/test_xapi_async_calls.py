@@ -17,14 +17,8 @@ import pytest
 from helpers.shim import SR_SIZE, delay_script
 from helpers.xe import SandboxedPool
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root")
-
-
-@pytest.fixture
-def pool(tmp_path):
-    built = SandboxedPool(tmp_path, hosts=2).start()
-    yield built
-    built.stop()
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root"),
+              pytest.mark.pool(pool_class=SandboxedPool)]
 
 
 def follow(x, task, timeout=60):

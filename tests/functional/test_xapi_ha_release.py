@@ -7,16 +7,7 @@ Fixture drivers and stacks of helpers.shim fault where a test says; the
 shim is the real server.
 """
 
-import pytest
-
-from helpers.shim import Pool, calls, failure
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
+from helpers.shim import calls, failure
 
 
 def ha_enabled(pool):

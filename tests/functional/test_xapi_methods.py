@@ -10,14 +10,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
-from helpers.shim import Pool, calls, failure, introduce
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
+from helpers.shim import calls, failure, introduce
 
 
 def raw(pool, method, *params):

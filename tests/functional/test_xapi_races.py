@@ -7,16 +7,7 @@ says; the shim itself is the real server.
 import os
 import threading
 
-import pytest
-
 from helpers.shim import Pool, calls, failure, introduce, wait_for
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
 
 
 def in_background(call):

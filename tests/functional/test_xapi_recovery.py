@@ -10,15 +10,10 @@ import time
 
 import pytest
 
-from helpers.shim import Pool, attached_markers, calls, delay_script, introduce, wait_for
+from helpers.shim import attached_markers, calls, delay_script, introduce, wait_for
 
 
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.server.kill()
-    p.server.remove_sandboxes()
+pytestmark = pytest.mark.pool(kill=True)  # the tests kill the server themselves
 
 
 def in_background(call):

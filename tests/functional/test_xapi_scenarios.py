@@ -9,17 +9,8 @@ ha_supported_srs lists melio only).
 import os
 import threading
 
-import pytest
-
 from helpers.shim import Pool, calls, failure, write_version_1_store
 from sm_clusterstack.stacks import xhadconf
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
 
 
 def ha(pool):

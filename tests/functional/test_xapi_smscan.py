@@ -6,14 +6,10 @@ is the real server, restarted on the same state directory.
 
 import pytest
 
-from helpers.shim import Pool, failure, introduce
+from helpers.shim import failure, introduce
 
 
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=1).start()
-    yield p
-    p.stop()
+pytestmark = pytest.mark.pool(hosts=1)
 
 
 def sm_types(pool):

@@ -5,11 +5,9 @@ real ``serve`` process, or ``service.start`` in this process.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 
 import pytest
@@ -17,15 +15,6 @@ import XenAPI
 
 from sm_clusterstack.xapi import context, service, smscan
 from helpers.shim import Pool, calls, introduce, wait_for
-
-
-@pytest.fixture
-def sockdir():
-    # XenAPI's UDSTransport maps "_" in the host name to "/": a path without "_" is needed
-    path = os.path.join(tempfile.gettempdir(), "shimsock%s" % os.urandom(6).hex())
-    os.mkdir(path, 0o700)
-    yield path
-    shutil.rmtree(path)
 
 
 def serve(pool, *extra):

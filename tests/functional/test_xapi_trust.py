@@ -11,19 +11,12 @@ import os
 
 import pytest
 
-from helpers.shim import Pool, calls, failure
+from helpers.shim import calls, failure
 
 NOBODY = 65534
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="ownership by another user needs a root test run")
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=1)
-    yield p
-    p.server.kill()
-    p.server.remove_sandboxes()
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="ownership by another user needs a root test run"),
+              pytest.mark.pool(hosts=1, start=False, kill=True)]  # each test starts the pool
 
 
 def enable_refusal(pool):
