@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from helpers.drivers import emulated_calls, environment, new_uuid, run
+from helpers.drivers import blank_file, emulated_calls, environment, new_uuid, run
 from helpers.xapi_recorder import SESSION
 
 
@@ -18,10 +18,7 @@ pytestmark = pytest.mark.xapi("melio")  # the SR type of the conftest's recordin
 
 @pytest.fixture
 def device(tmp_path):
-    path = tmp_path / "melio-lun.img"
-    with open(str(path), "wb") as f:
-        f.truncate(32 * 1024 * 1024)
-    return str(path)
+    return blank_file(tmp_path, "melio-lun.img", 32)
 
 
 def melio(tmp_path, xapi, device, command, sr_uuid, args=(), emulators=True, **members):

@@ -100,13 +100,19 @@ def new_uuid():
     return str(uuid.uuid4())
 
 
+def blank_file(tmp_path, name, size_mb):
+    """The path of a fresh sparse file of ``size_mb`` MiB under ``tmp_path``, nothing on it."""
+    path = str(tmp_path / name)
+    with open(path, "wb") as f:
+        f.truncate(size_mb * 1024 * 1024)
+    return path
+
+
 @contextlib.contextmanager
 def loop_device(tmp_path, size_mb):
     """A loop device over a fresh sparse file; detached afterwards, whatever happens."""
-    image = tmp_path / ("disk-%s.img" % uuid.uuid4().hex[:8])
-    with open(str(image), "wb") as f:
-        f.truncate(size_mb * 1024 * 1024)
-    proc = subprocess.run(["losetup", "-f", "--show", str(image)], stdout=subprocess.PIPE,
+    image = blank_file(tmp_path, "disk-%s.img" % uuid.uuid4().hex[:8], size_mb)
+    proc = subprocess.run(["losetup", "-f", "--show", image], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
     if proc.returncode != 0:
         pytest.skip("no loop device available: %s" % proc.stderr.decode().strip())
