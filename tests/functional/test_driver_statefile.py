@@ -30,9 +30,9 @@ import pytest
 
 from helpers.drivers import DRIVERS, emulated_calls, environment, loop_device, new_uuid, run, \
     run_argv, unmount_under
+from helpers.xapi_recorder import SESSION, one_host_pool
 from sm_clusterstack.smapi import call as smapi_call
 from sm_clusterstack.smapi import storage_base
-from helpers.xapi_recorder import SESSION, one_host_pool
 
 STATEFILE_SIZE = 4096 + 64 * 4096
 REDO_LOG_SIZE = (4000000000 // (4 << 20) - 2) * (4 << 20)

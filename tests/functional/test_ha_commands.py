@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from sm_clusterstack import errors
 from helpers.shim import SR_SIZE, Server, calls, make_driver
 from helpers.xe import SandboxedPool, prefix
+from sm_clusterstack import errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XHA_STACK_ROOT = os.path.join(ROOT, "build", "xha", "cluster-stack")

@@ -14,9 +14,9 @@ import threading
 
 import pytest
 
+from helpers.shim import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import liveset, xhadconf
-from helpers.shim import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XHA_STACK_ROOT = os.path.join(ROOT, "build", "xha", "cluster-stack")

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from helpers.shim import Pool
-from sm_clusterstack import constraints, hostsandbox
 from helpers.xe import SandboxedPool, prefix, run_xe, xe_server, without_progress
+from sm_clusterstack import constraints, hostsandbox
 
 
 @pytest.fixture

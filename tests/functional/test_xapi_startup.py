@@ -13,8 +13,8 @@ import threading
 import pytest
 import XenAPI
 
-from sm_clusterstack.xapi import context, service, smscan
 from helpers.shim import Pool, calls, introduce, wait_for
+from sm_clusterstack.xapi import context, service, smscan
 
 
 def serve(pool, *extra):
