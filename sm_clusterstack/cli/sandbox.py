@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _host(state: str, wanted: str):
     """(netns, pool's stack) of the host whose uuid or name-label is ``wanted``."""
-    from sm_clusterstack.xapi import store as store_mod
+    from sm_clusterstack.xapi.db import store as store_mod
     path = os.path.join(state, "pool.db")
     if not os.path.exists(path):
         raise LookupError("%s holds no pool" % state)

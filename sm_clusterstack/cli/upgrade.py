@@ -64,7 +64,8 @@ def render_and_apply(steps: typing.List[upgrade.Step], dry_run: bool, legacy_dir
 
 def upgrade_store(state_dir: str, dry_run: bool) -> int:
     """Migrate the shim's store and set ha_cluster_stack to xhad where empty."""
-    from sm_clusterstack.xapi import schema, store
+    from sm_clusterstack.xapi.db import schema
+    from sm_clusterstack.xapi.db import store
     path = os.path.join(state_dir, store.DB_NAME)
     if not os.path.isfile(path):
         sys.stderr.write("sm-clusterstack upgrade: no store at %s\n" % path)

@@ -13,8 +13,10 @@ unfinished HA VDIs, and drops the internal sessions.
 import logging
 import typing
 
-from sm_clusterstack.xapi import ha, ha_steps, plug
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.ha import enable as ha
+from sm_clusterstack.xapi.ha import steps as ha_steps
+from sm_clusterstack.xapi.hosts import plug
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 

@@ -13,8 +13,14 @@ import logging
 import os
 import typing
 
-from sm_clusterstack.xapi import context, ha_monitor, recovery, runs, sandboxes, server, smscan
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import monitor as ha_monitor
+from sm_clusterstack.xapi import methods, recovery
+from sm_clusterstack.xapi.hosts import runs
+from sm_clusterstack.xapi.hosts import sandboxes
+from sm_clusterstack.xapi.rpc import server
+from sm_clusterstack.xapi.hosts import smscan
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
@@ -138,6 +144,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         if sandbox:
             sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))
+        methods.load()
         servers = server.start(ctx, port=port, socket_path=socket_path)
         host_servers = sandboxes.listen_on_hosts(ctx, lambda path: server.start(ctx, socket_path=path))
         ctx.xapi_url = server.url_of(servers[0])

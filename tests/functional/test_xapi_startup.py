@@ -14,7 +14,9 @@ import pytest
 import XenAPI
 
 from helpers.shim import Pool, calls, introduce, wait_for
-from sm_clusterstack.xapi import context, service, smscan
+from sm_clusterstack.xapi import service
+from sm_clusterstack.xapi.hosts import smscan
+from sm_clusterstack.xapi.rpc import context
 
 
 def serve(pool, *extra):

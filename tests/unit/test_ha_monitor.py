@@ -11,8 +11,10 @@ import time
 import pytest
 
 from sm_clusterstack.stacks import liveset
-from sm_clusterstack.xapi import context, ha_monitor, onhost
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import monitor as ha_monitor
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.db import store as store_mod
 
 
 class Answer(object):

@@ -3,7 +3,11 @@
 import pytest
 
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, context, plug, sessions, store
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.hosts import plug
+from sm_clusterstack.xapi.rpc import sessions
+from sm_clusterstack.xapi.db import store
 
 
 def call(ctx, name, *params):

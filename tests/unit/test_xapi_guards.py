@@ -3,8 +3,12 @@
 import pytest
 
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import context, m_pbd, m_sr, plug, recovery
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.methods import pbd as m_pbd
+from sm_clusterstack.xapi.methods import sr as m_sr
+from sm_clusterstack.xapi.hosts import plug
+from sm_clusterstack.xapi import recovery
+from sm_clusterstack.xapi.db import store as store_mod
 
 
 def add_sr(ctx, sr_type="lvm"):

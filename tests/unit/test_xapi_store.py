@@ -5,7 +5,10 @@ import sqlite3
 
 import pytest
 
-from sm_clusterstack.xapi import context, model, schema, store
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.db import schema
+from sm_clusterstack.xapi.db import store
 
 
 def old_store(path):

@@ -16,7 +16,7 @@ import typing
 import uuid as uuid_mod
 
 from sm_clusterstack import stacks
-from sm_clusterstack.xapi import schema
+from sm_clusterstack.xapi.db import schema
 
 NULL_REF = "OpaqueRef:NULL"
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for the pool-wide lock

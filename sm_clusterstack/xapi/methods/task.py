@@ -17,8 +17,8 @@ The hooks for the code a task runs: ``report(step, done, total)`` sets the
 running task's progress to done/total and logs the step;
 ``check_cancelled()`` raises TASK_CANCELLED if someone cancelled it;
 ``step(...)`` does both.  Outside a task they only log.  enable_ha reports
-its own steps through ``ha.PROGRESS`` (step, fraction), which this module
-listens to (``ha_progress``), as xapi's enable sets the task's progress
+its own steps through ``ha.progress`` (step, fraction), which a running
+task listens to on its thread, as xapi's enable sets the task's progress
 (``xapi_ha.ml``, ``count_call``).
 """
 
@@ -32,11 +32,16 @@ from xml.sax.saxutils import escape
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, context, ha, store, where
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import progress
+from sm_clusterstack.xapi.db import store
+from sm_clusterstack.xapi.db import where
+from sm_clusterstack.xapi.rpc import registry as registry_mod
+from sm_clusterstack.xapi.rpc.registry import method
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
-ASYNC_PREFIX = "Async."
+ASYNC_PREFIX = registry_mod.ASYNC_PREFIX
 ASYNC_METHODS = frozenset([
     "pool.enable_ha", "pool.disable_ha", "SR.create", "SR.destroy", "SR.forget", "SR.update", "SR.probe",
     "SR.scan", "PBD.plug", "PBD.unplug"])
@@ -135,17 +140,6 @@ def report(step: str, done: int, total: int) -> None:
         task.set_progress(float(done) / total)
 
 
-def ha_progress(step: str, fraction: float) -> None:
-    """The ``ha.PROGRESS`` listener: enable_ha's/disable_ha's fraction on the task running them."""
-    task = current()
-    if task is not None:
-        task.set_progress(fraction)
-
-
-if ha_progress not in ha.PROGRESS:
-    ha.PROGRESS.append(ha_progress)
-
-
 def check_cancelled() -> None:
     """TASK_CANCELLED [task ref] if the running task was asked to stop (xapi's exn_if_cancelling)."""
     task = current()
@@ -167,11 +161,12 @@ def as_result(value: typing.Any) -> str:
     return marshalled.split("<param>\n", 1)[1].rsplit("</param>", 1)[0].strip()
 
 
+@registry_mod.async_runner
 def submit(ctx: typing.Any, name: str, params: tuple) -> str:
     """``Async.<method>``: check the call now, run it in a thread as a task; the task ref."""
     target = name[len(ASYNC_PREFIX):] if name.startswith(ASYNC_PREFIX) else ""
     if target not in ASYNC_METHODS:
-        raise XenAPIError(errors.MESSAGE_METHOD_UNKNOWN, str(name)[:api.MAX_NAME])
+        raise XenAPIError(errors.MESSAGE_METHOD_UNKNOWN, str(name)[:registry_mod.MAX_NAME])
     meth = api.lookup(target)
     session_ref, args = api.prepare(ctx, meth, params)
     with ctx.store.read() as conn:
@@ -187,7 +182,8 @@ def _run(ctx, task: Task, meth, session_ref, args) -> None:
     _RUNNING.task = task
     try:
         check_cancelled()
-        value = meth.fn(ctx, session_ref, *args) if meth.session else meth.fn(ctx, *args)
+        with progress.listening(task.set_progress):
+            value = meth.fn(ctx, session_ref, *args) if meth.session else meth.fn(ctx, *args)
         task.finish("success", result=as_result(value))
     except XenAPIError as e:
         task.finish("cancelled" if e.code == TASK_CANCELLED else "failure", error_info=e.description)

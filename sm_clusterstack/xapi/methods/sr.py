@@ -15,9 +15,13 @@ import logging
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import context, drivers, m_pbd, model, plug
-from sm_clusterstack.xapi import store as store_mod
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.hosts import drivers
+from sm_clusterstack.xapi.methods import pbd as m_pbd
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.hosts import plug
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.rpc.registry import method
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 

@@ -20,7 +20,8 @@ import typing
 import xmlrpc.client
 
 from sm_clusterstack import errors, xmlrpc_safe
-from sm_clusterstack.xapi import api, httpframe
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.rpc import httpframe
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 READ_TIMEOUT = 10.0  # seconds each read of a request may wait (xapi's header_read_timeout_tcp)
@@ -250,8 +251,10 @@ def _remove_stale(path: str) -> None:
 
 def start(ctx: typing.Any, port: typing.Optional[int] = None, socket_path: typing.Optional[str] = None,
           ) -> typing.List[socketserver.BaseServer]:
-    """Start the listeners in background threads; the servers (to ``shutdown``)."""
-    api.load_methods()
+    """Start the listeners in background threads; the servers (to ``shutdown``).
+
+    The method modules must be loaded (``methods.load``) before a call comes.
+    """
     servers = []
     try:
         if port is not None:

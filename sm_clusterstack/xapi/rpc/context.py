@@ -11,9 +11,10 @@ import typing
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import model, sessions
-from sm_clusterstack.xapi import store as store_mod
-from sm_clusterstack.xapi.store import Store
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.rpc import sessions
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db.store import Store
 
 DEFAULT_DRIVER_TIMEOUT = 300.0  # seconds
 DEFAULT_SCRIPT_TIMEOUT = 3600.0  # seconds: a safety net (xapi has none), reported if ever hit

@@ -19,9 +19,14 @@ import typing
 
 from sm_clusterstack import constraints, errors, explain, hostsandbox, stacks
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import context, ha, ha_checks, model, onhost, plug
-from sm_clusterstack.xapi import store as store_mod
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import enable as ha
+from sm_clusterstack.xapi.ha import checks as ha_checks
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.hosts import plug
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 @method("pool.get_ha_livesets", "self:ref:pool")
@@ -73,7 +78,7 @@ class Findings(object):
 @method("pool.ha_preflight", "self:ref:pool", "heartbeat_srs:refs:SR", "configuration:map", "cluster_stack:str")
 def ha_preflight(ctx, session, self, heartbeat_srs, configuration, cluster_stack) -> list:
     """(shim only) enable_ha's checks as findings; changes nothing."""
-    from sm_clusterstack.xapi import calllog
+    from sm_clusterstack.xapi.rpc import calllog
     request = {"heartbeat_srs": list(heartbeat_srs), "cluster_stack": cluster_stack}
 
     def why(error: XenAPIError) -> str:

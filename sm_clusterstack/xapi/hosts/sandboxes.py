@@ -17,8 +17,8 @@ import sys
 import typing
 
 from sm_clusterstack import hostsandbox
-from sm_clusterstack.xapi import onhost
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 XAPI_SOCKET = "/var/lib/xcp/xapi"
@@ -27,7 +27,7 @@ HEALTH_CHECK_SCRIPT = """#!%(python)s
 # sm-clusterstack: xapi's health check for xhad (xha daemon/xapi_mon.c runs it; exit 0 = healthy)
 import sys
 sys.path.insert(0, %(path)r)
-from sm_clusterstack.xapi import healthcheck
+from sm_clusterstack.xapi.hosts import healthcheck
 sys.exit(healthcheck.main(%(socket)r))
 """
 

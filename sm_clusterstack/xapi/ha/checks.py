@@ -15,8 +15,10 @@ from sm_clusterstack import constraints, errors, stacks
 from sm_clusterstack.digits import is_digits
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import xhadconf
-from sm_clusterstack.xapi import context, model, plug
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.hosts import plug
+from sm_clusterstack.xapi.db import store as store_mod
 
 HA_BLOCK = 4096
 STATEFILE_SIZE = HA_BLOCK + 64 * HA_BLOCK  # xha_statefile.ml minimum_statefile_size: 266,240 bytes

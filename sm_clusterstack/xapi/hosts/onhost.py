@@ -14,8 +14,8 @@ import typing
 from sm_clusterstack import errors, hostsandbox, runner, stacks
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import mtc, scripts
-from sm_clusterstack.xapi import runs
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.hosts import runs
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 

@@ -10,9 +10,11 @@ for the CLI's explanations and ``ha preflight``.
 
 from sm_clusterstack import errors, stacks
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import context, drivers, model
-from sm_clusterstack.xapi import store as store_mod
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.hosts import drivers
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 @method("SR.probe", "host:ref:host", "device_config:map", "type:str", "sm_config:map")

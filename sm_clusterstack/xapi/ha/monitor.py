@@ -23,8 +23,9 @@ from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import liveset as liveset_mod
 from sm_clusterstack.stacks import mtc
-from sm_clusterstack.xapi import context, onhost
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 DEFAULT_INTERVAL = 20.0  # Xapi_globs.ha_monitor_interval
@@ -290,7 +291,7 @@ def restart(ctx, runtime: Runtime, retry: float = RESTART_RETRY) -> None:
 
 def _reattach(ctx, host: str) -> None:
     """Attach the statefile and metadata VDIs again, as static-vdis does at boot (drivers make it idempotent)."""
-    from sm_clusterstack.xapi import ha_steps
+    from sm_clusterstack.xapi.ha import steps as ha_steps
     with ctx.store.read() as conn:
         pool = context.pool_row(conn)
         vdis = (store_mod.loads(pool["ha_statefiles"]) or []) + [

@@ -14,7 +14,7 @@ import time
 import typing
 
 from sm_clusterstack import explain
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi.calls")
 MAX_LOGGED = 512  # characters of an error's params

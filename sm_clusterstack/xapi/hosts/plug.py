@@ -20,8 +20,10 @@ import typing
 
 from sm_clusterstack import constraints, errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import context, drivers, model
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.hosts import drivers
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 PLUGGING, ATTACHED, UNPLUGGING, DETACHED = "plugging", "attached", "unplugging", "detached"

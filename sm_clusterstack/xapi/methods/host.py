@@ -10,9 +10,10 @@ management interface) sets the address of a host that has no sandbox.
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import xhadconf
-from sm_clusterstack.xapi import context, model
-from sm_clusterstack.xapi import store as store_mod
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 def _other_config(ctx, host, change):
@@ -67,7 +68,8 @@ def ha_xapi_healthcheck(ctx, session) -> bool:
     ``fist_fail_healthcheck`` (xapi_fist.ml) makes it unhealthy.
     """
     import os
-    from sm_clusterstack.xapi import api, onhost
+    from sm_clusterstack.xapi.rpc import dispatch as api
+    from sm_clusterstack.xapi.hosts import onhost
     host = getattr(api.CALLER, "host", "")
     if host and os.path.exists(onhost.host_path(ctx, host, FIST_FAIL_HEALTHCHECK)):
         return False
@@ -84,7 +86,7 @@ def _not_master(ctx, host: str) -> None:
 @method("host.shutdown", "host:ref:host")
 def shutdown(ctx, session, host) -> str:
     """A clean shutdown: with HA on, statefile access (HA_LOST_STATEFILE), disarm, stop, ha_set_excluded."""
-    from sm_clusterstack.xapi import ha_monitor
+    from sm_clusterstack.xapi.ha import monitor as ha_monitor
     _not_master(ctx, host)
     ha_monitor.clean_shutdown(ctx, ctx.ha_runtime, host)
     return ""
@@ -93,7 +95,7 @@ def shutdown(ctx, session, host) -> str:
 @method("host.reboot", "host:ref:host")
 def reboot(ctx, session, host) -> str:
     """A clean shutdown (unless the host is down already), then its boot: the daemon rejoins."""
-    from sm_clusterstack.xapi import ha_monitor
+    from sm_clusterstack.xapi.ha import monitor as ha_monitor
     _not_master(ctx, host)
     if host not in ctx.ha_runtime.down:
         try:

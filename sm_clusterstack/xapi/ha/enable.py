@@ -22,24 +22,23 @@ from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import liveset as liveset_mod
 from sm_clusterstack.stacks import mtc
-from sm_clusterstack.xapi import context, ha_checks, ha_steps, onhost
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import checks as ha_checks
+from sm_clusterstack.xapi.ha import progress
+from sm_clusterstack.xapi.ha import steps as ha_steps
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 JOIN_POLL = 1.0  # seconds between a slave's looks for the master (xapi: 5)
 DISABLE_RETRY = 5.0  # seconds between two attempts of a partly failed disable (xapi: 30)
 IN_PROGRESS = {"enable": errors.HA_ENABLE_IN_PROGRESS, "disable": errors.HA_DISABLE_IN_PROGRESS}
-PROGRESS = []  # type: typing.List[typing.Callable[[str, float], None]]  # tasks listen here (step, fraction)
 
 
 def _progress(step: str, fraction: float) -> None:
     LOG.info("HA: %s", step)
-    for listener in list(PROGRESS):
-        try:
-            listener(step, fraction)
-        except Exception:  # a listener never breaks HA
-            LOG.exception("HA progress listener failed")
+    progress.report(step, fraction)
 
 
 def _begin(conn, operation: str) -> typing.Any:

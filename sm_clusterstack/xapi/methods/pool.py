@@ -2,8 +2,9 @@
 
 from sm_clusterstack import constraints, errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import context, ha
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import enable as ha
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 def _max_failures(ctx, stack: str = "") -> int:

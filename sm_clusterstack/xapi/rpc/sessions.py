@@ -17,7 +17,7 @@ import threading
 import time
 import typing
 
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.db import store as store_mod
 
 MAX_PER_ORIGINATOR = 500
 INACTIVE_TIMEOUT = 24 * 3600.0  # seconds unused after which a session is gone

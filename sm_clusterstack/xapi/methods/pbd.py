@@ -2,9 +2,11 @@
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, model, plug
-from sm_clusterstack.xapi import store as store_mod
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.hosts import plug
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 @method("PBD.create", "args:record")

@@ -19,8 +19,11 @@ import typing
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import xhadconf
-from sm_clusterstack.xapi import context, drivers, ha_checks, onhost
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.hosts import drivers
+from sm_clusterstack.xapi.ha import checks as ha_checks
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 LOG = logging.getLogger("sm_clusterstack.xapi")

@@ -18,7 +18,7 @@ from sm_clusterstack import stacks
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller, driverinfo
 from sm_clusterstack.smapi.driverinfo import DriverInfoError
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 INFO_TIMEOUT = 60.0  # seconds

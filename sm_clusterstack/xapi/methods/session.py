@@ -4,8 +4,9 @@ import time
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import api, sessions
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.rpc import sessions
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 @method("session.login_with_password", "uname:str", "pwd:str", "version:str", "originator:str",

@@ -14,8 +14,10 @@ import typing
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller
-from sm_clusterstack.xapi import onhost, runs, smscan
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.hosts import runs
+from sm_clusterstack.xapi.hosts import smscan
+from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 

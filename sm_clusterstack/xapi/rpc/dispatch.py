@@ -1,9 +1,10 @@
-"""The XenAPI dispatcher: method table, arity, parameter types, sessions.
+"""The XenAPI dispatcher: arity, parameter types and the session, then the method.
 
-Methods register themselves with ``@method("PBD.plug", "ref:PBD")``; every
-method but the login ones takes the session ref first, which is checked
-before the method runs.  ``dispatch`` never raises: it returns the XenAPI
-response struct, a Failure for anything that went wrong.
+The methods are those of ``registry`` (the layer below); every method but
+the login ones takes the session ref first, which is checked before the
+method runs.  ``dispatch`` never raises: it returns the XenAPI response
+struct, a Failure for anything that went wrong.  ``Async.<method>`` goes
+to the registry's async runner (the task module's).
 """
 
 import logging
@@ -13,68 +14,14 @@ import typing
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi.rpc import calllog
+from sm_clusterstack.xapi.rpc.registry import ASYNC, ASYNC_PREFIX, MAX_NAME, REGISTRY, Method, failure, success
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
-REGISTRY = {}
-MAX_NAME = 256
 CALLER = threading.local()  # .local_root: the request came from uid 0 over the unix socket
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
 MAX_STRING = 65536  # characters in any one string of a parameter (xapi bounds the request at 300 KiB)
-METHOD_MODULES = ("m_session", "m_getters", "m_pool", "m_host", "m_sr", "m_pbd", "m_ops", "tasks", "ha_view")
-ASYNC_PREFIX = "Async."  # Async.<method>: xapi/tasks.py runs it as a task
-
-
-class Method(object):
-    """A registered method: its parameter kinds (session excluded) and function."""
-
-    __slots__ = ("name", "params", "optional", "session", "fn")
-
-    def __init__(self, name, params, optional, session, fn):
-        self.name = name
-        self.params = params
-        self.optional = optional
-        self.session = session
-        self.fn = fn
-
-    @property
-    def max_count(self) -> int:
-        return len(self.params) + (1 if self.session else 0)
-
-    @property
-    def min_count(self) -> int:
-        return self.max_count - self.optional
-
-
-def method(name: str, *params: str, optional: int = 0, session: bool = True) -> typing.Callable:
-    """Register ``fn(ctx, session_ref, *args)`` as XenAPI method ``name``.
-
-    ``params`` are ``name:kind`` pairs; kinds: str, bool, int, map, set,
-    record, ref:<Class>, refs:<Class>.  The last ``optional`` may be left out.
-    """
-    parsed = [tuple(p.split(":", 1)) for p in params]
-
-    def register(fn):
-        REGISTRY[name] = Method(name, parsed, optional, session, fn)
-        return fn
-    return register
-
-
-def success(value: typing.Any) -> dict:
-    """A Success response struct."""
-    return {"Status": "Success", "Value": value}
-
-
-def failure(description: typing.List[str]) -> dict:
-    """A Failure response struct."""
-    return {"Status": "Failure", "ErrorDescription": [str(d) for d in description]}
-
-
-def load_methods() -> None:
-    """Import every method module so that the table is complete."""
-    import importlib
-    for module in METHOD_MODULES:
-        importlib.import_module("sm_clusterstack.xapi." + module)
 
 
 def caller_is_local_root() -> bool:
@@ -83,8 +30,7 @@ def caller_is_local_root() -> bool:
 
 
 def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False) -> dict:
-    """Run XenAPI method ``name`` with ``params``; the response struct (logged by xapi/calllog.py)."""
-    from sm_clusterstack.xapi import calllog
+    """Run XenAPI method ``name`` with ``params``; the response struct (logged by ``calllog``)."""
     entry = calllog.begin(ctx, name, params)
     response = _dispatch(ctx, name, params, local_root)
     calllog.end(entry, response)
@@ -95,8 +41,9 @@ def _dispatch(ctx, name, params, local_root):
     CALLER.local_root = local_root
     try:
         if isinstance(name, str) and name.startswith(ASYNC_PREFIX):
-            from sm_clusterstack.xapi import tasks
-            return success(tasks.submit(ctx, name, params))
+            if not ASYNC:
+                raise XenAPIError(errors.MESSAGE_METHOD_UNKNOWN, name[:MAX_NAME])
+            return success(ASYNC[0](ctx, name, params))
         return success(_call(ctx, name, params))
     except XenAPIError as e:
         return failure(e.description)

@@ -6,8 +6,9 @@ As xapi generates them: ``<cls>.get_all``, ``get_all_records``,
 ``get_<field>(ref)`` per field.
 """
 
-from sm_clusterstack.xapi import model, where
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.db import where
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 def _register(cls: str) -> None:

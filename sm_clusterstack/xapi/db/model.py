@@ -14,7 +14,7 @@ import xmlrpc.client
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import store
+from sm_clusterstack.xapi.db import store
 
 ATTACHED_STATES = ("attached", "unplugging")
 
