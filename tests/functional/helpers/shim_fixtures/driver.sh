@@ -1,5 +1,5 @@
 #!/bin/sh
-# Test double of an SM driver of type @TYPE@ (see tests/functional/shim_helpers.py).
+# Test double of an SM driver of type @TYPE@ (see tests/functional/helpers/shim.py).
 CTL='@CTL@'
 cmd=$(printf '%s' "$1" | sed -n 's:.*<methodName>\([a-z_]*\)</methodName>.*:\1:p')
 sr=$(printf '%s' "$1" | sed -n 's:.*<name>sr_uuid</name><value>\([^<]*\)</value>.*:\1:p')

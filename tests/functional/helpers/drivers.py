@@ -3,7 +3,7 @@
 A driver runs as a process, executed directly (its ``#!`` line, as xapi
 runs it) with the call document as its one argument; its stdout is parsed
 with ``xmlrpc.client``, as xapi would.  The environment puts
-``tests/functional/fakebin`` first on PATH only when a test asks for the
+``tests/functional/helpers/fakebin`` first on PATH only when a test asks for the
 emulators (the commands this machine cannot serve); every test that does
 says so in its docstring.
 """
@@ -20,9 +20,10 @@ import pytest
 
 from sm_clusterstack.smapi import call as smapi_call
 
+from helpers import REPO
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-DRIVERS = os.path.join(ROOT, "drivers")
+DRIVERS = os.path.join(REPO, "drivers")
 FAKEBIN = os.path.join(HERE, "fakebin")
 HOST = "OpaqueRef:00000000-0000-4000-8000-00000000a001"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -99,13 +100,19 @@ def new_uuid():
     return str(uuid.uuid4())
 
 
+def blank_file(tmp_path, name, size_mb):
+    """The path of a fresh sparse file of ``size_mb`` MiB under ``tmp_path``, nothing on it."""
+    path = str(tmp_path / name)
+    with open(path, "wb") as f:
+        f.truncate(size_mb * 1024 * 1024)
+    return path
+
+
 @contextlib.contextmanager
 def loop_device(tmp_path, size_mb):
     """A loop device over a fresh sparse file; detached afterwards, whatever happens."""
-    image = tmp_path / ("disk-%s.img" % uuid.uuid4().hex[:8])
-    with open(str(image), "wb") as f:
-        f.truncate(size_mb * 1024 * 1024)
-    proc = subprocess.run(["losetup", "-f", "--show", str(image)], stdout=subprocess.PIPE,
+    image = blank_file(tmp_path, "disk-%s.img" % uuid.uuid4().hex[:8], size_mb)
+    proc = subprocess.run(["losetup", "-f", "--show", image], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
     if proc.returncode != 0:
         pytest.skip("no loop device available: %s" % proc.stderr.decode().strip())

@@ -13,9 +13,10 @@ import time
 
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import client
-from shim_helpers import SR_SIZE, Server, make_driver
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import REPO
+from helpers.shim import SR_SIZE, Server, make_driver
+
 XHA_STACK_ROOT = os.path.join(REPO, "build", "xha", "cluster-stack")
 SHIPPED_STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
 XAPI_PATH = os.path.dirname(sys.executable) + ":/usr/sbin:/usr/bin:/sbin:/bin"  # python3 = this interpreter

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 
-from corosync_pool import ok, wait_for
+from helpers.corosync_pool import ok, wait_for
 
 FAULTS = ("cut", "sigstop-corosync", "kill-monitor")
 

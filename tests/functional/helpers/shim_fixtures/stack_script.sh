@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fixture cluster-stack script (tests/functional/shim_helpers.py): records, answers.
+# Fixture cluster-stack script (tests/functional/helpers/shim.py): records, answers.
 # Run as xapi runs it: PATH only, no -C; it knows its host from /etc/xensource/xhad.conf
 # (its sandbox's own), and prints a liveset of every configured host, live, the master
 # flagged once ha_propose_master has run somewhere (a file shared by every host).

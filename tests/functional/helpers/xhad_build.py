@@ -18,7 +18,7 @@ import shutil
 
 from sm_clusterstack import runner
 
-from kit_helpers import thirdparty_dir
+from helpers.kit import thirdparty_dir
 
 MODERN_DIR = "/usr/libexec/xapi/cluster-stack/xhad"
 LEGACY_DIR = "/opt/xensource/xha"

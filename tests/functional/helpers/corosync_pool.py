@@ -24,7 +24,8 @@ from sm_clusterstack import hostsandbox, runner
 from sm_clusterstack.corostack import statefile
 from sm_clusterstack.stacks import client, xhadconf
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import REPO
+
 STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
 STACK_INSIDE = os.path.join(hostsandbox.STACK_ROOT_INSIDE, "corosync-ha")
 STACK_OWNER = os.stat(REPO).st_uid  # the stack is safe when its owner is the checkout's

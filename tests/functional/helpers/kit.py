@@ -10,8 +10,10 @@ from lxml import etree
 from sm_clusterstack import runner
 from sm_clusterstack.kit import check, report
 
+from helpers import REPO
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "fixtures", "kit")
+FIXTURES = os.path.join(REPO, "tests", "fixtures", "kit")
 JUNIT_SCHEMAS = ("jenkins-junit-10.xsd", "ant-JUnit.xsd")
 _RUNS = itertools.count()
 

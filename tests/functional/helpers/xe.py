@@ -1,6 +1,6 @@
 """Helpers of the xe, task, log and ``ha`` command tests: sandboxed pools named ``s15<pid>-<n>``, xe as a process.
 
-A sandboxed pool is shim_helpers' fixture pool served with ``--sandbox``
+A sandboxed pool is helpers.shim's fixture pool served with ``--sandbox``
 (each host a host sandbox: network and mount namespaces), its namespaces
 named with this test area's prefix so that parallel test runs never meet.
 """
@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from shim_helpers import Pool
+from helpers.shim import Pool
 
 _COUNT = []
 
@@ -21,7 +21,7 @@ def prefix():
 
 
 class SandboxedPool(Pool):
-    """shim_helpers.Pool served with --sandbox under our prefix; stop() removes the sandboxes."""
+    """helpers.shim.Pool served with --sandbox under our prefix; stop() removes the sandboxes."""
 
     def __init__(self, tmp, hosts=2, extra=()):
         super(SandboxedPool, self).__init__(tmp, hosts=hosts, sandbox=False)

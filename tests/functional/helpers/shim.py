@@ -11,6 +11,7 @@ of every configured host.  Stack directories are 0755 and owned by root, as the 
 safety check demands.
 """
 
+import contextlib
 import os
 import re
 import select
@@ -196,8 +197,9 @@ class Pool(object):
     def __init__(self, tmp, hosts=2, sandbox=True, prefix=None):
         self.tmp = str(tmp)
         self.sm_dir = os.path.join(self.tmp, "sm")
-        self.ctl = {name: make_driver(self.sm_dir, os.path.join(self.tmp, "ctl"), name, stacks)
-                    for name, stacks in self.DRIVERS}
+        self.ctl = {}
+        for name, stacks in self.DRIVERS:
+            self.add_driver(name, stacks)
         self.root = os.path.join(self.tmp, "stacks")
         self.stack_log = os.path.join(self.tmp, "stack.log")
         self.stack_ctl = os.path.join(self.tmp, "stack-ctl")
@@ -205,6 +207,11 @@ class Pool(object):
             make_stack(self.root, name, self.stack_log, self.stack_ctl, supported)
         self.server = Server(os.path.join(self.tmp, "state"), self.sm_dir, self.root, hosts=hosts, sandbox=sandbox,
                              prefix=prefix)
+
+    def add_driver(self, type_name, stacks, offline_attach=True):
+        """One more fixture driver (before start: the server scans the drivers as it starts)."""
+        self.ctl[type_name] = make_driver(self.sm_dir, os.path.join(self.tmp, "ctl"), type_name, stacks,
+                                          offline_attach)
 
     def start(self):
         self.server.start()
@@ -246,6 +253,29 @@ class Pool(object):
         """Make fixture stack script ``script`` exit ``code`` (only on the host of uuid ``host`` if given)."""
         with open(os.path.join(self.stack_ctl, "fail_" + script), "w") as f:
             f.write("%s %s\n" % (code, host))
+
+
+@contextlib.contextmanager
+def pool_for_test(tmp, pool_class=Pool, start=True, kill=False, drivers=(), **options):
+    """``pool_class(tmp, **options)`` with ``drivers`` added, started if ``start``; then stopped.
+
+    ``drivers``: (type_name, stacks, offline_attach) of drivers beyond the fixture four.
+    ``kill``: end the server with SIGKILL, as a crash, and remove its sandboxes (for the
+    tests that kill and restart the server themselves) rather than a clean ``stop()``.
+    """
+    pool = pool_class(tmp, **options)
+    for type_name, stacks, offline_attach in drivers:
+        pool.add_driver(type_name, stacks, offline_attach)
+    if start:
+        pool.start()
+    try:
+        yield pool
+    finally:
+        if kill:
+            pool.server.kill()
+            pool.server.remove_sandboxes()
+        else:
+            pool.stop()
 
 
 def delay_script(pool, script, seconds):

@@ -22,7 +22,7 @@ import xmlrpc.client
 
 import XenAPI
 
-from physical import rule_problems
+from helpers.physical import rule_problems
 
 TYPES = ("ocfs2", "melio", "dual", "lvm")
 WORKERS = int(os.environ.get("SHIM_STRESS_WORKERS", "8"))
