@@ -17,6 +17,7 @@ import stat
 import typing
 
 from sm_clusterstack import atomicfile
+from sm_clusterstack.stacks import names
 
 LEGACY_DIR = "/opt/xensource/xha"
 STACK = "xhad"
@@ -68,7 +69,7 @@ def plan(root: str, legacy_dir: str = LEGACY_DIR) -> typing.List[Step]:
     """What an upgrade of ``root`` from ``legacy_dir`` would do, path by path."""
     target_dir = os.path.join(root, STACK)
     steps = []
-    supported = os.path.join(target_dir, "ha_supported_srs")
+    supported = os.path.join(target_dir, names.HA_SUPPORTED_SRS)
     if not os.path.exists(supported):
         steps.append(Step(WRITE, supported, supported))
     if _same_directory(legacy_dir, target_dir):

@@ -1,8 +1,8 @@
 """xapi's HA monitor (``ocaml/xapi/xapi_ha.ml`` ``Monitor``) on a store, with recorded script answers.
 
-No process runs: ``onhost.run_script`` is replaced by a strict queue of
+No process runs: ``onhost.run_result`` is replaced by a strict queue of
 recorded answers per (host, script), so each round sees exactly the
-liveset a stack would have printed.
+liveset a stack would have printed, judged by the real stack client.
 """
 
 import collections
@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from sm_clusterstack import runner
 from sm_clusterstack.stacks import liveset
 from sm_clusterstack.xapi.ha import lifecycle
 from sm_clusterstack.xapi.ha import monitor as ha_monitor
@@ -18,9 +19,8 @@ from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.db import records
 
 
-class Answer(object):
-    def __init__(self, stdout="", returncode=0):
-        self.stdout, self.returncode = stdout, returncode
+def Answer(stdout="", returncode=0):
+    return runner.Result(["recorded"], returncode, stdout, "")
 
 
 class Scripts(object):
@@ -36,16 +36,13 @@ class Scripts(object):
     def __call__(self, ctx, host, stack, script, args=()):
         self.ran.append((host, script))
         assert self.queue[(host, script)], "unexpected %s on %s" % (script, host)
-        answer = self.queue[(host, script)].pop(0)
-        if answer.returncode:
-            raise onhost.ScriptFailed("HA_CONFIGURATION_INVALID", answer.returncode, script)
-        return answer
+        return self.queue[(host, script)].pop(0)
 
 
 @pytest.fixture
 def pool(ctx, monkeypatch):
     scripts = Scripts()
-    monkeypatch.setattr(onhost, "run_script", scripts)
+    monkeypatch.setattr(onhost, "run_result", scripts)
     with ctx.store.write() as conn:
         store_mod.update(conn, "pool", records.pool_row(conn)["ref"], ha_enabled=True, ha_cluster_stack="xhad",
                          ha_statefiles=["OpaqueRef:sf"])

@@ -14,12 +14,12 @@ import typing
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.stacks import mtc
+from sm_clusterstack.stacks import client
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import checks as ha_checks
 from sm_clusterstack.xapi.ha import steps as ha_steps
-from sm_clusterstack.xapi.ha.operation import begin, end, find, in_parallel, query_liveset, report, tolerate_absent
+from sm_clusterstack.xapi.ha.operation import begin, end, in_parallel, report
 from sm_clusterstack.xapi.hosts import onhost
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -30,11 +30,10 @@ DISABLE_RETRY = 5.0  # seconds between two attempts of a partly failed disable (
 def stop_without_statefile(ctx, stack: str, hosts) -> typing.List[typing.Tuple[typing.Any, BaseException]]:
     """Disarm every host, then stop every daemon, each step on all hosts in parallel; what failed."""
     failed = []
-    for script in ("ha_disarm_fencing", "ha_stop_daemon"):
-        errors_now = in_parallel(lambda h: tolerate_absent(
-            lambda: onhost.run_script(ctx, h["ref"], stack, script)), hosts)
+    for step in (onhost.HostStack.disarm_fencing, onhost.HostStack.stop_daemon):  # exit 14: nothing to do
+        errors_now = in_parallel(lambda h: step(onhost.stack_on(ctx, h["ref"], stack)), hosts)
         for host, error in errors_now:
-            LOG.error("%s on host %s failed: %s", script, host["uuid"], error)
+            LOG.error("%s on host %s failed: %s", step.__name__, host["uuid"], error)
         failed.extend(errors_now)
     return failed
 
@@ -99,7 +98,7 @@ def _one_attempt(ctx, stack: str, hosts, timeout: int) -> bool:
 
 def _has_statefile_access(ctx, master, stack: str) -> bool:
     try:
-        seen = find(query_liveset(ctx, master["ref"], stack), master["uuid"])
+        seen = onhost.stack_on(ctx, master["ref"], stack).query_liveset().find(master["uuid"])
     except XenAPIError:
         return False
     return seen is not None and seen.statefile_access
@@ -108,8 +107,9 @@ def _has_statefile_access(ctx, master, stack: str) -> bool:
 def _disable_through_statefile(ctx, stack: str, hosts, timeout: int) -> None:
     """``invalid`` on the master, stop the master's daemon, wait for every host to see it (else stop it)."""
     master = hosts[0]
-    onhost.run_script(ctx, master["ref"], stack, "ha_set_pool_state", ["invalid"])
-    tolerate_absent(lambda: onhost.run_script(ctx, master["ref"], stack, "ha_stop_daemon"))
+    on_master = onhost.stack_on(ctx, master["ref"], stack)
+    on_master.set_pool_state(client.POOL_STATE_INVALID)
+    on_master.stop_daemon()
     with ctx.store.write() as conn:
         records.set_pool(conn, ha_enabled=False)
     gone = {}
@@ -127,9 +127,10 @@ def _daemon_gone_within(ctx, host, stack: str, timeout: int) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            onhost.run_script(ctx, host["ref"], stack, "ha_query_liveset")
-        except onhost.ScriptFailed as e:
-            if e.returncode == mtc.DAEMON_IS_NOT_PRESENT:
-                return True
+            onhost.stack_on(ctx, host["ref"], stack).liveset_text()
+        except onhost.DaemonAbsent:
+            return True
+        except onhost.ScriptFailed:
+            pass
         time.sleep(JOIN_POLL)
     return False

@@ -14,12 +14,13 @@ import typing
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.stacks import client
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import checks as ha_checks
 from sm_clusterstack.xapi.ha import disable as ha_disable
 from sm_clusterstack.xapi.ha import steps as ha_steps
-from sm_clusterstack.xapi.ha.operation import begin, end, find, in_parallel, propose_master, query_liveset, report
+from sm_clusterstack.xapi.ha.operation import begin, end, in_parallel, propose_master_or_fail, report
 from sm_clusterstack.xapi.hosts import onhost
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -70,7 +71,7 @@ def _preconfigure(ctx) -> None:
         ha_steps.record(ctx, lambda p: p.paths.__setitem__(host["ref"], path))
         ha_steps.write_conf(ctx, plan, host, path)
         if host["ref"] == hosts[0]["ref"]:
-            onhost.run_script(ctx, host["ref"], plan.stack, "ha_set_pool_state", ["init"])
+            onhost.stack_on(ctx, host["ref"], plan.stack).set_pool_state(client.POOL_STATE_INIT)
         ha_steps.attach_on(ctx, host["ref"], plan.metadata)
     preconfigure(hosts[0])
     report("master %s preconfigured" % hosts[0]["uuid"], 0.3)
@@ -90,9 +91,9 @@ def _join_all(ctx) -> None:
     report("starting the %s daemon on %d host(s)" % (plan.stack, len(hosts)), 0.5)
 
     def join(host):
-        onhost.run_script(ctx, host["ref"], plan.stack, "ha_start_daemon")
+        onhost.stack_on(ctx, host["ref"], plan.stack).start_daemon()
         if host["ref"] == master["ref"]:
-            propose_master(ctx, host["ref"], plan.stack, required=True)
+            propose_master_or_fail(ctx, host["ref"], plan.stack)
         else:
             _wait_for_master(ctx, host, master, plan)
     failed = in_parallel(join, hosts)
@@ -107,9 +108,9 @@ def _wait_for_master(ctx, host, master, plan) -> None:
     """A slave polls its liveset until Online with the master flagged (``join_liveset``)."""
     deadline = time.monotonic() + plan.timeout + 60  # EnableJoinTimeout; xapi waits forever
     while True:
-        found = query_liveset(ctx, host["ref"], plan.stack)
+        found = onhost.stack_on(ctx, host["ref"], plan.stack).query_liveset()
         if found.status.lower() == "online":
-            seen = find(found, master["uuid"])
+            seen = found.find(master["uuid"])
             if seen is None:
                 raise XenAPIError(errors.INTERNAL_ERROR, "unable to gather the coordinator's info")
             if seen.master:

@@ -20,7 +20,7 @@ from sm_clusterstack.stacks import mtc
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import steps as ha_steps
-from sm_clusterstack.xapi.ha.monitor import Runtime, _Stop, entry, ha_enabled, host_uuid, query
+from sm_clusterstack.xapi.ha.monitor import Runtime, _Stop, ha_enabled, host_uuid, query
 from sm_clusterstack.xapi.hosts import onhost
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
@@ -89,7 +89,7 @@ def _rejoin(ctx, runtime: Runtime, host: str, stack: str, is_master: bool, retry
         time.sleep(retry)
     if is_master:
         try:
-            onhost.run_script(ctx, host, stack, "ha_propose_master")
+            onhost.stack_on(ctx, host, stack).propose_master()
         except XenAPIError as e:
             LOG.error("master %s: ha_propose_master after restart failed: %s", host_uuid(ctx, host), e)
     runtime.start_host(host)
@@ -98,7 +98,7 @@ def _rejoin(ctx, runtime: Runtime, host: str, stack: str, is_master: bool, retry
 def start_daemon_once(ctx, host: str, stack: str) -> str:
     """One ``ha_start_daemon`` of ``on_server_restart``: joined, disarmed (11, or 8 with HA off), or the error."""
     try:
-        onhost.run_script(ctx, host, stack, "ha_start_daemon")
+        onhost.stack_on(ctx, host, stack).start_daemon()
         return "joined"
     except onhost.ScriptFailed as e:
         if e.returncode == mtc.DAEMON_IS_PRESENT:
@@ -129,7 +129,7 @@ class LostStatefile(XenAPIError):
 def check_statefile_access(ctx, host: str, stack: str) -> None:
     """``assert_have_statefile_access``: HA_LOST_STATEFILE unless ``host`` sees the statefile."""
     try:
-        seen = entry(query(ctx, host, stack), host_uuid(ctx, host))
+        seen = query(ctx, host, stack).find(host_uuid(ctx, host))
     except _Stop as e:
         raise LostStatefile(e.daemon_gone)
     if seen is None or not seen.statefile_access:
@@ -145,13 +145,10 @@ def clean_shutdown(ctx, runtime: Runtime, host: str) -> None:
         check_statefile_access(ctx, host, stack)
         runtime.stop_host(host)
         runtime.down.add(host)
-        for script in ("ha_disarm_fencing", "ha_stop_daemon"):
-            try:
-                onhost.run_script(ctx, host, stack, script)
-            except onhost.ScriptFailed as e:
-                if e.returncode != mtc.DAEMON_IS_NOT_PRESENT:  # 14: nothing to disarm or stop
-                    raise
-        onhost.run_script(ctx, host, stack, "ha_set_excluded")
+        on_host = onhost.stack_on(ctx, host, stack)
+        on_host.disarm_fencing()  # exit 14: nothing to disarm or stop
+        on_host.stop_daemon()
+        on_host.set_excluded()
     runtime.down.add(host)
     set_live(ctx, host, False)
     LOG.info("host %s shut down cleanly", host_uuid(ctx, host))

@@ -19,7 +19,7 @@ import time
 import typing
 
 from sm_clusterstack.stacks import liveset as liveset_mod
-from sm_clusterstack.stacks import mtc
+from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.db import records
@@ -151,7 +151,7 @@ class Runtime(object):
 
     def _process_on_slave(self, host: str, stack: str, master: str, found: liveset_mod.Liveset) -> None:
         """``process_liveset_on_slave``: a master not live or not flagged means ``on_master_failure``."""
-        seen = _entry(found, _uuid(self.ctx, master))
+        seen = found.find(_uuid(self.ctx, master))
         if seen is not None and seen.liveness and seen.master:
             return
         LOG.warning("host %s: the liveset says master %s is gone", _uuid(self.ctx, host), _uuid(self.ctx, master))
@@ -163,9 +163,13 @@ class Runtime(object):
             with self.ctx.store.read() as conn:
                 if records.master(conn) != old_master:
                     return  # another survivor took over meanwhile
-            answer = onhost.run_script(self.ctx, host, stack, "ha_propose_master").stdout.strip()
-            if answer != "TRUE":
-                LOG.info("host %s: ha_propose_master answered %r", _uuid(self.ctx, host), answer[:32])
+            try:
+                proposed = onhost.stack_on(self.ctx, host, stack).propose_master()
+            except onhost.InvalidAnswer as e:  # xapi reads anything but TRUE as "no"
+                LOG.warning("host %s: %s", _uuid(self.ctx, host), e)
+                return
+            if not proposed:
+                LOG.info("host %s: ha_propose_master answered FALSE", _uuid(self.ctx, host))
                 return
             with self.ctx.store.write() as conn:
                 store_mod.update(conn, "pool", records.pool_row(conn)["ref"], master=host)
@@ -184,15 +188,13 @@ class _Stop(Exception):
 def query(ctx, host: str, stack: str) -> liveset_mod.Liveset:
     """The host's liveset; _Stop on exit 14 or one that does not parse."""
     try:
-        text = onhost.run_script(ctx, host, stack, "ha_query_liveset").stdout
-    except onhost.ScriptFailed as e:
-        if e.returncode == mtc.DAEMON_IS_NOT_PRESENT:
-            raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True)
-        raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,))
-    try:
-        return liveset_mod.parse(text)
-    except Exception as e:  # xmlsafe.XMLFormatError, and anything else the model refuses
+        return onhost.stack_on(ctx, host, stack).query_liveset()
+    except onhost.DaemonAbsent:
+        raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True)
+    except onhost.InvalidAnswer as e:
         raise _Stop("the liveset does not parse: %s" % e)
+    except XenAPIError as e:
+        raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,))
 
 
 def process_on_master(ctx, found: liveset_mod.Liveset, down: typing.AbstractSet[str] = frozenset()) -> None:
@@ -204,7 +206,7 @@ def process_on_master(ctx, found: liveset_mod.Liveset, down: typing.AbstractSet[
     with ctx.store.write() as conn:
         statefiles = store_mod.loads(records.pool_row(conn)["ha_statefiles"]) or []
         for row in records.hosts(conn):
-            seen = _entry(found, row["uuid"])
+            seen = found.find(row["uuid"])
             live = bool(seen is not None and seen.liveness) and row["ref"] not in down
             records.set_live(conn, row["ref"], live, now)
             access = bool(seen is not None and seen.statefile_access)
@@ -227,13 +229,6 @@ def _peers(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[typing
     return list(raw.get("heartbeat_active_list_on_heartbeat", []))
 
 
-def _entry(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[liveset_mod.LivesetHost]:
-    try:
-        return found.host(host_uuid)
-    except KeyError:
-        return None
-
-
 def _hosts(ctx) -> typing.List[str]:
     with ctx.store.read() as conn:
         return records.host_refs(conn)
@@ -253,11 +248,6 @@ def _pool_uuid(ctx) -> str:
 def ha_enabled(ctx) -> bool:
     with ctx.store.read() as conn:
         return bool(records.pool_row(conn)["ha_enabled"])
-
-
-def entry(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[liveset_mod.LivesetHost]:
-    """The liveset's entry of ``host_uuid``, or None."""
-    return _entry(found, host_uuid)
 
 
 def host_uuid(ctx, host: str) -> str:

@@ -12,12 +12,9 @@ import typing
 
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.stacks import liveset as liveset_mod
-from sm_clusterstack.stacks import mtc
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.ha import progress
 from sm_clusterstack.xapi.hosts import onhost
-from sm_clusterstack.xmlsafe import XMLFormatError
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 IN_PROGRESS = {"enable": errors.HA_ENABLE_IN_PROGRESS, "disable": errors.HA_DISABLE_IN_PROGRESS}
@@ -57,36 +54,7 @@ def in_parallel(fn: typing.Callable[[typing.Any], None], hosts: typing.List[typi
     return failed
 
 
-def propose_master(ctx, host: str, stack: str, required: bool = False) -> bool:
-    """``ha_propose_master`` on ``host``: True when it printed TRUE (INTERNAL_ERROR if ``required`` and not)."""
-    answer = onhost.run_script(ctx, host, stack, "ha_propose_master").stdout.strip()
-    if answer not in ("TRUE", "FALSE"):
-        raise XenAPIError(errors.INTERNAL_ERROR, "ha_propose_master printed %r, not TRUE or FALSE" % answer[:64])
-    if required and answer != "TRUE":
+def propose_master_or_fail(ctx, host: str, stack: str) -> None:
+    """``ha_propose_master`` on the master during enable: INTERNAL_ERROR unless it answers TRUE (``join_liveset``)."""
+    if not onhost.stack_on(ctx, host, stack).propose_master():
         raise XenAPIError(errors.INTERNAL_ERROR, "failed to propose the current master as master")
-    return answer == "TRUE"
-
-
-def query_liveset(ctx, host: str, stack: str) -> liveset_mod.Liveset:
-    """``ha_query_liveset`` on ``host``, parsed with xapi's rules (INTERNAL_ERROR if it does not parse)."""
-    text = onhost.run_script(ctx, host, stack, "ha_query_liveset").stdout
-    try:
-        return liveset_mod.parse(text)
-    except XMLFormatError as e:
-        raise XenAPIError(errors.INTERNAL_ERROR, "ha_query_liveset: %s" % e)
-
-
-def find(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[liveset_mod.LivesetHost]:
-    try:
-        return found.host(host_uuid)
-    except KeyError:
-        return None
-
-
-def tolerate_absent(fn: typing.Callable[[], typing.Any]) -> None:
-    """Run a script call; exit 14 (no daemon) counts as done, as xapi treats it."""
-    try:
-        fn()
-    except onhost.ScriptFailed as e:
-        if e.returncode != mtc.DAEMON_IS_NOT_PRESENT:
-            raise

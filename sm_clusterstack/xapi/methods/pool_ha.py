@@ -41,7 +41,7 @@ def get_ha_livesets(ctx, session, self) -> dict:
 
     def query(host):
         try:
-            found[host] = onhost.run_script(ctx, host, pool["ha_cluster_stack"], "ha_query_liveset").stdout
+            found[host] = onhost.stack_on(ctx, host, pool["ha_cluster_stack"]).liveset_text()
         except XenAPIError as e:
             found[host] = "error: " + " ".join(e.description)
     operation.in_parallel(query, hosts)
