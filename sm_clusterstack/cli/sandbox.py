@@ -24,22 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _host(state: str, wanted: str):
     """(netns, pool's stack) of the host whose uuid or name-label is ``wanted``."""
-    from sm_clusterstack.xapi import store as store_mod
+    from sm_clusterstack.xapi.db import records
+    from sm_clusterstack.xapi.db import store as store_mod
     path = os.path.join(state, "pool.db")
     if not os.path.exists(path):
         raise LookupError("%s holds no pool" % state)
-    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
-    try:
-        rows = conn.execute("SELECT uuid, other_config FROM host WHERE uuid = ? OR name_label = ?",
-                            (wanted, wanted)).fetchall()
-        stack = conn.execute("SELECT ha_cluster_stack FROM pool").fetchone()[0]
-    finally:
-        conn.close()
+    with store_mod.read_only(path, timeout=30) as conn:
+        rows = records.hosts_named(conn, wanted)
+        stack = records.pool_stacks(conn)[0]
     if len(rows) != 1:
         raise LookupError("%s: %s" % (wanted, "no such host" if not rows else "several hosts have that name"))
-    netns = (store_mod.loads(rows[0][1]) or {}).get("sandbox-netns", "")
+    netns = (store_mod.loads(rows[0]["other_config"]) or {}).get("sandbox-netns", "")
     if not netns:
-        raise LookupError("host %s has no sandbox" % rows[0][0])
+        raise LookupError("host %s has no sandbox" % rows[0]["uuid"])
     return netns, stack
 
 

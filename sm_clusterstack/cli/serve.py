@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_pool(args: argparse.Namespace) -> typing.Any:
     """The Pool context the options describe."""
-    from sm_clusterstack.xapi import context, service
+    from sm_clusterstack.xapi.rpc import context
+    from sm_clusterstack.xapi import service
     conf = cli.load_conf(args)
     service.check_state_dir(args.state)  # issue 14: refuse a state dir others could change, before writing
     os.makedirs(args.state, mode=0o700, exist_ok=True)
@@ -62,7 +63,8 @@ def build_pool(args: argparse.Namespace) -> typing.Any:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT."""
     from sm_clusterstack import hostsandbox, logsetup
-    from sm_clusterstack.xapi import schema, service
+    from sm_clusterstack.xapi.db import schema
+    from sm_clusterstack.xapi import service
     try:
         logsetup.configure(args.log_file, args.verbose)
     except OSError as e:
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve_until_signalled(svc) -> None:
     """Print the ready line (where it listens), wait for SIGTERM or SIGINT, stop."""
-    from sm_clusterstack.xapi import server
+    from sm_clusterstack.xapi.rpc import server
     stop = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.append(True))

@@ -64,7 +64,7 @@ def render_and_apply(steps: typing.List[upgrade.Step], dry_run: bool, legacy_dir
 
 def upgrade_store(state_dir: str, dry_run: bool) -> int:
     """Migrate the shim's store and set ha_cluster_stack to xhad where empty."""
-    from sm_clusterstack.xapi import schema, store
+    from sm_clusterstack.xapi.db import records, schema, store
     path = os.path.join(state_dir, store.DB_NAME)
     if not os.path.isfile(path):
         sys.stderr.write("sm-clusterstack upgrade: no store at %s\n" % path)
@@ -76,8 +76,8 @@ def upgrade_store(state_dir: str, dry_run: bool) -> int:
         pool_store = store.Store(state_dir)
         try:
             with pool_store.write() as conn:
-                conn.execute("UPDATE pool SET ha_cluster_stack = 'xhad' WHERE ha_cluster_stack = ''")
-                stacks = [r[0] for r in conn.execute("SELECT ha_cluster_stack FROM pool")]
+                records.default_empty_stack(conn, "xhad")
+                stacks = records.pool_stacks(conn)
         finally:
             pool_store.close()
     except (sqlite3.Error, schema.SchemaError) as e:
@@ -90,15 +90,13 @@ def upgrade_store(state_dir: str, dry_run: bool) -> int:
 
 def describe_store(path: str, schema: typing.Any) -> str:
     """What upgrading the store at ``path`` would do, read without changing it."""
-    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-    try:
+    from sm_clusterstack.xapi.db import records, store
+    with store.read_only(path) as conn:
         version = schema.version(conn)
         if version < schema.LATEST:
             return "would migrate store %s from schema version %d to %d (ha_cluster_stack defaults to xhad)" % (
                 path, version, schema.LATEST)
-        empty = conn.execute("SELECT COUNT(*) FROM pool WHERE ha_cluster_stack = ''").fetchone()[0]
-    finally:
-        conn.close()
+        empty = records.pools_without_stack(conn)
     if empty:
         return "would set ha_cluster_stack to xhad on %d pool(s) of store %s" % (empty, path)
     return "store %s: nothing to do" % path

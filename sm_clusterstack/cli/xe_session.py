@@ -16,7 +16,7 @@ import os
 import sys
 import typing
 
-from sm_clusterstack import cli
+from sm_clusterstack import atomicfile, cli
 from sm_clusterstack.cli import xe_connect
 from sm_clusterstack.cli.xe_errors import ClientError
 
@@ -59,7 +59,7 @@ class connected(object):
 def password_of(options: xe_connect.Options) -> str:
     """-pw / -pwf, else --password-file (the shim's format), else xe's default."""
     if options.get("shim_password_file") and not options.get("passwordfile"):
-        from sm_clusterstack.xapi import context
+        from sm_clusterstack.xapi.rpc import context
         try:
             return context.read_password(options.get("shim_password_file"))
         except (OSError, ValueError) as e:
@@ -101,7 +101,9 @@ def login(session: typing.Any, user: str, password: str) -> typing.Any:
 
 def open_embedded(options: xe_connect.Options, where: xe_connect.Target) -> typing.Tuple[typing.Any, typing.Any]:
     """(session, in-process service or None) for the embedded pool in ``where.where``."""
-    from sm_clusterstack.xapi import context, service, store
+    from sm_clusterstack.xapi.rpc import context
+    from sm_clusterstack.xapi import service
+    from sm_clusterstack.xapi.db import store
     state = where.where
     new = not os.path.exists(os.path.join(state, store.DB_NAME))
     os.makedirs(state, mode=0o700, exist_ok=True)
@@ -152,8 +154,6 @@ def _embedded_conf(options: xe_connect.Options, state: str) -> typing.Tuple[str,
     sm_dir = os.path.abspath(options.get("sm_dir") or remembered.values.get("sm-dir") or conf.sm_dir)
     root = os.path.abspath(options.get("cluster_stack_root") or remembered.values.get("cluster-stack-root")
                            or conf.cluster_stack_root)
-    with open(path + ".tmp", "w") as f:
-        f.write("# the embedded pool's drivers and stacks (sm-clusterstack xe)\n"
-                "sm-dir = %s\ncluster-stack-root = %s\n" % (sm_dir, root))
-    os.rename(path + ".tmp", path)
+    atomicfile.write(path, "# the embedded pool's drivers and stacks (sm-clusterstack xe)\n"
+                     "sm-dir = %s\ncluster-stack-root = %s\n" % (sm_dir, root))
     return sm_dir, root, conf.cluster_stack_default

@@ -1,8 +1,8 @@
 """The fence guard: fences the host when its monitor dies or hangs while armed.
 
 The monitor and the guard share a pipe; the monitor writes one byte a
-poll: ``a`` arm, ``p`` pet (all is well), ``d`` disarm (a clean stop:
-the guard exits), ``f`` fenced (the monitor fenced the host itself).  While
+poll (the letters below): ARM, PET (all is well), DISARM (a clean stop:
+the guard exits), FENCED (the monitor fenced the host itself).  While
 armed, the end of the pipe (the monitor died: nothing else holds its
 write end) or no pet for Timing.guard seconds runs the fence chain, then
 stops corosync and marks the host's slot fenced.  Where the settings name
@@ -23,6 +23,12 @@ from sm_clusterstack.corostack import daemon, fencing, hostslot, settings, state
 from sm_clusterstack.corostack.log import Log
 from sm_clusterstack.stacks import xhadconf
 
+# What the monitor writes to the guard's pipe, one letter at a time (monitor.GuardLink.send).
+ARM = "a"  # the host is in the liveset with fencing armed: watch from now on
+PET = "p"  # the monitor is alive and corosync answers
+DISARM = "d"  # a clean stop or ha_disarm_fencing: stand down and exit
+FENCED = "f"  # the monitor fenced the host itself: stand down and exit
+
 
 class Guard(object):
     """The guard's state: armed or not, and when the monitor last showed life."""
@@ -38,12 +44,12 @@ class Guard(object):
         """Act on bytes from the monitor; False when the guard is done."""
         for byte in data:
             char = chr(byte)
-            if char == "a" and not self.armed:
+            if char == ARM and not self.armed:
                 self.armed = True
                 self.watchdog = fencing.Watchdog(self.settings.watchdog_device, self.timing.guard, self.log)
                 self.log.write("fence guard armed")
-            elif char in "df":
-                self.stand_down("disarmed" if char == "d" else "the monitor fenced this host")
+            elif char in (DISARM, FENCED):
+                self.stand_down("disarmed" if char == DISARM else "the monitor fenced this host")
                 return False
             self.last_pet = time.monotonic()
             if self.watchdog is not None:

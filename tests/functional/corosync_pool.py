@@ -22,12 +22,12 @@ import time
 
 from sm_clusterstack import hostsandbox, runner
 from sm_clusterstack.corostack import statefile
-from sm_clusterstack.stacks import liveset as liveset_mod
-from sm_clusterstack.stacks import xhadconf
+from sm_clusterstack.stacks import client, xhadconf
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
 STACK_INSIDE = os.path.join(hostsandbox.STACK_ROOT_INSIDE, "corosync-ha")
+STACK_OWNER = os.stat(REPO).st_uid  # the stack is safe when its owner is the checkout's
 XAPI_PATH = os.path.dirname(sys.executable) + ":/usr/sbin:/usr/bin:/sbin:/bin"  # python3 = this interpreter
 GENERATION = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
 HOST_IDS = ["8f1c2a34-0000-4000-8000-0000000000%02d" % i for i in range(1, 65)]
@@ -58,16 +58,18 @@ class Host(object):
         self.pool, self.box, self.index = pool, box, index
         self.host_id = HOST_IDS[index]
         self.fence_log = str(pool.tmp / ("fence-h%d.log" % (index + 1)))
+        self.stack = client.StackClient(os.path.join(STACK_ROOT, "corosync-ha"), run=box.run,
+                                        host="h%d" % (index + 1), path_inside=STACK_INSIDE, env={"PATH": XAPI_PATH},
+                                        owner_uid=STACK_OWNER)
 
     def run(self, script, *args, timeout=120):
-        """Run one stack script as xapi does; the Result."""
-        env = hostsandbox.xapi_env(STACK_INSIDE, path=XAPI_PATH)
-        return self.box.run([os.path.join(STACK_INSIDE, script)] + list(args), timeout=timeout, env=env)
+        """Run one stack script as xapi does; the Result, whatever the exit."""
+        return self.stack.result(script, args, timeout=timeout)
 
     def liveset(self):
         """The parsed liveset, or None when the query fails."""
-        result = self.run("ha_query_liveset", timeout=30)
-        return liveset_mod.parse(result.stdout.encode()) if result.ok else None
+        result = self.run(client.HA_QUERY_LIVESET, timeout=30)
+        return client.read_liveset(result, self.stack.host) if result.ok else None
 
     def write_settings(self, fence_exit=0, escalation_exit=0, extra=""):
         """The host's /etc/sm-clusterstack/corosync-ha.conf with the recording fence actions."""

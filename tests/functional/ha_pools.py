@@ -12,6 +12,7 @@ import sys
 import time
 
 from sm_clusterstack import hostsandbox
+from sm_clusterstack.stacks import client
 from shim_helpers import SR_SIZE, Server, make_driver
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -59,7 +60,7 @@ class HAPool(object):
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
         make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
-        root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
+        root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
         env = dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
                              extra=["--ha-monitor-interval", str(interval)]).start()
@@ -109,8 +110,10 @@ class HAPool(object):
 
     def query(self, host: str):
         """(exit status, stdout) of ha_query_liveset on ``host``, run as xapi runs it."""
-        env = hostsandbox.xapi_env(os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack), path=XAPI_PATH)
-        result = self.box(host).run(["ha_query_liveset"], timeout=30, env=env)
+        stack = client.StackClient(os.path.join(self.root, self.stack), run=self.box(host).run, host=host,
+                                   path_inside=os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack),
+                                   env={"PATH": XAPI_PATH}, owner_uid=os.stat(REPO).st_uid)
+        result = stack.result(client.HA_QUERY_LIVESET, timeout=30)
         return result.returncode, result.stdout
 
     def close(self) -> None:

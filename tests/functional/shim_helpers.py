@@ -303,7 +303,7 @@ def wait_for(predicate, timeout=20):
 
 def write_version_1_store(state_dir):
     """A store as it was before multiple cluster managers (schema version 1, no ha_cluster_stack)."""
-    from sm_clusterstack.xapi import schema
+    from sm_clusterstack.xapi.db import schema
     os.makedirs(state_dir, exist_ok=True)
     conn = sqlite3.connect(os.path.join(state_dir, "pool.db"))
     for statement in schema.VERSION_1:

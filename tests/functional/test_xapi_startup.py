@@ -15,7 +15,9 @@ import threading
 import pytest
 import XenAPI
 
-from sm_clusterstack.xapi import context, service, smscan
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi import service
+from sm_clusterstack.xapi.hosts import smscan
 from shim_helpers import Pool, calls, introduce, wait_for
 
 

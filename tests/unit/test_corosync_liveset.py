@@ -1,5 +1,6 @@
 """corosync tool output (recorded from a real three-node cluster), and the liveset under xapi's own rules."""
 
+import json
 import os
 import re
 
@@ -156,3 +157,23 @@ def test_the_xapi_rules_port_refuses_extra_content_in_localhost():
            "</localhost></ha_liveset_info>" % H[0])
     with pytest.raises(xapi.XapiRejects, match="localhost"):
         xapi.parse(doc)
+
+
+def test_the_view_is_typed_and_view_json_keeps_its_keys(tmp_path):
+    """``view.json`` is read by scripts of the daemon's own version or newer: its keys stay as they were."""
+    rig = online_rig(tmp_path, master=H[1])
+    view.publish(rig.paths, rig.monitor, rig.clock.now)
+    found = view.read(rig.paths, 60)
+    assert isinstance(found, view.View) and (found.state, found.master, found.committed) == ("online", H[1], H[:3])
+    with open(rig.paths.view) as f:
+        written = json.load(f)
+    assert sorted(written) == ["committed", "excluded", "hosts", "latency", "master", "partition", "pool_state",
+                               "reason", "state", "statefile_access", "statefile_corrupted", "time", "warnings"]
+    assert sorted(written["latency"]) == ["heartbeat", "statefile"]
+    assert view.from_json(view.to_json(found)) == found
+
+
+def test_a_stale_view_is_none(tmp_path):
+    rig = online_rig(tmp_path)
+    view.publish(rig.paths, rig.monitor, rig.clock.now)
+    assert view.read(rig.paths, -1) is None
