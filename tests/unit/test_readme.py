@@ -67,13 +67,14 @@ def _path_problem(root, word):
 
 
 def _module_problem(root, word):
+    """A dotted name under sm_clusterstack names a module, or a module and one attribute of it."""
     parts = word.rstrip(".,;:)").split(".")
     if parts[0] != "sm_clusterstack" or len(parts) < 2:
         return None
     for end in range(len(parts), 1, -1):
         base = os.path.join(root, *parts[:end])
         if os.path.isfile(base + ".py") or os.path.isdir(base):
-            return None
+            return None if len(parts) - end <= 1 else "no module %s" % ".".join(parts[:end + 1])
     return "no module %s" % ".".join(parts[:2])
 
 
@@ -312,12 +313,14 @@ def test_the_checker_finds_each_kind_of_broken_reference():
     bad = "\n".join([
         "See [the reference](docs/nothing.md) and REFERENCE.md section 4.",
         "The script interface ([docs/interfaces.md](docs/interfaces.md), section 99).",
-        "Run `make no-such-target` on `drivers/NoSuchSR` from `sm_clusterstack.nosuchmodule`,",
+        "Run `make no-such-target` on `drivers/NoSuchSR` from `sm_clusterstack.nosuchmodule`",
+        "(`sm_clusterstack.xapi.nosuch.module`, not `sm_clusterstack.constraints.check_plug`),",
         'as the shim does (see "No such section").',
     ])
     assert problems(bad) == sorted([
         "link to missing docs/nothing.md", "no file REFERENCE.md", "no section 99 of docs/interfaces.md",
         "no make target no-such-target", "no file drivers/NoSuchSR", "no module sm_clusterstack.nosuchmodule",
+        "no module sm_clusterstack.xapi.nosuch",
         'no section "No such section"'])
 
 
