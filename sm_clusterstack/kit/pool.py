@@ -90,7 +90,8 @@ class EmbeddedPool(object):
     def start(self) -> "EmbeddedPool":
         """Serve the pool on a free loopback port and log in as root."""
         import XenAPI
-        from sm_clusterstack.xapi import context, service
+        from sm_clusterstack.xapi.rpc import context
+        from sm_clusterstack.xapi import service
         logging.getLogger(SHIM_LOGGER).addHandler(self.collector)
         password = context.read_password(context.ensure_password_file(self.state))
         ctx = context.Pool(self.state, self.sm_dir, self.root, password, driver_timeout=self.driver_timeout,

@@ -14,8 +14,16 @@ import os
 import typing
 
 from sm_clusterstack import atomicfile
-from sm_clusterstack.xapi import context, ha_monitor, recovery, runs, sandboxes, server, smscan
-from sm_clusterstack.xapi import store as store_mod
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import lifecycle
+from sm_clusterstack.xapi.ha import monitor as ha_monitor
+from sm_clusterstack.xapi import methods, recovery
+from sm_clusterstack.xapi.hosts import runs
+from sm_clusterstack.xapi.hosts import sandboxes
+from sm_clusterstack.xapi.rpc import server
+from sm_clusterstack.xapi.hosts import smscan
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
@@ -125,7 +133,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
     servers, host_servers, sandbox_pool = [], [], None
     ctx.ready = False
-    ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval)
+    ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval, on_fenced=lifecycle.reboot_fenced)
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
@@ -134,12 +142,13 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         if sandbox:
             sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))
+        methods.load()
         servers = server.start(ctx, port=port, socket_path=socket_path)
         host_servers = sandboxes.listen_on_hosts(ctx, lambda path: server.start(ctx, socket_path=path))
         ctx.xapi_url = server.url_of(servers[0])
         _recover(ctx)
         ctx.ready = True
-        ha_monitor.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
+        lifecycle.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
         _write_address(ctx.state_dir, servers)
     except BaseException:
         Service(ctx, servers, fd, sandbox_pool, host_servers).stop()
@@ -149,7 +158,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
 
 def _host_count(ctx: context.Pool) -> int:
     with ctx.store.read() as conn:
-        return conn.execute("SELECT COUNT(*) FROM host").fetchone()[0]
+        return records.host_count(conn)
 
 
 def _recover(ctx: context.Pool) -> None:

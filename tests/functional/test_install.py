@@ -7,7 +7,7 @@ executed directly (their ``#!`` line picks the interpreter), with only
 ``PATH`` in the environment.  Because the tree is installed under a
 DESTDIR and not on ``/``, each run happens in a private mount namespace
 where the DESTDIR's site-packages is bind-mounted over the system
-interpreter's (``tests/functional/mountns_exec.py``); nothing outside that
+interpreter's (``tests/functional/helpers/mountns_exec.py``); nothing outside that
 namespace sees it.
 """
 
@@ -19,6 +19,7 @@ import xmlrpc.client
 
 import pytest
 
+from helpers import MOUNTNS_EXEC
 from sm_clusterstack.smapi import call as smapi_call
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,7 +46,7 @@ def skip_reason():
 
 def run_installed(destdir, sitelib, argv, path=XAPI_PATH):
     """Run ``argv`` (installed paths) with only PATH set, the DESTDIR's sitelib standing for the real one."""
-    launcher = [sys.executable, os.path.join(HERE, "mountns_exec.py"),
+    launcher = [sys.executable, MOUNTNS_EXEC,
                 "--bind", destdir + sitelib, sitelib, "--path", path, "--"]
     return subprocess.run(["unshare", "--mount", "--propagation", "private"] + launcher + argv,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)

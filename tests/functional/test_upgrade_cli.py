@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from shim_helpers import write_version_1_store
+from helpers.shim import write_version_1_store
 from sm_clusterstack import runner, stacks
 from sm_clusterstack.stacks import mtc
-from sm_clusterstack.xapi import schema
+from sm_clusterstack.xapi.db import schema
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED = os.path.join(REPO, "libexec", "xapi", "cluster-stack", "xhad")

@@ -10,7 +10,9 @@ import time
 import pytest
 
 from sm_clusterstack import runner
-from sm_clusterstack.xapi import context, runs, store
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.hosts import runs
+from sm_clusterstack.xapi.db import store
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ def fake_runner():
 @pytest.fixture
 def ctx(tmp_path):
     """A shim context over a fresh two-host store, with every method loaded (no server)."""
-    from sm_clusterstack.xapi import api, context
+    from sm_clusterstack.xapi import methods
+    from sm_clusterstack.xapi.rpc import context
     pool = context.Pool(str(tmp_path / "state"), str(tmp_path / "sm"), str(tmp_path / "stacks"), "pw")
     context.initialise(pool.store, 2)
-    api.load_methods()
+    methods.load()
     yield pool
     pool.store.close()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sm_clusterstack.xapi import httpframe
+from sm_clusterstack.xapi.rpc import httpframe
 
 
 def head(*lines):

@@ -10,8 +10,10 @@ import time
 
 import pytest
 
-from sm_clusterstack.xapi import api, tasks
-from sm_clusterstack.xapi.api import method
+from sm_clusterstack.xapi.rpc import dispatch as api
+from sm_clusterstack.xapi.methods import task as tasks
+from sm_clusterstack.xapi.rpc import registry
+from sm_clusterstack.xapi.rpc.registry import method
 
 
 def call(ctx, name, *params):
@@ -51,7 +53,7 @@ def long_method(monkeypatch):
     monkeypatch.setattr(tasks, "ASYNC_METHODS", tasks.ASYNC_METHODS | {"test.steps"})
     yield go, reached
     go.set()
-    api.REGISTRY.pop("test.steps", None)
+    registry.REGISTRY.pop("test.steps", None)
 
 
 def test_async_call_answers_a_task_that_reports_progress_and_its_result(ctx, long_method):

@@ -3,7 +3,7 @@
 import pytest
 
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi import where
+from sm_clusterstack.xapi.db import where
 
 RECORD = {"currently_attached": True, "host": "OpaqueRef:h1", "SR": "OpaqueRef:s", "device_config": {}}
 

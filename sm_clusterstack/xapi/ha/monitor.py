@@ -1,0 +1,265 @@
+"""xapi's HA runtime: the shim takes membership from the cluster stack (``ocaml/xapi/xapi_ha.ml``).
+
+``Runtime`` runs one monitor thread per host (``Monitor``): every
+interval it runs ``ha_query_liveset`` on that host (in its sandbox) and
+parses it with the one liveset model.  On the master's thread the liveset
+sets ``host_metrics.live``/``last_updated``, ``host.ha_statefiles`` and
+``host.ha_network_peers`` of every host (``process_liveset_on_master``); on
+a slave's, a master that is not live and flagged makes that slave run
+``ha_propose_master`` (``on_master_failure``); the one answered TRUE becomes
+``pool.master``.  Each host's warnings that turn on become pool messages.
+Exit 14 or a liveset that does not parse stops that host's monitor, logged,
+as xapi's monitor thread stops.  A host's restart, rejoin, clean
+shutdown and boot are ``lifecycle``'s.
+"""
+
+import logging
+import threading
+import time
+import typing
+
+from sm_clusterstack.stacks import liveset as liveset_mod
+from sm_clusterstack.stacks import mtc
+from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
+
+LOG = logging.getLogger("sm_clusterstack.xapi")
+DEFAULT_INTERVAL = 20.0  # Xapi_globs.ha_monitor_interval
+RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
+# Api_messages names of the per-host warnings (name, priority)
+WARNING_MESSAGES = {
+    "statefile_lost": ("HA_STATEFILE_LOST", 2),
+    "heartbeat_approaching_timeout": ("HA_HEARTBEAT_APPROACHING_TIMEOUT", 5),
+    "statefile_approaching_timeout": ("HA_STATEFILE_APPROACHING_TIMEOUT", 5),
+    "Xapi_healthcheck_approaching_timeout": ("HA_XAPI_HEALTHCHECK_APPROACHING_TIMEOUT", 5),
+    "network_bonding_error": ("HA_NETWORK_BONDING_ERROR", 3),
+}
+
+
+def add_message(ctx, name: str, priority: int, cls: str, obj_uuid: str, body: str) -> None:
+    """A pool message (``message.get_all_records``), and the same as a log line."""
+    LOG.warning("message %s (%s %s): %s", name, cls, obj_uuid, body)
+    with ctx.store.write() as conn:
+        store_mod.insert(conn, "message", {"ref": store_mod.new_ref(), "uuid": store_mod.new_uuid(), "name": name,
+                                           "priority": priority, "cls": cls, "obj_uuid": obj_uuid,
+                                           "timestamp": time.time(), "body": body})
+
+
+class Runtime(object):
+    """The monitor threads of one shim, and the lock that makes master changes one at a time."""
+
+    def __init__(self, ctx, interval: float = DEFAULT_INTERVAL,
+                 on_fenced: typing.Optional[typing.Callable[[typing.Any, "Runtime", str], None]] = None) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.threads = {}  # type: typing.Dict[str, threading.Thread]
+        self.stops = {}  # type: typing.Dict[str, threading.Event]
+        self.warnings = {}  # type: typing.Dict[str, typing.Dict[str, bool]]
+        self.lock = threading.Lock()
+        self.master_lock = threading.Lock()
+        self.down = set()  # type: typing.Set[str]  # hosts shut down cleanly: never marked live
+        self.on_fenced = on_fenced  # (ctx, runtime, host): a sandboxed host fenced (lifecycle.reboot_fenced)
+
+    def start_host(self, host: str) -> None:
+        """Start the monitor of ``host`` (no-op when it runs)."""
+        with self.lock:
+            if host in self.threads and self.threads[host].is_alive():
+                return
+            stop = threading.Event()
+            thread = threading.Thread(target=self._run, args=(host, stop), name="ha-monitor-" + host[-8:],
+                                      daemon=True)
+            self.threads[host], self.stops[host] = thread, stop
+            thread.start()
+
+    def start_all(self) -> None:
+        """Start every host's monitor."""
+        for host in _hosts(self.ctx):
+            self.start_host(host)
+
+    def stop_host(self, host: str, wait: bool = True) -> None:
+        """Stop the monitor of ``host`` and wait for it (unless called from that thread)."""
+        with self.lock:
+            stop, thread = self.stops.pop(host, None), self.threads.pop(host, None)
+        if stop is not None:
+            stop.set()
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join(self.ctx.script_timeout)
+
+    def stop_all(self) -> None:
+        """Stop every monitor."""
+        for host in list(self.threads):
+            self.stop_host(host)
+
+    def running(self) -> typing.List[str]:
+        """Hosts whose monitor runs."""
+        with self.lock:
+            return [h for h, t in self.threads.items() if t.is_alive()]
+
+    def _run(self, host: str, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            try:
+                self.once(host)
+            except _Stop as e:
+                LOG.error("HA monitor of host %s stops: %s", _uuid(self.ctx, host), e)
+                self._after_stop(host, e, stop)
+                return
+            except Exception:  # a monitor never dies silently
+                LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
+
+    def _after_stop(self, host: str, why: "_Stop", stop: threading.Event) -> None:
+        """A host whose daemon is gone while HA is on has fenced (or crashed): ``on_fenced`` reboots it.
+
+        On a real host the fence is a reboot, after which xapi starts and
+        retries ``ha_start_daemon`` (``on_server_restart``).  A sandboxed
+        host does not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
+        plays that reboot.
+        """
+        if not why.daemon_gone or stop.is_set() or host in self.down or not self.ctx.sandboxes:
+            return
+        if self.on_fenced is None or not ha_enabled(self.ctx):
+            return
+        LOG.warning("host %s: its HA daemon is gone with HA on (fenced): it will boot again", _uuid(self.ctx, host))
+        with self.lock:
+            self.threads.pop(host, None)
+            self.stops.pop(host, None)
+        threading.Thread(target=self.on_fenced, args=(self.ctx, self, host), name="ha-reboot-" + host[-8:],
+                         daemon=True).start()
+
+    def once(self, host: str) -> None:
+        """One round of ``host``'s monitor: query, warnings, then the master's or a slave's part."""
+        with self.ctx.store.read() as conn:
+            pool = records.pool_row(conn)
+            if not pool["ha_enabled"]:
+                raise _Stop("HA is not enabled")
+            stack, master = pool["ha_cluster_stack"], pool["master"]
+        found = query(self.ctx, host, stack)
+        self._warnings(host, found)
+        if host == master:
+            process_on_master(self.ctx, found, self.down)
+        else:
+            self._process_on_slave(host, stack, master, found)
+
+    def _warnings(self, host: str, found: liveset_mod.Liveset) -> None:
+        before = self.warnings.get(host, {})
+        for name, on in found.warnings.items():
+            if on and not before.get(name) and name in WARNING_MESSAGES:
+                message, priority = WARNING_MESSAGES[name]
+                add_message(self.ctx, message, priority, "Host", _uuid(self.ctx, host),
+                            "HA warning %s on host %s" % (name, _uuid(self.ctx, host)))
+        self.warnings[host] = dict(found.warnings)
+
+    def _process_on_slave(self, host: str, stack: str, master: str, found: liveset_mod.Liveset) -> None:
+        """``process_liveset_on_slave``: a master not live or not flagged means ``on_master_failure``."""
+        seen = _entry(found, _uuid(self.ctx, master))
+        if seen is not None and seen.liveness and seen.master:
+            return
+        LOG.warning("host %s: the liveset says master %s is gone", _uuid(self.ctx, host), _uuid(self.ctx, master))
+        self.on_master_failure(host, stack, master)
+
+    def on_master_failure(self, host: str, stack: str, old_master: str) -> None:
+        """Propose ``host`` as master; on TRUE it becomes ``pool.master`` (one change at a time)."""
+        with self.master_lock:
+            with self.ctx.store.read() as conn:
+                if records.master(conn) != old_master:
+                    return  # another survivor took over meanwhile
+            answer = onhost.run_script(self.ctx, host, stack, "ha_propose_master").stdout.strip()
+            if answer != "TRUE":
+                LOG.info("host %s: ha_propose_master answered %r", _uuid(self.ctx, host), answer[:32])
+                return
+            with self.ctx.store.write() as conn:
+                store_mod.update(conn, "pool", records.pool_row(conn)["ref"], master=host)
+        add_message(self.ctx, "HA_POOL_MASTER_CHANGED", 4, "Pool", _pool_uuid(self.ctx),
+                    "host %s took over as master from %s" % (_uuid(self.ctx, host), _uuid(self.ctx, old_master)))
+
+
+class _Stop(Exception):
+    """The monitor of a host must stop (as xapi's ``request_shutdown``); ``daemon_gone``: exit 14."""
+
+    def __init__(self, message: str, daemon_gone: bool = False) -> None:
+        super(_Stop, self).__init__(message)
+        self.daemon_gone = daemon_gone
+
+
+def query(ctx, host: str, stack: str) -> liveset_mod.Liveset:
+    """The host's liveset; _Stop on exit 14 or one that does not parse."""
+    try:
+        text = onhost.run_script(ctx, host, stack, "ha_query_liveset").stdout
+    except onhost.ScriptFailed as e:
+        if e.returncode == mtc.DAEMON_IS_NOT_PRESENT:
+            raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True)
+        raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,))
+    try:
+        return liveset_mod.parse(text)
+    except Exception as e:  # xmlsafe.XMLFormatError, and anything else the model refuses
+        raise _Stop("the liveset does not parse: %s" % e)
+
+
+def process_on_master(ctx, found: liveset_mod.Liveset, down: typing.AbstractSet[str] = frozenset()) -> None:
+    """``process_liveset_on_master``: live, statefile access and network peers of every host.
+
+    A host shutting down, or shut down, is never marked live (xapi's ``hosts_which_are_shutting_down``).
+    """
+    now = time.time()
+    with ctx.store.write() as conn:
+        statefiles = store_mod.loads(records.pool_row(conn)["ha_statefiles"]) or []
+        for row in records.hosts(conn):
+            seen = _entry(found, row["uuid"])
+            live = bool(seen is not None and seen.liveness) and row["ref"] not in down
+            records.set_live(conn, row["ref"], live, now)
+            access = bool(seen is not None and seen.statefile_access)
+            records.set_host_statefiles(conn, statefiles if access else [], row["ref"])
+            peers = _peers(found, row["uuid"])
+            if peers is not None:
+                records.set_network_peers(conn, row["ref"], peers)
+
+
+def _peers(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[typing.List[str]]:
+    """The host's network peers from the raw status: whichever view is more recent (None: no raw status)."""
+    raw = None
+    for key, value in found.host_raw_data.items():
+        if key.lower() == host_uuid.lower():
+            raw = value
+    if not raw:
+        return None
+    if raw.get("time_since_last_update_on_statefile", 0) < raw.get("time_since_last_heartbeat", 0):
+        return list(raw.get("heartbeat_active_list_on_statefile", []))
+    return list(raw.get("heartbeat_active_list_on_heartbeat", []))
+
+
+def _entry(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[liveset_mod.LivesetHost]:
+    try:
+        return found.host(host_uuid)
+    except KeyError:
+        return None
+
+
+def _hosts(ctx) -> typing.List[str]:
+    with ctx.store.read() as conn:
+        return records.host_refs(conn)
+
+
+def _uuid(ctx, host: str) -> str:
+    with ctx.store.read() as conn:
+        row = store_mod.row(conn, "host", host)
+    return row["uuid"] if row is not None else host
+
+
+def _pool_uuid(ctx) -> str:
+    with ctx.store.read() as conn:
+        return records.pool_row(conn)["uuid"]
+
+
+def ha_enabled(ctx) -> bool:
+    with ctx.store.read() as conn:
+        return bool(records.pool_row(conn)["ha_enabled"])
+
+
+def entry(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[liveset_mod.LivesetHost]:
+    """The liveset's entry of ``host_uuid``, or None."""
+    return _entry(found, host_uuid)
+
+
+def host_uuid(ctx, host: str) -> str:
+    """``host``'s uuid (its ref when it is gone), for the log."""
+    return _uuid(ctx, host)

@@ -1,0 +1,108 @@
+"""host.*: other_config, the name, and, shim only, the address.
+
+Nothing a host's other_config holds reaches a process: where a host's
+scripts and drivers run is its host sandbox, built by the shim from its
+own state (``other_config:sandbox-netns`` only names it, for operators).
+``host.set_address`` (not in xapi, where the address comes from the
+management interface) sets the address of a host that has no sandbox.
+"""
+
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.stacks import xhadconf
+from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.db import model
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
+
+
+def _other_config(ctx, host, change):
+    with ctx.store.write() as conn:
+        row = model.check_ref(conn, "host", host)
+        other = store_mod.loads(row["other_config"]) or {}
+        change(other)
+        store_mod.update(conn, "host", host, other_config=other)
+    return ""
+
+
+@method("host.set_other_config", "self:ref:host", "value:map")
+def set_other_config(ctx, session, self, value) -> str:
+    """Replace a host's other_config."""
+    return _other_config(ctx, self, lambda other: (other.clear(), other.update(value)))
+
+
+@method("host.add_to_other_config", "self:ref:host", "key:str", "value:str")
+def add_to_other_config(ctx, session, self, key, value) -> str:
+    """Set one key of a host's other_config."""
+    return _other_config(ctx, self, lambda other: other.__setitem__(key, value))
+
+
+@method("host.remove_from_other_config", "self:ref:host", "key:str")
+def remove_from_other_config(ctx, session, self, key) -> str:
+    """Remove one key of a host's other_config (no error when absent)."""
+    return _other_config(ctx, self, lambda other: other.pop(key, None))
+
+
+@method("host.set_address", "self:ref:host", "value:str")
+def set_address(ctx, session, self, value) -> str:
+    """Set the IPv4 address the HA configuration gives for this host."""
+    if not xhadconf.is_ipv4(value):
+        raise XenAPIError(errors.INVALID_VALUE, "address", value)
+    return context.set_fields(ctx, "host", self, address=value)
+
+
+@method("host.set_name_label", "self:ref:host", "value:str")
+def set_name_label(ctx, session, self, value) -> str:
+    """Rename a host."""
+    return context.set_fields(ctx, "host", self, name_label=value, hostname=value)
+
+
+FIST_FAIL_HEALTHCHECK = "/var/lib/xcp/fist_fail_healthcheck"
+
+
+@method("host.ha_xapi_healthcheck")
+def ha_xapi_healthcheck(ctx, session) -> bool:
+    """Whether xapi on the asking host is healthy ("since we got here unharmed, all is well").
+
+    The host is the one whose own socket the call came on; the FIST point
+    ``fist_fail_healthcheck`` (xapi_fist.ml) makes it unhealthy.
+    """
+    import os
+    from sm_clusterstack.xapi.rpc import dispatch as api
+    from sm_clusterstack.xapi.hosts import onhost
+    host = getattr(api.CALLER, "host", "")
+    if host and os.path.exists(onhost.host_path(ctx, host, FIST_FAIL_HEALTHCHECK)):
+        return False
+    return bool(ctx.ready)
+
+
+def _not_master(ctx, host: str) -> None:
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "host", host)
+        if records.master(conn) == host:
+            raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "the shim does not shut down or reboot its master")
+
+
+@method("host.shutdown", "host:ref:host")
+def shutdown(ctx, session, host) -> str:
+    """A clean shutdown: with HA on, statefile access (HA_LOST_STATEFILE), disarm, stop, ha_set_excluded."""
+    from sm_clusterstack.xapi.ha import lifecycle
+    _not_master(ctx, host)
+    lifecycle.clean_shutdown(ctx, ctx.ha_runtime, host)
+    return ""
+
+
+@method("host.reboot", "host:ref:host")
+def reboot(ctx, session, host) -> str:
+    """A clean shutdown (unless the host is down already), then its boot: the daemon rejoins."""
+    from sm_clusterstack.xapi.ha import lifecycle
+    _not_master(ctx, host)
+    if host not in ctx.ha_runtime.down:
+        try:
+            lifecycle.clean_shutdown(ctx, ctx.ha_runtime, host)
+        except lifecycle.LostStatefile as e:
+            if not e.daemon_gone:  # a host whose daemon is gone (it fenced) just boots
+                raise
+    lifecycle.boot(ctx, ctx.ha_runtime, host)
+    return ""
