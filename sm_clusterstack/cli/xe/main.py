@@ -69,7 +69,7 @@ def _main(argv, environ) -> int:
     for required in command.reqd:
         if select.param(params, required) is None:
             raise UsageError("Required parameter not found", required)
-    return execute(command, params, options, environ, minimal)
+    return run_command(command, params, options, environ, minimal)
 
 
 def parse_commandline(args: typing.List[str]) -> typing.Tuple[str, select.Params]:
@@ -93,7 +93,7 @@ def parse_commandline(args: typing.List[str]) -> typing.Tuple[str, select.Params
     return name, params
 
 
-def execute(command, params, options, environ, minimal) -> int:
+def run_command(command, params, options, environ, minimal) -> int:
     """Connect, run ``command``, print its output or its error as xe does."""
     import XenAPI
     from sm_clusterstack.cli.xe import session
