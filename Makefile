@@ -45,7 +45,7 @@ $(STAMP): setup.py .ci/install-deps $(CONSTRAINTS) $(if $(wildcard $(BIN)/sm-clu
           $(if $(shell for t in $(NEEDED_TOOLS); do command -v $$t || echo missing; done | grep -x missing),FORCE)
 	sh .ci/install-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python $(PIP_INSTALL) lxml XenAPI pytest mock flake8 vermin
+	$(BIN)/python $(PIP_INSTALL) lxml XenAPI pytest pytest-xdist mock flake8 vermin
 	$(BIN)/python $(PIP_INSTALL) --no-deps -e .
 	touch $@
 

@@ -17,7 +17,7 @@ from helpers import corosync_pool, corosync_trials
 from helpers.corosync_pool import CorosyncPool, ok, wait_for
 
 pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
-              pytest.mark.pool3(started=True)]
+              pytest.mark.pool3(started=True), pytest.mark.slow(15)]
 TRIALS = 2
 
 

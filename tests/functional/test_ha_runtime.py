@@ -19,7 +19,9 @@ from helpers.shim import failure
 from sm_clusterstack.stacks import liveset
 
 INTERVAL = 1.0  # seconds between two liveset queries of a host's monitor
-STACKS = [pytest.param(s, marks=pytest.mark.skipif(skip_reason(s) is not None, reason=str(skip_reason(s))))
+SECONDS = {"xhad": 95, "corosync-ha": 25}  # a test's time on an idle machine, pool start and stop included
+STACKS = [pytest.param(s, marks=[pytest.mark.skipif(skip_reason(s) is not None, reason=str(skip_reason(s))),
+                                 pytest.mark.slow(SECONDS[s])])
           for s in ("xhad", "corosync-ha")]
 
 

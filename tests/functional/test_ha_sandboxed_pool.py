@@ -90,6 +90,7 @@ def check_enabled_pool(server, x, t):
         assert actual_conf(conf) == expected
 
 
+@pytest.mark.slow(30)
 def test_real_xhad_enables_and_disables_ha_on_three_sandboxed_hosts(tmp_path):
     """The shim drives the real xhad through enable (parallel joins, propose) and disable, leaving nothing."""
     if not os.path.isfile(os.path.join(XHA_STACK_ROOT, "xhad", "xhad")):

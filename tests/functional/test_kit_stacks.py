@@ -19,7 +19,8 @@ from helpers.kit import FIXTURES, check_stack, sandbox_skip_reason
 
 STACKS = os.path.join(FIXTURES, "stacks")
 
-pytestmark = pytest.mark.skipif(bool(sandbox_skip_reason()), reason=sandbox_skip_reason() or "-")
+pytestmark = [pytest.mark.skipif(bool(sandbox_skip_reason()), reason=sandbox_skip_reason() or "-"),
+              pytest.mark.slow(10)]
 
 
 def build(tmp_path, fault="base", name=None):
