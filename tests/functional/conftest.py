@@ -10,6 +10,8 @@ fixture of the same name (a test's own marker wins over its module's):
   ``pytest.mark.xapi("ocfs2")`` naming the SR's type.
 - ``pool3``: three corosync-ha hosts, ``pytest.mark.pool3(started=True)``
   when they are to be running already.
+
+``py36_tree`` is ``helpers.py36`` once its tree is known to be usable.
 """
 
 import os
@@ -18,6 +20,7 @@ import tempfile
 
 import pytest
 
+from helpers import py36
 from helpers.corosync_pool import CorosyncPool
 from helpers.drivers import unmount_under
 from helpers.shim import pool_for_test
@@ -73,3 +76,15 @@ def sockdir():
     os.mkdir(path, 0o700)
     yield path
     shutil.rmtree(path)
+
+
+@pytest.fixture(scope="session")
+def py36_tree():
+    """``helpers.py36``'s tree: skipped where it is absent (no Python 3.6), failed when older than the sources."""
+    reason = py36.absent()
+    if reason:
+        pytest.skip(reason)
+    changed = py36.stale()
+    if changed:
+        pytest.fail("build/py36 does not hold %s as it is now: make py36" % changed)
+    return py36

@@ -8,26 +8,41 @@ host's link on the pool's switch goes down.  xhad's user-mode watchdog
 "Self-Fence" in the host's /var/log/xha.log; corosync-ha's fence action is
 a recorder (ha_pools).  A sandboxed host that fenced is "rebooted" by the
 shim once the master has seen it dead (ha_monitor ``_after_stop``).
+
+Each scenario runs twice on each stack: from the working tree, and as a
+dom0 runs it under Python 3.6 (the shim and corosync-ha installed by
+``make py36``, helpers.py36), where a Python 3.6 is installed.
 """
 
 import time
 
 import pytest
 
+from helpers import py36
 from helpers.ha_pools import HAPool, failure_timeout, skip_reason, wait
 from helpers.shim import failure
 from sm_clusterstack.stacks import liveset
 
 INTERVAL = 1.0  # seconds between two liveset queries of a host's monitor
 SECONDS = {"xhad": 95, "corosync-ha": 25}  # a test's time on an idle machine, pool start and stop included
-STACKS = [pytest.param(s, marks=[pytest.mark.skipif(skip_reason(s) is not None, reason=str(skip_reason(s))),
-                                 pytest.mark.slow(SECONDS[s])])
-          for s in ("xhad", "corosync-ha")]
+
+
+def _param(stack, python36):
+    reason = skip_reason(stack) or (python36 and py36.absent()) or None
+    return pytest.param((stack, python36), id=stack + ("-py36" if python36 else ""),
+                        marks=[pytest.mark.skipif(reason is not None, reason=str(reason)),
+                               pytest.mark.slow(SECONDS[stack])])
+
+
+STACKS = [_param(stack, python36) for python36 in (False, True) for stack in ("xhad", "corosync-ha")]
 
 
 @pytest.fixture(params=STACKS)
 def ha_pool(request, tmp_path):
-    pool = HAPool(str(tmp_path), request.param, interval=INTERVAL)
+    stack, python36 = request.param
+    if python36:
+        request.getfixturevalue("py36_tree")
+    pool = HAPool(str(tmp_path), stack, interval=INTERVAL, python36=python36)
     try:
         wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
         yield pool

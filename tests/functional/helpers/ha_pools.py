@@ -4,7 +4,9 @@ Used by the HA-runtime tests and bench/failure_detection.  Each pool is a
 ``sm-clusterstack serve --sandbox`` of N hosts whose monitors query every
 ``interval`` seconds, with a fixture driver whose statefile VDI is a file
 every host sees.  corosync-ha hosts get a settings file naming a recording
-fence action (one record file per host): nothing reboots.
+fence action (one record file per host): nothing reboots.  With
+``python36`` the shim and the shipped stack are those of ``make py36``
+(helpers.py36), run as a dom0 runs them: xapi's PATH, nothing of the venv.
 """
 
 import os
@@ -14,7 +16,7 @@ import time
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import client
 
-from helpers import REPO
+from helpers import REPO, py36
 from helpers.shim import SR_SIZE, Server, make_driver
 
 XHA_STACK_ROOT = os.path.join(REPO, "build", "xha", "cluster-stack")
@@ -56,15 +58,17 @@ def skip_reason(stack: str):
 class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
-    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0) -> None:
+    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0, python36: bool = False) -> None:
         self.tmp, self.stack = tmp, stack
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
         make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
-        root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
-        env = dict(os.environ, PATH=XAPI_PATH)
+        shipped, self.path = (py36.STACK_ROOT, py36.XAPI_PATH) if python36 else (SHIPPED_STACK_ROOT, XAPI_PATH)
+        root = self.root = XHA_STACK_ROOT if stack == "xhad" else shipped
+        env = {"PATH": py36.XAPI_PATH} if python36 else dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)]).start()
+                             extra=["--ha-monitor-interval", str(interval)],
+                             command=[py36.COMMAND] if python36 else None).start()
         self.x = self.server.session().xenapi
         self.recorder = os.path.join(tmp, "record-fence")
         with open(self.recorder, "w") as f:
@@ -113,7 +117,7 @@ class HAPool(object):
         """(exit status, stdout) of ha_query_liveset on ``host``, run as xapi runs it."""
         stack = client.StackClient(os.path.join(self.root, self.stack), run=self.box(host).run, host=host,
                                    path_inside=os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack),
-                                   env={"PATH": XAPI_PATH}, owner_uid=os.stat(REPO).st_uid)
+                                   env={"PATH": self.path}, owner_uid=os.stat(REPO).st_uid)
         result = stack.result(client.HA_QUERY_LIVESET, timeout=30)
         return result.returncode, result.stdout
 

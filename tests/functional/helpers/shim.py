@@ -98,10 +98,14 @@ def calls(ctl):
 
 
 class Server(object):
-    """A ``sm-clusterstack serve`` process on a free loopback port."""
+    """A ``sm-clusterstack serve`` process on a free loopback port.
+
+    ``command``: the argv that runs ``sm-clusterstack`` (default: this interpreter, the working tree).
+    """
 
     def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None, sandbox=False,
-                 prefix=None):
+                 prefix=None, command=None):
+        self.command = list(command or [sys.executable, "-m", "sm_clusterstack.cli"])
         self.env = env
         self.sandbox = sandbox
         self.prefix = prefix  # the sandboxes' namespace prefix, kept over restarts when given
@@ -120,10 +124,11 @@ class Server(object):
 
     def start(self, timeout=60):
         """Start the process and wait for its ready line."""
-        argv = [sys.executable, "-m", "sm_clusterstack.cli", "serve", "--state", self.state, "--port", "0",
-                "--hosts", str(self.hosts), "--password-file", self.password_file, "--sm-dir", self.sm_dir,
-                "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
-                "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
+        argv = self.command + ["serve", "--state", self.state, "--port", "0",
+                               "--hosts", str(self.hosts), "--password-file", self.password_file,
+                               "--sm-dir", self.sm_dir, "--cluster-stack-root", self.stack_root,
+                               "--driver-timeout", "30", "--script-timeout", "60",
+                               "--xapi-conf", os.devnull] + self.extra
         if self.sandbox:  # the prefix comes from the state dir, or is given: a restart adopts the sandboxes
             argv += ["--sandbox"] + (["--sandbox-prefix", self.prefix] if self.prefix else [])
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
