@@ -27,6 +27,19 @@ def interpreter():
         return f.readline()[2:].strip()
 
 
+def python_processes(pids):
+    """The interpreters (resolved executables) of those of ``pids`` that run a Python."""
+    found = set()
+    for pid in pids:
+        try:
+            exe = os.path.realpath("/proc/%d/exe" % pid)
+        except OSError:
+            continue
+        if os.path.basename(exe).startswith("python"):
+            found.add(exe)
+    return found
+
+
 def absent():
     """Why there is no 3.6 tree ("" when there is one)."""
     if not os.path.exists(COMMAND):
