@@ -102,6 +102,10 @@ def test_a_split_without_a_majority_keeps_exactly_the_masters_side(tmp_path, gro
         pool.teardown()
 
 
+# alone: the order it asserts is a race the stack runs against itself (the victim's three fence attempts and
+# its escalation, each a process, against the survivors' slot_drop deadline); on a loaded machine the attempts
+# are slower and a survivor drops the host first (seen in a parallel run)
+@pytest.mark.alone
 def test_a_failed_fence_is_retried_then_escalated_and_the_host_is_kept_live_until_then(pool3):
     victim = corosync_trials.master(pool3)
     victim.write_settings(fence_exit=1)  # fence-action fails; fence-escalation (the last resort) works
