@@ -7,8 +7,9 @@ inject a fault (``<ctl>/fault_<command>`` holding the code), a delay
 ``#!/bin/sh`` scripts speaking the xhad interface: run as xapi runs them
 (PATH only, in the host's sandbox), they record their argv, their host (from
 the sandbox's /etc/xensource/xhad.conf) and a timestamp, and print a liveset
-of every configured host.  Stack directories are 0755 and owned by root, as the shim's
-safety check demands.
+of every configured host; a test may delay a script (``delay_script``) or
+hold it at its start until the test lets it go (``held_script``).  Stack
+directories are 0755 and owned by root, as the shim's safety check demands.
 """
 
 import contextlib
@@ -281,6 +282,17 @@ def pool_for_test(tmp, pool_class=Pool, start=True, kill=False, drivers=(), **op
             pool.server.remove_sandboxes()
         else:
             pool.stop()
+
+
+@contextlib.contextmanager
+def held_script(pool, script):
+    """Hold fixture stack script ``script`` at its start until the block ends: an order of events, not a delay."""
+    path = os.path.join(pool.stack_ctl, "hold_" + script)
+    open(path, "w").close()
+    try:
+        yield
+    finally:
+        os.unlink(path)
 
 
 def delay_script(pool, script, seconds):
