@@ -33,11 +33,11 @@ def test_plug_and_pbd_create_refused_while_sr_destroy_runs_sr_delete(pool):
     master_pbd, other_pbd = sorted(x.SR.get_PBDs(sr), key=lambda p: x.PBD.get_host(p) != pool.master())
     other_host = x.PBD.get_host(other_pbd)
     x.PBD.destroy(other_pbd)
-    pool.inject("ocfs2", "sleep", "sr_delete", 3)
-    thread, result = in_background(lambda: pool.server.session().xenapi.SR.destroy(sr))
-    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_delete"])
-    assert failure(x.PBD.plug, master_pbd)[0] == "OPERATION_NOT_ALLOWED"
-    assert failure(x.PBD.create, {"host": other_host, "SR": sr})[0] == "OPERATION_NOT_ALLOWED"
+    with pool.held("ocfs2", "sr_delete"):
+        thread, result = in_background(lambda: pool.server.session().xenapi.SR.destroy(sr))
+        wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_delete"])
+        assert failure(x.PBD.plug, master_pbd)[0] == "OPERATION_NOT_ALLOWED"
+        assert failure(x.PBD.create, {"host": other_host, "SR": sr})[0] == "OPERATION_NOT_ALLOWED"
     thread.join(30)
     assert "error" not in result
     assert sr not in x.SR.get_all() and x.PBD.get_all() == []
@@ -56,14 +56,14 @@ def test_failed_sr_delete_leaves_the_sr_detached_and_pluggable(pool):
 
 def test_plug_refused_while_sr_create_runs_sr_create(pool):
     x = pool.x
-    pool.inject("ocfs2", "sleep", "sr_create", 3)
     master = pool.master()
-    thread, result = in_background(lambda: pool.server.session().xenapi.SR.create(
-        master, {"device": "/dev/fixture"}, "0", "o", "", "ocfs2", "user", True, {}))
-    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_create"])
-    wait_for(lambda: x.PBD.get_all() != [])
-    for pbd in x.PBD.get_all():
-        assert failure(x.PBD.plug, pbd)[0] == "OPERATION_NOT_ALLOWED"
+    with pool.held("ocfs2", "sr_create"):
+        thread, result = in_background(lambda: pool.server.session().xenapi.SR.create(
+            master, {"device": "/dev/fixture"}, "0", "o", "", "ocfs2", "user", True, {}))
+        wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_create"])
+        wait_for(lambda: x.PBD.get_all() != [])
+        for pbd in x.PBD.get_all():
+            assert failure(x.PBD.plug, pbd)[0] == "OPERATION_NOT_ALLOWED"
     thread.join(30)
     assert "error" not in result
     assert all(x.PBD.get_currently_attached(p) for p in x.PBD.get_all())
@@ -102,11 +102,11 @@ def test_sr_attach_answering_a_fault_is_not_detached(pool):
 
 def test_sr_destroy_interrupted_by_a_crash_leaves_the_sr_pluggable(pool):
     sr = introduce(pool, "ocfs2", "o")
-    pool.inject("ocfs2", "sleep", "sr_delete", 10)
-    in_background(lambda: pool.server.session().xenapi.SR.destroy(sr))
-    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_delete"])
-    pool.server.kill()
-    pool.start()
+    with pool.held("ocfs2", "sr_delete"):
+        in_background(lambda: pool.server.session().xenapi.SR.destroy(sr))
+        wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_delete"])
+        pool.server.kill()
+        pool.start()
     assert sr in pool.x.SR.get_all()
     assert commands(pool, "ocfs2")[-2:] == ["sr_detach", "sr_detach"]  # what sr_delete mounted is unmounted
     for pbd in pool.x.SR.get_PBDs(sr):
@@ -142,11 +142,11 @@ def test_sr_create_reserves_its_pbds_so_no_conflicting_plug_attaches_meanwhile(p
     """The rules are checked once, in SR.create's first transaction, which reserves the new PBDs."""
     x = pool.x
     melio_pbd = x.SR.get_PBDs(introduce(pool, "melio", "m"))[0]
-    pool.inject("ocfs2", "sleep", "sr_create", 3)
-    thread, result = in_background(lambda: pool.server.session().xenapi.SR.create(
-        pool.master(), {"device": "/dev/fixture"}, "0", "o", "", "ocfs2", "user", True, {}))
-    wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_create"])
-    assert failure(x.PBD.plug, melio_pbd) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
+    with pool.held("ocfs2", "sr_create"):
+        thread, result = in_background(lambda: pool.server.session().xenapi.SR.create(
+            pool.master(), {"device": "/dev/fixture"}, "0", "o", "", "ocfs2", "user", True, {}))
+        wait_for(lambda: commands(pool, "ocfs2")[-1:] == ["sr_create"])
+        assert failure(x.PBD.plug, melio_pbd) == ["INCOMPATIBLE_CLUSTER_STACK_ACTIVE", "melio"]
     thread.join(30)
     assert "error" not in result, result
     assert all(x.PBD.get_currently_attached(p) for p in x.SR.get_PBDs(result["value"]))

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from helpers.shim import attached_markers, calls, delay_script, introduce, wait_for
+from helpers.shim import attached_markers, calls, held_script, introduce, wait_for
 
 
 pytestmark = pytest.mark.pool(kill=True)  # the tests kill the server themselves
@@ -29,26 +29,24 @@ def in_background(call):
 def test_plug_in_flight_is_detached_after_restart(pool):
     sr = introduce(pool, "ocfs2", "o")
     pbd = pool.x.SR.get_PBDs(sr)[0]
-    pool.inject("ocfs2", "sleep", "sr_attach", 10)
-    in_background(lambda: pool.x.PBD.plug(pbd))
-    wait_for(lambda: [c[0] for c in calls(pool.ctl["ocfs2"])][-1:] == ["sr_attach"])
-    pool.server.kill()
-    pool.start()
-    assert pool.x.PBD.get_currently_attached(pbd) is False
-    assert [c[0] for c in calls(pool.ctl["ocfs2"])][-1] == "sr_detach"
-    pool.inject("ocfs2", "sleep", "sr_attach", 0)
+    with pool.held("ocfs2", "sr_attach"):
+        in_background(lambda: pool.x.PBD.plug(pbd))
+        wait_for(lambda: [c[0] for c in calls(pool.ctl["ocfs2"])][-1:] == ["sr_attach"])
+        pool.server.kill()
+        pool.start()
+        assert pool.x.PBD.get_currently_attached(pbd) is False
+        assert [c[0] for c in calls(pool.ctl["ocfs2"])][-1] == "sr_detach"
     pool.x.PBD.plug(pbd)  # the reservation is gone: it plugs again
     assert pool.x.PBD.get_currently_attached(pbd) is True
 
 
 def test_half_done_enable_ha_is_rolled_back_after_restart(pool):
     sr = pool.create_sr("ocfs2")
-    delay_script(pool, "ha_start_daemon", 10)
-    in_background(lambda: pool.x.pool.enable_ha([sr], {}))
-    wait_for(lambda: [c[1] for c in pool.stack_calls()][-1:] == ["ha_start_daemon"])
-    pool.server.kill()
-    delay_script(pool, "ha_start_daemon", 0)
-    pool.start()
+    with held_script(pool, "ha_start_daemon"):
+        in_background(lambda: pool.x.pool.enable_ha([sr], {}))
+        wait_for(lambda: [c[1] for c in pool.stack_calls()][-1:] == ["ha_start_daemon"])
+        pool.server.kill()
+        pool.start()  # the old ha_start_daemon still held: the restart finds it running
     ref = pool.x.pool.get_all()[0]
     assert pool.x.pool.get_ha_enabled(ref) is False and pool.x.pool.get_ha_cluster_stack(ref) == "xhad"
     assert sorted(v["type"] for v in pool.x.VDI.get_all_records().values()) == ["ha_statefile", "redo_log"]

@@ -35,20 +35,19 @@ def test_clients_get_host_still_booting_while_the_restart_reconciles(tmp_path, s
     try:
         sr = introduce(pool, "lvm", "l")
         pbd = pool.x.SR.get_PBDs(sr)[0]
-        pool.inject("lvm", "sleep", "sr_attach", 10)
-        other = pool.server.session()
-        threading.Thread(target=lambda: _swallow(other.xenapi.PBD.plug, pbd), daemon=True).start()
-        wait_for(lambda: [c[0] for c in calls(pool.ctl["lvm"])][-1:] == ["sr_attach"])
-        pool.server.kill()
-        pool.inject("lvm", "sleep", "sr_detach", 4)
-        starting = threading.Thread(target=pool.server.start, daemon=True)
-        starting.start()
-        wait_for(lambda: [c[0] for c in calls(pool.ctl["lvm"])][-1:] == ["sr_detach"])
-        assert not os.path.exists(os.path.join(pool.server.state, service.ADDRESS_FILE))
-        client = XenAPI.Session("http://" + path.replace("/", "_"), transport=XenAPI.UDSTransport())
-        with pytest.raises(XenAPI.Failure) as e:
-            client.login_with_password("root", "secret", "2.0", "tests")
-        assert e.value.details == ["HOST_STILL_BOOTING"]
+        with pool.held("lvm", "sr_attach"), pool.held("lvm", "sr_detach"):  # the restart's reconcile waits
+            other = pool.server.session()
+            threading.Thread(target=lambda: _swallow(other.xenapi.PBD.plug, pbd), daemon=True).start()
+            wait_for(lambda: [c[0] for c in calls(pool.ctl["lvm"])][-1:] == ["sr_attach"])
+            pool.server.kill()
+            starting = threading.Thread(target=pool.server.start, daemon=True)
+            starting.start()
+            wait_for(lambda: [c[0] for c in calls(pool.ctl["lvm"])][-1:] == ["sr_detach"])
+            assert not os.path.exists(os.path.join(pool.server.state, service.ADDRESS_FILE))
+            client = XenAPI.Session("http://" + path.replace("/", "_"), transport=XenAPI.UDSTransport())
+            with pytest.raises(XenAPI.Failure) as e:
+                client.login_with_password("root", "secret", "2.0", "tests")
+            assert e.value.details == ["HOST_STILL_BOOTING"]
         starting.join(60)
         assert service.read_address(pool.server.state)["socket"] == path
         pool.session = pool.server.session()

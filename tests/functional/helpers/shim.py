@@ -3,7 +3,9 @@
 The drivers made here are test doubles of SM drivers (``#!/bin/sh``): they
 record each call in ``<ctl>/calls``, answer as SMAPIv1 says, and let a test
 inject a fault (``<ctl>/fault_<command>`` holding the code), a delay
-(``<ctl>/sleep_<command>``) or a crash.  The stacks are real directories of
+(``<ctl>/sleep_<command>``) or a crash, or hold a command at its start until
+the test lets it go (``Pool.held``: an order of events, where a delay would
+be a race with the clock).  The stacks are real directories of
 ``#!/bin/sh`` scripts speaking the xhad interface: run as xapi runs them
 (PATH only, in the host's sandbox), they record their argv, their host (from
 the sandbox's /etc/xensource/xhad.conf) and a timestamp, and print a liveset
@@ -254,6 +256,16 @@ class Pool(object):
         """Make the fixture driver of ``sr_type`` fault/sleep/garble on ``command``."""
         with open(os.path.join(self.ctl[sr_type], "%s_%s" % (what, command)), "w") as f:
             f.write(str(value))
+
+    @contextlib.contextmanager
+    def held(self, sr_type, command):
+        """Hold the fixture driver of ``sr_type`` at the start of ``command`` until the block ends."""
+        path = os.path.join(self.ctl[sr_type], "hold_" + command)
+        open(path, "w").close()
+        try:
+            yield
+        finally:
+            os.unlink(path)
 
     def fail_script(self, script, code, host=""):
         """Make fixture stack script ``script`` exit ``code`` (only on the host of uuid ``host`` if given)."""

@@ -17,6 +17,8 @@ if [ -f "$CTL/sleep_$cmd" ]; then
   esac
   sleep "$wait"
 fi
+n=0  # held while hold_<command> exists, until the test lets it go (10 minutes at most)
+while [ -f "$CTL/hold_$cmd" ] && [ $n -lt 12000 ]; do sleep 0.05; n=$((n + 1)); done
 if [ -f "$CTL/fault_$cmd" ]; then
   case "$cmd" in sr_attach) event close ;; esac
   echo "stderr of $cmd" >&2
