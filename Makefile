@@ -95,8 +95,8 @@ pytest: deps perms py36
 	@$(PYTEST_PARALLEL) -m "not alone" --junitxml=$(RESULTS)/parallel.xml tests; parallel=$$?; \
 	$(BIN)/python -m pytest -q -p no:xdist -m alone --junitxml=$(RESULTS)/alone.xml tests; alone=$$?; \
 	[ $$alone -eq 5 ] && alone=0; \
+	[ $$parallel -eq 0 ] && [ $$alone -eq 0 ] || echo "pytest: the parallel run exited $$parallel, the alone run $$alone"; \
 	$(BIN)/python tests/slowest.py 15 $(RESULTS)/parallel.xml $(RESULTS)/alone.xml; \
-	echo "pytest: the parallel run exited $$parallel, the alone run $$alone"; \
 	[ $$parallel -eq 0 ] && [ $$alone -eq 0 ]
 
 # The edit loop: the unit tests and the functional tests that run no real daemon (not `slow`), side by side.

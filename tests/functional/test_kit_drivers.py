@@ -19,6 +19,7 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kit", "dri
 STOCK = os.path.join(os.path.dirname(__file__), "..", "fixtures", "kit", "stocksm")
 STOCK_LIBRARY = ("SRCommand.py", "SR.py", "util.py", "xs_errors.py")
 ALL_IDS = list(driver_static.CHECKS) + [driver_badinput.BAD_INPUT] + list(driver_pool.CHECKS)
+pytestmark = pytest.mark.slow(3)  # each check runs the kit's embedded pool: a shim and its host sandboxes
 
 
 def install(tmp_path, name):
