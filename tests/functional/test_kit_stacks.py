@@ -4,7 +4,7 @@ The fixtures are POSIX sh stacks (``tests/fixtures/kit/stacks``): ``base``
 conforms on one host and on several; each other directory replaces the
 script(s) carrying one fault.  Each fault must fail the check naming it and
 no other, and must never PASS; the base must pass every check.  Namespaces
-are named s13<pid>... and are removed by the kit; the test checks none is left.
+are named s13-<pid>-<n>-... and are removed by the kit; the test checks none is left.
 """
 
 import os
