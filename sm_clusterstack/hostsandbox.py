@@ -288,11 +288,20 @@ class SandboxPool(object):
 
 def _kill_all(host: HostSandbox) -> None:
     """SIGTERM every process of the host's netns, SIGKILL what is left after KILL_GRACE."""
+    stop_processes(host)
+
+
+def stop_processes(host: HostSandbox, spare: typing.Callable[[int], bool] = lambda pid: False
+                   ) -> typing.List[typing.Tuple[int, str]]:
+    """SIGTERM the processes of the host's netns but those ``spare`` keeps, SIGKILL what is left after
+    KILL_GRACE; the (pid, command line) of each one stopped."""
     if not os.path.exists("/run/netns/" + host.netns):
-        return
+        return []
+    stopped = {}  # type: typing.Dict[int, str]
     for signum in (signal.SIGTERM, signal.SIGKILL):
-        pids = host.pids()
+        pids = [pid for pid in host.pids() if not spare(pid)]
         for pid in pids:
+            stopped.setdefault(pid, _command_line(pid))
             try:
                 os.kill(pid, signum)
             except OSError:
@@ -300,9 +309,19 @@ def _kill_all(host: HostSandbox) -> None:
         deadline = time.monotonic() + KILL_GRACE
         while pids and time.monotonic() < deadline:
             time.sleep(0.05)
-            pids = host.pids()
+            pids = [pid for pid in host.pids() if not spare(pid)]
         if not pids:
-            return
+            break
+    return sorted(stopped.items())
+
+
+def _command_line(pid: int) -> str:
+    """Process ``pid``'s command line, for the log ("?" when it is gone)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()[:200] or "?"
+    except OSError:
+        return "?"
 
 
 def _check_layout(pool: SandboxPool) -> None:

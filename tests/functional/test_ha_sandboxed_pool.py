@@ -144,6 +144,26 @@ def test_init_runs_on_the_master_only_and_the_master_proposes(pool):
     assert not any("-C" in c for c in calls)
 
 
+def test_disable_ha_leaves_no_stack_process_on_any_host_and_says_what_it_stopped(pool):
+    """Issue 18: a stack process ``ha_stop_daemon`` leaves (a fenced host's guard that lingers) is stopped.
+
+    ``xapi_ha.ml`` ``disable_internal`` trusts the scripts; on a host
+    sandbox the shim can see what is left, so nothing of the stack outlives
+    HA.  A driver run in progress is spared (its process group is a run).
+    """
+    open(os.path.join(pool.stack_ctl, "linger"), "w").close()
+    pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
+    boxes = [hostsandbox.find(pool.server.state, pool.x.host.get_other_config(h)["sandbox-netns"])
+             for h in pool.x.host.get_all()]
+    assert all(box.pids() for box in boxes)  # the lingering process of each host runs
+    pool.x.pool.disable_ha()
+    assert [box.pids() for box in boxes] == [[] for _ in boxes]
+    with open(pool.server.state + ".log") as f:
+        log = f.read()
+    assert log.count("HA disabled: stopped 1 process(es) the stack left on host") == len(boxes)
+    assert "sleep 600" in log
+
+
 def test_a_second_enable_reuses_the_statefile_and_metadata_vdis(pool):
     """``Xha_statefile.find_or_create``: the VDIs of the last enable are released, then reused."""
     sr = pool.create_sr("lvm")

@@ -20,7 +20,7 @@ from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import checks as ha_checks
 from sm_clusterstack.xapi.ha import steps as ha_steps
 from sm_clusterstack.xapi.ha.operation import begin, end, in_parallel, report
-from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.hosts import onhost, sandboxes
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 JOIN_POLL = 1.0  # seconds between two looks for a daemon that should have left
@@ -79,10 +79,20 @@ def finish_disable(ctx, retry: float = DISABLE_RETRY) -> None:
         LOG.error("suffered a partial failure during the HA disable procedure: trying again in %.0f s", retry)
         time.sleep(retry)
     release(ctx, journal.get("attached_on", {}))
+    _end_leftovers(ctx, hosts)
     with ctx.store.write() as conn:
         records.set_disable_journal(conn, None, ha_enabled=False, ha_statefiles=[], ha_configuration={})
         records.set_host_statefiles(conn, [])
     report("HA disabled", 1.0)
+
+
+def _end_leftovers(ctx, hosts) -> None:
+    """Stop what the stack left running on a sandboxed host (a fenced host's guard or monitor), and say so."""
+    for host in hosts:
+        stopped = sandboxes.end_stack_processes(ctx, host["ref"])
+        if stopped:
+            LOG.warning("HA disabled: stopped %d process(es) the stack left on host %s: %s",
+                        len(stopped), host["uuid"], ", ".join(stopped))
 
 
 def _one_attempt(ctx, stack: str, hosts, timeout: int) -> bool:

@@ -93,3 +93,24 @@ def listen_on_hosts(ctx, start: typing.Callable[[str], typing.List[typing.Any]])
             srv.local_host = host  # a request on it comes from that host (host.ha_xapi_healthcheck)
         servers.extend(started)
     return servers
+
+
+def end_stack_processes(ctx, host: str) -> typing.List[str]:
+    """Stop every process left in ``host``'s sandbox but the shim's runs in progress; what was stopped.
+
+    With HA disabled no stack process may run on a host, fenced or not (a
+    guard still trying to fence, a monitor that lingers).  A real host is
+    left to its stack's scripts: only a sandbox can be searched.
+    """
+    box = onhost.sandbox_of(ctx, host)
+    if box is None:
+        return []
+    with ctx.store.read() as conn:
+        running = {r["pgid"] for r in records.runs(conn) if r["pgid"]}
+
+    def spare(pid: int) -> bool:
+        try:
+            return os.getpgid(pid) in running
+        except OSError:
+            return True  # gone already
+    return ["%s[%d]" % (command, pid) for pid, command in hostsandbox.stop_processes(box, spare)]

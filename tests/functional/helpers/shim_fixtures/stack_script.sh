@@ -37,6 +37,10 @@ case "$name" in
         i=$((i + 1)); [ $i -gt 200 ] && { echo "join timed out" >&2; exit 12; }; sleep 0.1
       done
     fi
+    # a process the stack leaves behind that ha_stop_daemon does not stop (a fence guard that lingers)
+    if [ -f '@CTL@'/linger ]; then
+      setsid sh -c 'exec sleep 600' </dev/null >/dev/null 2>&1 &
+    fi
     # surely running once started (a start left running may finish after a stop)
     touch '@CTL@'/running-"$stack"-"$me"
     printf '%s open daemon %s %s\n' "$(date +%s.%N)" "$stack" "$me" >> '@CTL@'/events ;;
