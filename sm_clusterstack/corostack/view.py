@@ -2,9 +2,11 @@
 
 The monitor rewrites it on every poll; ``time`` is CLOCK_MONOTONIC (the
 same in every process of the machine), so a reader can tell a hung
-monitor (a view older than Timing.view_stale) from a live one.  It holds
+monitor (a view older than Timing.view_stale, the monitor's own deadline:
+its writer fences when it runs again) from a live one.  It holds
 what the liveset needs: state, committed liveset, partition, statefile
-access, pool record, latencies, warnings and each host's raw data.
+access, pool record, latencies, warnings, each host's raw data, and the
+stack's notes: why there is no kernel watchdog, how often a fence failed.
 """
 
 import time
@@ -57,6 +59,7 @@ def publish(paths: daemon.Paths, monitor: typing.Any, now: float) -> None:
         "pool_state": pool.pool_state if pool else "",
         "latency": {"statefile": obs.statefile_latency.triple(), "heartbeat": obs.heartbeat.triple()},
         "warnings": warnings(monitor), "hosts": raw_hosts(monitor, now),
+        "watchdog": monitor.watchdog, "fence_failures": monitor.fence_failures,
     })
 
 

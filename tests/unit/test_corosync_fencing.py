@@ -3,6 +3,7 @@
 import os
 import threading
 import time
+import tty
 
 import pytest
 
@@ -52,14 +53,31 @@ def test_the_default_of_both_is_the_kernels_reboot_and_a_reboot_that_returns_fai
 
 
 def test_the_watchdog_is_written_on_every_pet_and_closed_with_the_magic_character(tmp_path, log):
-    device = tmp_path / "watchdog"
-    device.write_bytes(b"")
-    dog = fencing.Watchdog(str(device), 5.0, log)  # a regular file: no settable timeout, still written
+    master, slave = os.openpty()  # a character device that is no watchdog: no settable timeout, still written
+    tty.setraw(slave)
+    try:
+        dog = fencing.Watchdog(os.ttyname(slave), 5, log)
+        dog.pet()
+        dog.pet()
+        dog.stand_down()
+        assert os.read(master, 16) == b"\0\0V" and dog.problem == ""
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize("setting,problem", [
+    ("", "set to none"), ("/nonexistent/watchdog", "No such file"), ("FILE", "is not a character device")])
+def test_no_watchdog_is_never_silent(tmp_path, log, setting, problem):
+    if setting == "FILE":
+        setting = str(tmp_path / "stand-in")  # what a host sandbox lays over /dev/watchdog
+        open(setting, "w").close()
+    dog = fencing.Watchdog(setting, 5, log)
     dog.pet()
-    dog.pet()
-    dog.stand_down()
-    assert device.read_bytes() == b"\0\0V"
-    assert fencing.Watchdog("", 5.0, log).fd is None and fencing.Watchdog(str(tmp_path / "no"), 5, log).fd is None
+    assert dog.fd is None and problem in dog.problem and fencing.watchdog_problem(setting) == dog.problem
+    assert "no kernel watchdog: " + dog.problem in open(log.path).read()
+    if setting.endswith("stand-in"):
+        assert os.path.getsize(setting) == 0  # never written: it is no watchdog
 
 
 def guard_rig(tmp_path, log):
