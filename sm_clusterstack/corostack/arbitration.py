@@ -95,12 +95,13 @@ def decide(me: str, partition: typing.AbstractSet[str], counted: typing.Abstract
 def may_drop(peer: typing.Optional[Peer], lost_for: float, drop_after: float) -> bool:
     """True once a host corosync lost ``lost_for`` seconds ago is surely fenced.
 
-    Its fresh slot says it fenced or left; or ``drop_after`` (Timing: its
-    fence deadline, whichever of its monitor or its guard fences it) has
-    passed.  A slot that stopped moving proves nothing sooner: the host's
-    statefile I/O may be stalled while it runs.
+    Its slot says it fenced or left (however long ago: a host that runs
+    again rewrites its slot before it may join); or ``drop_after`` (Timing:
+    its fence deadline, whichever of its monitor or its guard fences it)
+    has passed.  A slot that stopped moving proves nothing sooner: the
+    host's statefile I/O may be stalled while it runs.
     """
-    if peer is not None and peer.slot is not None and peer.slot.state in GONE_STATES and peer.fresh:
+    if peer is not None and peer.slot is not None and peer.slot.state in GONE_STATES:
         return True
     return lost_for >= drop_after
 

@@ -29,9 +29,11 @@ NAME = b"statefile"
 ROOT, FILE = 1, 2  # node ids
 IN_HEADER = struct.Struct("<IIQQIIIHH")  # len, opcode, unique, nodeid, uid, gid, pid, extlen, padding
 OUT_HEADER = struct.Struct("<IiQ")  # len, error, unique
-ATTR = struct.Struct("<QQQQQQIIIIIIIIII")  # ino size blocks atime mtime ctime (+nsec x3) mode nlink uid gid rdev blksize flags
+# fuse_attr: ino size blocks atime mtime ctime, their three nsec, mode nlink uid gid rdev blksize flags
+ATTR = struct.Struct("<QQQQQQIIIIIIIIII")
 VALID = 3600  # seconds the kernel may cache names and attributes: only data I/O reaches the server
-LOOKUP, FORGET, GETATTR, SETATTR, OPEN, READ, WRITE, RELEASE, FSYNC, FLUSH, INIT = 1, 2, 3, 4, 14, 15, 16, 18, 20, 25, 26
+LOOKUP, FORGET, GETATTR, SETATTR, OPEN, READ, WRITE = 1, 2, 3, 4, 14, 15, 16
+RELEASE, FSYNC, FLUSH, INIT = 18, 20, 25, 26
 OPENDIR, READDIR, RELEASEDIR, INTERRUPT, DESTROY, BATCH_FORGET = 27, 28, 29, 36, 38, 42
 NO_REPLY = (FORGET, INTERRUPT, BATCH_FORGET)
 FOPEN_DIRECT_IO = 1

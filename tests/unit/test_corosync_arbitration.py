@@ -82,7 +82,7 @@ def test_excluded_hosts_are_not_counted():
 @pytest.mark.parametrize("peer_view,lost_for,dropped", [
     (peer(H[2], [H[2]], state="fenced"), 0.1, True),
     (peer(H[2], [H[2]], state="left"), 0.1, True),
-    (peer(H[2], [H[2]], state="fenced", fresh=False, since=9.0), 0.1, False),  # an old word proves nothing
+    (peer(H[2], [H[2]], state="fenced", fresh=False, since=9.0), 0.1, True),  # its guard's last word
     (peer(H[2], [H[2]], state="fencing"), 4.2, False),  # still running, not yet fenced
     (peer(H[2], [H[2]], state="fencing"), 4.25, True),  # its guard has fired by now
     (peer(H[2], H[:3], fresh=False, since=100), 4.2, False),  # a still slot: maybe only its statefile stalled
