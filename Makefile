@@ -21,6 +21,8 @@ SITELIB ?= $(call _SYSCONFIG,purelib)
 BINDIR  ?= $(call _SYSCONFIG,scripts)
 UNITDIR ?= /usr/lib/systemd/system
 LOGROTATEDIR ?= /etc/logrotate.d
+# <prefix>/share/man for the prefix of BINDIR (/usr/bin: /usr/share/man)
+MANDIR  ?= $(patsubst %/bin,%,$(BINDIR))/share/man
 export PATH := $(CURDIR)/$(BIN):$(PATH):/usr/sbin:/sbin
 
 PY_SOURCES = setup.py sm_clusterstack tests packaging $(wildcard bench/*.py)
@@ -118,7 +120,8 @@ install:
 	$(if $(filter-out /,$(DESTDIR)),,sh .ci/install-deps --runtime $(INSTALL_PYTHON))
 	$(INSTALL_PYTHON) packaging/install_tree.py --destdir "$(DESTDIR)" --python "$(INSTALL_PYTHON)" \
 	    --sitelib "$(SITELIB)" --bindir "$(BINDIR)" --sm-dir "$(SM_DIR)" --stack-root "$(STACK_ROOT)" \
-	    --unitdir "$(UNITDIR)" --logrotatedir "$(LOGROTATEDIR)" $(if $(NO_COMPILE),--no-compile)
+	    --unitdir "$(UNITDIR)" --logrotatedir "$(LOGROTATEDIR)" \
+	    --mandir "$(MANDIR)" $(if $(NO_COMPILE),--no-compile)
 
 # A noarch RPM for a dom0 (packaging/sm-clusterstack.spec) from the working tree.
 VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' sm_clusterstack/__init__.py)

@@ -13,7 +13,9 @@ the installed scripts, written into their ``#!`` line):
   naming ``--python`` (never ``/usr/bin/env python3``, which would find
   whatever ``python3`` comes first on xapi's PATH);
 - with ``--unitdir`` / ``--logrotatedir``, the systemd unit and the
-  logrotate file of ``packaging/``.
+  logrotate file of ``packaging/``;
+- with ``--mandir``, the man pages of ``man/`` into its ``man1``/``man7``
+  (the section is the page's file name extension).
 
 An xhad tool that ``sm-clusterstack upgrade`` moved into the stack root is
 kept: a wrapper of ours only replaces a wrapper of ours.
@@ -45,6 +47,7 @@ def parse_args(argv):
     parser.add_argument("--stack-root", required=True)
     parser.add_argument("--unitdir", default="")
     parser.add_argument("--logrotatedir", default="")
+    parser.add_argument("--mandir", default="", help="<prefix>/share/man: man/*.N go into its manN")
     parser.add_argument("--no-compile", action="store_true")
     return parser.parse_args(argv)
 
@@ -172,6 +175,16 @@ def install_service_files(args):
                      args.python, 0o644)
 
 
+def install_man_pages(mandir):
+    """Copy each ``man/<page>.<N>`` into ``mandir``/man<N>, mode 0644."""
+    source_dir = os.path.join(TOP, "man")
+    for name in sorted(os.listdir(source_dir)):
+        section = name.rpartition(".")[2]
+        if section.isdigit():
+            with open(os.path.join(source_dir, name)) as f:
+                write_file(os.path.join(mandir, "man" + section, name), f.read(), 0o644)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     package = copy_package(under(args.destdir, args.sitelib))
@@ -182,6 +195,8 @@ def main(argv=None):
     install_drivers(under(args.destdir, args.sm_dir), args.python)
     install_stacks(under(args.destdir, args.stack_root), args.python)
     install_service_files(args)
+    if args.mandir:
+        install_man_pages(under(args.destdir, args.mandir))
     print("installed for %s: library in %s, command in %s, drivers in %s, stacks in %s"
           % (args.python, under(args.destdir, args.sitelib), under(args.destdir, args.bindir),
              under(args.destdir, args.sm_dir), under(args.destdir, args.stack_root)))

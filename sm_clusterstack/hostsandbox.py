@@ -40,7 +40,7 @@ import signal
 import time
 import typing
 
-from sm_clusterstack import runner
+from sm_clusterstack import atomicfile, runner
 
 PRIVATE_PATHS = ("/etc/xensource", "/etc/sm-clusterstack", "/run", "/var/log", "/var/lib/xcp",
                  "/opt/xensource/libexec")
@@ -240,11 +240,7 @@ class SandboxPool(object):
         """Record that ``name`` of ``kind`` (netns, mount) was made, before anything else is."""
         self.made.append([kind, name])
         data = {"prefix": self.prefix, "count": len(self.hosts), "made": self.made}
-        path = self._record_path()
-        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.rename(path + ".tmp", path)
+        atomicfile.write(self._record_path(), json.dumps(data), mode=0o600)
 
     def _build(self) -> None:
         ip = _tool("ip")

@@ -1,9 +1,10 @@
 """The ``sm-clusterstack`` command: argv parsing and rendering only.
 
 Each verb is a module of this package with ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``; the table below names
-them, and a verb's module is imported only when that verb runs (or for
-``--help``).
+``add_arguments(parser)`` and ``run(args) -> int``, or, for a verb that
+parses its argv itself as xe does, ``RAW_ARGUMENTS = True`` and
+``main(argv) -> int``; the table below names them, and a verb's module is
+imported only when that verb runs (or for ``--help``).
 """
 
 import argparse
@@ -17,7 +18,7 @@ VERBS = (
     ("stack-list", "sm_clusterstack.cli.stack_list"),
     ("serve", "sm_clusterstack.cli.serve"),
     ("sandbox", "sm_clusterstack.cli.sandbox"),
-    ("xe", "sm_clusterstack.cli.xe"),
+    ("xe", "sm_clusterstack.cli.xe.main"),
     ("ha", "sm_clusterstack.cli.ha"),
     ("kit", "sm_clusterstack.cli.kit"),
     ("upgrade", "sm_clusterstack.cli.upgrade"),
@@ -41,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     for verb, module_name in VERBS:
         module = importlib.import_module(module_name)
         verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP)
-        module.add_arguments(verb_parser)
-        verb_parser.set_defaults(run=module.run)
+        if not getattr(module, "RAW_ARGUMENTS", False):  # main() hands a raw verb its argv before parsing
+            module.add_arguments(verb_parser)
+            verb_parser.set_defaults(run=module.run)
     return parser
 
 
@@ -68,20 +70,3 @@ def _raw_verb(argv: typing.List[str]) -> typing.Any:
         return None
     module = importlib.import_module(modules[argv[0]])
     return module if getattr(module, "RAW_ARGUMENTS", False) else None
-
-
-def add_xapi_conf(parser: argparse.ArgumentParser) -> None:
-    """The --xapi-conf option shared by verbs that read xapi.conf."""
-    parser.add_argument("--xapi-conf", metavar="FILE",
-                        help="xapi.conf to read cluster-stack-root, cluster-stack-default "
-                             "and sm-dir from (default: /etc/xapi.conf if present)")
-
-
-def load_conf(args: argparse.Namespace) -> typing.Any:
-    """The XapiConf named by --xapi-conf; prints the error and exits 2 on a bad file."""
-    from sm_clusterstack import config
-    try:
-        return config.load(args.xapi_conf)
-    except config.ConfigError as e:
-        sys.stderr.write("sm-clusterstack: %s\n" % e)
-        raise SystemExit(EXIT_USAGE)

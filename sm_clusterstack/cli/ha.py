@@ -23,8 +23,10 @@ import time
 import typing
 
 from sm_clusterstack import cli
-from sm_clusterstack.cli import ha_status, xe, xe_connect, xe_errors, xe_select
-from sm_clusterstack.cli.xe_errors import ClientError, CliFailure, UsageError
+from sm_clusterstack.cli import ha_status
+from sm_clusterstack.cli.xe import connect, errors, select
+from sm_clusterstack.cli.xe.errors import ClientError, CliFailure, UsageError
+from sm_clusterstack.cli.xe.main import parse_commandline
 
 HELP = "HA at a glance (ha status [--json] [--watch]) and enable_ha as a dry run (ha preflight ...)"
 RAW_ARGUMENTS = True
@@ -37,50 +39,42 @@ Connection options are xe's: -s SERVER, -u USER -pw PASSWORD | -pwf FILE, --pass
 """
 
 
-def add_arguments(parser) -> None:
-    """Unused: the verb parses its own arguments (RAW_ARGUMENTS)."""
-
-
-def run(args) -> int:
-    return main(args)
-
-
 def main(argv: typing.List[str], environ: typing.Optional[typing.Mapping[str, str]] = None) -> int:
     """``sm-clusterstack ha ...``; the exit status."""
     import os
     environ = os.environ if environ is None else environ
     try:
-        options, args = xe_connect.parse(argv, environ)
+        options, args = connect.parse(argv, environ)
         if options.help or not args or args[0] not in ("status", "preflight"):
             sys.stderr.write(USAGE)
             return cli.EXIT_OK if options.help else cli.EXIT_FAILED
-        name, params = xe.parse_commandline(args)
+        name, params = parse_commandline(args)
         return (status if name == "status" else preflight)(options, environ, params)
     except UsageError as e:
-        sys.stderr.write(xe_errors.usage_error(e.kind, e.text))
+        sys.stderr.write(errors.usage_error(e.kind, e.text))
     except (ClientError, OSError, ValueError) as e:
         sys.stderr.write("%s\n" % e)
     except CliFailure as e:
-        sys.stderr.write(xe_errors.failure_text(str(e)))
+        sys.stderr.write(errors.failure_text(str(e)))
     return cli.EXIT_FAILED
 
 
 def _connected(options, environ, action: typing.Callable[[typing.Any], int]) -> int:
     import XenAPI
-    from sm_clusterstack.cli import xe_session
+    from sm_clusterstack.cli.xe.session import connected
     try:
-        with xe_session.connected(options, environ) as session:
+        with connected(options, environ) as session:
             return action(session.xenapi)
     except XenAPI.Failure as e:
-        sys.stderr.write(xe_errors.render_failure(e.details))
+        sys.stderr.write(errors.render_failure(e.details))
         return cli.EXIT_FAILED
 
 
-def status(options, environ, params: xe_select.Params) -> int:
-    as_json = xe_select.bool_param(params, "json")
-    watch = xe_select.bool_param(params, "watch")
-    interval = float(xe_select.param(params, "interval", "2"))
-    count = int(xe_select.param(params, "count", "0"))
+def status(options, environ, params: select.Params) -> int:
+    as_json = select.bool_param(params, "json")
+    watch = select.bool_param(params, "watch")
+    interval = float(select.param(params, "interval", "2"))
+    count = int(select.param(params, "count", "0"))
 
     def show(api) -> int:
         shown = 0
@@ -98,16 +92,16 @@ def status(options, environ, params: xe_select.Params) -> int:
     return _connected(options, environ, show)
 
 
-def preflight(options, environ, params: xe_select.Params) -> int:
-    configuration = xe_select.map_params(params, "ha-config")
-    uuids = xe_select.param(params, "heartbeat-sr-uuids")
+def preflight(options, environ, params: select.Params) -> int:
+    configuration = select.map_params(params, "ha-config")
+    uuids = select.param(params, "heartbeat-sr-uuids")
 
     def check(api) -> int:
         srs = [api.SR.get_by_uuid(u) for u in uuids.split(",")] if uuids else []
         pool = api.pool.get_all()[0]
-        findings = api.pool.ha_preflight(pool, srs, configuration, xe_select.param(params, "cluster-stack", ""))
+        findings = api.pool.ha_preflight(pool, srs, configuration, select.param(params, "cluster-stack", ""))
         findings = ha_status.resolve(api, findings)
-        if xe_select.bool_param(params, "json"):
+        if select.bool_param(params, "json"):
             sys.stdout.write(json.dumps(findings, indent=2, sort_keys=True) + "\n")
         else:
             sys.stdout.write(ha_status.findings_table(findings))

@@ -8,7 +8,7 @@ with the project's liveset model (xapi's parse rules).
 
 import typing
 
-from sm_clusterstack.cli import xe_records
+from sm_clusterstack.cli.xe.records import Lookup
 
 NO = "-"
 
@@ -124,7 +124,7 @@ def table(state: dict) -> str:
 
 def resolve(api: typing.Any, findings: typing.List[dict]) -> typing.List[dict]:
     """Findings with refs (host, params) shown as xe shows them: uuid (name-label)."""
-    lookup = xe_records.Lookup(api)
+    lookup = Lookup(api)
     for finding in findings:
         finding["object"] = lookup.convert(finding.get("object", ""))
         finding["params"] = [lookup.convert(p) for p in finding.get("params", [])]

@@ -15,6 +15,7 @@ import sys
 import typing
 
 from sm_clusterstack import cli
+from sm_clusterstack.cli import options
 
 HELP = "check a vendor's SR driver or cluster stack against xapi's rules (conformance kit)"
 
@@ -23,24 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="*", metavar="stack DIR | driver EXE",
                         help="what to check, one or more pairs; nothing: every driver of the sm-dir and every "
                              "stack of the root")
-    cli.add_xapi_conf(parser)
-    parser.add_argument("--root", metavar="DIR", help="cluster-stack root (default: xapi.conf's cluster-stack-root)")
-    parser.add_argument("--sm-dir", metavar="DIR", help="directory of SR drivers (default: xapi.conf's sm-dir)")
+    options.add(parser, "kit", options.XAPI_CONF, options.ROOT, options.SM_DIR)
     parser.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML to FILE")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="timeout of each stack script and of each driver call the kit makes (default 30)")
-    parser.add_argument("--driver-timeout", type=float, default=120.0, metavar="SECONDS",
-                        help="timeout of each driver call on the embedded pool (default 120)")
-    parser.add_argument("--start-timeout", type=float, default=120.0, metavar="SECONDS",
-                        help="timeout of ha_start_daemon and ha_stop_daemon (default 120)")
+    options.add(parser, "kit", options.DRIVER_TIMEOUT, options.START_TIMEOUT)
     parser.add_argument("--list", action="store_true", help="list every check and what passes, then exit")
     parser.add_argument("--static", action="store_true",
                         help="static checks only: run no stack script and start no pool")
-    parser.add_argument("--hosts", type=int, default=2, metavar="N",
-                        help="sandboxed hosts of the pool a stack runs on, 1 to 4 (default 2)")
-    parser.add_argument("--ha-timeout", type=int, default=20, metavar="SECONDS",
-                        help="the HA timeout xhad.conf's parameters derive from, as xapi's "
-                             "configuration timeout (at least 10; default 20)")
+    options.add(parser, "kit", options.HOSTS, options.HA_TIMEOUT)
     parser.add_argument("--host-path", action="append", default=[], metavar="INSIDE=LOCAL",
                         help="lay this machine's file or directory LOCAL at INSIDE on every sandboxed host, "
                              "e.g. /opt/xensource/xha=DIR or a stack's settings file (repeatable)")
@@ -91,7 +83,7 @@ def targets(args: argparse.Namespace) -> typing.List[typing.Tuple[str, str]]:
     return pairs
 
 
-def options(args: argparse.Namespace) -> typing.Any:
+def check_options(args: argparse.Namespace) -> typing.Any:
     """The kit's Options from the command line."""
     from sm_clusterstack.kit import check, hostpool
     for option in ("timeout", "driver_timeout", "start_timeout"):
@@ -152,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         return cli.EXIT_OK
     try:
         pairs = targets(args)
-        opts = options(args)
+        opts = check_options(args)
     except (ValueError, OSError) as e:
         return _cannot_run(args, str(e))
     opts.listener = progress

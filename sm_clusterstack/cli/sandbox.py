@@ -6,6 +6,7 @@ import sqlite3
 import sys
 
 from sm_clusterstack import cli
+from sm_clusterstack.cli import options
 
 HELP = "run a command inside a host sandbox of a pool served with --sandbox"
 
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     run_parser = sub.add_parser("exec", help="run CMD in HOST's sandbox with xapi's environment for stack scripts")
-    run_parser.add_argument("--state", required=True, metavar="DIR", help="the pool's state directory")
+    options.add(run_parser, "sandbox", options.STATE)
     run_parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                             help="kill the command after S seconds (default 3600)")
     run_parser.add_argument("host", metavar="HOST", help="the host's uuid or name-label")
@@ -24,22 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _host(state: str, wanted: str):
     """(netns, pool's stack) of the host whose uuid or name-label is ``wanted``."""
+    from sm_clusterstack.xapi.db import records
     from sm_clusterstack.xapi.db import store as store_mod
     path = os.path.join(state, "pool.db")
     if not os.path.exists(path):
         raise LookupError("%s holds no pool" % state)
-    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
-    try:
-        rows = conn.execute("SELECT uuid, other_config FROM host WHERE uuid = ? OR name_label = ?",
-                            (wanted, wanted)).fetchall()
-        stack = conn.execute("SELECT ha_cluster_stack FROM pool").fetchone()[0]
-    finally:
-        conn.close()
+    with store_mod.read_only(path, timeout=30) as conn:
+        rows = records.hosts_named(conn, wanted)
+        stack = records.pool_stacks(conn)[0]
     if len(rows) != 1:
         raise LookupError("%s: %s" % (wanted, "no such host" if not rows else "several hosts have that name"))
-    netns = (store_mod.loads(rows[0][1]) or {}).get("sandbox-netns", "")
+    netns = (store_mod.loads(rows[0]["other_config"]) or {}).get("sandbox-netns", "")
     if not netns:
-        raise LookupError("host %s has no sandbox" % rows[0][0])
+        raise LookupError("host %s has no sandbox" % rows[0]["uuid"])
     return netns, stack
 
 

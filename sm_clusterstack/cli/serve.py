@@ -7,48 +7,33 @@ import sys
 import typing
 
 from sm_clusterstack import cli
+from sm_clusterstack.cli import options
 
 HELP = "serve XenAPI on an embedded SQLite pool (the xapi-side shim)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``serve``."""
-    parser.add_argument("--state", required=True, metavar="DIR", help="state directory (the pool database)")
+    options.add(parser, "serve", options.STATE)
     parser.add_argument("--port", type=int, metavar="N",
                         help="listen on 127.0.0.1:N (0: any free port, printed when ready)")
     parser.add_argument("--socket", metavar="PATH",
                         help="listen on this unix socket, mode 0600 (default: DIR/xapi.sock "
                              "when no --port)")
-    parser.add_argument("--hosts", type=int, default=1, metavar="N",
-                        help="hosts of a new pool, the first is master (default 1)")
-    parser.add_argument("--password-file", metavar="F",
-                        help="root's password (default: DIR/password, created if absent)")
-    parser.add_argument("--sm-dir", metavar="DIR", help="SR drivers (default: sm-dir of xapi.conf)")
-    parser.add_argument("--cluster-stack-root", metavar="DIR",
-                        help="cluster stacks (default: cluster-stack-root of xapi.conf)")
-    parser.add_argument("--driver-timeout", type=float, default=300.0, metavar="S",
-                        help="seconds a driver call may take (default 300)")
-    parser.add_argument("--script-timeout", type=float, default=3600.0, metavar="S",
-                        help="safety net: seconds after which a hung cluster-stack script is killed and "
-                             "reported (xapi has none; default 3600)")
-    parser.add_argument("--sandbox", action="store_true",
-                        help="make each host a host sandbox (network + mount namespaces) where its scripts "
-                             "and drivers run, as on a real host; root only")
-    parser.add_argument("--sandbox-prefix", default="", metavar="P",
-                        help="prefix of the sandboxes' namespace names (default: from the state dir)")
-    parser.add_argument("--ha-monitor-interval", type=float, default=20.0, metavar="S",
-                        help="seconds between two liveset queries of each host's HA monitor (default 20, as xapi)")
+    options.add(parser, "serve", options.HOSTS, options.PASSWORD_FILE, options.SM_DIR, options.CLUSTER_STACK_ROOT,
+                options.DRIVER_TIMEOUT, options.SCRIPT_TIMEOUT, options.SANDBOX, options.SANDBOX_PREFIX,
+                options.HA_MONITOR_INTERVAL)
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--log-file", metavar="F",
                         help="also log to F (every XenAPI call, HA step and driver run; syslog too where /dev/log is)")
-    cli.add_xapi_conf(parser)
+    options.add(parser, "serve", options.XAPI_CONF)
 
 
 def build_pool(args: argparse.Namespace) -> typing.Any:
     """The Pool context the options describe."""
     from sm_clusterstack.xapi.rpc import context
     from sm_clusterstack.xapi import service
-    conf = cli.load_conf(args)
+    conf = options.load_conf(args)
     service.check_state_dir(args.state)  # issue 14: refuse a state dir others could change, before writing
     os.makedirs(args.state, mode=0o700, exist_ok=True)
     password_file = args.password_file or context.ensure_password_file(args.state)

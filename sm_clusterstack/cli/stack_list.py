@@ -4,20 +4,18 @@ import argparse
 import sys
 
 from sm_clusterstack import cli, stacks
+from sm_clusterstack.cli import options
 
 HELP = "list the cluster stacks installed under the cluster-stack root"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    cli.add_xapi_conf(parser)
-    parser.add_argument("--root", metavar="DIR",
-                        help="cluster-stack root to list (default: cluster-stack-root "
-                             "of xapi.conf, else /usr/libexec/xapi/cluster-stack)")
+    options.add(parser, "stack-list", options.XAPI_CONF, options.ROOT)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one block per stack; exit 1 when a stack is unsafe or incomplete."""
-    root = args.root or cli.load_conf(args).cluster_stack_root
+    root = options.stack_root(args)
     names = stacks.installed_stacks(root)
     if not names:
         sys.stdout.write("no cluster stacks under %s\n" % root)

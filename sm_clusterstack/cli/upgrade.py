@@ -11,27 +11,23 @@ import sys
 import typing
 
 from sm_clusterstack import cli
+from sm_clusterstack.cli import options
 from sm_clusterstack.stacks import upgrade
 
 HELP = "move xhad's scripts and tools into <root>/xhad and set pool.ha_cluster_stack to xhad where unset"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    cli.add_xapi_conf(parser)
-    parser.add_argument("--root", metavar="DIR",
-                        help="cluster-stack root (default: cluster-stack-root of xapi.conf, "
-                             "else /usr/libexec/xapi/cluster-stack)")
+    options.add(parser, "upgrade", options.XAPI_CONF, options.ROOT)
     parser.add_argument("--legacy-dir", metavar="DIR", default=upgrade.LEGACY_DIR,
                         help="where xhad's tools are now (default: %(default)s)")
-    parser.add_argument("--state", metavar="DIR",
-                        help="state directory of the shim's store: migrate it and set "
-                             "ha_cluster_stack to xhad where it has none")
+    options.add(parser, "upgrade", options.STATE)
     parser.add_argument("--dry-run", action="store_true", help="print what would be done; change nothing")
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan, print, apply (unless --dry-run), then the store."""
-    root = args.root or cli.load_conf(args).cluster_stack_root
+    root = options.stack_root(args)
     try:
         steps = upgrade.plan(root, args.legacy_dir)
     except upgrade.UpgradeError as e:
@@ -64,8 +60,7 @@ def render_and_apply(steps: typing.List[upgrade.Step], dry_run: bool, legacy_dir
 
 def upgrade_store(state_dir: str, dry_run: bool) -> int:
     """Migrate the shim's store and set ha_cluster_stack to xhad where empty."""
-    from sm_clusterstack.xapi.db import schema
-    from sm_clusterstack.xapi.db import store
+    from sm_clusterstack.xapi.db import records, schema, store
     path = os.path.join(state_dir, store.DB_NAME)
     if not os.path.isfile(path):
         sys.stderr.write("sm-clusterstack upgrade: no store at %s\n" % path)
@@ -77,8 +72,8 @@ def upgrade_store(state_dir: str, dry_run: bool) -> int:
         pool_store = store.Store(state_dir)
         try:
             with pool_store.write() as conn:
-                conn.execute("UPDATE pool SET ha_cluster_stack = 'xhad' WHERE ha_cluster_stack = ''")
-                stacks = [r[0] for r in conn.execute("SELECT ha_cluster_stack FROM pool")]
+                records.default_empty_stack(conn, "xhad")
+                stacks = records.pool_stacks(conn)
         finally:
             pool_store.close()
     except (sqlite3.Error, schema.SchemaError) as e:
@@ -91,15 +86,13 @@ def upgrade_store(state_dir: str, dry_run: bool) -> int:
 
 def describe_store(path: str, schema: typing.Any) -> str:
     """What upgrading the store at ``path`` would do, read without changing it."""
-    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-    try:
+    from sm_clusterstack.xapi.db import records, store
+    with store.read_only(path) as conn:
         version = schema.version(conn)
         if version < schema.LATEST:
             return "would migrate store %s from schema version %d to %d (ha_cluster_stack defaults to xhad)" % (
                 path, version, schema.LATEST)
-        empty = conn.execute("SELECT COUNT(*) FROM pool WHERE ha_cluster_stack = ''").fetchone()[0]
-    finally:
-        conn.close()
+        empty = records.pools_without_stack(conn)
     if empty:
         return "would set ha_cluster_stack to xhad on %d pool(s) of store %s" % (empty, path)
     return "store %s: nothing to do" % path

@@ -112,7 +112,7 @@ def running(paths: daemon.Paths) -> bool:
                (daemon.corosync_pid(paths), daemon.monitor_pid(paths), daemon.guard_pid(paths)))
 
 
-def need_daemon(paths: daemon.Paths) -> typing.Tuple[dict, xhadconf.XhadConfig]:
+def need_daemon(paths: daemon.Paths) -> typing.Tuple[view.View, xhadconf.XhadConfig]:
     """The live monitor's view and the xhad.conf it runs with; Failure 14 if it cannot vouch for this host.
 
     A host whose monitor is gone or hung, whose armed guard is gone, or
@@ -126,10 +126,9 @@ def need_daemon(paths: daemon.Paths) -> typing.Tuple[dict, xhadconf.XhadConfig]:
     found = view.read(paths, timing.of_parameters(conf.parameters).view_stale)
     if found is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the monitor of %s has published nothing lately" % paths.dir)
-    if found["state"] in ("fencing", "fenced", "disabled"):
-        failed = found.get("fence_failures", 0)
-        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "this host is %s: %s%s" % (
-            found["state"], found["reason"], "; its fence failed %d times" % failed if failed else ""))
+    if found.state in ("fencing", "fenced", "disabled"):
+        failed = "; its fence failed %d times" % found.fence_failures if found.fence_failures else ""
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "this host is %s: %s%s" % (found.state, found.reason, failed))
     if daemon.fencing_mode(paths) == "armed" and daemon.guard_pid(paths) is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the fence guard of %s is gone: this host cannot fence"
                       % paths.dir)

@@ -21,7 +21,7 @@ import sys
 import time
 import typing
 
-from sm_clusterstack import runner
+from sm_clusterstack import atomicfile, runner
 from sm_clusterstack.corostack import find_tool
 from sm_clusterstack.digits import is_digits
 
@@ -62,12 +62,12 @@ class Paths(object):
 
 def write_atomic(path: str, text: str) -> None:
     """Replace ``path`` with ``text`` (temporary file and rename)."""
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    atomicfile.write(path, text, suffix=_own_suffix(), sync=True)
+
+
+def _own_suffix() -> str:
+    """This process's temporary suffix: the scripts and the monitor may write one file at once."""
+    return "%s.%d" % (atomicfile.SUFFIX, os.getpid())
 
 
 def read_small(path: str) -> str:
@@ -224,10 +224,7 @@ def set_process_name(name: str) -> None:
 
 def write_json(path: str, obj: typing.Any) -> None:
     """Replace ``path`` with ``obj`` as JSON (temporary file and rename, no fsync: tmpfs)."""
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        json.dump(obj, f, sort_keys=True)
-    os.rename(tmp, path)
+    atomicfile.write(path, json.dumps(obj, sort_keys=True), suffix=_own_suffix())
 
 
 def read_json(path: str) -> typing.Any:

@@ -1,8 +1,8 @@
 """The fence guard: fences the host when its monitor dies, hangs, or stalls while the host is lost.
 
 The monitor and the guard share a pipe; the monitor writes one byte a
-poll: ``a`` arm, ``p`` pet (all is well), ``d`` disarm (a clean stop:
-the guard exits), ``f`` fenced (the monitor fenced the host itself).  While
+poll (the letters below): ARM, PET (all is well), DISARM (a clean stop:
+the guard exits), FENCED (the monitor fenced the host itself).  While
 armed the guard fires (runs the fence chain, stops corosync and marks the
 host's slot fenced) when:
 
@@ -35,9 +35,15 @@ import typing
 
 from sm_clusterstack.corostack import arbitration, daemon, fencing, hostslot, settings, slotio, statefile, timing
 from sm_clusterstack.corostack import conf as coroconf
-from sm_clusterstack.corostack import tools
+from sm_clusterstack.corostack import tools, view
 from sm_clusterstack.corostack.log import Log
 from sm_clusterstack.stacks import xhadconf
+
+# What the monitor writes to the guard's pipe, one letter at a time (monitor.GuardLink.send).
+ARM = "a"  # the host is in the liveset with fencing armed: watch from now on
+PET = "p"  # the monitor is alive and corosync answers
+DISARM = "d"  # a clean stop or ha_disarm_fencing: stand down and exit
+FENCED = "f"  # the monitor fenced the host itself: stand down and exit
 
 
 class Guard(object):
@@ -59,13 +65,13 @@ class Guard(object):
         """Act on bytes from the monitor; False when the guard is done."""
         for byte in data:
             char = chr(byte)
-            if char == "a" and not self.armed:
+            if char == ARM and not self.armed:
                 self.armed = True
                 self.watchdog = fencing.Watchdog(self.settings.watchdog_device, self.timing.watchdog_seconds,
                                                  self.log)
                 self.log.write("fence guard armed")
-            elif char in "df":
-                self.stand_down("disarmed" if char == "d" else "the monitor fenced this host")
+            elif char in (DISARM, FENCED):
+                self.stand_down("disarmed" if char == DISARM else "the monitor fenced this host")
                 return False
             self.last_pet = self.clock()
         return True
@@ -90,12 +96,12 @@ class Guard(object):
     def partition_holds(self) -> bool:
         """True when corosync answers with the partition the monitor last accepted, or a majority."""
         partition = self.membership()
-        found = daemon.read_json(self.paths.view)
-        if partition is None or not isinstance(found, dict):
+        found = view.read(self.paths, float("inf"))  # however old: the monitor may be the one stalled
+        if partition is None or found is None:
             return False
-        if found.get("state") == "online" and sorted(partition) == found.get("partition"):
+        if found.state == "online" and sorted(partition) == found.partition:
             return True
-        counted = set(h.host_id.lower() for h in self.conf.hosts) - set(found.get("excluded") or [])
+        counted = set(h.host_id.lower() for h in self.conf.hosts) - set(found.excluded)
         return arbitration.has_majority(partition, counted)
 
     def _corosync_partition(self) -> typing.Optional[typing.Set[str]]:

@@ -27,36 +27,36 @@ from sm_clusterstack.stacks.liveset import Liveset, LivesetHost
 from sm_clusterstack.stacks.xhadconf import XhadConfig
 
 
-def raw_status(v: dict) -> typing.Dict[str, int]:
+def raw_status(v: view_mod.View) -> typing.Dict[str, int]:
     """The nine latencies of raw_status_on_local_host."""
     found = {}
-    for name, key in (("statefile_latency", "statefile"), ("heartbeat_latency", "heartbeat")):
-        last, low, high = v["latency"][key]
+    for name, (last, low, high) in (("statefile_latency", v.statefile_latency),
+                                    ("heartbeat_latency", v.heartbeat_latency)):
         found.update({name: last, name + "_min": low, name + "_max": high})
     found.update(Xapi_healthcheck_latency=0, Xapi_healthcheck_latency_min=0, Xapi_healthcheck_latency_max=0)
     return found
 
 
-def build(conf: XhadConfig, v: dict, slot_stale: float) -> Liveset:
+def build(conf: XhadConfig, v: view_mod.View, slot_stale: float) -> Liveset:
     """The liveset for the monitor view ``v``."""
     me = conf.local_host_id.lower()
-    online = v["state"] == "online"
-    committed = set(v["committed"]) if online else set()
+    online = v.state == "online"
+    committed = set(v.committed) if online else set()
     hosts, raw = [], {}
     for host in conf.hosts:
         host_id = host.host_id.lower()
-        fields = v["hosts"].get(host_id, {})
+        fields = v.raw_hosts.get(host_id, {})
         live = host_id in committed
         fresh = fields.get("time_since_last_update_on_statefile", 1 << 40) < slot_stale * 1000
         hosts.append(LivesetHost(
-            host.host_id, liveness=live, master=live and host_id == v["master"],
-            statefile_access=v["statefile_access"] if host_id == me else live and fresh,
-            statefile_corrupted=v["statefile_corrupted"], excluded=host_id in v["excluded"]))
+            host.host_id, liveness=live, master=live and host_id == v.master,
+            statefile_access=v.statefile_access if host_id == me else live and fresh,
+            statefile_corrupted=v.statefile_corrupted, excluded=host_id in v.excluded))
         raw[host.host_id] = dict(fields)
-    status = view_mod.STATUS.get(v["state"], "Starting")
-    return Liveset(status, conf.local_host_id, hosts, raw_status(v), raw, dict(v["warnings"]), notes(v))
+    status = view_mod.STATUS.get(v.state, "Starting")
+    return Liveset(status, conf.local_host_id, hosts, raw_status(v), raw, dict(v.warnings), notes(v))
 
 
-def notes(v: dict) -> typing.Dict[str, str]:
+def notes(v: view_mod.View) -> typing.Dict[str, str]:
     """The stack's notes for ``ha status``: why there is no kernel watchdog."""
-    return {"watchdog": "no kernel watchdog: %s" % v["watchdog"]} if v.get("watchdog") else {}
+    return {"watchdog": "no kernel watchdog: %s" % v.watchdog} if v.watchdog else {}

@@ -15,7 +15,7 @@ from sm_clusterstack.corostack import conf as coroconf
 from sm_clusterstack.corostack import daemon, livesetbuild, statefile, timing, tools, view
 from sm_clusterstack.corostack.common import (
     Failure, environment, initialise, load_config, need_daemon, parse_args, read_state, running, update_state)
-from sm_clusterstack.stacks import mtc, xhadconf
+from sm_clusterstack.stacks import mtc, names, xhadconf
 
 STOP_MONITOR = 5.0  # seconds for the monitor to stop on SIGTERM
 START_GRACE = 5.0  # seconds ha_start_daemon waits beyond the join timeout for the monitor's word
@@ -64,10 +64,10 @@ def start_daemon(argv: typing.List[str]) -> int:
 def start_outcome(paths: daemon.Paths, times: timing.Timing) -> str:
     """"online", "blocked", "disabled", a reason the start failed, or "" while joining."""
     found = view.read(paths, times.view_stale)
-    if found is not None and found["state"] in ("online", "blocked", "disabled"):
-        return found["state"]
-    if found is not None and found["state"] == "failed":
-        return found["reason"]
+    if found is not None and found.state in ("online", "blocked", "disabled"):
+        return found.state
+    if found is not None and found.state == "failed":
+        return found.reason
     if daemon.monitor_pid(paths) is None or daemon.guard_pid(paths) is None:
         return "the monitor or the fence guard exited"
     return ""
@@ -165,10 +165,10 @@ def propose_master(argv: typing.List[str]) -> int:
     parse_args(argv)
     found, conf = need_daemon(environment()[1])
     me = conf.local_host_id.lower()
-    if found["state"] != "online":
+    if found.state != "online":
         sys.stdout.write("FALSE\n")
         return mtc.SUCCESS
-    live = set(found["committed"])
+    live = set(found.committed)
 
     def take(state):
         if state.master not in live or state.master in state.excluded:
@@ -210,10 +210,11 @@ def clear_excluded(argv: typing.List[str]) -> int:
     return mtc.SUCCESS
 
 
-SCRIPTS = {
-    "ha_set_pool_state": set_pool_state, "ha_start_daemon": start_daemon, "ha_stop_daemon": stop_daemon,
-    "ha_query_liveset": query_liveset, "ha_propose_master": propose_master,
-    "ha_disarm_fencing": disarm_fencing, "ha_set_excluded": set_excluded, "ha_clear_excluded": clear_excluded,
+SCRIPTS = {  # the script names stacks.client calls (from stacks.names: nothing heavier on a script's start)
+    names.HA_SET_POOL_STATE: set_pool_state, names.HA_START_DAEMON: start_daemon,
+    names.HA_STOP_DAEMON: stop_daemon, names.HA_QUERY_LIVESET: query_liveset,
+    names.HA_PROPOSE_MASTER: propose_master, names.HA_DISARM_FENCING: disarm_fencing,
+    names.HA_SET_EXCLUDED: set_excluded, names.HA_CLEAR_EXCLUDED: clear_excluded,
 }
 
 

@@ -112,10 +112,10 @@ class Monitor(object):
         if step is not None:
             step(now, answered)
         if daemon.fencing_mode(self.paths) == "disarmed" and not self.guard_down:
-            self.guard.send("d")  # ha_disarm_fencing: the guard stands down for good
+            self.guard.send(guard.DISARM)  # ha_disarm_fencing: the guard stands down for good
             self.guard_down = True
         if self.state in ("joining", "online", "lost") and self.corosync_silent(now) < self.timing.corosync_stale:
-            if not self.guard.send("p") and self.state == "online" and self.armed():
+            if not self.guard.send(guard.PET) and self.state == "online" and self.armed():
                 self.lose("the fence guard is gone: this host could not fence")
         view.publish(self.paths, self, now)
 
@@ -179,7 +179,7 @@ class Monitor(object):
                              "runs again" % self.watchdog)
         if daemon.fencing_mode(self.paths) == "unarmed":
             daemon.set_fencing(self.paths, "armed")
-            self.guard.send("a")
+            self.guard.send(guard.ARM)
         self.log.write("online: liveset %s" % ", ".join(sorted(self.committed)))
 
     def _online(self, now: float, answered: bool) -> None:
@@ -247,7 +247,7 @@ class Monitor(object):
         self.state, self.reason = "disabled", "pool state invalid: HA is being disabled"
         if daemon.fencing_mode(self.paths) != "disarmed":
             daemon.set_fencing(self.paths, "disarmed")
-        self.guard.send("d")
+        self.guard.send(guard.DISARM)
         self.guard_down = True
         self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
         self.observer.io.flush(self.timing.io_deadline)
@@ -257,7 +257,7 @@ class Monitor(object):
         s, t = self.settings, self.timing
         if fencing.fence(s.fence_action, s.fence_escalation, s.fence_attempts, self.reason,
                          t.fence_timeout, t.fence_grace, self.log):
-            self.guard.send("f")
+            self.guard.send(guard.FENCED)
             guard.mark_fenced(self.paths, self.conf, self.reason, t.io_deadline)
             self.state = "fenced"
         else:
@@ -266,7 +266,7 @@ class Monitor(object):
     def stop(self) -> None:
         """A clean stop (SIGTERM): when disarmed, stand the guard down and tell the others we left."""
         if daemon.fencing_mode(self.paths) != "armed" and self.state != "fencing":
-            self.guard.send("d")
+            self.guard.send(guard.DISARM)
             self.observer.statefile("left", sorted(self.partition), self.link_up)
             self.observer.io.flush(self.timing.io_deadline)
             self.log.write("stopped")

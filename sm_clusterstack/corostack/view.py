@@ -3,18 +3,60 @@
 The monitor rewrites it on every poll; ``time`` is CLOCK_MONOTONIC (the
 same in every process of the machine), so a reader can tell a hung
 monitor (a view older than Timing.view_stale, the monitor's own deadline:
-its writer fences when it runs again) from a live one.  It holds
-what the liveset needs: state, committed liveset, partition, statefile
+its writer fences when it runs again) from a live one.  It holds what the
+liveset needs (a ``View``): state, committed liveset, partition, statefile
 access, pool record, latencies, warnings, each host's raw data, and the
 stack's notes: why there is no kernel watchdog, how often a fence failed.
 """
 
+import collections
 import time
 import typing
 
 from sm_clusterstack.corostack import daemon
 
 STATUS = {"online": "Online"}  # every other state is Starting: this host is not (or no more) in a liveset
+
+View = collections.namedtuple("View", [
+    "time",  # CLOCK_MONOTONIC when the monitor wrote it
+    "state",  # the monitor's state: starting, online, blocked, failed, fencing, fenced, disabled...
+    "reason",  # why it is in that state (a failed start's reason), "" when none
+    "committed",  # host ids (lower case) of the committed liveset, sorted
+    "partition",  # host ids in this host's corosync partition, sorted
+    "statefile_access",  # this host's own statefile reads succeed
+    "statefile_corrupted",  # what this host reads is not a statefile
+    "master",  # the host id the statefile names master, "" when none
+    "excluded",  # host ids the statefile records excluded
+    "pool_state",  # the statefile's pool state (init, active, invalid), "" when unread
+    "statefile_latency",  # (last, min, max) in ms
+    "heartbeat_latency",  # (last, min, max) in ms
+    "warnings",  # xapi's five warnings: {name: bool}
+    "raw_hosts",  # {host id: xapi's host_raw_data fields}
+    "watchdog",  # why this host has no kernel watchdog, "" when it has one
+    "fence_failures",  # how often this host's fence chain failed so far
+])
+View.__doc__ = "What the monitor saw at one poll, as ha_query_liveset and the other scripts read it."
+
+_LATENCY_KEYS = {"statefile_latency": "statefile", "heartbeat_latency": "heartbeat"}  # field: key in "latency"
+_JSON_KEYS = {"raw_hosts": "hosts"}  # field: its key in view.json, where the two differ
+_ADDED = {"watchdog": "", "fence_failures": 0}  # fields a view.json of an older daemon lacks: their defaults
+
+
+def to_json(found: View) -> dict:
+    """``found`` as view.json holds it."""
+    data = {_JSON_KEYS.get(name, name): value for name, value in found._asdict().items()
+            if name not in _LATENCY_KEYS}
+    data["latency"] = {key: list(getattr(found, name)) for name, key in _LATENCY_KEYS.items()}
+    return data
+
+
+def from_json(data: dict) -> View:
+    """The View view.json holds (KeyError when a field is missing)."""
+    values = dict(_ADDED)
+    values.update({name: data[_JSON_KEYS.get(name, name)] for name in View._fields
+                   if name not in _LATENCY_KEYS and (name not in _ADDED or name in data)})
+    values.update({name: tuple(data["latency"][key]) for name, key in _LATENCY_KEYS.items()})
+    return View(**values)
 
 
 def warnings(monitor: typing.Any) -> typing.Dict[str, bool]:
@@ -47,25 +89,29 @@ def raw_hosts(monitor: typing.Any, now: float) -> typing.Dict[str, dict]:
     return found
 
 
-def publish(paths: daemon.Paths, monitor: typing.Any, now: float) -> None:
-    """Write the view of ``monitor`` (a monitor.Monitor)."""
+def of_monitor(monitor: typing.Any, now: float) -> View:
+    """The view of ``monitor`` (a monitor.Monitor) now."""
     pool = monitor.pool
     obs = monitor.observer
-    daemon.write_json(paths.view, {
-        "time": time.monotonic(), "state": monitor.state, "reason": monitor.reason,
-        "committed": sorted(monitor.committed), "partition": sorted(monitor.partition),
-        "statefile_access": monitor.seen.access, "statefile_corrupted": monitor.seen.corrupted,
-        "master": pool.master if pool else "", "excluded": list(pool.excluded) if pool else [],
-        "pool_state": pool.pool_state if pool else "",
-        "latency": {"statefile": obs.statefile_latency.triple(), "heartbeat": obs.heartbeat.triple()},
-        "warnings": warnings(monitor), "hosts": raw_hosts(monitor, now),
-        "watchdog": monitor.watchdog, "fence_failures": monitor.fence_failures,
-    })
+    return View(
+        time=time.monotonic(), state=monitor.state, reason=monitor.reason,
+        committed=sorted(monitor.committed), partition=sorted(monitor.partition),
+        statefile_access=monitor.seen.access, statefile_corrupted=monitor.seen.corrupted,
+        master=pool.master if pool else "", excluded=list(pool.excluded) if pool else [],
+        pool_state=pool.pool_state if pool else "",
+        statefile_latency=tuple(obs.statefile_latency.triple()), heartbeat_latency=tuple(obs.heartbeat.triple()),
+        warnings=warnings(monitor), raw_hosts=raw_hosts(monitor, now),
+        watchdog=monitor.watchdog, fence_failures=monitor.fence_failures)
 
 
-def read(paths: daemon.Paths, stale_after: float) -> typing.Optional[dict]:
+def publish(paths: daemon.Paths, monitor: typing.Any, now: float) -> None:
+    """Write the view of ``monitor`` (a monitor.Monitor)."""
+    daemon.write_json(paths.view, to_json(of_monitor(monitor, now)))
+
+
+def read(paths: daemon.Paths, stale_after: float) -> typing.Optional[View]:
     """The current view; None when there is none or it is older than ``stale_after`` (a hung monitor)."""
     found = daemon.read_json(paths.view)
     if not isinstance(found, dict) or not isinstance(found.get("time"), (int, float)):
         return None
-    return found if time.monotonic() - found["time"] <= stale_after else None
+    return from_json(found) if time.monotonic() - found["time"] <= stale_after else None

@@ -94,7 +94,7 @@ def _live_stack(suite: res.Suite, path: str, options: Options) -> None:
         return
     start = max(options.start_timeout, hosts.parameters["EnableJoinTimeout"] + MARGIN)
     try:
-        stack_live.run(suite, StackProbe(suite, hosts, options.timeout, start))
+        stack_live.run(suite, StackProbe(suite, hosts, options.timeout, start, options.owner_uid))
     finally:
         failed = hosts.teardown()
         if failed:

@@ -20,7 +20,7 @@ import typing
 
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, code, describe_pids, expect
-from sm_clusterstack.stacks import mtc
+from sm_clusterstack.stacks import client, mtc
 
 DISARM_FENCING = "stack.disarm-fencing"
 STOP_DAEMON = "stack.stop-daemon"
@@ -54,8 +54,8 @@ def disarm_fencing(p: StackProbe) -> str:
     p.look("before the clean shutdown")
     leaving = _leaving(p)
     who = p.label(leaving)
-    expect(p.call(leaving, "ha_disarm_fencing"), mtc.SUCCESS, "%s ha_disarm_fencing" % who)
-    expect(p.call(leaving, "ha_query_liveset"), mtc.SUCCESS, "%s ha_query_liveset after ha_disarm_fencing" % who)
+    expect(p.call(leaving, client.HA_DISARM_FENCING), mtc.SUCCESS, "%s ha_disarm_fencing" % who)
+    expect(p.call(leaving, client.HA_QUERY_LIVESET), mtc.SUCCESS, "%s ha_query_liveset after ha_disarm_fencing" % who)
     return "%s (shutting down cleanly) exits 0 and its daemon still answers" % who
 
 
@@ -64,9 +64,9 @@ def stop_daemon(p: StackProbe) -> str:
     p.need_daemons()
     leaving = _leaving(p)
     who = p.label(leaving)
-    expect(p.call(leaving, "ha_stop_daemon", timeout=p.start_timeout), mtc.SUCCESS, "%s ha_stop_daemon" % who)
+    expect(p.call(leaving, client.HA_STOP_DAEMON, timeout=p.start_timeout), mtc.SUCCESS, "%s ha_stop_daemon" % who)
     p.running.discard(leaving)
-    query = p.call(leaving, "ha_query_liveset")
+    query = p.call(leaving, client.HA_QUERY_LIVESET)
     if query.returncode == mtc.SUCCESS:
         raise Fail("%s ha_query_liveset still exits 0 after ha_stop_daemon: the daemon did not stop" % who)
     if query.returncode not in (mtc.DAEMON_IS_NOT_PRESENT, p.no_daemon_code):
@@ -87,7 +87,7 @@ def excluded_roundtrip(p: StackProbe) -> str:
         raise Skip("needs the clean stop of the host leaving (see %s)" % STOP_DAEMON)
     leaving = _leaving(p)
     who, host_id = p.label(leaving), p.hosts.host_ids[leaving]
-    expect(p.call(leaving, "ha_set_excluded"), mtc.SUCCESS, "%s ha_set_excluded after disarm and stop" % who)
+    expect(p.call(leaving, client.HA_SET_EXCLUDED), mtc.SUCCESS, "%s ha_set_excluded after disarm and stop" % who)
     seen = [_sees_excluded(p, index, host_id, who) for index in sorted(p.running)]
     if seen:  # a survivor that would fence does so once the heartbeat timeout has passed
         time.sleep(p.hosts.parameters["HeartbeatTimeout"] + p.hosts.parameters["HeartbeatInterval"])
@@ -95,7 +95,7 @@ def excluded_roundtrip(p: StackProbe) -> str:
     p.look("%s after %s left cleanly" % (_survival(p), who))
     if len(p.gone) > before:
         raise Fail("a clean shutdown fenced another host: %s" % "; ".join(p.gone[before:]))
-    expect(p.call(leaving, "ha_start_daemon", timeout=p.start_timeout), mtc.SUCCESS,
+    expect(p.call(leaving, client.HA_START_DAEMON, timeout=p.start_timeout), mtc.SUCCESS,
            "%s ha_start_daemon after its clean shutdown" % who)
     p.running.add(leaving)
     for index in range(p.count):
@@ -154,8 +154,9 @@ def disable(p: StackProbe) -> str:
 
 def _disable_through_statefile(p: StackProbe) -> str:
     p.need_daemons()
-    expect(p.call(MASTER, "ha_set_pool_state", ["invalid"]), mtc.SUCCESS, "ha_set_pool_state invalid (disable)")
-    expect(p.call(MASTER, "ha_stop_daemon", timeout=p.start_timeout), mtc.SUCCESS, "the master's ha_stop_daemon")
+    expect(p.call(MASTER, client.HA_SET_POOL_STATE, [client.POOL_STATE_INVALID]), mtc.SUCCESS,
+           "ha_set_pool_state invalid (disable)")
+    expect(p.call(MASTER, client.HA_STOP_DAEMON, timeout=p.start_timeout), mtc.SUCCESS, "the master's ha_stop_daemon")
     p.running.discard(MASTER)
     for index in sorted(p.running):
         if not _stops_by_itself(p, index):
@@ -168,7 +169,7 @@ def _disable_through_statefile(p: StackProbe) -> str:
 def _stops_by_itself(p: StackProbe, index: int) -> bool:
     deadline = time.monotonic() + _wait(p)
     while time.monotonic() < deadline:
-        if p.call(index, "ha_query_liveset").returncode != mtc.SUCCESS:
+        if p.call(index, client.HA_QUERY_LIVESET).returncode != mtc.SUCCESS:
             return True
         time.sleep(0.5)
     return False
@@ -179,7 +180,7 @@ def stop_everything(p: StackProbe) -> None:
     absent, p.invalid_env = p.invalid_env, ""
     try:
         for index in sorted(p.may_run):
-            for script in ("ha_disarm_fencing", "ha_stop_daemon"):
+            for script in (client.HA_DISARM_FENCING, client.HA_STOP_DAEMON):
                 try:
                     p.call(index, script, timeout=p.start_timeout)
                 except (Skip, Fail):

@@ -17,8 +17,8 @@ import typing
 
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit import stack_leave as leave
-from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, Unreadable, code, expect, proposes
-from sm_clusterstack.stacks import mtc
+from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, Unreadable, code, expect
+from sm_clusterstack.stacks import client, mtc
 
 NO_DAEMON_EXIT = "stack.no-daemon-exit"
 BAD_ARGUMENT = "stack.bad-argument"
@@ -35,8 +35,8 @@ MASTER = 0
 def no_daemon_exit(p: StackProbe) -> str:
     """With no daemon, on every host: ha_stop_daemon exits 0, ha_query_liveset exits 14."""
     for index in range(p.count):
-        expect(p.call(index, "ha_stop_daemon"), mtc.SUCCESS, "%s ha_stop_daemon with no daemon" % p.label(index))
-        query = p.call(index, "ha_query_liveset")
+        expect(p.call(index, client.HA_STOP_DAEMON), mtc.SUCCESS, "%s ha_stop_daemon with no daemon" % p.label(index))
+        query = p.call(index, client.HA_QUERY_LIVESET)
         p.no_daemon_code = query.returncode
         expect(query, mtc.DAEMON_IS_NOT_PRESENT, "%s ha_query_liveset with no daemon" % p.label(index))
     return "on %s: ha_stop_daemon exits 0, ha_query_liveset exits 14 DAEMON_IS_NOT_PRESENT" % _hosts(p)
@@ -45,22 +45,22 @@ def no_daemon_exit(p: StackProbe) -> str:
 def bad_argument(p: StackProbe) -> str:
     """ha_set_pool_state with an unknown state, or none, exits 1."""
     for args in (["not-a-state"], []):
-        result = p.call(MASTER, "ha_set_pool_state", args)
+        result = p.call(MASTER, client.HA_SET_POOL_STATE, args)
         expect(result, mtc.INVALID_PARAMETER, "ha_set_pool_state %s" % (" ".join(args) or "(no argument)"))
     return "ha_set_pool_state with a bad or no state exits 1 INVALID_PARAMETER"
 
 
 def pool_state(p: StackProbe) -> str:
     """With no daemon, on the master: init, invalid, init all exit 0 (xapi's init comes last)."""
-    for state in ("init", "invalid", "init"):
-        expect(p.call(MASTER, "ha_set_pool_state", [state]), mtc.SUCCESS, "ha_set_pool_state %s" % state)
+    for state in (client.POOL_STATE_INIT, client.POOL_STATE_INVALID, client.POOL_STATE_INIT):
+        expect(p.call(MASTER, client.HA_SET_POOL_STATE, [state]), mtc.SUCCESS, "ha_set_pool_state %s" % state)
     return "init, invalid, init all exit 0 on the master with no daemon"
 
 
 def start_daemon(p: StackProbe) -> str:
     """ha_start_daemon on every host at once (as xapi does) exits 0 on each."""
     p.may_run.update(range(p.count))
-    outcomes = p.call_hosts("ha_start_daemon", list(range(p.count)), timeout=p.start_timeout)
+    outcomes = p.call_hosts(client.HA_START_DAEMON, list(range(p.count)), timeout=p.start_timeout)
     for index, found in sorted(outcomes.items()):
         if isinstance(found, Skip):
             raise found
@@ -136,16 +136,15 @@ def pool_join(p: StackProbe) -> str:
 def propose_master(p: StackProbe) -> str:
     """The master's ha_propose_master prints TRUE, any other host's does not; then every liveset flags it."""
     p.need_join()
-    result = p.call(MASTER, "ha_propose_master")
+    result = p.call(MASTER, client.HA_PROPOSE_MASTER)
     expect(result, mtc.SUCCESS, "ha_propose_master on the master")
-    answer = proposes(result.stdout)
-    if answer != "TRUE":
+    if client.read_proposal(result.stdout) is not True:
         raise Fail("ha_propose_master on the master printed %r: xapi reads only TRUE (one trailing newline "
                    "allowed) and the master of a quorate pool with no master must get it" % result.stdout[:80])
     for index in range(1, p.count):
-        other = p.call(index, "ha_propose_master")
+        other = p.call(index, client.HA_PROPOSE_MASTER)
         expect(other, mtc.SUCCESS, "ha_propose_master on %s" % p.label(index))
-        if proposes(other.stdout) == "TRUE":
+        if client.read_proposal(other.stdout) is True:
             raise Fail("%s's ha_propose_master also printed TRUE while the master holds it: two masters"
                        % p.label(index))
     master = p.hosts.host_ids[MASTER]
@@ -166,7 +165,7 @@ def _only_master(found, master: str) -> bool:
 def pool_state_running(p: StackProbe) -> str:
     """ha_set_pool_state init is refused on the master while the daemons run."""
     p.need_daemons()
-    result = p.call(MASTER, "ha_set_pool_state", ["init"])
+    result = p.call(MASTER, client.HA_SET_POOL_STATE, [client.POOL_STATE_INIT])
     if result.returncode == mtc.SUCCESS:
         raise Fail("ha_set_pool_state init exited 0 while the daemons run; init is only for a stopped pool")
     p.look("after ha_set_pool_state init was refused")

@@ -1,9 +1,12 @@
 """Running a stack's scripts on the kit's hosts exactly as xapi runs them.
 
-``ocaml/xapi/xha_scripts.ml`` ``call_script``: ``<root>/<stack>/<script>``
-with one environment variable, ``PATH=<xapi's PATH>:<stack dir>``, no
-``-C`` (the config is ``/etc/xensource/xhad.conf`` on each host), inside the
-host's sandbox.  Every run has a timeout (xapi has none: a hung script
+Through the stack client (``stacks.client``, ``ocaml/xapi/xha_scripts.ml``
+``call_script``): ``<root>/<stack>/<script>`` with one environment
+variable, ``PATH=<xapi's PATH>:<stack dir>``, no ``-C`` (the config is
+``/etc/xensource/xhad.conf`` on each host), inside the host's sandbox.  The
+kit takes every exit as it comes and judges it itself (``expect``); the
+liveset and ha_propose_master are read by the client's rules.  Every run
+has a timeout (xapi has none: a hung script
 hangs xapi); a killed script fails the check that ran it and
 ``stack.timeout``.  What each run printed is captured into the suite.
 
@@ -17,11 +20,10 @@ import os
 import time
 import typing
 
-from sm_clusterstack import hostsandbox, runner
+from sm_clusterstack import runner
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit.hostpool import KitHosts
-from sm_clusterstack.stacks import liveset, mtc
-from sm_clusterstack.xmlsafe import XMLFormatError
+from sm_clusterstack.stacks import client, liveset, mtc
 
 SCRIPT_TIMEOUT = 30.0  # seconds, every script but ha_start_daemon and ha_stop_daemon
 START_TIMEOUT = 120.0  # seconds: ha_start_daemon waits until every host joins (EnableJoinTimeout)
@@ -54,22 +56,17 @@ def expect(result: runner.Result, want: int, what: str) -> None:
             what, code(result), want, mtc.name_of(want), (": " + err) if err else ""))
 
 
-def proposes(stdout: str) -> str:
-    """What xapi reads from ha_propose_master: ``String.rtrim result = "TRUE"`` (``xapi_ha.ml`` ``propose_master``).
-
-    ``rtrim`` drops one trailing newline; anything but ``TRUE`` is "no".
-    """
-    text = stdout[:-1] if stdout.endswith("\n") else stdout
-    return "TRUE" if text == "TRUE" else ("FALSE" if text == "FALSE" else "")
-
-
 class StackProbe(object):
     """Runs one stack's scripts on the kit's hosts and remembers what the checks need."""
 
     def __init__(self, suite: res.Suite, hosts: KitHosts, timeout: float = SCRIPT_TIMEOUT,
-                 start_timeout: float = START_TIMEOUT) -> None:
+                 start_timeout: float = START_TIMEOUT, owner_uid: int = 0) -> None:
         self.suite = suite
         self.hosts = hosts
+        stack_path = os.path.join(hosts.stack_root, hosts.stack_name)
+        self.clients = [client.StackClient(stack_path, run=host.run, host=self.label(index),
+                                           path_inside=hosts.stack_inside, timeout=timeout, owner_uid=owner_uid)
+                        for index, host in enumerate(hosts.hosts)]
         self.timeout = timeout
         self.start_timeout = start_timeout
         self.invalid_env = ""
@@ -102,10 +99,8 @@ class StackProbe(object):
         here = os.path.join(self.hosts.stack_root, self.hosts.stack_name, script)
         if not (os.path.isfile(here) and os.access(here, os.X_OK)):
             raise Skip("%s is missing (see stack.script-missing)" % script)
-        host, limit = self.hosts.hosts[index], timeout or self.timeout
-        inside = self.hosts.stack_inside
-        result = host.run([os.path.join(inside, script)] + list(args), timeout=limit,
-                          env=hostsandbox.xapi_env(inside))
+        limit = timeout or self.timeout
+        result = self.clients[index].result(script, args, timeout=limit)
         what = "%s %s" % (self.label(index), " ".join([script] + list(args)))
         self.suite.capture("%s  (exit %s)" % (what, result.returncode), result.stdout, result.stderr)
         if result.timed_out:
@@ -130,14 +125,14 @@ class StackProbe(object):
 
     def query(self, index: int, step: str = "") -> liveset.Liveset:
         """Host ``index``'s liveset, parsed as xapi parses it; Fail when it is not one."""
-        result = self.call(index, "ha_query_liveset")
+        result = self.call(index, client.HA_QUERY_LIVESET)
         if result.returncode != mtc.SUCCESS and index in self.running:
             self._gone(index, step or "when the kit next queried it", result)
-        expect(result, mtc.SUCCESS, "%s ha_query_liveset" % self.label(index))
+        expect(result, mtc.SUCCESS, "%s %s" % (self.label(index), client.HA_QUERY_LIVESET))
         try:
-            return liveset.parse(result.stdout)
-        except XMLFormatError as e:
-            raise Unreadable("%s: xapi would refuse its liveset: %s" % (self.label(index), e))
+            return client.read_liveset(result, self.label(index))
+        except client.InvalidOutput as e:
+            raise Unreadable("%s: xapi would refuse its liveset: %s" % (self.label(index), e.detail))
 
     def wait_for(self, index: int, predicate: typing.Callable[[liveset.Liveset], bool],
                  timeout: float) -> typing.Optional[liveset.Liveset]:
@@ -154,7 +149,7 @@ class StackProbe(object):
     def look(self, step: str) -> None:
         """Check that every daemon that should run still does (a fenced host loses its daemon)."""
         for index in sorted(self.running):
-            result = self.call(index, "ha_query_liveset")
+            result = self.call(index, client.HA_QUERY_LIVESET)
             if result.returncode == mtc.SUCCESS:
                 self.looks += 1
                 continue

@@ -10,14 +10,16 @@ of the wrong type, a missing member.  ``response(value)`` and
 
 Parsing runs on expat directly (not ``xmlrpc.client``, whose import alone
 costs more than the interpreter start-up): this module is on the start-up
-path of every driver.  DTDs and entities are refused exactly as
-``xmlrpc_safe.check_no_dtd`` does; a test checks that both decoders agree.
+path of every driver.  DTDs and entities are refused by the parser
+``expatsafe`` sets up, as for ``xmlrpc_safe.check_no_dtd``; a test checks
+that both decoders agree.
 """
 
 import functools
 import re
 import types
-import xml.parsers.expat
+
+from sm_clusterstack import expatsafe
 
 MAX_DOCUMENT = 16 * 1024 * 1024  # bytes, as xmlrpc_safe
 MAX_DEPTH = 16  # elements; a call nests 9 deep at most
@@ -120,12 +122,6 @@ class _Element(object):
         self.text = []
 
 
-def _refuse(what):
-    def handler(*_args):
-        raise CallError("%s are not allowed" % what)
-    return handler
-
-
 def _tree(data: bytes) -> _Element:
     """The element tree of ``data``, via expat, with DTDs and entities refused."""
     if len(data) > MAX_DOCUMENT:
@@ -140,22 +136,11 @@ def _tree(data: bytes) -> _Element:
         stack[-1].children.append(element)
         stack.append(element)
 
-    parser = xml.parsers.expat.ParserCreate()
-    parser.StartDoctypeDeclHandler = _refuse("DTDs")
-    parser.EntityDeclHandler = _refuse("entity declarations")
-    parser.SkippedEntityHandler = _refuse("undeclared entities")
+    parser = expatsafe.create(CallError)
     parser.StartElementHandler = start
     parser.EndElementHandler = lambda _tag: stack.pop()
     parser.CharacterDataHandler = lambda text: stack[-1].text.append(text)
-    try:
-        parser.Parse(data, True)
-    except CallError:
-        raise
-    except xml.parsers.expat.ExpatError as e:
-        raise CallError("not well-formed XML: %s" % e)
-    except (LookupError, ValueError, TypeError) as e:
-        # a declared encoding expat cannot decode: utf-7, utf-32, rot13, x-bogus...
-        raise CallError("undecodable document: %s" % e)
+    expatsafe.parse(parser, data, CallError)
     return root.children[0]
 
 

@@ -1,7 +1,8 @@
 """The cluster-stack root: stack names, discovery, statefile SR types, safety.
 
 A stack ``foo`` is the directory ``<root>/foo``; it is installed iff that
-directory exists.  Its scripts speak the xhad interface (SCRIPTS below).
+directory exists.  Its scripts speak the xhad interface (SCRIPTS below);
+they are called through ``stacks.client``.
 """
 
 import os
@@ -10,12 +11,10 @@ import typing
 
 from sm_clusterstack import constraints
 from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.stacks import names
 
-SCRIPTS = (
-    "ha_set_pool_state", "ha_start_daemon", "ha_stop_daemon", "ha_query_liveset",
-    "ha_propose_master", "ha_disarm_fencing", "ha_set_excluded", "ha_clear_excluded",
-)
-SUPPORTED_SRS_FILE = "ha_supported_srs"
+SCRIPTS = names.SCRIPTS  # the stack client's names (stacks.client re-exports them)
+SUPPORTED_SRS_FILE = names.HA_SUPPORTED_SRS
 
 
 class StackError(Exception):

@@ -116,6 +116,13 @@ class Liveset(object):
                 return host
         raise KeyError(host_id)
 
+    def find(self, host_id: str) -> typing.Optional[LivesetHost]:
+        """The entry of ``host_id`` as ``host`` finds it, or None when the liveset has none."""
+        try:
+            return self.host(host_id)
+        except KeyError:
+            return None
+
     def live_hosts(self) -> typing.List[str]:
         """HostIDs whose liveness is TRUE, in liveset order."""
         return [h.host_id for h in self.hosts if h.liveness]

@@ -4,7 +4,9 @@ The stack directory is checked for safety before anything in it runs.  A
 script gets exactly one environment variable, ``PATH=<caller's PATH>:<stack
 dir>`` (appended), and never ``-C``: its config is /etc/xensource/xhad.conf.
 xapi sets no timeout; ours is a safety net the caller reports if it is hit.
-A non-zero exit becomes StackScriptError carrying the MTC name of the code.
+A non-zero exit becomes StackScriptError carrying the MTC name of the code
+(``check=False``: the Result, for the stack client, which judges it).
+Callers call scripts through ``stacks.client``, not through this module.
 """
 
 import os
@@ -18,19 +20,37 @@ from sm_clusterstack.stacks import mtc
 DEFAULT_TIMEOUT = 3600.0  # seconds: a safety net only; ha_start_daemon waits up to EnableJoinTimeout
 
 
-class StackScriptError(Exception):
-    """A stack script that failed: its exit status, MTC name and stderr."""
+OUTPUT_SHOWN = 300  # characters of a script's stdout and of its stderr an error message quotes (the tail)
 
-    def __init__(self, script: str, result: runner_mod.Result) -> None:
+
+class StackScriptError(Exception):
+    """A run of a stack script that broke the interface: by default a failure exit or a timeout.
+
+    Carries the ``script``, the ``host`` it ran on ("" when not named), the
+    ``result``, its ``returncode`` with the MTC name (``mtc_name``: TIMEOUT
+    when it was killed), its ``stdout`` and ``stderr``.  ``reason`` replaces
+    "failed: <MTC name> (exit <n>)" in the message (``stacks.client``'s
+    errors for output xapi would refuse).
+    """
+
+    def __init__(self, script: str, result: runner_mod.Result, host: str = "", reason: str = "") -> None:
         self.script = script
+        self.host = host
         self.result = result
         self.returncode = result.returncode
         self.mtc_name = mtc.name_of(result.returncode)
+        self.stdout = result.stdout
         self.stderr = result.stderr
-        super(StackScriptError, self).__init__(
-            "%s failed: %s (exit %s)%s" % (
-                script, self.mtc_name, result.returncode,
-                ": " + result.stderr.strip() if result.stderr.strip() else ""))
+        self.reason = reason or "failed: %s (exit %s)" % (self.mtc_name, result.returncode)
+        super(StackScriptError, self).__init__("%s%s %s%s" % (
+            script, " on " + host if host else "", self.reason, _quoted_output(result, bool(reason))))
+
+
+def _quoted_output(result: runner_mod.Result, with_stdout: bool) -> str:
+    parts = [("stdout %r" % result.stdout[-OUTPUT_SHOWN:]) if with_stdout else ""]
+    parts.append(result.stderr.strip()[-OUTPUT_SHOWN:])
+    shown = "; ".join(p for p in parts if p)
+    return ": " + shown if shown else ""
 
 
 def script_env(
@@ -59,14 +79,16 @@ def run_script(
         run: typing.Callable[..., runner_mod.Result] = runner_mod.run,
         owner_uid: int = 0,
         path_inside: str = "",
+        check: bool = True,
 ) -> runner_mod.Result:
-    """Run ``script`` of the stack at ``stack_path``; return its Result on exit 0.
+    """Run ``script`` of the stack at ``stack_path``; return its Result on exit 0 (any exit: ``check`` False).
 
     ``run`` runs the argv where the host is (a host sandbox's ``run``), and
     ``path_inside`` is where the stack dir is seen there (default: where it
     is here).  ``exec_prefix`` is the kit's legacy way of doing the same.
     Raises StackError when the stack is unsafe or ``script`` is not an
-    interface script, and StackScriptError on a non-zero exit or a timeout.
+    interface script, and (``check``) StackScriptError on a non-zero exit or
+    a timeout.
     """
     if script not in stacks.SCRIPTS:
         raise stacks.StackError("%s: not a script of the xhad interface" % script)
@@ -74,6 +96,6 @@ def run_script(
     where = path_inside or stack_path
     argv = list(exec_prefix) + [os.path.join(where, script)] + list(args)
     result = run(argv, timeout=timeout, env=script_env(where, env))
-    if result.returncode != mtc.SUCCESS:
+    if check and result.returncode != mtc.SUCCESS:
         raise StackScriptError(script, result)
     return result

@@ -13,9 +13,11 @@ a different file.
 
 import filecmp
 import os
-import shutil
 import stat
 import typing
+
+from sm_clusterstack import atomicfile
+from sm_clusterstack.stacks import names
 
 LEGACY_DIR = "/opt/xensource/xha"
 STACK = "xhad"
@@ -67,7 +69,7 @@ def plan(root: str, legacy_dir: str = LEGACY_DIR) -> typing.List[Step]:
     """What an upgrade of ``root`` from ``legacy_dir`` would do, path by path."""
     target_dir = os.path.join(root, STACK)
     steps = []
-    supported = os.path.join(target_dir, "ha_supported_srs")
+    supported = os.path.join(target_dir, names.HA_SUPPORTED_SRS)
     if not os.path.exists(supported):
         steps.append(Step(WRITE, supported, supported))
     if _same_directory(legacy_dir, target_dir):
@@ -151,36 +153,15 @@ _ACTIONS = {WRITE: _write, MOVE: _move, LINK: _link, CLEAN: _clean}
 
 
 def _copy_atomic(source: str, target: str) -> None:
-    tmp = target + TMP_SUFFIX
-    shutil.copyfile(source, tmp)
+    with open(source, "rb") as f:
+        data = f.read()
     mode = stat.S_IMODE(os.stat(source).st_mode) & ~(stat.S_IWGRP | stat.S_IWOTH)
-    os.chmod(tmp, mode)
-    _fsync(tmp)
-    os.rename(tmp, target)
-    _fsync(os.path.dirname(target))
+    atomicfile.write(target, data, mode=mode, suffix=TMP_SUFFIX, sync=True, sync_dir=True)
 
 
 def _write_text_atomic(target: str, text: str) -> None:
-    tmp = target + TMP_SUFFIX
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    _fsync(tmp)
-    os.rename(tmp, target)
+    atomicfile.write(target, text, mode=0o644, suffix=TMP_SUFFIX, sync=True)
 
 
 def _link_atomic(target: str, link: str) -> None:
-    tmp = link + TMP_SUFFIX
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    os.symlink(os.path.abspath(target), tmp)
-    os.rename(tmp, link)
-    _fsync(os.path.dirname(link))
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomicfile.symlink(os.path.abspath(target), link, suffix=TMP_SUFFIX, sync_dir=True)

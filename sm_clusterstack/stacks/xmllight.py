@@ -16,13 +16,14 @@ xapi parses the liveset with ``Xml.parse_string`` of
   predefined is unknown (``E_unknown_entity_ref``).
 
 One deliberate difference: a document that *declares* an entity is refused
-(expansion stays off); xmlm accepts the declaration but fails on any use
-of it.  ``Element.children`` holds ``Element`` and ``str`` (PCData) items.
+(expansion stays off: the parser ``expatsafe`` sets up, keeping the
+DOCTYPE); xmlm accepts the declaration but fails on any use of it.
+``Element.children`` holds ``Element`` and ``str`` (PCData) items.
 """
 
 import typing
-from xml.parsers import expat
 
+from sm_clusterstack import expatsafe
 from sm_clusterstack.xmlsafe import XMLFormatError
 
 MAX_BYTES = 16 * 1024 * 1024  # far above a 64-host liveset (~150 KB)
@@ -89,10 +90,6 @@ class _Builder(object):
             self.data.append(data)
 
 
-def _refuse_entity_decl(*_args) -> None:
-    raise XMLLightError("an entity declaration is not allowed")
-
-
 def _default(builder: _Builder, data: str) -> None:
     """Markup expat has no handler for; inside the root only an entity reference gets here."""
     if builder.stack and data.startswith("&") and data.endswith(";"):
@@ -105,8 +102,8 @@ def _xml_decl(_version, encoding, _standalone) -> None:
 
 
 def _parser(builder: _Builder):
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser = expatsafe.create(XMLLightError, allow_doctype=True, namespace_separator=" ",
+                              entity_declaration="an entity declaration is not allowed")
     parser.StartElementHandler = builder.start
     parser.EndElementHandler = builder.end
     parser.CharacterDataHandler = builder.text
@@ -114,8 +111,6 @@ def _parser(builder: _Builder):
     parser.ProcessingInstructionHandler = lambda _target, _data: None
     parser.StartCdataSectionHandler = lambda: None
     parser.EndCdataSectionHandler = lambda: None
-    parser.EntityDeclHandler = _refuse_entity_decl
-    parser.UnparsedEntityDeclHandler = _refuse_entity_decl
     parser.XmlDeclHandler = _xml_decl
     parser.DefaultHandler = lambda data: _default(builder, data)
     return parser
@@ -129,11 +124,9 @@ def parse(data: typing.Union[bytes, str]) -> Element:
         raise XMLLightError("document larger than %d bytes" % MAX_BYTES)
     builder = _Builder()
     try:
-        _parser(builder).Parse(data, True)
+        expatsafe.parse(_parser(builder), data, XMLLightError)
     except _Stop:
         pass
-    except expat.ExpatError as e:
-        raise XMLLightError("not well-formed XML: %s" % (e,))
     if builder.root is None:
         raise XMLLightError("no root element")
     return builder.root

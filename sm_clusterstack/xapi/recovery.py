@@ -13,10 +13,12 @@ unfinished HA VDIs, and drops the internal sessions.
 import logging
 import typing
 
-from sm_clusterstack.xapi.ha import enable as ha
+from sm_clusterstack.xapi.db import records
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.ha import disable as ha_disable
+from sm_clusterstack.xapi.ha import enable as ha_enable
 from sm_clusterstack.xapi.ha import steps as ha_steps
 from sm_clusterstack.xapi.hosts import plug
-from sm_clusterstack.xapi.db import store as store_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 
@@ -24,21 +26,21 @@ LOG = logging.getLogger("sm_clusterstack.xapi")
 def reconcile(ctx) -> typing.Dict[str, int]:
     """Undo in-flight operations; counts of what was done."""
     with ctx.store.write() as conn:
-        conn.execute("DELETE FROM session WHERE internal = 1")
-        conn.execute("UPDATE pool SET ha_operation = ''")  # the dead shim's operation
+        records.delete_internal_sessions(conn)
+        records.clear_ha_operation(conn)  # the dead shim's operation
         half_created = forget_half_created(conn)  # with its PBDs, reserved plugging
         destroying = count_destroying(conn)
-        busy = conn.execute("SELECT * FROM PBD WHERE state IN ('plugging', 'unplugging', 'destroying')").fetchall()
+        busy = records.busy_pbds(conn)
+        had_disable = records.disable_journal(conn) is not None
+        had_plan = records.ha_plan(conn) is not None
     for pbd in busy:
         _detach(ctx, pbd)
-    had_disable = bool(ha_steps.read_plan(ctx, "ha_disable_plan"))
     if had_disable:
         LOG.warning("finishing a disable_ha interrupted by a crash")
-        ha.finish_disable(ctx)
-    had_plan = bool(ha_plan(ctx))
+        ha_disable.finish_disable(ctx)
     if had_plan:
         LOG.warning("running the disable path of an enable_ha interrupted by a crash")
-        ha.rollback(ctx)
+        ha_enable.rollback(ctx)
     unfinished = ha_steps.forget_unfinished_vdis(ctx)
     return {"pbds": len(busy), "ha_plans": int(had_plan), "ha_disables": int(had_disable), "srs": half_created,
             "destroying": destroying, "ha_vdis": unfinished}
@@ -46,11 +48,10 @@ def reconcile(ctx) -> typing.Dict[str, int]:
 
 def forget_half_created(conn) -> int:
     """Forget SRs whose sr_create a crash interrupted (their storage is left as it is)."""
-    refs = [r[0] for r in conn.execute("SELECT ref FROM SR WHERE creating = 1")]
+    refs = records.srs_being_created(conn)
     for ref in refs:
         LOG.warning("SR %s was being created at the crash: forgetting it", ref)
-        conn.execute("DELETE FROM VDI WHERE SR = ?", (ref,))
-        conn.execute("DELETE FROM PBD WHERE SR = ?", (ref,))
+        records.delete_sr_children(conn, ref)
         store_mod.delete(conn, "SR", ref)
     return len(refs)
 
@@ -63,17 +64,11 @@ def count_destroying(conn) -> int:
     ``sr_detach`` has run, then the SR stays, detached; a new SR.destroy or
     SR.forget decides its fate.
     """
-    srs = [r[0] for r in conn.execute("SELECT DISTINCT SR FROM PBD WHERE state = ? ORDER BY SR", (plug.DESTROYING,))]
+    srs = records.srs_with_pbds_in(conn, plug.DESTROYING)
     for ref in srs:
         LOG.warning("SR %s was being destroyed at the crash: its storage may be gone; "
                     "destroy or forget it again", ref)
     return len(srs)
-
-
-def ha_plan(ctx) -> typing.Optional[dict]:
-    """The recorded enable_ha plan, if any."""
-    with ctx.store.read() as conn:
-        return store_mod.loads(conn.execute("SELECT ha_plan FROM pool").fetchone()[0])
 
 
 def _detach(ctx, pbd) -> None:

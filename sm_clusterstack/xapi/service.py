@@ -13,7 +13,9 @@ import logging
 import os
 import typing
 
+from sm_clusterstack import atomicfile
 from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import lifecycle
 from sm_clusterstack.xapi.ha import monitor as ha_monitor
 from sm_clusterstack.xapi import methods, recovery
 from sm_clusterstack.xapi.hosts import runs
@@ -21,6 +23,7 @@ from sm_clusterstack.xapi.hosts import sandboxes
 from sm_clusterstack.xapi.rpc import server
 from sm_clusterstack.xapi.hosts import smscan
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
@@ -111,12 +114,7 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
     for srv in servers:
         key = "url" if isinstance(srv, server.TCPServer) else "socket"
         address[key] = server.url_of(srv)
-    path = os.path.join(state_dir, ADDRESS_FILE)
-    _remove(path + ".tmp")
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(address, f)
-    os.rename(path + ".tmp", path)
+    atomicfile.write(os.path.join(state_dir, ADDRESS_FILE), json.dumps(address), mode=0o600)
 
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
@@ -135,7 +133,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
     servers, host_servers, sandbox_pool = [], [], None
     ctx.ready = False
-    ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval)
+    ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval, on_fenced=lifecycle.reboot_fenced)
     try:
         if context.initialise(ctx.store, hosts):
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
@@ -150,7 +148,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         ctx.xapi_url = server.url_of(servers[0])
         _recover(ctx)
         ctx.ready = True
-        ha_monitor.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
+        lifecycle.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
         _write_address(ctx.state_dir, servers)
     except BaseException:
         Service(ctx, servers, fd, sandbox_pool, host_servers).stop()
@@ -160,7 +158,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
 
 def _host_count(ctx: context.Pool) -> int:
     with ctx.store.read() as conn:
-        return conn.execute("SELECT COUNT(*) FROM host").fetchone()[0]
+        return records.host_count(conn)
 
 
 def _recover(ctx: context.Pool) -> None:

@@ -13,23 +13,12 @@ import time
 
 import pytest
 
-import corosync_pool
-import corosync_trials
-from corosync_pool import CorosyncPool, ok, wait_for
+from helpers import corosync_pool, corosync_trials
+from helpers.corosync_pool import CorosyncPool, ok, wait_for
 
-pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
-                                reason=str(corosync_pool.skip_reason()))
+pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
+              pytest.mark.pool3(started=True)]
 TRIALS = 2
-
-
-@pytest.fixture
-def pool3(tmp_path):
-    pool = CorosyncPool(tmp_path, 3)
-    try:
-        assert all(r.ok for r in pool.start_all())
-        yield pool
-    finally:
-        pool.teardown()
 
 
 @pytest.mark.parametrize("fault", corosync_trials.FAULTS)

@@ -24,14 +24,12 @@ import time
 
 import pytest
 
-import corosync_pool
-import corosync_trials
-import fuse_statefile
-from corosync_pool import CorosyncPool, wait_for
+from helpers import corosync_pool, corosync_trials, fuse_statefile
+from helpers.corosync_pool import CorosyncPool, wait_for
 from sm_clusterstack.corostack import statefile, timing
 
-pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
-                                reason=str(corosync_pool.skip_reason()))
+pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
+              pytest.mark.pool3(started=True)]
 
 
 class Seen(object):
@@ -65,16 +63,6 @@ def live(seen, host):
 def watch(pool, victim):
     """Watchers on every host: the survivors also ask for the master lock."""
     return {h: Seen(h, propose=h is not victim) for h in pool.hosts}
-
-
-@pytest.fixture
-def pool3(tmp_path):
-    pool = CorosyncPool(tmp_path, 3)
-    try:
-        assert all(r.ok for r in pool.start_all())
-        yield pool
-    finally:
-        pool.teardown()
 
 
 def frozen(victim, what):

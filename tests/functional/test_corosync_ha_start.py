@@ -9,20 +9,13 @@ import time
 
 import pytest
 
-import corosync_pool
-from corosync_pool import CorosyncPool, ok, wait_for
+from helpers import corosync_pool
+from helpers.corosync_pool import CorosyncPool, ok, wait_for
 from sm_clusterstack.corostack import daemon
 from sm_clusterstack.stacks import mtc, xhadconf
 
 pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
                                 reason=str(corosync_pool.skip_reason()))
-
-
-@pytest.fixture
-def pool3(tmp_path):
-    pool = CorosyncPool(tmp_path, 3)
-    yield pool
-    pool.teardown()
 
 
 def test_start_on_three_hosts_returns_only_when_each_is_in_an_online_liveset(pool3):

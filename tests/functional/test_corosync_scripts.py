@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-import corosync_pool
-from corosync_pool import CorosyncPool, ok
+from helpers import corosync_pool
+from helpers.corosync_pool import CorosyncPool, ok
 from sm_clusterstack import stacks
 from sm_clusterstack.corostack import hostslot, statefile
 from sm_clusterstack.stacks import mtc

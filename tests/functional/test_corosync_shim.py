@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-import corosync_pool
-from shim_helpers import SR_SIZE, Server, make_driver
+from helpers import corosync_pool
+from helpers.shim import SR_SIZE, Server, make_driver
 from sm_clusterstack.stacks import liveset
 
 pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,

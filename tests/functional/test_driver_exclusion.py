@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, PoolRecords, RecordingXapi
+from helpers.drivers import blank_file, emulated_calls, environment, loop_device, new_uuid, run, unmount_under
+from helpers.xapi_recorder import SESSION, PoolRecords, RecordingXapi
 
 INCOMPATIBLE, POOL_UNREACHABLE, MALFORMED = 605, 606, 600
 SNAPSHOT_CALLS = ["pool.get_all_records", "PBD.get_all_records_where", "SR.get_all_records",
@@ -17,10 +17,7 @@ SNAPSHOT_CALLS = ["pool.get_all_records", "PBD.get_all_records_where", "SR.get_a
 @pytest.fixture
 def blank_device(tmp_path):
     """A file standing for a device with nothing on it (the check runs before any tool)."""
-    path = tmp_path / "blank.img"
-    with open(str(path), "wb") as f:
-        f.truncate(64 * 1024 * 1024)
-    return str(path)
+    return blank_file(tmp_path, "blank.img", 64)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from driver_helpers import DRIVERS, environment, run
+from helpers.drivers import DRIVERS, environment, run
 from sm_clusterstack.smapi import call as smapi_call
 from sm_clusterstack.smapi import driverinfo
 

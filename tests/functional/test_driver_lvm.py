@@ -1,7 +1,7 @@
 """LVMSR end to end: real pvcreate, vgcreate, pvs, vgs, lvs, vgremove and pvremove on a loop device.
 
 Only ``lvcreate`` and ``lvremove`` are emulated (no device-mapper here):
-tests/functional/fakebin records their argv and stands for the active LV
+tests/functional/helpers/fakebin records their argv and stands for the active LV
 with a file at ``/dev/<vg>/<lv>``.  Each test that creates VDIs says so.
 """
 
@@ -11,16 +11,13 @@ import subprocess
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run
-from xapi_recorder import SESSION, one_host_pool
+from helpers.drivers import emulated_calls, environment, loop_device, new_uuid, run
+from helpers.xapi_recorder import SESSION
 
 VDI_SIZE = 8 * 1024 * 1024
 
 
-@pytest.fixture
-def pool(tmp_path):
-    with one_host_pool(tmp_path, "lvm") as xapi:
-        yield xapi
+pytestmark = pytest.mark.xapi("lvm")  # the SR type of the conftest's recording xapi
 
 
 @pytest.fixture
@@ -64,32 +61,32 @@ def vgs(vg):
     return proc.stdout.decode().strip()
 
 
-def test_create_makes_the_volume_group_named_after_the_sr(tmp_path, pool, device):
-    sr = SR(tmp_path, pool, device)
+def test_create_makes_the_volume_group_named_after_the_sr(tmp_path, xapi, device):
+    sr = SR(tmp_path, xapi, device)
     assert sr("sr_create", ["0"]).fault is None
     assert vgs(sr.vg) == sr.vg
     assert "<UUID>%s</UUID>" % sr.sr_uuid in sr("sr_probe").value
 
 
-def test_create_refuses_a_device_already_in_a_volume_group(tmp_path, pool, device):
-    SR(tmp_path, pool, device)("sr_create", ["0"])
-    answer = SR(tmp_path, pool, device)("sr_create", ["0"])
+def test_create_refuses_a_device_already_in_a_volume_group(tmp_path, xapi, device):
+    SR(tmp_path, xapi, device)("sr_create", ["0"])
+    answer = SR(tmp_path, xapi, device)("sr_create", ["0"])
     assert answer.code == 16 and "VG_XenStorage-" in answer.reason  # SRInUse
 
 
-def test_update_reports_the_sizes_vgs_gives(tmp_path, pool, device):
-    sr = SR(tmp_path, pool, device)
+def test_update_reports_the_sizes_vgs_gives(tmp_path, xapi, device):
+    sr = SR(tmp_path, xapi, device)
     sr("sr_create", ["0"])
     assert sr("sr_update").fault is None
     size = subprocess.run(["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_size", sr.vg],
                           stdout=subprocess.PIPE).stdout.decode().strip()
-    assert pool.recorder.records.srs[sr.sr_ref]["physical_size"] == size
-    assert pool.calls == ["SR.set_physical_size", "SR.set_physical_utilisation"]
+    assert xapi.recorder.records.srs[sr.sr_ref]["physical_size"] == size
+    assert xapi.calls == ["SR.set_physical_size", "SR.set_physical_utilisation"]
 
 
-def test_lifecycle_with_a_raw_vdi(tmp_path, pool, device):
+def test_lifecycle_with_a_raw_vdi(tmp_path, xapi, device):
     """Emulated: ``lvcreate`` and ``lvremove``; the VG, PV and sizes are the real tools'."""
-    sr = SR(tmp_path, pool, device)
+    sr = SR(tmp_path, xapi, device)
     assert sr("sr_create", ["0"]).fault is None
     assert sr("sr_attach").fault is None
     created = sr("vdi_create", [str(VDI_SIZE)], vdi_sm_config={"type": "raw"})
@@ -108,12 +105,12 @@ def test_lifecycle_with_a_raw_vdi(tmp_path, pool, device):
     assert vgs(sr.vg) == ""
 
 
-def test_attach_refuses_a_device_without_the_srs_volume_group(tmp_path, pool, device):
-    answer = SR(tmp_path, pool, device)("sr_attach")
+def test_attach_refuses_a_device_without_the_srs_volume_group(tmp_path, xapi, device):
+    answer = SR(tmp_path, xapi, device)("sr_attach")
     assert answer.code == 607 and "no volume group" in answer.reason
 
 
-def test_non_raw_vdi_is_refused(tmp_path, pool, device):
-    sr = SR(tmp_path, pool, device)
+def test_non_raw_vdi_is_refused(tmp_path, xapi, device):
+    sr = SR(tmp_path, xapi, device)
     sr("sr_create", ["0"])
     assert sr("vdi_create", [str(VDI_SIZE)], vdi_sm_config={"type": "vhd"}).code == 608

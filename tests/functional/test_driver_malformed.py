@@ -2,7 +2,7 @@
 
 import pytest
 
-from driver_helpers import HOST, environment, run_argv
+from helpers.drivers import HOST, environment, run_argv
 from sm_clusterstack.smapi import call as smapi_call
 
 SR_UUID = "3f2b0c1e-5d4a-4b6e-9c8d-7e6f5a4b3c2d"

@@ -1,6 +1,6 @@
 """MelioSR end to end with the vendor CLI emulated (it is not available here).
 
-tests/functional/fakebin/melioctl records its argv and keeps the volume's
+tests/functional/helpers/fakebin/melioctl records its argv and keeps the volume's
 label and files under the test's directory; its mount is a bind mount.
 Every test here that runs a storage command says so.
 """
@@ -9,23 +9,16 @@ import os
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, one_host_pool
+from helpers.drivers import blank_file, emulated_calls, environment, new_uuid, run
+from helpers.xapi_recorder import SESSION
 
 
-@pytest.fixture
-def pool(tmp_path):
-    with one_host_pool(tmp_path, "melio") as xapi:
-        yield xapi
-    unmount_under(tmp_path)
+pytestmark = pytest.mark.xapi("melio")  # the SR type of the conftest's recording xapi
 
 
 @pytest.fixture
 def device(tmp_path):
-    path = tmp_path / "melio-lun.img"
-    with open(str(path), "wb") as f:
-        f.truncate(32 * 1024 * 1024)
-    return str(path)
+    return blank_file(tmp_path, "melio-lun.img", 32)
 
 
 def melio(tmp_path, xapi, device, command, sr_uuid, args=(), emulators=True, **members):
@@ -34,21 +27,21 @@ def melio(tmp_path, xapi, device, command, sr_uuid, args=(), emulators=True, **m
                session_ref=SESSION, sr_ref=xapi.sr_ref, sr_uuid=sr_uuid, **members)
 
 
-def test_lifecycle_through_the_vendor_cli(tmp_path, pool, device):
+def test_lifecycle_through_the_vendor_cli(tmp_path, xapi, device):
     """Emulated: the Melio CLI ``melioctl`` (with a bind mount for its volume mount)."""
     sr_uuid = new_uuid()
-    assert melio(tmp_path, pool, device, "sr_create", sr_uuid, ["0"]).fault is None
-    assert "<UUID>%s</UUID>" % sr_uuid in melio(tmp_path, pool, device, "sr_probe", sr_uuid).value
-    assert melio(tmp_path, pool, device, "sr_attach", sr_uuid).fault is None
-    created = melio(tmp_path, pool, device, "vdi_create", sr_uuid, ["4194304"])
+    assert melio(tmp_path, xapi, device, "sr_create", sr_uuid, ["0"]).fault is None
+    assert "<UUID>%s</UUID>" % sr_uuid in melio(tmp_path, xapi, device, "sr_probe", sr_uuid).value
+    assert melio(tmp_path, xapi, device, "sr_attach", sr_uuid).fault is None
+    created = melio(tmp_path, xapi, device, "vdi_create", sr_uuid, ["4194304"])
     vdi = created.value["location"]
-    path = melio(tmp_path, pool, device, "vdi_attach", sr_uuid, ["true"], vdi_location=vdi).value["params"]
+    path = melio(tmp_path, xapi, device, "vdi_attach", sr_uuid, ["true"], vdi_location=vdi).value["params"]
     assert os.path.getsize(path) == 4194304
-    assert melio(tmp_path, pool, device, "sr_update", sr_uuid).fault is None
-    assert pool.recorder.records.srs[pool.sr_ref]["physical_size"] == str(32 * 1024 * 1024)
-    assert melio(tmp_path, pool, device, "vdi_delete", sr_uuid, vdi_location=vdi).fault is None
-    assert melio(tmp_path, pool, device, "sr_detach", sr_uuid).fault is None
-    assert melio(tmp_path, pool, device, "sr_delete", sr_uuid).fault is None
+    assert melio(tmp_path, xapi, device, "sr_update", sr_uuid).fault is None
+    assert xapi.recorder.records.srs[xapi.sr_ref]["physical_size"] == str(32 * 1024 * 1024)
+    assert melio(tmp_path, xapi, device, "vdi_delete", sr_uuid, vdi_location=vdi).fault is None
+    assert melio(tmp_path, xapi, device, "sr_detach", sr_uuid).fault is None
+    assert melio(tmp_path, xapi, device, "sr_delete", sr_uuid).fault is None
     actions = [c[2] for c in emulated_calls(tmp_path, "melioctl")]
     assert actions[:2] == ["create", "info"]
     assert "mount" in actions and "unmount" in actions and actions[-1] == "destroy"
@@ -57,14 +50,14 @@ def test_lifecycle_through_the_vendor_cli(tmp_path, pool, device):
         in emulated_calls(tmp_path, "melioctl")
 
 
-def test_attach_refuses_another_srs_volume(tmp_path, pool, device):
+def test_attach_refuses_another_srs_volume(tmp_path, xapi, device):
     """Emulated: the Melio CLI."""
-    melio(tmp_path, pool, device, "sr_create", new_uuid(), ["0"])
-    answer = melio(tmp_path, pool, device, "sr_attach", new_uuid())
+    melio(tmp_path, xapi, device, "sr_create", new_uuid(), ["0"])
+    answer = melio(tmp_path, xapi, device, "sr_attach", new_uuid())
     assert answer.code == 607
 
 
-def test_absent_vendor_cli_is_tool_missing_naming_it(tmp_path, pool, device):
-    answer = melio(tmp_path, pool, device, "sr_create", new_uuid(), ["0"], emulators=False)
+def test_absent_vendor_cli_is_tool_missing_naming_it(tmp_path, xapi, device):
+    answer = melio(tmp_path, xapi, device, "sr_create", new_uuid(), ["0"], emulators=False)
     assert answer.code == 604
     assert "melioctl" in answer.reason

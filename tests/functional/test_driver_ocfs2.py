@@ -1,7 +1,7 @@
 """OCFS2SR end to end: real mkfs.ocfs2, tunefs.ocfs2, blkid and wipefs on a loop device.
 
 Only ``mount -t ocfs2`` and its ``umount`` are emulated (no ocfs2 kernel
-module here): tests/functional/fakebin records their argv and bind-mounts
+module here): tests/functional/helpers/fakebin records their argv and bind-mounts
 a directory standing for the filesystem.  Each test below that attaches
 says so.
 """
@@ -14,17 +14,13 @@ import tempfile
 
 import pytest
 
-from driver_helpers import emulated_calls, environment, loop_device, new_uuid, run, unmount_under
-from xapi_recorder import SESSION, one_host_pool
+from helpers.drivers import emulated_calls, environment, loop_device, new_uuid, run
+from helpers.xapi_recorder import SESSION
 
 STATEFILE_SIZE = 4 * 1024 * 1024
 
 
-@pytest.fixture
-def pool(tmp_path):
-    with one_host_pool(tmp_path, "ocfs2") as xapi:
-        yield xapi
-    unmount_under(tmp_path)
+pytestmark = pytest.mark.xapi("ocfs2")  # the SR type of the conftest's recording xapi
 
 
 @pytest.fixture
@@ -54,8 +50,8 @@ def blkid(device):
     return dict(line.split("=", 1) for line in proc.stdout.decode().splitlines() if "=" in line)
 
 
-def test_create_formats_ocfs2_for_corosync_with_the_sr_uuid_as_label(tmp_path, pool, device):
-    sr = SR(tmp_path, pool, device)
+def test_create_formats_ocfs2_for_corosync_with_the_sr_uuid_as_label(tmp_path, xapi, device):
+    sr = SR(tmp_path, xapi, device)
     answer = sr("sr_create", ["0"], {"cluster_name": "pool-a"})
     assert answer.fault is None, answer.reason
     found = blkid(device)
@@ -64,24 +60,24 @@ def test_create_formats_ocfs2_for_corosync_with_the_sr_uuid_as_label(tmp_path, p
     assert "Cluster stack: pcmk" in stats and "Cluster name: pool-a" in stats
 
 
-def test_create_overwrites_an_existing_filesystem(tmp_path, pool, device):
+def test_create_overwrites_an_existing_filesystem(tmp_path, xapi, device):
     subprocess.run(["mkfs.ext4", "-q", "-F", device], check=True)
-    sr = SR(tmp_path, pool, device)
+    sr = SR(tmp_path, xapi, device)
     assert sr("sr_create", ["0"]).fault is None
-    assert SR(tmp_path, pool, device)("sr_create", ["0"]).fault is None  # over an OCFS2 one too
+    assert SR(tmp_path, xapi, device)("sr_create", ["0"]).fault is None  # over an OCFS2 one too
     assert blkid(device)["TYPE"] == "ocfs2"
 
 
-def test_probe_lists_the_sr_on_the_device(tmp_path, pool, device):
-    sr = SR(tmp_path, pool, device)
+def test_probe_lists_the_sr_on_the_device(tmp_path, xapi, device):
+    sr = SR(tmp_path, xapi, device)
     assert "<UUID>" not in sr("sr_probe").value
     sr("sr_create", ["0"])
     assert "<UUID>%s</UUID>" % sr.sr_uuid in sr("sr_probe").value
 
 
-def test_lifecycle_with_a_statefile_vdi(tmp_path, pool, device):
+def test_lifecycle_with_a_statefile_vdi(tmp_path, xapi, device):
     """Emulated: ``mount -t ocfs2`` and ``umount``; everything else is the real tools."""
-    sr = SR(tmp_path, pool, device)
+    sr = SR(tmp_path, xapi, device)
     assert sr("sr_create", ["0"]).fault is None
     assert sr("sr_attach").fault is None
     point = str(tmp_path / "sr-mount" / sr.sr_uuid)
@@ -94,7 +90,7 @@ def test_lifecycle_with_a_statefile_vdi(tmp_path, pool, device):
     assert os.path.getsize(attached.value["params"]) == STATEFILE_SIZE
     assert attached.value["params"].startswith(point + "/")
     assert sr("sr_update").fault is None
-    assert pool.recorder.records.srs[sr.sr_ref]["physical_size"] == str(128 * 1024 * 1024)
+    assert xapi.recorder.records.srs[sr.sr_ref]["physical_size"] == str(128 * 1024 * 1024)
     assert sr("sr_delete").code == 39  # SRNotEmpty while the VDI is there
     assert sr("vdi_detach", vdi_location=vdi).fault is None
     assert sr("vdi_delete", vdi_location=vdi).fault is None
@@ -105,15 +101,15 @@ def test_lifecycle_with_a_statefile_vdi(tmp_path, pool, device):
     assert blkid(device) == {}  # wipefs left no signature
 
 
-def test_attach_refuses_a_device_holding_another_sr(tmp_path, pool, device):
-    SR(tmp_path, pool, device)("sr_create", ["0"])
-    answer = SR(tmp_path, pool, device)("sr_attach")
+def test_attach_refuses_a_device_holding_another_sr(tmp_path, xapi, device):
+    SR(tmp_path, xapi, device)("sr_create", ["0"])
+    answer = SR(tmp_path, xapi, device)("sr_attach")
     assert answer.code == 607 and "holds SR" in answer.reason
 
 
-def test_attach_is_idempotent_and_detach_of_a_detached_sr_succeeds(tmp_path, pool, device):
+def test_attach_is_idempotent_and_detach_of_a_detached_sr_succeeds(tmp_path, xapi, device):
     """Emulated: ``mount -t ocfs2`` and ``umount``."""
-    sr = SR(tmp_path, pool, device)
+    sr = SR(tmp_path, xapi, device)
     sr("sr_create", ["0"])
     assert sr("sr_attach").fault is None and sr("sr_attach").fault is None
     assert len(emulated_calls(tmp_path, "mount")) == 1
@@ -121,12 +117,12 @@ def test_attach_is_idempotent_and_detach_of_a_detached_sr_succeeds(tmp_path, poo
     assert len(emulated_calls(tmp_path, "umount")) == 1
 
 
-def test_detach_succeeds_after_the_device_vanished(tmp_path, pool):
+def test_detach_succeeds_after_the_device_vanished(tmp_path, xapi):
     """Emulated: ``mount -t ocfs2`` and ``umount``; mkfs.ocfs2 is real, on a plain file."""
     image = tmp_path / "lun.img"
     with open(str(image), "wb") as f:
         f.truncate(128 * 1024 * 1024)
-    sr = SR(tmp_path, pool, str(image))
+    sr = SR(tmp_path, xapi, str(image))
     assert sr("sr_create", ["0"]).fault is None
     assert sr("sr_attach").fault is None
     image.unlink()
@@ -135,27 +131,27 @@ def test_detach_succeeds_after_the_device_vanished(tmp_path, pool):
     assert len(emulated_calls(tmp_path, "umount")) == 1
 
 
-def test_vdi_on_a_detached_sr_is_unavailable(tmp_path, pool, device):
-    sr = SR(tmp_path, pool, device)
+def test_vdi_on_a_detached_sr_is_unavailable(tmp_path, xapi, device):
+    sr = SR(tmp_path, xapi, device)
     sr("sr_create", ["0"])
     assert sr("vdi_create", [str(STATEFILE_SIZE)]).code == 607
 
 
-def test_mkfs_failure_carries_the_tools_stderr(tmp_path, pool):
+def test_mkfs_failure_carries_the_tools_stderr(tmp_path, xapi):
     tiny = tmp_path / "tiny.img"
     with open(str(tiny), "wb") as f:
         f.truncate(1024 * 1024)
-    answer = SR(tmp_path, pool, str(tiny))("sr_create", ["0"])
+    answer = SR(tmp_path, xapi, str(tiny))("sr_create", ["0"])
     assert answer.code == 603
     assert "mkfs.ocfs2 exited" in answer.reason and "stderr:" in answer.reason
 
 
-def test_missing_tool_is_tool_missing(tmp_path, pool, device):
+def test_missing_tool_is_tool_missing(tmp_path, xapi, device):
     only_python = tmp_path / "only-python"
     only_python.mkdir()
     (only_python / "python3").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
     os.chmod(str(only_python / "python3"), 0o755)
-    sr = SR(tmp_path, pool, device)
+    sr = SR(tmp_path, xapi, device)
     sr.env["PATH"] = str(only_python)
     answer = sr("sr_probe")
     assert answer.code == 604 and "blkid" in answer.reason
@@ -173,23 +169,23 @@ def outside():
 
 
 @pytest.mark.parametrize("given", ["OUTSIDE", "/etc/shadow", "/", "/proc/self/mem", "/dev/null", "/dev/zero"])
-def test_create_and_attach_refuse_what_is_not_a_block_device(tmp_path, pool, outside, given):
+def test_create_and_attach_refuse_what_is_not_a_block_device(tmp_path, xapi, outside, given):
     path = outside if given == "OUTSIDE" else given
     with open(outside, "rb") as f:
         before = f.read()
     for command, args in (("sr_create", ["0"]), ("sr_attach", []), ("sr_probe", [])):
-        answer = SR(tmp_path, pool, path)(command, args)
+        answer = SR(tmp_path, xapi, path)(command, args)
         assert answer.code == 602 and "is not a block device" in answer.reason, (command, answer.reason)
     with open(outside, "rb") as f:
         assert f.read() == before
     assert emulated_calls(tmp_path) == []
 
 
-def test_a_link_to_the_device_is_resolved_once_and_the_tools_get_the_device(tmp_path, pool, device):
+def test_a_link_to_the_device_is_resolved_once_and_the_tools_get_the_device(tmp_path, xapi, device):
     """Emulated: ``mount -t ocfs2``.  mkfs.ocfs2 and mount are given the device, not the link."""
     link = str(tmp_path / "lun-link")
     os.symlink(device, link)
-    sr = SR(tmp_path, pool, link)
+    sr = SR(tmp_path, xapi, link)
     assert sr("sr_create", ["0"]).fault is None
     assert blkid(device)["TYPE"] == "ocfs2"
     assert sr("sr_attach").fault is None

@@ -14,12 +14,13 @@ PoolUnreachable fault.  The statefile is 266,240 bytes
 VDI 3,988,783,104 (``ocaml/database/redo_log.ml`` ``minimum_vdi_size``).
 
 Real mkfs.ocfs2, tunefs.ocfs2, blkid, debugfs.ocfs2, pvcreate, vgcreate,
-pvs and lvs on loop devices.  Emulated (tests/functional/fakebin; no ocfs2
+pvs and lvs on loop devices.  Emulated (tests/functional/helpers/fakebin; no ocfs2
 module, no device-mapper here): ``mount -t ocfs2`` and ``umount`` (a bind
 mount stands for the filesystem), ``lvcreate`` and ``lvremove`` (a file at
 ``/dev/<vg>/<lv>`` stands for the active LV).
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -27,11 +28,11 @@ import xmlrpc.client
 
 import pytest
 
-from driver_helpers import DRIVERS, emulated_calls, environment, loop_device, new_uuid, run, \
+from helpers.drivers import DRIVERS, emulated_calls, environment, loop_device, new_uuid, run, \
     run_argv, unmount_under
+from helpers.xapi_recorder import SESSION, one_host_pool
 from sm_clusterstack.smapi import call as smapi_call
 from sm_clusterstack.smapi import storage_base
-from xapi_recorder import SESSION, one_host_pool
 
 STATEFILE_SIZE = 4096 + 64 * 4096
 REDO_LOG_SIZE = (4000000000 // (4 << 20) - 2) * (4 << 20)
@@ -84,18 +85,25 @@ def mounted(point):
     return storage_base.is_mounted(str(point))
 
 
-# ---- OCFS2 -------------------------------------------------------------------
-
-@pytest.fixture
-def ocfs2(tmp_path):
-    with one_host_pool(tmp_path, "ocfs2") as xapi:
-        with loop_device(tmp_path, 128) as device:
-            sr = SR(tmp_path, xapi, "OCFS2SR", device)
+@contextlib.contextmanager
+def created_sr(tmp_path, driver, sr_type, size_mb, cleanup):
+    """An SR made by ``driver`` (sr_create) on a loop device, in a recording pool; ``cleanup(sr)`` after."""
+    with one_host_pool(tmp_path, sr_type) as xapi:
+        with loop_device(tmp_path, size_mb) as device:
+            sr = SR(tmp_path, xapi, driver, device)
             try:
                 assert sr("sr_create", ["0"]).fault is None
                 yield sr
             finally:
-                unmount_under(tmp_path)
+                cleanup(sr)
+
+
+# ---- OCFS2 -------------------------------------------------------------------
+
+@pytest.fixture
+def ocfs2(tmp_path):
+    with created_sr(tmp_path, "OCFS2SR", "ocfs2", 128, lambda sr: unmount_under(tmp_path)) as sr:
+        yield sr
 
 
 def test_ocfs2_statefile_config_attaches_it_at_boot_without_xapi(tmp_path, ocfs2):
@@ -162,19 +170,18 @@ def test_ocfs2_generate_config_needs_the_sr_attached_here(ocfs2):
 
 # ---- LVM ---------------------------------------------------------------------
 
+def remove_volume_group(sr):
+    """What an LVM SR leaves: the emulated LVs, the VG, the PV label."""
+    vg = "VG_XenStorage-" + sr.sr_uuid
+    shutil.rmtree(os.path.join("/dev", vg), ignore_errors=True)
+    for argv in (["vgremove", "-f", vg], ["pvremove", "-ff", "-y", sr.device]):
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture
 def lvm(tmp_path):
-    with one_host_pool(tmp_path, "lvm") as xapi:
-        with loop_device(tmp_path, 64) as device:
-            sr = SR(tmp_path, xapi, "LVMSR", device)
-            try:
-                assert sr("sr_create", ["0"]).fault is None
-                yield sr
-            finally:  # the emulated LVs, the VG, the PV label
-                vg = "VG_XenStorage-" + sr.sr_uuid
-                shutil.rmtree(os.path.join("/dev", vg), ignore_errors=True)
-                for argv in (["vgremove", "-f", vg], ["pvremove", "-ff", "-y", device]):
-                    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with created_sr(tmp_path, "LVMSR", "lvm", 64, remove_volume_group) as sr:
+        yield sr
 
 
 def test_lvm_statefile_config_attaches_the_active_lv_at_boot_without_xapi(lvm):

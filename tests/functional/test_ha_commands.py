@@ -1,6 +1,6 @@
 """``sm-clusterstack ha status`` and ``ha preflight`` against a ``serve --sandbox`` pool.
 
-The fixture stacks (shim_helpers) report every host live; the cut-host
+The fixture stacks (helpers.shim) report every host live; the cut-host
 test runs the real xhad (``make xhad XHA_SRC=DIR``; skipped without it),
 whose livesets drop a host whose network is cut (``HostSandbox.set_link``).
 preflight's findings are compared with what ``pool.enable_ha`` itself
@@ -17,13 +17,14 @@ import time
 
 import pytest
 
+from helpers.shim import SR_SIZE, Server, calls, make_driver
+from helpers.xe import SandboxedPool, prefix
 from sm_clusterstack import errors
-from shim_helpers import SR_SIZE, Server, calls, make_driver
-from xe_helpers import SandboxedPool, prefix
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XHA_STACK_ROOT = os.path.join(ROOT, "build", "xha", "cluster-stack")
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root"),
+              pytest.mark.pool(pool_class=SandboxedPool, drivers=[("plain", [], False)])]  # plain: no statefile
 
 
 def ha(server, *args):
@@ -32,14 +33,6 @@ def ha(server, *args):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
                           env=dict(os.environ, HOME=os.devnull))
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
-
-
-@pytest.fixture
-def pool(tmp_path):
-    make_driver(str(tmp_path / "sm"), str(tmp_path / "ctl"), "plain", [], offline_attach=False)
-    built = SandboxedPool(tmp_path, hosts=2).start()
-    yield built
-    built.stop()
 
 
 def test_status_before_and_after_enable(pool):

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
+from helpers.ha_pools import HAPool, failure_timeout, skip_reason, wait
+from helpers.shim import failure
 from sm_clusterstack.stacks import liveset
-from ha_pools import HAPool, failure_timeout, skip_reason, wait
-from shim_helpers import failure
 
 INTERVAL = 1.0  # seconds between two liveset queries of a host's monitor
 STACKS = [pytest.param(s, marks=pytest.mark.skipif(skip_reason(s) is not None, reason=str(skip_reason(s))))

@@ -4,7 +4,7 @@ Each host is a host sandbox (its own network and mount namespaces); the
 stacks are run as xapi runs them (PATH only, no ``-C``, the host's own
 ``/etc/xensource/xhad.conf``).  The real xhad (xenserver/xha, built by
 ``make xhad XHA_SRC=DIR`` into build/xha) is the reference stack; the fixture
-stacks of shim_helpers record what ran, where and when.
+stacks of helpers.shim record what ran, where and when.
 """
 
 import os
@@ -14,14 +14,14 @@ import threading
 
 import pytest
 
+from helpers.shim import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import liveset, xhadconf
-from shim_helpers import Pool, Server, SR_SIZE, failure, make_driver, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XHA_STACK_ROOT = os.path.join(ROOT, "build", "xha", "cluster-stack")
 XHA_MISSING = "the real xhad is not built: make xhad XHA_SRC=DIR (a xenserver/xha source tree)"
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root"), pytest.mark.pool(hosts=3)]
 
 
 def sandbox_exec(state, host_uuid, *argv):
@@ -119,13 +119,6 @@ def test_real_xhad_enables_and_disables_ha_on_three_sandboxed_hosts(tmp_path):
     assert prefix not in netns_names()
     with open("/proc/self/mountinfo") as f:
         assert server.state not in f.read()
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=3).start()
-    yield p
-    p.stop()
 
 
 def test_start_runs_on_every_host_in_parallel(pool):

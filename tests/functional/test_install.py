@@ -7,7 +7,7 @@ executed directly (their ``#!`` line picks the interpreter), with only
 ``PATH`` in the environment.  Because the tree is installed under a
 DESTDIR and not on ``/``, each run happens in a private mount namespace
 where the DESTDIR's site-packages is bind-mounted over the system
-interpreter's (``tests/functional/mountns_exec.py``); nothing outside that
+interpreter's (``tests/functional/helpers/mountns_exec.py``); nothing outside that
 namespace sees it.
 """
 
@@ -19,6 +19,7 @@ import xmlrpc.client
 
 import pytest
 
+from helpers import MOUNTNS_EXEC
 from sm_clusterstack.smapi import call as smapi_call
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,7 +46,7 @@ def skip_reason():
 
 def run_installed(destdir, sitelib, argv, path=XAPI_PATH):
     """Run ``argv`` (installed paths) with only PATH set, the DESTDIR's sitelib standing for the real one."""
-    launcher = [sys.executable, os.path.join(HERE, "mountns_exec.py"),
+    launcher = [sys.executable, MOUNTNS_EXEC,
                 "--bind", destdir + sitelib, sitelib, "--path", path, "--"]
     return subprocess.run(["unshare", "--mount", "--propagation", "private"] + launcher + argv,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
@@ -113,3 +114,22 @@ def test_installed_command_runs(installed):
     bindir = _sysconfig(SYSTEM_PYTHON, "scripts")
     proc = run_installed(destdir, sitelib, [destdir + bindir + "/sm-clusterstack", "--version"])
     assert proc.returncode == 0 and proc.stdout.decode().startswith("sm-clusterstack ")
+
+
+def man_pages():
+    """The man pages of the repository's man/, as (section, file name)."""
+    pages = [(name.rpartition(".")[2], name) for name in sorted(os.listdir(os.path.join(ROOT, "man")))]
+    assert ("1", "sm-clusterstack.1") in pages and ("7", "xapi-cluster-stack.7") in pages, pages
+    return pages
+
+
+def test_make_install_puts_every_man_page_under_the_prefix_in_the_destdir(installed):
+    """<prefix>/share/man/manN for the prefix of the command's bindir, below DESTDIR, readable by all."""
+    destdir = installed[0]
+    mandir = os.path.dirname(_sysconfig(SYSTEM_PYTHON, "scripts")) + "/share/man"
+    for section, name in man_pages():
+        path = "%s%s/man%s/%s" % (destdir, mandir, section, name)
+        assert os.path.isfile(path), path
+        assert os.stat(path).st_mode & 0o777 == 0o644, path
+        with open(path) as installed_page, open(os.path.join(ROOT, "man", name)) as source:
+            assert installed_page.read() == source.read(), name

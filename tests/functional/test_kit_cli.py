@@ -7,7 +7,7 @@ import sys
 
 from lxml import etree
 
-from kit_helpers import FIXTURES, assert_valid_junit, kit
+from helpers.kit import FIXTURES, assert_valid_junit, kit
 
 
 def stack(tmp_path, fault="base", name=None):

@@ -15,7 +15,7 @@ import pytest
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit import stack_live
 
-from kit_helpers import FIXTURES, check_stack, sandbox_skip_reason
+from helpers.kit import FIXTURES, check_stack, sandbox_skip_reason
 
 STACKS = os.path.join(FIXTURES, "stacks")
 

@@ -19,8 +19,8 @@ from sm_clusterstack import runner
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.stacks import upgrade
 
-import xhad_build
-from kit_helpers import check_stack, sandbox_skip_reason
+from helpers import xhad_build
+from helpers.kit import check_stack, sandbox_skip_reason
 
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "..", "libexec", "xapi", "cluster-stack", "xhad")
 

@@ -4,7 +4,7 @@ a driver logs to syslog with ident SM and facility local2.
 The driver test needs a syslog socket at ``/dev/log``, which this machine
 may not have: it runs the driver in a private mount namespace where a
 directory holding the test's own datagram socket ``log`` is bind-mounted
-over ``/dev`` (tests/functional/mountns_exec.py), and reads what arrives.
+over ``/dev`` (tests/functional/helpers/mountns_exec.py), and reads what arrives.
 """
 
 import os
@@ -17,11 +17,10 @@ import sys
 import pytest
 import XenAPI
 
-from driver_helpers import DRIVERS
-from xe_helpers import SandboxedPool
+from helpers import MOUNTNS_EXEC
+from helpers.drivers import DRIVERS
+from helpers.xe import SandboxedPool
 from sm_clusterstack.smapi import call as smapi_call
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root")
@@ -61,7 +60,7 @@ def test_driver_logs_with_ident_sm_and_facility_local2(tmp_path):
     listener.settimeout(10)
     try:
         argv = ["unshare", "--mount", "--propagation", "private", sys.executable,
-                os.path.join(HERE, "mountns_exec.py"), "--bind", str(devdir), "/dev", "--path",
+                MOUNTNS_EXEC, "--bind", str(devdir), "/dev", "--path",
                 os.path.dirname(sys.executable) + ":/usr/bin:/bin", "--",
                 os.path.join(DRIVERS, "LVMSR"), smapi_call.Call("sr_get_driver_info").to_xml()]
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)

@@ -102,3 +102,15 @@ def test_installed_stack_script_runs_on_python_3_6(installed):
     proc = run_from(root, python or "/usr/bin/python3", [stacks[0]])
     name = os.path.basename(stacks[0])
     assert (proc.returncode, proc.stderr.decode()) == (1, "%s: expected one of: init active invalid\n" % name)
+
+
+def test_the_package_holds_every_man_page(installed):
+    """man/*.N in /usr/share/man/manN, plain or compressed by rpmbuild."""
+    package, root = installed
+    listed = subprocess.run(["rpm", "-qlp", package], stdout=subprocess.PIPE, timeout=60).stdout.decode().split()
+    pages = sorted(os.listdir(os.path.join(ROOT, "man")))
+    assert "sm-clusterstack.1" in pages and "xapi-cluster-stack.7" in pages, pages
+    for name in pages:
+        path = "/usr/share/man/man%s/%s" % (name.rpartition(".")[2], name)
+        found = [p for p in (path, path + ".gz") if p in listed]
+        assert found and os.path.isfile(root + found[0]), path

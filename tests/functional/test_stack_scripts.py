@@ -1,4 +1,4 @@
-"""Stack scripts run as real processes: exit codes, timeouts, PATH, safety first."""
+"""Stack scripts run as real processes through the stack client: exit codes, timeouts, PATH, safety first."""
 
 import os
 import subprocess
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from sm_clusterstack import runner, stacks
-from sm_clusterstack.stacks import scripts
+from sm_clusterstack.stacks import client
 
 UID = os.getuid()
 
@@ -25,8 +25,8 @@ def write_script(stack, name, body):
 def test_script_exiting_14_is_daemon_is_not_present(tmp_path):
     stack = tmp_path / "xhad"
     write_script(stack, "ha_query_liveset", "echo 'no daemon here' >&2\nexit 14\n")
-    with pytest.raises(scripts.StackScriptError) as info:
-        scripts.run_script(str(stack), "ha_query_liveset", owner_uid=UID)
+    with pytest.raises(client.DaemonAbsent) as info:
+        client.StackClient(str(stack), owner_uid=UID).query_liveset()
     assert (info.value.returncode, info.value.mtc_name) == (14, "DAEMON_IS_NOT_PRESENT")
     assert "no daemon here" in info.value.stderr
 
@@ -36,8 +36,8 @@ def test_hanging_script_and_its_children_are_killed_at_timeout(tmp_path):
     marker = tmp_path / "child.pid"
     write_script(stack, "ha_start_daemon", "sleep 300 &\necho $! > %s\nwait\n" % marker)
     started = time.monotonic()
-    with pytest.raises(scripts.StackScriptError) as info:
-        scripts.run_script(str(stack), "ha_start_daemon", timeout=0.5, owner_uid=UID)
+    with pytest.raises(client.ScriptFailed) as info:
+        client.StackClient(str(stack), timeout=0.5, owner_uid=UID).start_daemon()
     assert info.value.mtc_name == "TIMEOUT"
     assert time.monotonic() - started < 30  # killed, not waited for
     child = int(marker.read_text())
@@ -52,7 +52,7 @@ def test_stack_dir_is_first_on_path(tmp_path):
     stack = tmp_path / "corosync"
     write_script(stack, "helper-tool", "echo from-stack\n")
     write_script(stack, "ha_propose_master", "helper-tool\necho TRUE\n")
-    result = scripts.run_script(str(stack), "ha_propose_master", owner_uid=UID)
+    result = client.StackClient(str(stack), owner_uid=UID).call(client.HA_PROPOSE_MASTER)
     assert result.stdout.split() == ["from-stack", "TRUE"]
 
 
@@ -62,7 +62,7 @@ def test_world_writable_stack_directory_is_refused_before_anything_runs(tmp_path
     write_script(stack, "ha_start_daemon", "touch %s\n" % ran)
     stack.chmod(0o777)
     with pytest.raises(stacks.StackError) as info:
-        scripts.run_script(str(stack), "ha_start_daemon", owner_uid=UID)
+        client.StackClient(str(stack), owner_uid=UID).start_daemon()
     assert str(stack) in str(info.value)
     assert not ran.exists()
 

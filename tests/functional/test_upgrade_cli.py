@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from shim_helpers import write_version_1_store
+from helpers.shim import write_version_1_store
 from sm_clusterstack import runner, stacks
 from sm_clusterstack.stacks import mtc
 from sm_clusterstack.xapi.db import schema

@@ -2,7 +2,7 @@
 
 As xapi (``server_helpers.ml`` do_dispatch): ``Async.<method>`` answers a
 task ref at once; ``task.get_status``/``get_progress``/``get_result``/
-``get_error_info`` follow it.  The stacks and drivers are shim_helpers'
+``get_error_info`` follow it.  The stacks and drivers are helpers.shim's
 fixtures; ``ha_start_daemon`` is made to take a second, so the task is seen
 pending.
 """
@@ -14,17 +14,11 @@ import time
 
 import pytest
 
-from shim_helpers import SR_SIZE, delay_script
-from xe_helpers import SandboxedPool
+from helpers.shim import SR_SIZE, delay_script
+from helpers.xe import SandboxedPool
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root")
-
-
-@pytest.fixture
-def pool(tmp_path):
-    built = SandboxedPool(tmp_path, hosts=2).start()
-    yield built
-    built.stop()
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root"),
+              pytest.mark.pool(pool_class=SandboxedPool)]
 
 
 def follow(x, task, timeout=60):

@@ -1,6 +1,6 @@
 """``sm-clusterstack xe`` as a process, on the embedded pool and against a running ``serve``.
 
-Drivers and stacks are the fixture doubles of shim_helpers (ocfs2 needs
+Drivers and stacks are the fixture doubles of helpers.shim (ocfs2 needs
 corosync, melio needs melio, lvm nothing; stacks xhad and corosync take any
 statefile SR, melio only melio SRs).  Each behaviour is xe's; the test says
 which upstream function it follows (xapi-project/xen-api).
@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from shim_helpers import Pool
+from helpers.shim import Pool
+from helpers.xe import SandboxedPool, prefix, run_xe, xe_server, without_progress
 from sm_clusterstack import constraints, hostsandbox
-from xe_helpers import SandboxedPool, prefix, run_xe, xe_server, without_progress
 
 
 @pytest.fixture

@@ -24,13 +24,13 @@ import time
 
 import pytest
 
-import load
-import physical
-from shim_helpers import Pool, delay_script
+from helpers import load, physical
+from helpers.shim import delay_script
 
 KILLS = int(os.environ.get("SHIM_CRASH_KILLS", "50"))
 SLOW = {"sr_attach": 1.5, "sr_detach": 0.3, "sr_create": 0.3, "sr_delete": 0.3, "vdi_create": 0.3,
         "vdi_attach": 0.3}
+pytestmark = pytest.mark.pool(prefix="s14c-%d" % os.getpid(), start=False, kill=True)
 
 
 def free_port():
@@ -43,12 +43,10 @@ def free_port():
 
 
 @pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2, prefix="s14c-%d" % os.getpid())
-    p.server.extra = ["--port", str(free_port())]  # the clients find the restarted server where it was
-    yield p
-    p.server.kill()
-    p.server.remove_sandboxes()
+def pool(pool):
+    """The conftest's pool on a port of its own: the clients find the restarted server where it was."""
+    pool.server.extra = ["--port", str(free_port())]
+    return pool
 
 
 def store_problems(db_path):

@@ -3,20 +3,11 @@
 xapi never deletes them (``xapi_ha.ml`` ``enable``: "We don't destroy the
 statefile VDIs, preferring to leave these around for the next time enable
 is called"; ``disable_internal`` releases the resources on each host).
-Fixture drivers and stacks of shim_helpers fault where a test says; the
+Fixture drivers and stacks of helpers.shim fault where a test says; the
 shim is the real server.
 """
 
-import pytest
-
-from shim_helpers import Pool, calls, failure
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
+from helpers.shim import calls, failure
 
 
 def ha_enabled(pool):

@@ -15,7 +15,7 @@ import xmlrpc.client
 
 import pytest
 
-from shim_helpers import Pool, wait_for
+from helpers.shim import pool_for_test, wait_for
 
 CAP = 800  # server.TCPServer.max_connections
 BODY = xmlrpc.client.dumps(("OpaqueRef:nobody",), methodname="pool.get_all").encode("utf-8")
@@ -23,9 +23,9 @@ BODY = xmlrpc.client.dumps(("OpaqueRef:nobody",), methodname="pool.get_all").enc
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
-    p = Pool(tmp_path_factory.mktemp("http"), hosts=1).start()
-    yield p
-    p.stop()
+    """One server for the module (the conftest's pool is one per test)."""
+    with pool_for_test(tmp_path_factory.mktemp("http"), hosts=1) as p:
+        yield p
 
 
 def connect(pool, timeout=30):

@@ -14,7 +14,7 @@ import xmlrpc.client
 
 import pytest
 
-from shim_helpers import Pool, calls, failure
+from helpers.shim import calls, failure
 
 ARITY = {"pool.get_record": 1, "PBD.plug": 1, "SR.create": 9, "pool.enable_ha": 3, "host.get_by_uuid": 1,
          "PBD.get_all_records_where": 1, "PBD.create": 1, "host.add_to_other_config": 3}
@@ -26,12 +26,7 @@ XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd
        b'<methodName>pool.get_all</methodName><params><param><value>&e;</value></param></params></methodCall>')
 
 
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=1).start()
-    yield p
-    p.stop()
-
+pytestmark = pytest.mark.pool(hosts=1)
 
 MAX_BODY = 300 * 1024
 

@@ -1,6 +1,6 @@
 """The shim's XenAPI methods and errors, through the PyPI XenAPI client against `serve`.
 
-Drivers and stacks are the fixture doubles of shim_helpers (sh scripts that
+Drivers and stacks are the fixture doubles of helpers.shim (sh scripts that
 record their calls); nothing of the shim itself is replaced.
 """
 
@@ -10,14 +10,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
-from shim_helpers import Pool, calls, failure, introduce
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
+from helpers.shim import calls, failure, introduce
 
 
 def raw(pool, method, *params):

@@ -1,22 +1,13 @@
 """Operations racing a plug, and plug failures that may leave an SR attached.
 
-Fixture drivers of shim_helpers sleep, fault or print garbage where a test
+Fixture drivers of helpers.shim sleep, fault or print garbage where a test
 says; the shim itself is the real server.
 """
 
 import os
 import threading
 
-import pytest
-
-from shim_helpers import Pool, calls, failure, introduce, wait_for
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
+from helpers.shim import Pool, calls, failure, introduce, wait_for
 
 
 def in_background(call):

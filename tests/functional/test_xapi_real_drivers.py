@@ -4,12 +4,12 @@ Real tools on loop devices: mkfs.ocfs2, blkid, tunefs.ocfs2, pvcreate,
 vgcreate, vgs.  This machine has no ocfs2 kernel module, no device-mapper
 and no Melio CLI, so ``mount -t ocfs2``/``umount``, ``lvcreate``/``lvremove``
 and ``melioctl`` are EMULATED by the recording executables of
-tests/functional/fakebin, put first on the server's PATH (the drivers
+tests/functional/helpers/fakebin, put first on the server's PATH (the drivers
 inherit it; in the host's sandbox their settings come from its
 /etc/sm-clusterstack/sm-fake.json).  The host is a host sandbox, as HA
 needs (a management PIF); the disks are big enough for xapi's statefile and
 4 GB metadata VDI (sparse files).  The cluster stacks are the recording
-fixture stacks of shim_helpers (corosync-ha's ha_supported_srs lists ocfs2, as
+fixture stacks of helpers.shim (corosync-ha's ha_supported_srs lists ocfs2, as
 the shipped one).
 """
 
@@ -21,8 +21,8 @@ import sys
 
 import pytest
 
-from driver_helpers import FAKEBIN, loop_device, unmount_under
-from shim_helpers import Server, failure, make_stack
+from helpers.drivers import FAKEBIN, loop_device, unmount_under
+from helpers.shim import Server, failure, make_stack
 
 DISK_MB = 4800  # > xha_statefile.ml minimum_sr_size (statefile + 4 GB redo_log)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

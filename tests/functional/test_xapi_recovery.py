@@ -1,6 +1,6 @@
 """Recovery after SIGKILL at known points: a plug in flight, an enable_ha half done.
 
-Fixture drivers and stacks (shim_helpers) sleep where the test kills the
+Fixture drivers and stacks (helpers.shim) sleep where the test kills the
 server, so the kill lands exactly inside the step named by each test.
 """
 
@@ -10,15 +10,10 @@ import time
 
 import pytest
 
-from shim_helpers import Pool, attached_markers, calls, delay_script, introduce, wait_for
+from helpers.shim import attached_markers, calls, delay_script, introduce, wait_for
 
 
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.server.kill()
-    p.server.remove_sandboxes()
+pytestmark = pytest.mark.pool(kill=True)  # the tests kill the server themselves
 
 
 def in_background(call):

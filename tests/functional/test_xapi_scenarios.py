@@ -1,7 +1,7 @@
 """The design's scenarios on the shim: stack choice, the four new errors, the disable path, xhad.conf.
 
 Through the PyPI XenAPI client against `serve`; drivers and stacks are the
-fixture doubles of shim_helpers (ocfs2 requires corosync, melio requires
+fixture doubles of helpers.shim (ocfs2 requires corosync, melio requires
 melio, dual accepts either, lvm requires nothing; the melio stack's
 ha_supported_srs lists melio only).
 """
@@ -9,17 +9,8 @@ ha_supported_srs lists melio only).
 import os
 import threading
 
-import pytest
-
-from shim_helpers import Pool, calls, failure, write_version_1_store
+from helpers.shim import Pool, calls, failure, write_version_1_store
 from sm_clusterstack.stacks import xhadconf
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2).start()
-    yield p
-    p.stop()
 
 
 def ha(pool):

@@ -1,19 +1,15 @@
 """The sm-dir scan at start: a driver failing sr_get_driver_info, with and without SRs of its type.
 
-Fixture drivers of shim_helpers print garbage where a test says; the shim
+Fixture drivers of helpers.shim print garbage where a test says; the shim
 is the real server, restarted on the same state directory.
 """
 
 import pytest
 
-from shim_helpers import Pool, failure, introduce
+from helpers.shim import failure, introduce
 
 
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=1).start()
-    yield p
-    p.stop()
+pytestmark = pytest.mark.pool(hosts=1)
 
 
 def sm_types(pool):

@@ -2,26 +2,15 @@
 
 import os
 import re
-import shutil
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
 
 import pytest
 import XenAPI
 
-from shim_helpers import Pool, _readline
-
-
-@pytest.fixture
-def sockdir():
-    # XenAPI's UDSTransport maps "_" in the host name to "/": a path without "_" is needed
-    path = os.path.join(tempfile.gettempdir(), "shimsock%s" % os.urandom(6).hex())
-    os.mkdir(path, 0o700)
-    yield path
-    shutil.rmtree(path)
+from helpers.shim import Pool, _readline
 
 
 def serve_on_socket(pool, socket_path):

@@ -1,33 +1,22 @@
 """Starting the shim: nobody but drivers is served before the reconcile, clear refusals, clean failures.
 
-Fixture drivers of shim_helpers sleep where a test says; the shim is the
+Fixture drivers of helpers.shim sleep where a test says; the shim is the
 real ``serve`` process, or ``service.start`` in this process.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 
 import pytest
 import XenAPI
 
-from sm_clusterstack.xapi.rpc import context
+from helpers.shim import Pool, calls, introduce, wait_for
 from sm_clusterstack.xapi import service
 from sm_clusterstack.xapi.hosts import smscan
-from shim_helpers import Pool, calls, introduce, wait_for
-
-
-@pytest.fixture
-def sockdir():
-    # XenAPI's UDSTransport maps "_" in the host name to "/": a path without "_" is needed
-    path = os.path.join(tempfile.gettempdir(), "shimsock%s" % os.urandom(6).hex())
-    os.mkdir(path, 0o700)
-    yield path
-    shutil.rmtree(path)
+from sm_clusterstack.xapi.rpc import context
 
 
 def serve(pool, *extra):

@@ -18,16 +18,10 @@ import os
 
 import pytest
 
-import load
-import physical
-from shim_helpers import Pool
+from helpers import load, physical
 
 
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=2, prefix="s14-%d" % os.getpid()).start()
-    yield p
-    p.stop()
+pytestmark = pytest.mark.pool(prefix="s14-%d" % os.getpid())
 
 
 def test_random_operations_of_8_clients_never_break_the_rule_in_the_store_nor_in_what_ran(pool):

@@ -4,26 +4,19 @@ A stack (``<root>/<name>/ha_*``) and a driver (``<sm-dir>/<Type>SR``) are
 refused, with an error naming the path, when anyone else could replace
 them: through a world-writable root or sm-dir, a stack that is a symbolic
 link, a script linked into a user's directory, a driver another user owns.
-The stacks and drivers are the fixture doubles of shim_helpers.
+The stacks and drivers are the fixture doubles of helpers.shim.
 """
 
 import os
 
 import pytest
 
-from shim_helpers import Pool, calls, failure
+from helpers.shim import calls, failure
 
 NOBODY = 65534
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="ownership by another user needs a root test run")
-
-
-@pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path, hosts=1)
-    yield p
-    p.server.kill()
-    p.server.remove_sandboxes()
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="ownership by another user needs a root test run"),
+              pytest.mark.pool(hosts=1, start=False, kill=True)]  # each test starts the pool
 
 
 def enable_refusal(pool):

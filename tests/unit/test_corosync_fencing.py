@@ -9,6 +9,7 @@ import pytest
 
 from corostack_fakes import H, Rig
 from sm_clusterstack.corostack import daemon, fencing, guard, hostslot, statefile
+from sm_clusterstack.corostack import log as log_mod
 from sm_clusterstack.corostack.log import Log
 
 
@@ -87,7 +88,7 @@ def guard_rig(tmp_path, log):
 
 
 def run_watch(g, script):
-    """Feed the guard ``script`` (bytes, pauses, None = the monitor's end closes); True when it ended."""
+    """Feed the guard ``script`` (letters, pauses, None = the monitor's end closes); True when it ended."""
     read_end, write_end = os.pipe()
     thread = threading.Thread(target=guard.watch, args=(g, read_end))
     thread.start()
@@ -98,7 +99,7 @@ def run_watch(g, script):
         elif isinstance(chunk, float):
             time.sleep(chunk)
         else:
-            os.write(write_end, chunk)
+            os.write(write_end, chunk.encode())
     thread.join(10)
     os.close(read_end)
     if write_end is not None:
@@ -117,7 +118,7 @@ def fires(monkeypatch):
 def test_the_guard_fires_when_the_armed_monitor_dies(tmp_path, log, fires):
     rig, g = guard_rig(tmp_path, log)
     daemon.set_fencing(rig.paths, "armed")
-    assert run_watch(g, [b"ap", None])
+    assert run_watch(g, [guard.ARM + guard.PET, None])
     assert fires == ["the monitor is gone"] and daemon.fencing_mode(rig.paths) == "fenced"
     with statefile.opened(rig.conf.statefile) as fd:
         assert hostslot.read_all(fd, rig.conf)[H[0]].state == "fenced"
@@ -126,21 +127,35 @@ def test_the_guard_fires_when_the_armed_monitor_dies(tmp_path, log, fires):
 def test_the_guard_fires_when_the_armed_monitor_stops_petting(tmp_path, log, fires):
     rig, g = guard_rig(tmp_path, log)
     daemon.set_fencing(rig.paths, "armed")
-    assert run_watch(g, [b"a", 0.1, b"p", 0.1, b"p"])
+    assert run_watch(g, [guard.ARM, 0.1, guard.PET, 0.1, guard.PET])
     assert fires and "no life" in fires[0]
 
 
 def test_the_guard_stands_down_on_disarm_or_when_the_monitor_stops_unarmed(tmp_path, log, fires):
     rig, g = guard_rig(tmp_path, log)
-    assert run_watch(g, [b"apd"])
+    assert run_watch(g, [guard.ARM + guard.PET + guard.DISARM])
     (tmp_path / "b").mkdir()
     rig2, g2 = guard_rig(tmp_path / "b", log)
-    assert run_watch(g2, [b"p", None])  # never armed: the monitor's end is no reason to fence
+    assert run_watch(g2, [guard.PET, None])  # never armed: the monitor's end is no reason to fence
     assert fires == []
 
 
 def test_the_guard_does_not_fence_a_host_the_monitor_fenced(tmp_path, log, fires):
     rig, g = guard_rig(tmp_path, log)
     daemon.set_fencing(rig.paths, "armed")
-    assert run_watch(g, [b"apf", None])
+    assert run_watch(g, [guard.ARM + guard.PET + guard.FENCED, None])
     assert fires == []
+
+
+def test_identical_log_lines_are_counted_not_written_within_the_window(tmp_path, monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(log_mod.time, "monotonic", lambda: now[0])
+    out = Log(str(tmp_path / "ha.log"), "guard")
+    for _ in range(70):  # a second of a fence retried every poll
+        out.warning("fencing (attempt 1 of 3): lost")
+        out.warning("fence action failed 3 times: escalating")
+        now[0] += 1.0 / 70
+    now[0] += log_mod.REPEAT_WINDOW
+    out.warning("fencing (attempt 1 of 3): lost")
+    lines = open(out.path).read().splitlines()
+    assert len(lines) == 3 and lines[-1].endswith("fencing (attempt 1 of 3): lost (and 69 times more in the last 60 s)")

@@ -7,7 +7,7 @@ arbitration 1.5 s, deadline 9 s, step_late 1.5 s, drop_after 3.75 s.
 import pytest
 
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import common, daemon, fencing, hostslot, main, monitor, statefile, tools
+from sm_clusterstack.corostack import common, daemon, fencing, guard, hostslot, main, monitor, statefile, tools
 from sm_clusterstack.stacks import mtc
 
 
@@ -34,9 +34,9 @@ def online(rig, hosts=H[:3]):
 
 def test_joining_in_pool_state_init_waits_for_every_host_then_arms_and_activates(tmp_path, fenced):
     rig = Rig(tmp_path, pool_state="init")
-    assert rig.poll(H[:2]) == "joining" and rig.pipe.sent.count("a") == 0
+    assert rig.poll(H[:2]) == "joining" and rig.pipe.sent.count(guard.ARM) == 0
     assert rig.poll(H[:3]) == "online"
-    assert daemon.fencing_mode(rig.paths) == "armed" and "a" in rig.pipe.sent
+    assert daemon.fencing_mode(rig.paths) == "armed" and guard.ARM in rig.pipe.sent
     rig.poll()  # the pool record changes on the next statefile round, never in the monitor's step
     assert statefile.read(rig.conf.statefile).pool_state == "active"
     assert rig.monitor.committed == set(H[:3])
@@ -50,7 +50,7 @@ def test_a_minority_fences_once_the_majority_reported_and_marks_its_slot(tmp_pat
     assert fenced == []  # the fence runs on the next poll, after its slot said "fencing"
     assert rig.poll() == "fenced"
     assert len(fenced) == 1 and "lost the survival rules" in fenced[0]
-    assert rig.pipe.sent[-1] == "f" and daemon.fencing_mode(rig.paths) == "fenced"
+    assert rig.pipe.sent[-1] == guard.FENCED and daemon.fencing_mode(rig.paths) == "fenced"
 
 
 def test_a_lost_host_stays_live_until_its_slot_says_fenced(tmp_path, fenced):
@@ -109,7 +109,7 @@ def test_disarmed_host_that_loses_does_not_fence(tmp_path, fenced):
     online(rig)
     daemon.set_fencing(rig.paths, "disarmed")
     rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]})
-    assert rig.poll() == "lost" and fenced == [] and "d" in rig.pipe.sent
+    assert rig.poll() == "lost" and fenced == [] and guard.DISARM in rig.pipe.sent
 
 
 def _invalidate(rig):
@@ -128,7 +128,7 @@ def test_the_pool_state_invalid_disarms_and_ends_the_monitor_even_in_a_lost_part
     assert rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]}) == "disabled"  # would lose if armed
     assert [rig.poll() for _ in range(8)] == ["disabled"] * 8 and fenced == []
     assert rig.monitor.state in monitor.ENDS and daemon.fencing_mode(rig.paths) == "disarmed"
-    assert rig.pipe.sent.count("d") == 1 and "f" not in rig.pipe.sent
+    assert rig.pipe.sent.count(guard.DISARM) == 1 and guard.FENCED not in rig.pipe.sent
     with statefile.opened(rig.conf.statefile) as fd:
         assert hostslot.read_all(fd, rig.conf)[H[2]].state == "left"
 
@@ -138,7 +138,7 @@ def test_a_joining_host_that_sees_the_pool_state_invalid_stops_joining(tmp_path,
     assert rig.poll(H[:2]) == "joining"
     _invalidate(rig)
     assert rig.poll(H[:3], {h: ("joining", H[:3]) for h in H[1:3]}) == "disabled"
-    assert "a" not in rig.pipe.sent and fenced == []
+    assert guard.ARM not in rig.pipe.sent and fenced == []
 
 
 def test_a_host_already_fencing_finishes_its_fence_when_the_pool_state_turns_invalid(tmp_path, monkeypatch):
@@ -180,9 +180,9 @@ def test_a_failed_fence_is_retried_until_it_succeeds(tmp_path, monkeypatch):
     rig = Rig(tmp_path, me=2)
     online(rig)
     rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]})
-    pets = rig.pipe.sent.count("p")
+    pets = rig.pipe.sent.count(guard.PET)
     assert [rig.poll() for _ in range(3)] == ["fencing", "fencing", "fenced"]
-    assert rig.pipe.sent.count("p") == pets  # a host fencing never pets its guard
+    assert rig.pipe.sent.count(guard.PET) == pets  # a host fencing never pets its guard
 
 
 def test_scripts_refuse_unknown_arguments():

@@ -40,16 +40,16 @@ def test_a_host_paused_0_8_t_carries_on_as_if_nothing_happened(tmp_path, fenced)
     online(rig)
     assert rig.poll(others=EVERYONE, dt=8.0 + rig.timing.poll) == "online"
     assert [rig.poll(others=EVERYONE) for _ in range(4)] == ["online"] * 4
-    assert fenced == [] and rig.monitor.committed == set(H[:3]) and rig.pipe.sent[-1] == "p"
+    assert fenced == [] and rig.monitor.committed == set(H[:3]) and rig.pipe.sent[-1] == guard.PET
 
 
 def test_a_host_paused_past_its_deadline_fences_before_it_pets_publishes_or_asks_anything(tmp_path, fenced):
     rig = Rig(tmp_path)
     online(rig)
-    pets, answers = rig.pipe.sent.count("p"), list(rig.observer.answers)
+    pets, answers = rig.pipe.sent.count(guard.PET), list(rig.observer.answers)
     assert rig.poll(others=EVERYONE, dt=9.5) == "fenced"
     assert len(fenced) == 1 and "unresponsive for 9.5 s, past its deadline" in fenced[0]
-    assert rig.pipe.sent.count("p") == pets and rig.pipe.sent[-1] == "f"
+    assert rig.pipe.sent.count(guard.PET) == pets and rig.pipe.sent[-1] == guard.FENCED
     assert rig.observer.answers == answers  # corosync was not even asked
     assert daemon.read_json(rig.paths.view)["state"] == "fenced"
     assert my_slot(rig).state == "fenced"

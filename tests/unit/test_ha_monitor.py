@@ -1,8 +1,8 @@
 """xapi's HA monitor (``ocaml/xapi/xapi_ha.ml`` ``Monitor``) on a store, with recorded script answers.
 
-No process runs: ``onhost.run_script`` is replaced by a strict queue of
+No process runs: ``onhost.run_result`` is replaced by a strict queue of
 recorded answers per (host, script), so each round sees exactly the
-liveset a stack would have printed.
+liveset a stack would have printed, judged by the real stack client.
 """
 
 import collections
@@ -10,16 +10,17 @@ import time
 
 import pytest
 
+from sm_clusterstack import runner
 from sm_clusterstack.stacks import liveset
-from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.ha import lifecycle
 from sm_clusterstack.xapi.ha import monitor as ha_monitor
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 
-class Answer(object):
-    def __init__(self, stdout="", returncode=0):
-        self.stdout, self.returncode = stdout, returncode
+def Answer(stdout="", returncode=0):
+    return runner.Result(["recorded"], returncode, stdout, "")
 
 
 class Scripts(object):
@@ -35,18 +36,15 @@ class Scripts(object):
     def __call__(self, ctx, host, stack, script, args=()):
         self.ran.append((host, script))
         assert self.queue[(host, script)], "unexpected %s on %s" % (script, host)
-        answer = self.queue[(host, script)].pop(0)
-        if answer.returncode:
-            raise onhost.ScriptFailed("HA_CONFIGURATION_INVALID", answer.returncode, script)
-        return answer
+        return self.queue[(host, script)].pop(0)
 
 
 @pytest.fixture
 def pool(ctx, monkeypatch):
     scripts = Scripts()
-    monkeypatch.setattr(onhost, "run_script", scripts)
+    monkeypatch.setattr(onhost, "run_result", scripts)
     with ctx.store.write() as conn:
-        store_mod.update(conn, "pool", context.pool_row(conn)["ref"], ha_enabled=True, ha_cluster_stack="xhad",
+        store_mod.update(conn, "pool", records.pool_row(conn)["ref"], ha_enabled=True, ha_cluster_stack="xhad",
                          ha_statefiles=["OpaqueRef:sf"])
         hosts = [(r["ref"], r["uuid"]) for r in conn.execute("SELECT ref, uuid FROM host ORDER BY rowid")]
     return ctx, scripts, hosts, ha_monitor.Runtime(ctx, interval=0.01)
@@ -95,7 +93,7 @@ def test_a_slave_that_sees_no_master_proposes_and_the_one_answered_true_becomes_
     scripts.add(slave, "ha_propose_master", "TRUE\n")
     runtime.once(slave)
     with ctx.store.read() as conn:
-        assert context.master(conn) == slave
+        assert records.master(conn) == slave
         names = [r["name"] for r in conn.execute("SELECT name FROM message")]
     assert names == ["HA_POOL_MASTER_CHANGED"]
 
@@ -107,7 +105,7 @@ def test_a_slave_answered_false_leaves_the_master_alone(pool):
     scripts.add(slave, "ha_propose_master", "FALSE\n")
     runtime.once(slave)
     with ctx.store.read() as conn:
-        assert context.master(conn) == master
+        assert records.master(conn) == master
 
 
 def test_a_slave_that_sees_the_master_live_and_flagged_does_nothing(pool):
@@ -160,14 +158,14 @@ def test_a_monitor_thread_survives_an_unexpected_error_and_stops_on_14(pool, mon
 def test_restart_makes_every_host_not_live_until_it_rejoins(pool, monkeypatch):
     """``on_server_restart``: start retried (here 12, then 15: already running), the master proposes."""
     ctx, scripts, hosts, runtime = pool
-    monkeypatch.setattr(ha_monitor, "_reattach", lambda ctx, host: None)
+    monkeypatch.setattr(lifecycle, "_reattach", lambda ctx, host: None)
     started = []
     monkeypatch.setattr(runtime, "start_host", started.append)
     for host, _ in hosts:
         scripts.add(host, "ha_start_daemon", returncode=12)
         scripts.add(host, "ha_start_daemon", returncode=15)
     scripts.add(hosts[0][0], "ha_propose_master", "TRUE\n")
-    ha_monitor.restart(ctx, runtime, retry=0.01)
+    lifecycle.restart(ctx, runtime, retry=0.01)
     assert not any(live_of(ctx, h) for h, _ in hosts)
     for _ in range(200):
         if len(started) == 2:

@@ -6,7 +6,7 @@ import xmlrpc.client
 import pytest
 
 from sm_clusterstack import runner, stacks
-from sm_clusterstack.kit import driver_badinput, driver_pool, driver_static, stack_probe, stack_static
+from sm_clusterstack.kit import driver_badinput, driver_pool, driver_static, stack_static
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.smapi import driverinfo
 
@@ -114,15 +114,6 @@ def test_supported_srs_verdict(tmp_path, content, outcome):
 def test_invalid_stack_name_fails():
     assert stack_static.check_name("/root/-bad")[0] == res.FAIL
     assert stack_static.check_name("/root/corosync/")[0] == res.PASS
-
-
-@pytest.mark.parametrize("stdout,reads", [
-    ("TRUE", "TRUE"), ("TRUE\n", "TRUE"), ("TRUE\n\n", ""), (" TRUE", ""), ("true\n", ""),
-    ("FALSE\n", "FALSE"), ("", ""),
-])
-def test_propose_master_is_read_as_xapi_reads_it(stdout, reads):
-    """xapi_ha.ml propose_master: String.rtrim result = "TRUE" (rtrim drops one trailing newline)."""
-    assert stack_probe.proposes(stdout) == reads
 
 
 @pytest.mark.parametrize("faults,says", [

@@ -14,7 +14,11 @@ LAYERS = [
     ("sm_clusterstack.digits", 0), ("sm_clusterstack.logsetup", 0), ("sm_clusterstack.constraints", 1),
     ("sm_clusterstack.config", 2), ("sm_clusterstack.explain", 2),
     ("sm_clusterstack.stacks", 2), ("sm_clusterstack.smapi", 2), ("sm_clusterstack.corostack", 3),
-    ("sm_clusterstack.xapi", 4), ("sm_clusterstack.kit", 5), ("sm_clusterstack.cli", 6),
+    # the shim's own floors: the store, then the wire, running things on hosts, HA, the XenAPI classes,
+    # and the service that wires them (xapi.service, xapi.recovery) on top
+    ("sm_clusterstack.xapi.db", 4.0), ("sm_clusterstack.xapi.rpc", 4.1), ("sm_clusterstack.xapi.hosts", 4.2),
+    ("sm_clusterstack.xapi.ha", 4.3), ("sm_clusterstack.xapi.methods", 4.4), ("sm_clusterstack.xapi", 4.5),
+    ("sm_clusterstack.kit", 5), ("sm_clusterstack.cli", 6),
     ("sm_clusterstack", 0),
 ]
 
@@ -60,3 +64,77 @@ def test_constraints_imports_nothing_but_errors_and_stdlib():
     path = os.path.join(PACKAGE_DIR, "constraints.py")
     ours = {n for n in imported(path) if n.startswith("sm_clusterstack")}
     assert ours <= {"sm_clusterstack", "sm_clusterstack.errors", "sm_clusterstack.errors.XenAPIError"}
+
+
+def module_names():
+    return {module for module, _path in modules()}
+
+
+def import_graph():
+    """module -> the modules of the package it imports (``from p import m`` counts as ``p.m`` when m is one)."""
+    known = module_names()
+    graph = {}
+    for module, path in modules():
+        edges = set()
+        for name in imported(path):
+            if name in known and name != module:
+                edges.add(name)
+        # "from p import m" also yields "p": keep "p" only when nothing more precise was named
+        graph[module] = {e for e in edges if not any(o.startswith(e + ".") for o in edges)}
+    return graph
+
+
+def circles(graph):
+    """Every strongly connected set of two or more modules (Tarjan's algorithm, iteratively)."""
+    index, low, on_stack, stack, found, counter = {}, {}, set(), [], [], [0]
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter[0]
+        counter[0] += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter[0]
+                    counter[0] += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    assert circles(import_graph()) == []
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_shim_floors_are_ordered_as_the_design_says():
+    order = ["sm_clusterstack.xapi.db.store", "sm_clusterstack.xapi.rpc.dispatch", "sm_clusterstack.xapi.hosts.plug",
+             "sm_clusterstack.xapi.ha.enable", "sm_clusterstack.xapi.methods.pool", "sm_clusterstack.xapi.service"]
+    assert [layer_of(m) for m in order] == sorted(layer_of(m) for m in order)
+    assert len({layer_of(m) for m in order}) == len(order)

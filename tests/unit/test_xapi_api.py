@@ -8,6 +8,7 @@ from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.rpc import sessions
 from sm_clusterstack.xapi.db import store
+from sm_clusterstack.xapi.db import records
 
 
 def call(ctx, name, *params):
@@ -74,7 +75,7 @@ def add_sr(conn, sr_type, state):
     sr = store.new_ref()
     store.insert(conn, "SR", {"ref": sr, "uuid": store.new_uuid(), "type": sr_type, "name_label": sr_type,
                               "name_description": "", "content_type": "", "shared": True})
-    host = context.master(conn)
+    host = records.master(conn)
     store.insert(conn, "PBD", {"ref": store.new_ref(), "uuid": store.new_uuid(), "host": host, "SR": sr,
                                "sr_type": sr_type, "state": state, "active": state != plug.DETACHED})
     return sr

@@ -3,12 +3,12 @@
 import pytest
 
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.methods import pbd as m_pbd
 from sm_clusterstack.xapi.methods import sr as m_sr
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi import recovery
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 
 def add_sr(ctx, sr_type="lvm"):
@@ -16,13 +16,13 @@ def add_sr(ctx, sr_type="lvm"):
     ref = store_mod.new_ref()
     with ctx.store.write() as conn:
         store_mod.insert(conn, "SR", m_sr._sr_row(ref, store_mod.new_uuid(), "sr", "", sr_type, "user", True, {}))
-        pbd = m_pbd.create_in(conn, context.master(conn), ref, {})
+        pbd = m_pbd.create_in(conn, records.master(conn), ref, {})
     return ref, pbd
 
 
 def set_plan(ctx, plan):
     with ctx.store.write() as conn:
-        store_mod.update(conn, "pool", context.pool_row(conn)["ref"], ha_plan=plan)
+        store_mod.update(conn, "pool", records.pool_row(conn)["ref"], ha_plan=plan)
 
 
 def test_no_plug_reservation_fits_between_forget_check_and_delete(ctx, monkeypatch):

@@ -9,6 +9,7 @@ from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import schema
 from sm_clusterstack.xapi.db import store
+from sm_clusterstack.xapi.db import records
 
 
 def old_store(path):
@@ -44,7 +45,7 @@ def test_upgrade_keeps_a_stack_already_recorded(tmp_path):
         conn.execute("UPDATE pool SET ha_cluster_stack = 'corosync'")
     db.close()
     with store.Store(str(tmp_path)).read() as conn:
-        assert context.pool_row(conn)["ha_cluster_stack"] == "corosync"
+        assert records.pool_row(conn)["ha_cluster_stack"] == "corosync"
 
 
 def test_new_store_is_latest_in_wal_mode_and_sound(tmp_path):
@@ -106,4 +107,4 @@ def test_write_rolls_back_on_error(tmp_path):
             conn.execute("UPDATE pool SET name_label = 'changed'")
             raise RuntimeError("boom")
     with db.read() as conn:
-        assert context.pool_row(conn)["name_label"] == ""
+        assert records.pool_row(conn)["name_label"] == ""

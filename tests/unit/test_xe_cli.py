@@ -6,8 +6,10 @@ Each test names the upstream function it follows (xapi-project/xen-api,
 
 import pytest
 
-from sm_clusterstack.cli import xe, xe_classes, xe_commands, xe_connect, xe_errors, xe_help, xe_records, xe_select
-from sm_clusterstack.cli.xe_errors import ClientError, CliFailure, UsageError
+from sm_clusterstack.cli.xe import classes as xe_classes, commands as xe_commands, connect as xe_connect
+from sm_clusterstack.cli.xe import errors as xe_errors, help as xe_help, main as xe, records as xe_records
+from sm_clusterstack.cli.xe import select as xe_select
+from sm_clusterstack.cli.xe.errors import ClientError, CliFailure, UsageError
 
 PBDS = {
     "OpaqueRef:p1": {"uuid": "u-p1", "host": "OpaqueRef:h1", "SR": "OpaqueRef:s1", "currently_attached": True,

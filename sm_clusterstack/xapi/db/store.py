@@ -86,6 +86,17 @@ def loads(text: str) -> typing.Any:
     return json.loads(text) if text else None
 
 
+@contextlib.contextmanager
+def read_only(path: str, timeout: float = BUSY_TIMEOUT) -> typing.Iterator[sqlite3.Connection]:
+    """A read-only connection to the store file at ``path`` (no migration, no lock taken for writing)."""
+    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=timeout)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 class Store(object):
     """The pool database in ``state_dir``; migrated to the latest schema on open."""
 
@@ -133,6 +144,16 @@ class Store(object):
         """A connection inside the pool-wide write transaction; commits on success."""
         with self._transaction("BEGIN IMMEDIATE") as conn:
             yield conn
+
+    @contextlib.contextmanager
+    def check_only(self) -> typing.Iterator[sqlite3.Connection]:
+        """A connection holding the pool-wide write lock, rolled back at the end: a check, never a change."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+        finally:
+            self._release(conn)
 
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> typing.Iterator[sqlite3.Connection]:

@@ -15,10 +15,10 @@ from sm_clusterstack import constraints, errors, stacks
 from sm_clusterstack.digits import is_digits
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import xhadconf
-from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 HA_BLOCK = 4096
 STATEFILE_SIZE = HA_BLOCK + 64 * HA_BLOCK  # xha_statefile.ml minimum_statefile_size: 266,240 bytes
@@ -64,12 +64,12 @@ def base_timeout(configuration: typing.Dict[str, str], pool_other_config: typing
 def check(conn, ctx, heartbeat_srs: typing.List[str], configuration: typing.Dict[str, str],
           cluster_stack: str = "") -> Choice:
     """The checks of enable_ha, in xapi's order; the Choice, or the first error."""
-    pool = context.pool_row(conn)
+    pool = records.pool_row(conn)
     if pool["ha_enabled"]:
         raise XenAPIError(errors.HA_IS_ENABLED)
     for ref in heartbeat_srs:
         model.check_ref(conn, "SR", ref)
-    hosts = [r["ref"] for r in conn.execute("SELECT ref FROM host ORDER BY ref")]
+    hosts = records.host_refs(conn)
     _check_hosts(conn, hosts)
     t = base_timeout(configuration, _map(pool["other_config"]))
     stack = constraints.choose_stack(plug.active_constrained(conn), stacks.installed_stacks(ctx.stack_root),
@@ -86,32 +86,25 @@ def check(conn, ctx, heartbeat_srs: typing.List[str], configuration: typing.Dict
 
 def _check_hosts(conn, hosts: typing.List[str]) -> None:
     for host in hosts:
-        live = conn.execute("SELECT live FROM host_metrics WHERE host = ?", (host,)).fetchone()
-        if not (live and live[0]):
+        if not records.is_live(conn, host):
             raise XenAPIError(errors.HOST_OFFLINE, host)
     for host in hosts:
-        if management_pif(conn, host) is None:
-            name = conn.execute("SELECT hostname FROM host WHERE ref = ?", (host,)).fetchone()[0]
+        if records.management_pif(conn, host) is None:
+            name = store_mod.row(conn, "host", host)["hostname"]
             raise XenAPIError(errors.INTERNAL_ERROR, "Cannot enable HA on host %s: there is no management "
                                                      "interface for heartbeating" % name)
-
-
-def management_pif(conn, host: str):
-    """The management PIF row of ``host``, or None."""
-    return conn.execute("SELECT * FROM PIF WHERE host = ? AND management = 1 ORDER BY ref", (host,)).fetchone()
 
 
 def check_sr(conn, sr: str, hosts: typing.List[str],
              supported: typing.Optional[typing.List[str]]) -> typing.Tuple[typing.Optional[str], typing.Optional[str]]:
     """``check_sr_can_host_statefile`` + the redo-log fit: the (statefile, metadata) VDIs to reuse."""
-    pbds = conn.execute("SELECT host, state FROM PBD WHERE SR = ?", (sr,)).fetchall()
+    pbds = records.pbds_master_first(conn, sr)
     if {p["host"] for p in pbds} < set(hosts) or any(p["state"] not in model.ATTACHED_STATES for p in pbds):
         raise XenAPIError(errors.SR_NO_PBDS, sr)
     row = model.check_ref(conn, "SR", sr)
-    constraints.check_statefile_srs([constraints.SR(sr, row["type"], plug.required_of(conn, row["type"]))],
+    constraints.check_statefile_srs([constraints.SR(sr, row["type"], records.required_of(conn, row["type"]))],
                                     supported)
-    sm = conn.execute("SELECT features FROM SM WHERE type = ?", (row["type"],)).fetchone()
-    features = _map(sm["features"]) if sm is not None else {}
+    features = records.sm_features(conn, row["type"])
     if not any(f in features for f in OFFLINE_ATTACH):
         raise XenAPIError(errors.SR_OPERATION_NOT_SUPPORTED, sr)
     return (_fits(conn, row, STATEFILE_TYPE, STATEFILE_SIZE), _fits(conn, row, METADATA_TYPE, METADATA_SIZE))
@@ -119,10 +112,9 @@ def check_sr(conn, sr: str, hosts: typing.List[str],
 
 def _fits(conn, sr_row, vdi_type: str, minimum: int) -> typing.Optional[str]:
     """``ha_fits_sr``: an existing VDI of ``vdi_type`` big enough, or None when there is room for new ones."""
-    found = conn.execute("SELECT ref FROM VDI WHERE SR = ? AND type = ? AND virtual_size >= ? AND location != '' "
-                         "ORDER BY ref", (sr_row["ref"], vdi_type, minimum)).fetchone()
+    found = records.reusable_vdi(conn, sr_row["ref"], vdi_type, minimum)
     if found is not None:
-        return found[0]
+        return found
     if sr_row["physical_size"] - sr_row["physical_utilisation"] < MINIMUM_SR_SIZE:
         raise XenAPIError(errors.SR_SOURCE_SPACE_INSUFFICIENT, sr_row["ref"])
     return None
@@ -130,7 +122,7 @@ def _fits(conn, sr_row, vdi_type: str, minimum: int) -> typing.Optional[str]:
 
 def _any_eligible(conn, hosts, supported):
     """``list_srs_which_can_host_statefile``: the first SR that passes, else CANNOT_CREATE_STATE_FILE."""
-    for (sr,) in conn.execute("SELECT ref FROM SR ORDER BY ref").fetchall():
+    for sr in records.sr_refs(conn):
         try:
             return sr, check_sr(conn, sr, hosts, supported)
         except XenAPIError:

@@ -9,9 +9,8 @@ a slave's, a master that is not live and flagged makes that slave run
 ``ha_propose_master`` (``on_master_failure``); the one answered TRUE becomes
 ``pool.master``.  Each host's warnings that turn on become pool messages.
 Exit 14 or a liveset that does not parse stops that host's monitor, logged,
-as xapi's monitor thread stops.  ``restart`` is ``on_server_restart``: with
-HA armed, every host's ``ha_start_daemon`` is retried until it joins, the
-master proposes, then the monitors start.
+as xapi's monitor thread stops.  A host's restart, rejoin, clean
+shutdown and boot are ``lifecycle``'s.
 """
 
 import logging
@@ -19,19 +18,15 @@ import threading
 import time
 import typing
 
-from sm_clusterstack import errors
-from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import liveset as liveset_mod
-from sm_clusterstack.stacks import mtc
-from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 DEFAULT_INTERVAL = 20.0  # Xapi_globs.ha_monitor_interval
 RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
-REBOOT_WAIT = 120  # monitor rounds a fenced sandboxed host waits for the master to see it dead
-REBOOT_ROUNDS = 5  # monitor rounds a sandboxed host's reboot takes
 # Api_messages names of the per-host warnings (name, priority)
 WARNING_MESSAGES = {
     "statefile_lost": ("HA_STATEFILE_LOST", 2),
@@ -54,7 +49,8 @@ def add_message(ctx, name: str, priority: int, cls: str, obj_uuid: str, body: st
 class Runtime(object):
     """The monitor threads of one shim, and the lock that makes master changes one at a time."""
 
-    def __init__(self, ctx, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(self, ctx, interval: float = DEFAULT_INTERVAL,
+                 on_fenced: typing.Optional[typing.Callable[[typing.Any, "Runtime", str], None]] = None) -> None:
         self.ctx = ctx
         self.interval = interval
         self.threads = {}  # type: typing.Dict[str, threading.Thread]
@@ -63,6 +59,7 @@ class Runtime(object):
         self.lock = threading.Lock()
         self.master_lock = threading.Lock()
         self.down = set()  # type: typing.Set[str]  # hosts shut down cleanly: never marked live
+        self.on_fenced = on_fenced  # (ctx, runtime, host): a sandboxed host fenced (lifecycle.reboot_fenced)
 
     def start_host(self, host: str) -> None:
         """Start the monitor of ``host`` (no-op when it runs)."""
@@ -111,37 +108,28 @@ class Runtime(object):
                 LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
 
     def _after_stop(self, host: str, why: "_Stop", stop: threading.Event) -> None:
-        """A host whose daemon is gone while HA is on has fenced (or crashed): it reboots and rejoins.
+        """A host whose daemon is gone while HA is on has fenced (or crashed): ``on_fenced`` reboots it.
 
         On a real host the fence is a reboot, after which xapi starts and
         retries ``ha_start_daemon`` (``on_server_restart``).  A sandboxed
-        host does not reboot by itself, so the shim plays that reboot: once
-        the master has seen the host dead (or after ``REBOOT_WAIT`` rounds),
-        and a reboot's time later, the host boots.
+        host does not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
+        plays that reboot.
         """
         if not why.daemon_gone or stop.is_set() or host in self.down or not self.ctx.sandboxes:
             return
-        if not _ha_enabled(self.ctx):
+        if self.on_fenced is None or not ha_enabled(self.ctx):
             return
         LOG.warning("host %s: its HA daemon is gone with HA on (fenced): it will boot again", _uuid(self.ctx, host))
         with self.lock:
             self.threads.pop(host, None)
             self.stops.pop(host, None)
-        threading.Thread(target=self._reboot, args=(host,), name="ha-reboot-" + host[-8:], daemon=True).start()
-
-    def _reboot(self, host: str) -> None:
-        for _ in range(REBOOT_WAIT):
-            if not _is_live(self.ctx, host):
-                break
-            time.sleep(self.interval)
-        time.sleep(self.interval * REBOOT_ROUNDS)  # the reboot itself
-        if _ha_enabled(self.ctx) and host not in self.down:
-            boot(self.ctx, self, host)
+        threading.Thread(target=self.on_fenced, args=(self.ctx, self, host), name="ha-reboot-" + host[-8:],
+                         daemon=True).start()
 
     def once(self, host: str) -> None:
         """One round of ``host``'s monitor: query, warnings, then the master's or a slave's part."""
         with self.ctx.store.read() as conn:
-            pool = context.pool_row(conn)
+            pool = records.pool_row(conn)
             if not pool["ha_enabled"]:
                 raise _Stop("HA is not enabled")
             stack, master = pool["ha_cluster_stack"], pool["master"]
@@ -163,7 +151,7 @@ class Runtime(object):
 
     def _process_on_slave(self, host: str, stack: str, master: str, found: liveset_mod.Liveset) -> None:
         """``process_liveset_on_slave``: a master not live or not flagged means ``on_master_failure``."""
-        seen = _entry(found, _uuid(self.ctx, master))
+        seen = found.find(_uuid(self.ctx, master))
         if seen is not None and seen.liveness and seen.master:
             return
         LOG.warning("host %s: the liveset says master %s is gone", _uuid(self.ctx, host), _uuid(self.ctx, master))
@@ -173,14 +161,18 @@ class Runtime(object):
         """Propose ``host`` as master; on TRUE it becomes ``pool.master`` (one change at a time)."""
         with self.master_lock:
             with self.ctx.store.read() as conn:
-                if context.master(conn) != old_master:
+                if records.master(conn) != old_master:
                     return  # another survivor took over meanwhile
-            answer = onhost.run_script(self.ctx, host, stack, "ha_propose_master").stdout.strip()
-            if answer != "TRUE":
-                LOG.info("host %s: ha_propose_master answered %r", _uuid(self.ctx, host), answer[:32])
+            try:
+                proposed = onhost.stack_on(self.ctx, host, stack).propose_master()
+            except onhost.InvalidAnswer as e:  # xapi reads anything but TRUE as "no"
+                LOG.warning("host %s: %s", _uuid(self.ctx, host), e)
+                return
+            if not proposed:
+                LOG.info("host %s: ha_propose_master answered FALSE", _uuid(self.ctx, host))
                 return
             with self.ctx.store.write() as conn:
-                store_mod.update(conn, "pool", context.pool_row(conn)["ref"], master=host)
+                store_mod.update(conn, "pool", records.pool_row(conn)["ref"], master=host)
         add_message(self.ctx, "HA_POOL_MASTER_CHANGED", 4, "Pool", _pool_uuid(self.ctx),
                     "host %s took over as master from %s" % (_uuid(self.ctx, host), _uuid(self.ctx, old_master)))
 
@@ -196,15 +188,13 @@ class _Stop(Exception):
 def query(ctx, host: str, stack: str) -> liveset_mod.Liveset:
     """The host's liveset; _Stop on exit 14 or one that does not parse."""
     try:
-        text = onhost.run_script(ctx, host, stack, "ha_query_liveset").stdout
-    except onhost.ScriptFailed as e:
-        if e.returncode == mtc.DAEMON_IS_NOT_PRESENT:
-            raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True)
-        raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,))
-    try:
-        return liveset_mod.parse(text)
-    except Exception as e:  # xmlsafe.XMLFormatError, and anything else the model refuses
+        return onhost.stack_on(ctx, host, stack).query_liveset()
+    except onhost.DaemonAbsent:
+        raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True)
+    except onhost.InvalidAnswer as e:
         raise _Stop("the liveset does not parse: %s" % e)
+    except XenAPIError as e:
+        raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,))
 
 
 def process_on_master(ctx, found: liveset_mod.Liveset, down: typing.AbstractSet[str] = frozenset()) -> None:
@@ -214,19 +204,16 @@ def process_on_master(ctx, found: liveset_mod.Liveset, down: typing.AbstractSet[
     """
     now = time.time()
     with ctx.store.write() as conn:
-        statefiles = store_mod.loads(context.pool_row(conn)["ha_statefiles"]) or []
-        for row in conn.execute("SELECT ref, uuid FROM host").fetchall():
-            seen = _entry(found, row["uuid"])
+        statefiles = store_mod.loads(records.pool_row(conn)["ha_statefiles"]) or []
+        for row in records.hosts(conn):
+            seen = found.find(row["uuid"])
             live = bool(seen is not None and seen.liveness) and row["ref"] not in down
-            conn.execute("UPDATE host_metrics SET live = ?, last_updated = ? WHERE host = ?",
-                         (live, now, row["ref"]))
+            records.set_live(conn, row["ref"], live, now)
             access = bool(seen is not None and seen.statefile_access)
-            conn.execute("UPDATE host SET ha_statefiles = ? WHERE ref = ?",
-                         (store_mod.dumps(statefiles if access else []), row["ref"]))
+            records.set_host_statefiles(conn, statefiles if access else [], row["ref"])
             peers = _peers(found, row["uuid"])
             if peers is not None:
-                conn.execute("UPDATE host SET ha_network_peers = ? WHERE ref = ?",
-                             (store_mod.dumps(peers), row["ref"]))
+                records.set_network_peers(conn, row["ref"], peers)
 
 
 def _peers(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[typing.List[str]]:
@@ -242,16 +229,9 @@ def _peers(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[typing
     return list(raw.get("heartbeat_active_list_on_heartbeat", []))
 
 
-def _entry(found: liveset_mod.Liveset, host_uuid: str) -> typing.Optional[liveset_mod.LivesetHost]:
-    try:
-        return found.host(host_uuid)
-    except KeyError:
-        return None
-
-
 def _hosts(ctx) -> typing.List[str]:
     with ctx.store.read() as conn:
-        return [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")]
+        return records.host_refs(conn)
 
 
 def _uuid(ctx, host: str) -> str:
@@ -262,141 +242,14 @@ def _uuid(ctx, host: str) -> str:
 
 def _pool_uuid(ctx) -> str:
     with ctx.store.read() as conn:
-        return context.pool_row(conn)["uuid"]
+        return records.pool_row(conn)["uuid"]
 
 
-def set_live(ctx, host: str, live: bool) -> None:
-    """Record ``host``'s liveness (a host not rejoined, a host shut down cleanly)."""
-    with ctx.store.write() as conn:
-        conn.execute("UPDATE host_metrics SET live = ?, last_updated = ? WHERE host = ?", (live, time.time(), host))
-
-
-def restart(ctx, runtime: Runtime, retry: float = RESTART_RETRY) -> None:
-    """``on_server_restart`` with HA armed: join every host (retried), the master proposes, monitors start."""
+def ha_enabled(ctx) -> bool:
     with ctx.store.read() as conn:
-        pool = context.pool_row(conn)
-        stack, master = pool["ha_cluster_stack"], pool["master"]
-        hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")]
-    if not pool["ha_enabled"]:
-        for host in hosts:  # issue 14: a restart that killed a rejoin, then finished a disable, left them offline
-            set_live(ctx, host, True)  # with HA off, a host is live while it runs (xapi: its heartbeat)
-        return
-    for host in hosts:
-        set_live(ctx, host, False)  # not live until its liveset says so
-    threads = [threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, host == master, retry),
-                                name="ha-rejoin-" + host[-8:], daemon=True) for host in hosts]
-    for thread in threads:
-        thread.start()
+        return bool(records.pool_row(conn)["ha_enabled"])
 
 
-def _reattach(ctx, host: str) -> None:
-    """Attach the statefile and metadata VDIs again, as static-vdis does at boot (drivers make it idempotent)."""
-    from sm_clusterstack.xapi.ha import steps as ha_steps
-    with ctx.store.read() as conn:
-        pool = context.pool_row(conn)
-        vdis = (store_mod.loads(pool["ha_statefiles"]) or []) + [
-            v for v in [(store_mod.loads(pool["other_config"]) or {}).get("ha-metadata-vdi")] if v]
-    for vdi in vdis:
-        try:
-            ha_steps.attach_on(ctx, host, vdi, in_plan=False)
-        except XenAPIError as e:
-            LOG.error("host %s: attaching HA VDI %s at boot failed: %s", _uuid(ctx, host), vdi, e)
-
-
-def _rejoin(ctx, runtime: Runtime, host: str, stack: str, is_master: bool, retry: float) -> None:
-    _reattach(ctx, host)
-    while True:
-        outcome = start_daemon_once(ctx, host, stack)
-        if outcome == "joined":
-            break
-        if outcome == "disarmed":
-            return
-        LOG.error("host %s: ha_start_daemon failed (%s): will retry in %.0f s", _uuid(ctx, host), outcome, retry)
-        time.sleep(retry)
-    if is_master:
-        try:
-            onhost.run_script(ctx, host, stack, "ha_propose_master")
-        except XenAPIError as e:
-            LOG.error("master %s: ha_propose_master after restart failed: %s", _uuid(ctx, host), e)
-    runtime.start_host(host)
-
-
-def start_daemon_once(ctx, host: str, stack: str) -> str:
-    """One ``ha_start_daemon`` of ``on_server_restart``: joined, disarmed (11, or 8 with HA off), or the error."""
-    try:
-        onhost.run_script(ctx, host, stack, "ha_start_daemon")
-        return "joined"
-    except onhost.ScriptFailed as e:
-        if e.returncode == mtc.DAEMON_IS_PRESENT:
-            return "joined"
-        if e.returncode == mtc.INVALID_POOL_STATE:
-            LOG.warning("host %s: the pool state is invalid: disarming HA locally", _uuid(ctx, host))
-            return "disarmed"
-        if e.returncode == mtc.CAN_NOT_ACCESS_STATEFILE and not _ha_enabled(ctx):
-            return "disarmed"
-        return str(e)
-    except XenAPIError as e:
-        return str(e)
-
-
-def _is_live(ctx, host: str) -> bool:
-    with ctx.store.read() as conn:
-        found = conn.execute("SELECT live FROM host_metrics WHERE host = ?", (host,)).fetchone()
-    return bool(found and found[0])
-
-
-def _ha_enabled(ctx) -> bool:
-    with ctx.store.read() as conn:
-        return bool(context.pool_row(conn)["ha_enabled"])
-
-
-class LostStatefile(XenAPIError):
-    """HA_LOST_STATEFILE; ``daemon_gone``: because the host has no daemon at all (it fenced)."""
-
-    def __init__(self, daemon_gone: bool) -> None:
-        super(LostStatefile, self).__init__(errors.HA_LOST_STATEFILE)
-        self.daemon_gone = daemon_gone
-
-
-def check_statefile_access(ctx, host: str, stack: str) -> None:
-    """``assert_have_statefile_access``: HA_LOST_STATEFILE unless ``host`` sees the statefile."""
-    try:
-        seen = _entry(query(ctx, host, stack), _uuid(ctx, host))
-    except _Stop as e:
-        raise LostStatefile(e.daemon_gone)
-    if seen is None or not seen.statefile_access:
-        raise LostStatefile(False)
-
-
-def clean_shutdown(ctx, runtime: Runtime, host: str) -> None:
-    """``before_clean_shutdown_or_reboot``: statefile access, disarm, stop, ``ha_set_excluded``; not live."""
-    with ctx.store.read() as conn:
-        pool = context.pool_row(conn)
-        enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
-    if enabled:
-        check_statefile_access(ctx, host, stack)
-        runtime.stop_host(host)
-        runtime.down.add(host)
-        for script in ("ha_disarm_fencing", "ha_stop_daemon"):
-            try:
-                onhost.run_script(ctx, host, stack, script)
-            except onhost.ScriptFailed as e:
-                if e.returncode != mtc.DAEMON_IS_NOT_PRESENT:  # 14: nothing to disarm or stop
-                    raise
-        onhost.run_script(ctx, host, stack, "ha_set_excluded")
-    runtime.down.add(host)
-    set_live(ctx, host, False)
-    LOG.info("host %s shut down cleanly", _uuid(ctx, host))
-
-
-def boot(ctx, runtime: Runtime, host: str, retry: float = RESTART_RETRY) -> None:
-    """A host's "boot": with HA armed its daemon starts again (retried) and rejoins; its monitor restarts."""
-    with ctx.store.read() as conn:
-        pool = context.pool_row(conn)
-        enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
-    runtime.down.discard(host)
-    if not enabled:
-        set_live(ctx, host, True)
-        return
-    threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, False, retry), name="ha-boot-" + host[-8:],
-                     daemon=True).start()
+def host_uuid(ctx, host: str) -> str:
+    """``host``'s uuid (its ref when it is gone), for the log."""
+    return _uuid(ctx, host)

@@ -19,12 +19,12 @@ import typing
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import xhadconf
-from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.hosts import drivers
 from sm_clusterstack.xapi.ha import checks as ha_checks
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xmlsafe import XMLFormatError
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 CONF_PATH = xhadconf.DEFAULT_PATH
@@ -33,51 +33,40 @@ VDIS = ((ha_checks.STATEFILE_TYPE, ha_checks.STATEFILE_SIZE, "Statefile for HA",
         (ha_checks.METADATA_TYPE, ha_checks.METADATA_SIZE, "Metadata for HA", "Used for master failover"))
 
 
-def read_plan(ctx, field: str = "ha_plan") -> typing.Optional[dict]:
-    """The plan in progress (enable's ``ha_plan`` or disable's ``ha_disable_plan``), or None."""
+def read_plan(ctx) -> typing.Optional[records.HAPlan]:
+    """enable_ha's plan in progress, or None."""
     with ctx.store.read() as conn:
-        return store_mod.loads(context.pool_row(conn)[field])
+        return records.ha_plan(conn)
 
 
-def record(ctx, change: typing.Callable[[dict], None], field: str = "ha_plan") -> dict:
-    """Apply ``change`` to the plan in ``field`` and store it, in one write."""
+def record(ctx, change: typing.Callable[[records.HAPlan], None]) -> records.HAPlan:
+    """Apply ``change`` to enable_ha's plan and store it, in one write."""
     with ctx.store.write() as conn:
-        pool = context.pool_row(conn)
-        plan = store_mod.loads(pool[field])
+        plan = records.ha_plan(conn)
         change(plan)
-        store_mod.update(conn, "pool", pool["ref"], **{field: plan})
+        records.set_ha_plan(conn, plan)
     return plan
 
 
-def hosts_master_first(conn) -> typing.List[typing.Any]:
-    """Every host row, the master first."""
-    return conn.execute("SELECT * FROM host ORDER BY host.ref = ? DESC, ref", (context.master(conn),)).fetchall()
-
-
-def _pbd(conn, host: str, sr: str):
-    return conn.execute("SELECT * FROM PBD WHERE host = ? AND SR = ?", (host, sr)).fetchone()
-
-
-def find_or_create_vdis(ctx, plan: dict) -> None:
+def find_or_create_vdis(ctx, plan: records.HAPlan) -> None:
     """Make sure the plan's statefile and metadata VDIs exist, creating those it does not reuse."""
     for (vdi_type, size, name, description), key in zip(VDIS, ("statefile", "metadata")):
-        if not plan.get(key):
+        if not getattr(plan, key):
             plan = _create_vdi(ctx, vdi_type, size, name, description, key)
 
 
-def _create_vdi(ctx, vdi_type: str, size: int, name: str, description: str, key: str) -> dict:
+def _create_vdi(ctx, vdi_type: str, size: int, name: str, description: str, key: str) -> records.HAPlan:
     vdi, uuid = store_mod.new_ref(), store_mod.new_uuid()
     with ctx.store.write() as conn:
-        pool = context.pool_row(conn)
-        plan = store_mod.loads(pool["ha_plan"])
+        plan = records.ha_plan(conn)
         store_mod.insert(conn, "VDI", {
-            "ref": vdi, "uuid": uuid, "SR": plan["heartbeat_sr"], "name_label": name,
+            "ref": vdi, "uuid": uuid, "SR": plan.heartbeat_sr, "name_label": name,
             "name_description": description, "type": vdi_type, "virtual_size": size,
             "sm_config": {"type": "raw"}, "sharable": True})
-        plan[key] = vdi
-        store_mod.update(conn, "pool", pool["ref"], ha_plan=plan)
-        sr, master_pbd = store_mod.row(conn, "SR", plan["heartbeat_sr"]), _pbd(conn, context.master(conn),
-                                                                               plan["heartbeat_sr"])
+        setattr(plan, key, vdi)
+        records.set_ha_plan(conn, plan)
+        sr = store_mod.row(conn, "SR", plan.heartbeat_sr)
+        master_pbd = records.pbd_of(conn, records.master(conn), plan.heartbeat_sr)
     answer = drivers.run_for_pbd(ctx, "vdi_create", master_pbd, sr,
                                  args=[str(size), name, description] + VDI_CREATE_TAIL,
                                  extra={"vdi_sm_config": {"type": "raw"}, "vdi_type": vdi_type, "vdi_uuid": uuid})
@@ -92,7 +81,7 @@ def _record_created(ctx, vdi: str, answer: typing.Any) -> None:
     with ctx.store.write() as conn:
         values = {"location": answer["location"]}
         uuid = answer.get("uuid")
-        if isinstance(uuid, str) and not conn.execute("SELECT 1 FROM VDI WHERE uuid = ?", (uuid,)).fetchone():
+        if isinstance(uuid, str) and not records.vdi_uuid_taken(conn, uuid):
             values["uuid"] = uuid
         store_mod.update(conn, "VDI", vdi, **values)
 
@@ -109,14 +98,13 @@ def attach_on(ctx, host: str, vdi: str, in_plan: bool = True) -> str:
     ``in_plan``: first record in enable's plan that it is attached there (for the disable path).
     """
     if in_plan:
-        record(ctx, lambda p: p["attached_on"].setdefault(vdi, []).append(host)
-               if host not in p["attached_on"].get(vdi, []) else None)
+        record(ctx, lambda p: p.attached_on.setdefault(vdi, []).append(host)
+               if host not in p.attached_on.get(vdi, []) else None)
     with ctx.store.read() as conn:
         vdi_row = store_mod.row(conn, "VDI", vdi)
         sr = store_mod.row(conn, "SR", vdi_row["SR"])
-        pbd = _pbd(conn, host, sr["ref"])
-        features = store_mod.loads(conn.execute("SELECT features FROM SM WHERE type = ?",
-                                                (sr["type"],)).fetchone()[0]) or {}
+        pbd = records.pbd_of(conn, host, sr["ref"])
+        features = records.sm_features(conn, sr["type"])
     if "VDI_GENERATE_CONFIG" in features:
         config = drivers.run_for_pbd(ctx, "vdi_generate_config", pbd, sr, extra=vdi_params(vdi_row))
         if not isinstance(config, str) or not config:
@@ -143,7 +131,7 @@ def detach_on(ctx, host: str, vdi: str, best_effort: bool = False) -> None:
         if vdi_row is None or not vdi_row["location"]:
             return
         sr = store_mod.row(conn, "SR", vdi_row["SR"])
-        pbd = _pbd(conn, host, sr["ref"]) if sr is not None else None
+        pbd = records.pbd_of(conn, host, sr["ref"]) if sr is not None else None
     if pbd is None:
         return
     try:
@@ -154,16 +142,16 @@ def detach_on(ctx, host: str, vdi: str, best_effort: bool = False) -> None:
         LOG.warning("HA: vdi_detach of %s on %s failed: %s", vdi, host, e)
 
 
-def write_conf(ctx, plan: dict, host_row, statefile_path: str) -> None:
+def write_conf(ctx, plan: records.HAPlan, host_row, statefile_path: str) -> None:
     """Write ``/etc/xensource/xhad.conf`` on that host, as ``xapi_ha.ml`` ``write_config_file``."""
     with ctx.store.read() as conn:
         members = [xhadconf.Host(h["uuid"], h["address"])
-                   for h in conn.execute("SELECT uuid, address FROM host ORDER BY ref")]
-        pif = ha_checks.management_pif(conn, host_row["ref"])
+                   for h in records.hosts(conn)]
+        pif = records.management_pif(conn, host_row["ref"])
     try:
         data = xhadconf.XhadConfig(
-            plan["generation"], members, host_row["uuid"], statefile_path,
-            parameters=xhadconf.derive_timeouts(plan["timeout"]),
+            plan.generation, members, host_row["uuid"], statefile_path,
+            parameters=xhadconf.derive_timeouts(plan.timeout),
             heartbeat_interface=pif["bridge"], heartbeat_physical_interface=pif["device"]).to_xml()
     except (XMLFormatError, ValueError) as e:
         raise XenAPIError(errors.HA_CONFIGURATION_INVALID, str(e))
@@ -177,9 +165,8 @@ def forget_unfinished_vdis(ctx) -> int:
     (if it was made) is deleted by that uuid; the row goes either way.
     """
     with ctx.store.read() as conn:
-        rows = conn.execute("SELECT * FROM VDI WHERE location = '' AND type IN (?, ?)",
-                            (ha_checks.STATEFILE_TYPE, ha_checks.METADATA_TYPE)).fetchall()
-        targets = [(row, store_mod.row(conn, "SR", row["SR"]), _pbd(conn, context.master(conn), row["SR"]))
+        rows = records.unlocated_vdis(conn, (ha_checks.STATEFILE_TYPE, ha_checks.METADATA_TYPE))
+        targets = [(row, store_mod.row(conn, "SR", row["SR"]), records.pbd_of(conn, records.master(conn), row["SR"]))
                    for row in rows]
     for row, sr, pbd in targets:
         if sr is not None and pbd is not None:

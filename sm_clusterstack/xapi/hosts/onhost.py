@@ -7,13 +7,14 @@ them on this machine (the one-host pool of a machine that is that host).
 Files xapi writes on a host (xhad.conf) are written through ``host_path``.
 """
 
+import contextlib
 import logging
 import os
 import typing
 
-from sm_clusterstack import errors, hostsandbox, runner, stacks
+from sm_clusterstack import atomicfile, errors, hostsandbox, runner, stacks
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.stacks import mtc, scripts
+from sm_clusterstack.stacks import client, liveset, mtc, scripts
 from sm_clusterstack.xapi.hosts import runs
 from sm_clusterstack.xapi.db import store as store_mod
 
@@ -54,34 +55,111 @@ def write_file(ctx, host: str, path: str, data: bytes, mode: int = 0o600) -> Non
     """Write ``data`` to ``path`` on ``host`` atomically with ``mode``, making its directory."""
     target = host_path(ctx, host, path)
     os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-    fd = os.open(target + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(target + ".tmp", mode)
-    os.rename(target + ".tmp", target)
+    atomicfile.write(target, data, mode=mode)
 
 
-def run_script(ctx, host: str, stack: str, script: str, args: typing.Sequence[str] = ()) -> runner.Result:
-    """Run ``script`` of ``stack`` on ``host`` as xapi does; its Result on exit 0.
+def run_result(ctx, host: str, stack: str, script: str, args: typing.Sequence[str] = ()) -> runner.Result:
+    """Run ``script`` of ``stack`` on ``host`` as xapi does, recorded in ``runs``; its Result, whatever the exit.
 
-    A failure raises ScriptFailed with the XenAPI code xapi would give
-    (``MTC_CODES``), or HA_CONFIGURATION_INVALID for an unsafe stack.
+    HA_CONFIGURATION_INVALID for an unsafe stack (nothing runs then).  The
+    judging of the exit and the output is the stack client's (``HostStack``).
     """
     box = sandbox_of(ctx, host)
     inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack) if box is not None else ""
     try:
         with runs.registered(ctx, store_mod.new_ref(), "%s on %s" % (script, host)):  # issue 14: see runs
             result = scripts.run_script(stacks.stack_dir(ctx.stack_root, stack), script, list(args),
-                                        timeout=ctx.script_timeout, run=runner_for(ctx, host), path_inside=inside)
-    except scripts.StackScriptError as e:
-        if e.result.timed_out:
-            LOG.error("%s on host %s hit the %.0f s safety net and was killed", script, _uuid(ctx, host),
-                      ctx.script_timeout)
-        raise script_error(script, e.returncode, _uuid(ctx, host), e.stderr)
+                                        timeout=ctx.script_timeout, run=runner_for(ctx, host), path_inside=inside,
+                                        check=False)
     except stacks.StackError as e:
         raise XenAPIError(errors.HA_CONFIGURATION_INVALID, str(e))
-    LOG.info("host %s: %s %s: ok", _uuid(ctx, host), script, " ".join(args))
+    if result.timed_out:
+        LOG.error("%s on host %s hit the %.0f s safety net and was killed", script, _uuid(ctx, host),
+                  ctx.script_timeout)
+    elif result.returncode == mtc.SUCCESS:
+        LOG.info("host %s: %s %s: ok", _uuid(ctx, host), script, " ".join(args))
     return result
+
+
+class HostStack(client.StackClient):
+    """The pool's cluster stack on one of its hosts, as the shim calls it (``Xha_scripts`` on that host).
+
+    The stack client judges every answer (exit codes, exit 14 as nothing to
+    do for stop and disarm, the liveset, TRUE/FALSE); each run goes through
+    ``run_result`` (the host's sandbox, ``runs``, the log) and each error
+    becomes the XenAPI error xapi raises: ``ScriptFailed`` (``DaemonAbsent``
+    for exit 14) with the code of ``MTC_CODES``, ``InvalidAnswer`` for
+    output xapi would refuse.
+    """
+
+    def __init__(self, ctx, host: str, stack: str) -> None:
+        super(HostStack, self).__init__(stacks.stack_dir(ctx.stack_root, stack), host=_uuid(ctx, host),
+                                        timeout=ctx.script_timeout)
+        self.ctx, self.ref, self.stack = ctx, host, stack
+
+    def result(self, script: str, args: typing.Sequence[str] = (),
+               timeout: typing.Optional[float] = None) -> runner.Result:
+        return run_result(self.ctx, self.ref, self.stack, script, args)
+
+    def set_pool_state(self, state: str) -> None:
+        with _as_xenapi_errors():
+            super(HostStack, self).set_pool_state(state)
+
+    def start_daemon(self) -> None:
+        with _as_xenapi_errors():
+            super(HostStack, self).start_daemon()
+
+    def stop_daemon(self) -> bool:
+        with _as_xenapi_errors():
+            return super(HostStack, self).stop_daemon()
+
+    def disarm_fencing(self) -> bool:
+        with _as_xenapi_errors():
+            return super(HostStack, self).disarm_fencing()
+
+    def set_excluded(self) -> None:
+        with _as_xenapi_errors():
+            super(HostStack, self).set_excluded()
+
+    def query_liveset(self) -> liveset.Liveset:
+        with _as_xenapi_errors():
+            return super(HostStack, self).query_liveset()
+
+    def propose_master(self) -> bool:
+        with _as_xenapi_errors():
+            return super(HostStack, self).propose_master()
+
+    def liveset_text(self) -> str:
+        """What ``ha_query_liveset`` printed, unparsed (for ``ha status``); ScriptFailed on a failed exit."""
+        with _as_xenapi_errors():
+            return self.call(client.HA_QUERY_LIVESET).stdout
+
+
+def stack_on(ctx, host: str, stack: str) -> HostStack:
+    """The client of ``stack`` on ``host``."""
+    return HostStack(ctx, host, stack)
+
+
+class DaemonAbsent(ScriptFailed):
+    """Exit 14 DAEMON_IS_NOT_PRESENT: the host runs no HA daemon (it never started, left, or fenced)."""
+
+
+class InvalidAnswer(XenAPIError):
+    """A script that exited 0 with output xapi would refuse (INTERNAL_ERROR, as xapi's parse failure)."""
+
+    def __init__(self, error: client.InvalidOutput) -> None:
+        super(InvalidAnswer, self).__init__(errors.INTERNAL_ERROR, str(error))
+        self.script = error.script
+
+
+@contextlib.contextmanager
+def _as_xenapi_errors() -> typing.Iterator[None]:
+    try:
+        yield
+    except client.InvalidOutput as e:
+        raise InvalidAnswer(e)
+    except client.ScriptFailed as e:
+        raise script_error(e.script, e.returncode, e.host, e.stderr)
 
 
 # MTC exit codes -> the XenAPI error xapi raises for them (xapi_host.ml ha_join_liveset).
@@ -98,8 +176,8 @@ def script_error(script: str, returncode: typing.Optional[int], host_uuid: str, 
     code = MTC_CODES.get(returncode, errors.HA_CONFIGURATION_INVALID) if returncode is not None else None
     name = mtc.name_of(returncode) if returncode is not None else "TIMEOUT"
     if code is None or code == errors.HA_CONFIGURATION_INVALID:
-        return ScriptFailed(errors.HA_CONFIGURATION_INVALID, returncode, script, name, host_uuid,
-                            stderr.strip()[-1024:])
+        kind = DaemonAbsent if returncode == mtc.DAEMON_IS_NOT_PRESENT else ScriptFailed
+        return kind(errors.HA_CONFIGURATION_INVALID, returncode, script, name, host_uuid, stderr.strip()[-1024:])
     LOG.warning("host %s: %s failed: %s: %s", host_uuid, script, name, stderr.strip()[-1024:])
     return ScriptFailed(code, returncode)
 

@@ -20,59 +20,47 @@ import typing
 
 from sm_clusterstack import constraints, errors
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.hosts import drivers
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 PLUGGING, ATTACHED, UNPLUGGING, DETACHED = "plugging", "attached", "unplugging", "detached"
 DESTROYING = "destroying"  # SR.destroy runs the driver's sr_delete: no plug, unplug nor destroy meanwhile
 
 
-def required_of(conn: sqlite3.Connection, sr_type: str) -> typing.List[str]:
-    """The required_cluster_stack of SM type ``sr_type`` ([] when none or unknown)."""
-    row = conn.execute("SELECT required_cluster_stack FROM SM WHERE type = ?", (sr_type,)).fetchone()
-    return store_mod.loads(row[0]) if row is not None else []
-
-
 def active_constrained(conn: sqlite3.Connection) -> typing.List[constraints.SR]:
     """One SR per constrained SM type that has a PBD not detached (its lowest ref)."""
     found = []
-    for sm in conn.execute("SELECT type, required_cluster_stack FROM SM "
-                           "WHERE required_cluster_stack != '[]' ORDER BY type").fetchall():
-        row = conn.execute("SELECT SR FROM PBD WHERE sr_type = ? AND active = 1 ORDER BY SR LIMIT 1",
-                           (sm[0],)).fetchone()
-        if row is not None:
-            found.append(constraints.SR(row[0], sm[0], store_mod.loads(sm[1])))
+    for sr_type, required in records.constrained_sm_types(conn):
+        sr = records.first_active_sr_of_type(conn, sr_type)
+        if sr is not None:
+            found.append(constraints.SR(sr, sr_type, required))
     return found
 
 
 def ha_state(conn: sqlite3.Connection) -> typing.Tuple[bool, str]:
     """(HA enabled, its stack); an enable_ha in progress counts as enabled on its stack."""
-    pool = context.pool_row(conn)
-    plan = store_mod.loads(pool["ha_plan"])
-    if plan:
-        return True, plan["stack"]
+    plan = records.ha_plan(conn)
+    if plan is not None:
+        return True, plan.stack
+    pool = records.pool_row(conn)
     return bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
 
 
 def check(conn: sqlite3.Connection, sr_ref: str, sr_type: str) -> None:
     """Raise INCOMPATIBLE_CLUSTER_STACK_ACTIVE if an SR of ``sr_type`` may not attach now."""
-    target = constraints.SR(sr_ref, sr_type, required_of(conn, sr_type))
+    target = constraints.SR(sr_ref, sr_type, records.required_of(conn, sr_type))
     enabled, stack = ha_state(conn)
     constraints.check_plug(target, active_constrained(conn), enabled, stack)
 
 
 def check_pbd(store: store_mod.Store, pbd_ref: str) -> None:
     """The server-side plug check alone, in the write transaction, recording nothing."""
-    conn = store._connect()
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with store.check_only() as conn:
         pbd = model.check_ref(conn, "PBD", pbd_ref)
         check(conn, pbd["SR"], pbd["sr_type"])
-    finally:
-        store._release(conn)
 
 
 def _busy(pbd: sqlite3.Row) -> XenAPIError:
@@ -103,8 +91,7 @@ def finish(ctx, pbd_ref: str, was: str, now: str) -> None:
 
 def set_state(conn: sqlite3.Connection, pbd_ref: str, now: str, was: typing.Optional[str] = None) -> None:
     """Set a PBD's state (and ``active``, its indexed "not detached"), if it is in ``was`` when given."""
-    sql = "UPDATE PBD SET state = ?, active = ? WHERE ref = ?" + (" AND state = ?" if was else "")
-    conn.execute(sql, (now, int(now != DETACHED), pbd_ref) + ((was,) if was else ()))
+    records.set_pbd_state(conn, pbd_ref, now, was, detached=DETACHED)
 
 
 def plug(ctx, pbd_ref: str) -> None:
@@ -170,13 +157,11 @@ def check_not_statefile_sr(conn: sqlite3.Connection, sr_ref: str) -> None:
     While enable_ha runs, its heartbeat SR is protected from its first step,
     before the statefile exists.
     """
-    pool = context.pool_row(conn)
-    plan = store_mod.loads(pool["ha_plan"]) or {}
-    if plan.get("heartbeat_sr") == sr_ref:
+    pool, plan = records.pool_row(conn), records.ha_plan(conn)
+    if plan is not None and plan.heartbeat_sr == sr_ref:
         raise XenAPIError(errors.HA_IS_ENABLED)
-    vdis = list(store_mod.loads(pool["ha_statefiles"]) or []) + list(plan.get("statefiles", []))
+    vdis = list(store_mod.loads(pool["ha_statefiles"]) or [])
     if not (pool["ha_enabled"] or plan) or not vdis:
         return
-    marks = ",".join("?" * len(vdis))
-    if conn.execute("SELECT 1 FROM VDI WHERE SR = ? AND ref IN (%s)" % marks, [sr_ref] + vdis).fetchone():
+    if records.sr_holds_any(conn, sr_ref, vdis):
         raise XenAPIError(errors.HA_IS_ENABLED)

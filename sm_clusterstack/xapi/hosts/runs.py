@@ -25,6 +25,7 @@ import time
 import typing
 
 from sm_clusterstack import runner
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 PROC = "/proc"
@@ -35,18 +36,18 @@ REAP_TIMEOUT = 30.0  # seconds to wait for killed runs to be gone
 def registered(ctx, token: str, what: str) -> typing.Iterator[None]:
     """Record the run ``token`` (``what``: for the log) and every process ``runner.run`` starts inside."""
     with ctx.store.write() as conn:
-        conn.execute("INSERT INTO run (token, what, started) VALUES (?, ?, ?)", (token, what[:256], time.time()))
+        records.add_run(conn, token, what[:256], time.time())
     try:
         with runner.observe_spawns(lambda pgid: _record_group(ctx, token, pgid)):
             yield
     finally:
         with ctx.store.write() as conn:
-            conn.execute("DELETE FROM run WHERE token = ?", (token,))
+            records.remove_run(conn, token)
 
 
 def _record_group(ctx, token: str, pgid: int) -> None:
     with ctx.store.write() as conn:
-        conn.execute("UPDATE run SET pgid = ?, leader_start = ? WHERE token = ?", (pgid, start_time(pgid), token))
+        records.set_run_leader(conn, token, pgid, start_time(pgid))
 
 
 def start_time(pid: int) -> typing.Optional[int]:
@@ -94,16 +95,16 @@ def orphan_groups(records: typing.List[typing.Any]) -> typing.Set[int]:
 def end_orphans(ctx) -> int:
     """Kill and reap the runs a dead instance left (see the module's text); how many groups there were."""
     with ctx.store.read() as conn:
-        records = conn.execute("SELECT * FROM run").fetchall()
-    if not records:
+        left = records.runs(conn)
+    if not left:
         return 0
-    groups = orphan_groups(records)
+    groups = orphan_groups(left)
     for pgid in sorted(groups):
         LOG.warning("killing process group %d, left running by the previous instance", pgid)
         _kill(pgid)
-    _reap(groups, records)
+    _reap(groups, left)
     with ctx.store.write() as conn:
-        conn.execute("DELETE FROM run")
+        records.clear_runs(conn)
     return len(groups)
 
 

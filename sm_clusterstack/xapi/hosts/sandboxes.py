@@ -17,6 +17,7 @@ import sys
 import typing
 
 from sm_clusterstack import hostsandbox
+from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
 
@@ -37,7 +38,7 @@ def setup(ctx, hosts: int, prefix: str = "") -> hostsandbox.SandboxPool:
     pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root)
     try:
         with ctx.store.write() as conn:
-            rows = conn.execute("SELECT * FROM host ORDER BY rowid").fetchall()  # creation order: host1 first
+            rows = records.hosts_in_creation_order(conn)  # host1 first
             if len(rows) != hosts:
                 raise hostsandbox.SandboxError("the pool has %d hosts, not %d" % (len(rows), hosts))
             for row, box in zip(rows, pool.hosts):
@@ -56,7 +57,7 @@ def _record_host(conn, row, box: hostsandbox.HostSandbox) -> None:
     other = store_mod.loads(row["other_config"]) or {}
     other["sandbox-netns"] = box.netns
     store_mod.update(conn, "host", row["ref"], address=box.address, other_config=other)
-    pif = conn.execute("SELECT ref FROM PIF WHERE host = ? AND management = 1", (row["ref"],)).fetchone()
+    pif = records.management_pif(conn, row["ref"])
     values = {"device": box.device, "bridge": box.bridge, "IP": box.address, "netmask": hostsandbox.NETMASK,
               "management": True, "currently_attached": True}
     if pif is None:

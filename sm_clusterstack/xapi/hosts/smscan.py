@@ -19,6 +19,7 @@ from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import caller, driverinfo
 from sm_clusterstack.smapi.driverinfo import DriverInfoError
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 INFO_TIMEOUT = 60.0  # seconds
@@ -87,9 +88,9 @@ def scan(ctx) -> typing.List[str]:
         except (XenAPIError, DriverInfoError) as e:
             LOG.warning("skipping driver %s: %s", path, e)
     with ctx.store.write() as conn:
-        existing = {r["type"]: r["ref"] for r in conn.execute("SELECT type, ref FROM SM")}
+        existing = records.sm_refs_by_type(conn)
         for gone in sorted(set(existing) - set(found)):
-            if conn.execute("SELECT 1 FROM SR WHERE type = ?", (gone,)).fetchone():
+            if records.sr_type_in_use(conn, gone):
                 LOG.warning("no answer from a driver of SM type %s: keeping its record, as SRs of it exist", gone)
                 continue
             store_mod.delete(conn, "SM", existing[gone])

@@ -9,6 +9,7 @@ As xapi generates them: ``<cls>.get_all``, ``get_all_records``,
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import where
 from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
 
 
 def _register(cls: str) -> None:
@@ -17,7 +18,7 @@ def _register(cls: str) -> None:
     @method(cls + ".get_all")
     def get_all(ctx, session):
         with ctx.store.read() as conn:
-            return [r[0] for r in conn.execute("SELECT ref FROM %s ORDER BY ref" % table)]
+            return records.refs_of(conn, table)
 
     @method(cls + ".get_all_records")
     def get_all_records(ctx, session):
@@ -45,8 +46,7 @@ def _register(cls: str) -> None:
         @method(cls + ".get_by_name_label", "label:str")
         def get_by_name_label(ctx, session, label):
             with ctx.store.read() as conn:
-                return [r[0] for r in conn.execute(
-                    "SELECT ref FROM %s WHERE name_label = ? ORDER BY ref" % table, (label,))]
+                return records.refs_named(conn, table, label)
 
     for field in model.field_names(cls):
         _register_field(cls, field)

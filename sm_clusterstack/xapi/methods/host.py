@@ -14,6 +14,7 @@ from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
 
 
 def _other_config(ctx, host, change):
@@ -79,29 +80,29 @@ def ha_xapi_healthcheck(ctx, session) -> bool:
 def _not_master(ctx, host: str) -> None:
     with ctx.store.read() as conn:
         model.check_ref(conn, "host", host)
-        if context.master(conn) == host:
+        if records.master(conn) == host:
             raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "the shim does not shut down or reboot its master")
 
 
 @method("host.shutdown", "host:ref:host")
 def shutdown(ctx, session, host) -> str:
     """A clean shutdown: with HA on, statefile access (HA_LOST_STATEFILE), disarm, stop, ha_set_excluded."""
-    from sm_clusterstack.xapi.ha import monitor as ha_monitor
+    from sm_clusterstack.xapi.ha import lifecycle
     _not_master(ctx, host)
-    ha_monitor.clean_shutdown(ctx, ctx.ha_runtime, host)
+    lifecycle.clean_shutdown(ctx, ctx.ha_runtime, host)
     return ""
 
 
 @method("host.reboot", "host:ref:host")
 def reboot(ctx, session, host) -> str:
     """A clean shutdown (unless the host is down already), then its boot: the daemon rejoins."""
-    from sm_clusterstack.xapi.ha import monitor as ha_monitor
+    from sm_clusterstack.xapi.ha import lifecycle
     _not_master(ctx, host)
     if host not in ctx.ha_runtime.down:
         try:
-            ha_monitor.clean_shutdown(ctx, ctx.ha_runtime, host)
-        except ha_monitor.LostStatefile as e:
+            lifecycle.clean_shutdown(ctx, ctx.ha_runtime, host)
+        except lifecycle.LostStatefile as e:
             if not e.daemon_gone:  # a host whose daemon is gone (it fenced) just boots
                 raise
-    ha_monitor.boot(ctx, ctx.ha_runtime, host)
+    lifecycle.boot(ctx, ctx.ha_runtime, host)
     return ""

@@ -7,6 +7,7 @@ from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
 
 
 @method("PBD.create", "args:record")
@@ -27,11 +28,11 @@ def create_in(conn, host: str, sr: str, device_config: dict, other_config: dict 
     """Insert a detached PBD (PBD_EXISTS if the host already has one for the SR)."""
     model.check_ref(conn, "host", host)
     sr_row = model.check_ref(conn, "SR", sr)
-    if conn.execute("SELECT 1 FROM PBD WHERE SR = ? AND state = ?", (sr, plug.DESTROYING)).fetchone():
+    if records.sr_has_pbd_in(conn, sr, plug.DESTROYING):
         raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s is being destroyed" % sr)
-    existing = conn.execute("SELECT ref FROM PBD WHERE host = ? AND SR = ?", (host, sr)).fetchone()
+    existing = records.pbd_of(conn, host, sr)
     if existing is not None:
-        raise XenAPIError(errors.PBD_EXISTS, host, sr, existing[0])
+        raise XenAPIError(errors.PBD_EXISTS, host, sr, existing["ref"])
     ref = store_mod.new_ref()
     store_mod.insert(conn, "PBD", {
         "ref": ref, "uuid": store_mod.new_uuid(), "host": host, "SR": sr, "sr_type": sr_row["type"],

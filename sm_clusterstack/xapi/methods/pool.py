@@ -1,16 +1,19 @@
 """pool.*: enable_ha, disable_ha (the readers are generated)."""
 
-from sm_clusterstack import constraints, errors
+from sm_clusterstack import constraints, errors, stacks
 from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.rpc import context
-from sm_clusterstack.xapi.ha import enable as ha
+from sm_clusterstack.xapi.db import records
+from sm_clusterstack.xapi.ha import disable as ha_disable
+from sm_clusterstack.xapi.ha import enable as ha_enable
 from sm_clusterstack.xapi.rpc.registry import method
 
 
 def _max_failures(ctx, stack: str = "") -> int:
     with ctx.store.read() as conn:
-        pool = context.pool_row(conn)
-        hosts = conn.execute("SELECT COUNT(*) FROM host").fetchone()[0]
+        pool = records.pool_row(conn)
+        hosts = records.host_count(conn)
     return constraints.max_host_failures_to_tolerate(stack or pool["ha_cluster_stack"], hosts)
 
 
@@ -34,14 +37,14 @@ def set_ha_host_failures_to_tolerate(ctx, session, self, value) -> str:
 @method("pool.enable_ha", "heartbeat_srs:refs:SR", "configuration:map", "cluster_stack:str", optional=1)
 def enable_ha(ctx, session, heartbeat_srs, configuration, cluster_stack="") -> str:
     """Turn HA on with the cluster stack the rules choose (or the one requested)."""
-    ha.enable(ctx, heartbeat_srs, configuration, cluster_stack)
+    ha_enable.enable(ctx, heartbeat_srs, configuration, cluster_stack)
     return ""
 
 
 @method("pool.disable_ha")
 def disable_ha(ctx, session) -> str:
     """Turn HA off."""
-    ha.disable(ctx)
+    ha_disable.disable(ctx)
     return ""
 
 
@@ -49,3 +52,19 @@ def disable_ha(ctx, session) -> str:
 def set_name_label(ctx, session, self, value) -> str:
     """Rename the pool."""
     return context.set_fields(ctx, "pool", self, name_label=value)
+
+
+@method("pool.get_cluster_stack_info", "self:ref:pool")
+def get_cluster_stack_info(ctx, session, self) -> dict:
+    """(shim only) {"default": stack, "stacks": {name: "type type..." or "any", or "error: ..."}}."""
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "pool", self)
+    found = {}
+    for name in stacks.installed_stacks(ctx.stack_root):
+        try:
+            supported = stacks.supported_srs(ctx.stack_root, name)
+        except stacks.StackError as e:
+            found[name] = "error: %s" % e
+            continue
+        found[name] = "any" if supported is None else " ".join(supported)
+    return {"default": ctx.default_stack, "stacks": found}

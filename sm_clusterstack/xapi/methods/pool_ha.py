@@ -19,14 +19,14 @@ import typing
 
 from sm_clusterstack import constraints, errors, explain, hostsandbox, stacks
 from sm_clusterstack.errors import XenAPIError
-from sm_clusterstack.xapi.rpc import context
-from sm_clusterstack.xapi.ha import enable as ha
+from sm_clusterstack.xapi.ha import operation
 from sm_clusterstack.xapi.ha import checks as ha_checks
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
 
 
 @method("pool.get_ha_livesets", "self:ref:pool")
@@ -36,15 +36,15 @@ def get_ha_livesets(ctx, session, self) -> dict:
         pool = model.check_ref(conn, "pool", self)
         if not pool["ha_enabled"]:
             raise XenAPIError(errors.HA_NOT_ENABLED)
-        hosts = [r["ref"] for r in conn.execute("SELECT ref FROM host ORDER BY ref")]
+        hosts = records.host_refs(conn)
     found = {}
 
     def query(host):
         try:
-            found[host] = onhost.run_script(ctx, host, pool["ha_cluster_stack"], "ha_query_liveset").stdout
+            found[host] = onhost.stack_on(ctx, host, pool["ha_cluster_stack"]).liveset_text()
         except XenAPIError as e:
             found[host] = "error: " + " ".join(e.description)
-    ha.in_parallel(query, hosts)
+    operation.in_parallel(query, hosts)
     return found
 
 
@@ -88,14 +88,14 @@ def ha_preflight(ctx, session, self, heartbeat_srs, configuration, cluster_stack
     with ctx.store.read() as conn:
         model.check_ref(conn, "pool", self)
         _pool_checks(conn, found)
-        hosts = conn.execute("SELECT ref, uuid, hostname FROM host ORDER BY ref").fetchall()
+        hosts = records.hosts(conn)
         for sr in heartbeat_srs:
             found.run("heartbeat-sr.exists", lambda: model.check_ref(conn, "SR", sr), sr,
                       detail=lambda row: "SR %s (%s, type %s)" % (row["uuid"], row["name_label"], row["type"]))
         for host in hosts:
             _host_checks(conn, found, host)
         found.run("config.timeout", lambda: ha_checks.base_timeout(
-            configuration, _map(context.pool_row(conn)["other_config"])), detail=lambda t: "base timeout %d s" % t)
+            configuration, _map(records.pool_row(conn)["other_config"])), detail=lambda t: "base timeout %d s" % t)
         stack = _stack_checks(ctx, conn, found, cluster_stack)
         if stack is not None:
             for host in hosts:
@@ -117,25 +117,24 @@ def _map(text) -> dict:
 
 
 def _pool_checks(conn, found: Findings) -> None:
-    pool = context.pool_row(conn)
+    pool = records.pool_row(conn)
 
     def not_enabled():
         if pool["ha_enabled"]:
             raise XenAPIError(errors.HA_IS_ENABLED)
-        running = pool["ha_operation"] or ("enable" if store_mod.loads(pool["ha_plan"]) else "")
+        running = pool["ha_operation"] or ("enable" if records.ha_plan(conn) else "")
         if running:
-            raise XenAPIError(ha.IN_PROGRESS.get(running, errors.HA_ENABLE_IN_PROGRESS))
+            raise XenAPIError(operation.IN_PROGRESS.get(running, errors.HA_ENABLE_IN_PROGRESS))
     found.run("pool.ha-not-enabled", not_enabled)
 
 
 def _host_checks(conn, found: Findings, host) -> None:
     def live():
-        row = conn.execute("SELECT live FROM host_metrics WHERE host = ?", (host["ref"],)).fetchone()
-        if not (row and row[0]):
+        if not records.is_live(conn, host["ref"]):
             raise XenAPIError(errors.HOST_OFFLINE, host["ref"])
 
     def pif():
-        row = ha_checks.management_pif(conn, host["ref"])
+        row = records.management_pif(conn, host["ref"])
         if row is None:
             raise XenAPIError(errors.INTERNAL_ERROR, "Cannot enable HA on host %s: there is no management "
                                                      "interface for heartbeating" % host["hostname"])

@@ -7,6 +7,7 @@ from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi.rpc import dispatch as api
 from sm_clusterstack.xapi.rpc import sessions
 from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
 
 
 @method("session.login_with_password", "uname:str", "pwd:str", "version:str", "originator:str",
@@ -36,4 +37,4 @@ def get_this_host(ctx, session, self) -> str:
     with ctx.store.read() as conn:
         if self != session:
             raise XenAPIError(errors.HANDLE_INVALID, "session", self)
-        return conn.execute("SELECT this_host FROM session WHERE ref = ?", (self,)).fetchone()[0]
+        return records.session_host(conn, self)

@@ -22,6 +22,7 @@ from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 
@@ -33,7 +34,7 @@ def _sr_row(ref, uuid, name_label, name_description, sr_type, content_type, shar
 
 
 def _check_type(conn, sr_type):
-    if conn.execute("SELECT 1 FROM SM WHERE type = ?", (sr_type,)).fetchone() is None:
+    if records.sm_row(conn, sr_type) is None:
         raise XenAPIError(errors.SR_UNKNOWN_DRIVER, sr_type)
 
 
@@ -76,7 +77,7 @@ def _create_records(ctx, host: str, row: dict, device_config: dict):
         _check_type(conn, row["type"])
         plug.check(conn, row["ref"], row["type"])
         store_mod.insert(conn, "SR", dict(row, creating=True))
-        hosts = [r[0] for r in conn.execute("SELECT ref FROM host ORDER BY ref")] if row["shared"] else [host]
+        hosts = records.host_refs(conn) if row["shared"] else [host]
         pbds = {h: m_pbd.create_in(conn, h, row["ref"], device_config) for h in hosts}
         for pbd in pbds.values():
             plug.set_state(conn, pbd, plug.PLUGGING)
@@ -91,7 +92,7 @@ def introduce(ctx, session, uuid, name_label, name_description, type, content_ty
     with ctx.store.write() as conn:
         _check_type(conn, type)
         uuid = uuid or store_mod.new_uuid()
-        if conn.execute("SELECT 1 FROM SR WHERE uuid = ?", (uuid,)).fetchone():
+        if records.sr_uuid_taken(conn, uuid):
             raise XenAPIError(errors.UUID_ALREADY_EXISTS, "SR", uuid)
         store_mod.insert(conn, "SR", _sr_row(ref, uuid, name_label, name_description, type,
                                              content_type, shared, sm_config))
@@ -102,7 +103,7 @@ def _check_detached(conn, sr):
     if model.check_ref(conn, "SR", sr)["creating"]:
         raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s is being created" % sr)
     plug.check_not_statefile_sr(conn, sr)
-    if conn.execute("SELECT 1 FROM PBD WHERE SR = ? AND state != 'detached'", (sr,)).fetchone():
+    if records.sr_has_pbd_not_detached(conn, sr):
         raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s has PBDs attached" % sr)
 
 
@@ -112,8 +113,7 @@ def _remove(ctx, sr):
 
 
 def _remove_in(conn, sr):
-    conn.execute("DELETE FROM VDI WHERE SR = ?", (sr,))
-    conn.execute("DELETE FROM PBD WHERE SR = ?", (sr,))
+    records.delete_sr_children(conn, sr)
     store_mod.delete(conn, "SR", sr)
 
 
@@ -142,8 +142,7 @@ def destroy(ctx, session, sr) -> str:
     """
     with ctx.store.write() as conn:
         _check_detached(conn, sr)
-        pbds = conn.execute("SELECT * FROM PBD WHERE SR = ? ORDER BY host = ? DESC, ref",
-                            (sr, context.master(conn))).fetchall()
+        pbds = records.pbds_master_first(conn, sr)
         if not pbds:
             raise XenAPIError(errors.SR_NO_PBDS, sr)
         sr_row = store_mod.row(conn, "SR", sr)
@@ -160,7 +159,7 @@ def destroy(ctx, session, sr) -> str:
 
 
 def _mark_pbds(conn, sr: str, was: str, now: str) -> None:
-    for (pbd,) in conn.execute("SELECT ref FROM PBD WHERE SR = ? AND state = ?", (sr, was)).fetchall():
+    for pbd in records.pbd_refs_in(conn, sr, was):
         plug.set_state(conn, pbd, now, was)
 
 
@@ -177,15 +176,35 @@ def update(ctx, session, sr) -> str:
     The driver reports the sizes back with SR.set_physical_size and
     SR.set_physical_utilisation, as upstream drivers do.
     """
+    return _run_on_attached(ctx, sr, "sr_update")
+
+
+@method("SR.scan", "sr:ref:SR")
+def scan(ctx, session, sr) -> str:
+    """The driver's ``sr_scan`` on the master's attached PBD of the SR (``xapi_sr.ml`` ``scan``)."""
+    return _run_on_attached(ctx, sr, "sr_scan")
+
+
+def _run_on_attached(ctx, sr: str, command: str) -> str:
+    """Run the driver's ``command`` on the master's attached PBD of ``sr`` (SR_NO_PBDS if none is)."""
     with ctx.store.read() as conn:
         model.check_ref(conn, "SR", sr)
-        pbd = conn.execute("SELECT * FROM PBD WHERE SR = ? AND state = 'attached' ORDER BY host = ? DESC, ref",
-                           (sr, context.master(conn))).fetchone()
+        pbd = records.attached_pbd(conn, sr)
         if pbd is None:
             raise XenAPIError(errors.SR_NO_PBDS, sr)
         sr_row = store_mod.row(conn, "SR", sr)
-    drivers.run_for_pbd(ctx, "sr_update", pbd, sr_row)
+    drivers.run_for_pbd(ctx, command, pbd, sr_row)
     return ""
+
+
+@method("SR.probe", "host:ref:host", "device_config:map", "type:str", "sm_config:map")
+def probe(ctx, session, host, device_config, type, sm_config) -> str:
+    """The driver's ``sr_probe`` answer (an XML document of the SRs it finds; ``xapi_sr.ml`` ``probe``)."""
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "host", host)
+    answer = drivers.run(ctx, type, "sr_probe", {"host_ref": host, "device_config": dict(device_config),
+                                                 "sr_sm_config": dict(sm_config), "args": []})
+    return answer if isinstance(answer, str) else ""
 
 
 def _set_size(ctx, sr, field, value) -> str:

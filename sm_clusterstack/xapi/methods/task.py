@@ -33,12 +33,12 @@ from xml.sax.saxutils import escape
 from sm_clusterstack import errors
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi.rpc import dispatch as api
-from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.ha import progress
 from sm_clusterstack.xapi.db import store
 from sm_clusterstack.xapi.db import where
 from sm_clusterstack.xapi.rpc import registry as registry_mod
 from sm_clusterstack.xapi.rpc.registry import method
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 ASYNC_PREFIX = registry_mod.ASYNC_PREFIX
@@ -170,7 +170,7 @@ def submit(ctx: typing.Any, name: str, params: tuple) -> str:
     meth = api.lookup(target)
     session_ref, args = api.prepare(ctx, meth, params)
     with ctx.store.read() as conn:
-        master = context.master(conn)
+        master = records.master(conn)
     task = Task(name, "", master)
     registry(ctx).add(task)
     threading.Thread(target=_run, args=(ctx, task, meth, session_ref, args), name="task-" + task.ref[10:18],
@@ -245,7 +245,7 @@ for _field in FIELDS:
 def create(ctx, session, label, description) -> str:
     """A pending task for the caller to drive (xapi_task.ml ``create``)."""
     with ctx.store.read() as conn:
-        task = Task(label, description, context.master(conn))
+        task = Task(label, description, records.master(conn))
     registry(ctx).add(task)
     return task.ref
 

@@ -15,6 +15,7 @@ import typing
 
 from sm_clusterstack import explain
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 LOG = logging.getLogger("sm_clusterstack.xapi.calls")
 MAX_LOGGED = 512  # characters of an error's params
@@ -95,10 +96,9 @@ def snapshot(ctx) -> explain.PoolView:
     """What the explanations read: attached SRs and their stacks, HA state, installed stacks."""
     from sm_clusterstack import stacks
     with ctx.store.read() as conn:
-        pool = conn.execute("SELECT ha_enabled, ha_cluster_stack FROM pool").fetchone()
-        srs = conn.execute("SELECT SR.ref, SR.uuid, SR.name_label, SR.type, SM.required_cluster_stack "
-                           "FROM SR LEFT JOIN SM ON SM.type = SR.type ORDER BY SR.ref").fetchall()
-        attached = {r[0] for r in conn.execute("SELECT DISTINCT SR FROM PBD WHERE state != 'detached'")}
+        pool = records.pool_row(conn)
+        srs = records.srs_with_stacks(conn)
+        attached = records.srs_not_detached(conn)
     views = [explain.SRView(r[0], r[1], r[2], r[3], store_mod.loads(r[4]) if r[4] else [], r[0] in attached)
              for r in srs]
     try:

@@ -15,6 +15,7 @@ from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.rpc import sessions
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.db.store import Store
+from sm_clusterstack.xapi.db import records
 
 DEFAULT_DRIVER_TIMEOUT = 300.0  # seconds
 DEFAULT_SCRIPT_TIMEOUT = 3600.0  # seconds: a safety net (xapi has none), reported if ever hit
@@ -83,15 +84,10 @@ class Pool(object):
     def driver_path(self, sr_type: str) -> str:
         """The driver executable of SR type ``sr_type`` (``<sm-dir>/<Type>SR``)."""
         with self.store.read() as conn:
-            row = conn.execute("SELECT driver_filename FROM SM WHERE type = ?", (sr_type,)).fetchone()
+            row = records.sm_row(conn, sr_type)
         if row is None:
             raise XenAPIError(errors.SR_UNKNOWN_DRIVER, sr_type)
-        return row[0]
-
-
-def pool_row(conn) -> typing.Any:
-    """The pool's row."""
-    return conn.execute("SELECT * FROM pool").fetchone()
+        return row["driver_filename"]
 
 
 def set_fields(ctx, cls: str, ref: str, **fields: typing.Any) -> str:
@@ -102,11 +98,6 @@ def set_fields(ctx, cls: str, ref: str, **fields: typing.Any) -> str:
     return ""
 
 
-def master(conn) -> str:
-    """The master host's ref."""
-    return pool_row(conn)["master"]
-
-
 def initialise(store: Store, hosts: int) -> bool:
     """Create the pool with ``hosts`` hosts (the first is master) unless it exists.
 
@@ -115,7 +106,7 @@ def initialise(store: Store, hosts: int) -> bool:
     if not 1 <= hosts <= MAX_HOSTS:
         raise ValueError("a pool has 1 to %d hosts, not %d" % (MAX_HOSTS, hosts))
     with store.write() as conn:
-        if pool_row(conn) is not None:
+        if records.pool_row(conn) is not None:
             return False
         refs = [store_mod.new_ref() for _ in range(hosts)]
         for number, ref in enumerate(refs, 1):

@@ -18,6 +18,7 @@ import time
 import typing
 
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.db import records
 
 MAX_PER_ORIGINATOR = 500
 INACTIVE_TIMEOUT = 24 * 3600.0  # seconds unused after which a session is gone
@@ -60,12 +61,8 @@ class Sessions(object):
             self._write_uses(conn)
             store_mod.insert(conn, "session", {
                 "ref": ref, "uuid": store_mod.new_uuid(), "this_user": user, "originator": originator,
-                "this_host": conn.execute("SELECT master FROM pool").fetchone()[0],
-                "last_active": now, "internal": internal})
-            conn.execute("DELETE FROM session WHERE internal = 0 AND last_active < ?", (now - INACTIVE_TIMEOUT,))
-            conn.execute("DELETE FROM session WHERE ref IN (SELECT ref FROM session WHERE internal = 0 "
-                         "AND originator = ? ORDER BY last_active DESC, rowid DESC LIMIT -1 OFFSET ?)",
-                         (originator, MAX_PER_ORIGINATOR))
+                "this_host": records.master(conn), "last_active": now, "internal": internal})
+            records.expire_sessions(conn, now - INACTIVE_TIMEOUT, originator, MAX_PER_ORIGINATOR)
         return ref
 
     def end(self, ref: str) -> None:

@@ -1,0 +1,167 @@
+"""A host's life under HA: the shim's restart and a host's rejoin, clean shutdown, boot and fenced reboot.
+
+``restart`` is xapi's ``on_server_restart``: with HA armed, every host's
+statefile and metadata VDIs are attached again, its ``ha_start_daemon``
+retried until it joins, the master proposes, then its monitor starts.
+``clean_shutdown`` is ``before_clean_shutdown_or_reboot`` (statefile
+access, disarm, stop, ``ha_set_excluded``); ``boot`` starts a host again.
+``reboot_fenced`` plays a sandboxed host's reboot after it fenced: once
+the master has seen it dead (or after ``REBOOT_WAIT`` rounds), and a
+reboot's time later, the host boots.
+"""
+
+import logging
+import threading
+import time
+
+from sm_clusterstack import errors
+from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.stacks import mtc
+from sm_clusterstack.xapi.db import records
+from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.ha import steps as ha_steps
+from sm_clusterstack.xapi.ha.monitor import Runtime, _Stop, ha_enabled, host_uuid, query
+from sm_clusterstack.xapi.hosts import onhost
+
+LOG = logging.getLogger("sm_clusterstack.xapi")
+RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
+REBOOT_WAIT = 120  # monitor rounds a fenced sandboxed host waits for the master to see it dead
+REBOOT_ROUNDS = 5  # monitor rounds a sandboxed host's reboot takes
+
+
+def reboot_fenced(ctx, runtime: Runtime, host: str) -> None:
+    """Reboot a sandboxed host that fenced: wait for the master to see it dead, a reboot's time, then boot."""
+    for _ in range(REBOOT_WAIT):
+        if not _is_live(ctx, host):
+            break
+        time.sleep(runtime.interval)
+    time.sleep(runtime.interval * REBOOT_ROUNDS)  # the reboot itself
+    if ha_enabled(ctx) and host not in runtime.down:
+        boot(ctx, runtime, host)
+
+
+def set_live(ctx, host: str, live: bool) -> None:
+    """Record ``host``'s liveness (a host not rejoined, a host shut down cleanly)."""
+    with ctx.store.write() as conn:
+        records.set_live(conn, host, live)
+
+
+def restart(ctx, runtime: Runtime, retry: float = RESTART_RETRY) -> None:
+    """``on_server_restart`` with HA armed: join every host (retried), the master proposes, monitors start."""
+    with ctx.store.read() as conn:
+        pool = records.pool_row(conn)
+        stack, master = pool["ha_cluster_stack"], pool["master"]
+        hosts = records.host_refs(conn)
+    if not pool["ha_enabled"]:
+        for host in hosts:  # issue 14: a restart that killed a rejoin, then finished a disable, left them offline
+            set_live(ctx, host, True)  # with HA off, a host is live while it runs (xapi: its heartbeat)
+        return
+    for host in hosts:
+        set_live(ctx, host, False)  # not live until its liveset says so
+    threads = [threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, host == master, retry),
+                                name="ha-rejoin-" + host[-8:], daemon=True) for host in hosts]
+    for thread in threads:
+        thread.start()
+
+
+def _reattach(ctx, host: str) -> None:
+    """Attach the statefile and metadata VDIs again, as static-vdis does at boot (drivers make it idempotent)."""
+    with ctx.store.read() as conn:
+        pool = records.pool_row(conn)
+        vdis = (store_mod.loads(pool["ha_statefiles"]) or []) + [
+            v for v in [(store_mod.loads(pool["other_config"]) or {}).get("ha-metadata-vdi")] if v]
+    for vdi in vdis:
+        try:
+            ha_steps.attach_on(ctx, host, vdi, in_plan=False)
+        except XenAPIError as e:
+            LOG.error("host %s: attaching HA VDI %s at boot failed: %s", host_uuid(ctx, host), vdi, e)
+
+
+def _rejoin(ctx, runtime: Runtime, host: str, stack: str, is_master: bool, retry: float) -> None:
+    _reattach(ctx, host)
+    while True:
+        outcome = start_daemon_once(ctx, host, stack)
+        if outcome == "joined":
+            break
+        if outcome == "disarmed":
+            return
+        LOG.error("host %s: ha_start_daemon failed (%s): will retry in %.0f s", host_uuid(ctx, host), outcome, retry)
+        time.sleep(retry)
+    if is_master:
+        try:
+            onhost.stack_on(ctx, host, stack).propose_master()
+        except XenAPIError as e:
+            LOG.error("master %s: ha_propose_master after restart failed: %s", host_uuid(ctx, host), e)
+    runtime.start_host(host)
+
+
+def start_daemon_once(ctx, host: str, stack: str) -> str:
+    """One ``ha_start_daemon`` of ``on_server_restart``: joined, disarmed (11, or 8 with HA off), or the error."""
+    try:
+        onhost.stack_on(ctx, host, stack).start_daemon()
+        return "joined"
+    except onhost.ScriptFailed as e:
+        if e.returncode == mtc.DAEMON_IS_PRESENT:
+            return "joined"
+        if e.returncode == mtc.INVALID_POOL_STATE:
+            LOG.warning("host %s: the pool state is invalid: disarming HA locally", host_uuid(ctx, host))
+            return "disarmed"
+        if e.returncode == mtc.CAN_NOT_ACCESS_STATEFILE and not ha_enabled(ctx):
+            return "disarmed"
+        return str(e)
+    except XenAPIError as e:
+        return str(e)
+
+
+def _is_live(ctx, host: str) -> bool:
+    with ctx.store.read() as conn:
+        return records.is_live(conn, host)
+
+
+class LostStatefile(XenAPIError):
+    """HA_LOST_STATEFILE; ``daemon_gone``: because the host has no daemon at all (it fenced)."""
+
+    def __init__(self, daemon_gone: bool) -> None:
+        super(LostStatefile, self).__init__(errors.HA_LOST_STATEFILE)
+        self.daemon_gone = daemon_gone
+
+
+def check_statefile_access(ctx, host: str, stack: str) -> None:
+    """``assert_have_statefile_access``: HA_LOST_STATEFILE unless ``host`` sees the statefile."""
+    try:
+        seen = query(ctx, host, stack).find(host_uuid(ctx, host))
+    except _Stop as e:
+        raise LostStatefile(e.daemon_gone)
+    if seen is None or not seen.statefile_access:
+        raise LostStatefile(False)
+
+
+def clean_shutdown(ctx, runtime: Runtime, host: str) -> None:
+    """``before_clean_shutdown_or_reboot``: statefile access, disarm, stop, ``ha_set_excluded``; not live."""
+    with ctx.store.read() as conn:
+        pool = records.pool_row(conn)
+        enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
+    if enabled:
+        check_statefile_access(ctx, host, stack)
+        runtime.stop_host(host)
+        runtime.down.add(host)
+        on_host = onhost.stack_on(ctx, host, stack)
+        on_host.disarm_fencing()  # exit 14: nothing to disarm or stop
+        on_host.stop_daemon()
+        on_host.set_excluded()
+    runtime.down.add(host)
+    set_live(ctx, host, False)
+    LOG.info("host %s shut down cleanly", host_uuid(ctx, host))
+
+
+def boot(ctx, runtime: Runtime, host: str, retry: float = RESTART_RETRY) -> None:
+    """A host's "boot": with HA armed its daemon starts again (retried) and rejoins; its monitor restarts."""
+    with ctx.store.read() as conn:
+        pool = records.pool_row(conn)
+        enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
+    runtime.down.discard(host)
+    if not enabled:
+        set_live(ctx, host, True)
+        return
+    threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, False, retry), name="ha-boot-" + host[-8:],
+                     daemon=True).start()

@@ -1,0 +1,135 @@
+"""Sandboxed shim pools with HA enabled on a real stack: the real xhad or the shipped corosync-ha.
+
+Used by the HA-runtime tests and bench/failure_detection.  Each pool is a
+``sm-clusterstack serve --sandbox`` of N hosts whose monitors query every
+``interval`` seconds, with a fixture driver whose statefile VDI is a file
+every host sees.  corosync-ha hosts get a settings file naming a recording
+fence action (one record file per host): nothing reboots.
+"""
+
+import os
+import sys
+import time
+
+from sm_clusterstack import hostsandbox
+from sm_clusterstack.stacks import client
+
+from helpers import REPO
+from helpers.shim import SR_SIZE, Server, make_driver
+
+XHA_STACK_ROOT = os.path.join(REPO, "build", "xha", "cluster-stack")
+SHIPPED_STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
+XAPI_PATH = os.path.dirname(sys.executable) + ":/usr/sbin:/usr/bin:/sbin:/bin"  # python3 = this interpreter
+T = 10  # the HA timeout: xapi's smallest
+RECORDER = """#!%s
+import os, sys, time
+with open(sys.argv[1], "a") as f:
+    f.write("%%.3f %%s\\n" %% (time.time(), os.environ.get("SM_CLUSTERSTACK_FENCE_REASON", "?")))
+"""
+
+
+def failure_timeout(stack: str) -> float:
+    """Seconds from a host's cut until its stack's survivors drop it from the liveset, at most.
+
+    xhad (daemon/sm.c, the fault handler): HeartbeatTimeout until the views
+    change, a statefile round to settle, up to max(T1, T2) to agree on the
+    partition, StateFileWatchdogTimeout (t + 15) for the loser's watchdog,
+    and the next statefile round (StateFileInterval is 2 s for t = 10).
+    corosync-ha: HeartbeatTimeout (its README: the isolated host fences
+    within it, survivors drop it only after its fence deadline).
+    """
+    return T + 2 + T + (T + 15) + 2 if stack == "xhad" else T
+
+
+def skip_reason(stack: str):
+    """Why a pool of ``stack`` cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "host sandboxes need root"
+    if stack == "xhad" and not os.path.isfile(os.path.join(XHA_STACK_ROOT, "xhad", "xhad")):
+        return "the real xhad is not built: make xhad XHA_SRC=DIR (a xenserver/xha source tree)"
+    if stack == "corosync-ha" and not any(os.path.exists(os.path.join(d, "corosync"))
+                                          for d in ("/usr/sbin", "/usr/bin", "/sbin")):
+        return "corosync is not installed"
+    return None
+
+
+class HAPool(object):
+    """A running sandboxed pool with HA enabled on ``stack``."""
+
+    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0) -> None:
+        self.tmp, self.stack = tmp, stack
+        sm = os.path.join(tmp, "sm")
+        sr_type = "lvm" if stack == "xhad" else "ocfs2"
+        make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
+        root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
+        env = dict(os.environ, PATH=XAPI_PATH)
+        self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
+                             extra=["--ha-monitor-interval", str(interval)]).start()
+        self.x = self.server.session().xenapi
+        self.recorder = os.path.join(tmp, "record-fence")
+        with open(self.recorder, "w") as f:
+            f.write(RECORDER % sys.executable)
+        os.chmod(self.recorder, 0o755)
+        for host in self.x.host.get_all():
+            self.write_settings(host)
+        master = self.x.pool.get_master(self.x.pool.get_all()[0])
+        sr = self.x.SR.create(master, {"device": "/dev/fixture"}, str(SR_SIZE), "hb", "", sr_type, "user", True, {})
+        self.x.pool.enable_ha([sr], {"timeout": str(T)})
+
+    def host_dir(self, host: str, *inside: str) -> str:
+        """Where ``inside`` of ``host``'s sandbox is on this machine."""
+        number = self.x.host.get_other_config(host)["sandbox-netns"].rsplit("-h", 1)[1]
+        return os.path.join(self.server.state, "sandbox", "hosts", "h" + number, *inside)
+
+    def write_settings(self, host: str) -> None:
+        if self.stack != "corosync-ha":
+            return
+        with open(self.host_dir(host, "etc", "sm-clusterstack", "corosync-ha.conf"), "w") as f:
+            f.write('fence-action = "%s %s"\nwatchdog-device = none\n' % (self.recorder, self.fence_record(host)))
+
+    def fence_record(self, host: str) -> str:
+        return os.path.join(self.tmp, "fenced-" + self.x.host.get_uuid(host))
+
+    def fenced(self, host: str) -> bool:
+        """True when ``host`` fenced itself: xhad's "Self-Fence" in its log, corosync-ha's recorded action."""
+        if self.stack == "xhad":
+            try:
+                with open(self.host_dir(host, "var", "log", "xha.log")) as f:
+                    return "Self-Fence" in f.read()
+            except OSError:
+                return False
+        return os.path.exists(self.fence_record(host))
+
+    def box(self, host: str) -> hostsandbox.HostSandbox:
+        return hostsandbox.find(self.server.state, self.x.host.get_other_config(host)["sandbox-netns"])
+
+    def live(self, host: str) -> bool:
+        return self.x.host_metrics.get_live(self.x.host.get_metrics(host))
+
+    def master(self) -> str:
+        return self.x.pool.get_master(self.x.pool.get_all()[0])
+
+    def query(self, host: str):
+        """(exit status, stdout) of ha_query_liveset on ``host``, run as xapi runs it."""
+        stack = client.StackClient(os.path.join(self.root, self.stack), run=self.box(host).run, host=host,
+                                   path_inside=os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack),
+                                   env={"PATH": XAPI_PATH}, owner_uid=os.stat(REPO).st_uid)
+        result = stack.result(client.HA_QUERY_LIVESET, timeout=30)
+        return result.returncode, result.stdout
+
+    def close(self) -> None:
+        try:
+            if self.x.pool.get_ha_enabled(self.x.pool.get_all()[0]):
+                self.x.pool.disable_ha()
+        finally:
+            self.server.stop()
+
+
+def wait(predicate, timeout: float, step: float = 0.1) -> float:
+    """Seconds until ``predicate()`` held; AssertionError after ``timeout``."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if predicate():
+            return time.monotonic() - began
+        time.sleep(step)
+    raise AssertionError("not reached within %s s" % timeout)
