@@ -94,8 +94,10 @@ def _must(argv: typing.List[str], what: str) -> runner.Result:
 class HostSandbox(object):
     """One host: its network namespace, mount namespace, private root and management interface."""
 
-    def __init__(self, base: str, prefix: str, number: int) -> None:
+    def __init__(self, base: str, prefix: str, number: int, kernel_fence_paths: typing.Sequence[str] = KERNEL_FENCES
+                 ) -> None:
         self.number = number
+        self.kernel_fence_paths = tuple(kernel_fence_paths)
         self.netns = "%s-h%d" % (prefix, number)
         self.root = os.path.join(base, "hosts", "h%d" % number)
         self.mount_ns = os.path.join(base, "ns", "h%d.mnt" % number)
@@ -111,7 +113,7 @@ class HostSandbox(object):
     def kernel_fences(self) -> typing.List[str]:
         """The kernel fence paths a fence on this host wrote to (its stand-in is not empty)."""
         found = []
-        for device in KERNEL_FENCES:
+        for device in self.kernel_fence_paths:
             try:
                 if os.path.getsize(self.stand_in(device)):
                     found.append(device)
@@ -178,7 +180,7 @@ class SandboxPool(object):
         self.prefix = prefix
         self.stack_root = os.path.abspath(stack_root)
         self.switch = prefix + "-sw"
-        self.hosts = [HostSandbox(self.base, prefix, n) for n in range(1, count + 1)]
+        self.hosts = [HostSandbox(self.base, prefix, n, self.kernel_fences) for n in range(1, count + 1)]
         self.made = []  # type: typing.List[typing.List[str]]
 
     @classmethod
