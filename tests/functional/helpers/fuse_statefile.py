@@ -1,20 +1,21 @@
-"""A statefile whose I/O really blocks: one file served by this FUSE server, stalled by SIGSTOP.
+"""A statefile whose I/O really blocks: files served by this FUSE server, stalled by SIGSTOP.
 
 A heartbeat SR's path stalling (a storage controller failing over, a
 multipath queueing) blocks every process that touches the statefile
 inside the kernel until the path returns.  This is the same thing on any
 Linux machine with /dev/fuse and no FUSE library: a server speaking the
-kernel's FUSE protocol over /dev/fuse (the few requests a file needs:
-INIT, LOOKUP, GETATTR, SETATTR, OPEN, READ, WRITE, FSYNC, FLUSH,
-RELEASE), mounted with mount(2).  The file is opened with direct I/O, so
-every read and write goes to the server; ``stall`` stops the server
-(SIGSTOP), and from then on every open, read, write and fsync of the file
+kernel's FUSE protocol over /dev/fuse (the few requests flat files need:
+INIT, LOOKUP, GETATTR, SETATTR, CREATE, MKNOD, UNLINK, OPEN, READ, WRITE,
+FSYNC, FLUSH, RELEASE), mounted with mount(2).  Files are opened with
+direct I/O, so every read and write goes to the server; ``stall`` stops
+the server (SIGSTOP), and from then on every open, read, write and fsync
 waits in the kernel (killably: a stalled host can still be torn down)
 until ``resume``.
 
 Run as ``python fuse_statefile.py MOUNTPOINT SIZE``: it mounts, prints
-``ready`` and serves ``MOUNTPOINT/statefile`` (SIZE zero bytes at first)
-until unmounted.  ``FuseStatefile`` runs it and drives it.
+``ready`` and serves ``MOUNTPOINT/statefile`` (SIZE zero bytes at first),
+and any flat file created beside it (a fixture driver's VDIs), until
+unmounted.  ``FuseStatefile`` runs it and drives it.
 """
 
 import ctypes
@@ -32,31 +33,43 @@ OUT_HEADER = struct.Struct("<IiQ")  # len, error, unique
 # fuse_attr: ino size blocks atime mtime ctime, their three nsec, mode nlink uid gid rdev blksize flags
 ATTR = struct.Struct("<QQQQQQIIIIIIIIII")
 VALID = 3600  # seconds the kernel may cache names and attributes: only data I/O reaches the server
-LOOKUP, FORGET, GETATTR, SETATTR, OPEN, READ, WRITE = 1, 2, 3, 4, 14, 15, 16
+LOOKUP, FORGET, GETATTR, SETATTR, MKNOD, UNLINK, OPEN, READ, WRITE = 1, 2, 3, 4, 8, 10, 14, 15, 16
 RELEASE, FSYNC, FLUSH, INIT = 18, 20, 25, 26
-OPENDIR, READDIR, RELEASEDIR, INTERRUPT, DESTROY, BATCH_FORGET = 27, 28, 29, 36, 38, 42
+OPENDIR, READDIR, RELEASEDIR, CREATE, INTERRUPT, DESTROY, BATCH_FORGET = 27, 28, 29, 35, 36, 38, 42
 NO_REPLY = (FORGET, INTERRUPT, BATCH_FORGET)
 FOPEN_DIRECT_IO = 1
 FATTR_SIZE = 1 << 3
-ENOENT, ENOSYS, ENODEV = 2, 38, 19
+ENOENT, EEXIST, ENOSYS, ENODEV = 2, 17, 38, 19
 
 
 class Server(object):
-    """The file's bytes and the replies to the kernel's requests."""
+    """The files' bytes and the replies to the kernel's requests."""
 
     def __init__(self, fd, size):
         self.fd = fd
-        self.data = bytearray(size)
+        self.names = {NAME: FILE}  # name -> node
+        self.files = {FILE: bytearray(size)}  # node -> bytes
 
     def attr(self, node):
         if node == ROOT:
             mode, size, nlink = stat.S_IFDIR | 0o755, 0, 2
         else:
-            mode, size, nlink = stat.S_IFREG | 0o600, len(self.data), 1
+            mode, size, nlink = stat.S_IFREG | 0o600, len(self.files[node]), 1
         return ATTR.pack(node, size, (size + 511) // 512, 0, 0, 0, 0, 0, 0, mode, nlink, 0, 0, 0, 4096, 0)
+
+    def entry(self, node):
+        return struct.pack("<QQQQII", node, 1, VALID, VALID, 0, 0) + self.attr(node)
 
     def reply(self, unique, error=0, body=b""):
         os.write(self.fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), -error, unique) + body)
+
+    def make(self, name):
+        """A new empty file ``name``; its node (None when it exists)."""
+        if name in self.names:
+            return None
+        node = max(self.files) + 1
+        self.names[name], self.files[node] = node, bytearray()
+        return node
 
     def handle(self, opcode, node, body):
         """(error, reply body) for one request."""
@@ -64,27 +77,35 @@ class Server(object):
             major, minor, readahead, _flags = struct.unpack_from("<IIII", body)
             return 0, struct.pack("<IIIIHHIIHHI", 7, 31, readahead, 0, 16, 12, 128 * 1024, 1, 32, 0, 0) + bytes(24)
         if opcode == LOOKUP:
-            if node != ROOT or body.rstrip(b"\0") != NAME:
-                return ENOENT, b""
-            return 0, struct.pack("<QQQQII", FILE, 1, VALID, VALID, 0, 0) + self.attr(FILE)
+            found = self.names.get(body.rstrip(b"\0")) if node == ROOT else None
+            return (0, self.entry(found)) if found else (ENOENT, b"")
+        if opcode in (CREATE, MKNOD):
+            made = self.make(body[16:].rstrip(b"\0"))
+            if made is None:
+                return EEXIST, b""
+            return 0, self.entry(made) + (struct.pack("<QII", 0, FOPEN_DIRECT_IO, 0) if opcode == CREATE else b"")
+        if opcode == UNLINK:
+            gone = self.names.pop(body.rstrip(b"\0"), None)
+            return (0, b"") if gone else (ENOENT, b"")
         if opcode in (GETATTR, SETATTR):
-            if opcode == SETATTR and node == FILE:
+            if opcode == SETATTR and node in self.files:
                 valid, = struct.unpack_from("<I", body)
                 if valid & FATTR_SIZE:
                     size, = struct.unpack_from("<Q", body, 16)
-                    self.data = self.data[:size] + bytearray(max(0, size - len(self.data)))
+                    data = self.files[node]
+                    self.files[node] = data[:size] + bytearray(max(0, size - len(data)))
             return 0, struct.pack("<QII", VALID, 0, 0) + self.attr(node)
         if opcode in (OPEN, OPENDIR):
             return 0, struct.pack("<QII", 0, FOPEN_DIRECT_IO if opcode == OPEN else 0, 0)
         if opcode == READ:
             _fh, offset, size = struct.unpack_from("<QQI", body)
-            return 0, bytes(self.data[offset:offset + size]) if node == FILE else b""
+            return 0, bytes(self.files.get(node, b"")[offset:offset + size])
         if opcode == WRITE:
             _fh, offset, size = struct.unpack_from("<QQI", body)
-            chunk = body[40:40 + size]
-            if offset + len(chunk) > len(self.data):
-                self.data.extend(bytearray(offset + len(chunk) - len(self.data)))
-            self.data[offset:offset + len(chunk)] = chunk
+            chunk, data = body[40:40 + size], self.files[node]
+            if offset + len(chunk) > len(data):
+                data.extend(bytearray(offset + len(chunk) - len(data)))
+            data[offset:offset + len(chunk)] = chunk
             return 0, struct.pack("<II", len(chunk), 0)
         if opcode in (RELEASE, FSYNC, FLUSH, RELEASEDIR, DESTROY, READDIR):
             return 0, b""
