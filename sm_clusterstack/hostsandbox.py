@@ -10,6 +10,17 @@ directories under the state dir, ``/usr/libexec/xapi/cluster-stack`` is the
 pool's cluster-stack root (xhad's scripts hard-code it), and ``/sys`` shows
 the host's own interfaces.
 
+A fence must never reach the machine: a sandbox's ``/proc`` is the
+machine's, so a stack's default fence (``b`` to /proc/sysrq-trigger) or an
+expiring watchdog would reboot every host at once.  In each host's mount
+namespace, every one of ``KERNEL_FENCES`` the machine has is covered by a
+bind mount of the host's own regular file (``HostSandbox.stand_in``),
+outside its private paths; ``HostSandbox.kernel_fences`` says which of
+them a fence wrote, for whoever plays the host's power switch (the shim,
+the kit).  A file is no watchdog: a stack that checks (corosync-ha does)
+reports it has none.  A path the machine lacks needs no cover, and a
+fence through it fails inside the sandbox as it would outside.
+
 Nothing from the API reaches this module: a sandbox is built from the
 state dir, a prefix and a host number, and ``run`` takes an argv list and
 an environment that is passed exactly as given (xapi gives a stack script
@@ -44,6 +55,9 @@ IP_TIMEOUT = 10.0  # seconds for one namespace or mount command
 KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL at teardown
 SANDBOX_DIR = "sandbox"
 RECORD = "made.json"
+# How a fence reaches the kernel: sysrq's reboot, and the watchdog devices (an expiry reboots too)
+KERNEL_FENCES = ("/proc/sysrq-trigger", "/dev/watchdog", "/dev/watchdog0")
+STAND_IN_DIR = "kernel-fences"  # beside a host's private paths, never one of them
 
 
 class SandboxError(Exception):
@@ -80,8 +94,10 @@ def _must(argv: typing.List[str], what: str) -> runner.Result:
 class HostSandbox(object):
     """One host: its network namespace, mount namespace, private root and management interface."""
 
-    def __init__(self, base: str, prefix: str, number: int) -> None:
+    def __init__(self, base: str, prefix: str, number: int, kernel_fence_paths: typing.Sequence[str] = KERNEL_FENCES
+                 ) -> None:
         self.number = number
+        self.kernel_fence_paths = tuple(kernel_fence_paths)
         self.netns = "%s-h%d" % (prefix, number)
         self.root = os.path.join(base, "hosts", "h%d" % number)
         self.mount_ns = os.path.join(base, "ns", "h%d.mnt" % number)
@@ -89,6 +105,21 @@ class HostSandbox(object):
         self.device = DEVICE
         self.bridge = BRIDGE
         self.switch_port = "h%d" % number
+
+    def stand_in(self, device: str) -> str:
+        """The host's own file laid over ``device`` (one of KERNEL_FENCES) in its mount namespace."""
+        return os.path.join(self.root, STAND_IN_DIR, device.strip("/").replace("/", "-"))
+
+    def kernel_fences(self) -> typing.List[str]:
+        """The kernel fence paths a fence on this host wrote to (its stand-in is not empty)."""
+        found = []
+        for device in self.kernel_fence_paths:
+            try:
+                if os.path.getsize(self.stand_in(device)):
+                    found.append(device)
+            except OSError:
+                pass
+        return found
 
     def path(self, inside: str) -> str:
         """Where a path inside the sandbox (under one of PRIVATE_PATHS) is on this machine."""
@@ -142,19 +173,25 @@ def _is_mount(path: str) -> bool:
 class SandboxPool(object):
     """The host sandboxes of one pool and their switch, with the record of everything made."""
 
-    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str) -> None:
+    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str,
+                 kernel_fences: typing.Sequence[str] = KERNEL_FENCES) -> None:
+        self.kernel_fences = tuple(kernel_fences)
         self.base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
         self.prefix = prefix
         self.stack_root = os.path.abspath(stack_root)
         self.switch = prefix + "-sw"
-        self.hosts = [HostSandbox(self.base, prefix, n) for n in range(1, count + 1)]
+        self.hosts = [HostSandbox(self.base, prefix, n, self.kernel_fences) for n in range(1, count + 1)]
         self.made = []  # type: typing.List[typing.List[str]]
 
     @classmethod
-    def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE
-               ) -> "SandboxPool":
-        """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made."""
-        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root)
+    def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE,
+               kernel_fences: typing.Sequence[str] = KERNEL_FENCES) -> "SandboxPool":
+        """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made.
+
+        ``kernel_fences``: the machine's paths each host gets its own file
+        over (a test names a file of its own that stands for the machine's).
+        """
+        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, kernel_fences)
         _check_layout(pool)
         previous = pool._read_record()
         if previous is not None:
@@ -262,6 +299,18 @@ class SandboxPool(object):
                   "bind the stack root in " + host.netns)
         _must([_tool("nsenter"), "--net=/run/netns/" + host.netns, "--mount=" + host.mount_ns, "--",
                _tool("mount"), "-t", "sysfs", "sysfs", "/sys"], "sysfs of " + host.netns)
+        self._cover_kernel_fences(host, enter)
+
+    def _cover_kernel_fences(self, host: HostSandbox, enter: typing.List[str]) -> None:
+        """Lay the host's own empty file over each kernel fence path the machine has."""
+        for device in self.kernel_fences:
+            if not os.path.exists(device):
+                continue
+            stand_in = host.stand_in(device)
+            os.makedirs(os.path.dirname(stand_in), mode=0o700, exist_ok=True)
+            fd = os.open(stand_in, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.close(fd)
+            _must(enter + ["--bind", stand_in, device], "cover %s in %s" % (device, host.netns))
 
     def teardown(self) -> typing.List[str]:
         """Stop what runs in the sandboxes, remove every namespace and mount made; what failed."""

@@ -3,24 +3,27 @@
 Used by the HA-runtime tests and bench/failure_detection.  Each pool is a
 ``sm-clusterstack serve --sandbox`` of N hosts whose monitors query every
 ``interval`` seconds, with a fixture driver whose statefile VDI is a file
-every host sees.  corosync-ha hosts get a settings file naming a recording
+every host sees (with ``stallable_storage``, on a FUSE mount whose I/O a
+trial can stall: ``fuse_statefile``).  corosync-ha hosts get a settings file naming a recording
 fence action (one record file per host): nothing reboots.
 """
 
 import os
+import re
 import sys
 import time
 
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import client
 
-from helpers import REPO
+from helpers import REPO, fuse_statefile
 from helpers.shim import SR_SIZE, Server, make_driver
 
 XHA_STACK_ROOT = os.path.join(REPO, "build", "xha", "cluster-stack")
 SHIPPED_STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
 XAPI_PATH = os.path.dirname(sys.executable) + ":/usr/sbin:/usr/bin:/sbin:/bin"  # python3 = this interpreter
 T = 10  # the HA timeout: xapi's smallest
+XHAD_FENCE = re.compile(r"Self[- ]Fence")  # xhad's log lines when it fences its host
 RECORDER = """#!%s
 import os, sys, time
 with open(sys.argv[1], "a") as f:
@@ -56,11 +59,17 @@ def skip_reason(stack: str):
 class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
-    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0) -> None:
+    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0,
+                 stallable_storage: bool = False) -> None:
         self.tmp, self.stack = tmp, stack
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
-        make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
+        ctl = make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
+        self.storage = None  # a fuse_statefile.FuseStatefile when the storage can stall
+        if stallable_storage:  # the SR's VDIs (the statefile) on a FUSE mount made before the sandboxes
+            self.storage = fuse_statefile.FuseStatefile(tmp, 4096)
+            with open(os.path.join(ctl, "vdi_dir"), "w") as f:
+                f.write(self.storage.mountpoint)
         root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
         env = dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
@@ -91,11 +100,15 @@ class HAPool(object):
         return os.path.join(self.tmp, "fenced-" + self.x.host.get_uuid(host))
 
     def fenced(self, host: str) -> bool:
-        """True when ``host`` fenced itself: xhad's "Self-Fence" in its log, corosync-ha's recorded action."""
+        """True when ``host`` fenced itself: xhad's fence line in its log, corosync-ha's recorded action.
+
+        xhad logs "Self Fence." for a heartbeat-requested fence (``daemon/heartbeat.c``) and
+        "Self-Fence" elsewhere.
+        """
         if self.stack == "xhad":
             try:
                 with open(self.host_dir(host, "var", "log", "xha.log")) as f:
-                    return "Self-Fence" in f.read()
+                    return XHAD_FENCE.search(f.read()) is not None
             except OSError:
                 return False
         return os.path.exists(self.fence_record(host))
@@ -119,10 +132,14 @@ class HAPool(object):
 
     def close(self) -> None:
         try:
+            if self.storage is not None:
+                self.storage.resume()
             if self.x.pool.get_ha_enabled(self.x.pool.get_all()[0]):
                 self.x.pool.disable_ha()
         finally:
             self.server.stop()
+            if self.storage is not None:
+                self.storage.close()
 
 
 def wait(predicate, timeout: float, step: float = 0.1) -> float:
