@@ -11,6 +11,7 @@ import typing
 from sm_clusterstack.cli.xe.records import Lookup
 
 NO = "-"
+LIVESET_WIDTH = 40  # the LIVESET column; a longer text (a host's failure) follows the table whole
 
 
 def _livesets(api, pool_ref: str, pool: dict) -> typing.Optional[typing.Dict[str, typing.Any]]:
@@ -98,8 +99,8 @@ def _columns(row: dict) -> typing.List[str]:
     seen = "%d/%d" % (row["seen_live_by"], row["livesets_read"]) if "seen_live_by" in row else "?"
     latency = row.get("latency_ms") or {}
     return [row["name"], row["uuid"], "yes" if row["master"] else NO, _flag(row.get("live")),
-            _flag(row["xapi_live"]), seen, str(row.get("liveset", "?"))[:40], _flag(row.get("statefile_access")),
-            _flag(row.get("excluded")), ",".join(row.get("warnings", [])) or NO,
+            _flag(row["xapi_live"]), seen, str(row.get("liveset", "?"))[:LIVESET_WIDTH],
+            _flag(row.get("statefile_access")), _flag(row.get("excluded")), ",".join(row.get("warnings", [])) or NO,
             "/".join(str(latency[k]) for k in ("heartbeat_latency", "statefile_latency") if k in latency) or NO]
 
 
@@ -119,7 +120,9 @@ def table(state: dict) -> str:
     what = "enabled on cluster stack " + pool["ha_cluster_stack"] if pool["ha_enabled"] else "not enabled"
     unknown = "" if pool["livesets"] or not pool["ha_enabled"] else " (no livesets from this server: unknown)"
     head = "pool %s: HA %s%s\n" % (pool["uuid"], what, unknown)
-    return head + render(HEADER, [_columns(row) for row in state["hosts"]])
+    notes = ["%s: %s\n" % (row["name"], row["liveset"]) for row in state["hosts"]
+             if len(str(row.get("liveset", ""))) > LIVESET_WIDTH]  # a stack's reason, whole (a fencing host's)
+    return head + render(HEADER, [_columns(row) for row in state["hosts"]]) + "".join(notes)
 
 
 def resolve(api: typing.Any, findings: typing.List[dict]) -> typing.List[dict]:

@@ -50,6 +50,24 @@ def test_status_before_and_after_enable(pool):
     assert rc == 0 and out.count("\x1b[H\x1b[2J") == 2 and out.count("Online") == 4
 
 
+def test_status_shows_what_a_hosts_stack_says_when_its_liveset_fails(pool):
+    """Issue 18: a host whose daemon answers 14 (fencing, say) shows the stack's reason, not HA_CONFIGURATION_INVALID.
+
+    The fixture stack's ``ha_query_liveset`` exits 14 on host2 only, saying why on stderr, as
+    corosync-ha says "this host is fencing: ...".
+    """
+    pool.x.pool.enable_ha([pool.create_sr("lvm", "hb")], {})
+    host2 = [h for h, r in pool.x.host.get_all_records().items() if r["name_label"] == "host2"][0]
+    pool.fail_script("ha_query_liveset", 14, pool.x.host.get_uuid(host2))
+    rc, out, _ = ha(pool.server, "status", "--json")
+    rows = {h["name"]: h for h in json.loads(out)["hosts"]}
+    assert rows["host2"]["liveset"] == "DAEMON_IS_NOT_PRESENT: ha_query_liveset: injected failure"
+    assert rows["host1"]["liveset"] == "Online"
+    rc, out, _ = ha(pool.server, "status")
+    assert "DAEMON_IS_NOT_PRESENT: ha_query_liveset: injected failure" in out
+    assert "HA_CONFIGURATION_INVALID" not in out
+
+
 def store_dump(server):
     conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(server.state, "pool.db"), uri=True)
     try:

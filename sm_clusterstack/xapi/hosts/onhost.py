@@ -22,11 +22,16 @@ LOG = logging.getLogger("sm_clusterstack.xapi")
 
 
 class ScriptFailed(XenAPIError):
-    """A stack script's non-zero exit, as a XenAPI error; ``returncode`` says which MTC code."""
+    """A stack script's non-zero exit, as a XenAPI error; ``returncode`` says which MTC code.
 
-    def __init__(self, code: str, returncode: typing.Optional[int], *params: str) -> None:
+    ``reason``: the MTC name and the last line the script wrote to stderr (a
+    stack says there why, e.g. that the host is fencing), for ``ha status``.
+    """
+
+    def __init__(self, code: str, returncode: typing.Optional[int], *params: str, reason: str = "") -> None:
         super(ScriptFailed, self).__init__(code, *params)
         self.returncode = returncode
+        self.reason = reason or mtc.name_of(returncode)
 
 
 def sandbox_of(ctx, host: str) -> typing.Optional[hostsandbox.HostSandbox]:
@@ -175,11 +180,14 @@ def script_error(script: str, returncode: typing.Optional[int], host_uuid: str, 
     """The XenAPI error of a failed script run."""
     code = MTC_CODES.get(returncode, errors.HA_CONFIGURATION_INVALID) if returncode is not None else None
     name = mtc.name_of(returncode) if returncode is not None else "TIMEOUT"
+    said = stderr.strip().splitlines()[-1].strip()[:300] if stderr.strip() else ""
+    reason = "%s: %s" % (name, said) if said else name
     if code is None or code == errors.HA_CONFIGURATION_INVALID:
         kind = DaemonAbsent if returncode == mtc.DAEMON_IS_NOT_PRESENT else ScriptFailed
-        return kind(errors.HA_CONFIGURATION_INVALID, returncode, script, name, host_uuid, stderr.strip()[-1024:])
+        return kind(errors.HA_CONFIGURATION_INVALID, returncode, script, name, host_uuid, stderr.strip()[-1024:],
+                    reason=reason)
     LOG.warning("host %s: %s failed: %s: %s", host_uuid, script, name, stderr.strip()[-1024:])
-    return ScriptFailed(code, returncode)
+    return ScriptFailed(code, returncode, reason=reason)
 
 
 def _uuid(ctx, host: str) -> str:

@@ -42,6 +42,8 @@ def get_ha_livesets(ctx, session, self) -> dict:
     def query(host):
         try:
             found[host] = onhost.stack_on(ctx, host, pool["ha_cluster_stack"]).liveset_text()
+        except onhost.ScriptFailed as e:  # what the stack says, e.g. why the host is fencing
+            found[host] = "error: " + e.reason
         except XenAPIError as e:
             found[host] = "error: " + " ".join(e.description)
     operation.in_parallel(query, hosts)
