@@ -164,6 +164,38 @@ def test_disable_ha_leaves_no_stack_process_on_any_host_and_says_what_it_stopped
     assert "sleep 600" in log
 
 
+def test_a_host_is_declared_dead_only_once_it_answers_no_more_and_is_never_counted_live_after(tmp_path):
+    """Issue 18: ``Host.declare_dead`` (``xapi_host.ml``: ``precheck_destroy_declare_dead`` raises HOST_IS_LIVE
+    for the master or a host that answers) is the way out for a host whose fence failed: after it, the
+    master's liveset (the fixture stack counts every host live) never marks the host live again.
+    """
+    from helpers.shim import pool_for_test
+    import XenAPI
+    with pool_for_test(tmp_path, hosts=3, start=False) as pool:
+        pool.server.extra = ["--ha-monitor-interval", "0.2"]
+        pool.start()
+        x = pool.x
+        open(os.path.join(pool.stack_ctl, "linger"), "w").close()  # each host keeps a process: it answers
+        x.pool.enable_ha([pool.create_sr("lvm")], {})
+        hosts = {x.host.get_name_label(h): h for h in x.host.get_all()}
+        box = hostsandbox.find(pool.server.state, x.host.get_other_config(hosts["host3"])["sandbox-netns"])
+
+        def declare(host):
+            try:
+                x.host.declare_dead(host)
+            except XenAPI.Failure as e:
+                return e.details
+        assert declare(hosts["host3"]) == ["HOST_IS_LIVE", hosts["host3"]]
+        assert declare(x.pool.get_master(x.pool.get_all()[0])) == ["HOST_IS_LIVE", hosts["host1"]]
+        hostsandbox.stop_processes(box)  # the operator powers host3 off
+        assert declare(hosts["host3"]) is None
+        metrics = x.host.get_metrics(hosts["host3"])
+        rounds = len(pool.stack_calls())
+        wait_for(lambda: len([c for c in pool.stack_calls()[rounds:] if c[1] == "ha_query_liveset"]) >= 6)
+        assert x.host_metrics.get_live(metrics) is False
+        assert x.host_metrics.get_live(x.host.get_metrics(hosts["host2"])) is True
+
+
 def test_a_second_enable_reuses_the_statefile_and_metadata_vdis(pool):
     """``Xha_statefile.find_or_create``: the VDIs of the last enable are released, then reused."""
     sr = pool.create_sr("lvm")

@@ -171,6 +171,9 @@ SPECIFIC = [
             "Compute the maximum number of host failures to tolerate under the current Pool configuration",
             pool_ha_compute_max),
     Command("task-cancel", ["uuid"], [], "Set a task to cancelling and return.", _by_uuid("task", "cancel")),
+    Command("host-declare-dead", ["uuid"], [], "Declare that the the host is dead without contacting it explicitly. "
+            "WARNING: This call is dangerous and can cause data loss if the host is not actually dead",
+            _by_uuid("host", "declare_dead")),
     Command("help", [], ["all"], "Display help on the given command(s); 'help --all' lists every command.",
             help_command),
 ]

@@ -50,6 +50,7 @@ DATAMODEL = {
         "HA can only be enabled for 2 servers or more. Note that 2 servers requires a pre-configured quorum "
         "tiebreak script.")),
     "HOST_OFFLINE": (["host"], "You attempted an operation which involves a host which could not be contacted."),
+    "HOST_IS_LIVE": (["host"], "This operation cannot be completed as the host is still live."),
     "HOST_STILL_BOOTING": ([], "The host toolstack is still initialising. Please wait."),
     "SR_HAS_NO_PBDS": (["sr"], "The SR has no attached PBDs"),
     "SR_HAS_PBD": (["sr"], "The SR is still connected to a host via a PBD. It cannot be destroyed or forgotten."),

@@ -165,3 +165,40 @@ def boot(ctx, runtime: Runtime, host: str, retry: float = RESTART_RETRY) -> None
         return
     threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, False, retry), name="ha-boot-" + host[-8:],
                      daemon=True).start()
+
+
+def declare_dead(ctx, runtime: Runtime, host: str) -> None:
+    """``Host.declare_dead``: the operator says ``host`` is powered off; it is never counted live again.
+
+    As xapi's ``precheck_destroy_declare_dead``: HOST_IS_LIVE for the master
+    or for a host that still answers (a sandboxed host with any process
+    left, a host whose HA daemon answers its liveset).  Then its monitor
+    stops and, until it boots again, the master's liveset never marks it
+    live: a host whose fence failed is taken over only after this.
+    """
+    with ctx.store.read() as conn:
+        pool = records.pool_row(conn)
+        enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
+        if pool["master"] == host:
+            raise XenAPIError(errors.HOST_IS_LIVE, host)
+    if _answers(ctx, host, stack if enabled else ""):
+        raise XenAPIError(errors.HOST_IS_LIVE, host)
+    runtime.stop_host(host, wait=False)
+    runtime.down.add(host)
+    set_live(ctx, host, False)
+    LOG.warning("host %s was declared dead by the operator: it is not counted live until it boots again",
+                host_uuid(ctx, host))
+
+
+def _answers(ctx, host: str, stack: str) -> bool:
+    """Whether ``host`` still shows a sign of life: a process in its sandbox, or (HA on) its daemon's liveset."""
+    box = onhost.sandbox_of(ctx, host)
+    if box is not None:
+        return bool(box.pids())
+    if not stack:
+        return False
+    try:
+        onhost.stack_on(ctx, host, stack).query_liveset()
+        return True
+    except XenAPIError:
+        return False

@@ -93,6 +93,16 @@ def shutdown(ctx, session, host) -> str:
     return ""
 
 
+@method("host.declare_dead", "host:ref:host")
+def declare_dead(ctx, session, host) -> str:
+    """The operator powered ``host`` off: it is not counted live again until it boots (HOST_IS_LIVE if it answers)."""
+    from sm_clusterstack.xapi.ha import lifecycle
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "host", host)
+    lifecycle.declare_dead(ctx, ctx.ha_runtime, host)
+    return ""
+
+
 @method("host.reboot", "host:ref:host")
 def reboot(ctx, session, host) -> str:
     """A clean shutdown (unless the host is down already), then its boot: the daemon rejoins."""
