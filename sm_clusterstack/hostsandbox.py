@@ -121,6 +121,15 @@ class HostSandbox(object):
                 pass
         return found
 
+    def clear_kernel_fences(self) -> None:
+        """Empty the host's stand-ins again (after its power switch reset it)."""
+        for device in self.kernel_fence_paths:
+            try:
+                with open(self.stand_in(device), "r+b") as f:
+                    f.truncate(0)
+            except OSError:
+                pass
+
     def path(self, inside: str) -> str:
         """Where a path inside the sandbox (under one of PRIVATE_PATHS) is on this machine."""
         inside = os.path.normpath(inside)

@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add(parser, "serve", options.HOSTS, options.PASSWORD_FILE, options.SM_DIR, options.CLUSTER_STACK_ROOT,
                 options.DRIVER_TIMEOUT, options.SCRIPT_TIMEOUT, options.SANDBOX, options.SANDBOX_PREFIX,
                 options.HA_MONITOR_INTERVAL)
+    parser.add_argument("--sandbox-kernel-fence", action="append", metavar="PATH", dest="kernel_fences",
+                        help="a path standing for one of the machine's kernel fences (default: "
+                             "/proc/sysrq-trigger and the watchdog devices); each host gets its own file over it, "
+                             "and a fence written there resets that host only (repeatable; for tests)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--log-file", metavar="F",
                         help="also log to F (every XenAPI call, HA step and driver run; syslog too where /dev/log is)")
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         pool = build_pool(args)
         svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path,
                             sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix,
-                            ha_monitor_interval=args.ha_monitor_interval)
+                            ha_monitor_interval=args.ha_monitor_interval,
+                            kernel_fences=tuple(args.kernel_fences or hostsandbox.KERNEL_FENCES))
     except (OSError, ValueError, schema.SchemaError, hostsandbox.SandboxError) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED

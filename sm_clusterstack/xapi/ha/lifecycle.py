@@ -6,38 +6,72 @@ retried until it joins, the master proposes, then its monitor starts.
 ``clean_shutdown`` is ``before_clean_shutdown_or_reboot`` (statefile
 access, disarm, stop, ``ha_set_excluded``); ``boot`` starts a host again.
 ``reboot_fenced`` plays a sandboxed host's reboot after it fenced: once
-the master has seen it dead (or after ``REBOOT_WAIT`` rounds), and a
-reboot's time later, the host boots.
+the master has seen it dead (never before: a fence that failed is never
+taken over), every process of its sandbox is stopped, and a reboot's time
+later the host boots; ``reset`` is the same when a kernel fence (sysrq,
+a watchdog) hit the host's stand-in.  ``declare_dead`` is the operator's
+way out for a host whose fence failed.
 """
 
 import logging
 import threading
 import time
+import typing
 
-from sm_clusterstack import errors
+from sm_clusterstack import errors, hostsandbox
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import mtc
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import steps as ha_steps
-from sm_clusterstack.xapi.ha.monitor import Runtime, _Stop, ha_enabled, host_uuid, query
+from sm_clusterstack.xapi.ha.monitor import Runtime, _Stop, add_message, ha_enabled, host_uuid, query
 from sm_clusterstack.xapi.hosts import onhost
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
-REBOOT_WAIT = 120  # monitor rounds a fenced sandboxed host waits for the master to see it dead
 REBOOT_ROUNDS = 5  # monitor rounds a sandboxed host's reboot takes
 
 
 def reboot_fenced(ctx, runtime: Runtime, host: str) -> None:
-    """Reboot a sandboxed host that fenced: wait for the master to see it dead, a reboot's time, then boot."""
-    for _ in range(REBOOT_WAIT):
-        if not _is_live(ctx, host):
-            break
-        time.sleep(runtime.interval)
-    time.sleep(runtime.interval * REBOOT_ROUNDS)  # the reboot itself
+    """Reboot a sandboxed host that fenced, once the survivors dropped it: a reset, a reboot's time, its boot.
+
+    While the master's liveset still counts the host live its fence is not
+    confirmed (a fence that failed): it is never taken over, however long
+    that lasts, until HA is disabled or the host is declared dead.  The
+    reset stops every process left in its sandbox (a monitor or guard that
+    lingers), as a reboot would.  One reboot of a host at a time.
+    """
+    with runtime.lock:
+        if host in runtime.rebooting:
+            return
+        runtime.rebooting.add(host)
+    try:
+        while _is_live(ctx, host):
+            if not ha_enabled(ctx) or host in runtime.down:
+                return
+            time.sleep(runtime.interval)
+        box = onhost.sandbox_of(ctx, host)
+        if box is not None:
+            stopped = hostsandbox.stop_processes(box)
+            LOG.warning("host %s reboots: %d process(es) stopped%s", host_uuid(ctx, host), len(stopped),
+                        ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
+        time.sleep(runtime.interval * REBOOT_ROUNDS)  # the reboot itself
+        if ha_enabled(ctx) and host not in runtime.down:
+            boot(ctx, runtime, host)
+    finally:
+        with runtime.lock:
+            runtime.rebooting.discard(host)
+
+
+def reset(ctx, runtime: Runtime, host: str, fences: typing.List[str]) -> None:
+    """A kernel fence hit sandboxed ``host`` and its power switch reset it: said, then rebooted (``reboot_fenced``)."""
+    add_message(ctx, "HA_HOST_WAS_FENCED", 1, "Host", host_uuid(ctx, host),
+                "host %s was fenced by its kernel (%s): reset; it boots again once the survivors dropped it"
+                % (host_uuid(ctx, host), ", ".join(fences)))
+    runtime.stop_host(host, wait=False)
     if ha_enabled(ctx) and host not in runtime.down:
-        boot(ctx, runtime, host)
+        threading.Thread(target=reboot_fenced, args=(ctx, runtime, host), name="ha-reset-" + host[-8:],
+                         daemon=True).start()
 
 
 def set_live(ctx, host: str, live: bool) -> None:

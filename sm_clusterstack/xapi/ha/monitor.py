@@ -28,6 +28,7 @@ LOG = logging.getLogger("sm_clusterstack.xapi")
 DEFAULT_INTERVAL = 20.0  # Xapi_globs.ha_monitor_interval
 RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
 # Api_messages names of the per-host warnings (name, priority)
+DAEMON_STOPPED = "HA_HOST_DAEMON_STOPPED"  # the shim's own message: a host's daemon stopped with HA on
 WARNING_MESSAGES = {
     "statefile_lost": ("HA_STATEFILE_LOST", 2),
     "heartbeat_approaching_timeout": ("HA_HEARTBEAT_APPROACHING_TIMEOUT", 5),
@@ -60,6 +61,7 @@ class Runtime(object):
         self.master_lock = threading.Lock()
         self.down = set()  # type: typing.Set[str]  # hosts shut down cleanly: never marked live
         self.on_fenced = on_fenced  # (ctx, runtime, host): a sandboxed host fenced (lifecycle.reboot_fenced)
+        self.rebooting = set()  # type: typing.Set[str]  # sandboxed hosts whose reboot is being played
 
     def start_host(self, host: str) -> None:
         """Start the monitor of ``host`` (no-op when it runs)."""
@@ -108,16 +110,22 @@ class Runtime(object):
                 LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
 
     def _after_stop(self, host: str, why: "_Stop", stop: threading.Event) -> None:
-        """A host whose daemon is gone while HA is on has fenced (or crashed): ``on_fenced`` reboots it.
+        """A host whose daemon is gone while HA is on is fencing, fenced or crashed: said, then rebooted.
 
-        On a real host the fence is a reboot, after which xapi starts and
-        retries ``ha_start_daemon`` (``on_server_restart``).  A sandboxed
-        host does not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
-        plays that reboot.
+        The pool is told at once, with what the host's stack said (a
+        fencing host's reason, how often its fence failed): that is the
+        loud part of a fence that does not take effect.  On a real host the
+        fence is a reboot, after which xapi starts and retries
+        ``ha_start_daemon`` (``on_server_restart``).  A sandboxed host does
+        not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
+        plays that reboot once the survivors have dropped the host.
         """
-        if not why.daemon_gone or stop.is_set() or host in self.down or not self.ctx.sandboxes:
+        if not why.daemon_gone or stop.is_set() or host in self.down or not ha_enabled(self.ctx):
             return
-        if self.on_fenced is None or not ha_enabled(self.ctx):
+        add_message(self.ctx, DAEMON_STOPPED, 2, "Host", _uuid(self.ctx, host),
+                    "the HA daemon of host %s stopped: %s; the host is taken over once the survivors drop it "
+                    "(its fence done) or it is declared dead" % (_uuid(self.ctx, host), why.reason))
+        if self.on_fenced is None or not self.ctx.sandboxes:
             return
         LOG.warning("host %s: its HA daemon is gone with HA on (fenced): it will boot again", _uuid(self.ctx, host))
         with self.lock:
@@ -178,19 +186,24 @@ class Runtime(object):
 
 
 class _Stop(Exception):
-    """The monitor of a host must stop (as xapi's ``request_shutdown``); ``daemon_gone``: exit 14."""
+    """The monitor of a host must stop (as xapi's ``request_shutdown``); ``daemon_gone``: exit 14.
 
-    def __init__(self, message: str, daemon_gone: bool = False) -> None:
+    ``reason``: what the host's stack said (for the pool message).
+    """
+
+    def __init__(self, message: str, daemon_gone: bool = False, reason: str = "") -> None:
         super(_Stop, self).__init__(message)
         self.daemon_gone = daemon_gone
+        self.reason = reason or message
 
 
 def query(ctx, host: str, stack: str) -> liveset_mod.Liveset:
     """The host's liveset; _Stop on exit 14 or one that does not parse."""
     try:
         return onhost.stack_on(ctx, host, stack).query_liveset()
-    except onhost.DaemonAbsent:
-        raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True)
+    except onhost.DaemonAbsent as e:
+        raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True,
+                    reason=e.reason)
     except onhost.InvalidAnswer as e:
         raise _Stop("the liveset does not parse: %s" % e)
     except XenAPIError as e:

@@ -14,6 +14,7 @@ FIST point, in the host's own /var/lib/xcp rather than /tmp).
 import logging
 import os
 import sys
+import threading
 import typing
 
 from sm_clusterstack import hostsandbox
@@ -24,6 +25,7 @@ from sm_clusterstack.xapi.db import store as store_mod
 LOG = logging.getLogger("sm_clusterstack.xapi")
 XAPI_SOCKET = "/var/lib/xcp/xapi"
 HEALTH_CHECK = "/opt/xensource/libexec/xapi-health-check"
+POWER_POLL = 0.2  # seconds between two looks at the hosts' kernel fence stand-ins
 HEALTH_CHECK_SCRIPT = """#!%(python)s
 # sm-clusterstack: xapi's health check for xhad (xha daemon/xapi_mon.c runs it; exit 0 = healthy)
 import sys
@@ -33,9 +35,15 @@ sys.exit(healthcheck.main(%(socket)r))
 """
 
 
-def setup(ctx, hosts: int, prefix: str = "") -> hostsandbox.SandboxPool:
-    """Make (or adopt) one sandbox per host, record their PIFs, map ``ctx.sandboxes``."""
-    pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root)
+def setup(ctx, hosts: int, prefix: str = "",
+          kernel_fences: typing.Sequence[str] = hostsandbox.KERNEL_FENCES) -> hostsandbox.SandboxPool:
+    """Make (or adopt) one sandbox per host, record their PIFs, map ``ctx.sandboxes``.
+
+    ``kernel_fences``: the machine's kernel fence paths each host gets its own stand-in over (a test names a
+    file of its own that stands for the machine's).
+    """
+    pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root,
+                                          kernel_fences=kernel_fences)
     try:
         with ctx.store.write() as conn:
             rows = records.hosts_in_creation_order(conn)  # host1 first
@@ -114,3 +122,51 @@ def end_stack_processes(ctx, host: str) -> typing.List[str]:
         except OSError:
             return True  # gone already
     return ["%s[%d]" % (command, pid) for pid, command in hostsandbox.stop_processes(box, spare)]
+
+
+class PowerSwitch(object):
+    """The power switch of the pool's sandboxed hosts: a kernel fence that hit a host resets it at once.
+
+    A stack's kernel fence (sysrq's ``b``, an expiring watchdog) writes the
+    host's own stand-in (``hostsandbox``), never the machine's.  Every
+    ``POWER_POLL`` the switch looks at each host's stand-ins; one written
+    means that host's kernel would have rebooted it now: every process of
+    its sandbox is stopped (what ran is gone, as after a power cut), the
+    stand-ins are emptied, and ``on_reset(host, fences)`` is told (HA's
+    lifecycle says so and boots the host again).
+    """
+
+    def __init__(self, ctx, on_reset: typing.Callable[[str, typing.List[str]], None]) -> None:
+        self.ctx = ctx
+        self.on_reset = on_reset
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="power-switch", daemon=True)
+
+    def start(self) -> "PowerSwitch":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(POWER_POLL):
+            for host, box in sorted(self.ctx.sandboxes.items()):
+                try:
+                    self.check(host, box)
+                except Exception:  # the switch never dies silently
+                    LOG.exception("power switch of host %s", host)
+
+    def check(self, host: str, box: hostsandbox.HostSandbox) -> bool:
+        """Reset ``host`` if a kernel fence hit it; whether it did."""
+        fences = box.kernel_fences()
+        if not fences:
+            return False
+        stopped = hostsandbox.stop_processes(box)
+        box.clear_kernel_fences()
+        LOG.warning("host %s (%s): kernel fence through %s: reset, %d process(es) stopped%s", host, box.netns,
+                    ", ".join(fences), len(stopped),
+                    ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
+        self.on_reset(host, fences)
+        return True

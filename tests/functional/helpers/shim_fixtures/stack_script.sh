@@ -46,10 +46,15 @@ case "$name" in
     printf '%s open daemon %s %s\n' "$(date +%s.%N)" "$stack" "$me" >> '@CTL@'/events ;;
   ha_query_liveset)
     [ -f '@CTL@'/invalid ] && { echo "no daemon: the pool state is invalid" >&2; exit 14; }
+    # a kernel fence of this host, once: the path given stands for the machine's (its sandbox covers it)
+    if [ -f '@CTL@'/kernel_fence-"$me" ]; then
+      target=$(cat '@CTL@'/kernel_fence-"$me"); rm -f '@CTL@'/kernel_fence-"$me"; printf b > "$target"
+    fi
     printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>%s</HostID></localhost>' "$me"
     for h in $(sed -n '/<common-config>/,/<\/common-config>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf"); do
       m=FALSE; [ "$(cat '@CTL@'/master 2>/dev/null)" = "$h" ] && m=TRUE
-      printf '<host><HostID>%s</HostID><liveness>TRUE</liveness><master>%s</master><statefile_access>TRUE</statefile_access><statefile_corrupted>FALSE</statefile_corrupted><excluded>FALSE</excluded></host>' "$h" "$m"
+      l=TRUE; [ -f '@CTL@'/dropped-"$h" ] && l=FALSE  # the survivors dropped that host
+      printf '<host><HostID>%s</HostID><liveness>'$l'</liveness><master>%s</master><statefile_access>TRUE</statefile_access><statefile_corrupted>FALSE</statefile_corrupted><excluded>FALSE</excluded></host>' "$h" "$m"
     done
     printf '</ha_liveset_info>\n' ;;
   ha_propose_master) printf '%s' "$me" > '@CTL@'/master; echo TRUE ;;
