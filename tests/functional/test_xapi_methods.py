@@ -167,9 +167,11 @@ def test_sr_introduce_forget(pool):
 
 
 def test_sr_forget_refused_while_attached_and_destroy_runs_sr_delete(pool):
+    """``xapi_sr.ml`` ``check_no_pbds_attached``: SR_HAS_PBD [sr] for forget and destroy while a PBD is plugged."""
     x = pool.x
     sr = pool.create_sr("lvm")
-    assert failure(x.SR.forget, sr)[0] == "OPERATION_NOT_ALLOWED"
+    assert failure(x.SR.forget, sr) == ["SR_HAS_PBD", sr]
+    assert failure(x.SR.destroy, sr) == ["SR_HAS_PBD", sr]
     for pbd in x.SR.get_PBDs(sr):
         x.PBD.unplug(pbd)
     x.SR.destroy(sr)
