@@ -93,7 +93,8 @@ class Observer(object):
     def __init__(self, pool, hosts, victim):
         self.pool, self.hosts, self.victim = pool, hosts, victim
         self.victim_id = pool.x.host.get_uuid(victim)
-        self.fenced = {}  # host -> first time seen fenced
+        self.before = {h: pool.fences(h) for h in hosts}  # fences of earlier trials on the same pool
+        self.fenced = {}  # host -> first time seen fenced again
         self.seen = []  # (time, survivor, victim live in its liveset?, master's host id in it or "")
         self.masters = []  # (time, the pool's master)
         self.stopping = False
@@ -103,7 +104,7 @@ class Observer(object):
     def run(self):
         while not self.stopping:
             for host in self.hosts:
-                if host not in self.fenced and self.pool.fenced(host):
+                if host not in self.fenced and self.pool.fences(host) > self.before[host]:
                     self.fenced[host] = time.monotonic()
             for host in self.hosts:
                 if host != self.victim and host not in self.fenced:

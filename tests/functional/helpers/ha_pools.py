@@ -100,18 +100,22 @@ class HAPool(object):
         return os.path.join(self.tmp, "fenced-" + self.x.host.get_uuid(host))
 
     def fenced(self, host: str) -> bool:
-        """True when ``host`` fenced itself: xhad's fence line in its log, corosync-ha's recorded action.
+        """True when ``host`` fenced itself: xhad's fence line in its log, corosync-ha's recorded action."""
+        return self.fences(host) > 0
+
+    def fences(self, host: str) -> int:
+        """How often ``host`` fenced itself so far.
 
         xhad logs "Self Fence." for a heartbeat-requested fence (``daemon/heartbeat.c``) and
-        "Self-Fence" elsewhere.
+        "Self-Fence" elsewhere; corosync-ha's recording fence action writes a line each time.
         """
-        if self.stack == "xhad":
-            try:
-                with open(self.host_dir(host, "var", "log", "xha.log")) as f:
-                    return XHAD_FENCE.search(f.read()) is not None
-            except OSError:
-                return False
-        return os.path.exists(self.fence_record(host))
+        path = self.host_dir(host, "var", "log", "xha.log") if self.stack == "xhad" else self.fence_record(host)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            return 0
+        return len(XHAD_FENCE.findall(text)) if self.stack == "xhad" else len(text.splitlines())
 
     def box(self, host: str) -> hostsandbox.HostSandbox:
         return hostsandbox.find(self.server.state, self.x.host.get_other_config(host)["sandbox-netns"])
