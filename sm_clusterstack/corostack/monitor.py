@@ -196,6 +196,8 @@ class Monitor(object):
             self.undecided_since = None
             self.lower_expected_votes()
         elif decision == arbitration.WAIT:
+            if peers is not None and arbitration.still_counted_in(self.me, self.partition, peers):
+                self.undecided_since = None  # a membership in flux: nobody who has this host may drop it
             self.undecided_since = self.undecided_since or now
             if now - self.undecided_since >= self.timing.arbitration:
                 self.lose("no agreement on the statefile within %.1f s" % self.timing.arbitration)
@@ -210,7 +212,7 @@ class Monitor(object):
         for host in sorted(self.committed - self.partition):
             lost_for = now - self.lost_since.setdefault(host, now)
             peer = self.seen.peers.get(host) if self.seen.access else None
-            if arbitration.may_drop(peer, lost_for, self.timing.drop_after):
+            if arbitration.may_drop(peer, lost_for, self.timing.drop_after, self.me):
                 self.committed.discard(host)
                 self.lost_since.pop(host)
                 self.log.write("host %s left the liveset (lost %.2f s ago)" % (host, lost_for))
