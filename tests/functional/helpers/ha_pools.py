@@ -14,6 +14,7 @@ import sys
 import time
 
 from sm_clusterstack import hostsandbox
+from sm_clusterstack.corostack import timing
 from sm_clusterstack.stacks import client
 
 from helpers import REPO, fuse_statefile
@@ -38,10 +39,11 @@ def failure_timeout(stack: str) -> float:
     change, a statefile round to settle, up to max(T1, T2) to agree on the
     partition, StateFileWatchdogTimeout (t + 15) for the loser's watchdog,
     and the next statefile round (StateFileInterval is 2 s for t = 10).
-    corosync-ha: HeartbeatTimeout (its README: the isolated host fences
-    within it, survivors drop it only after its fence deadline).
+    corosync-ha: DROP_BY x HeartbeatTimeout (``corostack/timing.py``: the
+    isolated host fences by 1.2 T, survivors drop it after its fence
+    deadline, by 1.5 T).
     """
-    return T + 2 + T + (T + 15) + 2 if stack == "xhad" else T
+    return T + 2 + T + (T + 15) + 2 if stack == "xhad" else timing.DROP_BY * T
 
 
 def skip_reason(stack: str):
