@@ -37,7 +37,6 @@ def test_joining_in_pool_state_init_waits_for_every_host_then_arms_and_activates
     assert rig.poll(H[:2]) == "joining" and rig.pipe.sent.count(guard.ARM) == 0
     assert rig.poll(H[:3]) == "online"
     assert daemon.fencing_mode(rig.paths) == "armed" and guard.ARM in rig.pipe.sent
-    rig.poll()  # the pool record changes on the next statefile round, never in the monitor's step
     assert statefile.read(rig.conf.statefile).pool_state == "active"
     assert rig.monitor.committed == set(H[:3])
 
@@ -180,7 +179,6 @@ def test_an_excluded_host_with_hosts_not_excluded_and_no_liveset_is_blocked(tmp_
 def test_an_excluded_host_joining_a_liveset_clears_its_own_mark(tmp_path, fenced):
     rig = Rig(tmp_path, excluded=[H[0]])
     assert rig.poll(H[:3], {h: ("online", H[:3]) for h in H[1:3]}) == "online"
-    rig.poll()
     assert statefile.read(rig.conf.statefile).excluded == []
 
 
