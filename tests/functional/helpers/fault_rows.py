@@ -12,6 +12,7 @@ master.  Times are those of the first poll that saw a thing, so they are
 late by at most one poll (about 0.05 T).  Used by bench/failure_detection.
 """
 
+import copy
 import os
 import signal
 import statistics
@@ -91,7 +92,9 @@ class Observer(object):
     """A thread polling the pool: fences, the survivors' livesets and the pool's master, stamped."""
 
     def __init__(self, pool, hosts, victim):
-        self.pool, self.hosts, self.victim = pool, hosts, victim
+        self.pool = copy.copy(pool)  # with a session of its own: a XenAPI session serves one thread
+        self.pool.x = pool.server.session().xenapi
+        self.hosts, self.victim = hosts, victim
         self.victim_id = pool.x.host.get_uuid(victim)
         self.before = {h: pool.fences(h) for h in hosts}  # fences of earlier trials on the same pool
         self.fenced = {}  # host -> first time seen fenced again
