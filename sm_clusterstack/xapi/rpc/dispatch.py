@@ -22,6 +22,19 @@ CALLER = threading.local()  # .local_root: the request came from uid 0 over the 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
 MAX_STRING = 65536  # characters in any one string of a parameter (xapi bounds the request at 300 KiB)
+MAX_DEPTH = 16  # nesting of arrays and structs; XenAPI calls need 3
+
+
+def too_deep(value: typing.Any, limit: int = MAX_DEPTH) -> bool:
+    """True when arrays/structs in ``value`` nest deeper than ``limit`` (checked without recursion)."""
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if depth >= limit:
+                return True
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def caller_is_local_root() -> bool:
