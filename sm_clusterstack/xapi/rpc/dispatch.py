@@ -132,6 +132,8 @@ def _fits(kind, value):
         return isinstance(value, bool)
     if kind == "int":
         return _fits_int(value)
+    if kind == "float":  # XML-RPC double or int, a JSON number
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "map":
         return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
                                                for k, v in value.items())
