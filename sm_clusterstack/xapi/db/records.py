@@ -169,9 +169,10 @@ def is_live(conn: sqlite3.Connection, host: str) -> bool:
 
 
 def set_live(conn: sqlite3.Connection, host: str, live: bool, now: typing.Optional[float] = None) -> None:
-    """Record ``host``'s liveness and when it was decided."""
-    conn.execute("UPDATE host_metrics SET live = ?, last_updated = ? WHERE host = ?",
-                 (bool(live), time.time() if now is None else now, host))
+    """Record ``host``'s liveness and when it changed; nothing when it is unchanged (xapi's
+    ``process_liveset_on_master`` sets ``live`` only when it differs: no event every monitor tick)."""
+    conn.execute("UPDATE host_metrics SET live = ?, last_updated = ? WHERE host = ? AND live IS NOT ?",
+                 (bool(live), time.time() if now is None else now, host, bool(live)))
 
 
 def set_host_statefiles(conn: sqlite3.Connection, statefiles: typing.List[str],
