@@ -42,9 +42,11 @@ def caller_is_local_root() -> bool:
     return getattr(CALLER, "local_root", False)
 
 
-def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False) -> dict:
-    """Run XenAPI method ``name`` with ``params``; the response struct (logged by ``calllog``)."""
-    entry = calllog.begin(ctx, name, params)
+def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False,
+             transport: str = "") -> dict:
+    """Run XenAPI method ``name`` with ``params``; the response struct (logged by ``calllog``, with the
+    ``transport`` when it is not XML-RPC)."""
+    entry = calllog.begin(ctx, name, params, transport)
     response = _dispatch(ctx, name, params, local_root)
     calllog.end(entry, response)
     return response

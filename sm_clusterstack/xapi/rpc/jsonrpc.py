@@ -149,4 +149,4 @@ def respond(ctx: typing.Any, body: bytes, local_root: bool = False) -> bytes:
     call = parse_call(body)
     if api.too_deep(call.params):
         raise MalformedRequest("values nested deeper than %d" % api.MAX_DEPTH)
-    return answer(call, api.dispatch(ctx, call.method, tuple(call.params), local_root))
+    return answer(call, api.dispatch(ctx, call.method, tuple(call.params), local_root, "JSON-RPC"))
