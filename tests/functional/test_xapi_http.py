@@ -164,6 +164,44 @@ def test_a_dropped_client_is_logged_in_one_line_without_traceback(pool):
     assert b"Traceback" not in server_log(pool)
 
 
+def json_head(length, path=b"/jsonrpc"):
+    return [b"POST " + path + b" HTTP/1.1", b"Host: localhost", b"Content-Type: application/json",
+            b"Content-Length: %d" % length, b"Connection: close"]
+
+
+def test_json_rpc_is_served_at_jsonrpc_as_application_json(pool):
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "pool.get_all", "params": ["OpaqueRef:nobody"]}'
+    answer = exchange(pool, request(json_head(len(body)), body))
+    assert status_of(answer) == 200 and b"Content-Type: application/json" in answer
+    assert answer.endswith(b'{"jsonrpc":"2.0","error":{"code":1,"message":"SESSION_INVALID",'
+                           b'"data":["OpaqueRef:nobody"]},"id":1}')
+
+
+BAD_JSON = {
+    "malformed": b'{"method": ',
+    "a batch": b'[{"jsonrpc": "2.0", "id": 1, "method": "pool.get_all", "params": []}]',
+    "an unknown version": b'{"jsonrpc": "3.0", "id": 1, "method": "pool.get_all", "params": []}',
+    "a notification": b'{"jsonrpc": "2.0", "method": "pool.get_all", "params": []}',
+    "nested deeper than the parser goes": b"[" * 200000 + b"]" * 100000,
+    "nested deeper than a call needs": b'{"id": 1, "method": "m", "params": ' + b"[" * 100 + b"]" * 100 + b"}",
+    "not UTF-8": b'{"id": 1, "method": "' + bytes([0xff]) + b'", "params": []}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_JSON))
+def test_a_json_body_that_is_no_call_gets_xapis_500_and_nothing_is_held(pool, case):
+    """``Jsonrpc.version_id_and_call_of_string`` raises, so xapi's ``handle_one`` answers 500 and closes."""
+    body = BAD_JSON[case]
+    answer = exchange(pool, request(json_head(len(body)), body))
+    assert status_of(answer) == 500 and b"HTTP 500 internal server error" in answer
+    assert pool.x.pool.get_all() and b"Traceback" not in server_log(pool)
+
+
+def test_a_json_body_over_the_limit_is_413_before_it_is_read(pool):
+    answer = exchange(pool, request(json_head(300 * 1024 + 1), b""))
+    assert status_of(answer) == 413
+
+
 def server_log(pool):
     with open(pool.server.log.name, "rb") as f:
         return f.read()
