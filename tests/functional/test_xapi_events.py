@@ -235,3 +235,30 @@ def test_a_restart_neither_replays_nor_loses_a_change(pool):
     assert [(e["class"], e["operation"], e["ref"]) for e in found["events"]] == [
         ("sr", "add", kept), ("sr", "del", doomed), ("pool", "mod", x.pool.get_all()[0])]
     assert event_from(x, ["SR", "pool"], found["token"], 0.5)["events"] == []
+
+
+def test_xe_event_wait_returns_once_an_object_matches(pool):
+    """``cli_operations.ml`` ``event_wait``: at once when a record matches now, else at the event that matches;
+    ``field=/=value`` means not equal; a class it cannot list fails as xapi's."""
+    import subprocess
+    import sys
+    from helpers.xe import xe_server
+    x = pool.x
+    assert xe_server(pool, "event-wait", "class=pool", "name-label=")[0] == 0
+    argv = [sys.executable, "-m", "sm_clusterstack.cli", "xe", "-s", pool.server.url, "--password-file",
+            pool.server.password_file, "event-wait", "class=sr", "name-label=later", "shared=/=false"]
+    waiting = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)
+        assert waiting.poll() is None
+        sr = x.SR.introduce("", "later", "", "lvm", "user", False, {})
+        time.sleep(1.5)
+        assert waiting.poll() is None  # not shared yet
+        x.SR.forget(sr)
+        x.SR.introduce("", "later", "", "lvm", "user", True, {})
+        assert waiting.wait(30) == 0
+    finally:
+        waiting.kill()
+        waiting.communicate()
+    rc, _, err = xe_server(pool, "event-wait", "class=vm")
+    assert rc == 1 and "Cli listening for class 'vm' not currently implemented" in err
