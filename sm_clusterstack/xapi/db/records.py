@@ -147,6 +147,16 @@ def hosts(conn: sqlite3.Connection) -> typing.List[Row]:
     return conn.execute("SELECT * FROM host ORDER BY ref").fetchall()
 
 
+def hosts_in_database_order(conn: sqlite3.Connection) -> typing.List[Row]:
+    """Every host row as xapi's ``Db.Host.get_all_records`` lists them: descending ref order.
+
+    ``db_cache_impl.ml`` ``find_refs_with_filter_internal`` folds the table
+    (a map, ascending by ref) prepending each ref, so the list comes out
+    descending; xhad.conf lists the hosts in that order.
+    """
+    return conn.execute("SELECT * FROM host ORDER BY ref DESC").fetchall()
+
+
 def hosts_master_first(conn: sqlite3.Connection) -> typing.List[Row]:
     """Every host row, the master first, then in ref order."""
     return conn.execute("SELECT * FROM host ORDER BY host.ref = ? DESC, ref", (master(conn),)).fetchall()
