@@ -33,9 +33,10 @@ sys.exit(healthcheck.main(%(socket)r))
 """
 
 
-def setup(ctx, hosts: int, prefix: str = "") -> hostsandbox.SandboxPool:
+def setup(ctx, hosts: int, prefix: str = "", ipv6: bool = False) -> hostsandbox.SandboxPool:
     """Make (or adopt) one sandbox per host, record their PIFs, map ``ctx.sandboxes``."""
-    pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root)
+    pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root,
+                                          ipv6=ipv6)
     try:
         with ctx.store.write() as conn:
             rows = records.hosts_in_creation_order(conn)  # host1 first
@@ -58,8 +59,8 @@ def _record_host(conn, row, box: hostsandbox.HostSandbox) -> None:
     other["sandbox-netns"] = box.netns
     store_mod.update(conn, "host", row["ref"], address=box.address, other_config=other)
     pif = records.management_pif(conn, row["ref"])
-    values = {"device": box.device, "bridge": box.bridge, "IP": box.address, "netmask": hostsandbox.NETMASK,
-              "management": True, "currently_attached": True}
+    values = {"device": box.device, "bridge": box.bridge, "IP": box.address,
+              "netmask": "" if box.ipv6 else hostsandbox.NETMASK, "management": True, "currently_attached": True}
     if pif is None:
         store_mod.insert(conn, "PIF", dict(values, ref=store_mod.new_ref(), uuid=store_mod.new_uuid(),
                                            host=row["ref"]))

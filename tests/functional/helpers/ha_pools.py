@@ -56,7 +56,7 @@ def skip_reason(stack: str):
 class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
-    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0) -> None:
+    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0, ipv6: bool = False) -> None:
         self.tmp, self.stack = tmp, stack
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
@@ -64,7 +64,7 @@ class HAPool(object):
         root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
         env = dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)]).start()
+                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else [])).start()
         self.x = self.server.session().xenapi
         self.recorder = os.path.join(tmp, "record-fence")
         with open(self.recorder, "w") as f:
