@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from helpers.ha_pools import HAPool, failure_timeout, skip_reason, wait
+from helpers.ha_pools import all_live, failure_timeout, skip_reason, wait
 from sm_clusterstack.stacks import xhadconf
 
 INTERVAL = 1.0
@@ -19,12 +19,8 @@ STACKS = [pytest.param(s, marks=pytest.mark.skipif(skip_reason(s) is not None, r
 
 @pytest.fixture(params=STACKS)
 def ha6(request, tmp_path):
-    pool = HAPool(str(tmp_path), request.param, interval=INTERVAL, ipv6=True)
-    try:
-        wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
+    with all_live(str(tmp_path), request.param, INTERVAL, ipv6=True) as pool:
         yield pool
-    finally:
-        pool.close()
 
 
 def test_ha_enables_on_ipv6_only_hosts_with_xhad_conf_as_xapi_writes_it(ha6):

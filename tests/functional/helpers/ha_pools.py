@@ -7,6 +7,7 @@ every host sees.  corosync-ha hosts get a settings file naming a recording
 fence action (one record file per host): nothing reboots.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -123,6 +124,17 @@ class HAPool(object):
                 self.x.pool.disable_ha()
         finally:
             self.server.stop()
+
+
+@contextlib.contextmanager
+def all_live(tmp: str, stack: str, interval: float, ipv6: bool = False):
+    """An HAPool of ``stack`` once every host is live; closed afterwards."""
+    pool = HAPool(tmp, stack, interval=interval, ipv6=ipv6)
+    try:
+        wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
+        yield pool
+    finally:
+        pool.close()
 
 
 def wait(predicate, timeout: float, step: float = 0.1) -> float:
