@@ -4,7 +4,9 @@ A host sandbox is a network namespace and a persistent private mount
 namespace.  The network namespace holds the host's management interface
 as a dom0 has it: ``eth0`` (a veth whose peer is a port of the pool's
 switch, a bridge in a namespace of its own) enslaved to the bridge
-``xenbr0``, which carries the host's address.  In the mount namespace the
+``xenbr0``, which carries the host's address: IPv4 (``10.213.0.N/24``), or
+IPv6 only (``fd00:213::N/64``, no IPv4 address at all) for a pool made with
+``ipv6``, as XCP-ng 8.3's IPv6 management.  In the mount namespace the
 paths a host keeps to itself (``PRIVATE_PATHS``) are that host's own
 directories under the state dir, ``/usr/libexec/xapi/cluster-stack`` is the
 pool's cluster-stack root (xhad's scripts hard-code it), and ``/sys`` shows
@@ -50,6 +52,8 @@ BRIDGE = "xenbr0"  # the management network's bridge, holding the address
 NETMASK = "255.255.255.0"
 PREFIX_LENGTH = 24
 SUBNET = "10.213.0."  # hosts are .1 to .64 on every pool's own switch
+SUBNET_V6 = "fd00:213::"  # hosts are ::1 to ::40 (hex) on an IPv6 pool's switch
+PREFIX_LENGTH_V6 = 64
 MAX_HOSTS = 64
 IP_TIMEOUT = 10.0  # seconds for one namespace or mount command
 KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL at teardown
@@ -69,11 +73,11 @@ def default_prefix(state_dir: str) -> str:
     return "smcs" + hashlib.sha1(os.path.abspath(state_dir).encode("utf-8")).hexdigest()[:6]
 
 
-def host_address(number: int) -> str:
-    """The address of host ``number`` (1-based) on its pool's switch."""
+def host_address(number: int, ipv6: bool = False) -> str:
+    """The address of host ``number`` (1-based) on its pool's switch (IPv6 on an IPv6 pool)."""
     if not 1 <= number <= MAX_HOSTS:
         raise SandboxError("host number %d out of 1..%d" % (number, MAX_HOSTS))
-    return SUBNET + str(number)
+    return SUBNET_V6 + "%x" % number if ipv6 else SUBNET + str(number)
 
 
 def _tool(name: str) -> str:
@@ -94,14 +98,15 @@ def _must(argv: typing.List[str], what: str) -> runner.Result:
 class HostSandbox(object):
     """One host: its network namespace, mount namespace, private root and management interface."""
 
-    def __init__(self, base: str, prefix: str, number: int, kernel_fence_paths: typing.Sequence[str] = KERNEL_FENCES
-                 ) -> None:
+    def __init__(self, base: str, prefix: str, number: int, ipv6: bool = False,
+                 kernel_fence_paths: typing.Sequence[str] = KERNEL_FENCES) -> None:
         self.number = number
         self.kernel_fence_paths = tuple(kernel_fence_paths)
         self.netns = "%s-h%d" % (prefix, number)
         self.root = os.path.join(base, "hosts", "h%d" % number)
         self.mount_ns = os.path.join(base, "ns", "h%d.mnt" % number)
-        self.address = host_address(number)
+        self.ipv6 = ipv6
+        self.address = host_address(number, ipv6)
         self.device = DEVICE
         self.bridge = BRIDGE
         self.switch_port = "h%d" % number
@@ -182,29 +187,31 @@ def _is_mount(path: str) -> bool:
 class SandboxPool(object):
     """The host sandboxes of one pool and their switch, with the record of everything made."""
 
-    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str,
+    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str, ipv6: bool = False,
                  kernel_fences: typing.Sequence[str] = KERNEL_FENCES) -> None:
         self.kernel_fences = tuple(kernel_fences)
         self.base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
         self.prefix = prefix
+        self.ipv6 = ipv6
         self.stack_root = os.path.abspath(stack_root)
         self.switch = prefix + "-sw"
-        self.hosts = [HostSandbox(self.base, prefix, n, self.kernel_fences) for n in range(1, count + 1)]
+        self.hosts = [HostSandbox(self.base, prefix, n, ipv6, self.kernel_fences) for n in range(1, count + 1)]
         self.made = []  # type: typing.List[typing.List[str]]
 
     @classmethod
     def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE,
-               kernel_fences: typing.Sequence[str] = KERNEL_FENCES) -> "SandboxPool":
+               ipv6: bool = False, kernel_fences: typing.Sequence[str] = KERNEL_FENCES) -> "SandboxPool":
         """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made.
 
         ``kernel_fences``: the machine's paths each host gets its own file
         over (a test names a file of its own that stands for the machine's).
         """
-        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, kernel_fences)
+        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, ipv6, kernel_fences)
         _check_layout(pool)
         previous = pool._read_record()
         if previous is not None:
-            if previous.get("prefix") == pool.prefix and previous.get("count") == count and pool.intact():
+            if (previous.get("prefix") == pool.prefix and previous.get("count") == count
+                    and bool(previous.get("ipv6")) == ipv6 and pool.intact()):
                 pool.made = previous["made"]
                 return pool
             pool.made = previous.get("made", [])
@@ -250,7 +257,7 @@ class SandboxPool(object):
     def _note(self, kind: str, name: str) -> None:
         """Record that ``name`` of ``kind`` (netns, mount) was made, before anything else is."""
         self.made.append([kind, name])
-        data = {"prefix": self.prefix, "count": len(self.hosts), "made": self.made}
+        data = {"prefix": self.prefix, "count": len(self.hosts), "ipv6": self.ipv6, "made": self.made}
         atomicfile.write(self._record_path(), json.dumps(data), mode=0o600)
 
     def _build(self) -> None:
@@ -281,7 +288,9 @@ class SandboxPool(object):
             ["-n", ns, "link", "add", host.bridge, "type", "bridge"],
             ["-n", ns, "link", "set", host.device, "master", host.bridge, "up"],
             ["-n", ns, "link", "set", host.bridge, "up"],
-            ["-n", ns, "addr", "add", "%s/%d" % (host.address, PREFIX_LENGTH), "dev", host.bridge],
+            ["-n", ns, "addr", "add", "%s/%d" % (host.address, PREFIX_LENGTH), "dev", host.bridge]
+            if not host.ipv6 else  # nodad: usable at once, not after duplicate address detection
+            ["-n", ns, "-6", "addr", "add", "%s/%d" % (host.address, PREFIX_LENGTH_V6), "dev", host.bridge, "nodad"],
         ]
         for step in steps:
             _must([ip] + step, "network of %s" % ns)
@@ -399,11 +408,11 @@ def find(state_dir: str, netns: str) -> HostSandbox:
     try:
         with open(os.path.join(base, RECORD)) as f:
             found = json.load(f)
-        prefix, count = found["prefix"], int(found["count"])
+        prefix, count, ipv6 = found["prefix"], int(found["count"]), bool(found.get("ipv6"))
     except (OSError, ValueError, KeyError, TypeError):
         raise SandboxError("%s has no host sandboxes (is it served with --sandbox?)" % state_dir)
     for number in range(1, count + 1):
-        box = HostSandbox(base, prefix, number)
+        box = HostSandbox(base, prefix, number, ipv6)
         if box.netns == netns:
             if not box.exists():
                 raise SandboxError("the sandbox %s is not in place (is the pool served?)" % netns)

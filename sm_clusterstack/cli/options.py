@@ -90,6 +90,8 @@ HA_TIMEOUT = Shared("--ha-timeout", {"type": int}, {
 SANDBOX = Shared("--sandbox", {"action": "store_true"}, {
     "serve": "make each host a host sandbox (network + mount namespaces) where its scripts and drivers run, "
              "as on a real host; root only"})
+SANDBOX_IPV6 = Shared("--ipv6", {"action": "store_true"}, {
+    "serve": "with --sandbox: the hosts' management addresses are IPv6 only (fd00:213::N)"})
 SANDBOX_PREFIX = Shared("--sandbox-prefix", {"default": "", "metavar": "P"}, {
     "serve": "prefix of the sandboxes' namespace names (default: from the state dir)"})
 

@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="listen on this unix socket, mode 0600 (default: DIR/xapi.sock "
                              "when no --port)")
     options.add(parser, "serve", options.HOSTS, options.PASSWORD_FILE, options.SM_DIR, options.CLUSTER_STACK_ROOT,
-                options.DRIVER_TIMEOUT, options.SCRIPT_TIMEOUT, options.SANDBOX, options.SANDBOX_PREFIX,
-                options.HA_MONITOR_INTERVAL)
+                options.DRIVER_TIMEOUT, options.SCRIPT_TIMEOUT, options.SANDBOX, options.SANDBOX_IPV6,
+                options.SANDBOX_PREFIX, options.HA_MONITOR_INTERVAL)
     parser.add_argument("--sandbox-kernel-fence", action="append", metavar="PATH", dest="kernel_fences",
                         help="a path standing for one of the machine's kernel fences (default: "
                              "/proc/sysrq-trigger and the watchdog devices); each host gets its own file over it, "
@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         sys.stderr.write("sm-clusterstack serve: --log-file: %s\n" % e)
         return cli.EXIT_FAILED
+    if args.ipv6 and not args.sandbox:
+        sys.stderr.write("sm-clusterstack serve: --ipv6 is for host sandboxes: give --sandbox too\n")
+        return cli.EXIT_USAGE
     if args.port is not None and not 0 <= args.port <= 65535:
         sys.stderr.write("sm-clusterstack serve: --port %d out of range\n" % args.port)
         return cli.EXIT_USAGE
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         pool = build_pool(args)
         svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path,
-                            sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix,
+                            sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix, ipv6=args.ipv6,
                             ha_monitor_interval=args.ha_monitor_interval,
                             kernel_fences=tuple(args.kernel_fences or hostsandbox.KERNEL_FENCES))
     except (OSError, ValueError, schema.SchemaError, hostsandbox.SandboxError) as e:

@@ -48,8 +48,9 @@ class KitHosts(object):
     """``count`` sandboxed hosts over ``state_dir`` running the stack at ``stack_path``."""
 
     def __init__(self, state_dir: str, count: int, prefix: str, stack_path: str, ha_timeout: int,
-                 host_paths: typing.Optional[typing.Dict[str, str]] = None) -> None:
+                 host_paths: typing.Optional[typing.Dict[str, str]] = None, ipv6: bool = False) -> None:
         self.state_dir = state_dir
+        self.ipv6 = ipv6
         self.stack_root, self.stack_name = os.path.split(os.path.abspath(stack_path).rstrip("/"))
         self.stack_inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack_name)
         self.count = count
@@ -69,7 +70,8 @@ class KitHosts(object):
     def create(self) -> "KitHosts":
         """Make the sandboxes and write each host's files; HostPoolError says what failed."""
         try:
-            self.pool = hostsandbox.SandboxPool.create(self.state_dir, self.count, self.prefix, self.stack_root)
+            self.pool = hostsandbox.SandboxPool.create(self.state_dir, self.count, self.prefix, self.stack_root,
+                                                       ipv6=self.ipv6)
             with open(self.statefile, "wb") as f:
                 f.truncate(STATEFILE_SIZE)
             for index, host in enumerate(self.hosts):
@@ -141,8 +143,8 @@ def write_inventory(host: hostsandbox.HostSandbox, host_uuid: str) -> None:
     kit's hosts have no control-domain VM record: CONTROL_DOMAIN_UUID names none.
     """
     text = ("PRODUCT_BRAND='sm-clusterstack kit'\nINSTALLATION_UUID='%s'\nCONTROL_DOMAIN_UUID='%s'\n"
-            "MANAGEMENT_INTERFACE='%s'\nMANAGEMENT_ADDRESS_TYPE='IPv4'\n"
-            % (host_uuid, uuid.uuid4(), host.bridge))
+            "MANAGEMENT_INTERFACE='%s'\nMANAGEMENT_ADDRESS_TYPE='%s'\n"
+            % (host_uuid, uuid.uuid4(), host.bridge, "IPv6" if host.ipv6 else "IPv4"))
     stand_in = host.path("/etc/xensource/kit-inventory")
     _write(stand_in, text.encode("utf-8"), 0o644)
     lay(host, INVENTORY, stand_in)

@@ -125,7 +125,7 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
           socket_path: typing.Optional[str] = None, sandbox: bool = False, sandbox_prefix: str = "",
-          ha_monitor_interval: float = ha_monitor.DEFAULT_INTERVAL,
+          ha_monitor_interval: float = ha_monitor.DEFAULT_INTERVAL, ipv6: bool = False,
           kernel_fences: typing.Sequence[str] = hostsandbox.KERNEL_FENCES) -> Service:
     """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service.
 
@@ -147,7 +147,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         if runs.end_orphans(ctx):  # before anything is served, scanned or reconciled
             LOG.warning("ended the runs the previous instance left")
         if sandbox:
-            sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix, kernel_fences)
+            sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix, ipv6, kernel_fences)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))
             _say_kernel_fences(sandbox_pool)
             switch = sandboxes.PowerSwitch(

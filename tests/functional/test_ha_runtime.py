@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers.ha_pools import HAPool, failure_timeout, skip_reason, wait
+from helpers.ha_pools import all_live, failure_timeout, skip_reason, wait
 from helpers.shim import failure
 from sm_clusterstack.stacks import liveset
 
@@ -25,12 +25,8 @@ STACKS = [pytest.param(s, marks=pytest.mark.skipif(skip_reason(s) is not None, r
 
 @pytest.fixture(params=STACKS)
 def ha_pool(request, tmp_path):
-    pool = HAPool(str(tmp_path), request.param, interval=INTERVAL)
-    try:
-        wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
+    with all_live(str(tmp_path), request.param, INTERVAL) as pool:
         yield pool
-    finally:
-        pool.close()
 
 
 def test_a_cut_slave_goes_not_live_on_the_master_and_comes_back_after_it_heals(ha_pool):

@@ -108,3 +108,12 @@ def test_write_rolls_back_on_error(tmp_path):
             raise RuntimeError("boom")
     with db.read() as conn:
         assert records.pool_row(conn)["name_label"] == ""
+
+
+def test_hosts_in_database_order_are_in_descending_ref_order_as_xapi_lists_them(tmp_path):
+    """``db_cache_impl.ml`` ``find_refs_with_filter_internal`` prepends while folding the ref map: descending."""
+    db = store.Store(str(tmp_path))
+    context.initialise(db, 5)
+    with db.read() as conn:
+        refs = [row["ref"] for row in records.hosts_in_database_order(conn)]
+    assert refs == sorted(refs, reverse=True) and len(refs) == 5

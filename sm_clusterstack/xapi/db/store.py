@@ -3,7 +3,10 @@
 Reads run in a deferred transaction (one consistent snapshot); writes run
 under ``BEGIN IMMEDIATE``, so every write transaction is pool-wide and
 serialised, across threads and processes alike.  Maps and sets are stored
-as JSON text.
+as JSON text.  Every row a write adds, changes or deletes is recorded in
+the ``event`` table by the schema's triggers (``schema``), whatever path
+wrote it; a write of this process wakes those waiting for a commit
+(``wait_for_commit``), a write of another process is seen at the next poll.
 """
 
 import contextlib
@@ -12,6 +15,7 @@ import os
 import queue
 import sqlite3
 import stat
+import threading
 import typing
 import uuid as uuid_mod
 
@@ -106,6 +110,8 @@ class Store(object):
         check_state_dir(state_dir)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         self._idle = queue.LifoQueue()
+        self._committed = threading.Condition()
+        self._commits = 0  # write transactions this process committed
         create_private(self.path)  # sessions live here; SQLite gives -wal/-shm the same mode
         conn = self._connect()
         os.chmod(self.path, 0o600)  # a store made by an older version
@@ -168,6 +174,21 @@ class Store(object):
             conn.execute("COMMIT")
         finally:
             self._release(conn)
+        if begin != "BEGIN":
+            with self._committed:
+                self._commits += 1
+                self._committed.notify_all()
+
+    def commits(self) -> int:
+        """How many write transactions this process has committed: a mark for ``wait_for_commit``."""
+        with self._committed:
+            return self._commits
+
+    def wait_for_commit(self, seen: int, timeout: float) -> int:
+        """Wait until a write commits after mark ``seen`` or ``timeout`` seconds pass; the mark now."""
+        with self._committed:
+            self._committed.wait_for(lambda: self._commits != seen, max(timeout, 0.0))
+            return self._commits
 
     def close(self) -> None:
         """Close every idle connection."""

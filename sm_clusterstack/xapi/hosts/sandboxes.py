@@ -35,7 +35,7 @@ sys.exit(healthcheck.main(%(socket)r))
 """
 
 
-def setup(ctx, hosts: int, prefix: str = "",
+def setup(ctx, hosts: int, prefix: str = "", ipv6: bool = False,
           kernel_fences: typing.Sequence[str] = hostsandbox.KERNEL_FENCES) -> hostsandbox.SandboxPool:
     """Make (or adopt) one sandbox per host, record their PIFs, map ``ctx.sandboxes``.
 
@@ -43,7 +43,7 @@ def setup(ctx, hosts: int, prefix: str = "",
     file of its own that stands for the machine's).
     """
     pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root,
-                                          kernel_fences=kernel_fences)
+                                          ipv6=ipv6, kernel_fences=kernel_fences)
     try:
         with ctx.store.write() as conn:
             rows = records.hosts_in_creation_order(conn)  # host1 first
@@ -66,8 +66,8 @@ def _record_host(conn, row, box: hostsandbox.HostSandbox) -> None:
     other["sandbox-netns"] = box.netns
     store_mod.update(conn, "host", row["ref"], address=box.address, other_config=other)
     pif = records.management_pif(conn, row["ref"])
-    values = {"device": box.device, "bridge": box.bridge, "IP": box.address, "netmask": hostsandbox.NETMASK,
-              "management": True, "currently_attached": True}
+    values = {"device": box.device, "bridge": box.bridge, "IP": box.address,
+              "netmask": "" if box.ipv6 else hostsandbox.NETMASK, "management": True, "currently_attached": True}
     if pif is None:
         store_mod.insert(conn, "PIF", dict(values, ref=store_mod.new_ref(), uuid=store_mod.new_uuid(),
                                            host=row["ref"]))

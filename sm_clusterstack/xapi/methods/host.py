@@ -46,8 +46,8 @@ def remove_from_other_config(ctx, session, self, key) -> str:
 
 @method("host.set_address", "self:ref:host", "value:str")
 def set_address(ctx, session, self, value) -> str:
-    """Set the IPv4 address the HA configuration gives for this host."""
-    if not xhadconf.is_ipv4(value):
+    """Set the IPv4 or IPv6 address the HA configuration gives for this host."""
+    if not xhadconf.is_ip_address(value):
         raise XenAPIError(errors.INVALID_VALUE, "address", value)
     return context.set_fields(ctx, "host", self, address=value)
 

@@ -8,6 +8,7 @@ trial can stall: ``fuse_statefile``).  corosync-ha hosts get a settings file nam
 fence action (one record file per host): nothing reboots.
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -62,7 +63,7 @@ class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
     def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0,
-                 stallable_storage: bool = False) -> None:
+                 stallable_storage: bool = False, ipv6: bool = False) -> None:
         self.tmp, self.stack = tmp, stack
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
@@ -75,7 +76,7 @@ class HAPool(object):
         root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
         env = dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)]).start()
+                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else [])).start()
         self.x = self.server.session().xenapi
         self.recorder = os.path.join(tmp, "record-fence")
         with open(self.recorder, "w") as f:
@@ -146,6 +147,17 @@ class HAPool(object):
             self.server.stop()
             if self.storage is not None:
                 self.storage.close()
+
+
+@contextlib.contextmanager
+def all_live(tmp: str, stack: str, interval: float, ipv6: bool = False):
+    """An HAPool of ``stack`` once every host is live; closed afterwards."""
+    pool = HAPool(tmp, stack, interval=interval, ipv6=ipv6)
+    try:
+        wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
+        yield pool
+    finally:
+        pool.close()
 
 
 def wait(predicate, timeout: float, step: float = 0.1) -> float:
