@@ -30,6 +30,10 @@ PROCESSES = {  # what a row pauses, by stack: the process names (comm) in the ho
 }
 
 
+class Unsupported(Exception):
+    """This machine cannot inflict the row's fault (no netem, say)."""
+
+
 class Row(object):
     """One line of the table: ``fault`` on ``target`` for ``length`` (x T, or seconds for a flap)."""
 
@@ -183,7 +187,8 @@ def apply(row, pool, victims, t):
         tc = ["tc", "qdisc", "add", "dev", boxes[0].device, "root", "netem", "loss", "30%"]
         env = {"PATH": ha_pools.XAPI_PATH}
         result = boxes[0].run(tc, timeout=30, env=env)
-        assert result.ok, result.describe()
+        if not result.ok:
+            raise Unsupported("tc netem: %s" % (result.stderr.strip() or result.describe()))
         time.sleep(row.length * t)
         boxes[0].run(["tc", "qdisc", "del", "dev", boxes[0].device, "root"], timeout=30, env=env)
     else:
@@ -201,6 +206,14 @@ def healthy(pool):
     return all(pool.live(h) for h in hosts) and all(pool.query(h)[0] == 0 for h in hosts)
 
 
+def settled(observer, victim, master):
+    """True once the victim fenced, a survivor dropped it, and (if it was the master) another host is."""
+    fenced = observer.fenced.get(victim)
+    if fenced is None or not any(not live for at, _h, live, _m in observer.seen if at > fenced):
+        return False
+    return victim != master or any(m != master for at, m in observer.masters if at > fenced)
+
+
 def trial(pool, row, t=ha_pools.T):
     """One trial of ``row`` on a healthy ``pool``; its Outcome."""
     hosts = pool.x.host.get_all()
@@ -215,8 +228,7 @@ def trial(pool, row, t=ha_pools.T):
         undo = apply(row, pool, victims, t)
         if row.expect == "fence":
             deadline = time.monotonic() + 4 * t
-            while time.monotonic() < deadline and not (victim in observer.fenced and any(
-                    not live for at, _h, live, _m in observer.seen if at > observer.fenced[victim])):
+            while time.monotonic() < deadline and not settled(observer, victim, master):
                 time.sleep(0.2)
         else:
             time.sleep(max(0.0, began + 1.5 * t - time.monotonic()) + 0.5 * t)

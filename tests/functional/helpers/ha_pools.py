@@ -76,9 +76,19 @@ class HAPool(object):
         root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
         env = dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else [])).start()
+                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else []))
+        try:
+            self.server.start()
+            self._enable(sm, sr_type)
+        except BaseException:
+            self.server.stop()
+            if self.storage is not None:
+                self.storage.close()
+            raise
+
+    def _enable(self, sm: str, sr_type: str) -> None:
         self.x = self.server.session().xenapi
-        self.recorder = os.path.join(tmp, "record-fence")
+        self.recorder = os.path.join(self.tmp, "record-fence")
         with open(self.recorder, "w") as f:
             f.write(RECORDER % sys.executable)
         os.chmod(self.recorder, 0o755)
