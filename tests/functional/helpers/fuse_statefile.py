@@ -42,13 +42,51 @@ FATTR_SIZE = 1 << 3
 ENOENT, EEXIST, ENOSYS, ENODEV = 2, 17, 38, 19
 
 
+class Sparse(object):
+    """A file's bytes, kept as the blocks written: a 4 GiB VDI truncated to size costs nothing."""
+
+    BLOCK = 64 * 1024
+
+    def __init__(self, size=0):
+        self.size, self.blocks = size, {}
+
+    def __len__(self):
+        return self.size
+
+    def resize(self, size):
+        self.size = size
+        for index in [i for i in self.blocks if i * self.BLOCK >= size]:
+            del self.blocks[index]
+
+    def read(self, offset, size):
+        end = min(offset + size, self.size)
+        out = bytearray()
+        while offset < end:
+            index, start = divmod(offset, self.BLOCK)
+            take = min(self.BLOCK - start, end - offset)
+            block = self.blocks.get(index)
+            out += block[start:start + take] if block is not None else bytes(take)
+            offset += take
+        return bytes(out)
+
+    def write(self, offset, data):
+        done = 0
+        while done < len(data):
+            index, start = divmod(offset + done, self.BLOCK)
+            take = min(self.BLOCK - start, len(data) - done)
+            block = self.blocks.setdefault(index, bytearray(self.BLOCK))
+            block[start:start + take] = data[done:done + take]
+            done += take
+        self.size = max(self.size, offset + len(data))
+
+
 class Server(object):
     """The files' bytes and the replies to the kernel's requests."""
 
     def __init__(self, fd, size):
         self.fd = fd
         self.names = {NAME: FILE}  # name -> node
-        self.files = {FILE: bytearray(size)}  # node -> bytes
+        self.files = {FILE: Sparse(size)}  # node -> its bytes
 
     def attr(self, node):
         if node == ROOT:
@@ -68,7 +106,7 @@ class Server(object):
         if name in self.names:
             return None
         node = max(self.files) + 1
-        self.names[name], self.files[node] = node, bytearray()
+        self.names[name], self.files[node] = node, Sparse()
         return node
 
     def handle(self, opcode, node, body):
@@ -92,20 +130,17 @@ class Server(object):
                 valid, = struct.unpack_from("<I", body)
                 if valid & FATTR_SIZE:
                     size, = struct.unpack_from("<Q", body, 16)
-                    data = self.files[node]
-                    self.files[node] = data[:size] + bytearray(max(0, size - len(data)))
+                    self.files[node].resize(size)
             return 0, struct.pack("<QII", VALID, 0, 0) + self.attr(node)
         if opcode in (OPEN, OPENDIR):
             return 0, struct.pack("<QII", 0, FOPEN_DIRECT_IO if opcode == OPEN else 0, 0)
         if opcode == READ:
             _fh, offset, size = struct.unpack_from("<QQI", body)
-            return 0, bytes(self.files.get(node, b"")[offset:offset + size])
+            return 0, self.files[node].read(offset, size) if node in self.files else b""
         if opcode == WRITE:
             _fh, offset, size = struct.unpack_from("<QQI", body)
-            chunk, data = body[40:40 + size], self.files[node]
-            if offset + len(chunk) > len(data):
-                data.extend(bytearray(offset + len(chunk) - len(data)))
-            data[offset:offset + len(chunk)] = chunk
+            chunk = body[40:40 + size]
+            self.files[node].write(offset, chunk)
             return 0, struct.pack("<II", len(chunk), 0)
         if opcode in (RELEASE, FSYNC, FLUSH, RELEASEDIR, DESTROY, READDIR):
             return 0, b""
