@@ -33,7 +33,7 @@ XHA_SRC ?=
 XHA_BUILD = build/xha
 XHA_STACK = $(XHA_BUILD)/cluster-stack/xhad
 
-.PHONY: FORCE all compat venv36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad xo
+.PHONY: FORCE all check compat venv36 py36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad xo
 
 all: test
 
@@ -45,7 +45,7 @@ $(STAMP): setup.py .ci/install-deps $(CONSTRAINTS) $(if $(wildcard $(BIN)/sm-clu
           $(if $(shell for t in $(NEEDED_TOOLS); do command -v $$t || echo missing; done | grep -x missing),FORCE)
 	sh .ci/install-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python $(PIP_INSTALL) lxml XenAPI pytest mock flake8 vermin
+	$(BIN)/python $(PIP_INSTALL) lxml XenAPI pytest pytest-xdist mock flake8 vermin
 	$(BIN)/python $(PIP_INSTALL) --no-deps -e .
 	touch $@
 
@@ -60,9 +60,11 @@ perms:
 RUN_XHA_SRC = $(or $(XHA_SRC),$(wildcard ../shared/thirdparty/xha))
 run: deps perms
 	@if [ -n "$(RUN_XHA_SRC)" ] && [ ! -x $(XHA_STACK)/xhad ]; then $(MAKE) --no-print-directory xhad XHA_SRC=$(RUN_XHA_SRC); fi
-	$(BIN)/sm-clusterstack kit --ha-timeout 10 $(foreach d,$(DRIVERS),driver $(d)) \
-	    $$(for s in libexec/xapi/cluster-stack/*; do \
-	        if [ "$${s##*/}" = xhad ] && [ -x $(XHA_STACK)/xhad ]; then s=$(XHA_STACK); fi; echo stack $$s; done)
+	$(BIN)/sm-clusterstack kit --ha-timeout 10 $(foreach d,$(DRIVERS),driver $(d)) $(call kit_stacks,libexec/xapi/cluster-stack)
+
+# The kit's `stack` targets for the stacks under $(1), the real xhad (when built) in place of the xhad wrappers.
+kit_stacks = $$(for s in $(1)/*; do if [ "$${s\#\#*/}" = xhad ] && [ -x $(XHA_STACK)/xhad ]; then s=$(XHA_STACK); fi; \
+	echo stack $$s; done)
 
 test: lint vermin $(if $(XHA_SRC),xhad) pytest
 
@@ -81,8 +83,25 @@ vermin: deps
 	$(BIN)/vermin -q --no-tips --eval-annotations --violations -t=3.6- \
 	    sm_clusterstack packaging $(DRIVERS) $(STACK_SCRIPTS)
 
-pytest: deps perms venv36 xo
-	$(BIN)/python -m pytest -q tests
+# pytest in two runs (tests/conftest.py): every test not marked `alone` side by side in TEST_WORKERS
+# processes (most of a functional test is waiting on a daemon's timeout: more workers than cores),
+# then the `alone` ones one at a time; either failing fails.  An empty `alone` run (pytest's exit 5)
+# is not a failure, an empty parallel run is.  Then the 15 slowest tests of both runs.
+TEST_WORKERS ?= 6
+RESULTS = build/test-results
+PYTEST_PARALLEL = $(BIN)/python -m pytest -q -p xdist -n $(TEST_WORKERS) --dist worksteal
+pytest: deps perms py36 xo
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@$(PYTEST_PARALLEL) -m "not alone" --junitxml=$(RESULTS)/parallel.xml tests; parallel=$$?; \
+	$(BIN)/python -m pytest -q -p no:xdist -m alone --junitxml=$(RESULTS)/alone.xml tests; alone=$$?; \
+	[ $$alone -eq 5 ] && alone=0; \
+	$(BIN)/python tests/slowest.py 15 $(RESULTS)/parallel.xml $(RESULTS)/alone.xml; \
+	echo "pytest: the parallel run exited $$parallel, the alone run $$alone"; \
+	[ $$parallel -eq 0 ] && [ $$alone -eq 0 ]
+
+# The edit loop: the unit tests and the functional tests that run no real daemon (not `slow`), side by side.
+check: deps perms
+	$(PYTEST_PARALLEL) -m "not slow and not alone" tests
 
 # Xen Orchestra's XenAPI client (npm xen-api) for tests/functional/test_xo_client.py, as
 # tests/xo/package-lock.json pins it; node and npm are Debian's (.ci/install-deps).
@@ -94,20 +113,35 @@ $(XO_STAMP): tests/xo/package.json tests/xo/package-lock.json
 unit: deps
 	$(BIN)/python -m pytest -q tests/unit
 
-functional: deps perms venv36 xo
-	$(BIN)/python -m pytest -q tests/functional
+functional: deps perms py36 xo
+	$(PYTEST_PARALLEL) -m "not alone" tests/functional
+	$(BIN)/python -m pytest -q -p no:xdist -m alone tests/functional || [ $$? -eq 5 ]
 
 bench: deps
 	@for b in bench/*; do [ -x "$$b" ] && echo "== $$b" && $(BIN)/python "$$b"; done
 
-# The control domain's interpreter: run the whole kit (shim, drivers, stacks)
-# under Python 3.6 when one is installed (vermin checks the syntax in `test`).
-compat:
-	@if ! $(PYTHON36) -c 'import sys; assert sys.version_info[:2] == (3, 6)' >/dev/null 2>&1; then \
+# The control domain's interpreter: `make run`'s kit, under Python 3.6 as a dom0 runs it (the py36
+# tree: PATH only, no PYTHONPATH), when one is installed (vermin checks the syntax in `test`).
+compat: deps py36
+	@if [ ! -x $(PY36_TREE)/bin/sm-clusterstack ]; then \
 	    echo "compat: no working Python 3.6 ($(PYTHON36)); set PYTHON36=/path/to/python3.6"; exit 0; fi; \
-	$(MAKE) --no-print-directory venv36; \
-	PYTHONPATH=$(CURDIR) .venv36/bin/python -m sm_clusterstack.cli kit \
-	    --sm-dir drivers --root libexec/xapi/cluster-stack
+	if [ -n "$(RUN_XHA_SRC)" ] && [ ! -x $(XHA_STACK)/xhad ]; then $(MAKE) --no-print-directory xhad XHA_SRC=$(RUN_XHA_SRC); fi; \
+	env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $(PY36_TREE)/bin/sm-clusterstack kit \
+	    --ha-timeout 10 $$(for d in $(PY36_TREE)/sm/*SR; do echo driver $$d; done) $(call kit_stacks,$(PY36_TREE)/cluster-stack)
+
+# sm-clusterstack for the control domain's interpreter, installed as the RPM installs it
+# (packaging/install_tree.py): the package into .venv36's site-packages, the command, drivers and
+# stacks into $(PY36_TREE), their #! lines naming .venv36's python.  Re-installed on every run: it
+# is a copy of the working tree.  The tests run the kit and the HA scenarios from it.
+PY36_TREE = build/py36
+PY36_SITELIB = $$(.venv36/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+py36: venv36
+	@if .venv36/bin/python -c 'import sys, lxml, XenAPI; assert sys.version_info[:2] == (3, 6)' 2>/dev/null; then \
+	    rm -rf $(PY36_TREE) && .venv36/bin/python packaging/install_tree.py --python $(CURDIR)/.venv36/bin/python \
+	        --sitelib $(PY36_SITELIB) --bindir $(CURDIR)/$(PY36_TREE)/bin --sm-dir $(CURDIR)/$(PY36_TREE)/sm \
+	        --stack-root $(CURDIR)/$(PY36_TREE)/cluster-stack >/dev/null && chmod -R go-w $(PY36_TREE) \
+	    && echo "py36: installed for $$(.venv36/bin/python -V 2>&1) in $(PY36_TREE)"; \
+	else rm -rf $(PY36_TREE); echo "py36: no Python 3.6 with lxml and XenAPI: the tests under 3.6 skip and say so"; fi
 
 # A Python 3.6 venv with the pinned runtime dependencies (make compat, the RPM test).
 venv36:

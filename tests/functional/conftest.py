@@ -6,10 +6,14 @@ fixture of the same name (a test's own marker wins over its module's):
 - ``pool``: the shim's fixture pool, ``helpers.shim.pool_for_test``;
   ``pytestmark = pytest.mark.pool(hosts=3)``, ``pool(pool_class=SandboxedPool)``,
   ``pool(start=False, kill=True)``.  Without a marker: two hosts, started.
+  ``readonly_pool`` is the same pool made once for the module's tests that
+  only read it (the module's marker applies); a test that changed it fails.
 - ``xapi``: a recording xapi of one host and one detached SR,
   ``pytest.mark.xapi("ocfs2")`` naming the SR's type.
 - ``pool3``: three corosync-ha hosts, ``pytest.mark.pool3(started=True)``
   when they are to be running already.
+
+``py36_tree`` is ``helpers.py36`` once its tree is known to be usable.
 """
 
 import os
@@ -18,6 +22,7 @@ import tempfile
 
 import pytest
 
+from helpers import py36
 from helpers.corosync_pool import CorosyncPool
 from helpers.drivers import unmount_under
 from helpers.shim import pool_for_test
@@ -42,6 +47,28 @@ def pool(request, tmp_path):
     """The shim's fixture pool (``helpers.shim.Pool``) as the ``pool`` marker says; stopped after the test."""
     with pool_for_test(tmp_path, **_marker(request, "pool")[1]) as built:
         yield built
+
+
+READ_CLASSES = ("pool", "host", "PIF", "SR", "PBD", "VDI", "SM", "message")
+
+
+def _records(pool):
+    """Every record a test could change, by class."""
+    return {name: getattr(pool.x, name).get_all_records() for name in READ_CLASSES}
+
+
+@pytest.fixture(scope="module")
+def _module_pool(request, tmp_path_factory):
+    with pool_for_test(tmp_path_factory.mktemp("readonly-pool"), **_marker(request, "pool")[1]) as built:
+        yield built
+
+
+@pytest.fixture
+def readonly_pool(_module_pool):
+    """The module's one fixture pool, for a test that only reads it: it fails if the test changed a record."""
+    before = _records(_module_pool)
+    yield _module_pool
+    assert _records(_module_pool) == before, "a test given readonly_pool changed the pool: give it `pool`"
 
 
 @pytest.fixture
@@ -73,3 +100,15 @@ def sockdir():
     os.mkdir(path, 0o700)
     yield path
     shutil.rmtree(path)
+
+
+@pytest.fixture(scope="session")
+def py36_tree():
+    """``helpers.py36``'s tree: skipped where it is absent (no Python 3.6), failed when older than the sources."""
+    reason = py36.absent()
+    if reason:
+        pytest.skip(reason)
+    changed = py36.stale()
+    if changed:
+        pytest.fail("build/py36 does not hold %s as it is now: make py36" % changed)
+    return py36

@@ -15,9 +15,10 @@ import pytest
 
 from helpers import corosync_pool, corosync_trials
 from helpers.corosync_pool import CorosyncPool, ok, wait_for
+from helpers.lateness import Lateness
 
 pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
-              pytest.mark.pool3(started=True)]
+              pytest.mark.pool3(started=True), pytest.mark.slow(15)]
 TRIALS = 2
 
 
@@ -25,10 +26,13 @@ TRIALS = 2
 def test_the_failed_master_fences_within_1_2_t_before_any_survivor_drops_it_or_takes_over(pool3, fault):
     for _number in range(TRIALS):
         victim = corosync_trials.master(pool3)
-        found = corosync_trials.trial(pool3, fault, victim)
-        print(found)
+        with Lateness() as late:
+            found = corosync_trials.trial(pool3, fault, victim)
+        print(found, late)
         assert found.violations == [], found
-        assert found.fenced_after <= 1.2 * pool3.t, found
+        # the stack's bound, and the machine's lateness along the chain: the monitor's poll, its decision,
+        # the fence action's start
+        assert found.fenced_after <= 1.2 * pool3.t + late.allowance(wakes=2, spawns=1), (found, late)
         assert found.dropped_after is not None and found.proposed_after is not None, found
     survivors_fenced = [h for h in pool3.hosts for _ in h.fences()]
     assert len(survivors_fenced) == TRIALS  # only the victims fenced, once each
@@ -98,6 +102,10 @@ def test_a_split_without_a_majority_keeps_exactly_the_masters_side(tmp_path, gro
         pool.teardown()
 
 
+# alone: the order it asserts is a race the stack runs against itself (the victim's three fence attempts and
+# its escalation, each a process, against the survivors' slot_drop deadline); on a loaded machine the attempts
+# are slower and a survivor drops the host first (seen in a parallel run)
+@pytest.mark.alone
 def test_a_failed_fence_is_retried_then_escalated_and_the_host_is_kept_live_until_then(pool3):
     victim = corosync_trials.master(pool3)
     victim.write_settings(fence_exit=1)  # fence-action fails; fence-escalation (the last resort) works

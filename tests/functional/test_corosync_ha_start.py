@@ -14,8 +14,8 @@ from helpers.corosync_pool import CorosyncPool, ok, wait_for
 from sm_clusterstack.corostack import daemon
 from sm_clusterstack.stacks import mtc, xhadconf
 
-pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
-                                reason=str(corosync_pool.skip_reason()))
+pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
+              pytest.mark.slow(8)]
 
 
 def test_start_on_three_hosts_returns_only_when_each_is_in_an_online_liveset(pool3):

@@ -16,8 +16,8 @@ from sm_clusterstack import stacks
 from sm_clusterstack.corostack import hostslot, statefile
 from sm_clusterstack.stacks import mtc
 
-pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
-                                reason=str(corosync_pool.skip_reason()))
+pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
+              pytest.mark.slow(1)]
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from helpers import corosync_pool
 from helpers.shim import SR_SIZE, Server, make_driver
 from sm_clusterstack.stacks import liveset
 
-pytestmark = pytest.mark.skipif(corosync_pool.skip_reason() is not None,
-                                reason=str(corosync_pool.skip_reason()))
+pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
+              pytest.mark.slow(9)]
 
 
 def host_dir(server, x, host, *inside):

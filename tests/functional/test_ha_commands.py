@@ -137,6 +137,7 @@ def test_preflight_reports_each_refusal_with_enable_has_code_and_changes_nothing
     assert failed(found)[0][:2] == ("heartbeat-sr", errors.SR_NO_PBDS)
 
 
+@pytest.mark.slow(80)
 def test_status_shows_a_cut_host_not_live_with_the_real_xhad(tmp_path):
     if not os.path.isfile(os.path.join(XHA_STACK_ROOT, "xhad", "xhad")):
         pytest.skip("the real xhad is not built: make xhad XHA_SRC=DIR (a xenserver/xha source tree)")

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from lxml import etree
 
 from helpers.kit import FIXTURES, assert_valid_junit, kit
@@ -35,6 +36,7 @@ def driver(tmp_path, name):
 ONE_HOST = ("--hosts", "1", "--ha-timeout", "10")
 
 
+@pytest.mark.slow(8)
 def test_conforming_stack_exits_0_and_prints_the_table(tmp_path):
     result = kit(*ONE_HOST + ("stack", stack(tmp_path)))
     assert result.returncode == 0
@@ -42,6 +44,7 @@ def test_conforming_stack_exits_0_and_prints_the_table(tmp_path):
     assert result.stdout.splitlines()[-1] == "1 target, 19 checks: 19 passed, 0 warned, 0 failed, 0 skipped, 0 errors"
 
 
+@pytest.mark.slow(8)
 def test_each_row_is_printed_while_the_kit_still_runs(tmp_path):
     """The rows up to stack.pool-state are out while ha_start_daemon waits for a file only the test makes."""
     env = dict(os.environ, TMPDIR=str(tmp_path))
@@ -63,6 +66,7 @@ def test_each_row_is_printed_while_the_kit_still_runs(tmp_path):
             proc.wait()
 
 
+@pytest.mark.slow(8)
 def test_failing_stack_exits_1(tmp_path):
     result = kit(*ONE_HOST + ("stack", stack(tmp_path, "liveset-missing-status")))
     assert result.returncode == 1

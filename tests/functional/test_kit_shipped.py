@@ -37,6 +37,7 @@ def test_shipped_driver_passes_the_kit(tmp_path, path):
     assert suite.count(res.SKIP) <= 1  # only attach-exclusion, for a driver without constraint
 
 
+@pytest.mark.slow(25)
 @pytest.mark.parametrize("path", STACKS, ids=[os.path.basename(p) for p in STACKS])
 def test_shipped_stack_passes_the_kit(tmp_path, path):
     suite = check.check_stack(path, _options(tmp_path))
@@ -60,6 +61,7 @@ exit $rc
 """
 
 
+@pytest.mark.slow(8)
 def test_corosync_ha_with_one_warning_missing_fails_the_liveset_check(tmp_path):
     """xha_interface.ml Warning.of_xml_element needs all five: the same stack minus one warning is refused."""
     root = tmp_path / "root"

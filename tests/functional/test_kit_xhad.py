@@ -24,8 +24,9 @@ from helpers.kit import check_stack, sandbox_skip_reason
 
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "..", "libexec", "xapi", "cluster-stack", "xhad")
 
-pytestmark = pytest.mark.skipif(bool(sandbox_skip_reason() or xhad_build.skip_reason()),
-                                reason=sandbox_skip_reason() or xhad_build.skip_reason() or "-")
+pytestmark = [pytest.mark.skipif(bool(sandbox_skip_reason() or xhad_build.skip_reason()),
+                                 reason=sandbox_skip_reason() or xhad_build.skip_reason() or "-"),
+              pytest.mark.slow(35)]
 
 
 @pytest.fixture(scope="module")

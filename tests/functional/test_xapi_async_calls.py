@@ -3,8 +3,8 @@
 As xapi (``server_helpers.ml`` do_dispatch): ``Async.<method>`` answers a
 task ref at once; ``task.get_status``/``get_progress``/``get_result``/
 ``get_error_info`` follow it.  The stacks and drivers are helpers.shim's
-fixtures; ``ha_start_daemon`` is made to take a second, so the task is seen
-pending.
+fixtures; ``ha_start_daemon`` is held until the test has seen the task
+pending (and xe has listed it), then let go.
 """
 
 import os
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers.shim import SR_SIZE, delay_script
+from helpers.shim import SR_SIZE, held_script, wait_for
 from helpers.xe import SandboxedPool
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes (enable_ha needs them) need root"),
@@ -37,13 +37,15 @@ def follow(x, task, timeout=60):
 def test_async_enable_ha_is_a_task_that_ends_in_success(pool):
     x = pool.x
     sr = pool.create_sr("lvm", "hb")
-    delay_script(pool, "ha_start_daemon", 1)
-    task = x.Async.pool.enable_ha([sr], {})
-    xe = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "xe", "-s", pool.server.url,
-                         "--password-file", pool.server.password_file, "task-list", "status=pending",
-                         "params=name-label", "--minimal"], stdout=subprocess.PIPE, timeout=60, env=dict(
-                             os.environ, HOME=os.devnull))
-    seen = follow(x, task)
+    with held_script(pool, "ha_start_daemon"):  # until then the task is surely pending, its steps on the way
+        task = x.Async.pool.enable_ha([sr], {})
+        wait_for(lambda: float(x.task.get_progress(task)) > 0)
+        held = [(x.task.get_status(task), float(x.task.get_progress(task)))]
+        xe = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "xe", "-s", pool.server.url,
+                             "--password-file", pool.server.password_file, "task-list", "status=pending",
+                             "params=name-label", "--minimal"], stdout=subprocess.PIPE, timeout=60, env=dict(
+                                 os.environ, HOME=os.devnull))
+    seen = held + follow(x, task)
     assert seen[0][0] == "pending" and seen[-1] == ("success", 1.0)
     assert [p for _, p in seen] == sorted(p for _, p in seen)  # progress never goes back
     assert any(0 < p < 1 for _, p in seen)  # enable_ha's steps (ha.PROGRESS) move it on the way

@@ -24,22 +24,32 @@ import time
 
 import pytest
 
-from helpers import load, physical
+from helpers import load, physical, sandbox_prefix
 from helpers.shim import delay_script
 
 KILLS = int(os.environ.get("SHIM_CRASH_KILLS", "50"))
 SLOW = {"sr_attach": 1.5, "sr_detach": 0.3, "sr_create": 0.3, "sr_delete": 0.3, "vdi_create": 0.3,
         "vdi_attach": 0.3}
-pytestmark = pytest.mark.pool(prefix="s14c-%d" % os.getpid(), start=False, kill=True)
+pytestmark = [pytest.mark.pool(prefix=sandbox_prefix("s14c"), start=False, kill=True), pytest.mark.slow(185)]
 
 
 def free_port():
-    probe = socket.socket()
-    try:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-    finally:
-        probe.close()
+    """A free port below the kernel's ephemeral range: no other test's server (port 0) or client can take
+    it between a kill and the restart, as one in the range could be while parallel tests run."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral = int(f.read().split()[0])
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(1024, ephemeral)
+        probe = socket.socket()
+        try:
+            probe.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            probe.close()
+    raise AssertionError("no free port below %d" % ephemeral)
 
 
 @pytest.fixture

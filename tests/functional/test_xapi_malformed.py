@@ -96,7 +96,8 @@ def cases(session, rng):
             yield "huge string", call(method, session, *["y" * rng.randint(10000, MAX_BODY // 10)] * count)
 
 
-def test_malformed_requests_get_xenapi_errors_and_server_keeps_serving(pool):
+def test_malformed_requests_get_xenapi_errors_and_server_keeps_serving(readonly_pool):
+    pool = readonly_pool
     session = pool.session._session
     answered = 0
     for case in cases(session, random.Random(7)):
@@ -117,8 +118,9 @@ def test_malformed_requests_get_xenapi_errors_and_server_keeps_serving(pool):
 
 
 @pytest.mark.parametrize("encoding", ["utf-7", "utf-32", "shift_jis", "rot13", "x-bogus", "hex"])
-def test_declared_encoding_expat_cannot_decode_is_an_unmarshal_failure(pool, encoding):
+def test_declared_encoding_expat_cannot_decode_is_an_unmarshal_failure(readonly_pool, encoding):
     """expat hands unknown encodings to Python's codecs, which raise LookupError/ValueError."""
+    pool = readonly_pool
     body = b'<?xml version="1.0" encoding="%s"?>' % encoding.encode() + call("pool.get_all", "x")
     value = post(pool.server.url, body)
     assert value["Status"] == "Failure"

@@ -18,8 +18,9 @@ def raw(pool, method, *params):
     return getattr(xmlrpc.client.ServerProxy(pool.server.url, allow_none=True), method)(*params)
 
 
-def test_login_with_wrong_password_is_authentication_failed_after_xapis_delay(pool):
+def test_login_with_wrong_password_is_authentication_failed_after_xapis_delay(readonly_pool):
     """xapi_session.ml thread_delay_and_raise_error: a failed login answers after 5 s."""
+    pool = readonly_pool
     session = XenAPI.Session(pool.server.url)
     started = time.monotonic()
     with pytest.raises(XenAPI.Failure) as e:
@@ -55,11 +56,13 @@ def test_client_relogs_in_after_session_invalid(pool):
     assert len(session.xenapi.pool.get_all()) == 1
 
 
-def test_client_api_version_property_reads_the_master(pool):
+def test_client_api_version_property_reads_the_master(readonly_pool):
+    pool = readonly_pool
     assert pool.session.API_version == "2.21"
 
 
-def test_pool_readers(pool):
+def test_pool_readers(readonly_pool):
+    pool = readonly_pool
     x = pool.x
     [ref] = x.pool.get_all()
     record = x.pool.get_record(ref)
@@ -69,7 +72,8 @@ def test_pool_readers(pool):
     assert record["uuid"] and ref.startswith("OpaqueRef:")
 
 
-def test_host_readers(pool):
+def test_host_readers(readonly_pool):
+    pool = readonly_pool
     x = pool.x
     hosts = x.host.get_all()
     assert len(hosts) == 2
@@ -81,7 +85,8 @@ def test_host_readers(pool):
     assert x.host_metrics.get_live(record["metrics"]) is True
 
 
-def test_sm_records_carry_required_cluster_stack_from_driver_info(pool):
+def test_sm_records_carry_required_cluster_stack_from_driver_info(readonly_pool):
+    pool = readonly_pool
     x = pool.x
     records = x.SM.get_all_records()
     assert sorted(records) == sorted(x.SM.get_all())
@@ -178,22 +183,26 @@ def test_sr_forget_refused_while_attached_and_destroy_runs_sr_delete(pool):
     assert sr not in x.SR.get_all() and calls(pool.ctl["lvm"])[-1][0] == "sr_delete"
 
 
-def test_unknown_method(pool):
+def test_unknown_method(readonly_pool):
+    pool = readonly_pool
     assert raw(pool, "pool.no_such_thing", pool.session._session)["ErrorDescription"] == [
         "MESSAGE_METHOD_UNKNOWN", "pool.no_such_thing"]
 
 
-def test_wrong_arity_names_method_expected_received(pool):
+def test_wrong_arity_names_method_expected_received(readonly_pool):
+    pool = readonly_pool
     answer = raw(pool, "PBD.plug", pool.session._session)
     assert answer["ErrorDescription"] == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "PBD.plug", "2", "1"]
 
 
-def test_bad_ref_is_handle_invalid_with_class(pool):
+def test_bad_ref_is_handle_invalid_with_class(readonly_pool):
+    pool = readonly_pool
     assert failure(pool.x.PBD.plug, "OpaqueRef:nope") == ["HANDLE_INVALID", "PBD", "OpaqueRef:nope"]
     assert failure(pool.x.SR.get_record, "OpaqueRef:NULL") == ["HANDLE_INVALID", "SR", "OpaqueRef:NULL"]
 
 
-def test_wrong_type_is_field_type_error(pool):
+def test_wrong_type_is_field_type_error(readonly_pool):
+    pool = readonly_pool
     assert failure(pool.x.SR.get_record, 42) == ["FIELD_TYPE_ERROR", "self"]
 
 
@@ -228,7 +237,8 @@ def test_unparseable_driver_output_is_sr_backend_failure(pool):
     assert details[0] == "SR_BACKEND_FAILURE" and "this is not XML" in details[2]
 
 
-def test_unknown_sr_type(pool):
+def test_unknown_sr_type(readonly_pool):
+    pool = readonly_pool
     assert failure(pool.create_sr, "nosuch") == ["SR_UNKNOWN_DRIVER", "nosuch"]
 
 

@@ -6,7 +6,6 @@ server, so the kill lands exactly inside the step named by each test.
 
 import os
 import threading
-import time
 
 import pytest
 
@@ -59,19 +58,39 @@ def test_half_done_enable_ha_is_rolled_back_after_restart(pool):
     assert pool.x.pool.get_ha_cluster_stack(ref) == "corosync"
 
 
+def driver_runs(pool, sr_type, command):
+    """The live processes of the fixture driver of ``sr_type`` running ``command``."""
+    path = os.path.join(pool.sm_dir, sr_type.capitalize() + "SR").encode()
+    method = b"<methodName>%s</methodName>" % command.encode()
+    found = []
+    for pid in (int(entry) for entry in os.listdir("/proc") if entry.isdigit()):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%d/stat" % pid) as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if path in argv and any(method in arg for arg in argv) and not zombie:
+            found.append(pid)
+    return found
+
+
 def test_a_plug_in_flight_at_a_crash_is_ended_before_the_restart_detaches_it(pool):
     """The old sr_attach runs in its own process group: left alone it would complete after the
     reconcile's sr_detach, the SR attached while the store says detached."""
     sr = introduce(pool, "ocfs2", "o")
     pbd = pool.x.SR.get_PBDs(sr)[0]
-    pool.inject("ocfs2", "sleep", "sr_attach", 4)
+    pool.inject("ocfs2", "sleep", "sr_attach", 600)  # it would still run long after the restart
     in_background(lambda: pool.x.PBD.plug(pbd))
     wait_for(lambda: [c[0] for c in calls(pool.ctl["ocfs2"])][-1:] == ["sr_attach"])
+    wait_for(lambda: driver_runs(pool, "ocfs2", "sr_attach"))
+    old = driver_runs(pool, "ocfs2", "sr_attach")
     pool.server.kill()
     os.unlink(os.path.join(pool.ctl["ocfs2"], "sleep_sr_attach"))
     pool.start()
     assert pool.x.PBD.get_currently_attached(pbd) is False
-    time.sleep(5)  # past the moment the old sr_attach would have finished
+    assert [pid for pid in old if pid in driver_runs(pool, "ocfs2", "sr_attach")] == []  # ended, never to finish
     assert attached_markers(pool.ctl["ocfs2"]) == []
     with open(pool.server.log.name) as f:
         assert "left running by the previous instance" in f.read()

@@ -15,8 +15,20 @@ as ``helpers.<module>``: pytest puts ``tests/functional`` on ``sys.path``
 (it has no ``__init__.py``), and the bench scripts put it there themselves.
 """
 
+import itertools
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 MOUNTNS_EXEC = os.path.join(HERE, "mountns_exec.py")  # a program: argv as its docstring says
+_PREFIXES = itertools.count(1)
+
+
+def sandbox_prefix(area):
+    """A namespace prefix no other live test has: ``area``, this process's pid and a counter (``s12-4711-3``).
+
+    Unique by construction across the workers of a parallel run and across
+    runs at the same time: no two live processes share a pid.  ``area`` must
+    not contain ``-h`` (a host's netns is ``<prefix>-h<N>``).
+    """
+    return "%s-%d-%d" % (area, os.getpid(), next(_PREFIXES))

@@ -15,7 +15,6 @@ CLOCK_MONOTONIC time and the reason to a file and exits 0) and no watchdog
 device.  That is the one command replaced: the kernel's reboot.
 """
 
-import itertools
 import os
 import signal
 import sys
@@ -25,7 +24,7 @@ from sm_clusterstack import hostsandbox, runner
 from sm_clusterstack.corostack import statefile
 from sm_clusterstack.stacks import client, xhadconf
 
-from helpers import REPO
+from helpers import REPO, sandbox_prefix
 
 STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
 STACK_INSIDE = os.path.join(hostsandbox.STACK_ROOT_INSIDE, "corosync-ha")
@@ -34,7 +33,6 @@ XAPI_PATH = os.path.dirname(sys.executable) + ":/usr/sbin:/usr/bin:/sbin:/bin"  
 GENERATION = "5b3f1a9e-7c2d-4e8f-9a0b-1c2d3e4f5a6b"
 HOST_IDS = ["8f1c2a34-0000-4000-8000-0000000000%02d" % i for i in range(1, 65)]
 T = 10  # HeartbeatTimeout: xapi's smallest t
-_COUNTER = itertools.count()
 
 RECORDER = """#!%s
 import os, sys, time
@@ -127,7 +125,7 @@ class CorosyncPool(object):
     def __init__(self, tmp, n, t=T, prefix="s12", statefile_path=None):
         self.tmp = tmp
         self.t = t
-        self.prefix = "%s%d%d" % (prefix, os.getpid() % 100000, next(_COUNTER))
+        self.prefix = sandbox_prefix(prefix)
         self.statefile = statefile_path or str(tmp / "statefile")
         self.recorder = str(tmp / "record-fence")
         with open(self.recorder, "w") as f:

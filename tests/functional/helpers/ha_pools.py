@@ -5,7 +5,9 @@ Used by the HA-runtime tests and bench/failure_detection.  Each pool is a
 ``interval`` seconds, with a fixture driver whose statefile VDI is a file
 every host sees (with ``stallable_storage``, on a FUSE mount whose I/O a
 trial can stall: ``fuse_statefile``).  corosync-ha hosts get a settings file naming a recording
-fence action (one record file per host): nothing reboots.
+fence action (one record file per host): nothing reboots.  With
+``python36`` the shim and the shipped stack are those of ``make py36``
+(helpers.py36), run as a dom0 runs them: xapi's PATH, nothing of the venv.
 """
 
 import contextlib
@@ -18,7 +20,7 @@ from sm_clusterstack import hostsandbox
 from sm_clusterstack.corostack import timing
 from sm_clusterstack.stacks import client
 
-from helpers import REPO, fuse_statefile
+from helpers import REPO, fuse_statefile, py36
 from helpers.shim import SR_SIZE, Server, make_driver
 
 XHA_STACK_ROOT = os.path.join(REPO, "build", "xha", "cluster-stack")
@@ -63,7 +65,7 @@ class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
     def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0,
-                 stallable_storage: bool = False, ipv6: bool = False) -> None:
+                 stallable_storage: bool = False, ipv6: bool = False, python36: bool = False) -> None:
         self.tmp, self.stack = tmp, stack
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
@@ -73,10 +75,12 @@ class HAPool(object):
             self.storage = fuse_statefile.FuseStatefile(tmp, 4096)
             with open(os.path.join(ctl, "vdi_dir"), "w") as f:
                 f.write(self.storage.mountpoint)
-        root = self.root = XHA_STACK_ROOT if stack == "xhad" else SHIPPED_STACK_ROOT
-        env = dict(os.environ, PATH=XAPI_PATH)
+        shipped, self.path = (py36.STACK_ROOT, py36.XAPI_PATH) if python36 else (SHIPPED_STACK_ROOT, XAPI_PATH)
+        root = self.root = XHA_STACK_ROOT if stack == "xhad" else shipped
+        env = {"PATH": py36.XAPI_PATH} if python36 else dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else []))
+                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else []),
+                             command=[py36.COMMAND] if python36 else None)
         try:
             self.server.start()
             self._enable(sm, sr_type)
@@ -143,7 +147,7 @@ class HAPool(object):
         """(exit status, stdout) of ha_query_liveset on ``host``, run as xapi runs it."""
         stack = client.StackClient(os.path.join(self.root, self.stack), run=self.box(host).run, host=host,
                                    path_inside=os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack),
-                                   env={"PATH": XAPI_PATH}, owner_uid=os.stat(REPO).st_uid)
+                                   env={"PATH": self.path}, owner_uid=os.stat(REPO).st_uid)
         result = stack.result(client.HA_QUERY_LIVESET, timeout=30)
         return result.returncode, result.stdout
 
@@ -160,9 +164,9 @@ class HAPool(object):
 
 
 @contextlib.contextmanager
-def all_live(tmp: str, stack: str, interval: float, ipv6: bool = False):
+def all_live(tmp: str, stack: str, interval: float, ipv6: bool = False, python36: bool = False):
     """An HAPool of ``stack`` once every host is live; closed afterwards."""
-    pool = HAPool(tmp, stack, interval=interval, ipv6=ipv6)
+    pool = HAPool(tmp, stack, interval=interval, ipv6=ipv6, python36=python36)
     try:
         wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
         yield pool

@@ -1,6 +1,5 @@
 """Shared by the kit's functional tests: the real JUnit schemas, the kit as a process."""
 
-import itertools
 import os
 import sys
 
@@ -10,12 +9,11 @@ from lxml import etree
 from sm_clusterstack import runner
 from sm_clusterstack.kit import check, report
 
-from helpers import REPO
+from helpers import REPO, sandbox_prefix
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "kit")
 JUNIT_SCHEMAS = ("jenkins-junit-10.xsd", "ant-JUnit.xsd")
-_RUNS = itertools.count()
 
 
 def thirdparty_dir():
@@ -63,12 +61,12 @@ def sandbox_skip_reason():
 
 
 def check_stack(tmp_path, path, hosts=1, timeout=10.0, **extra):
-    """The kit's stack suite of ``path`` on ``hosts`` sandboxed hosts (namespaces s13<pid>..., all removed)."""
-    mine = "s13%d%d" % (os.getpid(), next(_RUNS))
+    """The kit's stack suite of ``path`` on ``hosts`` sandboxed hosts (namespaces s13-<pid>-<n>-..., all removed)."""
+    mine = sandbox_prefix("s13")
     options = check.Options(timeout=timeout, start_timeout=60.0, owner_uid=os.getuid(), sandbox_parent=str(tmp_path),
                             hosts=hosts, ha_timeout=10, sandbox_prefix=mine, **extra)
     suite = check.check_stack(path, options)
     print(report.table([suite]))
-    left = runner.run(["ip", "netns", "list"], timeout=10).stdout
-    assert mine not in left, "the kit left namespaces behind: %s" % left
+    left = [line.split()[0] for line in runner.run(["ip", "netns", "list"], timeout=10).stdout.splitlines() if line]
+    assert [name for name in left if name.startswith(mine + "-")] == [], "the kit left namespaces behind"
     return suite

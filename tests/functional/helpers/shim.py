@@ -7,8 +7,9 @@ inject a fault (``<ctl>/fault_<command>`` holding the code), a delay
 ``#!/bin/sh`` scripts speaking the xhad interface: run as xapi runs them
 (PATH only, in the host's sandbox), they record their argv, their host (from
 the sandbox's /etc/xensource/xhad.conf) and a timestamp, and print a liveset
-of every configured host.  Stack directories are 0755 and owned by root, as the shim's
-safety check demands.
+of every configured host; a test may delay a script (``delay_script``) or
+hold it at its start until the test lets it go (``held_script``).  Stack
+directories are 0755 and owned by root, as the shim's safety check demands.
 """
 
 import contextlib
@@ -98,10 +99,14 @@ def calls(ctl):
 
 
 class Server(object):
-    """A ``sm-clusterstack serve`` process on a free loopback port."""
+    """A ``sm-clusterstack serve`` process on a free loopback port.
+
+    ``command``: the argv that runs ``sm-clusterstack`` (default: this interpreter, the working tree).
+    """
 
     def __init__(self, state, sm_dir, stack_root, hosts=1, password="secret", extra=(), env=None, sandbox=False,
-                 prefix=None):
+                 prefix=None, command=None):
+        self.command = list(command or [sys.executable, "-m", "sm_clusterstack.cli"])
         self.env = env
         self.sandbox = sandbox
         self.prefix = prefix  # the sandboxes' namespace prefix, kept over restarts when given
@@ -120,10 +125,11 @@ class Server(object):
 
     def start(self, timeout=60):
         """Start the process and wait for its ready line."""
-        argv = [sys.executable, "-m", "sm_clusterstack.cli", "serve", "--state", self.state, "--port", "0",
-                "--hosts", str(self.hosts), "--password-file", self.password_file, "--sm-dir", self.sm_dir,
-                "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
-                "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
+        argv = self.command + ["serve", "--state", self.state, "--port", "0",
+                               "--hosts", str(self.hosts), "--password-file", self.password_file,
+                               "--sm-dir", self.sm_dir, "--cluster-stack-root", self.stack_root,
+                               "--driver-timeout", "30", "--script-timeout", "60",
+                               "--xapi-conf", os.devnull] + self.extra
         if self.sandbox:  # the prefix comes from the state dir, or is given: a restart adopts the sandboxes
             argv += ["--sandbox"] + (["--sandbox-prefix", self.prefix] if self.prefix else [])
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
@@ -276,6 +282,17 @@ def pool_for_test(tmp, pool_class=Pool, start=True, kill=False, drivers=(), **op
             pool.server.remove_sandboxes()
         else:
             pool.stop()
+
+
+@contextlib.contextmanager
+def held_script(pool, script):
+    """Hold fixture stack script ``script`` at its start until the block ends: an order of events, not a delay."""
+    path = os.path.join(pool.stack_ctl, "hold_" + script)
+    open(path, "w").close()
+    try:
+        yield
+    finally:
+        os.unlink(path)
 
 
 def delay_script(pool, script, seconds):

@@ -1,4 +1,4 @@
-"""Helpers of the xe, task, log and ``ha`` command tests: sandboxed pools named ``s15<pid>-<n>``, xe as a process.
+"""Helpers of the xe, task, log and ``ha`` command tests: sandboxed pools named ``s15-<pid>-<n>``, xe as a process.
 
 A sandboxed pool is helpers.shim's fixture pool served with ``--sandbox``
 (each host a host sandbox: network and mount namespaces), its namespaces
@@ -9,15 +9,13 @@ import os
 import subprocess
 import sys
 
+from helpers import sandbox_prefix
 from helpers.shim import Pool
-
-_COUNT = []
 
 
 def prefix():
     """A namespace prefix of ours: s15, the pid, a counter."""
-    _COUNT.append(1)
-    return "s15%d-%d" % (os.getpid() % 100000, len(_COUNT))
+    return sandbox_prefix("s15")
 
 
 class SandboxedPool(Pool):

@@ -9,6 +9,7 @@ conf=/etc/xensource/xhad.conf
 me=$(sed -n '/<localhost>/,/<\/localhost>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf" 2>/dev/null)
 printf '%s %s %s host=%s t=%s\n' "$stack" "$name" "$*" "$me" "$(date +%s.%N)" >> '@LOG@'
 [ -f '@CTL@'/sleep_$name ] && sleep "$(cat '@CTL@'/sleep_$name)"
+while [ -f '@CTL@'/hold_$name ]; do sleep 0.05; done  # held until the test lets it go on
 if [ -f '@CTL@'/fail_$name ]; then
   set -- $(cat '@CTL@'/fail_$name)
   if [ -z "${2:-}" ] || [ "$2" = "$me" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
