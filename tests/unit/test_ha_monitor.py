@@ -77,6 +77,19 @@ def test_the_masters_liveset_sets_host_metrics_live_and_statefile_access(pool):
     assert live_of(ctx, slave)
 
 
+def test_a_liveset_over_the_cap_is_an_error_naming_script_host_and_cap(pool):
+    """Issue 22: the runner killed the query at its cap; the XenAPI error says where and why."""
+    ctx, scripts, hosts, runtime = pool
+    master, uuid = hosts[0]
+    scripts.queue[(master, "ha_query_liveset")].append(
+        runner.Result(["recorded"], None, "<ha_liveset_info", "", overflow="stdout", where=uuid))
+    with pytest.raises(onhost.ScriptFailed) as info:
+        onhost.stack_on(ctx, master, "xhad").query_liveset()
+    assert info.value.code == "HA_CONFIGURATION_INVALID"
+    assert list(info.value.params[:3]) == ["ha_query_liveset", "OUTPUT_OVER_CAP", uuid]
+    assert "%d bytes on stdout (the cap)" % runner.OUTPUT_CAPS["stdout"] in info.value.params[3]
+
+
 def test_a_host_shut_down_cleanly_is_never_marked_live(pool):
     ctx, scripts, hosts, runtime = pool
     (master, _), (slave, _) = hosts

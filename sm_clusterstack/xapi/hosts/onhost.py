@@ -40,13 +40,14 @@ def sandbox_of(ctx, host: str) -> typing.Optional[hostsandbox.HostSandbox]:
 
 
 def runner_for(ctx, host: str) -> typing.Callable[..., runner.Result]:
-    """A ``runner.run``-like callable that runs argv on ``host``."""
+    """A ``runner.run``-like callable that runs argv on ``host`` (named by its uuid in messages)."""
     box = sandbox_of(ctx, host)
-    if box is None:
-        return runner.run
+    where = _uuid(ctx, host)
 
     def run(argv, timeout=runner.DEFAULT_TIMEOUT, env=None, stdin=None, cwd=None):
-        return box.run(argv, timeout=timeout, env=env, stdin=stdin)
+        if box is None:
+            return runner.run(argv, timeout=timeout, env=env, stdin=stdin, cwd=cwd, where=where)
+        return box.run(argv, timeout=timeout, env=env, stdin=stdin, where=where)
     return run
 
 
@@ -81,6 +82,8 @@ def run_result(ctx, host: str, stack: str, script: str, args: typing.Sequence[st
     if result.timed_out:
         LOG.error("%s on host %s hit the %.0f s safety net and was killed", script, _uuid(ctx, host),
                   ctx.script_timeout)
+    elif result.overflow:
+        LOG.error("%s on host %s %s", script, _uuid(ctx, host), scripts.failure_reason(result))
     elif result.returncode == mtc.SUCCESS:
         LOG.info("host %s: %s %s: ok", _uuid(ctx, host), script, " ".join(args))
     return result
@@ -164,7 +167,8 @@ def _as_xenapi_errors() -> typing.Iterator[None]:
     except client.InvalidOutput as e:
         raise InvalidAnswer(e)
     except client.ScriptFailed as e:
-        raise script_error(e.script, e.returncode, e.host, e.stderr)
+        raise script_error(e.script, e.returncode, e.host, e.stderr, name=e.mtc_name,
+                           said=e.reason if e.result.overflow else "")
 
 
 # MTC exit codes -> the XenAPI error xapi raises for them (xapi_host.ml ha_join_liveset).
@@ -176,11 +180,18 @@ MTC_CODES = {
 }
 
 
-def script_error(script: str, returncode: typing.Optional[int], host_uuid: str, stderr: str) -> ScriptFailed:
-    """The XenAPI error of a failed script run."""
+def script_error(script: str, returncode: typing.Optional[int], host_uuid: str, stderr: str, name: str = "",
+                 said: str = "") -> ScriptFailed:
+    """The XenAPI error of a failed script run.
+
+    ``name`` is how it ended when not by an exit (TIMEOUT, the default for
+    no ``returncode``, or OUTPUT_OVER_CAP), ``said`` replaces the last line
+    of its stderr as the reason and the stderr param.
+    """
     code = MTC_CODES.get(returncode, errors.HA_CONFIGURATION_INVALID) if returncode is not None else None
-    name = mtc.name_of(returncode) if returncode is not None else "TIMEOUT"
-    said = stderr.strip().splitlines()[-1].strip()[:300] if stderr.strip() else ""
+    name = name or (mtc.name_of(returncode) if returncode is not None else "TIMEOUT")
+    stderr = said or stderr
+    said = said or (stderr.strip().splitlines()[-1].strip()[:300] if stderr.strip() else "")
     reason = "%s: %s" % (name, said) if said else name
     if code is None or code == errors.HA_CONFIGURATION_INVALID:
         kind = DaemonAbsent if returncode == mtc.DAEMON_IS_NOT_PRESENT else ScriptFailed

@@ -80,6 +80,16 @@ def make_stack(root, name, log, ctl, supported=None):
     return path
 
 
+def write_script(stack, name, body):
+    """A ``#!/bin/sh`` script ``name`` of ``body`` in the stack directory ``stack`` (a pathlib path), both 0755."""
+    stack.mkdir(parents=True, exist_ok=True)
+    stack.chmod(0o755)
+    path = stack / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
 def attached_markers(ctl):
     """What the fixture driver of ``ctl`` really attached: ``sr_uuid@host_ref`` for each SR attached on a host."""
     try:

@@ -9,6 +9,9 @@ conf=/etc/xensource/xhad.conf
 me=$(sed -n '/<localhost>/,/<\/localhost>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf" 2>/dev/null)
 printf '%s %s %s host=%s t=%s\n' "$stack" "$name" "$*" "$me" "$(date +%s.%N)" >> '@LOG@'
 [ -f '@CTL@'/sleep_$name ] && sleep "$(cat '@CTL@'/sleep_$name)"
+# a misbehaving script: N bytes on stderr (flood_), a child in its own session keeping the output open (hold_)
+[ -f '@CTL@'/flood_$name ] && head -c "$(cat '@CTL@'/flood_$name)" /dev/zero >&2
+if [ -f '@CTL@'/hold_$name ]; then setsid sleep 600 & echo $! >> '@CTL@'/held; fi
 if [ -f '@CTL@'/fail_$name ]; then
   set -- $(cat '@CTL@'/fail_$name)
   if [ -z "${2:-}" ] || [ "$2" = "$me" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
