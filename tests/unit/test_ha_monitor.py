@@ -164,7 +164,7 @@ def test_a_monitor_thread_survives_an_unexpected_error_and_stops_on_14(pool, mon
         raise ha_monitor._Stop("gone", daemon_gone=True)
     monkeypatch.setattr(runtime, "once", once)
     runtime.start_host(master)
-    runtime.threads[master].join(5)
+    runtime.monitors[master].join(5)
     assert calls == [master, master] and runtime.running() == []
 
 
@@ -173,7 +173,7 @@ def test_restart_makes_every_host_not_live_until_it_rejoins(pool, monkeypatch):
     ctx, scripts, hosts, runtime = pool
     monkeypatch.setattr(lifecycle, "_reattach", lambda ctx, host: None)
     started = []
-    monkeypatch.setattr(runtime, "start_host", started.append)
+    monkeypatch.setattr(runtime, "start_host", lambda host, epoch=None: started.append(host))
     for host, _ in hosts:
         scripts.add(host, "ha_start_daemon", returncode=12)
         scripts.add(host, "ha_start_daemon", returncode=15)

@@ -1,6 +1,7 @@
 """xapi's HA runtime: the shim takes membership from the cluster stack (``ocaml/xapi/xapi_ha.ml``).
 
-``Runtime`` runs one monitor thread per host (``Monitor``): every
+``Runtime`` runs one monitor per host (``Monitor``), a job of
+``Runtime.jobs`` (``ha.jobs``: each round a step under the HA lock): every
 interval it runs ``ha_query_liveset`` on that host (in its sandbox) and
 parses it with the one liveset model.  On the master's thread the liveset
 sets ``host_metrics.live``/``last_updated``, ``host.ha_statefiles`` and
@@ -23,6 +24,7 @@ from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.db import records
+from sm_clusterstack.xapi.ha import jobs as jobs_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 DEFAULT_INTERVAL = 20.0  # Xapi_globs.ha_monitor_interval
@@ -48,31 +50,31 @@ def add_message(ctx, name: str, priority: int, cls: str, obj_uuid: str, body: st
 
 
 class Runtime(object):
-    """The monitor threads of one shim, and the lock that makes master changes one at a time."""
+    """The HA jobs of one shim (``jobs``: monitors, rejoins, reboots), and the lock of master changes."""
 
     def __init__(self, ctx, interval: float = DEFAULT_INTERVAL,
-                 on_fenced: typing.Optional[typing.Callable[[typing.Any, "Runtime", str], None]] = None) -> None:
+                 on_fenced: typing.Optional[typing.Callable[..., None]] = None) -> None:
         self.ctx = ctx
         self.interval = interval
-        self.threads = {}  # type: typing.Dict[str, threading.Thread]
-        self.stops = {}  # type: typing.Dict[str, threading.Event]
+        self.jobs = jobs_mod.Jobs(ctx)
+        self.monitors = {}  # type: typing.Dict[str, jobs_mod.Job]
         self.warnings = {}  # type: typing.Dict[str, typing.Dict[str, bool]]
         self.lock = threading.Lock()
         self.master_lock = threading.Lock()
         self.down = set()  # type: typing.Set[str]  # hosts shut down cleanly: never marked live
-        self.on_fenced = on_fenced  # (ctx, runtime, host): a sandboxed host fenced (lifecycle.reboot_fenced)
+        # (job, ctx, runtime, host): a sandboxed host fenced, a job of its own (lifecycle.reboot_fenced)
+        self.on_fenced = on_fenced
         self.rebooting = set()  # type: typing.Set[str]  # sandboxed hosts whose reboot is being played
 
-    def start_host(self, host: str) -> None:
-        """Start the monitor of ``host`` (no-op when it runs)."""
+    def start_host(self, host: str, epoch: typing.Optional[int] = None) -> None:
+        """Start the monitor of ``host`` (no-op when it runs; nothing when ``epoch`` is past)."""
         with self.lock:
-            if host in self.threads and self.threads[host].is_alive():
+            job = self.monitors.get(host)
+            if job is not None and job.alive() and not job.ended.is_set():
                 return
-            stop = threading.Event()
-            thread = threading.Thread(target=self._run, args=(host, stop), name="ha-monitor-" + host[-8:],
-                                      daemon=True)
-            self.threads[host], self.stops[host] = thread, stop
-            thread.start()
+            job = self.jobs.start("ha-monitor-" + host[-8:], self._run, host, epoch=epoch)
+            if job is not None:
+                self.monitors[host] = job
 
     def start_all(self) -> None:
         """Start every host's monitor."""
@@ -82,34 +84,37 @@ class Runtime(object):
     def stop_host(self, host: str, wait: bool = True) -> None:
         """Stop the monitor of ``host`` and wait for it (unless called from that thread)."""
         with self.lock:
-            stop, thread = self.stops.pop(host, None), self.threads.pop(host, None)
-        if stop is not None:
-            stop.set()
-        if wait and thread is not None and thread is not threading.current_thread():
-            thread.join(self.ctx.script_timeout)
+            job = self.monitors.pop(host, None)
+        if job is not None:
+            job.end()
+            if wait:
+                job.join(self.ctx.script_timeout)
 
     def stop_all(self) -> None:
-        """Stop every monitor."""
-        for host in list(self.threads):
-            self.stop_host(host)
+        """End every HA job (monitors, rejoins, reboots) and wait for them."""
+        self.jobs.end_all()
 
     def running(self) -> typing.List[str]:
         """Hosts whose monitor runs."""
         with self.lock:
-            return [h for h, t in self.threads.items() if t.is_alive()]
+            return [h for h, job in self.monitors.items() if job.alive() and not job.ended.is_set()]
 
-    def _run(self, host: str, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
+    def _run(self, job: jobs_mod.Job, host: str) -> None:
+        while True:
+            job.sleep(self.interval)
             try:
-                self.once(host)
+                with self.jobs.step(job):
+                    self.once(host)
             except _Stop as e:
                 LOG.error("HA monitor of host %s stops: %s", _uuid(self.ctx, host), e)
-                self._after_stop(host, e, stop)
+                self._after_stop(job, host, e)
                 return
+            except jobs_mod.Ended:
+                raise
             except Exception:  # a monitor never dies silently
                 LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
 
-    def _after_stop(self, host: str, why: "_Stop", stop: threading.Event) -> None:
+    def _after_stop(self, job: jobs_mod.Job, host: str, why: "_Stop") -> None:
         """A host whose daemon is gone while HA is on is fencing, fenced or crashed: said, then rebooted.
 
         The pool is told at once, with what the host's stack said (a
@@ -118,9 +123,10 @@ class Runtime(object):
         fence is a reboot, after which xapi starts and retries
         ``ha_start_daemon`` (``on_server_restart``).  A sandboxed host does
         not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
-        plays that reboot once the survivors have dropped the host.
+        plays that reboot, a job of its own, once the survivors have
+        dropped the host.
         """
-        if not why.daemon_gone or stop.is_set() or host in self.down or not ha_enabled(self.ctx):
+        if not why.daemon_gone or job.ended.is_set() or host in self.down or not ha_enabled(self.ctx):
             return
         add_message(self.ctx, DAEMON_STOPPED, 2, "Host", _uuid(self.ctx, host),
                     "the HA daemon of host %s stopped: %s; the host is taken over once the survivors drop it "
@@ -129,10 +135,9 @@ class Runtime(object):
             return
         LOG.warning("host %s: its HA daemon is gone with HA on (fenced): it will boot again", _uuid(self.ctx, host))
         with self.lock:
-            self.threads.pop(host, None)
-            self.stops.pop(host, None)
-        threading.Thread(target=self.on_fenced, args=(self.ctx, self, host), name="ha-reboot-" + host[-8:],
-                         daemon=True).start()
+            if self.monitors.get(host) is job:
+                self.monitors.pop(host)
+        self.jobs.start("ha-reboot-" + host[-8:], self.on_fenced, self.ctx, self, host, epoch=job.epoch)
 
     def once(self, host: str) -> None:
         """One round of ``host``'s monitor: query, warnings, then the master's or a slave's part."""
