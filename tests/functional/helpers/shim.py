@@ -128,14 +128,19 @@ class Server(object):
         self.proc = None
         self.url = None
 
-    def start(self, timeout=60):
-        """Start the process and wait for its ready line."""
+    def argv(self):
+        """The command line of this server."""
         argv = [sys.executable, "-m", "sm_clusterstack.cli", "serve", "--state", self.state, "--port", "0",
                 "--hosts", str(self.hosts), "--password-file", self.password_file, "--sm-dir", self.sm_dir,
                 "--cluster-stack-root", self.stack_root, "--driver-timeout", "30",
                 "--script-timeout", "60", "--xapi-conf", os.devnull] + self.extra
         if self.sandbox:  # the prefix comes from the state dir, or is given: a restart adopts the sandboxes
             argv += ["--sandbox"] + (["--sandbox-prefix", self.prefix] if self.prefix else [])
+        return argv
+
+    def start(self, timeout=60):
+        """Start the process and wait for its ready line."""
+        argv = self.argv()
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)
