@@ -33,7 +33,7 @@ class Scripts(object):
     def add(self, host, script, stdout="", returncode=0):
         self.queue[(host, script)].append(Answer(stdout, returncode))
 
-    def __call__(self, ctx, host, stack, script, args=()):
+    def __call__(self, ctx, host, stack, script, args=(), timeout=None):
         self.ran.append((host, script))
         assert self.queue[(host, script)], "unexpected %s on %s" % (script, host)
         return self.queue[(host, script)].pop(0)
@@ -152,7 +152,20 @@ def test_exit_14_or_a_liveset_that_does_not_parse_stops_the_monitor(pool, answer
     assert info.value.daemon_gone is (code == 14)
 
 
-def test_a_monitor_thread_survives_an_unexpected_error_and_stops_on_14(pool, monkeypatch):
+def wait(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def messages(ctx):
+    with ctx.store.read() as conn:
+        return [r["name"] for r in conn.execute("SELECT name FROM message ORDER BY timestamp")]
+
+
+def test_a_monitor_survives_an_unexpected_error_and_a_gone_daemon_is_said_once_and_retried(pool, monkeypatch):
+    """Issue 22: exit 14 on a host without a sandbox stops the monitoring, said once, and the query is retried."""
     ctx, scripts, hosts, runtime = pool
     master = hosts[0][0]
     calls = []
@@ -164,8 +177,39 @@ def test_a_monitor_thread_survives_an_unexpected_error_and_stops_on_14(pool, mon
         raise ha_monitor._Stop("gone", daemon_gone=True)
     monkeypatch.setattr(runtime, "once", once)
     runtime.start_host(master)
-    runtime.monitors[master].join(5)
-    assert calls == [master, master] and runtime.running() == []
+    wait(lambda: len(calls) >= 4)
+    assert runtime.running() == [master] and runtime.states()[master].startswith("stopped since")
+    assert messages(ctx) == ["HA_HOST_DAEMON_STOPPED"]
+    runtime.stop_all()
+    assert runtime.running() == [] and runtime.states() == {}
+
+
+@pytest.mark.parametrize("answer, code", [("", 134), ("\xff\xfe not UTF-8 <ha_liveset_info", 0), ("", 2)])
+def test_a_monitor_stopped_by_a_bad_liveset_is_a_message_and_a_state_then_resumes_when_the_stack_answers(
+        pool, answer, code):
+    """Issue 22 item 5: before, the monitor thread ended silently and every host stayed live, unmonitored."""
+    ctx, scripts, hosts, runtime = pool
+    master = hosts[0][0]
+    scripts.add(master, "ha_query_liveset", answer, returncode=code)
+    scripts.add(master, "ha_query_liveset", answer, returncode=code)
+    scripts.add(master, "ha_query_liveset", printed(hosts, live={0}, master=0))
+    for _ in range(50):
+        scripts.add(master, "ha_query_liveset", printed(hosts, live={0}, master=0))
+    runtime.start_host(master)
+    wait(lambda: "HA_MONITOR_STOPPED" in messages(ctx))
+    assert runtime.states()[master].startswith("stopped since")  # within the round that failed
+    wait(lambda: "HA_MONITOR_RESUMED" in messages(ctx))
+    assert runtime.states() == {master: ""} and messages(ctx) == ["HA_MONITOR_STOPPED", "HA_MONITOR_RESUMED"]
+    assert not live_of(ctx, hosts[1][0])  # monitored again: the liveset counts again
+    runtime.stop_all()
+
+
+def test_a_stopped_monitor_retries_on_a_doubling_back_off_up_to_its_cap(pool):
+    ctx, scripts, hosts, runtime = pool
+    why = ha_monitor._Stop("bad")
+    delays = [runtime._stopped(hosts[0][0], why) for _ in range(7)]
+    assert delays == [0.01, 0.02, 0.04, 0.08, 0.16, 0.16, 0.16]
+    assert messages(ctx) == ["HA_MONITOR_STOPPED"]
 
 
 def test_restart_makes_every_host_not_live_until_it_rejoins(pool, monkeypatch):

@@ -9,11 +9,21 @@ sets ``host_metrics.live``/``last_updated``, ``host.ha_statefiles`` and
 a slave's, a master that is not live and flagged makes that slave run
 ``ha_propose_master`` (``on_master_failure``); the one answered TRUE becomes
 ``pool.master``.  Each host's warnings that turn on become pool messages.
-Exit 14 or a liveset that does not parse stops that host's monitor, logged,
-as xapi's monitor thread stops.  A host's restart, rejoin, clean
-shutdown and boot are ``lifecycle``'s.
+A query that fails (exit 14 or any other, output xapi would refuse or
+over the cap, no answer within ``query_timeout``) stops that host's
+monitoring, as xapi's monitor thread stops ("deactivating HA failover
+thread"): no liveness from it, no failover from it.  Where xapi's thread
+stays stopped until xapi restarts, unseen, the shim says it at once (a
+pool message, ``HA_MONITOR_STOPPED``, or ``HA_HOST_DAEMON_STOPPED`` when
+the daemon is gone; and ``pool.get_ha_monitors``, a line of ``ha
+status``), and retries the query on a back-off, one interval then
+doubling up to ``MAX_BACKOFF`` intervals, so that a stack that recovers
+is monitored again (``HA_MONITOR_RESUMED``).  A sandboxed host whose
+daemon is gone is rebooted instead (``on_fenced``).  A host's restart,
+rejoin, clean shutdown and boot are ``lifecycle``'s.
 """
 
+import collections
 import logging
 import threading
 import time
@@ -31,6 +41,10 @@ DEFAULT_INTERVAL = 20.0  # Xapi_globs.ha_monitor_interval
 RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
 # Api_messages names of the per-host warnings (name, priority)
 DAEMON_STOPPED = "HA_HOST_DAEMON_STOPPED"  # the shim's own message: a host's daemon stopped with HA on
+MONITOR_STOPPED = "HA_MONITOR_STOPPED"  # the shim's own: a host's liveset query failed, its monitoring stopped
+MONITOR_RESUMED = "HA_MONITOR_RESUMED"  # the shim's own: the query answers again
+MAX_BACKOFF = 16  # intervals between two retries of a stopped monitor, at most (320 s at xapi's 20 s)
+MIN_QUERY_TIMEOUT = 10.0  # seconds: a monitor's query may take one interval, and at least this
 WARNING_MESSAGES = {
     "statefile_lost": ("HA_STATEFILE_LOST", 2),
     "heartbeat_approaching_timeout": ("HA_HEARTBEAT_APPROACHING_TIMEOUT", 5),
@@ -65,6 +79,8 @@ class Runtime(object):
         # (job, ctx, runtime, host): a sandboxed host fenced, a job of its own (lifecycle.reboot_fenced)
         self.on_fenced = on_fenced
         self.rebooting = set()  # type: typing.Set[str]  # sandboxed hosts whose reboot is being played
+        self.stopped = {}  # type: typing.Dict[str, Stopped]  # hosts whose monitoring stopped, being retried
+        self.query_timeout = max(interval, MIN_QUERY_TIMEOUT)
 
     def start_host(self, host: str, epoch: typing.Optional[int] = None) -> None:
         """Start the monitor of ``host`` (no-op when it runs; nothing when ``epoch`` is past)."""
@@ -95,26 +111,68 @@ class Runtime(object):
         self.jobs.end_all()
 
     def running(self) -> typing.List[str]:
-        """Hosts whose monitor runs."""
+        """Hosts whose monitor runs (stopped and retried, or monitoring)."""
         with self.lock:
             return [h for h, job in self.monitors.items() if job.alive() and not job.ended.is_set()]
 
-    def _run(self, job: jobs_mod.Job, host: str) -> None:
-        while True:
-            job.sleep(self.interval)
-            try:
-                with self.jobs.step(job):
-                    self.once(host)
-            except _Stop as e:
-                LOG.error("HA monitor of host %s stops: %s", _uuid(self.ctx, host), e)
-                self._after_stop(job, host, e)
-                return
-            except jobs_mod.Ended:
-                raise
-            except Exception:  # a monitor never dies silently
-                LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
+    def states(self) -> typing.Dict[str, str]:
+        """{host: "" while it is monitored, or why its monitoring stopped, since when, the next try}."""
+        with self.lock:
+            found = {h: "" for h, job in self.monitors.items() if job.alive() and not job.ended.is_set()}
+            found.update({h: s.describe() for h, s in self.stopped.items()})
+        return found
 
-    def _after_stop(self, job: jobs_mod.Job, host: str, why: "_Stop") -> None:
+    def _run(self, job: jobs_mod.Job, host: str) -> None:
+        delay = self.interval
+        try:
+            while True:
+                job.sleep(delay)
+                try:
+                    with self.jobs.step(job):
+                        self.once(host)
+                except _Stop as e:
+                    if self._after_stop(job, host, e):
+                        return  # a reboot took over
+                    delay = self._stopped(host, e)
+                    continue
+                except jobs_mod.Ended:
+                    raise
+                except Exception:  # a monitor never dies silently
+                    LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
+                    continue
+                self._resumed(host)
+                delay = self.interval
+        finally:
+            with self.lock:
+                self.stopped.pop(host, None)
+
+    def _stopped(self, host: str, why: "_Stop") -> float:
+        """Record that ``host``'s monitoring stopped (said the first time); the delay before the next try."""
+        with self.lock:
+            before = self.stopped.get(host)
+            tries = before.tries + 1 if before is not None else 0
+            delay = self.interval * min(2 ** tries, MAX_BACKOFF)
+            self.stopped[host] = Stopped(why.reason, before.since if before else time.time(), tries, delay)
+        if before is None:
+            uuid = _uuid(self.ctx, host)
+            LOG.error("HA monitor of host %s stopped: %s; retrying after %g s, doubling up to %g s", uuid, why,
+                      delay, self.interval * MAX_BACKOFF)
+            if not why.daemon_gone:  # a gone daemon is HA_HOST_DAEMON_STOPPED (_after_stop)
+                add_message(self.ctx, MONITOR_STOPPED, 2, "Host", uuid,
+                            "the HA monitor of host %s stopped: %s; its liveness is not updated and failover does "
+                            "not run from it; the query is retried, every %g s at most" % (
+                                uuid, why.reason, self.interval * MAX_BACKOFF))
+        return delay
+
+    def _resumed(self, host: str) -> None:
+        with self.lock:
+            before = self.stopped.pop(host, None)
+        if before is not None:
+            uuid = _uuid(self.ctx, host)
+            add_message(self.ctx, MONITOR_RESUMED, 5, "Host", uuid, "the HA monitor of host %s answers again "
+                        "(stopped %.0f s: %s)" % (uuid, time.time() - before.since, before.reason))
+
+    def _after_stop(self, job: jobs_mod.Job, host: str, why: "_Stop") -> bool:
         """A host whose daemon is gone while HA is on is fencing, fenced or crashed: said, then rebooted.
 
         The pool is told at once, with what the host's stack said (a
@@ -124,20 +182,24 @@ class Runtime(object):
         ``ha_start_daemon`` (``on_server_restart``).  A sandboxed host does
         not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
         plays that reboot, a job of its own, once the survivors have
-        dropped the host.
+        dropped the host.  True when that reboot takes over from the monitor.
         """
         if not why.daemon_gone or job.ended.is_set() or host in self.down or not ha_enabled(self.ctx):
-            return
-        add_message(self.ctx, DAEMON_STOPPED, 2, "Host", _uuid(self.ctx, host),
-                    "the HA daemon of host %s stopped: %s; the host is taken over once the survivors drop it "
-                    "(its fence done) or it is declared dead" % (_uuid(self.ctx, host), why.reason))
+            return False
+        with self.lock:
+            first = host not in self.stopped
+        if first:
+            add_message(self.ctx, DAEMON_STOPPED, 2, "Host", _uuid(self.ctx, host),
+                        "the HA daemon of host %s stopped: %s; the host is taken over once the survivors drop it "
+                        "(its fence done) or it is declared dead" % (_uuid(self.ctx, host), why.reason))
         if self.on_fenced is None or not self.ctx.sandboxes:
-            return
+            return False
         LOG.warning("host %s: its HA daemon is gone with HA on (fenced): it will boot again", _uuid(self.ctx, host))
         with self.lock:
             if self.monitors.get(host) is job:
                 self.monitors.pop(host)
         self.jobs.start("ha-reboot-" + host[-8:], self.on_fenced, self.ctx, self, host, epoch=job.epoch)
+        return True
 
     def once(self, host: str) -> None:
         """One round of ``host``'s monitor: query, warnings, then the master's or a slave's part."""
@@ -146,7 +208,7 @@ class Runtime(object):
             if not pool["ha_enabled"]:
                 raise _Stop("HA is not enabled")
             stack, master = pool["ha_cluster_stack"], pool["master"]
-        found = query(self.ctx, host, stack)
+        found = query(self.ctx, host, stack, self.query_timeout)
         self._warnings(host, found)
         if host == master:
             process_on_master(self.ctx, found, self.down)
@@ -190,6 +252,14 @@ class Runtime(object):
                     "host %s took over as master from %s" % (_uuid(self.ctx, host), _uuid(self.ctx, old_master)))
 
 
+class Stopped(collections.namedtuple("Stopped", "reason since tries delay")):
+    """A host's stopped monitoring: why, since when (time.time), how many retries failed, the next delay."""
+
+    def describe(self) -> str:
+        return "stopped since %s (%s); retried every %g s" % (
+            time.strftime("%H:%M:%S", time.localtime(self.since)), self.reason, self.delay)
+
+
 class _Stop(Exception):
     """The monitor of a host must stop (as xapi's ``request_shutdown``); ``daemon_gone``: exit 14.
 
@@ -202,15 +272,20 @@ class _Stop(Exception):
         self.reason = reason or message
 
 
-def query(ctx, host: str, stack: str) -> liveset_mod.Liveset:
-    """The host's liveset; _Stop on exit 14 or one that does not parse."""
+def query(ctx, host: str, stack: str, timeout: typing.Optional[float] = None) -> liveset_mod.Liveset:
+    """The host's liveset; _Stop on exit 14, any other failure, or one that does not parse.
+
+    ``timeout``: the query's own bound (the monitor's), else the scripts' safety net.
+    """
     try:
-        return onhost.stack_on(ctx, host, stack).query_liveset()
+        return onhost.stack_on(ctx, host, stack, timeout).query_liveset()
     except onhost.DaemonAbsent as e:
         raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True,
                     reason=e.reason)
     except onhost.InvalidAnswer as e:
         raise _Stop("the liveset does not parse: %s" % e)
+    except onhost.ScriptFailed as e:
+        raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,), reason=e.reason)
     except XenAPIError as e:
         raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,))
 

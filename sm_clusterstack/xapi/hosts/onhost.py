@@ -64,24 +64,26 @@ def write_file(ctx, host: str, path: str, data: bytes, mode: int = 0o600) -> Non
     atomicfile.write(target, data, mode=mode)
 
 
-def run_result(ctx, host: str, stack: str, script: str, args: typing.Sequence[str] = ()) -> runner.Result:
+def run_result(ctx, host: str, stack: str, script: str, args: typing.Sequence[str] = (),
+               timeout: typing.Optional[float] = None) -> runner.Result:
     """Run ``script`` of ``stack`` on ``host`` as xapi does, recorded in ``runs``; its Result, whatever the exit.
 
     HA_CONFIGURATION_INVALID for an unsafe stack (nothing runs then).  The
     judging of the exit and the output is the stack client's (``HostStack``).
+    ``timeout``: the caller's own bound (the monitor's), else the safety net.
     """
+    limit = timeout or ctx.script_timeout
     box = sandbox_of(ctx, host)
     inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack) if box is not None else ""
     try:
         with runs.registered(ctx, store_mod.new_ref(), "%s on %s" % (script, host)):  # issue 14: see runs
             result = scripts.run_script(stacks.stack_dir(ctx.stack_root, stack), script, list(args),
-                                        timeout=ctx.script_timeout, run=runner_for(ctx, host), path_inside=inside,
+                                        timeout=limit, run=runner_for(ctx, host), path_inside=inside,
                                         check=False)
     except stacks.StackError as e:
         raise XenAPIError(errors.HA_CONFIGURATION_INVALID, str(e))
     if result.timed_out:
-        LOG.error("%s on host %s hit the %.0f s safety net and was killed", script, _uuid(ctx, host),
-                  ctx.script_timeout)
+        LOG.error("%s on host %s did not end within %.0f s and was killed", script, _uuid(ctx, host), limit)
     elif result.overflow:
         LOG.error("%s on host %s %s", script, _uuid(ctx, host), scripts.failure_reason(result))
     elif result.returncode == mtc.SUCCESS:
@@ -100,14 +102,14 @@ class HostStack(client.StackClient):
     output xapi would refuse.
     """
 
-    def __init__(self, ctx, host: str, stack: str) -> None:
+    def __init__(self, ctx, host: str, stack: str, timeout: typing.Optional[float] = None) -> None:
         super(HostStack, self).__init__(stacks.stack_dir(ctx.stack_root, stack), host=_uuid(ctx, host),
-                                        timeout=ctx.script_timeout)
+                                        timeout=timeout or ctx.script_timeout)
         self.ctx, self.ref, self.stack = ctx, host, stack
 
     def result(self, script: str, args: typing.Sequence[str] = (),
                timeout: typing.Optional[float] = None) -> runner.Result:
-        return run_result(self.ctx, self.ref, self.stack, script, args)
+        return run_result(self.ctx, self.ref, self.stack, script, args, timeout=timeout or self.timeout)
 
     def set_pool_state(self, state: str) -> None:
         with _as_xenapi_errors():
@@ -143,9 +145,9 @@ class HostStack(client.StackClient):
             return self.call(client.HA_QUERY_LIVESET).stdout
 
 
-def stack_on(ctx, host: str, stack: str) -> HostStack:
-    """The client of ``stack`` on ``host``."""
-    return HostStack(ctx, host, stack)
+def stack_on(ctx, host: str, stack: str, timeout: typing.Optional[float] = None) -> HostStack:
+    """The client of ``stack`` on ``host`` (``timeout``: of each script, else the safety net)."""
+    return HostStack(ctx, host, stack, timeout)
 
 
 class DaemonAbsent(ScriptFailed):
