@@ -36,6 +36,8 @@ SR_NO_PBDS = "SR_HAS_NO_PBDS"  # api_errors.ml sr_no_pbds
 """params: sr ref"""
 HOST_OFFLINE = "HOST_OFFLINE"
 HOST_IS_LIVE = "HOST_IS_LIVE"
+SR_NOT_SHARABLE = "SR_NOT_SHARABLE"
+SR_HAS_PBD = "SR_HAS_PBD"
 """params: host ref"""
 SR_SOURCE_SPACE_INSUFFICIENT = "SR_SOURCE_SPACE_INSUFFICIENT"
 """params: sr ref"""

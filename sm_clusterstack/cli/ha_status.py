@@ -79,6 +79,7 @@ def _row(ref: str, host: dict, pool: dict, metrics: dict, livesets) -> dict:
         "warnings": sorted(k for k, v in own.warnings.items() if v) if not isinstance(own, str) else [],
         "latency_ms": ({k: own.raw_status[k] for k in ("heartbeat_latency", "statefile_latency")
                         if k in own.raw_status} if not isinstance(own, str) else {}),
+        "notes": dict(own.notes) if not isinstance(own, str) else {},  # the stack's word: no kernel watchdog...
     })
     return row
 
@@ -136,6 +137,8 @@ def table(state: dict) -> str:
     notes = ["%s: %s\n" % (row["name"], row["liveset"]) for row in state["hosts"]
              if len(str(row.get("liveset", ""))) > LIVESET_WIDTH]  # a stack's reason, whole (a fencing host's)
     notes += ["%s: HA monitor %s\n" % (row["name"], row["monitor"]) for row in state["hosts"] if row.get("monitor")]
+    notes += ["%s: %s\n" % (row["name"], text) for row in state["hosts"]
+              for _, text in sorted(row.get("notes", {}).items())]
     return head + render(HEADER, [_columns(row) for row in state["hosts"]]) + "".join(notes)
 
 

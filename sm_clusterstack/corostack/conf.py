@@ -7,7 +7,7 @@ Node ids are derived from each HostID (a hash, with collisions resolved
 in HostID order), so a host keeps its id when other hosts are added; knet
 limits ids to 1..65535.  The totem token, consensus, token
 retransmits and knet's link pings come from ``timing`` (token 0.9 x
-HeartbeatTimeout, consensus 0.05 x: see its docstring for why), with no
+HeartbeatTimeout, consensus 0.1 x: see its docstring for why), with no
 per-node coefficient, so a lost host shows after the same time whatever
 the pool size.
 """
@@ -49,7 +49,8 @@ def render(conf: XhadConfig, paths: Paths, cluster_name: str, times: Timing) -> 
         "    token_retransmits_before_loss_const: %d" % times.token_retransmits,
         "    interface {", "        linknumber: 0", "        mcastport: %d" % conf.udp_port,
         "        knet_ping_interval: %d" % times.knet_ping_interval_ms,
-        "        knet_ping_timeout: %d" % times.knet_ping_timeout_ms, "    }",
+        "        knet_ping_timeout: %d" % times.knet_ping_timeout_ms,
+        "        knet_pong_count: %d" % times.knet_pong_count, "    }",
         "}", "nodelist {",
     ]
     for host in conf.hosts:

@@ -30,7 +30,7 @@ import sys
 import time
 import typing
 
-from sm_clusterstack.corostack import arbitration, daemon, fencing, guard, settings, timing
+from sm_clusterstack.corostack import arbitration, daemon, fencing, guard, settings, slotio, statefile, timing
 from sm_clusterstack.corostack import conf as coroconf
 from sm_clusterstack.corostack import tools, view
 from sm_clusterstack.corostack.log import Log
@@ -91,7 +91,6 @@ class Monitor(object):
         self.guard_down = False
         self.last_step = clock()
         self.awake_since = self.last_step  # the end of the monitor's last stall: corosync's silence counts from here
-        self.pool_changes = []  # type: typing.List[typing.Callable]
         self.fence_failures = 0
         self.watchdog = fencing.watchdog_problem(config.watchdog_device)
 
@@ -102,8 +101,7 @@ class Monitor(object):
         if answered:
             self.partition = answer & self.configured | {self.me}
         self.link_up = tools.link_up(self.interface)
-        changes, self.pool_changes = self.pool_changes, []
-        self.seen = self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up, changes)
+        self.seen = self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
         self.pool = self.seen.pool or self.pool
         now = self.clock()
         if self.pool is not None and self.pool.pool_state == "invalid" and self.state in DISABLE_FROM:
@@ -159,12 +157,12 @@ class Monitor(object):
             self.state, self.reason = "blocked", "excluded, and hosts not excluded may still hold the liveset"
 
     def go_online(self) -> None:
-        """Join the liveset: commit the partition, finish init, clear our own exclusion, arm.
+        """Join the liveset: finish init and clear our own exclusion in the statefile, commit, arm.
 
-        The pool record changes on the next statefile round (never waited for).
+        The pool record is changed before this host says it is online, but
+        waited for Timing.io_deadline at most (the change goes on in the
+        background): not yet armed, this host fences nothing meanwhile.
         """
-        self.committed = set(self.partition)
-        self.state = "online"
         me, configured, partition = self.me, self.configured, set(self.partition)
 
         def change(old):
@@ -173,7 +171,14 @@ class Monitor(object):
                     old.pool_state = "active"
                 old.excluded = [h for h in old.excluded if h != me]
             return old
-        self.pool_changes.append(change)
+
+        def record():
+            self.pool = statefile.update(self.conf.statefile, change)
+        problem = slotio.with_deadline(record, self.timing.io_deadline)
+        if problem:
+            self.log.warning("could not record the pool's start in the statefile: %s" % problem)
+        self.committed = set(self.partition)
+        self.state = "online"
         if self.watchdog:
             self.log.warning("no kernel watchdog: %s; a host paused past its deadline fences only once it "
                              "runs again" % self.watchdog)
@@ -196,6 +201,8 @@ class Monitor(object):
             self.undecided_since = None
             self.lower_expected_votes()
         elif decision == arbitration.WAIT:
+            if peers is not None and arbitration.still_counted_in(self.me, self.partition, peers):
+                self.undecided_since = None  # a membership in flux: nobody who has this host may drop it
             self.undecided_since = self.undecided_since or now
             if now - self.undecided_since >= self.timing.arbitration:
                 self.lose("no agreement on the statefile within %.1f s" % self.timing.arbitration)
@@ -210,7 +217,7 @@ class Monitor(object):
         for host in sorted(self.committed - self.partition):
             lost_for = now - self.lost_since.setdefault(host, now)
             peer = self.seen.peers.get(host) if self.seen.access else None
-            if arbitration.may_drop(peer, lost_for, self.timing.drop_after):
+            if arbitration.may_drop(peer, lost_for, self.timing.drop_after, self.me):
                 self.committed.discard(host)
                 self.lost_since.pop(host)
                 self.log.write("host %s left the liveset (lost %.2f s ago)" % (host, lost_for))

@@ -100,17 +100,15 @@ class Observer(object):
         peers = [us for n, (up, us) in stats.items() if up and self.hosts_by_node.get(n) in partition - {self.me}]
         self.heartbeat.add(max(peers) / 1000.0 if peers else 0)
 
-    def statefile(self, state: str, partition: typing.Iterable[str], link_up: bool,
-                  changes: typing.Sequence[slotio.PoolChange] = ()) -> Seen:
-        """Hand this host's slot (and ``changes`` of the pool record) to the I/O thread; what it last read.
+    def statefile(self, state: str, partition: typing.Iterable[str], link_up: bool) -> Seen:
+        """Hand this host's slot to the I/O thread; what it last read.
 
         Never waits for the statefile: a round running longer than
         Timing.io_deadline means no access now (statefile_lost).
         """
         now = self.clock()
         self.seq += 1
-        self.io.submit(hostslot.Slot(self.conf.generation_uuid, self.me, self.seq, state, partition, link_up),
-                       changes)
+        self.io.submit(hostslot.Slot(self.conf.generation_uuid, self.me, self.seq, state, partition, link_up))
         seen = Seen()
         found = self.io.latest()
         busy = self.io.busy_since()

@@ -3,28 +3,25 @@
 A statefile on a stalled storage path blocks whoever touches it (in the
 kernel, for as long as the path is stalled).  xhad's heartbeat and
 statefile threads keep that away from its watchdog; here the monitor
-hands each round to ``SlotIO``'s thread: write this host's slot, apply
-any change of the pool record (under the statefile's flock), then read
-the pool record and every slot.  The monitor takes the last finished
+hands each round to ``SlotIO``'s thread: write this host's slot, then
+read the pool record and every slot.  The monitor takes the last finished
 ``Round`` and ``busy_since`` (when the round in progress began): a round
 older than Timing.io_deadline means the statefile is lost for now
 (``statefile_lost``), never a stalled monitor.  A slot submitted while a
-round runs replaces any earlier one not yet written; pool changes queue.
+round runs replaces any earlier one not yet written.
 
 ``Inline`` does the same synchronously (for tests and one-shot writers),
 and ``with_deadline`` runs one call in a thread and gives up waiting
-after a timeout (the guard's last slot write after a fence).
+after a timeout (the pool record's change as a host comes online, the
+guard's last slot write after a fence).
 """
 
-import fcntl
 import threading
 import time
 import typing
 
 from sm_clusterstack.corostack import hostslot, statefile
 from sm_clusterstack.stacks.xhadconf import XhadConfig
-
-PoolChange = typing.Callable[[typing.Optional[statefile.PoolState]], typing.Optional[statefile.PoolState]]
 
 
 class Round(object):
@@ -45,27 +42,14 @@ class Round(object):
         return self.finished - self.began
 
 
-def _apply(fd: int, changes: typing.List[PoolChange]) -> None:
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        for change in changes:
-            new = change(statefile.decode(statefile.read_block(fd, 0)))
-            if new is not None:
-                statefile.write_block(fd, 0, statefile.encode(new))
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def do_round(conf: XhadConfig, slot: typing.Optional[hostslot.Slot], changes: typing.List[PoolChange],
+def do_round(conf: XhadConfig, slot: typing.Optional[hostslot.Slot],
              clock: typing.Callable[[], float] = time.monotonic) -> Round:
-    """Write ``slot`` (if any), apply ``changes``, read everything; errors become the Round's flags."""
+    """Write ``slot`` (if any), read everything; errors become the Round's flags."""
     found = Round(clock())
     try:
         with statefile.opened(conf.statefile, write=True) as fd:
             if slot is not None:
                 hostslot.write(fd, conf, slot)
-            if changes:
-                _apply(fd, changes)
             found.slots = hostslot.read_all(fd, conf)
             found.pool = statefile.decode(statefile.read_block(fd, 0))
             found.access = True
@@ -84,9 +68,9 @@ class Inline(object):
         self.conf, self.clock = conf, clock
         self.last = None  # type: typing.Optional[Round]
 
-    def submit(self, slot: typing.Optional[hostslot.Slot], changes: typing.Sequence[PoolChange] = ()) -> None:
+    def submit(self, slot: typing.Optional[hostslot.Slot]) -> None:
         """Do one round now."""
-        self.last = do_round(self.conf, slot, list(changes), self.clock)
+        self.last = do_round(self.conf, slot, self.clock)
 
     def latest(self) -> typing.Optional[Round]:
         """The last finished round."""
@@ -108,18 +92,16 @@ class SlotIO(Inline):
         super(SlotIO, self).__init__(conf, clock)
         self.cond = threading.Condition()
         self.slot = None  # type: typing.Optional[hostslot.Slot]
-        self.changes = []  # type: typing.List[PoolChange]
         self.pending = False
         self.began = None  # type: typing.Optional[float]
         self.thread = threading.Thread(target=self._run, name="statefile-io", daemon=True)
         self.thread.start()
 
-    def submit(self, slot: typing.Optional[hostslot.Slot], changes: typing.Sequence[PoolChange] = ()) -> None:
-        """Queue ``slot`` (replacing one not yet written) and ``changes`` for the next round."""
+    def submit(self, slot: typing.Optional[hostslot.Slot]) -> None:
+        """Queue ``slot`` (replacing one not yet written) for the next round."""
         with self.cond:
             if slot is not None:
                 self.slot = slot
-            self.changes.extend(changes)
             self.pending = True
             self.cond.notify()
 
@@ -144,24 +126,26 @@ class SlotIO(Inline):
             with self.cond:
                 while not self.pending:
                     self.cond.wait()
-                slot, changes = self.slot, self.changes
-                self.slot, self.changes, self.pending = None, [], False
+                slot, self.slot, self.pending = self.slot, None, False
                 self.began = self.clock()
-            found = do_round(self.conf, slot, changes, self.clock)
+            found = do_round(self.conf, slot, self.clock)
             with self.cond:
                 self.last, self.began = found, None
                 self.cond.notify_all()
 
 
-def with_deadline(call: typing.Callable[[], typing.Any], timeout: float) -> bool:
-    """Run ``call`` in a daemon thread; True if it returned within ``timeout`` (its errors are dropped)."""
+def with_deadline(call: typing.Callable[[], typing.Any], timeout: float) -> str:
+    """Run ``call`` in a daemon thread: "" when it returned within ``timeout``, else what went wrong."""
     done = threading.Event()
+    failed = []  # type: typing.List[str]
 
     def run():
         try:
             call()
-        except Exception:  # best effort: the caller only wants to know it finished
-            pass
+        except Exception as e:  # reported to the caller, who only logs it
+            failed.append("%s: %s" % (type(e).__name__, e))
         done.set()
     threading.Thread(target=run, daemon=True).start()
-    return done.wait(timeout)
+    if not done.wait(timeout):
+        return "no answer within %.1f s" % timeout
+    return failed[0] if failed else ""

@@ -18,20 +18,24 @@ corosync shows a host's loss, on both sides of it):
 
 - corosync's ``token`` is 0.9 T: a corosync (or a whole host) paused 0.8 T
   answers the token before any other node's timer runs out, with 0.1 T to
-  spare for the token's way round.  knet's link pings (every T/20) time
+  spare for the token's way round.  knet's link pings (every T/40) time
   out only after 0.95 T (``knet_ping_timeout``), so a paused peer's link
   is not declared down first either (knet's default, token / 2, would).
   ``token_retransmits_before_loss_const`` is 10 (corosync's default 4): the
   token is resent every 0.09 T, so a lossy link must lose ten copies in a
   row, and a link cut for less than 0.9 T (flapping) loses nothing;
-- ``consensus`` is 0.05 T (corosync's floor is its 50 ms join timeout; its
+- ``consensus`` is 0.1 T (corosync's floor is its 50 ms join timeout; its
   default, 1.2 x token, would put detection past 2 T).  corosync's man page
   warns that a consensus below the token risks odd membership changes in
-  pools of three or more: a host slower than 0.05 T to answer the others'
-  join messages is left out of the new ring, so only when a node is lost
-  while another stalls.  A lost host is detected at token + consensus =
-  0.95 T, by the lost host and by the survivors alike, within ``skew``
-  (0.05 T) of each other;
+  pools of three or more: a node slower than the consensus to answer the
+  others' join messages is left out of the new ring for a moment.  A link
+  must be up before it carries a join: knet takes it as up after
+  ``knet_pong_count`` (1) pong, one ping interval (T/40), well within the
+  consensus, so a host that starts joins at once (with knet's default of 2
+  pongs, a restarted host's links came up after the consensus ran out, and
+  the ring split for a moment).  A lost host is detected at token +
+  consensus = T, by the lost host and by the survivors alike, within
+  ``skew`` (0.05 T) of each other;
 - the monitor polls every ``poll`` (T/40); each corosync tool call has
   ``tool_timeout`` (T/20).  A monitor's steps are at most ``step`` (poll +
   tool_timeout = 0.075 T) apart, so a monitor stalled 0.8 T sees a gap of
@@ -41,14 +45,16 @@ corosync shows a host's loss, on both sides of it):
   anything else.  A shorter gap longer than ``step_late`` (0.15 T) is its
   own stall, not corosync's: corosync's silence counts from the end of it;
 - corosync silent for ``corosync_stale`` (0.9 T) of the monitor's awake
-  time is a hung corosync: its host fences (by 0.9 T + step, about when
-  the survivors detect it);
+  time is a hung corosync: its host fences (by 0.9 T + step, before the
+  survivors detect it at T);
 - a cut host in a partition without a majority arbitrates through the
-  statefile for at most ``arbitration`` (0.15 T: every other host's slot
+  statefile for at most ``arbitration`` (0.125 T: every other host's slot
   shows its new partition, or goes stale after ``slot_stale``, 0.1 T,
-  within it), then loses.  So a cut host fences at about 0.95 T + poll +
-  tool (a majority elsewhere) or 0.95 T + 0.15 T + poll + tool (none):
-  by 1.2 T;
+  within it), then loses; while another host's fresh slot still shows
+  this host in its partition, that host cannot drop it (its corosync still
+  has it), so the wait starts again: a membership in flux fences nobody.
+  So a cut host fences at about T + poll + tool (a majority elsewhere) or
+  T + 0.125 T + poll + tool (none): by 1.2 T;
 - the fence guard fires when the monitor dies, when the monitor has shown
   no life for ``guard`` (0.9 T: a monitor stalled 0.8 T is no failure),
   or, after ``guard_check`` (0.25 T) without a sign of life, when the
@@ -60,19 +66,19 @@ corosync shows a host's loss, on both sides of it):
   stalled 0.8 T is no failure; a host whose processes are frozen, or whose
   guard is gone, reboots by 0.9 T + 1 s;
 - survivors drop a lost host ``drop_after`` (0.375 T = skew + guard_check
-  + tool_timeout + poll) after corosync lost it, at about 0.95 T + 0.375 T
-  + poll = 1.35 T, or as soon as its slot says it fenced or left: never
+  + tool_timeout + poll) after corosync lost it, at about T + 0.375 T +
+  poll = 1.4 T, or as soon as its slot says it fenced or left: never
   before its fence deadline, whichever of its monitor or its guard fences;
 - statefile I/O runs in its own thread; a round taking longer than
   ``io_deadline`` (0.1 T) is statefile_lost, and nothing waits for it.
   The statefile only arbitrates a split without a majority.
 
-A host paused past ``deadline`` but less than the drop time (1.35 T)
+A host paused past ``deadline`` but less than the drop time (1.4 T)
 fences on resume before anyone drops it; one paused longer is dropped
 while frozen and fences on resume before it acts: only the kernel watchdog
 (which SIGSTOP does not stop) fences it in time, which is why its absence
 is a warning.  The budget holds for one fault at a time: a host cut while
-its guard stalls is fenced by the watchdog, at detect + 0.9 T, after the
+its guard stalls is fenced by the watchdog, at T + 0.9 T, after the
 survivors dropped it.
 """
 
@@ -85,6 +91,7 @@ STALL = 0.8  # x T: the longest stall of a process or a host that must change no
 FENCE_BY = 1.2  # x T: a failed host has fenced itself by then
 DROP_BY = 1.5  # x T: survivors have dropped a failed host by then
 TOKEN_RETRANSMITS = 10  # corosync's token_retransmits_before_loss_const
+KNET_PONG_COUNT = 1  # pongs before knet takes a link as up: one ping interval, well within the consensus
 MIN_CONSENSUS_MS = 100  # corosync refuses a consensus below its join timeout (50 ms)
 
 
@@ -97,9 +104,10 @@ class Timing(object):
             raise ValueError("HeartbeatTimeout %s s is out of range (1 to 600)" % heartbeat_timeout)
         self.heartbeat_timeout = t
         self.token_ms = int(t * 900)
-        self.consensus_ms = max(MIN_CONSENSUS_MS, int(t * 50))
+        self.consensus_ms = max(MIN_CONSENSUS_MS, int(t * 100))
         self.token_retransmits = TOKEN_RETRANSMITS
-        self.knet_ping_interval_ms = max(100, int(t * 50))
+        self.knet_ping_interval_ms = max(100, int(t * 25))
+        self.knet_pong_count = KNET_PONG_COUNT
         self.knet_ping_timeout_ms = int(t * 950)
         self.poll = max(0.1, t / 40)
         self.tool_timeout = max(0.5, t / 20)
@@ -108,7 +116,7 @@ class Timing(object):
         self.corosync_stale = 0.9 * t
         self.slot_stale = 0.1 * t
         self.io_deadline = 0.1 * t
-        self.arbitration = 0.15 * t
+        self.arbitration = 0.125 * t
         self.guard_check = 0.25 * t
         self.guard = 0.9 * t
         self.watchdog = 0.9 * t
@@ -141,9 +149,9 @@ class Timing(object):
     def to_dict(self) -> typing.Dict[str, float]:
         """Every figure, for the log and the benchmark."""
         names = ("heartbeat_timeout", "token_ms", "consensus_ms", "token_retransmits", "knet_ping_interval_ms",
-                 "knet_ping_timeout_ms", "poll", "tool_timeout", "step_late", "deadline", "corosync_stale",
-                 "slot_stale", "io_deadline", "arbitration", "guard_check", "guard", "watchdog", "fence_grace",
-                 "fence_timeout", "view_stale", "skew")
+                 "knet_ping_timeout_ms", "knet_pong_count", "poll", "tool_timeout", "step_late", "deadline",
+                 "corosync_stale", "slot_stale", "io_deadline", "arbitration", "guard_check", "guard", "watchdog",
+                 "fence_grace", "fence_timeout", "view_stale", "skew")
         values = {name: getattr(self, name) for name in names}
         values.update(detect=self.detect, step=self.step, drop_after=self.drop_after)
         return values

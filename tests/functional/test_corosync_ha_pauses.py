@@ -159,6 +159,7 @@ def test_statefile_io_stalled_on_every_host_for_2_t_is_statefile_lost_and_fences
         answers = [s for _a, _r, s, _p in found[host]]
         assert answers and all(s is not None and s.status == "Online" and sorted(s.live_hosts()) == everyone
                                for s in answers), host.index
-        during = [s for asked, _r, s, _p in found[host] if stalled_at + pool.t / 2 < asked < resumed_at]
+        during = [s for asked, returned, s, _p in found[host]
+                  if stalled_at + pool.t / 2 < asked and returned < resumed_at]
         assert during and all(s.warnings["statefile_lost"] for s in during), host.index
     assert corosync_trials.master(pool) is not None  # the master lock works again

@@ -91,7 +91,13 @@ def test_excluded_hosts_are_not_counted():
     (None, 4.25, True),
 ])
 def test_a_lost_host_is_dropped_only_past_its_fence_deadline(peer_view, lost_for, dropped):
-    assert arb.may_drop(peer_view, lost_for, drop_after=4.25) is dropped
+    assert arb.may_drop(peer_view, lost_for, drop_after=4.25, me=H[0]) is dropped
+
+
+def test_a_host_whose_fresh_slot_still_has_this_one_is_never_dropped():
+    assert not arb.may_drop(peer(H[2], H[:3]), 100, drop_after=4.25, me=H[0])  # its corosync still has us
+    assert arb.may_drop(peer(H[2], H[:3], fresh=False, since=9), 100, drop_after=4.25, me=H[0])
+    assert arb.may_drop(peer(H[2], H[2:3]), 4.25, drop_after=4.25, me=H[0])  # alone: it fences by then
 
 
 def start(me, partition, pool_state="active", excluded=(), peers=None, subset=False, master=""):

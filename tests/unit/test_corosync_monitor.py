@@ -37,7 +37,6 @@ def test_joining_in_pool_state_init_waits_for_every_host_then_arms_and_activates
     assert rig.poll(H[:2]) == "joining" and rig.pipe.sent.count(guard.ARM) == 0
     assert rig.poll(H[:3]) == "online"
     assert daemon.fencing_mode(rig.paths) == "armed" and guard.ARM in rig.pipe.sent
-    rig.poll()  # the pool record changes on the next statefile round, never in the monitor's step
     assert statefile.read(rig.conf.statefile).pool_state == "active"
     assert rig.monitor.committed == set(H[:3])
 
@@ -88,10 +87,21 @@ def test_corosync_silent_past_corosync_stale_fences(tmp_path, fenced):
 
 
 def test_reports_that_never_agree_fence_after_the_arbitration_time(tmp_path, fenced):
-    rig = Rig(tmp_path, n=2)
+    rig = Rig(tmp_path, n=4)
+    online(rig, H[:4])
+    others = {H[1]: ("online", H[:3]), H[2]: ("online", H[2:4]), H[3]: ("online", H[2:4])}  # H1 disagrees
+    states = [rig.poll(H[:2] if i == 0 else "same", others) for i in range(8)]
+    assert states[:5] == ["online"] * 5 and states[-1] in ("fencing", "fenced")  # 1.25 s of disagreement
+
+
+def test_a_host_another_still_counts_in_its_partition_neither_fences_nor_drops_it(tmp_path, fenced):
+    """A ring re-forming: this host's corosync shows it alone, the other's (the master's) still shows both."""
+    rig = Rig(tmp_path, n=2, master=H[1])
     online(rig, H[:2])
-    states = [rig.poll(H[:1] if i == 0 else "same", {H[1]: ("online", H[:2])}) for i in range(8)]
-    assert states[:5] == ["online"] * 5 and states[-1] in ("fencing", "fenced")  # 1.5 s of disagreement
+    states = [rig.poll(H[:1] if i == 0 else "same", {H[1]: ("online", H[:2])}) for i in range(40)]  # 10 s
+    assert states == ["online"] * 40 and rig.monitor.committed == set(H[:2]) and fenced == []
+    states = [rig.poll(others={H[1]: ("online", H[1:2])}) for i in range(8)]  # now it lost this host too
+    assert states[-1] in ("fencing", "fenced")  # a real split now: the master's side wins
 
 
 @pytest.mark.parametrize("lost", [0, 1])
@@ -169,7 +179,6 @@ def test_an_excluded_host_with_hosts_not_excluded_and_no_liveset_is_blocked(tmp_
 def test_an_excluded_host_joining_a_liveset_clears_its_own_mark(tmp_path, fenced):
     rig = Rig(tmp_path, excluded=[H[0]])
     assert rig.poll(H[:3], {h: ("online", H[:3]) for h in H[1:3]}) == "online"
-    rig.poll()
     assert statefile.read(rig.conf.statefile).excluded == []
 
 

@@ -88,7 +88,7 @@ class StalledIO(object):
     def __init__(self, last, began):
         self.last, self.began = last, began
 
-    def submit(self, slot, changes=()):
+    def submit(self, slot):
         pass
 
     def latest(self):
@@ -127,10 +127,10 @@ def test_the_thread_does_the_rounds_and_a_blocked_round_shows_as_busy(tmp_path):
     rig = Rig(tmp_path)
     io = slotio.SlotIO(rig.conf)
     slot = hostslot.Slot(rig.conf.generation_uuid, H[0], 7, "online", H[:3])
-    io.submit(slot, [lambda old: statefile.PoolState(old.generation, "active", H[0], [])])
+    io.submit(slot)
     assert io.flush(10) and io.busy_since() is None
     found = io.latest()
-    assert found.access and found.slots[H[0]] == slot and found.pool.master == H[0]
+    assert found.access and found.slots[H[0]] == slot and found.pool.pool_state == "active"
     io.conf = type(rig.conf)(rig.conf.generation_uuid, rig.conf.hosts, H[0], "/proc/self/fd/0/none")
     io.submit(slot)
     assert io.flush(10) and not io.latest().access and "statefile" in io.latest().error
@@ -139,8 +139,9 @@ def test_the_thread_does_the_rounds_and_a_blocked_round_shows_as_busy(tmp_path):
 def test_with_deadline_gives_up_waiting_for_a_call_that_blocks():
     import threading
     gate = threading.Event()
-    assert slotio.with_deadline(lambda: None, 5.0)
-    assert not slotio.with_deadline(gate.wait, 0.2)
+    assert slotio.with_deadline(lambda: None, 5.0) == ""
+    assert slotio.with_deadline(gate.wait, 0.2) == "no answer within 0.2 s"
+    assert "ZeroDivisionError" in slotio.with_deadline(lambda: 1 / 0, 5.0)
     gate.set()
 
 

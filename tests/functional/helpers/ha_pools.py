@@ -14,6 +14,7 @@ import sys
 import time
 
 from sm_clusterstack import hostsandbox
+from sm_clusterstack.corostack import timing
 from sm_clusterstack.stacks import client
 
 from helpers import REPO, fuse_statefile
@@ -38,10 +39,11 @@ def failure_timeout(stack: str) -> float:
     change, a statefile round to settle, up to max(T1, T2) to agree on the
     partition, StateFileWatchdogTimeout (t + 15) for the loser's watchdog,
     and the next statefile round (StateFileInterval is 2 s for t = 10).
-    corosync-ha: HeartbeatTimeout (its README: the isolated host fences
-    within it, survivors drop it only after its fence deadline).
+    corosync-ha: DROP_BY x HeartbeatTimeout (``corostack/timing.py``: the
+    isolated host fences by 1.2 T, survivors drop it after its fence
+    deadline, by 1.5 T).
     """
-    return T + 2 + T + (T + 15) + 2 if stack == "xhad" else T
+    return T + 2 + T + (T + 15) + 2 if stack == "xhad" else timing.DROP_BY * T
 
 
 def skip_reason(stack: str):
@@ -100,18 +102,22 @@ class HAPool(object):
         return os.path.join(self.tmp, "fenced-" + self.x.host.get_uuid(host))
 
     def fenced(self, host: str) -> bool:
-        """True when ``host`` fenced itself: xhad's fence line in its log, corosync-ha's recorded action.
+        """True when ``host`` fenced itself: xhad's fence line in its log, corosync-ha's recorded action."""
+        return self.fences(host) > 0
+
+    def fences(self, host: str) -> int:
+        """How often ``host`` fenced itself so far.
 
         xhad logs "Self Fence." for a heartbeat-requested fence (``daemon/heartbeat.c``) and
-        "Self-Fence" elsewhere.
+        "Self-Fence" elsewhere; corosync-ha's recording fence action writes a line each time.
         """
-        if self.stack == "xhad":
-            try:
-                with open(self.host_dir(host, "var", "log", "xha.log")) as f:
-                    return XHAD_FENCE.search(f.read()) is not None
-            except OSError:
-                return False
-        return os.path.exists(self.fence_record(host))
+        path = self.host_dir(host, "var", "log", "xha.log") if self.stack == "xhad" else self.fence_record(host)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            return 0
+        return len(XHAD_FENCE.findall(text)) if self.stack == "xhad" else len(text.splitlines())
 
     def box(self, host: str) -> hostsandbox.HostSandbox:
         return hostsandbox.find(self.server.state, self.x.host.get_other_config(host)["sandbox-netns"])
