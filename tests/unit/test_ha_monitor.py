@@ -19,8 +19,8 @@ from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.db import records
 
 
-def Answer(stdout="", returncode=0):
-    return runner.Result(["recorded"], returncode, stdout, "")
+def Answer(stdout="", returncode=0, timed_out=False):
+    return runner.Result(["recorded"], None if timed_out else returncode, stdout, "", timed_out)
 
 
 class Scripts(object):
@@ -29,12 +29,14 @@ class Scripts(object):
     def __init__(self):
         self.queue = collections.defaultdict(list)
         self.ran = []
+        self.timeouts = []
 
-    def add(self, host, script, stdout="", returncode=0):
-        self.queue[(host, script)].append(Answer(stdout, returncode))
+    def add(self, host, script, stdout="", returncode=0, timed_out=False):
+        self.queue[(host, script)].append(Answer(stdout, returncode, timed_out))
 
     def __call__(self, ctx, host, stack, script, args=(), timeout=None):
         self.ran.append((host, script))
+        self.timeouts.append(timeout)
         assert self.queue[(host, script)], "unexpected %s on %s" % (script, host)
         return self.queue[(host, script)].pop(0)
 
@@ -184,14 +186,18 @@ def test_a_monitor_survives_an_unexpected_error_and_a_gone_daemon_is_said_once_a
     assert runtime.running() == [] and runtime.states() == {}
 
 
-@pytest.mark.parametrize("answer, code", [("", 134), ("\xff\xfe not UTF-8 <ha_liveset_info", 0), ("", 2)])
+@pytest.mark.parametrize("answer, code, hung", [("", 134, False), ("\xff\xfe not UTF-8 <ha_liveset_info", 0, False),
+                                               ("", 2, False), ("", None, True)])
 def test_a_monitor_stopped_by_a_bad_liveset_is_a_message_and_a_state_then_resumes_when_the_stack_answers(
-        pool, answer, code):
-    """Issue 22 item 5: before, the monitor thread ended silently and every host stayed live, unmonitored."""
+        pool, answer, code, hung):
+    """Issue 22 item 5: before, the monitor thread ended silently and every host stayed live, unmonitored.
+
+    ``hung``: the query did not answer within the monitor's bound (one interval, at least 10 s) and was killed.
+    """
     ctx, scripts, hosts, runtime = pool
     master = hosts[0][0]
-    scripts.add(master, "ha_query_liveset", answer, returncode=code)
-    scripts.add(master, "ha_query_liveset", answer, returncode=code)
+    scripts.add(master, "ha_query_liveset", answer, returncode=code, timed_out=hung)
+    scripts.add(master, "ha_query_liveset", answer, returncode=code, timed_out=hung)
     scripts.add(master, "ha_query_liveset", printed(hosts, live={0}, master=0))
     for _ in range(50):
         scripts.add(master, "ha_query_liveset", printed(hosts, live={0}, master=0))
@@ -202,6 +208,27 @@ def test_a_monitor_stopped_by_a_bad_liveset_is_a_message_and_a_state_then_resume
     assert runtime.states() == {master: ""} and messages(ctx) == ["HA_MONITOR_STOPPED", "HA_MONITOR_RESUMED"]
     assert not live_of(ctx, hosts[1][0])  # monitored again: the liveset counts again
     runtime.stop_all()
+    assert set(scripts.timeouts) == {runtime.query_timeout}
+
+
+def test_bad_output_of_ha_propose_master_is_reported_at_once_naming_the_host(pool, caplog):
+    """Issue 22 finding 6: it was reported after ~70 s without the host's name."""
+    ctx, scripts, hosts, runtime = pool
+    (master, _), (slave, slave_uuid) = hosts
+    scripts.add(slave, "ha_query_liveset", printed(hosts, live={1}, master=None))
+    scripts.add(slave, "ha_propose_master", "garbage\n")
+    began = time.monotonic()
+    runtime.once(slave)
+    assert time.monotonic() - began < 5
+    said = [r.getMessage() for r in caplog.records if "ha_propose_master" in r.getMessage()]
+    assert said and slave_uuid in said[0] and "garbage" in said[0]
+    with ctx.store.read() as conn:
+        assert records.master(conn) == master
+
+
+def test_a_monitors_query_is_bounded_by_one_interval_and_at_least_10_s(ctx):
+    assert ha_monitor.Runtime(ctx, interval=20.0).query_timeout == 20.0
+    assert ha_monitor.Runtime(ctx, interval=0.5).query_timeout == 10.0
 
 
 def test_a_stopped_monitor_retries_on_a_doubling_back_off_up_to_its_cap(pool):
