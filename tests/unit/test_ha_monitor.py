@@ -186,8 +186,8 @@ def test_a_monitor_survives_an_unexpected_error_and_a_gone_daemon_is_said_once_a
     assert runtime.running() == [] and runtime.states() == {}
 
 
-@pytest.mark.parametrize("answer, code, hung", [("", 134, False), ("\xff\xfe not UTF-8 <ha_liveset_info", 0, False),
-                                               ("", 2, False), ("", None, True)])
+@pytest.mark.parametrize("answer, code, hung", [
+    ("", 134, False), ("\xff\xfe not UTF-8 <ha_liveset_info", 0, False), ("", 2, False), ("", None, True)])
 def test_a_monitor_stopped_by_a_bad_liveset_is_a_message_and_a_state_then_resumes_when_the_stack_answers(
         pool, answer, code, hung):
     """Issue 22 item 5: before, the monitor thread ended silently and every host stayed live, unmonitored.
