@@ -148,9 +148,13 @@ class HostSandbox(object):
         return [_tool("nsenter"), "--net=/run/netns/" + self.netns, "--mount=" + self.mount_ns, "--"]
 
     def run(self, argv: typing.Sequence[str], timeout: float, env: typing.Optional[typing.Dict[str, str]] = None,
-            stdin: typing.Optional[str] = None) -> runner.Result:
-        """Run ``argv`` in this sandbox with exactly ``env`` (nothing inherited), cwd ``/``."""
-        return runner.run(self.enter_argv() + list(argv), timeout=timeout, env=dict(env or {}), stdin=stdin, cwd="/")
+            stdin: typing.Optional[str] = None, where: str = "") -> runner.Result:
+        """Run ``argv`` in this sandbox with exactly ``env`` (nothing inherited), cwd ``/``.
+
+        ``where`` names the host in messages (default: the sandbox's namespace).
+        """
+        return runner.run(self.enter_argv() + list(argv), timeout=timeout, env=dict(env or {}), stdin=stdin, cwd="/",
+                          where=where or self.netns)
 
     def set_link(self, up: bool) -> None:
         """Cut (``up`` False) or heal the host's network: its port on the pool's switch."""

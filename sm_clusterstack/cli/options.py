@@ -66,6 +66,7 @@ SM_DIR = Shared("--sm-dir", {"metavar": "DIR"}, {
 STATE = Shared("--state", {"metavar": "DIR"}, {
     "serve": ("state directory (the pool database)", {"required": True}),
     "sandbox": ("the pool's state directory", {"required": True}),
+    "db": ("the pool's state directory (its pool.db)", {"required": True}),
     "upgrade": "state directory of the shim's store: migrate it and set ha_cluster_stack to xhad where it has none"})
 PASSWORD_FILE = Shared("--password-file", {"metavar": "F"}, {
     "serve": "root's password (default: DIR/password, created if absent)"})

@@ -13,7 +13,7 @@ import logging
 import os
 import typing
 
-from sm_clusterstack import hostsandbox
+from sm_clusterstack import hostsandbox, proctree
 from sm_clusterstack import atomicfile
 from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.ha import lifecycle
@@ -146,6 +146,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
         if runs.end_orphans(ctx):  # before anything is served, scanned or reconciled
             LOG.warning("ended the runs the previous instance left")
+        LOG.info("scripts and drivers: each run's process tree is %s", proctree.mechanism())
         if sandbox:
             sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix, ipv6, kernel_fences)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))

@@ -98,7 +98,14 @@ VERSION_5 = [
 ] + ["INSERT INTO event (cls, ref, op, ts) SELECT '%s', ref, 'add', %s FROM %s ORDER BY rowid"
      % (table, "(julianday('now') - 2440587.5) * 86400.0", table) for table in EVENT_CLASSES]
 
-MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5]  # MIGRATIONS[n - 1] brings version n - 1 to n
+# Version 6: the store's generation, one more at every write transaction; the pool's marker outside the
+# database (``durable``) holds the last one acknowledged, so that a store that lost writes is found out.
+VERSION_6 = [
+    "CREATE TABLE generation (n INTEGER NOT NULL)",
+    "INSERT INTO generation (n) VALUES (0)",
+]
+
+MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6]  # MIGRATIONS[n - 1]: n - 1 to n
 LATEST = len(MIGRATIONS)
 
 
@@ -109,6 +116,40 @@ class SchemaError(Exception):
 def version(conn: sqlite3.Connection) -> int:
     """The schema version of the open store."""
     return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def columns_of(conn: sqlite3.Connection) -> typing.Dict[str, typing.List[str]]:
+    """{table: its column names} of the open store."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: [r[1] for r in conn.execute("PRAGMA table_info(%s)" % t)] for t in tables}
+
+
+def expected_columns(number: int) -> typing.Dict[str, typing.List[str]]:
+    """{table: columns} a store of schema version ``number`` has (the migrations run on an empty store)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statements in MIGRATIONS[:number]:
+            for statement in statements:
+                conn.execute(statement)
+        return columns_of(conn)
+    finally:
+        conn.close()
+
+
+def problems(conn: sqlite3.Connection) -> typing.List[str]:
+    """How the open store differs from the schema its version says: a version out of range, a table or
+    column missing; [] when it has all of them."""
+    number = version(conn)
+    if not 1 <= number <= LATEST:
+        return ["schema version %d (this program knows 1 to %d)" % (number, LATEST)]
+    found = columns_of(conn)
+    wrong = []
+    for table, wanted in sorted(expected_columns(number).items()):
+        if table not in found:
+            wrong.append("table %s missing" % table)
+        elif set(wanted) - set(found[table]):
+            wrong.append("table %s lacks %s" % (table, ", ".join(sorted(set(wanted) - set(found[table])))))
+    return wrong
 
 
 def migrate(conn: sqlite3.Connection, target: int = LATEST) -> typing.List[int]:
@@ -137,7 +178,7 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST) -> typing.List[int]:
 # -- the change record's triggers ----------------------------------------------------------------------------------
 
 # Tables with no events: a session (``gen_events:false`` in xapi's datamodel.ml), the shim's runs, the record itself.
-NO_EVENTS = ("session", "run", "event")
+NO_EVENTS = ("session", "run", "event", "generation")
 # A child's reference column -> the parent whose record lists it (host.PBDs, SR.PBDs, SR.VDIs, host.PIFs,
 # host.metrics): a child added, removed or moved changes its parents too (xapi's ``Eventgen`` relations).
 RELATED = {"PBD": ("host", "SR"), "VDI": ("SR",), "PIF": ("host",), "host_metrics": ("host",)}

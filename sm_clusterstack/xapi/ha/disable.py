@@ -1,7 +1,10 @@
 """pool.disable_ha, as ``ocaml/xapi/xapi_ha.ml`` ``disable_internal``, and the stop both paths share.
 
 disable_ha writes its journal (``pool.ha_disable_plan``) before its first
-step, so a crash mid-disable is finished at restart.  It goes through the
+step, so a crash mid-disable is finished at restart.  It holds the HA lock
+exclusive (``ha.jobs``): every background HA job (monitor, rejoin, boot,
+reboot) is ended and waited for before its first step, and again before
+it returns, so nothing of HA runs after it.  It goes through the
 statefile when the master can reach it (``invalid``, then wait for every
 daemon to leave), else disarms every host and stops every daemon.
 Statefile and metadata VDIs are released (detached), never deleted: the
@@ -18,6 +21,7 @@ from sm_clusterstack.stacks import client
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import checks as ha_checks
+from sm_clusterstack.xapi.ha import jobs
 from sm_clusterstack.xapi.ha import steps as ha_steps
 from sm_clusterstack.xapi.ha.operation import begin, end, in_parallel, report
 from sm_clusterstack.xapi.hosts import onhost, sandboxes
@@ -60,9 +64,11 @@ def disable(ctx) -> None:
                                                      store_mod.loads(pool["other_config"]) or {})}
         records.set_disable_journal(conn, journal)
     try:
-        if ctx.ha_runtime is not None:
-            ctx.ha_runtime.stop_all()
-        finish_disable(ctx)
+        with jobs.of(ctx).exclusive(end_after=True):  # every HA job ended before, and again after
+            try:
+                finish_disable(ctx)
+            finally:
+                end(ctx)
     finally:
         end(ctx)
 

@@ -75,6 +75,7 @@ def _user(ctx, method: str, params: tuple) -> str:
         return "-"
     with ctx.store.read() as conn:
         row = store_mod.row(conn, "session", session)
+    row = row if row is not None else ctx.sessions.in_memory(session)
     if row is None:
         return "-"
     return row["this_user"] + ("(internal)" if row["internal"] else "")

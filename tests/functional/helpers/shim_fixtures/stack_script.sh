@@ -10,6 +10,9 @@ me=$(sed -n '/<localhost>/,/<\/localhost>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p'
 printf '%s %s %s host=%s t=%s\n' "$stack" "$name" "$*" "$me" "$(date +%s.%N)" >> '@LOG@'
 [ -f '@CTL@'/sleep_$name ] && sleep "$(cat '@CTL@'/sleep_$name)"
 while [ -f '@CTL@'/hold_$name ]; do sleep 0.05; done  # held until the test lets it go on
+# a misbehaving script: N bytes on stderr (flood_), a child in its own session keeping the output open (detach_)
+[ -f '@CTL@'/flood_$name ] && head -c "$(cat '@CTL@'/flood_$name)" /dev/zero >&2
+if [ -f '@CTL@'/detach_$name ]; then setsid sleep 600 & echo $! >> '@CTL@'/held; fi
 if [ -f '@CTL@'/fail_$name ]; then
   set -- $(cat '@CTL@'/fail_$name)
   if [ -z "${2:-}" ] || [ "$2" = "$me" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
