@@ -177,7 +177,8 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST) -> typing.List[int]:
 
 # -- the change record's triggers ----------------------------------------------------------------------------------
 
-# Tables with no events: a session (``gen_events:false`` in xapi's datamodel.ml), the shim's runs, the record itself.
+# Tables with no events: a session (``gen_events:false`` in xapi's datamodel.ml), the shim's runs, the record
+# itself, the store's generation counter.
 NO_EVENTS = ("session", "run", "event", "generation")
 # A child's reference column -> the parent whose record lists it (host.PBDs, SR.PBDs, SR.VDIs, host.PIFs,
 # host.metrics): a child added, removed or moved changes its parents too (xapi's ``Eventgen`` relations).
