@@ -47,6 +47,7 @@ KILL_TIMEOUT = 10.0  # seconds for a killed tree to be empty
 
 _LOCK = threading.Lock()
 _COUNTER = itertools.count(1)
+_ACTIVE = set()  # type: typing.Set[Tree]  # the trees of runs in progress (from new() to close())
 _STATE = {}  # type: typing.Dict[str, typing.Any]  # "base": our runs' directory ("" when none), "left": set
 
 
@@ -140,21 +141,11 @@ class Tree(object):
 
     @classmethod
     def new(cls) -> "Tree":
-        """A fresh cgroup for a run about to start."""
-        base = _base()
-        if not base:
-            return cls()
-        sweep()
-        for _ in range(100):
-            path = os.path.join(base, "run-%d" % next(_COUNTER))
-            try:
-                os.mkdir(path)
-                return cls(path)
-            except FileExistsError:
-                continue
-            except OSError:
-                break
-        return cls()
+        """A fresh cgroup for a run about to start (a run in progress until ``close``)."""
+        tree = cls(_new_cgroup())
+        with _LOCK:
+            _ACTIVE.add(tree)
+        return tree
 
     def preexec(self) -> typing.Optional[typing.Callable[[], None]]:
         """The ``preexec_fn`` that moves the child into this cgroup (None without a cgroup).
@@ -199,10 +190,49 @@ class Tree(object):
             time.sleep(0.01)
 
     def close(self) -> None:
-        """Remove the cgroup if it is empty; otherwise (a daemon left running) remove it later (``sweep``)."""
+        """The run ended: remove the cgroup if it is empty; otherwise (a daemon left running) later (``sweep``)."""
+        with _LOCK:
+            _ACTIVE.discard(self)
         if self.path and not _rmdir(self.path):
             with _LOCK:
                 _STATE["left"].add(self.path)
+
+
+def _new_cgroup() -> str:
+    """A new run's cgroup ("" where there is none)."""
+    base = _base()
+    if not base:
+        return ""
+    sweep()
+    for _ in range(100):
+        path = os.path.join(base, "run-%d" % next(_COUNTER))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+    return ""
+
+
+def in_a_run(pid: int) -> bool:
+    """True when ``pid`` belongs to a run in progress of this process (its tree, a ``setsid`` child too).
+
+    Where there is no cgroup, a run's tree is its leader's process group.
+    """
+    with _LOCK:
+        active = list(_ACTIVE)
+    for tree in active:
+        if tree.path and pid in tree.members():
+            return True
+        if not tree.path and tree.leader:
+            try:
+                if os.getpgid(pid) == tree.leader:
+                    return True
+            except OSError:
+                return False
+    return False
 
 
 def sweep() -> None:

@@ -136,3 +136,24 @@ def test_enable_ha_is_not_held_by_a_start_script_whose_child_keeps_its_output(po
     assert len(held) == 2 and all(gone(pid) for pid in held)
     with open(pool.server.log.name) as f:
         assert "kept its output open: killed" in f.read()
+
+
+def test_a_run_in_progress_is_known_by_its_tree_a_setsid_child_too(tmp_path):
+    """What disable_ha's sweep of a sandbox spares (sandboxes.end_stack_processes): a driver run in progress,
+    found by its cgroup even before its process group is recorded (before: a plug racing a disable was killed)."""
+    import threading
+    marker = tmp_path / "child"
+    done = []
+    thread = threading.Thread(target=lambda: done.append(runner.run(
+        ["sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > %s; sleep 1" % marker], timeout=30)))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not (marker.exists() and marker.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    child = int(marker.read_text())
+    try:
+        assert proctree.in_a_run(child) and not proctree.in_a_run(os.getpid())
+        thread.join(30)
+        assert done[0].ok and not proctree.in_a_run(child)  # the run ended: its daemon is no run of ours
+    finally:
+        os.kill(child, 9)

@@ -17,7 +17,7 @@ import sys
 import threading
 import typing
 
-from sm_clusterstack import hostsandbox
+from sm_clusterstack import hostsandbox, proctree
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
@@ -116,9 +116,9 @@ def end_stack_processes(ctx, host: str) -> typing.List[str]:
     with ctx.store.read() as conn:
         running = {r["pgid"] for r in records.runs(conn) if r["pgid"]}
 
-    def spare(pid: int) -> bool:
+    def spare(pid: int) -> bool:  # a run in progress: its tree (proctree), or its recorded process group
         try:
-            return os.getpgid(pid) in running
+            return proctree.in_a_run(pid) or os.getpgid(pid) in running
         except OSError:
             return True  # gone already
     return ["%s[%d]" % (command, pid) for pid, command in hostsandbox.stop_processes(box, spare)]
