@@ -191,8 +191,8 @@ def _is_mount(path: str) -> bool:
 class SandboxPool(object):
     """The host sandboxes of one pool and their switch, with the record of everything made."""
 
-    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str, ipv6: bool = False,
-                 kernel_fences: typing.Sequence[str] = KERNEL_FENCES) -> None:
+    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str,
+                 kernel_fences: typing.Sequence[str] = KERNEL_FENCES, ipv6: bool = False) -> None:
         self.kernel_fences = tuple(kernel_fences)
         self.base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
         self.prefix = prefix
@@ -204,13 +204,13 @@ class SandboxPool(object):
 
     @classmethod
     def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE,
-               ipv6: bool = False, kernel_fences: typing.Sequence[str] = KERNEL_FENCES) -> "SandboxPool":
+               kernel_fences: typing.Sequence[str] = KERNEL_FENCES, ipv6: bool = False) -> "SandboxPool":
         """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made.
 
         ``kernel_fences``: the machine's paths each host gets its own file
         over (a test names a file of its own that stands for the machine's).
         """
-        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, ipv6, kernel_fences)
+        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, kernel_fences, ipv6)
         _check_layout(pool)
         previous = pool._read_record()
         if previous is not None:

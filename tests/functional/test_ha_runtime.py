@@ -63,8 +63,8 @@ def test_a_cut_slave_goes_not_live_on_the_master_and_comes_back_after_it_heals(h
         pool.box(slave).set_link(False)
         took = wait(lambda: not pool.live(slave), failure_timeout(pool.stack) + 2 * INTERVAL + 60)
     # the stack's failure timeout and two monitor rounds; then the scripts' own time (5 s on an idle machine),
-    # or the machine's lateness along the chain: the stack's timer, its decision, the monitor's query (nsenter
-    # and the script), the shim's update, this test's poll
+    # or the machine's lateness along the chain: the stack's timer, its decision, the monitor's query
+    # (entering the host's namespaces and the script), the shim's update, this test's poll
     assert took <= failure_timeout(pool.stack) + 2 * INTERVAL + late.allowance(wakes=4, spawns=3, floor=5.0), late
     assert pool.live(master) and pool.fenced(slave)
     pool.box(slave).set_link(True)
