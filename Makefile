@@ -9,7 +9,7 @@ PIP_INSTALL = -m pip install -q -c $(CURDIR)/$(CONSTRAINTS)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
-NEEDED_TOOLS = corosync mkfs.ocfs2 pvcreate ip losetup
+NEEDED_TOOLS = corosync mkfs.ocfs2 pvcreate ip losetup node npm
 DESTDIR ?=
 SM_DIR  ?= /opt/xensource/sm
 STACK_ROOT ?= /usr/libexec/xapi/cluster-stack
@@ -33,7 +33,7 @@ XHA_SRC ?=
 XHA_BUILD = build/xha
 XHA_STACK = $(XHA_BUILD)/cluster-stack/xhad
 
-.PHONY: FORCE all check compat venv36 py36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad
+.PHONY: FORCE all check compat venv36 py36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad xo
 
 all: test
 
@@ -90,7 +90,7 @@ vermin: deps
 TEST_WORKERS ?= 6
 RESULTS = build/test-results
 PYTEST_PARALLEL = $(BIN)/python -m pytest -q -p xdist -n $(TEST_WORKERS) --dist worksteal
-pytest: deps perms py36
+pytest: deps perms py36 xo
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(PYTEST_PARALLEL) -m "not alone" --junitxml=$(RESULTS)/parallel.xml tests; parallel=$$?; \
 	$(BIN)/python -m pytest -q -p no:xdist -m alone --junitxml=$(RESULTS)/alone.xml tests; alone=$$?; \
@@ -103,10 +103,17 @@ pytest: deps perms py36
 check: deps perms
 	$(PYTEST_PARALLEL) -m "not slow and not alone" tests
 
+# Xen Orchestra's XenAPI client (npm xen-api) for tests/functional/test_xo_client.py, as
+# tests/xo/package-lock.json pins it; node and npm are Debian's (.ci/install-deps).
+XO_STAMP = tests/xo/node_modules/.package-lock.json
+xo: $(XO_STAMP)
+$(XO_STAMP): tests/xo/package.json tests/xo/package-lock.json
+	cd tests/xo && npm ci --no-audit --no-fund --loglevel=error
+
 unit: deps
 	$(BIN)/python -m pytest -q tests/unit
 
-functional: deps perms py36
+functional: deps perms py36 xo
 	$(PYTEST_PARALLEL) -m "not alone" tests/functional
 	$(BIN)/python -m pytest -q -p no:xdist -m alone tests/functional || [ $$? -eq 5 ]
 
@@ -166,13 +173,13 @@ rpm:
 	rm -rf "$(RPM_TOPDIR)"
 	mkdir -p "$(RPM_TOPDIR)/SOURCES" "$(RPM_TOPDIR)/BUILD" "$(RPM_TOPDIR)/RPMS" "$(RPM_TOPDIR)/SRPMS"
 	tar -czf "$(RPM_TOPDIR)/SOURCES/sm-clusterstack-$(VERSION).tar.gz" --transform 's,^\.,sm-clusterstack-$(VERSION),' \
-	    --exclude=./.git --exclude='./.venv*' --exclude=./build --exclude=__pycache__ --exclude=.pytest_cache .
+	    --exclude=./.git --exclude='./.venv*' --exclude=./build --exclude=./tests/xo/node_modules --exclude=__pycache__ --exclude=.pytest_cache .
 	rpmbuild -bb --define "_topdir $(RPM_TOPDIR)" --define "version $(VERSION)" $(RPMBUILD_FLAGS) \
 	    packaging/sm-clusterstack.spec
 	@ls "$(RPM_TOPDIR)"/RPMS/noarch/*.rpm
 
 clean:
-	rm -rf $(VENV) .venv36 build dist *.egg-info .pytest_cache  # build/ holds build/xha too
+	rm -rf $(VENV) .venv36 build dist *.egg-info .pytest_cache tests/xo/node_modules  # build/ holds build/xha too
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 FORCE:

@@ -35,6 +35,9 @@ HA_NOT_ENABLED = "HA_NOT_ENABLED"
 SR_NO_PBDS = "SR_HAS_NO_PBDS"  # api_errors.ml sr_no_pbds
 """params: sr ref"""
 HOST_OFFLINE = "HOST_OFFLINE"
+HOST_IS_LIVE = "HOST_IS_LIVE"
+SR_NOT_SHARABLE = "SR_NOT_SHARABLE"
+SR_HAS_PBD = "SR_HAS_PBD"
 """params: host ref"""
 SR_SOURCE_SPACE_INSUFFICIENT = "SR_SOURCE_SPACE_INSUFFICIENT"
 """params: sr ref"""
@@ -77,6 +80,12 @@ XMLRPC_UNMARSHAL_FAILURE = "XMLRPC_UNMARSHAL_FAILURE"
 """params: why the request could not be decoded"""
 HOST_STILL_BOOTING = "HOST_STILL_BOOTING"
 """(no params) the shim has not finished its start-up"""
+EVENTS_LOST = "EVENTS_LOST"
+"""(no params) event.next: changes the client had not read were pruned from the record"""
+EVENT_FROM_TOKEN_PARSE_FAILURE = "EVENT_FROM_TOKEN_PARSE_FAILURE"
+"""params: the token given to event.from"""
+SESSION_NOT_REGISTERED = "SESSION_NOT_REGISTERED"
+"""params: the session's trackid (``trackid=`` and the MD5 of its ref): event.next before event.register"""
 
 
 class XenAPIError(Exception):

@@ -4,11 +4,24 @@ A host sandbox is a network namespace and a persistent private mount
 namespace.  The network namespace holds the host's management interface
 as a dom0 has it: ``eth0`` (a veth whose peer is a port of the pool's
 switch, a bridge in a namespace of its own) enslaved to the bridge
-``xenbr0``, which carries the host's address.  In the mount namespace the
+``xenbr0``, which carries the host's address: IPv4 (``10.213.0.N/24``), or
+IPv6 only (``fd00:213::N/64``, no IPv4 address at all) for a pool made with
+``ipv6``, as XCP-ng 8.3's IPv6 management.  In the mount namespace the
 paths a host keeps to itself (``PRIVATE_PATHS``) are that host's own
 directories under the state dir, ``/usr/libexec/xapi/cluster-stack`` is the
 pool's cluster-stack root (xhad's scripts hard-code it), and ``/sys`` shows
 the host's own interfaces.
+
+A fence must never reach the machine: a sandbox's ``/proc`` is the
+machine's, so a stack's default fence (``b`` to /proc/sysrq-trigger) or an
+expiring watchdog would reboot every host at once.  In each host's mount
+namespace, every one of ``KERNEL_FENCES`` the machine has is covered by a
+bind mount of the host's own regular file (``HostSandbox.stand_in``),
+outside its private paths; ``HostSandbox.kernel_fences`` says which of
+them a fence wrote, for whoever plays the host's power switch (the shim,
+the kit).  A file is no watchdog: a stack that checks (corosync-ha does)
+reports it has none.  A path the machine lacks needs no cover, and a
+fence through it fails inside the sandbox as it would outside.
 
 Nothing from the API reaches this module: a sandbox is built from the
 state dir, a prefix and a host number, and ``run`` takes an argv list and
@@ -39,11 +52,16 @@ BRIDGE = "xenbr0"  # the management network's bridge, holding the address
 NETMASK = "255.255.255.0"
 PREFIX_LENGTH = 24
 SUBNET = "10.213.0."  # hosts are .1 to .64 on every pool's own switch
+SUBNET_V6 = "fd00:213::"  # hosts are ::1 to ::40 (hex) on an IPv6 pool's switch
+PREFIX_LENGTH_V6 = 64
 MAX_HOSTS = 64
 IP_TIMEOUT = 10.0  # seconds for one namespace or mount command
 KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL at teardown
 SANDBOX_DIR = "sandbox"
 RECORD = "made.json"
+# How a fence reaches the kernel: sysrq's reboot, and the watchdog devices (an expiry reboots too)
+KERNEL_FENCES = ("/proc/sysrq-trigger", "/dev/watchdog", "/dev/watchdog0")
+STAND_IN_DIR = "kernel-fences"  # beside a host's private paths, never one of them
 
 
 class SandboxError(Exception):
@@ -55,11 +73,11 @@ def default_prefix(state_dir: str) -> str:
     return "smcs" + hashlib.sha1(os.path.abspath(state_dir).encode("utf-8")).hexdigest()[:6]
 
 
-def host_address(number: int) -> str:
-    """The address of host ``number`` (1-based) on its pool's switch."""
+def host_address(number: int, ipv6: bool = False) -> str:
+    """The address of host ``number`` (1-based) on its pool's switch (IPv6 on an IPv6 pool)."""
     if not 1 <= number <= MAX_HOSTS:
         raise SandboxError("host number %d out of 1..%d" % (number, MAX_HOSTS))
-    return SUBNET + str(number)
+    return SUBNET_V6 + "%x" % number if ipv6 else SUBNET + str(number)
 
 
 def _tool(name: str) -> str:
@@ -80,15 +98,42 @@ def _must(argv: typing.List[str], what: str) -> runner.Result:
 class HostSandbox(object):
     """One host: its network namespace, mount namespace, private root and management interface."""
 
-    def __init__(self, base: str, prefix: str, number: int) -> None:
+    def __init__(self, base: str, prefix: str, number: int, ipv6: bool = False,
+                 kernel_fence_paths: typing.Sequence[str] = KERNEL_FENCES) -> None:
         self.number = number
+        self.kernel_fence_paths = tuple(kernel_fence_paths)
         self.netns = "%s-h%d" % (prefix, number)
         self.root = os.path.join(base, "hosts", "h%d" % number)
         self.mount_ns = os.path.join(base, "ns", "h%d.mnt" % number)
-        self.address = host_address(number)
+        self.ipv6 = ipv6
+        self.address = host_address(number, ipv6)
         self.device = DEVICE
         self.bridge = BRIDGE
         self.switch_port = "h%d" % number
+
+    def stand_in(self, device: str) -> str:
+        """The host's own file laid over ``device`` (one of KERNEL_FENCES) in its mount namespace."""
+        return os.path.join(self.root, STAND_IN_DIR, device.strip("/").replace("/", "-"))
+
+    def kernel_fences(self) -> typing.List[str]:
+        """The kernel fence paths a fence on this host wrote to (its stand-in is not empty)."""
+        found = []
+        for device in self.kernel_fence_paths:
+            try:
+                if os.path.getsize(self.stand_in(device)):
+                    found.append(device)
+            except OSError:
+                pass
+        return found
+
+    def clear_kernel_fences(self) -> None:
+        """Empty the host's stand-ins again (after its power switch reset it)."""
+        for device in self.kernel_fence_paths:
+            try:
+                with open(self.stand_in(device), "r+b") as f:
+                    f.truncate(0)
+            except OSError:
+                pass
 
     def path(self, inside: str) -> str:
         """Where a path inside the sandbox (under one of PRIVATE_PATHS) is on this machine."""
@@ -103,9 +148,13 @@ class HostSandbox(object):
         return [_tool("nsenter"), "--net=/run/netns/" + self.netns, "--mount=" + self.mount_ns, "--"]
 
     def run(self, argv: typing.Sequence[str], timeout: float, env: typing.Optional[typing.Dict[str, str]] = None,
-            stdin: typing.Optional[str] = None) -> runner.Result:
-        """Run ``argv`` in this sandbox with exactly ``env`` (nothing inherited), cwd ``/``."""
-        return runner.run(self.enter_argv() + list(argv), timeout=timeout, env=dict(env or {}), stdin=stdin, cwd="/")
+            stdin: typing.Optional[str] = None, where: str = "") -> runner.Result:
+        """Run ``argv`` in this sandbox with exactly ``env`` (nothing inherited), cwd ``/``.
+
+        ``where`` names the host in messages (default: the sandbox's namespace).
+        """
+        return runner.run(self.enter_argv() + list(argv), timeout=timeout, env=dict(env or {}), stdin=stdin, cwd="/",
+                          where=where or self.netns)
 
     def set_link(self, up: bool) -> None:
         """Cut (``up`` False) or heal the host's network: its port on the pool's switch."""
@@ -142,23 +191,31 @@ def _is_mount(path: str) -> bool:
 class SandboxPool(object):
     """The host sandboxes of one pool and their switch, with the record of everything made."""
 
-    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str) -> None:
+    def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str,
+                 kernel_fences: typing.Sequence[str] = KERNEL_FENCES, ipv6: bool = False) -> None:
+        self.kernel_fences = tuple(kernel_fences)
         self.base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
         self.prefix = prefix
+        self.ipv6 = ipv6
         self.stack_root = os.path.abspath(stack_root)
         self.switch = prefix + "-sw"
-        self.hosts = [HostSandbox(self.base, prefix, n) for n in range(1, count + 1)]
+        self.hosts = [HostSandbox(self.base, prefix, n, ipv6, self.kernel_fences) for n in range(1, count + 1)]
         self.made = []  # type: typing.List[typing.List[str]]
 
     @classmethod
-    def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE
-               ) -> "SandboxPool":
-        """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made."""
-        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root)
+    def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE,
+               kernel_fences: typing.Sequence[str] = KERNEL_FENCES, ipv6: bool = False) -> "SandboxPool":
+        """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made.
+
+        ``kernel_fences``: the machine's paths each host gets its own file
+        over (a test names a file of its own that stands for the machine's).
+        """
+        pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, kernel_fences, ipv6)
         _check_layout(pool)
         previous = pool._read_record()
         if previous is not None:
-            if previous.get("prefix") == pool.prefix and previous.get("count") == count and pool.intact():
+            if (previous.get("prefix") == pool.prefix and previous.get("count") == count
+                    and bool(previous.get("ipv6")) == ipv6 and pool.intact()):
                 pool.made = previous["made"]
                 return pool
             pool.made = previous.get("made", [])
@@ -204,7 +261,7 @@ class SandboxPool(object):
     def _note(self, kind: str, name: str) -> None:
         """Record that ``name`` of ``kind`` (netns, mount) was made, before anything else is."""
         self.made.append([kind, name])
-        data = {"prefix": self.prefix, "count": len(self.hosts), "made": self.made}
+        data = {"prefix": self.prefix, "count": len(self.hosts), "ipv6": self.ipv6, "made": self.made}
         atomicfile.write(self._record_path(), json.dumps(data), mode=0o600)
 
     def _build(self) -> None:
@@ -235,7 +292,9 @@ class SandboxPool(object):
             ["-n", ns, "link", "add", host.bridge, "type", "bridge"],
             ["-n", ns, "link", "set", host.device, "master", host.bridge, "up"],
             ["-n", ns, "link", "set", host.bridge, "up"],
-            ["-n", ns, "addr", "add", "%s/%d" % (host.address, PREFIX_LENGTH), "dev", host.bridge],
+            ["-n", ns, "addr", "add", "%s/%d" % (host.address, PREFIX_LENGTH), "dev", host.bridge]
+            if not host.ipv6 else  # nodad: usable at once, not after duplicate address detection
+            ["-n", ns, "-6", "addr", "add", "%s/%d" % (host.address, PREFIX_LENGTH_V6), "dev", host.bridge, "nodad"],
         ]
         for step in steps:
             _must([ip] + step, "network of %s" % ns)
@@ -262,6 +321,18 @@ class SandboxPool(object):
                   "bind the stack root in " + host.netns)
         _must([_tool("nsenter"), "--net=/run/netns/" + host.netns, "--mount=" + host.mount_ns, "--",
                _tool("mount"), "-t", "sysfs", "sysfs", "/sys"], "sysfs of " + host.netns)
+        self._cover_kernel_fences(host, enter)
+
+    def _cover_kernel_fences(self, host: HostSandbox, enter: typing.List[str]) -> None:
+        """Lay the host's own empty file over each kernel fence path the machine has."""
+        for device in self.kernel_fences:
+            if not os.path.exists(device):
+                continue
+            stand_in = host.stand_in(device)
+            os.makedirs(os.path.dirname(stand_in), mode=0o700, exist_ok=True)
+            fd = os.open(stand_in, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.close(fd)
+            _must(enter + ["--bind", stand_in, device], "cover %s in %s" % (device, host.netns))
 
     def teardown(self) -> typing.List[str]:
         """Stop what runs in the sandboxes, remove every namespace and mount made; what failed."""
@@ -288,11 +359,20 @@ class SandboxPool(object):
 
 def _kill_all(host: HostSandbox) -> None:
     """SIGTERM every process of the host's netns, SIGKILL what is left after KILL_GRACE."""
+    stop_processes(host)
+
+
+def stop_processes(host: HostSandbox, spare: typing.Callable[[int], bool] = lambda pid: False
+                   ) -> typing.List[typing.Tuple[int, str]]:
+    """SIGTERM the processes of the host's netns but those ``spare`` keeps, SIGKILL what is left after
+    KILL_GRACE; the (pid, command line) of each one stopped."""
     if not os.path.exists("/run/netns/" + host.netns):
-        return
+        return []
+    stopped = {}  # type: typing.Dict[int, str]
     for signum in (signal.SIGTERM, signal.SIGKILL):
-        pids = host.pids()
+        pids = [pid for pid in host.pids() if not spare(pid)]
         for pid in pids:
+            stopped.setdefault(pid, _command_line(pid))
             try:
                 os.kill(pid, signum)
             except OSError:
@@ -300,9 +380,19 @@ def _kill_all(host: HostSandbox) -> None:
         deadline = time.monotonic() + KILL_GRACE
         while pids and time.monotonic() < deadline:
             time.sleep(0.05)
-            pids = host.pids()
+            pids = [pid for pid in host.pids() if not spare(pid)]
         if not pids:
-            return
+            break
+    return sorted(stopped.items())
+
+
+def _command_line(pid: int) -> str:
+    """Process ``pid``'s command line, for the log ("?" when it is gone)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()[:200] or "?"
+    except OSError:
+        return "?"
 
 
 def _check_layout(pool: SandboxPool) -> None:
@@ -322,11 +412,11 @@ def find(state_dir: str, netns: str) -> HostSandbox:
     try:
         with open(os.path.join(base, RECORD)) as f:
             found = json.load(f)
-        prefix, count = found["prefix"], int(found["count"])
+        prefix, count, ipv6 = found["prefix"], int(found["count"]), bool(found.get("ipv6"))
     except (OSError, ValueError, KeyError, TypeError):
         raise SandboxError("%s has no host sandboxes (is it served with --sandbox?)" % state_dir)
     for number in range(1, count + 1):
-        box = HostSandbox(base, prefix, number)
+        box = HostSandbox(base, prefix, number, ipv6)
         if box.netns == netns:
             if not box.exists():
                 raise SandboxError("the sandbox %s is not in place (is the pool served?)" % netns)

@@ -22,6 +22,7 @@ VERBS = (
     ("ha", "sm_clusterstack.cli.ha"),
     ("kit", "sm_clusterstack.cli.kit"),
     ("upgrade", "sm_clusterstack.cli.upgrade"),
+    ("db", "sm_clusterstack.cli.db"),
 )
 
 EXIT_OK = 0

@@ -1,8 +1,9 @@
 """The data and the tables of ``sm-clusterstack ha status`` and ``ha preflight``.
 
 ``gather`` reads the pool (pool, host and host_metrics records and, from
-the shim, every host's liveset) into plain data, the ``--json`` output;
-``table`` renders it one row per host.  A host's liveset entry is read
+the shim, every host's liveset and which HA monitors stopped) into plain
+data, the ``--json`` output; ``table`` renders it one row per host, then
+a line per host whose monitoring stopped.  A host's liveset entry is read
 with the project's liveset model (xapi's parse rules).
 """
 
@@ -11,6 +12,7 @@ import typing
 from sm_clusterstack.cli.xe.records import Lookup
 
 NO = "-"
+LIVESET_WIDTH = 40  # the LIVESET column; a longer text (a host's failure) follows the table whole
 
 
 def _livesets(api, pool_ref: str, pool: dict) -> typing.Optional[typing.Dict[str, typing.Any]]:
@@ -33,6 +35,17 @@ def _livesets(api, pool_ref: str, pool: dict) -> typing.Optional[typing.Dict[str
         except XMLFormatError as e:
             parsed[host] = "unreadable liveset: %s" % e
     return parsed
+
+
+def _monitors(api, pool_ref: str, pool: dict) -> typing.Dict[str, str]:
+    """{host ref: why its HA monitor stopped} of the hosts whose monitoring stopped ({} from a real xapi)."""
+    if not pool.get("ha_enabled"):
+        return {}
+    try:
+        found = api.pool.get_ha_monitors(pool_ref)
+    except Exception:  # a real xapi: MESSAGE_METHOD_UNKNOWN
+        return {}
+    return {host: text for host, text in found.items() if text}
 
 
 def _entry(found: typing.Any, uuid: str) -> typing.Any:
@@ -66,6 +79,7 @@ def _row(ref: str, host: dict, pool: dict, metrics: dict, livesets) -> dict:
         "warnings": sorted(k for k, v in own.warnings.items() if v) if not isinstance(own, str) else [],
         "latency_ms": ({k: own.raw_status[k] for k in ("heartbeat_latency", "statefile_latency")
                         if k in own.raw_status} if not isinstance(own, str) else {}),
+        "notes": dict(own.notes) if not isinstance(own, str) else {},  # the stack's word: no kernel watchdog...
     })
     return row
 
@@ -79,8 +93,9 @@ def gather(api: typing.Any) -> dict:
     except Exception:  # a server without host_metrics
         metrics = {}
     livesets = _livesets(api, pool_ref, pool)
+    monitors = _monitors(api, pool_ref, pool)
     master = hosts.get(pool.get("master"), {})
-    rows = [_row(ref, host, pool, metrics, livesets)
+    rows = [dict(_row(ref, host, pool, metrics, livesets), **({"monitor": monitors[ref]} if ref in monitors else {}))
             for ref, host in sorted(hosts.items(), key=lambda kv: kv[1].get("name_label", ""))]
     return {"pool": {"uuid": pool["uuid"], "ha_enabled": bool(pool.get("ha_enabled")),
                      "ha_cluster_stack": pool.get("ha_cluster_stack", ""), "master": master.get("uuid", ""),
@@ -98,8 +113,8 @@ def _columns(row: dict) -> typing.List[str]:
     seen = "%d/%d" % (row["seen_live_by"], row["livesets_read"]) if "seen_live_by" in row else "?"
     latency = row.get("latency_ms") or {}
     return [row["name"], row["uuid"], "yes" if row["master"] else NO, _flag(row.get("live")),
-            _flag(row["xapi_live"]), seen, str(row.get("liveset", "?"))[:40], _flag(row.get("statefile_access")),
-            _flag(row.get("excluded")), ",".join(row.get("warnings", [])) or NO,
+            _flag(row["xapi_live"]), seen, str(row.get("liveset", "?"))[:LIVESET_WIDTH],
+            _flag(row.get("statefile_access")), _flag(row.get("excluded")), ",".join(row.get("warnings", [])) or NO,
             "/".join(str(latency[k]) for k in ("heartbeat_latency", "statefile_latency") if k in latency) or NO]
 
 
@@ -119,7 +134,12 @@ def table(state: dict) -> str:
     what = "enabled on cluster stack " + pool["ha_cluster_stack"] if pool["ha_enabled"] else "not enabled"
     unknown = "" if pool["livesets"] or not pool["ha_enabled"] else " (no livesets from this server: unknown)"
     head = "pool %s: HA %s%s\n" % (pool["uuid"], what, unknown)
-    return head + render(HEADER, [_columns(row) for row in state["hosts"]])
+    notes = ["%s: %s\n" % (row["name"], row["liveset"]) for row in state["hosts"]
+             if len(str(row.get("liveset", ""))) > LIVESET_WIDTH]  # a stack's reason, whole (a fencing host's)
+    notes += ["%s: HA monitor %s\n" % (row["name"], row["monitor"]) for row in state["hosts"] if row.get("monitor")]
+    notes += ["%s: %s\n" % (row["name"], text) for row in state["hosts"]
+              for _, text in sorted(row.get("notes", {}).items())]
+    return head + render(HEADER, [_columns(row) for row in state["hosts"]]) + "".join(notes)
 
 
 def resolve(api: typing.Any, findings: typing.List[dict]) -> typing.List[dict]:

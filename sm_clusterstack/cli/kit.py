@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="device_config of the SR the driver checks attach (repeatable)")
     parser.add_argument("--scratch-device", action="store_true",
                         help="give the driver checks a scratch loop device as device_config:device")
+    parser.add_argument("--ipv6", action="store_true",
+                        help="run the stacks on hosts whose management addresses are IPv6 only")
 
 
 def _pairs(items: typing.List[str], option: str) -> typing.Dict[str, str]:
@@ -99,7 +101,7 @@ def check_options(args: argparse.Namespace) -> typing.Any:
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
         device_config=_pairs(args.device_config, "--device-config"),
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
-        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths)
+        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6)
 
 
 def progress(suite: typing.Any, found: typing.Any) -> None:

@@ -66,6 +66,7 @@ SM_DIR = Shared("--sm-dir", {"metavar": "DIR"}, {
 STATE = Shared("--state", {"metavar": "DIR"}, {
     "serve": ("state directory (the pool database)", {"required": True}),
     "sandbox": ("the pool's state directory", {"required": True}),
+    "db": ("the pool's state directory (its pool.db)", {"required": True}),
     "upgrade": "state directory of the shim's store: migrate it and set ha_cluster_stack to xhad where it has none"})
 PASSWORD_FILE = Shared("--password-file", {"metavar": "F"}, {
     "serve": "root's password (default: DIR/password, created if absent)"})
@@ -90,6 +91,8 @@ HA_TIMEOUT = Shared("--ha-timeout", {"type": int}, {
 SANDBOX = Shared("--sandbox", {"action": "store_true"}, {
     "serve": "make each host a host sandbox (network + mount namespaces) where its scripts and drivers run, "
              "as on a real host; root only"})
+SANDBOX_IPV6 = Shared("--ipv6", {"action": "store_true"}, {
+    "serve": "with --sandbox: the hosts' management addresses are IPv6 only (fd00:213::N)"})
 SANDBOX_PREFIX = Shared("--sandbox-prefix", {"default": "", "metavar": "P"}, {
     "serve": "prefix of the sandboxes' namespace names (default: from the state dir)"})
 

@@ -3,7 +3,8 @@
 ``settings`` reads the host's /etc/sm-clusterstack/corosync-ha.conf;
 ``conf`` turns xhad.conf into corosync.conf and ``timing`` derives every
 timeout from HeartbeatTimeout; ``statefile`` and ``hostslot`` keep the
-pool record and each host's published slot; ``arbitration`` holds xhad's
+pool record and each host's published slot, and ``slotio`` does that I/O
+out of the monitor's loop; ``arbitration`` holds xhad's
 survival, drop and start rules; ``observe``, ``monitor``, ``guard`` and
 ``fencing`` run one host (``daemon`` starts and stops the processes);
 ``view`` and ``livesetbuild`` make the liveset; ``main`` is what each

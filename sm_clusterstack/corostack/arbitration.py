@@ -92,18 +92,34 @@ def decide(me: str, partition: typing.AbstractSet[str], counted: typing.Abstract
     return WIN if best == mine else LOSE
 
 
-def may_drop(peer: typing.Optional[Peer], lost_for: float, slot_drop: float, blind_drop: float) -> bool:
+def still_counted_in(me: str, partition: typing.AbstractSet[str], peers: typing.Mapping[str, Peer]) -> bool:
+    """True when a host outside this host's partition still reports this host in its own, freshly.
+
+    corosync's membership is in flux (a ring re-forming): that host has not
+    lost this one, so it cannot drop it, and this host need not fence yet.
+    """
+    return any(host not in partition and peer.fresh and peer.slot is not None and peer.slot.state == "online"
+               and me in peer.slot.partition for host, peer in peers.items())
+
+
+def may_drop(peer: typing.Optional[Peer], lost_for: float, drop_after: float, me: str = "") -> bool:
     """True once a host corosync lost ``lost_for`` seconds ago is surely fenced.
 
-    Its slot says it fenced or left; or it has not changed for
-    ``slot_drop`` (its guard has fired); or, with no statefile to read
-    (``peer`` None), ``blind_drop`` has passed.
+    Its slot says it fenced or left (however long ago: a host that runs
+    again rewrites its slot before it may join); or ``drop_after`` (Timing:
+    its fence deadline, whichever of its monitor or its guard fences it)
+    has passed.  A slot that stopped moving proves nothing sooner: the
+    host's statefile I/O may be stalled while it runs.  Never while its
+    fresh slot says it is online with this host (``me``) in its partition:
+    its corosync still has this host, the membership is in flux, and it
+    runs unfenced.
     """
-    if peer is None:
-        return lost_for >= blind_drop
-    if peer.slot is not None and peer.slot.state in GONE_STATES and peer.fresh:
+    if peer is not None and peer.slot is not None and peer.slot.state in GONE_STATES:
         return True
-    return not peer.fresh and peer.since_change >= slot_drop
+    if peer is not None and peer.fresh and peer.slot is not None and peer.slot.state == "online" \
+            and me in peer.slot.partition:
+        return False
+    return lost_for >= drop_after
 
 
 def existing_liveset(me: str, peers: typing.Mapping[str, Peer]) -> typing.List[str]:

@@ -127,7 +127,8 @@ def need_daemon(paths: daemon.Paths) -> typing.Tuple[view.View, xhadconf.XhadCon
     if found is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the monitor of %s has published nothing lately" % paths.dir)
     if found.state in ("fencing", "fenced", "disabled"):
-        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "this host is %s: %s" % (found.state, found.reason))
+        failed = "; its fence failed %d times" % found.fence_failures if found.fence_failures else ""
+        raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "this host is %s: %s%s" % (found.state, found.reason, failed))
     if daemon.fencing_mode(paths) == "armed" and daemon.guard_pid(paths) is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the fence guard of %s is gone: this host cannot fence"
                       % paths.dir)

@@ -5,10 +5,11 @@ the HA generation's: OCFS2 keeps it on disk from sr_create on.
 
 Node ids are derived from each HostID (a hash, with collisions resolved
 in HostID order), so a host keeps its id when other hosts are added; knet
-limits ids to 1..65535.  The totem token and consensus come from
-``timing`` (0.2 and 0.24 x HeartbeatTimeout), with no per-node
-coefficient, so a lost host shows after the same time whatever the pool
-size.
+limits ids to 1..65535.  The totem token, consensus, token
+retransmits and knet's link pings come from ``timing`` (token 0.9 x
+HeartbeatTimeout, consensus 0.1 x: see its docstring for why), with no
+per-node coefficient, so a lost host shows after the same time whatever
+the pool size.
 """
 
 import hashlib
@@ -45,7 +46,11 @@ def render(conf: XhadConfig, paths: Paths, cluster_name: str, times: Timing) -> 
         "    transport: knet", "    crypto_cipher: none", "    crypto_hash: none",
         "    token: %d" % times.token_ms, "    token_coefficient: 0",
         "    consensus: %d" % times.consensus_ms,
-        "    interface {", "        linknumber: 0", "        mcastport: %d" % conf.udp_port, "    }",
+        "    token_retransmits_before_loss_const: %d" % times.token_retransmits,
+        "    interface {", "        linknumber: 0", "        mcastport: %d" % conf.udp_port,
+        "        knet_ping_interval: %d" % times.knet_ping_interval_ms,
+        "        knet_ping_timeout: %d" % times.knet_ping_timeout_ms,
+        "        knet_pong_count: %d" % times.knet_pong_count, "    }",
         "}", "nodelist {",
     ]
     for host in conf.hosts:

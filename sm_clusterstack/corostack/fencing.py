@@ -9,12 +9,17 @@ environment only PATH and SM_CLUSTERSTACK_FENCE_REASON (why).
 
 ``Watchdog`` is the kernel watchdog device (as sbd uses it): once opened
 it must be written to within its timeout or the kernel reboots the host,
-so a fence guard that dies still fences; closing it after writing ``V``
-(the magic close) stands it down.
+so a fence guard that dies or hangs still fences, and so does a host whose
+processes are all frozen; closing it after writing ``V`` (the magic close)
+stands it down.  Only a character device is a watchdog: a setting of
+``none``, a missing device or a regular file in its place (a host sandbox's
+stand-in) is no watchdog, and ``watchdog_problem`` says so for the log and
+the liveset, never silently.
 """
 
 import fcntl
 import os
+import stat
 import struct
 import time
 import typing
@@ -64,19 +69,37 @@ def fence(action: typing.List[str], escalation: typing.List[str], attempts: int,
     return False
 
 
-class Watchdog(object):
-    """An open kernel watchdog device, or nothing when ``path`` is "" or absent."""
+def watchdog_problem(path: str) -> str:
+    """Why ``path`` is no usable kernel watchdog; "" when it is one (a character device)."""
+    if not path:
+        return "the watchdog device is set to none"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return "watchdog device %s: %s" % (path, e.strerror or e)
+    return "" if stat.S_ISCHR(mode) else "%s is not a character device" % path
 
-    def __init__(self, path: str, timeout: float, log: Log) -> None:
+
+class Watchdog(object):
+    """An open kernel watchdog device, or nothing (``problem`` says why) when there is none."""
+
+    def __init__(self, path: str, timeout: int, log: Log) -> None:
         self.fd = None  # type: typing.Optional[int]
-        if not path or not os.path.exists(path):
+        self.problem = watchdog_problem(path)
+        if self.problem:
+            log.warning("no kernel watchdog: %s" % self.problem)
             return
-        self.fd = os.open(path, os.O_WRONLY)
         try:
-            fcntl.ioctl(self.fd, WDIOC_SETTIMEOUT, struct.pack("i", max(1, int(timeout + 0.999))))
+            self.fd = os.open(path, os.O_WRONLY)
+        except OSError as e:
+            self.problem = "cannot open %s: %s" % (path, e.strerror or e)
+            log.warning("no kernel watchdog: %s" % self.problem)
+            return
+        try:
+            fcntl.ioctl(self.fd, WDIOC_SETTIMEOUT, struct.pack("i", timeout))
         except OSError as e:  # a device without a settable timeout keeps its own
-            log.write("watchdog %s: timeout not set (%s)" % (path, e.strerror or e))
-        log.write("watchdog %s armed, timeout %.1f s" % (path, timeout))
+            log.warning("watchdog %s: timeout not set (%s)" % (path, e.strerror or e))
+        log.write("watchdog %s armed, timeout %d s" % (path, timeout))
 
     def pet(self) -> None:
         """Tell the kernel this host is still well."""

@@ -14,7 +14,10 @@ configured host, all five host_raw_data fields).
 - excluded: as the statefile records;
 - latencies in ms: heartbeat from corosync's knet links, statefile from
   this host's own slot write and reads; no xapi health check runs here, so
-  its three are 0.
+  its three are 0;
+- notes (leaves of the raw status xapi ignores, for ``ha status``):
+  ``watchdog``, why this host has no kernel watchdog.  (A fencing host
+  prints no liveset: ha_query_liveset exits 14 saying why it fences.)
 """
 
 import typing
@@ -51,4 +54,9 @@ def build(conf: XhadConfig, v: view_mod.View, slot_stale: float) -> Liveset:
             statefile_corrupted=v.statefile_corrupted, excluded=host_id in v.excluded))
         raw[host.host_id] = dict(fields)
     status = view_mod.STATUS.get(v.state, "Starting")
-    return Liveset(status, conf.local_host_id, hosts, raw_status(v), raw, dict(v.warnings))
+    return Liveset(status, conf.local_host_id, hosts, raw_status(v), raw, dict(v.warnings), notes(v))
+
+
+def notes(v: view_mod.View) -> typing.Dict[str, str]:
+    """The stack's notes for ``ha status``: why there is no kernel watchdog."""
+    return {"watchdog": "no kernel watchdog: %s" % v.watchdog} if v.watchdog else {}

@@ -13,6 +13,15 @@ corosync for the partition, publishes its slot and reads the others
 (``arbitration``), keeps the committed liveset (a lost host leaves it only
 past its fence deadline), pets the fence guard, and publishes its view for
 the scripts (``view``).
+
+Time, as sbd keeps it: every step starts by measuring the gap since the
+monitor's previous step (and again after each call that may block).  A
+gap past Timing.deadline means this host was unresponsive (paused,
+stalled) for longer than the others wait before they may take over: it
+fences before anything else, and no liveset, master lock or statefile
+write of its own follows.  A shorter gap past Timing.step_late is the
+monitor's own stall: corosync's silence is counted only from its end.
+Statefile I/O runs in its own thread (``slotio``): it never blocks a step.
 """
 
 import os
@@ -21,7 +30,7 @@ import sys
 import time
 import typing
 
-from sm_clusterstack.corostack import arbitration, daemon, fencing, guard, settings, statefile, timing
+from sm_clusterstack.corostack import arbitration, daemon, fencing, guard, settings, slotio, statefile, timing
 from sm_clusterstack.corostack import conf as coroconf
 from sm_clusterstack.corostack import tools, view
 from sm_clusterstack.corostack.log import Log
@@ -80,11 +89,16 @@ class Monitor(object):
         self.seen = Seen()
         self.link_up = True
         self.guard_down = False
+        self.last_step = clock()
+        self.awake_since = self.last_step  # the end of the monitor's last stall: corosync's silence counts from here
+        self.fence_failures = 0
+        self.watchdog = fencing.watchdog_problem(config.watchdog_device)
 
     def poll(self) -> None:
-        """One step: observe, decide, pet, publish."""
-        answer = self.observer.corosync()
-        if answer is not None:
+        """One step: check the time, observe, decide, pet, publish."""
+        answer = self.observer.corosync() if self.awake() else None
+        answered = self.awake() and answer is not None
+        if answered:
             self.partition = answer & self.configured | {self.me}
         self.link_up = tools.link_up(self.interface)
         self.seen = self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
@@ -94,14 +108,34 @@ class Monitor(object):
             self.disable()
         step = getattr(self, "_" + self.state, None)
         if step is not None:
-            step(now, answer is not None)
+            step(now, answered)
         if daemon.fencing_mode(self.paths) == "disarmed" and not self.guard_down:
             self.guard.send(guard.DISARM)  # ha_disarm_fencing: the guard stands down for good
             self.guard_down = True
-        if self.state in ("joining", "online", "lost") and now - self.observer.last_answer < self.timing.corosync_stale:
+        if self.state in ("joining", "online", "lost") and self.corosync_silent(now) < self.timing.corosync_stale:
             if not self.guard.send(guard.PET) and self.state == "online" and self.armed():
                 self.lose("the fence guard is gone: this host could not fence")
         view.publish(self.paths, self, now)
+
+    def awake(self) -> bool:
+        """Measure the gap since the last step; False when this host overslept its deadline (it now fences)."""
+        now = self.clock()
+        gap, self.last_step = now - self.last_step, now
+        if gap <= self.timing.step_late:
+            return True
+        self.awake_since = now
+        if self.state not in ("joining", "online", "lost"):
+            return self.state != "fencing"
+        if gap <= self.timing.deadline or self.state == "joining":
+            self.log.warning("the monitor was unresponsive for %.1f s (within its deadline, %.1f s)"
+                             % (gap, self.timing.deadline))
+            return True
+        self.lose("this host was unresponsive for %.1f s, past its deadline (%.1f s)" % (gap, self.timing.deadline))
+        return self.state != "fencing"
+
+    def corosync_silent(self, now: float) -> float:
+        """How long corosync has not answered while this monitor was awake to ask."""
+        return now - max(self.observer.last_answer, self.awake_since)
 
     def armed(self) -> bool:
         """True when a lost partition must fence this host."""
@@ -123,29 +157,39 @@ class Monitor(object):
             self.state, self.reason = "blocked", "excluded, and hosts not excluded may still hold the liveset"
 
     def go_online(self) -> None:
-        """Join the liveset: commit the partition, finish init, clear our own exclusion, arm."""
-        self.committed = set(self.partition)
-        self.state = "online"
-        me, configured = self.me, self.configured
+        """Join the liveset: finish init and clear our own exclusion in the statefile, commit, arm.
+
+        The pool record is changed before this host says it is online, but
+        waited for Timing.io_deadline at most (the change goes on in the
+        background): not yet armed, this host fences nothing meanwhile.
+        """
+        me, configured, partition = self.me, self.configured, set(self.partition)
 
         def change(old):
             if old is not None:
-                if old.pool_state == "init" and configured <= self.partition:
+                if old.pool_state == "init" and configured <= partition:
                     old.pool_state = "active"
                 old.excluded = [h for h in old.excluded if h != me]
             return old
-        try:
+
+        def record():
             self.pool = statefile.update(self.conf.statefile, change)
-        except (statefile.StatefileError, statefile.StatefileCorrupt) as e:
-            self.log.warning("could not record the pool's start in the statefile: %s" % e)
+        problem = slotio.with_deadline(record, self.timing.io_deadline)
+        if problem:
+            self.log.warning("could not record the pool's start in the statefile: %s" % problem)
+        self.committed = set(self.partition)
+        self.state = "online"
+        if self.watchdog:
+            self.log.warning("no kernel watchdog: %s; a host paused past its deadline fences only once it "
+                             "runs again" % self.watchdog)
         if daemon.fencing_mode(self.paths) == "unarmed":
             daemon.set_fencing(self.paths, "armed")
             self.guard.send(guard.ARM)
         self.log.write("online: liveset %s" % ", ".join(sorted(self.committed)))
 
     def _online(self, now: float, answered: bool) -> None:
-        if not answered and now - self.observer.last_answer >= self.timing.corosync_stale:
-            self.lose("corosync has not answered for %.1f s" % (now - self.observer.last_answer))
+        if not answered and self.corosync_silent(now) >= self.timing.corosync_stale:
+            self.lose("corosync has not answered for %.1f s" % self.corosync_silent(now))
             return
         if self.pool is None:
             return
@@ -157,6 +201,8 @@ class Monitor(object):
             self.undecided_since = None
             self.lower_expected_votes()
         elif decision == arbitration.WAIT:
+            if peers is not None and arbitration.still_counted_in(self.me, self.partition, peers):
+                self.undecided_since = None  # a membership in flux: nobody who has this host may drop it
             self.undecided_since = self.undecided_since or now
             if now - self.undecided_since >= self.timing.arbitration:
                 self.lose("no agreement on the statefile within %.1f s" % self.timing.arbitration)
@@ -171,7 +217,7 @@ class Monitor(object):
         for host in sorted(self.committed - self.partition):
             lost_for = now - self.lost_since.setdefault(host, now)
             peer = self.seen.peers.get(host) if self.seen.access else None
-            if arbitration.may_drop(peer, lost_for, self.timing.slot_drop, self.timing.blind_drop):
+            if arbitration.may_drop(peer, lost_for, self.timing.drop_after, self.me):
                 self.committed.discard(host)
                 self.lost_since.pop(host)
                 self.log.write("host %s left the liveset (lost %.2f s ago)" % (host, lost_for))
@@ -191,6 +237,8 @@ class Monitor(object):
 
     def lose(self, reason: str) -> None:
         """This host's partition lost: fence, unless fencing is disarmed or HA is being disabled."""
+        if self.state in ("fencing",) + ENDS:
+            return
         self.reason = reason
         invalid = self.pool is not None and self.pool.pool_state == "invalid"
         if not self.armed() or invalid:
@@ -209,6 +257,7 @@ class Monitor(object):
         self.guard.send(guard.DISARM)
         self.guard_down = True
         self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
+        self.observer.io.flush(self.timing.io_deadline)
         self.log.warning("invalid pool state: HA daemon started shutdown process")
 
     def _fencing(self, now: float, answered: bool) -> None:
@@ -216,14 +265,17 @@ class Monitor(object):
         if fencing.fence(s.fence_action, s.fence_escalation, s.fence_attempts, self.reason,
                          t.fence_timeout, t.fence_grace, self.log):
             self.guard.send(guard.FENCED)
-            guard.mark_fenced(self.paths, self.conf, self.reason)
+            guard.mark_fenced(self.paths, self.conf, self.reason, t.io_deadline)
             self.state = "fenced"
+        else:
+            self.fence_failures += 1
 
     def stop(self) -> None:
         """A clean stop (SIGTERM): when disarmed, stand the guard down and tell the others we left."""
         if daemon.fencing_mode(self.paths) != "armed" and self.state != "fencing":
             self.guard.send(guard.DISARM)
             self.observer.statefile("left", sorted(self.partition), self.link_up)
+            self.observer.io.flush(self.timing.io_deadline)
             self.log.write("stopped")
 
 
@@ -245,7 +297,7 @@ def main(argv: typing.List[str]) -> int:
     while not stopping and monitor.state not in ENDS:
         began = time.monotonic()
         monitor.poll()
-        time.sleep(max(0.0, times.poll - (time.monotonic() - began)))
+        time.sleep(max(0.0, min(times.poll, times.poll - (time.monotonic() - began))))
     if stopping:
         monitor.stop()
     elif monitor.state == "disabled":

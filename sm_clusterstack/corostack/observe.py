@@ -1,16 +1,17 @@
 """What a monitor sees on one poll: corosync's partition and the statefile.
 
 ``Observer.corosync`` asks corosync for this host's partition (and, now and
-then, each knet link's latency); ``Observer.statefile`` writes this host's
-slot, then reads the pool record and every other slot, and keeps for each
-host when its slot last changed (a host is fresh on the statefile while
-its ``seq`` moves).  Both measure their own latency for the liveset.
+then, each knet link's latency); ``Observer.statefile`` hands this
+host's slot to the statefile I/O thread (``slotio``) and takes what that
+last read: the pool record and every other slot; it keeps for each host
+when its slot last changed (a host is fresh on the statefile while its
+``seq`` moves).  Both measure their own latency for the liveset.
 """
 
 import time
 import typing
 
-from sm_clusterstack.corostack import arbitration, hostslot, statefile, tools
+from sm_clusterstack.corostack import arbitration, hostslot, slotio, tools
 from sm_clusterstack.corostack import conf as coroconf
 from sm_clusterstack.corostack.timing import Timing
 from sm_clusterstack.stacks.xhadconf import XhadConfig
@@ -41,6 +42,7 @@ class Seen(object):
     def __init__(self) -> None:
         self.access = False
         self.corrupted = False
+        self.error = ""
         self.pool = None  # type: typing.Optional[statefile.PoolState]
         self.peers = {}  # type: typing.Dict[str, arbitration.Peer]
 
@@ -49,7 +51,7 @@ class Observer(object):
     """One host's view of corosync and the statefile, poll after poll."""
 
     def __init__(self, conf: XhadConfig, timing: Timing, clock: typing.Callable[[], float] = time.monotonic,
-                 run: typing.Any = None) -> None:
+                 run: typing.Any = None, io: typing.Any = None) -> None:
         self.conf = conf
         self.timing = timing
         self.clock = clock
@@ -65,6 +67,8 @@ class Observer(object):
         self.links = {}  # type: typing.Dict[str, bool]
         self.quorate = False
         self.last_answer = clock()
+        self.io = io if io is not None else slotio.SlotIO(conf, clock)
+        self.round = None  # type: typing.Optional[slotio.Round]
 
     def _kw(self) -> dict:
         kw = {"timeout": self.timing.tool_timeout}
@@ -97,36 +101,43 @@ class Observer(object):
         self.heartbeat.add(max(peers) / 1000.0 if peers else 0)
 
     def statefile(self, state: str, partition: typing.Iterable[str], link_up: bool) -> Seen:
-        """Publish this host's slot, then read everything (errors become Seen's flags)."""
-        seen = Seen()
-        began = self.clock()
+        """Hand this host's slot to the I/O thread; what it last read.
+
+        Never waits for the statefile: a round running longer than
+        Timing.io_deadline means no access now (statefile_lost).
+        """
+        now = self.clock()
         self.seq += 1
-        slot = hostslot.Slot(self.conf.generation_uuid, self.me, self.seq, state, partition, link_up)
-        try:
-            with statefile.opened(self.conf.statefile, write=True) as fd:
-                hostslot.write(fd, self.conf, slot)
-                slots = hostslot.read_all(fd, self.conf)
-                seen.access = True
-                seen.pool = statefile.decode(statefile.read_block(fd, 0))
-        except statefile.StatefileError:
+        self.io.submit(hostslot.Slot(self.conf.generation_uuid, self.me, self.seq, state, partition, link_up))
+        seen = Seen()
+        found = self.io.latest()
+        busy = self.io.busy_since()
+        if busy is not None and now - busy > self.timing.io_deadline:
+            self.statefile_latency.add((now - busy) * 1000)
+            seen.error = "statefile I/O has not returned for %.1f s" % (now - busy)
             return seen
-        except statefile.StatefileCorrupt:
-            seen.corrupted = True
+        if found is None:
             return seen
-        finally:
-            self.statefile_latency.add((self.clock() - began) * 1000)
-        seen.peers = self._peers(slots)
+        if found is not self.round:
+            self.round = found
+            self.statefile_latency.add(found.seconds * 1000)
+            self._note_changes(found)
+        seen.access, seen.corrupted, seen.error = found.access, found.corrupted, found.error
+        seen.pool = found.pool
+        if found.access:
+            seen.peers = self._peers(found.slots)
         return seen
+
+    def _note_changes(self, found: slotio.Round) -> None:
+        for host, slot in found.slots.items():
+            if slot is not None and slot.seq != self.changes.get(host, (None, 0.0))[0]:
+                self.changes[host] = (slot.seq, found.finished)
 
     def _peers(self, slots: typing.Dict[str, typing.Optional[hostslot.Slot]]) -> typing.Dict[str, arbitration.Peer]:
         now = self.clock()
         peers = {}
         for host, slot in slots.items():
-            seq, since = self.changes.get(host, (None, self.started))
-            if slot is not None and slot.seq != seq:
-                seq, since = slot.seq, now
-                self.changes[host] = (seq, since)
-            age = now - since
+            age = now - self.changes.get(host, (None, self.started))[1]
             peers[host] = arbitration.Peer(slot, slot is not None and age < self.timing.slot_stale, age)
         return peers
 

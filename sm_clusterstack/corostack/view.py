@@ -2,9 +2,11 @@
 
 The monitor rewrites it on every poll; ``time`` is CLOCK_MONOTONIC (the
 same in every process of the machine), so a reader can tell a hung
-monitor (a view older than Timing.view_stale) from a live one.  It holds
-what the liveset needs (a ``View``): state, committed liveset, partition,
-statefile access, pool record, latencies, warnings and each host's raw data.
+monitor (a view older than Timing.view_stale, the monitor's own deadline:
+its writer fences when it runs again) from a live one.  It holds what the
+liveset needs (a ``View``): state, committed liveset, partition, statefile
+access, pool record, latencies, warnings, each host's raw data, and the
+stack's notes: why there is no kernel watchdog, how often a fence failed.
 """
 
 import collections
@@ -30,11 +32,14 @@ View = collections.namedtuple("View", [
     "heartbeat_latency",  # (last, min, max) in ms
     "warnings",  # xapi's five warnings: {name: bool}
     "raw_hosts",  # {host id: xapi's host_raw_data fields}
+    "watchdog",  # why this host has no kernel watchdog, "" when it has one
+    "fence_failures",  # how often this host's fence chain failed so far
 ])
 View.__doc__ = "What the monitor saw at one poll, as ha_query_liveset and the other scripts read it."
 
 _LATENCY_KEYS = {"statefile_latency": "statefile", "heartbeat_latency": "heartbeat"}  # field: key in "latency"
 _JSON_KEYS = {"raw_hosts": "hosts"}  # field: its key in view.json, where the two differ
+_ADDED = {"watchdog": "", "fence_failures": 0}  # fields a view.json of an older daemon lacks: their defaults
 
 
 def to_json(found: View) -> dict:
@@ -47,7 +52,9 @@ def to_json(found: View) -> dict:
 
 def from_json(data: dict) -> View:
     """The View view.json holds (KeyError when a field is missing)."""
-    values = {name: data[_JSON_KEYS.get(name, name)] for name in View._fields if name not in _LATENCY_KEYS}
+    values = dict(_ADDED)
+    values.update({name: data[_JSON_KEYS.get(name, name)] for name in View._fields
+                   if name not in _LATENCY_KEYS and (name not in _ADDED or name in data)})
     values.update({name: tuple(data["latency"][key]) for name, key in _LATENCY_KEYS.items()})
     return View(**values)
 
@@ -93,7 +100,8 @@ def of_monitor(monitor: typing.Any, now: float) -> View:
         master=pool.master if pool else "", excluded=list(pool.excluded) if pool else [],
         pool_state=pool.pool_state if pool else "",
         statefile_latency=tuple(obs.statefile_latency.triple()), heartbeat_latency=tuple(obs.heartbeat.triple()),
-        warnings=warnings(monitor), raw_hosts=raw_hosts(monitor, now))
+        warnings=warnings(monitor), raw_hosts=raw_hosts(monitor, now),
+        watchdog=monitor.watchdog, fence_failures=monitor.fence_failures)
 
 
 def publish(paths: daemon.Paths, monitor: typing.Any, now: float) -> None:

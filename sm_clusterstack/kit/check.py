@@ -36,8 +36,10 @@ class Options(object):
             ha_timeout: int = HA_TIMEOUT,
             host_paths: typing.Optional[typing.Dict[str, str]] = None,
             sandbox_prefix: str = "",
+            ipv6: bool = False,
     ) -> None:
         self.timeout = timeout
+        self.ipv6 = ipv6  # the stack's hosts have IPv6-only management addresses
         self.start_timeout = start_timeout
         self.owner_uid = owner_uid
         self.device_config = dict(device_config or {})
@@ -84,7 +86,7 @@ def check_stack(path: str, options: typing.Optional[Options] = None) -> res.Suit
 def _live_stack(suite: res.Suite, path: str, options: Options) -> None:
     state = tempfile.mkdtemp(prefix="sm-clusterstack-kit-stack-", dir=options.sandbox_parent)
     prefix = options.sandbox_prefix or hostsandbox.default_prefix(state)
-    hosts = KitHosts(state, options.hosts, prefix, path, options.ha_timeout, options.host_paths)
+    hosts = KitHosts(state, options.hosts, prefix, path, options.ha_timeout, options.host_paths, options.ipv6)
     try:
         hosts.create()
     except HostPoolError as e:

@@ -116,6 +116,8 @@ def judge(result: runner.Result) -> str:
     """Why ``result`` is not a clean fault answer; "" when it is one."""
     if result.timed_out:
         return "timed out"
+    if result.overflow:
+        return "more output on %s than the cap" % result.overflow
     if "Traceback (most recent call last)" in result.stdout + result.stderr:
         return "traceback (exit %s)" % result.returncode
     if result.returncode != 0:

@@ -14,11 +14,12 @@ file or directory of this machine at INSIDE on every host, e.g. xhad's
 tools at their legacy ``/opt/xensource/xha``.
 
 Fencing must never reboot the machine the kit runs on: on each host,
-``/proc/sysrq-trigger`` and ``/dev/watchdog`` (where the machine has them)
-are the host's own regular files, and a stack of this project finds its
-settings file (``/etc/sm-clusterstack/<stack>.conf``) with a fence action
-that only touches ``/run/sm-clusterstack-kit-fenced``.  ``fences`` says
-which host fenced itself in any of these ways.
+``/proc/sysrq-trigger`` and the watchdog devices (where the machine has
+them) are the host's own regular files (``hostsandbox.KERNEL_FENCES``), and
+a stack of this project finds its settings file
+(``/etc/sm-clusterstack/<stack>.conf``) with a fence action that only
+touches ``/run/sm-clusterstack-kit-fenced``.  ``fences`` says which host
+fenced itself in any of these ways.
 """
 
 import os
@@ -37,9 +38,6 @@ SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 INVENTORY = "/etc/xensource-inventory"
 SETTINGS = "/etc/sm-clusterstack/%s.conf"  # a project stack's settings file (xapi passes scripts no env)
 FENCED = "/run/sm-clusterstack-kit-fenced"  # what a project stack's fence action touches on a kit host
-# A fence by the kernel (sysrq 'b', a watchdog that expires) would reboot this machine, not the host
-# sandbox: on each host these are regular files of the host instead, which the kit reads afterwards.
-KERNEL_FENCES = ("/proc/sysrq-trigger", "/dev/watchdog", "/dev/watchdog0")
 
 
 class HostPoolError(Exception):
@@ -50,8 +48,9 @@ class KitHosts(object):
     """``count`` sandboxed hosts over ``state_dir`` running the stack at ``stack_path``."""
 
     def __init__(self, state_dir: str, count: int, prefix: str, stack_path: str, ha_timeout: int,
-                 host_paths: typing.Optional[typing.Dict[str, str]] = None) -> None:
+                 host_paths: typing.Optional[typing.Dict[str, str]] = None, ipv6: bool = False) -> None:
         self.state_dir = state_dir
+        self.ipv6 = ipv6
         self.stack_root, self.stack_name = os.path.split(os.path.abspath(stack_path).rstrip("/"))
         self.stack_inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack_name)
         self.count = count
@@ -71,7 +70,8 @@ class KitHosts(object):
     def create(self) -> "KitHosts":
         """Make the sandboxes and write each host's files; HostPoolError says what failed."""
         try:
-            self.pool = hostsandbox.SandboxPool.create(self.state_dir, self.count, self.prefix, self.stack_root)
+            self.pool = hostsandbox.SandboxPool.create(self.state_dir, self.count, self.prefix, self.stack_root,
+                                                       ipv6=self.ipv6)
             with open(self.statefile, "wb") as f:
                 f.truncate(STATEFILE_SIZE)
             for index, host in enumerate(self.hosts):
@@ -97,10 +97,6 @@ class KitHosts(object):
         fence = 'fence-action = "touch %s"\nfence-escalation = "touch %s"\nwatchdog-device = none\n' % (FENCED, FENCED)
         _write(host.path(SETTINGS % self.stack_name),
                ("# written by the conformance kit: a fence only touches a file on this host\n" + fence).encode(), 0o644)
-        for device in KERNEL_FENCES:
-            if os.path.exists(device):
-                _write(host.path("/run/kit" + device.replace("/", "-")), b"", 0o600)
-                lay(host, device, host.path("/run/kit" + device.replace("/", "-")), copy=False)
         for inside, local in sorted(self.host_paths.items()):
             lay(host, inside, local)
 
@@ -110,10 +106,8 @@ class KitHosts(object):
         for index, host in enumerate(self.hosts):
             if os.path.exists(host.path(FENCED)):
                 found.append("h%d ran its fence action (touched %s)" % (index + 1, FENCED))
-            for device in KERNEL_FENCES:
-                stand_in = host.path("/run/kit" + device.replace("/", "-"))
-                if os.path.exists(stand_in) and os.path.getsize(stand_in):
-                    found.append("h%d wrote to %s (a kernel fence: reboot)" % (index + 1, device))
+            for device in host.kernel_fences():
+                found.append("h%d wrote to %s (a kernel fence: reboot)" % (index + 1, device))
         return found
 
     def teardown(self) -> typing.List[str]:
@@ -125,17 +119,16 @@ class KitHosts(object):
         return failed
 
 
-def lay(host: hostsandbox.HostSandbox, inside: str, local: str, copy: bool = True) -> None:
+def lay(host: hostsandbox.HostSandbox, inside: str, local: str) -> None:
     """Put ``local`` at ``inside`` in ``host``: a copy under a private path, else a bind mount."""
     try:
-        private = host.path(inside) if copy else ""
+        private = host.path(inside)
     except hostsandbox.SandboxError:
         private = ""
     if private:
         _copy(local, private)
         return
-    if copy:
-        _mount_point(inside, os.path.isdir(local))
+    _mount_point(inside, os.path.isdir(local))
     mount = shutil.which("mount", path=os.environ.get("PATH", "") + os.pathsep + SYSTEM_PATH) or "mount"
     result = host.run([mount, "--bind", os.path.abspath(local), inside], timeout=MOUNT_TIMEOUT,
                       env={"PATH": SYSTEM_PATH})
@@ -150,8 +143,8 @@ def write_inventory(host: hostsandbox.HostSandbox, host_uuid: str) -> None:
     kit's hosts have no control-domain VM record: CONTROL_DOMAIN_UUID names none.
     """
     text = ("PRODUCT_BRAND='sm-clusterstack kit'\nINSTALLATION_UUID='%s'\nCONTROL_DOMAIN_UUID='%s'\n"
-            "MANAGEMENT_INTERFACE='%s'\nMANAGEMENT_ADDRESS_TYPE='IPv4'\n"
-            % (host_uuid, uuid.uuid4(), host.bridge))
+            "MANAGEMENT_INTERFACE='%s'\nMANAGEMENT_ADDRESS_TYPE='%s'\n"
+            % (host_uuid, uuid.uuid4(), host.bridge, "IPv6" if host.ipv6 else "IPv4"))
     stand_in = host.path("/etc/xensource/kit-inventory")
     _write(stand_in, text.encode("utf-8"), 0o644)
     lay(host, INVENTORY, stand_in)

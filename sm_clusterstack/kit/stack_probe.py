@@ -106,6 +106,8 @@ class StackProbe(object):
         if result.timed_out:
             self.timeouts.append(what)
             raise Fail("%s timed out after %gs and was killed" % (what, limit))
+        if result.overflow:
+            raise Fail("%s: %s" % (what, result.describe()))
         if result.returncode == mtc.INVALID_ENVIRONMENT:
             self.invalid_env = " ".join(result.stderr.split())[-300:] or "no message"
             raise Skip("the stack exited 16 INVALID_ENVIRONMENT on %s: it cannot run here as xapi runs it: %s"

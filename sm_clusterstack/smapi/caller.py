@@ -69,8 +69,12 @@ def call_document(driver_path: str, document: str, timeout: float = DEFAULT_TIME
 def interpret(result: runner.Result, params: typing.Dict[str, typing.Any]) -> typing.Any:
     """The value a driver run answered; raise the XenAPI error its failure means."""
     stderr = _tail(result.stderr)
+    where = " on host " + result.where if result.where else ""
     if result.timed_out:
-        raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "driver timed out", _tail(result.stdout), stderr)
+        raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "driver timed out" + where, _tail(result.stdout), stderr)
+    if result.overflow:
+        raise XenAPIError(errors.SR_BACKEND_FAILURE_PREFIX, "driver printed more than %d bytes on %s (the cap)%s" % (
+            runner.OUTPUT_CAPS[result.overflow], result.overflow, where), _tail(result.stdout), stderr)
     try:
         values, _ = xmlrpc_safe.loads(result.stdout.encode("utf-8"))
     except xmlrpc.client.Fault as fault:

@@ -41,7 +41,10 @@ ScriptError = scripts.StackScriptError  # the base of every error below
 
 
 class ScriptFailed(ScriptError):
-    """A script that exited non-zero or was killed at its timeout; ``returncode``/``mtc_name`` say which."""
+    """A script that exited non-zero, or was killed at its timeout or for more output than the runner's cap.
+
+    ``returncode``/``mtc_name`` say which (TIMEOUT, OUTPUT_OVER_CAP).
+    """
 
 
 class DaemonAbsent(ScriptFailed):

@@ -18,6 +18,9 @@
   (``Hashtbl.find`` after ``Hashtbl.add_seq``);
 - ``raw_status_on_local_host``, if present: all nine latencies, OCaml
   ``int_of_string`` integers, and each ``host_raw_data`` all five fields;
+- stack notes (``NOTES``), optional text leaves of
+  ``raw_status_on_local_host`` that xapi ignores (an unknown element): a
+  stack's word for ``ha status`` (why the host has no kernel watchdog);
 - ``warning_on_local_host``, if present: all five warnings, each true only
   when exactly ``TRUE`` (``find x = "TRUE"``);
 - uuids: ``Uuidm.of_string ~pos:0`` (dbuenzli/uuidm): 8-4-4-4-12 hex in
@@ -45,6 +48,7 @@ HOST_RAW_FIELDS = (
     "time_since_xapi_restart_first_attempted",
 )
 HOST_RAW_LISTS = ("heartbeat_active_list_on_heartbeat", "heartbeat_active_list_on_statefile")
+NOTES = ("watchdog",)  # text leaves of raw_status_on_local_host xapi does not read
 WARNINGS = (
     "statefile_lost", "heartbeat_approaching_timeout", "statefile_approaching_timeout",
     "Xapi_healthcheck_approaching_timeout", "network_bonding_error",
@@ -83,7 +87,8 @@ class Liveset(object):
     ``raw_status`` maps each of the nine latency names to an int ({} when
     absent); ``host_raw_data`` maps a HostID to its five fields (ints, and
     lists of HostIDs); ``warnings`` maps a warning name to a bool ({} when
-    absent).
+    absent); ``notes`` maps a name of NOTES to its text (written only with
+    the raw status).
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class Liveset(object):
             raw_status: typing.Optional[typing.Dict[str, int]] = None,
             host_raw_data: typing.Optional[typing.Dict[str, dict]] = None,
             warnings: typing.Optional[typing.Dict[str, bool]] = None,
+            notes: typing.Optional[typing.Dict[str, str]] = None,
     ) -> None:
         self.status = status
         self.localhost = localhost
@@ -101,6 +107,7 @@ class Liveset(object):
         self.raw_status = dict(raw_status or {})
         self.host_raw_data = dict(host_raw_data or {})
         self.warnings = dict(warnings or {})
+        self.notes = dict(notes or {})
 
     def host(self, host_id: str) -> LivesetHost:
         """The entry of ``host_id``, the last one if repeated, as xapi's table (KeyError if absent)."""
@@ -224,6 +231,12 @@ def _raw_status(elements: typing.List[xmllight.Element]) -> typing.Tuple[dict, d
     return {name: _int(table, name, node.name) for name in RAW_LATENCIES}, host_raw
 
 
+def _notes(elements: typing.List[xmllight.Element]) -> typing.Dict[str, str]:
+    node = _first(elements, "raw_status_on_local_host")
+    table = _leaves(node) if node is not None else {}
+    return {name: table[name].strip() for name in NOTES if table.get(name, "").strip()}
+
+
 def _warnings(elements: typing.List[xmllight.Element]) -> typing.Dict[str, bool]:
     node = _first(elements, "warning_on_local_host")
     if node is None:
@@ -243,7 +256,8 @@ def parse(data: typing.Union[bytes, str]) -> Liveset:
     elements = root.elements()
     raw, host_raw = _raw_status(elements)
     hosts = [_host(node) for node in elements if node.name == "host"]
-    return Liveset(_status(elements), _localhost(elements), hosts, raw, host_raw, _warnings(elements))
+    return Liveset(_status(elements), _localhost(elements), hosts, raw, host_raw, _warnings(elements),
+                   _notes(elements))
 
 
 # --- writing -----------------------------------------------------------------
@@ -261,7 +275,7 @@ def _check_writable(liveset: Liveset) -> None:
         lacking = [n for n in HOST_RAW_FIELDS + HOST_RAW_LISTS if n not in fields]
         if lacking:
             raise ValueError("liveset host_raw_data of %s lacks %s" % (host_id, ", ".join(lacking)))
-    unknown = sorted(set(liveset.warnings) - set(WARNINGS))
+    unknown = sorted(set(liveset.warnings) - set(WARNINGS)) + sorted(set(liveset.notes) - set(NOTES))
     if unknown or liveset.status not in STATUSES:
         raise ValueError("liveset: unknown warning(s) %s or status %r" % (unknown, liveset.status))
 
@@ -276,6 +290,9 @@ def _write_raw(root, liveset: Liveset) -> None:
     raw = etree.SubElement(root, "raw_status_on_local_host")
     for name in RAW_LATENCIES:
         _leaf(raw, name, str(liveset.raw_status[name]))
+    for name in NOTES:
+        if liveset.notes.get(name):
+            _leaf(raw, name, liveset.notes[name])
     for host_id, fields in sorted(liveset.host_raw_data.items()):
         node = etree.SubElement(raw, "host_raw_data")
         _leaf(node, "HostID", host_id)

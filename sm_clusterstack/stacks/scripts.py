@@ -20,6 +20,7 @@ from sm_clusterstack.stacks import mtc
 DEFAULT_TIMEOUT = 3600.0  # seconds: a safety net only; ha_start_daemon waits up to EnableJoinTimeout
 
 
+OUTPUT_OVER_CAP = "OUTPUT_OVER_CAP"  # the name of a run killed for printing more than runner.OUTPUT_CAPS
 OUTPUT_SHOWN = 300  # characters of a script's stdout and of its stderr an error message quotes (the tail)
 
 
@@ -28,9 +29,10 @@ class StackScriptError(Exception):
 
     Carries the ``script``, the ``host`` it ran on ("" when not named), the
     ``result``, its ``returncode`` with the MTC name (``mtc_name``: TIMEOUT
-    when it was killed), its ``stdout`` and ``stderr``.  ``reason`` replaces
-    "failed: <MTC name> (exit <n>)" in the message (``stacks.client``'s
-    errors for output xapi would refuse).
+    when it was killed at its timeout, OUTPUT_OVER_CAP when it printed more
+    than the runner's cap), its ``stdout`` and ``stderr``.  ``reason``
+    replaces "failed: <MTC name> (exit <n>)" in the message
+    (``stacks.client``'s errors for output xapi would refuse).
     """
 
     def __init__(self, script: str, result: runner_mod.Result, host: str = "", reason: str = "") -> None:
@@ -38,12 +40,20 @@ class StackScriptError(Exception):
         self.host = host
         self.result = result
         self.returncode = result.returncode
-        self.mtc_name = mtc.name_of(result.returncode)
+        self.mtc_name = OUTPUT_OVER_CAP if result.overflow else mtc.name_of(result.returncode)
         self.stdout = result.stdout
         self.stderr = result.stderr
-        self.reason = reason or "failed: %s (exit %s)" % (self.mtc_name, result.returncode)
+        self.reason = reason or failure_reason(result)
         super(StackScriptError, self).__init__("%s%s %s%s" % (
             script, " on " + host if host else "", self.reason, _quoted_output(result, bool(reason))))
+
+
+def failure_reason(result: runner_mod.Result) -> str:
+    """How a failed run ended, for a message: its MTC name and exit, or the cap it broke."""
+    if result.overflow:
+        return "printed more than %d bytes on %s (the cap) and was killed" % (
+            runner_mod.OUTPUT_CAPS[result.overflow], result.overflow)
+    return "failed: %s (exit %s)" % (mtc.name_of(result.returncode), result.returncode)
 
 
 def _quoted_output(result: runner_mod.Result, with_stdout: bool) -> str:

@@ -1,9 +1,15 @@
 """The xhad.conf model: what xapi writes for a stack (REFERENCE.md section 4).
 
 ``parse`` reads the bytes of an xhad.conf and checks every field; ``to_xml``
-writes the same format back.  Nothing else in the project touches its XML.
+writes it byte for byte as xapi does (``xha_interface.ml``
+``DaemonConfiguration.to_xml_string``: an XML declaration, then xml-light2's
+``Xml.to_string_fmt``: two-space indents, one element a line, ``&quot;`` for
+``"``, control characters but tab, LF and CR dropped, no final newline).
+Nothing else in the project touches its XML.  A host's address may be IPv4
+or IPv6, as xapi writes either and xhad reads either (``lib/config.c``).
 """
 
+import ipaddress
 import re
 import typing
 
@@ -56,6 +62,16 @@ def is_ipv4(text: str) -> bool:
     """True for a dotted-quad IPv4 address."""
     match = _IPV4.match(text)
     return bool(match) and all(int(part) <= 255 for part in match.groups())
+
+
+def is_ip_address(text: str) -> bool:
+    """True for a dotted-quad IPv4 address or an IPv6 address (xhad's ``inet_pton`` of either family)."""
+    if is_ipv4(text):
+        return True
+    try:
+        return "%" not in text and isinstance(ipaddress.ip_address(text), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 class Host(object):
@@ -122,8 +138,8 @@ def validate(conf: XhadConfig) -> None:
     for host in conf.hosts:
         if not is_uuid(host.host_id):
             raise XMLFormatError("xhad.conf: HostID %r is not a uuid" % host.host_id)
-        if not is_ipv4(host.ip_address):
-            raise XMLFormatError("xhad.conf: IPaddress %r of host %s is not an IPv4 address"
+        if not is_ip_address(host.ip_address):
+            raise XMLFormatError("xhad.conf: IPaddress %r of host %s is not an IPv4 or IPv6 address"
                                  % (host.ip_address, host.host_id))
         if host.host_id.lower() in seen:
             raise XMLFormatError("xhad.conf: host %s listed twice" % host.host_id)
@@ -193,23 +209,40 @@ def _parameters(node, what):
 
 
 def to_xml(conf: XhadConfig) -> bytes:
-    """Serialise ``conf`` as an xhad.conf document."""
-    from lxml import etree
-    root = etree.Element("xhad-config", version="1.0")
-    common = etree.SubElement(root, "common-config")
-    etree.SubElement(common, "GenerationUUID").text = conf.generation_uuid
-    etree.SubElement(common, "UDPport").text = str(conf.udp_port)
-    for host in conf.hosts:
-        node = etree.SubElement(common, "host")
-        etree.SubElement(node, "HostID").text = host.host_id
-        etree.SubElement(node, "IPaddress").text = host.ip_address
-    params = etree.SubElement(common, "parameters")
-    for name in PARAMETERS:
-        if name in conf.parameters:
-            etree.SubElement(params, name).text = str(conf.parameters[name])
-    local = etree.SubElement(etree.SubElement(root, "local-config"), "localhost")
-    etree.SubElement(local, "HostID").text = conf.local_host_id
-    etree.SubElement(local, "HeartbeatInterface").text = conf.heartbeat_interface
-    etree.SubElement(local, "HeartbeatPhysicalInterface").text = conf.heartbeat_physical_interface
-    etree.SubElement(local, "StateFile").text = conf.statefile
-    return xmlsafe.to_bytes(root)
+    """Serialise ``conf`` as xapi does (``DaemonConfiguration.to_xml_element``, ``to_xml_string``)."""
+    hosts = [("host", [_leaf("HostID", h.host_id), _leaf("IPaddress", h.ip_address)]) for h in conf.hosts]
+    params = [_leaf(name, str(conf.parameters[name])) for name in PARAMETERS if name in conf.parameters]
+    common = [_leaf("GenerationUUID", conf.generation_uuid), _leaf("UDPport", str(conf.udp_port))] + hosts
+    local = [_leaf("HostID", conf.local_host_id), _leaf("HeartbeatInterface", conf.heartbeat_interface),
+             _leaf("HeartbeatPhysicalInterface", conf.heartbeat_physical_interface),
+             _leaf("StateFile", conf.statefile)]
+    root = ("xhad-config", [("common-config", common + [("parameters", params)]),
+                            ("local-config", [("localhost", local)])])
+    out = []  # type: typing.List[str]
+    _format(root, False, "", out, {"xhad-config": ' version="1.0"'})
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + "".join(out)).encode("utf-8")
+
+
+def _leaf(name: str, text: str) -> typing.Tuple[str, str]:
+    return (name, text)
+
+
+def escape_pcdata(text: str) -> str:
+    """xml-light2's ``esc_pcdata``: ``> < & "`` as entities, other control characters but tab, LF, CR dropped."""
+    kept = "".join(c for c in text if c >= "\x20" or c in "\t\n\r")
+    return kept.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;").replace('"', "&quot;")
+
+
+def _format(node, newline: bool, indent: str, out: typing.List[str], attrs: typing.Dict[str, str]) -> None:
+    """xml-light2's ``to_fct_fmt``: a leaf on one line, an element with children over several."""
+    name, content = node
+    end = "\n" if newline else ""
+    if isinstance(content, str):
+        out.append("%s<%s%s>%s</%s>%s" % (indent, name, attrs.get(name, ""), escape_pcdata(content), name, end))
+    elif not content:
+        out.append("%s<%s%s/>%s" % (indent, name, attrs.get(name, ""), end))
+    else:
+        out.append("%s<%s%s>\n" % (indent, name, attrs.get(name, "")))
+        for child in content:
+            _format(child, True, indent + "  ", out, attrs)
+        out.append("%s</%s>%s" % (indent, name, end))

@@ -13,6 +13,7 @@ import logging
 import os
 import typing
 
+from sm_clusterstack import hostsandbox, proctree
 from sm_clusterstack import atomicfile
 from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.ha import lifecycle
@@ -48,13 +49,15 @@ class Service(object):
 
     def __init__(self, ctx: context.Pool, servers: typing.List[typing.Any], lock_fd: int,
                  sandbox_pool: typing.Any = None,
-                 host_servers: typing.Optional[typing.List[typing.Any]] = None) -> None:
+                 host_servers: typing.Optional[typing.List[typing.Any]] = None,
+                 power_switch: typing.Any = None) -> None:
         self.ctx = ctx
         self.servers = servers
         self.lock_fd = lock_fd
         self.sandbox_pool = sandbox_pool
         self.host_servers = list(host_servers or [])
         self.keep_sandboxes = False  # True: stop leaves the hosts up (a one-shot embedded command)
+        self.power_switch = power_switch  # sandboxes.PowerSwitch of a sandboxed pool
 
     @property
     def url(self) -> str:
@@ -65,6 +68,9 @@ class Service(object):
         """Stop listening, remove the host sandboxes (what runs in them is stopped), close the store, unlock."""
         if self.ctx.ha_runtime is not None:
             self.ctx.ha_runtime.stop_all()
+        if self.power_switch is not None:
+            self.power_switch.stop()
+            self.power_switch = None
         for srv in self.servers + self.host_servers:
             srv.shutdown()
             srv.server_close()
@@ -119,7 +125,8 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
 
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
           socket_path: typing.Optional[str] = None, sandbox: bool = False, sandbox_prefix: str = "",
-          ha_monitor_interval: float = ha_monitor.DEFAULT_INTERVAL) -> Service:
+          ha_monitor_interval: float = ha_monitor.DEFAULT_INTERVAL, ipv6: bool = False,
+          kernel_fences: typing.Sequence[str] = hostsandbox.KERNEL_FENCES) -> Service:
     """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service.
 
     Until the scan and the reconcile are done, the listeners serve only the
@@ -131,7 +138,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         raise ValueError("nothing to listen on: give a TCP port or a unix socket path")
     fd = lock(ctx.state_dir)
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
-    servers, host_servers, sandbox_pool = [], [], None
+    servers, host_servers, sandbox_pool, switch = [], [], None, None
     ctx.ready = False
     ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval, on_fenced=lifecycle.reboot_fenced)
     try:
@@ -139,9 +146,13 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
             LOG.info("created a pool of %d host(s) in %s", hosts, ctx.state_dir)
         if runs.end_orphans(ctx):  # before anything is served, scanned or reconciled
             LOG.warning("ended the runs the previous instance left")
+        LOG.info("scripts and drivers: each run's process tree is %s", proctree.mechanism())
         if sandbox:
-            sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix)
+            sandbox_pool = sandboxes.setup(ctx, _host_count(ctx), sandbox_prefix, ipv6, kernel_fences)
             LOG.info("host sandboxes: %s", " ".join(b.netns for b in sandbox_pool.hosts))
+            _say_kernel_fences(sandbox_pool)
+            switch = sandboxes.PowerSwitch(
+                ctx, lambda host, fences: lifecycle.reset(ctx, ctx.ha_runtime, host, fences)).start()
         methods.load()
         servers = server.start(ctx, port=port, socket_path=socket_path)
         host_servers = sandboxes.listen_on_hosts(ctx, lambda path: server.start(ctx, socket_path=path))
@@ -151,9 +162,21 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         lifecycle.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
         _write_address(ctx.state_dir, servers)
     except BaseException:
-        Service(ctx, servers, fd, sandbox_pool, host_servers).stop()
+        Service(ctx, servers, fd, sandbox_pool, host_servers, switch).stop()
         raise
-    return Service(ctx, servers, fd, sandbox_pool, host_servers)
+    return Service(ctx, servers, fd, sandbox_pool, host_servers, switch)
+
+
+def _say_kernel_fences(pool: hostsandbox.SandboxPool) -> None:
+    """Say at start-up which kernel fences a host's stack can use, and that they reach only its power switch."""
+    present = [p for p in pool.kernel_fences if os.path.exists(p)]
+    missing = [p for p in pool.kernel_fences if p not in present]
+    if present:
+        LOG.info("host sandboxes: a kernel fence (%s) resets only that host (the shim plays its power switch)",
+                 ", ".join(present))
+    if missing:
+        LOG.info("host sandboxes: this machine has no %s: a stack's fence through it fails in a host as it "
+                 "would here (its fence action is then what fences)", ", ".join(missing))
 
 
 def _host_count(ctx: context.Pool) -> int:

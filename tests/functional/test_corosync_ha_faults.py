@@ -112,7 +112,9 @@ def test_a_failed_fence_is_retried_then_escalated_and_the_host_is_kept_live_unti
     ok(victim.run("ha_disarm_fencing"))
     ok(victim.run("ha_stop_daemon"))
     ok(victim.run("ha_start_daemon"))  # settings are read when the daemon starts
-    watch = corosync_trials.Watch([h for h in pool3.hosts if h is not victim][0], victim)
+    survivor = [h for h in pool3.hosts if h is not victim][0]
+    wait_for(lambda: victim.host_id in survivor.liveset().live_hosts(), pool3.t)  # it has seen the victim back
+    watch = corosync_trials.Watch(survivor, victim)
     try:
         victim.box.set_link(False)
         escalated_at = wait_for(lambda: victim.fences(escalated=True) and victim.fences(escalated=True)[0][0],

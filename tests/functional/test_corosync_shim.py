@@ -62,6 +62,13 @@ def test_enable_ha_on_an_ocfs2_sr_brings_three_sandboxed_hosts_online_and_disabl
             seen = liveset.parse(result.stdout)
             assert seen.status == "Online" and sorted(seen.live_hosts()) == every
             assert seen.host(x.host.get_uuid(master)).master
+        # issue 18: no kernel watchdog is never silent: the liveset's note, shown by ha status for every host
+        status = subprocess.run([sys.executable, "-m", "sm_clusterstack.cli", "ha", "status", "-s", server.url,
+                                 "--password-file", server.password_file], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=120, universal_newlines=True)
+        assert status.returncode == 0, status.stderr
+        for number in (1, 2, 3):
+            assert "host%d: no kernel watchdog: the watchdog device is set to none" % number in status.stdout
         x.pool.disable_ha()
         assert x.pool.get_ha_enabled(pool) is False
         for host in hosts:

@@ -50,10 +50,30 @@ def test_status_before_and_after_enable(pool):
     assert rc == 0 and out.count("\x1b[H\x1b[2J") == 2 and out.count("Online") == 4
 
 
+def test_status_shows_what_a_hosts_stack_says_when_its_liveset_fails(pool):
+    """Issue 18: a host whose daemon answers 14 (fencing, say) shows the stack's reason, not HA_CONFIGURATION_INVALID.
+
+    The fixture stack's ``ha_query_liveset`` exits 14 on host2 only, saying why on stderr, as
+    corosync-ha says "this host is fencing: ...".
+    """
+    pool.x.pool.enable_ha([pool.create_sr("lvm", "hb")], {})
+    host2 = [h for h, r in pool.x.host.get_all_records().items() if r["name_label"] == "host2"][0]
+    pool.fail_script("ha_query_liveset", 14, pool.x.host.get_uuid(host2))
+    rc, out, _ = ha(pool.server, "status", "--json")
+    rows = {h["name"]: h for h in json.loads(out)["hosts"]}
+    assert rows["host2"]["liveset"] == "DAEMON_IS_NOT_PRESENT: ha_query_liveset: injected failure"
+    assert rows["host1"]["liveset"] == "Online"
+    rc, out, _ = ha(pool.server, "status")
+    assert "DAEMON_IS_NOT_PRESENT: ha_query_liveset: injected failure" in out
+    assert "HA_CONFIGURATION_INVALID" not in out
+
+
 def store_dump(server):
     conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(server.state, "pool.db"), uri=True)
     try:
-        return [line for line in conn.iterdump() if "INTO \"session\"" not in line]  # logins are sessions
+        # logins are sessions, and a login is a write: one more generation of the store
+        return [line for line in conn.iterdump() if "INTO \"session\"" not in line
+                and "INTO \"generation\"" not in line]
     finally:
         conn.close()
 
@@ -147,3 +167,33 @@ def test_status_shows_a_cut_host_not_live_with_the_real_xhad(tmp_path):
     finally:
         server.stop()
         server.remove_sandboxes()
+
+
+@pytest.mark.pool(pool_class=SandboxedPool, extra=["--ha-monitor-interval", "0.5"])
+def test_a_stopped_ha_monitor_is_a_message_and_a_line_of_status_within_one_interval_and_resumes(pool):
+    """Issue 22 item 5: before, a monitor whose query failed ended silently, every host left live, unmonitored.
+
+    host2's ``ha_query_liveset`` exits 134 (an abort); the pool gets HA_MONITOR_STOPPED and ``ha status`` a
+    line for host2 within one interval (0.5 s, plus the query); once the script answers again the shim's
+    retry (one interval, doubling) monitors host2 again: HA_MONITOR_RESUMED and no line.
+    """
+    x = pool.x
+    x.pool.enable_ha([pool.create_sr("lvm", "hb")], {})
+    host2 = [h for h, r in x.host.get_all_records().items() if r["name_label"] == "host2"][0]
+    pool.fail_script("ha_query_liveset", 134, x.host.get_uuid(host2))
+    began = time.monotonic()
+
+    def names():
+        return [m["name"] for m in x.message.get_all_records().values()]
+    while "HA_MONITOR_STOPPED" not in names():
+        assert time.monotonic() - began < 10, "no message"
+        time.sleep(0.05)
+    assert time.monotonic() - began < 0.5 + 5  # one interval, the query, the call
+    rc, out, _ = ha(pool.server, "status")
+    assert "host2: HA monitor stopped since" in out and "ha_query_liveset: injected failure" in out
+    os.unlink(os.path.join(pool.stack_ctl, "fail_ha_query_liveset"))
+    while "HA_MONITOR_RESUMED" not in names():
+        assert time.monotonic() - began < 30, "not monitored again"
+        time.sleep(0.05)
+    rc, out, _ = ha(pool.server, "status", "--json")
+    assert [h.get("monitor") for h in json.loads(out)["hosts"]] == [None, None]

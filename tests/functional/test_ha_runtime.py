@@ -20,7 +20,7 @@ import time
 import pytest
 
 from helpers import py36
-from helpers.ha_pools import HAPool, failure_timeout, skip_reason, wait
+from helpers.ha_pools import all_live, failure_timeout, skip_reason, wait
 from helpers.lateness import Lateness
 from helpers.shim import failure
 from sm_clusterstack.stacks import liveset
@@ -44,9 +44,7 @@ def ha_pool(request, tmp_path):
     stack, python36 = request.param
     if python36:
         request.getfixturevalue("py36_tree")
-    pool = HAPool(str(tmp_path), stack, interval=INTERVAL, python36=python36)
-    try:
-        wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
+    with all_live(str(tmp_path), stack, INTERVAL, python36=python36) as pool:
         if python36:  # the shim, and corosync-ha's daemons on every host, really are Python 3.6
             interpreters = {os.path.realpath(py36.interpreter())}
             assert py36.python_processes([pool.server.proc.pid]) == interpreters
@@ -54,8 +52,6 @@ def ha_pool(request, tmp_path):
                 daemons = [pid for host in pool.x.host.get_all() for pid in pool.box(host).pids()]
                 assert py36.python_processes(daemons) == interpreters
         yield pool
-    finally:
-        pool.close()
 
 
 def test_a_cut_slave_goes_not_live_on_the_master_and_comes_back_after_it_heals(ha_pool):
@@ -67,8 +63,8 @@ def test_a_cut_slave_goes_not_live_on_the_master_and_comes_back_after_it_heals(h
         pool.box(slave).set_link(False)
         took = wait(lambda: not pool.live(slave), failure_timeout(pool.stack) + 2 * INTERVAL + 60)
     # the stack's failure timeout and two monitor rounds; then the scripts' own time (5 s on an idle machine),
-    # or the machine's lateness along the chain: the stack's timer, its decision, the monitor's query (nsenter
-    # and the script), the shim's update, this test's poll
+    # or the machine's lateness along the chain: the stack's timer, its decision, the monitor's query
+    # (entering the host's namespaces and the script), the shim's update, this test's poll
     assert took <= failure_timeout(pool.stack) + 2 * INTERVAL + late.allowance(wakes=4, spawns=3, floor=5.0), late
     assert pool.live(master) and pool.fenced(slave)
     pool.box(slave).set_link(True)

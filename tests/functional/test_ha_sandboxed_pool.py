@@ -148,6 +148,98 @@ def test_init_runs_on_the_master_only_and_the_master_proposes(pool):
     assert not any("-C" in c for c in calls)
 
 
+def test_disable_ha_leaves_no_stack_process_on_any_host_and_says_what_it_stopped(pool):
+    """Issue 18: a stack process ``ha_stop_daemon`` leaves (a fenced host's guard that lingers) is stopped.
+
+    ``xapi_ha.ml`` ``disable_internal`` trusts the scripts; on a host
+    sandbox the shim can see what is left, so nothing of the stack outlives
+    HA.  A driver run in progress is spared (its process group is a run).
+    """
+    open(os.path.join(pool.stack_ctl, "linger"), "w").close()
+    pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
+    boxes = [hostsandbox.find(pool.server.state, pool.x.host.get_other_config(h)["sandbox-netns"])
+             for h in pool.x.host.get_all()]
+    assert all(box.pids() for box in boxes)  # the lingering process of each host runs
+    pool.x.pool.disable_ha()
+    assert [box.pids() for box in boxes] == [[] for _ in boxes]
+    with open(pool.server.state + ".log") as f:
+        log = f.read()
+    assert log.count("HA disabled: stopped 1 process(es) the stack left on host") == len(boxes)
+    assert "sleep 600" in log
+
+
+def test_a_host_is_declared_dead_only_once_it_answers_no_more_and_is_never_counted_live_after(tmp_path):
+    """Issue 18: ``Host.declare_dead`` (``xapi_host.ml``: ``precheck_destroy_declare_dead`` raises HOST_IS_LIVE
+    for the master or a host that answers) is the way out for a host whose fence failed: after it, the
+    master's liveset (the fixture stack counts every host live) never marks the host live again.
+    """
+    from helpers.shim import pool_for_test
+    import XenAPI
+    with pool_for_test(tmp_path, hosts=3, start=False) as pool:
+        pool.server.extra = ["--ha-monitor-interval", "0.2"]
+        pool.start()
+        x = pool.x
+        open(os.path.join(pool.stack_ctl, "linger"), "w").close()  # each host keeps a process: it answers
+        x.pool.enable_ha([pool.create_sr("lvm")], {})
+        hosts = {x.host.get_name_label(h): h for h in x.host.get_all()}
+        box = hostsandbox.find(pool.server.state, x.host.get_other_config(hosts["host3"])["sandbox-netns"])
+
+        def declare(host):
+            try:
+                x.host.declare_dead(host)
+            except XenAPI.Failure as e:
+                return e.details
+        assert declare(hosts["host3"]) == ["HOST_IS_LIVE", hosts["host3"]]
+        assert declare(x.pool.get_master(x.pool.get_all()[0])) == ["HOST_IS_LIVE", hosts["host1"]]
+        hostsandbox.stop_processes(box)  # the operator powers host3 off
+        assert declare(hosts["host3"]) is None
+        metrics = x.host.get_metrics(hosts["host3"])
+        rounds = len(pool.stack_calls())
+        wait_for(lambda: len([c for c in pool.stack_calls()[rounds:] if c[1] == "ha_query_liveset"]) >= 6)
+        assert x.host_metrics.get_live(metrics) is False
+        assert x.host_metrics.get_live(x.host.get_metrics(hosts["host2"])) is True
+
+
+def test_a_kernel_fence_resets_only_its_host_which_boots_again_once_the_survivors_dropped_it(tmp_path):
+    """Issue 18: a stack's kernel fence (sysrq ``b``) in a host sandbox resets that host, never the machine.
+
+    The fixture stack of host3 writes ``b`` to a path that stands for the machine's sysrq-trigger (this
+    machine's kernel has none; on one that has, ``serve`` covers the real one the same way), as corosync-ha's
+    default fence does.  The shim's power switch stops every process of host3 (a lingering one included),
+    posts HA_HOST_WAS_FENCED, and host3 boots again (``ha_start_daemon``, as xapi's ``on_server_restart``)
+    only after the master's liveset dropped it: the order of events is checked, not their times.
+    """
+    from helpers.shim import pool_for_test
+    machine = tmp_path / "machine-sysrq-trigger"
+    machine.write_bytes(b"")
+    with pool_for_test(tmp_path, hosts=3, start=False) as pool:
+        pool.server.extra = ["--ha-monitor-interval", "0.2", "--sandbox-kernel-fence", str(machine)]
+        pool.start()
+        x = pool.x
+        open(os.path.join(pool.stack_ctl, "linger"), "w").close()
+        x.pool.enable_ha([pool.create_sr("lvm")], {})
+        host3 = [h for h in x.host.get_all() if x.host.get_name_label(h) == "host3"][0]
+        uuid = x.host.get_uuid(host3)
+        box = hostsandbox.find(pool.server.state, x.host.get_other_config(host3)["sandbox-netns"])
+        assert box.pids()
+        with open(os.path.join(pool.stack_ctl, "kernel_fence-" + uuid), "w") as f:
+            f.write(str(machine))
+        wait_for(lambda: any(m["name"] == "HA_HOST_WAS_FENCED" for m in x.message.get_all_records().values()))
+        assert machine.read_bytes() == b""  # the machine was never reached
+        assert box.pids() == [] and box.kernel_fences() == []  # reset: nothing of host3 runs, its stand-in empty
+        started = len([c for c in pool.stack_calls() if c[1] == "ha_start_daemon" and c[-2] == "host=" + uuid])
+        rounds = len(pool.stack_calls())  # the survivors still count host3 live: it is not taken over (booted)
+        wait_for(lambda: len([c for c in pool.stack_calls()[rounds:] if c[1] == "ha_query_liveset"]) >= 10)
+        assert x.host_metrics.get_live(x.host.get_metrics(host3)) is True
+        assert len([c for c in pool.stack_calls() if c[1] == "ha_start_daemon" and c[-2] == "host=" + uuid]) == started
+        open(os.path.join(pool.stack_ctl, "dropped-" + uuid), "w").close()  # the survivors drop host3
+        wait_for(lambda: len([c for c in pool.stack_calls()
+                              if c[1] == "ha_start_daemon" and c[-2] == "host=" + uuid]) > started)
+        with open(pool.server.state + ".log") as f:
+            log = f.read()
+        assert log.index("kernel fence through %s: reset" % machine) < log.index("HA_HOST_WAS_FENCED")
+
+
 def test_a_second_enable_reuses_the_statefile_and_metadata_vdis(pool):
     """``Xha_statefile.find_or_create``: the VDIs of the last enable are released, then reused."""
     sr = pool.create_sr("lvm")

@@ -47,6 +47,12 @@ def test_real_xhad_passes_every_stack_check(tmp_path, builds, hosts):
     assert "statefile_active_list" in "".join(r.stdout for r in suite.results)  # it really was xhad talking
 
 
+def test_real_xhad_passes_every_stack_check_on_ipv6_only_hosts(tmp_path, builds):
+    """``kit --ipv6``: the stack's hosts have IPv6 management addresses only, xhad.conf lists them."""
+    suite = check_stack(tmp_path, builds["modern"], hosts=2, ipv6=True)
+    every_check_passed(suite)
+
+
 def _shipped_root(tmp_path):
     root = tmp_path / "cluster-stack"
     root.mkdir(mode=0o755)

@@ -7,20 +7,12 @@ import time
 
 import pytest
 
+from helpers.shim import write_script
 from sm_clusterstack import runner, stacks
 from sm_clusterstack.stacks import client
 
 UID = os.getuid()
 HANG = 300  # seconds the hung script's child would sleep
-
-
-def write_script(stack, name, body):
-    stack.mkdir(parents=True, exist_ok=True)
-    stack.chmod(0o755)
-    path = stack / name
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(0o755)
-    return path
 
 
 def test_script_exiting_14_is_daemon_is_not_present(tmp_path):

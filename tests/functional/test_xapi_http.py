@@ -1,7 +1,10 @@
 """The shim's HTTP layer against raw sockets: strict framing, timeouts, a connection cap.
 
-xapi serves XML-RPC at POST / and /RPC2 (``ocaml/idl/datamodel.ml``
-``post_root``/``post_RPC2``), caps connections by not accepting more
+xapi routes a POST by the longest registered prefix of its path
+(``ocaml/libs/http-lib/http_svr.ml`` ``handle_one``, ``Radix_tree.longest_prefix``;
+the handlers of ``ocaml/xapi/xapi.ml`` ``common_http_handlers``): XML-RPC at
+``/``, ``/RPC2``, ``/json`` and everything under them, JSON-RPC at
+``/jsonrpc``; it caps connections by not accepting more
 (``ocaml/libs/http-lib/server_io.ml`` ``establish_server``, 800 on TCP),
 and times out each read of a request head after 10 s
 (``xapi_globs.ml`` ``header_read_timeout_tcp``).  Framing two parsers could
@@ -68,22 +71,36 @@ def good_head(path=b"/", length=None):
             b"Content-Length: %d" % (len(BODY) if length is None else length), b"Connection: close"]
 
 
-def test_xml_rpc_is_served_at_root_and_rpc2(pool):
-    for path in (b"/", b"/RPC2"):
-        answer = exchange(pool, request(good_head(path)))
-        assert status_of(answer) == 200 and b"SESSION_INVALID" in answer
+@pytest.mark.parametrize("path", [b"/", b"/RPC2", b"/xmlrpc", b"/foo", b"/RPC2/", b"//", b"/?x=1", b"/json",
+                                  b"/jsonx", b"/json?a=b"])
+def test_xml_rpc_is_served_on_every_path_xapi_gives_post_root(pool, path):
+    """``/xmlrpc`` (XO's fallback) and any path reach XML-RPC, as xapi's longest-prefix routing sends them."""
+    answer = exchange(pool, request(good_head(path)))
+    assert status_of(answer) == 200 and b"SESSION_INVALID" in answer and b"Content-Type: text/xml" in answer
 
 
-@pytest.mark.parametrize("path", [b"/foo", b"/RPC2/", b"//", b"/?x=1", b"http://localhost/", b"*"])
-def test_post_to_another_path_is_404(pool, path):
-    assert status_of(exchange(pool, request(good_head(path)))) == 404
+@pytest.mark.parametrize("path,status", [(b"http://localhost/", 403), (b"*", 403), (b"/cli", 404),
+                                         (b"/services/SM", 404)])
+def test_a_post_no_xmlrpc_handler_takes_is_refused(pool, path, status):
+    """No prefix matches: xapi's ``default_callback`` 403; xapi's other handlers are not served here: 404."""
+    assert status_of(exchange(pool, request(good_head(path)))) == status
 
 
-@pytest.mark.parametrize("method", [b"GET", b"PUT", b"HEAD", b"OPTIONS", b"DELETE"])
-def test_another_method_is_405(pool, method):
+@pytest.mark.parametrize("method,status", [(b"GET", 404), (b"PUT", 403), (b"HEAD", 501), (b"DELETE", 501)])
+def test_another_method_gets_xapis_answer(pool, method, status):
+    """GET: the file server's 404; PUT: no handler, 403; a method xapi does not know: 501."""
     head = good_head()
     head[0] = method + b" / HTTP/1.1"
-    assert status_of(exchange(pool, request(head))) == 405
+    assert status_of(exchange(pool, request(head))) == status
+
+
+def test_options_is_answered_as_xapis_preflight(pool):
+    """``Http_svr.respond_to_options``: 200, any origin, the asked headers and X-Requested-With, no body."""
+    answer = exchange(pool, request([b"OPTIONS /jsonrpc HTTP/1.1", b"Host: x", b"Connection: close",
+                                     b"Access-Control-Request-Headers: content-type"], body=b""))
+    assert status_of(answer) == 200
+    assert b"Access-Control-Allow-Origin: *" in answer
+    assert b"Access-Control-Allow-Headers: content-type, X-Requested-With" in answer
 
 
 AMBIGUOUS = {
@@ -145,6 +162,44 @@ def test_a_dropped_client_is_logged_in_one_line_without_traceback(pool):
     assert pool.x.pool.get_all()
     wait_for(lambda: server_log(pool).count(b"dropped: ") >= 20)
     assert b"Traceback" not in server_log(pool)
+
+
+def json_head(length, path=b"/jsonrpc"):
+    return [b"POST " + path + b" HTTP/1.1", b"Host: localhost", b"Content-Type: application/json",
+            b"Content-Length: %d" % length, b"Connection: close"]
+
+
+def test_json_rpc_is_served_at_jsonrpc_as_application_json(pool):
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "pool.get_all", "params": ["OpaqueRef:nobody"]}'
+    answer = exchange(pool, request(json_head(len(body)), body))
+    assert status_of(answer) == 200 and b"Content-Type: application/json" in answer
+    assert answer.endswith(b'{"jsonrpc":"2.0","error":{"code":1,"message":"SESSION_INVALID",'
+                           b'"data":["OpaqueRef:nobody"]},"id":1}')
+
+
+BAD_JSON = {
+    "malformed": b'{"method": ',
+    "a batch": b'[{"jsonrpc": "2.0", "id": 1, "method": "pool.get_all", "params": []}]',
+    "an unknown version": b'{"jsonrpc": "3.0", "id": 1, "method": "pool.get_all", "params": []}',
+    "a notification": b'{"jsonrpc": "2.0", "method": "pool.get_all", "params": []}',
+    "nested deeper than the parser goes": b"[" * 200000 + b"]" * 100000,
+    "nested deeper than a call needs": b'{"id": 1, "method": "m", "params": ' + b"[" * 100 + b"]" * 100 + b"}",
+    "not UTF-8": b'{"id": 1, "method": "' + bytes([0xff]) + b'", "params": []}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_JSON))
+def test_a_json_body_that_is_no_call_gets_xapis_500_and_nothing_is_held(pool, case):
+    """``Jsonrpc.version_id_and_call_of_string`` raises, so xapi's ``handle_one`` answers 500 and closes."""
+    body = BAD_JSON[case]
+    answer = exchange(pool, request(json_head(len(body)), body))
+    assert status_of(answer) == 500 and b"HTTP 500 internal server error" in answer
+    assert pool.x.pool.get_all() and b"Traceback" not in server_log(pool)
+
+
+def test_a_json_body_over_the_limit_is_413_before_it_is_read(pool):
+    answer = exchange(pool, request(json_head(300 * 1024 + 1), b""))
+    assert status_of(answer) == 413
 
 
 def server_log(pool):

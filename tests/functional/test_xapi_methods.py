@@ -115,6 +115,21 @@ def test_unshared_sr_gets_one_pbd(pool):
     assert len(pool.x.SR.get_PBDs(sr)) == 1
 
 
+def test_an_unshared_sr_attached_on_one_host_cannot_be_plugged_on_another(pool):
+    """``check_sharing_constraint`` (``xapi_pbd.ml``): SR_NOT_SHARABLE [sr, the host it is attached on]."""
+    x = pool.x
+    sr = pool.create_sr("lvm", shared=False)
+    (first,) = x.SR.get_PBDs(sr)
+    here = x.PBD.get_host(first)
+    other = [h for h in x.host.get_all() if h != here][0]
+    pbd = x.PBD.create({"host": other, "SR": sr, "device_config": {"device": "/dev/fixture"}})
+    assert failure(x.PBD.plug, pbd) == ["SR_NOT_SHARABLE", sr, here]
+    assert x.PBD.get_currently_attached(pbd) is False
+    x.PBD.unplug(first)
+    x.PBD.plug(pbd)  # attached nowhere else now
+    assert failure(x.PBD.plug, first) == ["SR_NOT_SHARABLE", sr, other]
+
+
 def test_pbd_unplug_plug_destroy_create(pool):
     x = pool.x
     sr = pool.create_sr("lvm")
@@ -157,9 +172,11 @@ def test_sr_introduce_forget(pool):
 
 
 def test_sr_forget_refused_while_attached_and_destroy_runs_sr_delete(pool):
+    """``xapi_sr.ml`` ``check_no_pbds_attached``: SR_HAS_PBD [sr] for forget and destroy while a PBD is plugged."""
     x = pool.x
     sr = pool.create_sr("lvm")
-    assert failure(x.SR.forget, sr)[0] == "OPERATION_NOT_ALLOWED"
+    assert failure(x.SR.forget, sr) == ["SR_HAS_PBD", sr]
+    assert failure(x.SR.destroy, sr) == ["SR_HAS_PBD", sr]
     for pbd in x.SR.get_PBDs(sr):
         x.PBD.unplug(pbd)
     x.SR.destroy(sr)

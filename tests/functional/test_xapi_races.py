@@ -86,7 +86,9 @@ def test_sr_attach_timing_out_is_detached_again(tmp_path):
         sr = introduce(p, "lvm", "l")
         pbd = p.x.SR.get_PBDs(sr)[0]
         p.inject("lvm", "sleep", "sr_attach", 5)
-        assert failure(p.x.PBD.plug, pbd)[:2] == ["SR_BACKEND_FAILURE", "driver timed out"]
+        found = failure(p.x.PBD.plug, pbd)
+        host = p.x.host.get_uuid(p.x.PBD.get_host(pbd))
+        assert found[:2] == ["SR_BACKEND_FAILURE", "driver timed out on host %s" % host]
         assert commands(p, "lvm")[-2:] == ["sr_attach", "sr_detach"]
     finally:
         p.stop()

@@ -1,13 +1,15 @@
 """Fakes for driving the corosync-ha monitor one poll at a time: a clock, corosync and the guard pipe.
 
 ``FakeObserver`` stands in for corosync only: each poll answers the next
-scripted partition (None: corosync does not answer).  The statefile is a
-real 266,240-byte file in the test's directory, written and read by the
-real ``Observer.statefile``, and other hosts' slots are written into it
-with ``publish`` as their monitors would.
+scripted partition (None: corosync does not answer), after moving the
+clock by the next of ``stalls`` (the monitor paused inside its query).
+The statefile is a real 266,240-byte file in the test's directory,
+written and read by the real ``Observer.statefile`` (its rounds done at
+once: ``slotio.Inline``), and other hosts' slots are written into it with
+``publish`` as their monitors would.
 """
 
-from sm_clusterstack.corostack import daemon, hostslot, monitor, settings, statefile, timing
+from sm_clusterstack.corostack import daemon, hostslot, monitor, settings, slotio, statefile, timing
 from sm_clusterstack.corostack.observe import Observer
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
@@ -29,11 +31,14 @@ class FakeObserver(Observer):
     """The real statefile side, with corosync's answers scripted."""
 
     def __init__(self, conf, times, clock):
-        super(FakeObserver, self).__init__(conf, times, clock)
+        super(FakeObserver, self).__init__(conf, times, clock, io=slotio.Inline(conf, clock))
         self.answers = []
+        self.stalls = []  # seconds the monitor is paused inside each next query
         self.quorate = True
 
     def corosync(self):
+        if self.stalls:
+            self.clock.now += self.stalls.pop(0)
         answer = self.answers.pop(0) if self.answers else self.last
         self.last = answer
         if answer is not None:

@@ -15,10 +15,11 @@ class FakeRunner(object):
         self.expected = []
         self.calls = []
 
-    def expect(self, argv, returncode=0, stdout="", stderr="", timed_out=False, env_items=None):
+    def expect(self, argv, returncode=0, stdout="", stderr="", timed_out=False, env_items=None, overflow="",
+               where=""):
         """Queue one expected call and the Result it answers."""
         self.expected.append((list(argv), dict(env_items or {}),
-                              Result(argv, returncode, stdout, stderr, timed_out)))
+                              Result(argv, returncode, stdout, stderr, timed_out, overflow=overflow, where=where)))
         return self
 
     def __call__(self, argv, timeout=None, env=None, stdin=None, cwd=None):

@@ -82,14 +82,22 @@ def test_excluded_hosts_are_not_counted():
 @pytest.mark.parametrize("peer_view,lost_for,dropped", [
     (peer(H[2], [H[2]], state="fenced"), 0.1, True),
     (peer(H[2], [H[2]], state="left"), 0.1, True),
-    (peer(H[2], [H[2]], state="fencing"), 100, False),  # still running, not yet fenced
-    (peer(H[2], H[:3], fresh=False, since=5.9), 100, False),
-    (peer(H[2], H[:3], fresh=False, since=6.0), 0.1, True),
-    (None, 13.9, False),
-    (None, 14.0, True),
+    (peer(H[2], [H[2]], state="fenced", fresh=False, since=9.0), 0.1, True),  # its guard's last word
+    (peer(H[2], [H[2]], state="fencing"), 4.2, False),  # still running, not yet fenced
+    (peer(H[2], [H[2]], state="fencing"), 4.25, True),  # its guard has fired by now
+    (peer(H[2], H[:3], fresh=False, since=100), 4.2, False),  # a still slot: maybe only its statefile stalled
+    (peer(H[2], H[:3], fresh=False, since=100), 4.25, True),
+    (None, 4.2, False),
+    (None, 4.25, True),
 ])
 def test_a_lost_host_is_dropped_only_past_its_fence_deadline(peer_view, lost_for, dropped):
-    assert arb.may_drop(peer_view, lost_for, slot_drop=6.0, blind_drop=14.0) is dropped
+    assert arb.may_drop(peer_view, lost_for, drop_after=4.25, me=H[0]) is dropped
+
+
+def test_a_host_whose_fresh_slot_still_has_this_one_is_never_dropped():
+    assert not arb.may_drop(peer(H[2], H[:3]), 100, drop_after=4.25, me=H[0])  # its corosync still has us
+    assert arb.may_drop(peer(H[2], H[:3], fresh=False, since=9), 100, drop_after=4.25, me=H[0])
+    assert arb.may_drop(peer(H[2], H[2:3]), 4.25, drop_after=4.25, me=H[0])  # alone: it fences by then
 
 
 def start(me, partition, pool_state="active", excluded=(), peers=None, subset=False, master=""):

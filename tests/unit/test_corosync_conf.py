@@ -69,10 +69,12 @@ def test_cluster_name_is_the_pools_setting_not_the_generation():
     assert dict(sections(render(make(ids(3)), "pool-a")))["cluster_name"] == "pool-a"
 
 
-def test_heartbeat_timeout_gives_token_and_consensus_and_no_coefficient():
-    """T = 10 s: token 0.2 T, consensus 1.2 x token, so both sides see a cut after about 0.44 T."""
+def test_heartbeat_timeout_gives_token_consensus_retransmits_and_knet_pings_and_no_coefficient():
+    """T = 10 s: token 0.9 T (a corosync paused 0.8 T is no loss), consensus 0.1 T: a cut shows at T."""
     pairs = dict(sections(render(make(ids(3)), times=timing.of_parameters({"HeartbeatTimeout": 10}))))
-    assert (pairs["token"], pairs["consensus"], pairs["token_coefficient"]) == ("2000", "2400", "0")
+    assert (pairs["token"], pairs["consensus"], pairs["token_coefficient"]) == ("9000", "1000", "0")
+    assert pairs["token_retransmits_before_loss_const"] == "10"
+    assert (pairs["knet_ping_interval"], pairs["knet_ping_timeout"], pairs["knet_pong_count"]) == ("250", "9500", "1")
 
 
 def test_default_heartbeat_timeout_when_xhad_conf_has_none():

@@ -1,13 +1,16 @@
 """The fence chain (attempts, escalation, the kernel's reboot as default), the watchdog and the guard."""
 
 import os
+import select
 import threading
 import time
+import tty
 
 import pytest
 
 from corostack_fakes import H, Rig
 from sm_clusterstack.corostack import daemon, fencing, guard, hostslot, statefile
+from sm_clusterstack.corostack import log as log_mod
 from sm_clusterstack.corostack.log import Log
 
 
@@ -52,14 +55,34 @@ def test_the_default_of_both_is_the_kernels_reboot_and_a_reboot_that_returns_fai
 
 
 def test_the_watchdog_is_written_on_every_pet_and_closed_with_the_magic_character(tmp_path, log):
-    device = tmp_path / "watchdog"
-    device.write_bytes(b"")
-    dog = fencing.Watchdog(str(device), 5.0, log)  # a regular file: no settable timeout, still written
+    master, slave = os.openpty()  # a character device that is no watchdog: no settable timeout, still written
+    tty.setraw(slave)
+    try:
+        dog = fencing.Watchdog(os.ttyname(slave), 5, log)
+        dog.pet()
+        dog.pet()
+        dog.stand_down()
+        written = b""
+        while len(written) < 3 and select.select([master], [], [], 5)[0]:  # a pty may hand it over in pieces
+            written += os.read(master, 16)
+        assert written == b"\0\0V" and dog.problem == ""
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize("setting,problem", [
+    ("", "set to none"), ("/nonexistent/watchdog", "No such file"), ("FILE", "is not a character device")])
+def test_no_watchdog_is_never_silent(tmp_path, log, setting, problem):
+    if setting == "FILE":
+        setting = str(tmp_path / "stand-in")  # what a host sandbox lays over /dev/watchdog
+        open(setting, "w").close()
+    dog = fencing.Watchdog(setting, 5, log)
     dog.pet()
-    dog.pet()
-    dog.stand_down()
-    assert device.read_bytes() == b"\0\0V"
-    assert fencing.Watchdog("", 5.0, log).fd is None and fencing.Watchdog(str(tmp_path / "no"), 5, log).fd is None
+    assert dog.fd is None and problem in dog.problem and fencing.watchdog_problem(setting) == dog.problem
+    assert "no kernel watchdog: " + dog.problem in open(log.path).read()
+    if setting.endswith("stand-in"):
+        assert os.path.getsize(setting) == 0  # never written: it is no watchdog
 
 
 def guard_rig(tmp_path, log):
@@ -126,3 +149,17 @@ def test_the_guard_does_not_fence_a_host_the_monitor_fenced(tmp_path, log, fires
     daemon.set_fencing(rig.paths, "armed")
     assert run_watch(g, [guard.ARM + guard.PET + guard.FENCED, None])
     assert fires == []
+
+
+def test_identical_log_lines_are_counted_not_written_within_the_window(tmp_path, monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(log_mod.time, "monotonic", lambda: now[0])
+    out = Log(str(tmp_path / "ha.log"), "guard")
+    for _ in range(70):  # a second of a fence retried every poll
+        out.warning("fencing (attempt 1 of 3): lost")
+        out.warning("fence action failed 3 times: escalating")
+        now[0] += 1.0 / 70
+    now[0] += log_mod.REPEAT_WINDOW
+    out.warning("fencing (attempt 1 of 3): lost")
+    lines = open(out.path).read().splitlines()
+    assert len(lines) == 3 and lines[-1].endswith("fencing (attempt 1 of 3): lost (and 69 times more in the last 60 s)")

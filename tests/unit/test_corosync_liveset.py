@@ -9,6 +9,7 @@ import pytest
 import xapi_liveset_rules as xapi
 from corostack_fakes import H, Rig
 from sm_clusterstack.corostack import livesetbuild, tools, view
+from sm_clusterstack.stacks import liveset
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "corosync")
@@ -142,6 +143,16 @@ def test_statefile_lost_is_warned_with_the_blocks_still_complete(tmp_path):
     assert got["hosts"][H[0]]["statefile_access"] is False
 
 
+def test_no_kernel_watchdog_is_a_note_of_the_raw_status_that_xapi_ignores(tmp_path):
+    rig = online_rig(tmp_path)  # the default setting, /dev/watchdog, which this machine may lack
+    rig.monitor.watchdog = "watchdog device /dev/watchdog: No such file or directory"
+    printed = liveset_of(rig)
+    assert xapi.parse(printed)["status"] == "online"  # an unknown leaf: xapi reads on
+    assert liveset.parse(printed).notes == {"watchdog": "no kernel watchdog: " + rig.monitor.watchdog}
+    rig.monitor.watchdog = ""
+    assert liveset.parse(liveset_of(rig)).notes == {}
+
+
 @pytest.mark.parametrize("cut", ["network_bonding_error", "heartbeat_latency_max", "time_since_last_heartbeat"])
 def test_the_xapi_rules_port_rejects_a_partial_block(tmp_path, cut):
     """The port is strict where xapi is: the same output with one entry removed is refused."""
@@ -167,10 +178,13 @@ def test_the_view_is_typed_and_view_json_keeps_its_keys(tmp_path):
     assert isinstance(found, view.View) and (found.state, found.master, found.committed) == ("online", H[1], H[:3])
     with open(rig.paths.view) as f:
         written = json.load(f)
-    assert sorted(written) == ["committed", "excluded", "hosts", "latency", "master", "partition", "pool_state",
-                               "reason", "state", "statefile_access", "statefile_corrupted", "time", "warnings"]
+    assert sorted(written) == ["committed", "excluded", "fence_failures", "hosts", "latency", "master", "partition",
+                               "pool_state", "reason", "state", "statefile_access", "statefile_corrupted", "time",
+                               "warnings", "watchdog"]
     assert sorted(written["latency"]) == ["heartbeat", "statefile"]
     assert view.from_json(view.to_json(found)) == found
+    older = {k: v for k, v in written.items() if k not in ("watchdog", "fence_failures")}  # an older daemon's
+    assert view.from_json(older) == found._replace(watchdog="", fence_failures=0)
 
 
 def test_a_stale_view_is_none(tmp_path):

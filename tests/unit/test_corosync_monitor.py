@@ -1,7 +1,7 @@
 """The monitor's state machine, poll by poll: a fake clock and scripted corosync, a real statefile.
 
-T = HeartbeatTimeout = 10 s (timing.Timing(10)): corosync_stale 2 s,
-arbitration 5 s, guard 5 s, slot_drop 6 s.
+T = HeartbeatTimeout = 10 s (timing.Timing(10)): corosync_stale 9 s,
+arbitration 1.5 s, deadline 9 s, step_late 1.5 s, drop_after 3.75 s.
 """
 
 import pytest
@@ -63,33 +63,45 @@ def test_a_lost_host_stays_live_until_its_slot_says_fenced(tmp_path, fenced):
     assert rig.monitor.committed == set(H[:2])
 
 
-def test_a_lost_host_whose_slot_stopped_is_dropped_after_guard_plus_grace(tmp_path, fenced):
+def test_a_lost_host_whose_slot_stopped_is_dropped_only_after_its_fence_deadline(tmp_path, fenced):
     rig = Rig(tmp_path)
     online(rig)
     rig.poll(H[:2], {H[1]: ("online", H[:2])})
+    lost_at = rig.clock.now
     dropped_at = None
-    for i in range(40):
+    for _ in range(40):
         rig.poll(others={H[1]: ("online", H[:2])})
         if H[2] not in rig.monitor.committed:
-            dropped_at = i
+            dropped_at = rig.clock.now
             break
-    assert dropped_at is not None and (dropped_at + 2) * 0.25 >= rig.timing.slot_drop
+    assert dropped_at is not None and rig.timing.drop_after <= dropped_at - lost_at < rig.timing.drop_after + 0.5
 
 
 def test_corosync_silent_past_corosync_stale_fences(tmp_path, fenced):
     rig = Rig(tmp_path)
     online(rig)
-    states = [rig.poll(None if i == 0 else "same", {h: ("online", H[:3]) for h in H[1:3]}) for i in range(9)]
-    assert states[:7] == ["online"] * 7 and "fencing" in states
+    states = [rig.poll(None if i == 0 else "same", {h: ("online", H[:3]) for h in H[1:3]}) for i in range(38)]
+    assert states[:35] == ["online"] * 35 and "fencing" in states  # 9 s of polls 0.25 s apart
     rig.poll()
     assert "corosync has not answered" in fenced[0]
 
 
 def test_reports_that_never_agree_fence_after_the_arbitration_time(tmp_path, fenced):
-    rig = Rig(tmp_path, n=2)
+    rig = Rig(tmp_path, n=4)
+    online(rig, H[:4])
+    others = {H[1]: ("online", H[:3]), H[2]: ("online", H[2:4]), H[3]: ("online", H[2:4])}  # H1 disagrees
+    states = [rig.poll(H[:2] if i == 0 else "same", others) for i in range(8)]
+    assert states[:5] == ["online"] * 5 and states[-1] in ("fencing", "fenced")  # 1.25 s of disagreement
+
+
+def test_a_host_another_still_counts_in_its_partition_neither_fences_nor_drops_it(tmp_path, fenced):
+    """A ring re-forming: this host's corosync shows it alone, the other's (the master's) still shows both."""
+    rig = Rig(tmp_path, n=2, master=H[1])
     online(rig, H[:2])
-    states = [rig.poll(H[:1] if i == 0 else "same", {H[1]: ("online", H[:2])}) for i in range(24)]
-    assert states[:19] == ["online"] * 19 and states[-1] in ("fencing", "fenced")
+    states = [rig.poll(H[:1] if i == 0 else "same", {H[1]: ("online", H[:2])}) for i in range(40)]  # 10 s
+    assert states == ["online"] * 40 and rig.monitor.committed == set(H[:2]) and fenced == []
+    states = [rig.poll(others={H[1]: ("online", H[1:2])}) for i in range(8)]  # now it lost this host too
+    assert states[-1] in ("fencing", "fenced")  # a real split now: the master's side wins
 
 
 @pytest.mark.parametrize("lost", [0, 1])

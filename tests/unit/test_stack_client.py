@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from sm_clusterstack import stacks
+from sm_clusterstack import runner, stacks
 from sm_clusterstack.stacks import client, liveset, mtc, names
 from test_stacks import make_stack
 
@@ -69,6 +69,17 @@ def test_a_timeout_is_script_failed_named_timeout(stack, fake_runner):
     with pytest.raises(client.ScriptFailed) as info:
         stack.set_excluded()
     assert (info.value.returncode, info.value.mtc_name) == (None, "TIMEOUT")
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_more_output_than_the_cap_is_script_failed_naming_script_host_and_cap(stack, fake_runner, stream):
+    """Issue 22: the runner killed it at its cap (``runner.OUTPUT_CAPS``); that is a failure, whatever it said."""
+    fake_runner.expect([os.path.join(INSIDE, client.HA_START_DAEMON)], None, "", "x" * 10, overflow=stream)
+    with pytest.raises(client.ScriptFailed) as info:
+        stack.start_daemon()
+    assert (info.value.returncode, info.value.mtc_name) == (None, "OUTPUT_OVER_CAP")
+    cap = "%d bytes on %s (the cap)" % (runner.OUTPUT_CAPS[stream], stream)
+    assert all(word in str(info.value) for word in (client.HA_START_DAEMON, HOST, cap))
 
 
 def test_result_returns_any_exit_without_judging_it(stack, fake_runner):

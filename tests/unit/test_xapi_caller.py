@@ -4,6 +4,7 @@ import xmlrpc.client
 
 import pytest
 
+from sm_clusterstack import runner
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.smapi import call as smapi_call
 from sm_clusterstack.smapi import caller
@@ -80,6 +81,16 @@ def test_timeout_is_backend_failure(fake_runner):
     with pytest.raises(XenAPIError) as e:
         run(fake_runner)
     assert e.value.params[0] == "driver timed out"
+
+
+def test_more_output_than_the_cap_is_backend_failure_naming_the_cap_and_host(fake_runner):
+    document = caller.build_call("sr_attach", PARAMS)
+    fake_runner.expect(["/sm/OCFS2SR", document], returncode=None, overflow="stdout", where="host-7")
+    with pytest.raises(XenAPIError) as e:
+        run(fake_runner)
+    assert e.value.code == "SR_BACKEND_FAILURE"
+    assert e.value.params[0] == "driver printed more than %d bytes on stdout (the cap) on host host-7" % (
+        runner.OUTPUT_CAPS["stdout"])
 
 
 def test_dtd_in_driver_output_is_refused(fake_runner):

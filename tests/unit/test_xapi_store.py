@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from sm_clusterstack.xapi.rpc import context
+from sm_clusterstack.xapi.db import durable
 from sm_clusterstack.xapi.db import model
 from sm_clusterstack.xapi.db import schema
 from sm_clusterstack.xapi.db import store
@@ -106,5 +107,97 @@ def test_write_rolls_back_on_error(tmp_path):
         with db.write() as conn:
             conn.execute("UPDATE pool SET name_label = 'changed'")
             raise RuntimeError("boom")
+    with db.read() as conn:
+        assert records.pool_row(conn)["name_label"] == ""
+
+
+def test_hosts_in_database_order_are_in_descending_ref_order_as_xapi_lists_them(tmp_path):
+    """``db_cache_impl.ml`` ``find_refs_with_filter_internal`` prepends while folding the ref map: descending."""
+    db = store.Store(str(tmp_path))
+    context.initialise(db, 5)
+    with db.read() as conn:
+        refs = [row["ref"] for row in records.hosts_in_database_order(conn)]
+    assert refs == sorted(refs, reverse=True) and len(refs) == 5
+
+
+# -- issue 22: durability ------------------------------------------------------------------------------------------
+
+def test_every_connection_commits_with_synchronous_full(tmp_path):
+    """SQLite's synchronous=FULL: a commit's WAL frames are on disk before it is acknowledged (NORMAL before)."""
+    db = store.Store(str(tmp_path))
+    with db.read() as conn:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_a_marked_store_counts_its_writes_and_marks_the_last_one_outside_the_database(tmp_path):
+    db = store.Store(str(tmp_path / "state"), marked=True)
+    context.initialise(db, 1)
+    with db.write() as conn:
+        conn.execute("UPDATE pool SET name_label = 'a'")
+    with db.read() as conn:
+        pool_uuid, generation = records.pool_row(conn)["uuid"], durable.generation_of(conn)
+    assert generation == 2
+    assert durable.read_marker(str(tmp_path / "state")) == durable.Marker(pool_uuid, 2)
+    os.unlink(str(tmp_path / "state" / "pool.marker"))  # the one beside the state dir is enough
+    assert durable.read_marker(str(tmp_path / "state")) == durable.Marker(pool_uuid, 2)
+
+
+@pytest.mark.parametrize("record", [b"", b"garbage", durable.encode(durable.Marker("u", 7))[:-100] + b"x" * 100,
+                                    durable.encode(durable.Marker("u", 7)).replace(b" 7 ", b" 8 ")])
+def test_a_torn_or_altered_marker_record_is_no_marker(record):
+    assert durable.decode(record) is None
+    assert durable.decode(durable.encode(durable.Marker("u", 7))) == durable.Marker("u", 7)
+
+
+def test_the_schema_check_names_a_missing_table_and_column(tmp_path):
+    db = store.Store(str(tmp_path))
+    with db.write() as conn:
+        conn.execute("DROP TABLE message")
+    with db.read() as conn:
+        assert schema.problems(conn) == ["table message missing"]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("PRAGMA user_version = 99")
+    assert schema.problems(conn) == ["schema version 99 (this program knows 1 to %d)" % schema.LATEST]
+
+
+def test_check_refuses_a_store_behind_its_marker_and_a_missing_one(tmp_path):
+    state = str(tmp_path / "state")
+    db = store.Store(state, marked=True)
+    context.initialise(db, 1)
+    db.close()
+    assert durable.check(state).generation == 1
+    durable.MarkerWriter(state).write(durable.Marker(durable.read_marker(state).pool_uuid, 5))
+    with pytest.raises(durable.Refused) as info:
+        durable.check(state)
+    assert "lost acknowledged writes" in str(info.value) and "--new-pool" in str(info.value)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(os.path.join(state, "pool.db" + suffix)):
+            os.unlink(os.path.join(state, "pool.db" + suffix))
+    with pytest.raises(durable.Refused) as info:
+        durable.check(state)
+    assert "is missing" in str(info.value)
+
+
+def test_a_marked_store_refuses_writes_once_its_state_dir_is_replaced(tmp_path):
+    state = tmp_path / "state"
+    db = store.Store(str(state), marked=True)
+    context.initialise(db, 1)
+    state.rename(tmp_path / "moved")
+    state.mkdir()
+    with pytest.raises(store.StateReplaced):
+        with db.write() as conn:
+            conn.execute("UPDATE pool SET name_label = 'lost'")
+    with db.read() as conn:  # reads go on
+        assert records.pool_row(conn)["name_label"] == ""
+
+
+def test_a_full_disk_is_disk_full_and_nothing_is_written(tmp_path):
+    db = store.Store(str(tmp_path))
+    context.initialise(db, 1)
+    with pytest.raises(store.DiskFull) as info:
+        with db.write() as conn:
+            conn.execute("UPDATE pool SET name_label = 'half'")
+            raise sqlite3.OperationalError("database or disk is full")
+    assert info.value.code == "INTERNAL_ERROR" and "is full" in info.value.params[0]
     with db.read() as conn:
         assert records.pool_row(conn)["name_label"] == ""

@@ -16,7 +16,7 @@ import typing
 from sm_clusterstack.cli.xe import classes, progress
 from sm_clusterstack.cli.xe.errors import ClientError, CliFailure
 from sm_clusterstack.cli.xe.params import Command, generated
-from sm_clusterstack.cli.xe.select import Params, bool_param, map_params, param
+from sm_clusterstack.cli.xe.select import STDPARAMS, Params, Row, bool_param, map_params, param, rows_of
 
 HA_CONFIG_KEYS = ("timeout",)  # what xapi_ha.ml reads (Timeouts.get_timeout); the shim also takes xhad.conf names
 
@@ -133,6 +133,37 @@ def pool_ha_compute_max(ctx, params: Params) -> None:
     ctx.printer.lines([str(ctx.api.pool.ha_compute_max_host_failures_to_tolerate())])
 
 
+EVENT_WAIT_TIMEOUT = 30.0  # seconds each event.from waits (cli_operations.ml event_wait_gen)
+
+
+def event_wait(ctx, params: Params) -> None:
+    """cli_operations.ml ``event_wait``: until an object of class= matches every ``field=value`` (or
+    ``field=/=value``, not equal): first among the records now, then in each event.from answer."""
+    cls = classes.CLASSES.get(param(params, "class"))
+    if cls is None:
+        raise CliFailure("Cli listening for class '%s' not currently implemented" % param(params, "class"))
+    wanted = [(k, v[2:], False) if v.startswith("/=") else (k, v, True)
+              for k, v in params if k not in ("class",) + STDPARAMS]
+
+    def matches(row: Row) -> bool:
+        for name, value, equal in wanted:
+            field = cls.field(name)
+            if field is None:
+                raise CliFailure("key missing: %s" % name)
+            if (row.show(field) == value) != equal:
+                return False
+        return True
+    if any(matches(row) for row in rows_of(ctx.api, cls, ctx.lookup)):
+        return
+    token = ""
+    while True:
+        answer = getattr(ctx.api.event, "from")([cls.api], token, EVENT_WAIT_TIMEOUT)
+        token = answer["token"]
+        for event in answer["events"]:
+            if "snapshot" in event and matches(Row(event["ref"], event["snapshot"], ctx.lookup)):
+                return
+
+
 def help_command(ctx, params: Params) -> None:
     """Filled in by xe.py (it needs the table and the usage text)."""
     raise NotImplementedError
@@ -171,6 +202,11 @@ SPECIFIC = [
             "Compute the maximum number of host failures to tolerate under the current Pool configuration",
             pool_ha_compute_max),
     Command("task-cancel", ["uuid"], [], "Set a task to cancelling and return.", _by_uuid("task", "cancel")),
+    Command("host-declare-dead", ["uuid"], [], "Declare that the the host is dead without contacting it explicitly. "
+            "WARNING: This call is dangerous and can cause data loss if the host is not actually dead",
+            _by_uuid("host", "declare_dead")),
+    Command("event-wait", ["class"], [], "Wait for the event that satisfies the conditions given on the command line.",
+            event_wait),
     Command("help", [], ["all"], "Display help on the given command(s); 'help --all' lists every command.",
             help_command),
 ]

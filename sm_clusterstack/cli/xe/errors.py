@@ -50,9 +50,12 @@ DATAMODEL = {
         "HA can only be enabled for 2 servers or more. Note that 2 servers requires a pre-configured quorum "
         "tiebreak script.")),
     "HOST_OFFLINE": (["host"], "You attempted an operation which involves a host which could not be contacted."),
+    "HOST_IS_LIVE": (["host"], "This operation cannot be completed as the host is still live."),
     "HOST_STILL_BOOTING": ([], "The host toolstack is still initialising. Please wait."),
     "SR_HAS_NO_PBDS": (["sr"], "The SR has no attached PBDs"),
     "SR_HAS_PBD": (["sr"], "The SR is still connected to a host via a PBD. It cannot be destroyed or forgotten."),
+    "SR_NOT_SHARABLE": (["sr", "host"], (
+        "The PBD could not be plugged because the SR is in use by another host and is not marked as sharable.")),
     "SR_BACKEND_FAILURE": (["status", "stdout", "stderr"], "There was an SR backend failure."),
     "SR_UNKNOWN_DRIVER": (["driver"], "The SR could not be connected because the driver was not recognised."),
     "SR_NOT_EMPTY": ([], "The SR operation cannot be performed because the SR is not empty."),

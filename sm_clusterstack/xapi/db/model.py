@@ -1,7 +1,8 @@
 """XenAPI classes as the shim stores them: table, fields and their kinds.
 
 A record is built from a row: ``str`` and ``ref`` fields as they are,
-``int`` as a decimal string (XenAPI's int64 on the wire), ``bool`` as a
+``int`` as a decimal string (XenAPI's int64 on the wire; ``Int64``, so
+that JSON-RPC writes it as a number), ``bool`` as a
 boolean, ``map`` and ``set`` decoded from JSON.  Fields no column holds
 (``SR.PBDs``, ``PBD.currently_attached``, ...) are computed per batch of
 rows, so a get_all_records costs a constant number of queries.
@@ -17,6 +18,16 @@ from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi.db import store
 
 ATTACHED_STATES = ("attached", "unplugging")
+
+
+class Int64(str):
+    """An int64 field's value: a decimal string, as XML-RPC carries it; a number in JSON-RPC (ocaml-rpc)."""
+
+    __slots__ = ()
+
+
+# XML-RPC writes it as the string it is (xmlrpc.client dispatches on the exact type)
+xmlrpc.client.Marshaller.dispatch[Int64] = xmlrpc.client.Marshaller.dispatch[str]
 
 # class -> (table, [(field, kind)]) for stored fields.
 STORED = {
@@ -113,7 +124,7 @@ def field_names(cls: str) -> typing.List[str]:
 
 def _value(kind: str, value: typing.Any) -> typing.Any:
     if kind == "int":
-        return str(value)
+        return Int64(value)
     if kind == "bool":
         return bool(value)
     if kind == "date":

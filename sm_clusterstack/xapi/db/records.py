@@ -147,6 +147,16 @@ def hosts(conn: sqlite3.Connection) -> typing.List[Row]:
     return conn.execute("SELECT * FROM host ORDER BY ref").fetchall()
 
 
+def hosts_in_database_order(conn: sqlite3.Connection) -> typing.List[Row]:
+    """Every host row as xapi's ``Db.Host.get_all_records`` lists them: descending ref order.
+
+    ``db_cache_impl.ml`` ``find_refs_with_filter_internal`` folds the table
+    (a map, ascending by ref) prepending each ref, so the list comes out
+    descending; xhad.conf lists the hosts in that order.
+    """
+    return conn.execute("SELECT * FROM host ORDER BY ref DESC").fetchall()
+
+
 def hosts_master_first(conn: sqlite3.Connection) -> typing.List[Row]:
     """Every host row, the master first, then in ref order."""
     return conn.execute("SELECT * FROM host ORDER BY host.ref = ? DESC, ref", (master(conn),)).fetchall()
@@ -169,9 +179,10 @@ def is_live(conn: sqlite3.Connection, host: str) -> bool:
 
 
 def set_live(conn: sqlite3.Connection, host: str, live: bool, now: typing.Optional[float] = None) -> None:
-    """Record ``host``'s liveness and when it was decided."""
-    conn.execute("UPDATE host_metrics SET live = ?, last_updated = ? WHERE host = ?",
-                 (bool(live), time.time() if now is None else now, host))
+    """Record ``host``'s liveness and when it changed; nothing when it is unchanged (xapi's
+    ``process_liveset_on_master`` sets ``live`` only when it differs: no event every monitor tick)."""
+    conn.execute("UPDATE host_metrics SET live = ?, last_updated = ? WHERE host = ? AND live IS NOT ?",
+                 (bool(live), time.time() if now is None else now, host, bool(live)))
 
 
 def set_host_statefiles(conn: sqlite3.Connection, statefiles: typing.List[str],
@@ -389,3 +400,53 @@ def refs_of(conn: sqlite3.Connection, table: str) -> typing.List[str]:
 def refs_named(conn: sqlite3.Connection, table: str, label: str) -> typing.List[str]:
     """The refs of ``table``'s rows whose name_label is ``label``, in ref order."""
     return [r[0] for r in conn.execute("SELECT ref FROM %s WHERE name_label = ? ORDER BY ref" % table, (label,))]
+
+
+# -- the change record (events) -------------------------------------------------------------------------------------
+
+class Change(object):
+    """One recorded change: its generation (``id``), the class (table) and ref of the object, add/mod/del."""
+
+    __slots__ = ("id", "cls", "ref", "op", "ts")
+
+    def __init__(self, change_id: int, cls: str, ref: str, op: str, ts: float = 0.0) -> None:
+        self.id = change_id
+        self.cls = cls
+        self.ref = ref
+        self.op = op
+        self.ts = ts
+
+    def __repr__(self) -> str:
+        return "Change(%d, %s, %s, %s)" % (self.id, self.cls, self.ref, self.op)
+
+
+def current_generation(conn: sqlite3.Connection) -> int:
+    """The generation of the last change ever recorded (0 for none; pruning does not lower it)."""
+    found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'event'").fetchone()
+    return found[0] if found else 0
+
+
+def oldest_change(conn: sqlite3.Connection) -> typing.Optional[int]:
+    """The generation of the oldest change still recorded, or None when none is."""
+    return conn.execute("SELECT MIN(id) FROM event").fetchone()[0]
+
+
+def changes_since(conn: sqlite3.Connection, since: int, classes: typing.Optional[typing.Sequence[str]] = None,
+                  ) -> typing.List[Change]:
+    """The recorded changes after generation ``since``, in order; of ``classes`` (lower case) when given."""
+    sql, args = "SELECT id, cls, ref, op, ts FROM event WHERE id > ?", [since]
+    if classes is not None:
+        sql += " AND lower(cls) IN (%s)" % ",".join("?" * len(classes))
+        args += list(classes)
+    return [Change(*row) for row in conn.execute(sql + " ORDER BY id", args)]
+
+
+def note_change(conn: sqlite3.Connection, cls: str, ref: str, op: str) -> int:
+    """Record a change the triggers cannot see (a task, event.inject); its generation."""
+    cursor = conn.execute("INSERT INTO event (cls, ref, op, ts) VALUES (?, ?, ?, ?)", (cls, ref, op, time.time()))
+    return cursor.lastrowid
+
+
+def ref_counts(conn: sqlite3.Connection, tables: typing.Sequence[str]) -> typing.Dict[str, int]:
+    """How many rows each of ``tables`` (model table names, never user input) holds."""
+    return {table: conn.execute("SELECT COUNT(*) FROM %s" % table).fetchone()[0] for table in tables}

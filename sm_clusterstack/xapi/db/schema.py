@@ -89,7 +89,23 @@ VERSION_4 = [
         pgid INTEGER, leader_start INTEGER)""",
 ]
 
-MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3, VERSION_4]  # MIGRATIONS[n - 1] brings version n - 1 to n
+# Version 5: the change record, xapi's event generations (``ocaml/database/db_cache_types.ml`` ``Stat``): one
+# row per change, its id the generation; the objects a store already holds are recorded as added.
+EVENT_CLASSES = ("pool", "host", "PIF", "host_metrics", "message", "SM", "SR", "PBD", "VDI")  # table = class
+VERSION_5 = [
+    """CREATE TABLE event (id INTEGER PRIMARY KEY AUTOINCREMENT, cls TEXT NOT NULL, ref TEXT NOT NULL,
+        op TEXT NOT NULL, ts REAL NOT NULL)""",
+] + ["INSERT INTO event (cls, ref, op, ts) SELECT '%s', ref, 'add', %s FROM %s ORDER BY rowid"
+     % (table, "(julianday('now') - 2440587.5) * 86400.0", table) for table in EVENT_CLASSES]
+
+# Version 6: the store's generation, one more at every write transaction; the pool's marker outside the
+# database (``durable``) holds the last one acknowledged, so that a store that lost writes is found out.
+VERSION_6 = [
+    "CREATE TABLE generation (n INTEGER NOT NULL)",
+    "INSERT INTO generation (n) VALUES (0)",
+]
+
+MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6]  # MIGRATIONS[n - 1]: n - 1 to n
 LATEST = len(MIGRATIONS)
 
 
@@ -100,6 +116,40 @@ class SchemaError(Exception):
 def version(conn: sqlite3.Connection) -> int:
     """The schema version of the open store."""
     return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def columns_of(conn: sqlite3.Connection) -> typing.Dict[str, typing.List[str]]:
+    """{table: its column names} of the open store."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: [r[1] for r in conn.execute("PRAGMA table_info(%s)" % t)] for t in tables}
+
+
+def expected_columns(number: int) -> typing.Dict[str, typing.List[str]]:
+    """{table: columns} a store of schema version ``number`` has (the migrations run on an empty store)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statements in MIGRATIONS[:number]:
+            for statement in statements:
+                conn.execute(statement)
+        return columns_of(conn)
+    finally:
+        conn.close()
+
+
+def problems(conn: sqlite3.Connection) -> typing.List[str]:
+    """How the open store differs from the schema its version says: a version out of range, a table or
+    column missing; [] when it has all of them."""
+    number = version(conn)
+    if not 1 <= number <= LATEST:
+        return ["schema version %d (this program knows 1 to %d)" % (number, LATEST)]
+    found = columns_of(conn)
+    wrong = []
+    for table, wanted in sorted(expected_columns(number).items()):
+        if table not in found:
+            wrong.append("table %s missing" % table)
+        elif set(wanted) - set(found[table]):
+            wrong.append("table %s lacks %s" % (table, ", ".join(sorted(set(wanted) - set(found[table])))))
+    return wrong
 
 
 def migrate(conn: sqlite3.Connection, target: int = LATEST) -> typing.List[int]:
@@ -115,9 +165,61 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST) -> typing.List[int]:
             for statement in MIGRATIONS[number - 1]:
                 conn.execute(statement)
             applied.append(number)
+        if max(current, target) >= 5:
+            install_event_triggers(conn)
         conn.execute("PRAGMA user_version = %d" % max(current, target))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return applied
+
+
+# -- the change record's triggers ----------------------------------------------------------------------------------
+
+# Tables with no events: a session (``gen_events:false`` in xapi's datamodel.ml), the shim's runs, the record
+# itself, the store's generation counter.
+NO_EVENTS = ("session", "run", "event", "generation")
+# A child's reference column -> the parent whose record lists it (host.PBDs, SR.PBDs, SR.VDIs, host.PIFs,
+# host.metrics): a child added, removed or moved changes its parents too (xapi's ``Eventgen`` relations).
+RELATED = {"PBD": ("host", "SR"), "VDI": ("SR",), "PIF": ("host",), "host_metrics": ("host",)}
+KEEP_EVENTS = 100000  # changes the record keeps; older ones are pruned, 1,000 at a time
+NOW = "(julianday('now') - 2440587.5) * 86400.0"
+
+
+def install_event_triggers(conn: sqlite3.Connection) -> None:
+    """(Re)create the triggers that record every change of every event table, from its columns now.
+
+    Run at each migration, so a column a later version adds is watched too.
+    An update that changes no column is no change (xapi's ``write_field``
+    writes nothing when the value is the same).
+    """
+    for table in EVENT_CLASSES:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(%s)" % table)]
+        for statement in event_trigger_sql(table, columns):
+            conn.execute(statement)
+    conn.execute("DROP TRIGGER IF EXISTS event_prune")
+    conn.execute("CREATE TRIGGER event_prune AFTER INSERT ON event WHEN NEW.id %% 1000 = 0 BEGIN "
+                 "DELETE FROM event WHERE id <= NEW.id - %d; END" % KEEP_EVENTS)
+
+
+def event_trigger_sql(table: str, columns: typing.List[str]) -> typing.List[str]:
+    """The statements that (re)create ``table``'s add, mod and del triggers."""
+    def note(cls, ref, op, when=""):
+        return "INSERT INTO event (cls, ref, op, ts) SELECT '%s', %s, '%s', %s%s; " % (
+            cls, ref, op, NOW, " WHERE " + when if when else "")
+
+    parents = RELATED.get(table, ())
+    changed = " OR ".join("OLD.%s IS NOT NEW.%s" % (c, c) for c in columns)
+    add = note(table, "NEW.ref", "add") + "".join(note(p, "NEW.%s" % p, "mod") for p in parents)
+    mod = (note(table, "NEW.ref", "mod")
+           + "".join(note(p, "OLD.%s" % p, "mod", "OLD.%s IS NOT NEW.%s" % (p, p))
+                     + note(p, "NEW.%s" % p, "mod", "OLD.%s IS NOT NEW.%s" % (p, p)) for p in parents))
+    delete = note(table, "OLD.ref", "del") + "".join(note(p, "OLD.%s" % p, "mod") for p in parents)
+    statements = []
+    for op, when, body in (("add", "AFTER INSERT", add), ("mod", "AFTER UPDATE", mod), ("del", "AFTER DELETE", delete)):
+        name = "event_%s_%s" % (op, table)
+        condition = " WHEN %s" % changed if op == "mod" else ""
+        statements.append("DROP TRIGGER IF EXISTS %s" % name)
+        statements.append("CREATE TRIGGER %s %s ON %s%s BEGIN %sEND" % (name, when, table, condition, body))
+    return statements

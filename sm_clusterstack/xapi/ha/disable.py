@@ -1,7 +1,10 @@
 """pool.disable_ha, as ``ocaml/xapi/xapi_ha.ml`` ``disable_internal``, and the stop both paths share.
 
 disable_ha writes its journal (``pool.ha_disable_plan``) before its first
-step, so a crash mid-disable is finished at restart.  It goes through the
+step, so a crash mid-disable is finished at restart.  It holds the HA lock
+exclusive (``ha.jobs``): every background HA job (monitor, rejoin, boot,
+reboot) is ended and waited for before its first step, and again before
+it returns, so nothing of HA runs after it.  It goes through the
 statefile when the master can reach it (``invalid``, then wait for every
 daemon to leave), else disarms every host and stops every daemon.
 Statefile and metadata VDIs are released (detached), never deleted: the
@@ -18,9 +21,10 @@ from sm_clusterstack.stacks import client
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import checks as ha_checks
+from sm_clusterstack.xapi.ha import jobs
 from sm_clusterstack.xapi.ha import steps as ha_steps
 from sm_clusterstack.xapi.ha.operation import begin, end, in_parallel, report
-from sm_clusterstack.xapi.hosts import onhost
+from sm_clusterstack.xapi.hosts import onhost, sandboxes
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 JOIN_POLL = 1.0  # seconds between two looks for a daemon that should have left
@@ -60,9 +64,11 @@ def disable(ctx) -> None:
                                                      store_mod.loads(pool["other_config"]) or {})}
         records.set_disable_journal(conn, journal)
     try:
-        if ctx.ha_runtime is not None:
-            ctx.ha_runtime.stop_all()
-        finish_disable(ctx)
+        with jobs.of(ctx).exclusive(end_after=True):  # every HA job ended before, and again after
+            try:
+                finish_disable(ctx)
+            finally:
+                end(ctx)
     finally:
         end(ctx)
 
@@ -79,10 +85,20 @@ def finish_disable(ctx, retry: float = DISABLE_RETRY) -> None:
         LOG.error("suffered a partial failure during the HA disable procedure: trying again in %.0f s", retry)
         time.sleep(retry)
     release(ctx, journal.get("attached_on", {}))
+    _end_leftovers(ctx, hosts)
     with ctx.store.write() as conn:
         records.set_disable_journal(conn, None, ha_enabled=False, ha_statefiles=[], ha_configuration={})
         records.set_host_statefiles(conn, [])
     report("HA disabled", 1.0)
+
+
+def _end_leftovers(ctx, hosts) -> None:
+    """Stop what the stack left running on a sandboxed host (a fenced host's guard or monitor), and say so."""
+    for host in hosts:
+        stopped = sandboxes.end_stack_processes(ctx, host["ref"])
+        if stopped:
+            LOG.warning("HA disabled: stopped %d process(es) the stack left on host %s: %s",
+                        len(stopped), host["uuid"], ", ".join(stopped))
 
 
 def _one_attempt(ctx, stack: str, hosts, timeout: int) -> bool:

@@ -19,6 +19,7 @@ from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.ha import checks as ha_checks
 from sm_clusterstack.xapi.ha import disable as ha_disable
+from sm_clusterstack.xapi.ha import jobs
 from sm_clusterstack.xapi.ha import steps as ha_steps
 from sm_clusterstack.xapi.ha.operation import begin, end, in_parallel, propose_master_or_fail, report
 from sm_clusterstack.xapi.hosts import onhost
@@ -29,18 +30,26 @@ JOIN_POLL = 1.0  # seconds between a slave's looks for the master (xapi: 5)
 
 def enable(ctx, heartbeat_srs: typing.List[str], configuration: typing.Dict[str, str],
            cluster_stack: str = "") -> None:
-    """Enable HA as xapi does; on any failure run the disable path and re-raise."""
+    """Enable HA as xapi does; on any failure run the disable path and re-raise.
+
+    Under the HA lock held exclusive (``ha.jobs``): no background HA step
+    runs meanwhile; the monitors it starts take their first step after.
+    """
     plan = _prepare(ctx, heartbeat_srs, configuration, cluster_stack)
     try:
-        report("statefile and metadata VDIs on %s" % plan.heartbeat_sr, 0.1)
-        ha_steps.find_or_create_vdis(ctx, plan)
-        _preconfigure(ctx)
-        _join_all(ctx)
-        _commit(ctx)
-    except BaseException as e:
-        LOG.error("enable_ha failed (%s): running the disable path", e)
-        rollback(ctx)
-        raise
+        with jobs.of(ctx).exclusive():
+            try:
+                report("statefile and metadata VDIs on %s" % plan.heartbeat_sr, 0.1)
+                ha_steps.find_or_create_vdis(ctx, plan)
+                _preconfigure(ctx)
+                _join_all(ctx)
+                _commit(ctx)
+            except BaseException as e:
+                LOG.error("enable_ha failed (%s): running the disable path", e)
+                rollback(ctx)
+                raise
+            finally:
+                end(ctx)  # before the lock is released: the monitors' first step finds no operation running
     finally:
         end(ctx)
 

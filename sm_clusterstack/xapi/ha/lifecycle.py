@@ -5,39 +5,85 @@ statefile and metadata VDIs are attached again, its ``ha_start_daemon``
 retried until it joins, the master proposes, then its monitor starts.
 ``clean_shutdown`` is ``before_clean_shutdown_or_reboot`` (statefile
 access, disarm, stop, ``ha_set_excluded``); ``boot`` starts a host again.
-``reboot_fenced`` plays a sandboxed host's reboot after it fenced: once
-the master has seen it dead (or after ``REBOOT_WAIT`` rounds), and a
-reboot's time later, the host boots.
+Each runs in the background as a job of ``runtime.jobs`` (``ha.jobs``):
+every step under the HA lock and checked against the plan, so that none
+outlives disable_ha.  ``reboot_fenced`` plays a sandboxed host's reboot after it fenced: once
+the master has seen it dead (never before: a fence that failed is never
+taken over), every process of its sandbox is stopped, and a reboot's time
+later the host boots; ``reset`` is the same when a kernel fence (sysrq,
+a watchdog) hit the host's stand-in.  ``declare_dead`` is the operator's
+way out for a host whose fence failed.
 """
 
 import logging
-import threading
-import time
+import typing
 
-from sm_clusterstack import errors
+from sm_clusterstack import errors, hostsandbox
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import mtc
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.db import store as store_mod
+from sm_clusterstack.xapi.ha import jobs
 from sm_clusterstack.xapi.ha import steps as ha_steps
-from sm_clusterstack.xapi.ha.monitor import Runtime, _Stop, ha_enabled, host_uuid, query
+from sm_clusterstack.xapi.ha.monitor import Runtime, _Stop, add_message, ha_enabled, host_uuid, query
 from sm_clusterstack.xapi.hosts import onhost
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
-REBOOT_WAIT = 120  # monitor rounds a fenced sandboxed host waits for the master to see it dead
 REBOOT_ROUNDS = 5  # monitor rounds a sandboxed host's reboot takes
 
 
-def reboot_fenced(ctx, runtime: Runtime, host: str) -> None:
-    """Reboot a sandboxed host that fenced: wait for the master to see it dead, a reboot's time, then boot."""
-    for _ in range(REBOOT_WAIT):
-        if not _is_live(ctx, host):
-            break
-        time.sleep(runtime.interval)
-    time.sleep(runtime.interval * REBOOT_ROUNDS)  # the reboot itself
+def reboot_fenced(job: jobs.Job, ctx, runtime: Runtime, host: str) -> None:
+    """Reboot a sandboxed host that fenced, once the survivors dropped it: a reset, a reboot's time, its boot.
+
+    A job (``runtime.jobs``): each look and each step is checked against
+    the plan, so it ends with HA.  While the master's liveset still counts
+    the host live its fence is not confirmed (a fence that failed): it is
+    never taken over, however long that lasts, until HA is disabled or the
+    host is declared dead.  The reset stops every process left in its
+    sandbox (a monitor or guard that lingers), as a reboot would.  One
+    reboot of a host at a time.
+    """
+    with runtime.lock:
+        if host in runtime.rebooting:
+            return
+        runtime.rebooting.add(host)
+    try:
+        while True:
+            with runtime.jobs.step(job):
+                if host in runtime.down:
+                    return
+                if not _is_live(ctx, host):
+                    break
+            job.sleep(runtime.interval)
+        with runtime.jobs.step(job):
+            _reset_processes(ctx, host)
+        job.sleep(runtime.interval * REBOOT_ROUNDS)  # the reboot itself
+        with runtime.jobs.step(job):
+            if host not in runtime.down:
+                boot(ctx, runtime, host, epoch=job.epoch)
+    finally:
+        with runtime.lock:
+            runtime.rebooting.discard(host)
+
+
+def _reset_processes(ctx, host: str) -> None:
+    """Stop every process of a sandboxed host, as its reset does, and say which."""
+    box = onhost.sandbox_of(ctx, host)
+    if box is not None:
+        stopped = hostsandbox.stop_processes(box)
+        LOG.warning("host %s reboots: %d process(es) stopped%s", host_uuid(ctx, host), len(stopped),
+                    ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
+
+
+def reset(ctx, runtime: Runtime, host: str, fences: typing.List[str]) -> None:
+    """A kernel fence hit sandboxed ``host`` and its power switch reset it: said, then rebooted (``reboot_fenced``)."""
+    add_message(ctx, "HA_HOST_WAS_FENCED", 1, "Host", host_uuid(ctx, host),
+                "host %s was fenced by its kernel (%s): reset; it boots again once the survivors dropped it"
+                % (host_uuid(ctx, host), ", ".join(fences)))
+    runtime.stop_host(host, wait=False)
     if ha_enabled(ctx) and host not in runtime.down:
-        boot(ctx, runtime, host)
+        runtime.jobs.start("ha-reset-" + host[-8:], reboot_fenced, ctx, runtime, host)
 
 
 def set_live(ctx, host: str, live: bool) -> None:
@@ -58,10 +104,8 @@ def restart(ctx, runtime: Runtime, retry: float = RESTART_RETRY) -> None:
         return
     for host in hosts:
         set_live(ctx, host, False)  # not live until its liveset says so
-    threads = [threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, host == master, retry),
-                                name="ha-rejoin-" + host[-8:], daemon=True) for host in hosts]
-    for thread in threads:
-        thread.start()
+    for host in hosts:
+        runtime.jobs.start("ha-rejoin-" + host[-8:], _rejoin, ctx, runtime, host, stack, host == master, retry)
 
 
 def _reattach(ctx, host: str) -> None:
@@ -77,22 +121,30 @@ def _reattach(ctx, host: str) -> None:
             LOG.error("host %s: attaching HA VDI %s at boot failed: %s", host_uuid(ctx, host), vdi, e)
 
 
-def _rejoin(ctx, runtime: Runtime, host: str, stack: str, is_master: bool, retry: float) -> None:
-    _reattach(ctx, host)
+def _rejoin(job: jobs.Job, ctx, runtime: Runtime, host: str, stack: str, is_master: bool, retry: float) -> None:
+    """A host's rejoin, a job: its HA VDIs, ``ha_start_daemon`` until it joins, the master's proposal, its monitor.
+
+    Each step is checked against the plan first (``jobs.step``): once HA
+    is disabled or enabled again, nothing more runs.
+    """
+    with runtime.jobs.step(job):
+        _reattach(ctx, host)
     while True:
-        outcome = start_daemon_once(ctx, host, stack)
+        with runtime.jobs.step(job):
+            outcome = start_daemon_once(ctx, host, stack)
         if outcome == "joined":
             break
         if outcome == "disarmed":
             return
         LOG.error("host %s: ha_start_daemon failed (%s): will retry in %.0f s", host_uuid(ctx, host), outcome, retry)
-        time.sleep(retry)
+        job.sleep(retry)
     if is_master:
-        try:
-            onhost.stack_on(ctx, host, stack).propose_master()
-        except XenAPIError as e:
-            LOG.error("master %s: ha_propose_master after restart failed: %s", host_uuid(ctx, host), e)
-    runtime.start_host(host)
+        with runtime.jobs.step(job):
+            try:
+                onhost.stack_on(ctx, host, stack).propose_master()
+            except XenAPIError as e:
+                LOG.error("master %s: ha_propose_master after restart failed: %s", host_uuid(ctx, host), e)
+    runtime.start_host(host, epoch=job.epoch)
 
 
 def start_daemon_once(ctx, host: str, stack: str) -> str:
@@ -137,25 +189,38 @@ def check_statefile_access(ctx, host: str, stack: str) -> None:
 
 
 def clean_shutdown(ctx, runtime: Runtime, host: str) -> None:
-    """``before_clean_shutdown_or_reboot``: statefile access, disarm, stop, ``ha_set_excluded``; not live."""
-    with ctx.store.read() as conn:
-        pool = records.pool_row(conn)
-        enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
-    if enabled:
-        check_statefile_access(ctx, host, stack)
-        runtime.stop_host(host)
+    """``before_clean_shutdown_or_reboot``: statefile access, disarm, stop, ``ha_set_excluded``; not live.
+
+    Under the HA lock (shared): never while enable_ha or disable_ha runs.
+    """
+    with runtime.jobs.shared():
+        enabled, stack = _armed(ctx)
+        if enabled:
+            check_statefile_access(ctx, host, stack)
+            runtime.stop_host(host)
+            runtime.down.add(host)
+            on_host = onhost.stack_on(ctx, host, stack)
+            on_host.disarm_fencing()  # exit 14: nothing to disarm or stop
+            on_host.stop_daemon()
+            on_host.set_excluded()
         runtime.down.add(host)
-        on_host = onhost.stack_on(ctx, host, stack)
-        on_host.disarm_fencing()  # exit 14: nothing to disarm or stop
-        on_host.stop_daemon()
-        on_host.set_excluded()
-    runtime.down.add(host)
-    set_live(ctx, host, False)
+        set_live(ctx, host, False)
     LOG.info("host %s shut down cleanly", host_uuid(ctx, host))
 
 
-def boot(ctx, runtime: Runtime, host: str, retry: float = RESTART_RETRY) -> None:
-    """A host's "boot": with HA armed its daemon starts again (retried) and rejoins; its monitor restarts."""
+def _armed(ctx) -> typing.Tuple[bool, str]:
+    """(HA enabled and no enable or disable running, the HA stack)."""
+    with ctx.store.read() as conn:
+        pool = records.pool_row(conn)
+        return bool(pool["ha_enabled"]) and not records.running_ha_operation(conn), pool["ha_cluster_stack"]
+
+
+def boot(ctx, runtime: Runtime, host: str, retry: float = RESTART_RETRY, epoch: typing.Optional[int] = None
+         ) -> None:
+    """A host's "boot": with HA armed its daemon starts again (retried) and rejoins (a job); its monitor restarts.
+
+    ``epoch``: the generation of the job that boots it (a fenced host's reboot).
+    """
     with ctx.store.read() as conn:
         pool = records.pool_row(conn)
         enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
@@ -163,5 +228,42 @@ def boot(ctx, runtime: Runtime, host: str, retry: float = RESTART_RETRY) -> None
     if not enabled:
         set_live(ctx, host, True)
         return
-    threading.Thread(target=_rejoin, args=(ctx, runtime, host, stack, False, retry), name="ha-boot-" + host[-8:],
-                     daemon=True).start()
+    runtime.jobs.start("ha-boot-" + host[-8:], _rejoin, ctx, runtime, host, stack, False, retry, epoch=epoch)
+
+
+def declare_dead(ctx, runtime: Runtime, host: str) -> None:
+    """``Host.declare_dead``: the operator says ``host`` is powered off; it is never counted live again.
+
+    As xapi's ``precheck_destroy_declare_dead``: HOST_IS_LIVE for the master
+    or for a host that still answers (a sandboxed host with any process
+    left, a host whose HA daemon answers its liveset).  Then its monitor
+    stops and, until it boots again, the master's liveset never marks it
+    live: a host whose fence failed is taken over only after this.
+    """
+    with ctx.store.read() as conn:
+        pool = records.pool_row(conn)
+        enabled, stack = bool(pool["ha_enabled"]), pool["ha_cluster_stack"]
+        if pool["master"] == host:
+            raise XenAPIError(errors.HOST_IS_LIVE, host)
+    with runtime.jobs.shared():
+        if _answers(ctx, host, stack if enabled else ""):
+            raise XenAPIError(errors.HOST_IS_LIVE, host)
+        runtime.stop_host(host, wait=False)
+        runtime.down.add(host)
+        set_live(ctx, host, False)
+    LOG.warning("host %s was declared dead by the operator: it is not counted live until it boots again",
+                host_uuid(ctx, host))
+
+
+def _answers(ctx, host: str, stack: str) -> bool:
+    """Whether ``host`` still shows a sign of life: a process in its sandbox, or (HA on) its daemon's liveset."""
+    box = onhost.sandbox_of(ctx, host)
+    if box is not None:
+        return bool(box.pids())
+    if not stack:
+        return False
+    try:
+        onhost.stack_on(ctx, host, stack).query_liveset()
+        return True
+    except XenAPIError:
+        return False

@@ -1,6 +1,7 @@
 """xapi's HA runtime: the shim takes membership from the cluster stack (``ocaml/xapi/xapi_ha.ml``).
 
-``Runtime`` runs one monitor thread per host (``Monitor``): every
+``Runtime`` runs one monitor per host (``Monitor``), a job of
+``Runtime.jobs`` (``ha.jobs``: each round a step under the HA lock): every
 interval it runs ``ha_query_liveset`` on that host (in its sandbox) and
 parses it with the one liveset model.  On the master's thread the liveset
 sets ``host_metrics.live``/``last_updated``, ``host.ha_statefiles`` and
@@ -8,11 +9,21 @@ sets ``host_metrics.live``/``last_updated``, ``host.ha_statefiles`` and
 a slave's, a master that is not live and flagged makes that slave run
 ``ha_propose_master`` (``on_master_failure``); the one answered TRUE becomes
 ``pool.master``.  Each host's warnings that turn on become pool messages.
-Exit 14 or a liveset that does not parse stops that host's monitor, logged,
-as xapi's monitor thread stops.  A host's restart, rejoin, clean
-shutdown and boot are ``lifecycle``'s.
+A query that fails (exit 14 or any other, output xapi would refuse or
+over the cap, no answer within ``query_timeout``) stops that host's
+monitoring, as xapi's monitor thread stops ("deactivating HA failover
+thread"): no liveness from it, no failover from it.  Where xapi's thread
+stays stopped until xapi restarts, unseen, the shim says it at once (a
+pool message, ``HA_MONITOR_STOPPED``, or ``HA_HOST_DAEMON_STOPPED`` when
+the daemon is gone; and ``pool.get_ha_monitors``, a line of ``ha
+status``), and retries the query on a back-off, one interval then
+doubling up to ``MAX_BACKOFF`` intervals, so that a stack that recovers
+is monitored again (``HA_MONITOR_RESUMED``).  A sandboxed host whose
+daemon is gone is rebooted instead (``on_fenced``).  A host's restart,
+rejoin, clean shutdown and boot are ``lifecycle``'s.
 """
 
+import collections
 import logging
 import threading
 import time
@@ -23,11 +34,17 @@ from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.db import records
+from sm_clusterstack.xapi.ha import jobs as jobs_mod
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 DEFAULT_INTERVAL = 20.0  # Xapi_globs.ha_monitor_interval
 RESTART_RETRY = 10.0  # on_server_restart: "will retry in 10s"
 # Api_messages names of the per-host warnings (name, priority)
+DAEMON_STOPPED = "HA_HOST_DAEMON_STOPPED"  # the shim's own message: a host's daemon stopped with HA on
+MONITOR_STOPPED = "HA_MONITOR_STOPPED"  # the shim's own: a host's liveset query failed, its monitoring stopped
+MONITOR_RESUMED = "HA_MONITOR_RESUMED"  # the shim's own: the query answers again
+MAX_BACKOFF = 16  # intervals between two retries of a stopped monitor, at most (320 s at xapi's 20 s)
+MIN_QUERY_TIMEOUT = 10.0  # seconds: a monitor's query may take one interval, and at least this
 WARNING_MESSAGES = {
     "statefile_lost": ("HA_STATEFILE_LOST", 2),
     "heartbeat_approaching_timeout": ("HA_HEARTBEAT_APPROACHING_TIMEOUT", 5),
@@ -47,30 +64,33 @@ def add_message(ctx, name: str, priority: int, cls: str, obj_uuid: str, body: st
 
 
 class Runtime(object):
-    """The monitor threads of one shim, and the lock that makes master changes one at a time."""
+    """The HA jobs of one shim (``jobs``: monitors, rejoins, reboots), and the lock of master changes."""
 
     def __init__(self, ctx, interval: float = DEFAULT_INTERVAL,
-                 on_fenced: typing.Optional[typing.Callable[[typing.Any, "Runtime", str], None]] = None) -> None:
+                 on_fenced: typing.Optional[typing.Callable[..., None]] = None) -> None:
         self.ctx = ctx
         self.interval = interval
-        self.threads = {}  # type: typing.Dict[str, threading.Thread]
-        self.stops = {}  # type: typing.Dict[str, threading.Event]
+        self.jobs = jobs_mod.Jobs(ctx)
+        self.monitors = {}  # type: typing.Dict[str, jobs_mod.Job]
         self.warnings = {}  # type: typing.Dict[str, typing.Dict[str, bool]]
         self.lock = threading.Lock()
         self.master_lock = threading.Lock()
         self.down = set()  # type: typing.Set[str]  # hosts shut down cleanly: never marked live
-        self.on_fenced = on_fenced  # (ctx, runtime, host): a sandboxed host fenced (lifecycle.reboot_fenced)
+        # (job, ctx, runtime, host): a sandboxed host fenced, a job of its own (lifecycle.reboot_fenced)
+        self.on_fenced = on_fenced
+        self.rebooting = set()  # type: typing.Set[str]  # sandboxed hosts whose reboot is being played
+        self.stopped = {}  # type: typing.Dict[str, Stopped]  # hosts whose monitoring stopped, being retried
+        self.query_timeout = max(interval, MIN_QUERY_TIMEOUT)
 
-    def start_host(self, host: str) -> None:
-        """Start the monitor of ``host`` (no-op when it runs)."""
+    def start_host(self, host: str, epoch: typing.Optional[int] = None) -> None:
+        """Start the monitor of ``host`` (no-op when it runs; nothing when ``epoch`` is past)."""
         with self.lock:
-            if host in self.threads and self.threads[host].is_alive():
+            job = self.monitors.get(host)
+            if job is not None and job.alive() and not job.ended.is_set():
                 return
-            stop = threading.Event()
-            thread = threading.Thread(target=self._run, args=(host, stop), name="ha-monitor-" + host[-8:],
-                                      daemon=True)
-            self.threads[host], self.stops[host] = thread, stop
-            thread.start()
+            job = self.jobs.start("ha-monitor-" + host[-8:], self._run, host, epoch=epoch)
+            if job is not None:
+                self.monitors[host] = job
 
     def start_all(self) -> None:
         """Start every host's monitor."""
@@ -80,51 +100,106 @@ class Runtime(object):
     def stop_host(self, host: str, wait: bool = True) -> None:
         """Stop the monitor of ``host`` and wait for it (unless called from that thread)."""
         with self.lock:
-            stop, thread = self.stops.pop(host, None), self.threads.pop(host, None)
-        if stop is not None:
-            stop.set()
-        if wait and thread is not None and thread is not threading.current_thread():
-            thread.join(self.ctx.script_timeout)
+            job = self.monitors.pop(host, None)
+        if job is not None:
+            job.end()
+            if wait:
+                job.join(self.ctx.script_timeout)
 
     def stop_all(self) -> None:
-        """Stop every monitor."""
-        for host in list(self.threads):
-            self.stop_host(host)
+        """End every HA job (monitors, rejoins, reboots) and wait for them."""
+        self.jobs.end_all()
 
     def running(self) -> typing.List[str]:
-        """Hosts whose monitor runs."""
+        """Hosts whose monitor runs (stopped and retried, or monitoring)."""
         with self.lock:
-            return [h for h, t in self.threads.items() if t.is_alive()]
+            return [h for h, job in self.monitors.items() if job.alive() and not job.ended.is_set()]
 
-    def _run(self, host: str, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
-            try:
-                self.once(host)
-            except _Stop as e:
-                LOG.error("HA monitor of host %s stops: %s", _uuid(self.ctx, host), e)
-                self._after_stop(host, e, stop)
-                return
-            except Exception:  # a monitor never dies silently
-                LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
+    def states(self) -> typing.Dict[str, str]:
+        """{host: "" while it is monitored, or why its monitoring stopped, since when, the next try}."""
+        with self.lock:
+            found = {h: "" for h, job in self.monitors.items() if job.alive() and not job.ended.is_set()}
+            found.update({h: s.describe() for h, s in self.stopped.items()})
+        return found
 
-    def _after_stop(self, host: str, why: "_Stop", stop: threading.Event) -> None:
-        """A host whose daemon is gone while HA is on has fenced (or crashed): ``on_fenced`` reboots it.
+    def _run(self, job: jobs_mod.Job, host: str) -> None:
+        delay = self.interval
+        try:
+            while True:
+                job.sleep(delay)
+                try:
+                    with self.jobs.step(job):
+                        self.once(host)
+                except _Stop as e:
+                    if self._after_stop(job, host, e):
+                        return  # a reboot took over
+                    delay = self._stopped(host, e)
+                    continue
+                except jobs_mod.Ended:
+                    raise
+                except Exception:  # a monitor never dies silently
+                    LOG.exception("HA monitor of host %s: unexpected error; it carries on", _uuid(self.ctx, host))
+                    continue
+                self._resumed(host)
+                delay = self.interval
+        finally:
+            with self.lock:
+                self.stopped.pop(host, None)
 
-        On a real host the fence is a reboot, after which xapi starts and
-        retries ``ha_start_daemon`` (``on_server_restart``).  A sandboxed
-        host does not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
-        plays that reboot.
+    def _stopped(self, host: str, why: "_Stop") -> float:
+        """Record that ``host``'s monitoring stopped (said the first time); the delay before the next try."""
+        with self.lock:
+            before = self.stopped.get(host)
+            tries = before.tries + 1 if before is not None else 0
+            delay = self.interval * min(2 ** tries, MAX_BACKOFF)
+            self.stopped[host] = Stopped(why.reason, before.since if before else time.time(), tries, delay)
+        if before is None:
+            uuid = _uuid(self.ctx, host)
+            LOG.error("HA monitor of host %s stopped: %s; retrying after %g s, doubling up to %g s", uuid, why,
+                      delay, self.interval * MAX_BACKOFF)
+            if not why.daemon_gone:  # a gone daemon is HA_HOST_DAEMON_STOPPED (_after_stop)
+                add_message(self.ctx, MONITOR_STOPPED, 2, "Host", uuid,
+                            "the HA monitor of host %s stopped: %s; its liveness is not updated and failover does "
+                            "not run from it; the query is retried, every %g s at most" % (
+                                uuid, why.reason, self.interval * MAX_BACKOFF))
+        return delay
+
+    def _resumed(self, host: str) -> None:
+        with self.lock:
+            before = self.stopped.pop(host, None)
+        if before is not None:
+            uuid = _uuid(self.ctx, host)
+            add_message(self.ctx, MONITOR_RESUMED, 5, "Host", uuid, "the HA monitor of host %s answers again "
+                        "(stopped %.0f s: %s)" % (uuid, time.time() - before.since, before.reason))
+
+    def _after_stop(self, job: jobs_mod.Job, host: str, why: "_Stop") -> bool:
+        """A host whose daemon is gone while HA is on is fencing, fenced or crashed: said, then rebooted.
+
+        The pool is told at once, with what the host's stack said (a
+        fencing host's reason, how often its fence failed): that is the
+        loud part of a fence that does not take effect.  On a real host the
+        fence is a reboot, after which xapi starts and retries
+        ``ha_start_daemon`` (``on_server_restart``).  A sandboxed host does
+        not reboot by itself: ``on_fenced`` (``lifecycle.reboot_fenced``)
+        plays that reboot, a job of its own, once the survivors have
+        dropped the host.  True when that reboot takes over from the monitor.
         """
-        if not why.daemon_gone or stop.is_set() or host in self.down or not self.ctx.sandboxes:
-            return
-        if self.on_fenced is None or not ha_enabled(self.ctx):
-            return
+        if not why.daemon_gone or job.ended.is_set() or host in self.down or not ha_enabled(self.ctx):
+            return False
+        with self.lock:
+            first = host not in self.stopped
+        if first:
+            add_message(self.ctx, DAEMON_STOPPED, 2, "Host", _uuid(self.ctx, host),
+                        "the HA daemon of host %s stopped: %s; the host is taken over once the survivors drop it "
+                        "(its fence done) or it is declared dead" % (_uuid(self.ctx, host), why.reason))
+        if self.on_fenced is None or not self.ctx.sandboxes:
+            return False
         LOG.warning("host %s: its HA daemon is gone with HA on (fenced): it will boot again", _uuid(self.ctx, host))
         with self.lock:
-            self.threads.pop(host, None)
-            self.stops.pop(host, None)
-        threading.Thread(target=self.on_fenced, args=(self.ctx, self, host), name="ha-reboot-" + host[-8:],
-                         daemon=True).start()
+            if self.monitors.get(host) is job:
+                self.monitors.pop(host)
+        self.jobs.start("ha-reboot-" + host[-8:], self.on_fenced, self.ctx, self, host, epoch=job.epoch)
+        return True
 
     def once(self, host: str) -> None:
         """One round of ``host``'s monitor: query, warnings, then the master's or a slave's part."""
@@ -133,7 +208,7 @@ class Runtime(object):
             if not pool["ha_enabled"]:
                 raise _Stop("HA is not enabled")
             stack, master = pool["ha_cluster_stack"], pool["master"]
-        found = query(self.ctx, host, stack)
+        found = query(self.ctx, host, stack, self.query_timeout)
         self._warnings(host, found)
         if host == master:
             process_on_master(self.ctx, found, self.down)
@@ -177,22 +252,40 @@ class Runtime(object):
                     "host %s took over as master from %s" % (_uuid(self.ctx, host), _uuid(self.ctx, old_master)))
 
 
-class _Stop(Exception):
-    """The monitor of a host must stop (as xapi's ``request_shutdown``); ``daemon_gone``: exit 14."""
+class Stopped(collections.namedtuple("Stopped", "reason since tries delay")):
+    """A host's stopped monitoring: why, since when (time.time), how many retries failed, the next delay."""
 
-    def __init__(self, message: str, daemon_gone: bool = False) -> None:
+    def describe(self) -> str:
+        return "stopped since %s (%s); retried every %g s" % (
+            time.strftime("%H:%M:%S", time.localtime(self.since)), self.reason, self.delay)
+
+
+class _Stop(Exception):
+    """The monitor of a host must stop (as xapi's ``request_shutdown``); ``daemon_gone``: exit 14.
+
+    ``reason``: what the host's stack said (for the pool message).
+    """
+
+    def __init__(self, message: str, daemon_gone: bool = False, reason: str = "") -> None:
         super(_Stop, self).__init__(message)
         self.daemon_gone = daemon_gone
+        self.reason = reason or message
 
 
-def query(ctx, host: str, stack: str) -> liveset_mod.Liveset:
-    """The host's liveset; _Stop on exit 14 or one that does not parse."""
+def query(ctx, host: str, stack: str, timeout: typing.Optional[float] = None) -> liveset_mod.Liveset:
+    """The host's liveset; _Stop on exit 14, any other failure, or one that does not parse.
+
+    ``timeout``: the query's own bound (the monitor's), else the scripts' safety net.
+    """
     try:
-        return onhost.stack_on(ctx, host, stack).query_liveset()
-    except onhost.DaemonAbsent:
-        raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True)
+        return onhost.stack_on(ctx, host, stack, timeout).query_liveset()
+    except onhost.DaemonAbsent as e:
+        raise _Stop("MTC_EXIT_DAEMON_IS_NOT_PRESENT; deactivating HA failover thread", daemon_gone=True,
+                    reason=e.reason)
     except onhost.InvalidAnswer as e:
         raise _Stop("the liveset does not parse: %s" % e)
+    except onhost.ScriptFailed as e:
+        raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,), reason=e.reason)
     except XenAPIError as e:
         raise _Stop("caught %s querying the liveset; deactivating HA failover thread" % (e,))
 

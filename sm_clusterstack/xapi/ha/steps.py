@@ -146,7 +146,7 @@ def write_conf(ctx, plan: records.HAPlan, host_row, statefile_path: str) -> None
     """Write ``/etc/xensource/xhad.conf`` on that host, as ``xapi_ha.ml`` ``write_config_file``."""
     with ctx.store.read() as conn:
         members = [xhadconf.Host(h["uuid"], h["address"])
-                   for h in records.hosts(conn)]
+                   for h in records.hosts_in_database_order(conn)]
         pif = records.management_pif(conn, host_row["ref"])
     try:
         data = xhadconf.XhadConfig(

@@ -22,11 +22,16 @@ LOG = logging.getLogger("sm_clusterstack.xapi")
 
 
 class ScriptFailed(XenAPIError):
-    """A stack script's non-zero exit, as a XenAPI error; ``returncode`` says which MTC code."""
+    """A stack script's non-zero exit, as a XenAPI error; ``returncode`` says which MTC code.
 
-    def __init__(self, code: str, returncode: typing.Optional[int], *params: str) -> None:
+    ``reason``: the MTC name and the last line the script wrote to stderr (a
+    stack says there why, e.g. that the host is fencing), for ``ha status``.
+    """
+
+    def __init__(self, code: str, returncode: typing.Optional[int], *params: str, reason: str = "") -> None:
         super(ScriptFailed, self).__init__(code, *params)
         self.returncode = returncode
+        self.reason = reason or mtc.name_of(returncode)
 
 
 def sandbox_of(ctx, host: str) -> typing.Optional[hostsandbox.HostSandbox]:
@@ -35,13 +40,14 @@ def sandbox_of(ctx, host: str) -> typing.Optional[hostsandbox.HostSandbox]:
 
 
 def runner_for(ctx, host: str) -> typing.Callable[..., runner.Result]:
-    """A ``runner.run``-like callable that runs argv on ``host``."""
+    """A ``runner.run``-like callable that runs argv on ``host`` (named by its uuid in messages)."""
     box = sandbox_of(ctx, host)
-    if box is None:
-        return runner.run
+    where = _uuid(ctx, host)
 
     def run(argv, timeout=runner.DEFAULT_TIMEOUT, env=None, stdin=None, cwd=None):
-        return box.run(argv, timeout=timeout, env=env, stdin=stdin)
+        if box is None:
+            return runner.run(argv, timeout=timeout, env=env, stdin=stdin, cwd=cwd, where=where)
+        return box.run(argv, timeout=timeout, env=env, stdin=stdin, where=where)
     return run
 
 
@@ -58,24 +64,28 @@ def write_file(ctx, host: str, path: str, data: bytes, mode: int = 0o600) -> Non
     atomicfile.write(target, data, mode=mode)
 
 
-def run_result(ctx, host: str, stack: str, script: str, args: typing.Sequence[str] = ()) -> runner.Result:
+def run_result(ctx, host: str, stack: str, script: str, args: typing.Sequence[str] = (),
+               timeout: typing.Optional[float] = None) -> runner.Result:
     """Run ``script`` of ``stack`` on ``host`` as xapi does, recorded in ``runs``; its Result, whatever the exit.
 
     HA_CONFIGURATION_INVALID for an unsafe stack (nothing runs then).  The
     judging of the exit and the output is the stack client's (``HostStack``).
+    ``timeout``: the caller's own bound (the monitor's), else the safety net.
     """
+    limit = timeout or ctx.script_timeout
     box = sandbox_of(ctx, host)
     inside = os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack) if box is not None else ""
     try:
         with runs.registered(ctx, store_mod.new_ref(), "%s on %s" % (script, host)):  # issue 14: see runs
             result = scripts.run_script(stacks.stack_dir(ctx.stack_root, stack), script, list(args),
-                                        timeout=ctx.script_timeout, run=runner_for(ctx, host), path_inside=inside,
+                                        timeout=limit, run=runner_for(ctx, host), path_inside=inside,
                                         check=False)
     except stacks.StackError as e:
         raise XenAPIError(errors.HA_CONFIGURATION_INVALID, str(e))
     if result.timed_out:
-        LOG.error("%s on host %s hit the %.0f s safety net and was killed", script, _uuid(ctx, host),
-                  ctx.script_timeout)
+        LOG.error("%s on host %s did not end within %.0f s and was killed", script, _uuid(ctx, host), limit)
+    elif result.overflow:
+        LOG.error("%s on host %s %s", script, _uuid(ctx, host), scripts.failure_reason(result))
     elif result.returncode == mtc.SUCCESS:
         LOG.info("host %s: %s %s: ok", _uuid(ctx, host), script, " ".join(args))
     return result
@@ -92,14 +102,14 @@ class HostStack(client.StackClient):
     output xapi would refuse.
     """
 
-    def __init__(self, ctx, host: str, stack: str) -> None:
+    def __init__(self, ctx, host: str, stack: str, timeout: typing.Optional[float] = None) -> None:
         super(HostStack, self).__init__(stacks.stack_dir(ctx.stack_root, stack), host=_uuid(ctx, host),
-                                        timeout=ctx.script_timeout)
+                                        timeout=timeout or ctx.script_timeout)
         self.ctx, self.ref, self.stack = ctx, host, stack
 
     def result(self, script: str, args: typing.Sequence[str] = (),
                timeout: typing.Optional[float] = None) -> runner.Result:
-        return run_result(self.ctx, self.ref, self.stack, script, args)
+        return run_result(self.ctx, self.ref, self.stack, script, args, timeout=timeout or self.timeout)
 
     def set_pool_state(self, state: str) -> None:
         with _as_xenapi_errors():
@@ -135,9 +145,9 @@ class HostStack(client.StackClient):
             return self.call(client.HA_QUERY_LIVESET).stdout
 
 
-def stack_on(ctx, host: str, stack: str) -> HostStack:
-    """The client of ``stack`` on ``host``."""
-    return HostStack(ctx, host, stack)
+def stack_on(ctx, host: str, stack: str, timeout: typing.Optional[float] = None) -> HostStack:
+    """The client of ``stack`` on ``host`` (``timeout``: of each script, else the safety net)."""
+    return HostStack(ctx, host, stack, timeout)
 
 
 class DaemonAbsent(ScriptFailed):
@@ -159,7 +169,8 @@ def _as_xenapi_errors() -> typing.Iterator[None]:
     except client.InvalidOutput as e:
         raise InvalidAnswer(e)
     except client.ScriptFailed as e:
-        raise script_error(e.script, e.returncode, e.host, e.stderr)
+        raise script_error(e.script, e.returncode, e.host, e.stderr, name=e.mtc_name,
+                           said=e.reason if e.result.overflow else "")
 
 
 # MTC exit codes -> the XenAPI error xapi raises for them (xapi_host.ml ha_join_liveset).
@@ -171,15 +182,25 @@ MTC_CODES = {
 }
 
 
-def script_error(script: str, returncode: typing.Optional[int], host_uuid: str, stderr: str) -> ScriptFailed:
-    """The XenAPI error of a failed script run."""
+def script_error(script: str, returncode: typing.Optional[int], host_uuid: str, stderr: str, name: str = "",
+                 said: str = "") -> ScriptFailed:
+    """The XenAPI error of a failed script run.
+
+    ``name`` is how it ended when not by an exit (TIMEOUT, the default for
+    no ``returncode``, or OUTPUT_OVER_CAP), ``said`` replaces the last line
+    of its stderr as the reason and the stderr param.
+    """
     code = MTC_CODES.get(returncode, errors.HA_CONFIGURATION_INVALID) if returncode is not None else None
-    name = mtc.name_of(returncode) if returncode is not None else "TIMEOUT"
+    name = name or (mtc.name_of(returncode) if returncode is not None else "TIMEOUT")
+    stderr = said or stderr
+    said = said or (stderr.strip().splitlines()[-1].strip()[:300] if stderr.strip() else "")
+    reason = "%s: %s" % (name, said) if said else name
     if code is None or code == errors.HA_CONFIGURATION_INVALID:
         kind = DaemonAbsent if returncode == mtc.DAEMON_IS_NOT_PRESENT else ScriptFailed
-        return kind(errors.HA_CONFIGURATION_INVALID, returncode, script, name, host_uuid, stderr.strip()[-1024:])
+        return kind(errors.HA_CONFIGURATION_INVALID, returncode, script, name, host_uuid, stderr.strip()[-1024:],
+                    reason=reason)
     LOG.warning("host %s: %s failed: %s: %s", host_uuid, script, name, stderr.strip()[-1024:])
-    return ScriptFailed(code, returncode)
+    return ScriptFailed(code, returncode, reason=reason)
 
 
 def _uuid(ctx, host: str) -> str:

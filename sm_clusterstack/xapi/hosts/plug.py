@@ -78,9 +78,23 @@ def reserve(ctx, pbd_ref: str) -> typing.Optional[typing.Tuple[sqlite3.Row, sqli
         sr = store_mod.row(conn, "SR", pbd["SR"])
         if sr["creating"]:
             raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s is being created" % sr["ref"])
+        check_sharing(conn, sr, pbd["host"])
         check(conn, sr["ref"], sr["type"])
         set_state(conn, pbd_ref, PLUGGING)
     return pbd, sr
+
+
+def check_sharing(conn: sqlite3.Connection, sr: sqlite3.Row, host: str) -> None:
+    """SR_NOT_SHARABLE [sr, other host] when a non-shared SR is attached (or being plugged) on another host.
+
+    As ``xapi_pbd.ml``/``storage_access.ml`` ``check_sharing_constraint``; a PBD being plugged counts as
+    attached here, as it does for the one-stack rule.
+    """
+    if sr["shared"]:
+        return
+    for other in records.pbds_master_first(conn, sr["ref"]):
+        if other["host"] != host and other["state"] != DETACHED:
+            raise XenAPIError(errors.SR_NOT_SHARABLE, sr["ref"], other["host"])
 
 
 def finish(ctx, pbd_ref: str, was: str, now: str) -> None:

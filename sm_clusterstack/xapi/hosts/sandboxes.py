@@ -14,9 +14,10 @@ FIST point, in the host's own /var/lib/xcp rather than /tmp).
 import logging
 import os
 import sys
+import threading
 import typing
 
-from sm_clusterstack import hostsandbox
+from sm_clusterstack import hostsandbox, proctree
 from sm_clusterstack.xapi.db import records
 from sm_clusterstack.xapi.hosts import onhost
 from sm_clusterstack.xapi.db import store as store_mod
@@ -24,6 +25,7 @@ from sm_clusterstack.xapi.db import store as store_mod
 LOG = logging.getLogger("sm_clusterstack.xapi")
 XAPI_SOCKET = "/var/lib/xcp/xapi"
 HEALTH_CHECK = "/opt/xensource/libexec/xapi-health-check"
+POWER_POLL = 0.2  # seconds between two looks at the hosts' kernel fence stand-ins
 HEALTH_CHECK_SCRIPT = """#!%(python)s
 # sm-clusterstack: xapi's health check for xhad (xha daemon/xapi_mon.c runs it; exit 0 = healthy)
 import sys
@@ -33,9 +35,15 @@ sys.exit(healthcheck.main(%(socket)r))
 """
 
 
-def setup(ctx, hosts: int, prefix: str = "") -> hostsandbox.SandboxPool:
-    """Make (or adopt) one sandbox per host, record their PIFs, map ``ctx.sandboxes``."""
-    pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root)
+def setup(ctx, hosts: int, prefix: str = "", ipv6: bool = False,
+          kernel_fences: typing.Sequence[str] = hostsandbox.KERNEL_FENCES) -> hostsandbox.SandboxPool:
+    """Make (or adopt) one sandbox per host, record their PIFs, map ``ctx.sandboxes``.
+
+    ``kernel_fences``: the machine's kernel fence paths each host gets its own stand-in over (a test names a
+    file of its own that stands for the machine's).
+    """
+    pool = hostsandbox.SandboxPool.create(ctx.state_dir, hosts, prefix=prefix, stack_root=ctx.stack_root,
+                                          ipv6=ipv6, kernel_fences=kernel_fences)
     try:
         with ctx.store.write() as conn:
             rows = records.hosts_in_creation_order(conn)  # host1 first
@@ -58,8 +66,8 @@ def _record_host(conn, row, box: hostsandbox.HostSandbox) -> None:
     other["sandbox-netns"] = box.netns
     store_mod.update(conn, "host", row["ref"], address=box.address, other_config=other)
     pif = records.management_pif(conn, row["ref"])
-    values = {"device": box.device, "bridge": box.bridge, "IP": box.address, "netmask": hostsandbox.NETMASK,
-              "management": True, "currently_attached": True}
+    values = {"device": box.device, "bridge": box.bridge, "IP": box.address,
+              "netmask": "" if box.ipv6 else hostsandbox.NETMASK, "management": True, "currently_attached": True}
     if pif is None:
         store_mod.insert(conn, "PIF", dict(values, ref=store_mod.new_ref(), uuid=store_mod.new_uuid(),
                                            host=row["ref"]))
@@ -93,3 +101,72 @@ def listen_on_hosts(ctx, start: typing.Callable[[str], typing.List[typing.Any]])
             srv.local_host = host  # a request on it comes from that host (host.ha_xapi_healthcheck)
         servers.extend(started)
     return servers
+
+
+def end_stack_processes(ctx, host: str) -> typing.List[str]:
+    """Stop every process left in ``host``'s sandbox but the shim's runs in progress; what was stopped.
+
+    With HA disabled no stack process may run on a host, fenced or not (a
+    guard still trying to fence, a monitor that lingers).  A real host is
+    left to its stack's scripts: only a sandbox can be searched.
+    """
+    box = onhost.sandbox_of(ctx, host)
+    if box is None:
+        return []
+    with ctx.store.read() as conn:
+        running = {r["pgid"] for r in records.runs(conn) if r["pgid"]}
+
+    def spare(pid: int) -> bool:  # a run in progress: its tree (proctree), or its recorded process group
+        try:
+            return proctree.in_a_run(pid) or os.getpgid(pid) in running
+        except OSError:
+            return True  # gone already
+    return ["%s[%d]" % (command, pid) for pid, command in hostsandbox.stop_processes(box, spare)]
+
+
+class PowerSwitch(object):
+    """The power switch of the pool's sandboxed hosts: a kernel fence that hit a host resets it at once.
+
+    A stack's kernel fence (sysrq's ``b``, an expiring watchdog) writes the
+    host's own stand-in (``hostsandbox``), never the machine's.  Every
+    ``POWER_POLL`` the switch looks at each host's stand-ins; one written
+    means that host's kernel would have rebooted it now: every process of
+    its sandbox is stopped (what ran is gone, as after a power cut), the
+    stand-ins are emptied, and ``on_reset(host, fences)`` is told (HA's
+    lifecycle says so and boots the host again).
+    """
+
+    def __init__(self, ctx, on_reset: typing.Callable[[str, typing.List[str]], None]) -> None:
+        self.ctx = ctx
+        self.on_reset = on_reset
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="power-switch", daemon=True)
+
+    def start(self) -> "PowerSwitch":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(POWER_POLL):
+            for host, box in sorted(self.ctx.sandboxes.items()):
+                try:
+                    self.check(host, box)
+                except Exception:  # the switch never dies silently
+                    LOG.exception("power switch of host %s", host)
+
+    def check(self, host: str, box: hostsandbox.HostSandbox) -> bool:
+        """Reset ``host`` if a kernel fence hit it; whether it did."""
+        fences = box.kernel_fences()
+        if not fences:
+            return False
+        stopped = hostsandbox.stop_processes(box)
+        box.clear_kernel_fences()
+        LOG.warning("host %s (%s): kernel fence through %s: reset, %d process(es) stopped%s", host, box.netns,
+                    ", ".join(fences), len(stopped),
+                    ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
+        self.on_reset(host, fences)
+        return True

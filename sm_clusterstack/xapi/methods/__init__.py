@@ -7,7 +7,7 @@ status and preflight queries.  A method checks its arguments, then calls
 the layers below (db, hosts, ha); it holds no rule of its own.
 """
 
-MODULES = ("session", "getters", "pool", "host", "sr", "pbd", "task", "pool_ha")
+MODULES = ("system", "session", "getters", "pool", "host", "sr", "pbd", "task", "event", "pool_ha")
 
 
 def load() -> None:

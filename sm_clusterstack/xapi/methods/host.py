@@ -46,8 +46,8 @@ def remove_from_other_config(ctx, session, self, key) -> str:
 
 @method("host.set_address", "self:ref:host", "value:str")
 def set_address(ctx, session, self, value) -> str:
-    """Set the IPv4 address the HA configuration gives for this host."""
-    if not xhadconf.is_ipv4(value):
+    """Set the IPv4 or IPv6 address the HA configuration gives for this host."""
+    if not xhadconf.is_ip_address(value):
         raise XenAPIError(errors.INVALID_VALUE, "address", value)
     return context.set_fields(ctx, "host", self, address=value)
 
@@ -90,6 +90,16 @@ def shutdown(ctx, session, host) -> str:
     from sm_clusterstack.xapi.ha import lifecycle
     _not_master(ctx, host)
     lifecycle.clean_shutdown(ctx, ctx.ha_runtime, host)
+    return ""
+
+
+@method("host.declare_dead", "host:ref:host")
+def declare_dead(ctx, session, host) -> str:
+    """The operator powered ``host`` off: it is not counted live again until it boots (HOST_IS_LIVE if it answers)."""
+    from sm_clusterstack.xapi.ha import lifecycle
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "host", host)
+    lifecycle.declare_dead(ctx, ctx.ha_runtime, host)
     return ""
 
 

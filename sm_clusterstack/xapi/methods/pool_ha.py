@@ -5,6 +5,10 @@ run on every host at once, as xapi's monitor runs it (in the host's
 sandbox, PATH only): ``{host ref: the XML printed}``, or for a host where it
 failed ``"error: CODE params"``.  HA_NOT_ENABLED when HA is off.
 
+``pool.get_ha_monitors(pool)``: ``{host ref: ""}`` for each host whose HA
+monitor watches it, or why its monitoring stopped, since when, and how
+often it is retried (``ha_monitor.Runtime.states``).
+
 ``pool.ha_preflight(pool, heartbeat_srs, configuration, cluster_stack)``:
 enable_ha's checks (``ha_checks``, in xapi's order) run one by one on a
 read of the store, each a finding ``{check, object, result, code, params,
@@ -42,10 +46,20 @@ def get_ha_livesets(ctx, session, self) -> dict:
     def query(host):
         try:
             found[host] = onhost.stack_on(ctx, host, pool["ha_cluster_stack"]).liveset_text()
+        except onhost.ScriptFailed as e:  # what the stack says, e.g. why the host is fencing
+            found[host] = "error: " + e.reason
         except XenAPIError as e:
             found[host] = "error: " + " ".join(e.description)
     operation.in_parallel(query, hosts)
     return found
+
+
+@method("pool.get_ha_monitors", "self:ref:pool")
+def get_ha_monitors(ctx, session, self) -> dict:
+    """(shim only) {host ref: "" while its HA monitor watches it, else why and since when it stopped}."""
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "pool", self)
+    return ctx.ha_runtime.states() if ctx.ha_runtime is not None else {}
 
 
 class Findings(object):

@@ -34,7 +34,10 @@ def logout(ctx, session) -> str:
 @method("session.get_this_host", "self:ref:session")
 def get_this_host(ctx, session, self) -> str:
     """The host a session is logged in to."""
+    if self != session:
+        raise XenAPIError(errors.HANDLE_INVALID, "session", self)
+    kept = ctx.sessions.in_memory(self)
+    if kept is not None:
+        return kept["this_host"]
     with ctx.store.read() as conn:
-        if self != session:
-            raise XenAPIError(errors.HANDLE_INVALID, "session", self)
         return records.session_host(conn, self)

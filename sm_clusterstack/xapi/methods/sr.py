@@ -104,7 +104,7 @@ def _check_detached(conn, sr):
         raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s is being created" % sr)
     plug.check_not_statefile_sr(conn, sr)
     if records.sr_has_pbd_not_detached(conn, sr):
-        raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "SR %s has PBDs attached" % sr)
+        raise XenAPIError(errors.SR_HAS_PBD, sr)  # xapi_sr.ml check_no_pbds_attached
 
 
 def _remove(ctx, sr):

@@ -11,7 +11,10 @@ for a method without result); on an error ``failure`` with ``error_info``
 the ErrorDescription; TASK_CANCELLED makes it ``cancelled``.
 ``task.cancel`` only asks: the running method stops at its next
 ``check_cancelled`` (or ``step``).  Tasks live in memory, as xapi's task
-table is not persistent: a restarted shim has none.
+table is not persistent: a restarted shim has none.  Every change of a
+task (created, progress, finished, cancel asked, other_config, destroyed)
+is written to the store's change record (``records.note_change``), where
+event.from finds it as a ``task`` event, as xapi's task rows give them.
 
 The hooks for the code a task runs: ``report(step, done, total)`` sets the
 running task's progress to done/total and logs the step;
@@ -65,6 +68,7 @@ class Task(object):
     def __init__(self, label: str, description: str, resident_on: str) -> None:
         self.ref = store.new_ref()
         self.lock = threading.Lock()
+        self.on_change = None  # type: typing.Optional[typing.Callable[[str, str], None]]  # set by Registry.add
         self.cancel_requested = False
         self.destroy_when_done = False
         self.record = {
@@ -86,23 +90,49 @@ class Task(object):
                 return
             self.record.update(status=status, progress=1.0, finished=now(), result=result,
                                error_info=list(error_info), allowed_operations=[], current_operations={})
+        self.changed()
 
     def set_progress(self, fraction: float) -> None:
         with self.lock:
-            if self.record["status"] == "pending":
-                self.record["progress"] = min(max(float(fraction), self.record["progress"]), 1.0)
+            if self.record["status"] != "pending":
+                return
+            was = self.record["progress"]
+            self.record["progress"] = min(max(float(fraction), was), 1.0)
+            moved = self.record["progress"] != was
+        if moved:
+            self.changed()
+
+    def change(self, edit: typing.Callable[[dict], typing.Any]) -> None:
+        """Apply ``edit`` to the record under the lock, and record the change."""
+        with self.lock:
+            edit(self.record)
+        self.changed()
+
+    def changed(self, op: str = "mod") -> None:
+        """Record a change of this task in the store's change record (nothing before it is registered)."""
+        if self.on_change is not None:
+            self.on_change(self.ref, op)
 
 
 class Registry(object):
-    """The tasks of one pool context."""
+    """The tasks of one pool context; each addition, change and removal goes to ``store``'s change record."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool_store: typing.Optional[store.Store] = None) -> None:
         self.lock = threading.Lock()
         self.tasks = {}
+        self.store = pool_store
+
+    def note(self, ref: str, op: str) -> None:
+        """Record that task ``ref`` was added, changed or removed (``op``: add, mod, del)."""
+        if self.store is not None:
+            with self.store.write() as conn:
+                records.note_change(conn, "task", ref, op)
 
     def add(self, task: Task) -> None:
         with self.lock:
             self.tasks[task.ref] = task
+        task.on_change = self.note
+        task.changed("add")
 
     def get(self, ref: str) -> Task:
         with self.lock:
@@ -117,13 +147,22 @@ class Registry(object):
 
     def remove(self, ref: str) -> None:
         with self.lock:
-            self.tasks.pop(ref, None)
+            found = self.tasks.pop(ref, None)
+        if found is not None:
+            found.changed("del")
+            found.on_change = None
+
+    def snapshot(self, ref: str) -> typing.Optional[dict]:
+        """The record of task ``ref``, or None when there is none."""
+        with self.lock:
+            found = self.tasks.get(ref)
+        return found.snapshot() if found is not None else None
 
 
 def registry(ctx: typing.Any) -> Registry:
     with _REGISTRIES_LOCK:
         if ctx not in _REGISTRIES:
-            _REGISTRIES[ctx] = Registry()
+            _REGISTRIES[ctx] = Registry(getattr(ctx, "store", None))
         return _REGISTRIES[ctx]
 
 
@@ -257,6 +296,7 @@ def cancel(ctx, session, task) -> str:
     with found.lock:
         found.record["current_operations"] = {store.new_ref(): "cancel"}
         found.cancel_requested = True
+    found.changed()
     return ""
 
 
@@ -273,9 +313,7 @@ def destroy(ctx, session, self) -> str:
 
 
 def _other_config(ctx, self, change) -> str:
-    found = registry(ctx).get(self)
-    with found.lock:
-        change(found.record["other_config"])
+    registry(ctx).get(self).change(lambda record: change(record["other_config"]))
     return ""
 
 

@@ -1,7 +1,8 @@
 """One log line per XenAPI call the shim answers: method, user, duration, result code.
 
 Logger ``sm_clusterstack.xapi.calls`` (``serve`` sends it to its log file and
-syslog): ``call SR.create user=root 812ms SUCCESS`` or, for a failure, the
+syslog): ``call SR.create user=root 812ms SUCCESS`` (``call SR.create
+(JSON-RPC) user=...`` when it came as JSON-RPC) or, for a failure, the
 code and its params exactly as answered, then, for the errors about cluster
 stacks, what is in the way and what to do (``sm_clusterstack.explain``,
 from the store as it is after the call).  A call's parameters are never
@@ -24,19 +25,23 @@ MAX_LOGGED = 512  # characters of an error's params
 class Entry(object):
     """A call being answered: what its log line needs."""
 
-    __slots__ = ("ctx", "method", "params", "user", "started")
+    __slots__ = ("ctx", "method", "params", "user", "started", "label")
 
-    def __init__(self, ctx, method, params, user, started):
+    def __init__(self, ctx, method, params, user, started, transport=""):
         self.ctx, self.method, self.params, self.user, self.started = ctx, method, params, user, started
+        self.label = method + (" (%s)" % transport if transport else "")  # what the log line names
 
 
-def begin(ctx: typing.Any, name: typing.Any, params: tuple) -> typing.Optional[Entry]:
-    """Note a call as it arrives (its user, read before a logout ends the session); None when not logging."""
+def begin(ctx: typing.Any, name: typing.Any, params: tuple, transport: str = "") -> typing.Optional[Entry]:
+    """Note a call as it arrives (its user, read before a logout ends the session); None when not logging.
+
+    ``transport``: "JSON-RPC" when the call came so (XML-RPC says nothing).
+    """
     try:
         if not LOG.isEnabledFor(logging.INFO):
             return None
         method = str(name)[:256]
-        return Entry(ctx, method, params, _user(ctx, method, params), time.monotonic())
+        return Entry(ctx, method, params, _user(ctx, method, params), time.monotonic(), transport)
     except Exception:  # a log line must never cost a call its answer
         return None
 
@@ -53,10 +58,10 @@ def end(entry: typing.Optional[Entry], response: dict) -> None:
 
 def _log(entry: Entry, response: dict, ms: float) -> None:
     if response.get("Status") == "Success":
-        LOG.info("call %s user=%s %dms SUCCESS", entry.method, entry.user, ms)
+        LOG.info("call %s user=%s %dms SUCCESS", entry.label, entry.user, ms)
         return
     description = [str(d) for d in response.get("ErrorDescription", [])] or ["?"]
-    LOG.info("call %s user=%s %dms %s %s", entry.method, entry.user, ms, description[0],
+    LOG.info("call %s user=%s %dms %s %s", entry.label, entry.user, ms, description[0],
              ", ".join(description[1:])[:MAX_LOGGED])
     for line in explain_failure(entry.ctx, description, _request(entry.method, entry.params)):
         LOG.info("call %s: %s", entry.method, line)
@@ -70,6 +75,7 @@ def _user(ctx, method: str, params: tuple) -> str:
         return "-"
     with ctx.store.read() as conn:
         row = store_mod.row(conn, "session", session)
+    row = row if row is not None else ctx.sessions.in_memory(session)
     if row is None:
         return "-"
     return row["this_user"] + ("(internal)" if row["internal"] else "")

@@ -36,9 +36,10 @@ class Pool(object):
             driver_timeout: float = DEFAULT_DRIVER_TIMEOUT,
             script_timeout: float = DEFAULT_SCRIPT_TIMEOUT,
             default_stack: str = "xhad",
+            marked: bool = False,
     ) -> None:
         self.state_dir = state_dir
-        self.store = Store(state_dir)
+        self.store = Store(state_dir, marked=marked)  # marked: the pool's marker and watch (serve's store)
         self.sessions = sessions.Sessions(self.store)
         self.sm_dir = sm_dir
         self.stack_root = stack_root

@@ -22,6 +22,19 @@ CALLER = threading.local()  # .local_root: the request came from uid 0 over the 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = re.compile(r"-?[0-9]{1,19}\Z")  # ASCII digits: "\u00b2".isdigit() is True, int() refuses it
 MAX_STRING = 65536  # characters in any one string of a parameter (xapi bounds the request at 300 KiB)
+MAX_DEPTH = 16  # nesting of arrays and structs; XenAPI calls need 3
+
+
+def too_deep(value: typing.Any, limit: int = MAX_DEPTH) -> bool:
+    """True when arrays/structs in ``value`` nest deeper than ``limit`` (checked without recursion)."""
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if depth >= limit:
+                return True
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def caller_is_local_root() -> bool:
@@ -29,9 +42,11 @@ def caller_is_local_root() -> bool:
     return getattr(CALLER, "local_root", False)
 
 
-def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False) -> dict:
-    """Run XenAPI method ``name`` with ``params``; the response struct (logged by ``calllog``)."""
-    entry = calllog.begin(ctx, name, params)
+def dispatch(ctx: typing.Any, name: typing.Any, params: tuple, local_root: bool = False,
+             transport: str = "") -> dict:
+    """Run XenAPI method ``name`` with ``params``; the response struct (logged by ``calllog``, with the
+    ``transport`` when it is not XML-RPC)."""
+    entry = calllog.begin(ctx, name, params, transport)
     response = _dispatch(ctx, name, params, local_root)
     calllog.end(entry, response)
     return response
@@ -119,6 +134,8 @@ def _fits(kind, value):
         return isinstance(value, bool)
     if kind == "int":
         return _fits_int(value)
+    if kind == "float":  # XML-RPC double or int, a JSON number
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "map":
         return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
                                                for k, v in value.items())

@@ -1,12 +1,27 @@
-"""The HTTP framing the shim accepts: one strict parser of a request's head, pure.
+"""The HTTP framing the shim accepts: one strict parser of a request's head, and xapi's routing; pure.
 
-xapi serves XML-RPC as ``POST /`` and ``POST /RPC2`` (``ocaml/idl/datamodel.ml``
-``post_root``, ``post_RPC2``) with a body read by ``Content-Length`` and at
-most 300 KiB (``ocaml/xapi-consts/constants.ml`` ``http_limit_max_rpc_size``).
+xapi registers its API handlers by method and path (``ocaml/xapi/xapi.ml``
+``common_http_handlers``; paths in ``ocaml/idl/datamodel.ml``
+``http_actions``): ``post_root`` "/", ``post_RPC2`` "/RPC2" and
+``post_json`` "/json" run ``Api_server.callback`` (XML-RPC in and out: its
+body goes through ``Xmlrpc.call_of_string`` whatever the path says),
+``post_jsonrpc`` "/jsonrpc" runs ``Api_server.jsoncallback`` (JSON-RPC),
+and ``post_*_options`` answer OPTIONS.  Its server
+(``ocaml/libs/http-lib/http_svr.ml`` ``handle_one``) picks the handler of
+the longest registered prefix of the path (``Radix_tree.longest_prefix``,
+the query string left out), so ``/xmlrpc``, ``/RPC2/x`` or ``/anything``
+reach XML-RPC and ``/jsonrpcx`` JSON-RPC.  A path no prefix matches gets
+``default_callback``'s 403, a GET the file server's 404 (the shim serves no
+files), a method xapi does not know 501.  A POST to one of xapi's other
+handlers (``/cli``, ``/services``, ``/remote_db_access``...) is 404 here:
+the shim does not serve them.
+
+Bodies are read by ``Content-Length`` and at most 300 KiB
+(``ocaml/xapi-consts/constants.ml`` ``http_limit_max_rpc_size``).
 Framing that two parsers could read differently is refused with 400: a
 bare LF, a folded header, a second or non-decimal ``Content-Length``
-(``+5``, ``-5``, ``5 5``), any ``Transfer-Encoding``.  Another path is 404,
-another method 405, a body over the limit 413, a head over MAX_HEAD 431.
+(``+5``, ``-5``, ``5 5``), any ``Transfer-Encoding``.  A body over the
+limit is 413, a head over MAX_HEAD 431.
 """
 
 import re
@@ -14,12 +29,16 @@ import typing
 
 MAX_HEAD = 8192  # bytes of request line and headers
 MAX_BODY = 300 * 1024  # bytes: xapi's http_limit_max_rpc_size
-PATHS = ("/", "/RPC2")
+XMLRPC, JSONRPC, OPTIONS = "xmlrpc", "jsonrpc", "options"  # what a request is served as
+POST_ROUTES = {"/": XMLRPC, "/RPC2": XMLRPC, "/json": XMLRPC, "/jsonrpc": JSONRPC}
+# xapi's other POST handlers (http_actions): xapi serves them, the shim does not
+NOT_SERVED = ("/cli", "/services", "/remote_db_access", "/remote_db_access_v2")
+KNOWN_METHODS = ("GET", "POST", "PUT", "CONNECT", "OPTIONS")  # Http.method_t_of_string
 VERSIONS = ("HTTP/1.0", "HTTP/1.1")
-REASONS = {100: "Continue", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+REASONS = {100: "Continue", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
-           417: "Expectation Failed", 431: "Request Header Fields Too Large",
-           503: "Service Unavailable", 505: "HTTP Version Not Supported"}
+           417: "Expectation Failed", 431: "Request Header Fields Too Large", 500: "Internal Error",
+           501: "Method not implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*\Z")
 _DIGITS = re.compile(rb"[0-9]{1,19}\Z")
@@ -37,11 +56,13 @@ class HTTPError(Exception):
 class Request(object):
     """A parsed request head: what the server needs to read the body and answer."""
 
-    __slots__ = ("method", "path", "version", "headers", "length", "keep_alive", "expect_continue")
+    __slots__ = ("method", "path", "version", "headers", "length", "keep_alive", "expect_continue", "route")
 
-    def __init__(self, method: str, path: str, version: str, headers: typing.List[typing.Tuple[str, str]]):
+    def __init__(self, method: str, path: str, version: str, headers: typing.List[typing.Tuple[str, str]],
+                 route: str = XMLRPC):
         self.method = method
         self.path = path
+        self.route = route
         self.version = version
         self.headers = headers
         self.length = 0
@@ -78,11 +99,31 @@ def _request_line(line: bytes) -> Request:
     method, target, version = (p.decode("latin-1") for p in parts)
     if version not in VERSIONS:
         raise HTTPError(505 if version.startswith("HTTP/") else 400, "version %r" % version[:16])
+    return Request(method, target, version, [], route(method, target))
+
+
+def route(method: str, target: str) -> str:
+    """What ``method`` on ``target`` is served as (XMLRPC, JSONRPC, OPTIONS); HTTPError as xapi answers otherwise."""
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if method not in KNOWN_METHODS:
+        raise HTTPError(501, "%s not supported" % method[:16])
+    if not path.startswith("/"):
+        raise HTTPError(403, "no handler for %r" % path[:64])
+    if method == "OPTIONS":
+        return OPTIONS
+    if method == "GET":
+        raise HTTPError(404, "no file at %r (the shim serves no files)" % path[:64])
     if method != "POST":
-        raise HTTPError(405, "only POST is served, not %r" % method[:16])
-    if target not in PATHS:
-        raise HTTPError(404, "XML-RPC is served at %s only" % " and ".join(PATHS))
-    return Request(method, target, version, [])
+        raise HTTPError(403, "no %s handler for %r" % (method, path[:64]))
+    served_as = longest_prefix(path)
+    if served_as in NOT_SERVED:
+        raise HTTPError(404, "xapi's %s handler is not served by the shim" % served_as)
+    return POST_ROUTES[served_as]
+
+
+def longest_prefix(path: str) -> str:
+    """The longest of xapi's POST paths that ``path`` starts with (``Radix_tree.longest_prefix``); "/" at least."""
+    return max((p for p in tuple(POST_ROUTES) + NOT_SERVED if path.startswith(p)), key=len)
 
 
 def _header(line: bytes) -> typing.Tuple[str, str]:
@@ -104,6 +145,8 @@ def _framing(request: Request) -> None:
     if "transfer-encoding" in values:
         raise HTTPError(400, "Transfer-Encoding is not accepted; send Content-Length")
     lengths = values.get("content-length", [])
+    if not lengths and request.route == OPTIONS:
+        lengths = ["0"]  # a browser's preflight has no body
     if not lengths:
         raise HTTPError(411, "no Content-Length")
     if len(lengths) > 1:

@@ -39,7 +39,7 @@ class Method(object):
 def method(name: str, *params: str, optional: int = 0, session: bool = True) -> typing.Callable:
     """Register ``fn(ctx, session_ref, *args)`` as XenAPI method ``name``.
 
-    ``params`` are ``name:kind`` pairs; kinds: str, bool, int, map, set,
+    ``params`` are ``name:kind`` pairs; kinds: str, bool, int, float, map, set,
     record, ref:<Class>, refs:<Class>.  The last ``optional`` may be left out.
     """
     parsed = [tuple(p.split(":", 1)) for p in params]

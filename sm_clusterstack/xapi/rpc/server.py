@@ -1,8 +1,13 @@
-"""XenAPI over XML-RPC: POST / on a unix socket (mode 0600) and/or 127.0.0.1:port.
+"""XenAPI over HTTP: XML-RPC and JSON-RPC on a unix socket (mode 0600) and/or a TCP port.
 
-The HTTP framing is ``httpframe``'s (strict; 4xx otherwise).  Bodies are
-decoded with ``xmlrpc_safe.loads`` (no DTD, no entities, a size limit);
-anything undecodable still gets a XenAPI Failure response.  One thread
+The HTTP framing and xapi's routing are ``httpframe``'s (strict; 4xx
+otherwise): XML-RPC at ``/`` and every path xapi's longest-prefix routing
+gives ``post_root``, ``post_RPC2`` or ``post_json``; JSON-RPC at
+``/jsonrpc`` (``jsonrpc``); OPTIONS answered as xapi's
+``Http_svr.respond_to_options``.  XML-RPC bodies are decoded with
+``xmlrpc_safe.loads`` (no DTD, no entities, a size limit); anything
+undecodable still gets a XenAPI Failure response.  A JSON body that is no
+call gets xapi's 500.  Both go through the one dispatcher.  One thread
 per connection, at most ``max_connections`` of them; HTTP/1.1 keep-alive
 as the PyPI client expects; reads time out in seconds.
 """
@@ -18,28 +23,17 @@ import threading
 import time
 import typing
 import xmlrpc.client
+from xml.sax.saxutils import escape
 
 from sm_clusterstack import errors, xmlrpc_safe
 from sm_clusterstack.xapi.rpc import dispatch as api
 from sm_clusterstack.xapi.rpc import httpframe
+from sm_clusterstack.xapi.rpc import jsonrpc
 
 LOG = logging.getLogger("sm_clusterstack.xapi")
 READ_TIMEOUT = 10.0  # seconds each read of a request may wait (xapi's header_read_timeout_tcp)
 REQUEST_TIMEOUT = 30.0  # seconds a whole request may take to arrive, once begun
 IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may wait for its next request
-MAX_DEPTH = 16  # nesting of arrays and structs; XenAPI calls need 3
-
-
-def too_deep(value: typing.Any, limit: int = MAX_DEPTH) -> bool:
-    """True when arrays/structs in ``value`` nest deeper than ``limit`` (checked without recursion)."""
-    todo = [(value, 0)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, (list, tuple, dict)):
-            if depth >= limit:
-                return True
-            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return False
 
 
 def respond(ctx: typing.Any, body: bytes, local_root: bool = False) -> bytes:
@@ -51,8 +45,8 @@ def respond(ctx: typing.Any, body: bytes, local_root: bool = False) -> bytes:
     else:
         if name is None:
             response = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, "not a methodCall"])
-        elif too_deep(params):
-            response = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, "values nested deeper than %d" % MAX_DEPTH])
+        elif api.too_deep(params):
+            response = api.failure([errors.XMLRPC_UNMARSHAL_FAILURE, "values nested deeper than %d" % api.MAX_DEPTH])
         else:
             response = api.dispatch(ctx, name, params, local_root)
     try:
@@ -97,7 +91,24 @@ class Handler(socketserver.BaseRequestHandler):
             self._send(e.status, e.reason.encode("utf-8") + b"\n", "text/plain", keep_alive=False)
             return False
         api.CALLER.host = getattr(self.server, "local_host", "")  # the host whose own socket this is, if any
-        self._send(200, respond(self.server.ctx, body, self.local_root()), "text/xml", request.keep_alive)
+        return self._answer(request, body)
+
+    def _answer(self, request: httpframe.Request, body: bytes) -> bool:
+        """Serve ``request`` as its route says; False when the connection is to be closed."""
+        if request.route == httpframe.OPTIONS:
+            self._send(200, b"", "", request.keep_alive, options_headers(request))
+        elif request.route == httpframe.JSONRPC:
+            try:
+                answer = jsonrpc.respond(self.server.ctx, body, self.local_root())
+            except jsonrpc.MalformedRequest as e:
+                LOG.info("client %s: JSON-RPC refused: %s", self.peer(), e)
+                self._send(500, internal_error_page("Jsonrpc.Malformed_method_request(%s)" % e), "text/html",
+                           False)
+                return False
+            self._send(200, answer, jsonrpc.CONTENT_TYPE, request.keep_alive, CORS)
+        else:
+            self._send(200, respond(self.server.ctx, body, self.local_root()), "text/xml", request.keep_alive,
+                       CORS)
         return request.keep_alive
 
     def _fill(self, deadline: float, first: bool = False) -> bool:
@@ -135,10 +146,13 @@ class Handler(socketserver.BaseRequestHandler):
         body, self.buffer = self.buffer[:length], self.buffer[length:]
         return body
 
-    def _send(self, status: int, data: bytes, content_type: str, keep_alive: bool) -> None:
-        head = httpframe.status_line(status) + (
-            "Server: sm-clusterstack-xapi\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
-            % (content_type, len(data), "" if keep_alive else "Connection: close\r\n")).encode("ascii")
+    def _send(self, status: int, data: bytes, content_type: str, keep_alive: bool,
+              headers: typing.Sequence[typing.Tuple[str, str]] = ()) -> None:
+        lines = [("Server", "sm-clusterstack-xapi")] + ([("Content-Type", content_type)] if content_type else [])
+        lines += list(headers) + [("Content-Length", str(len(data)))]
+        lines += [] if keep_alive else [("Connection", "close")]
+        head = httpframe.status_line(status) + "".join("%s: %s\r\n" % line for line in lines).encode("latin-1")
+        head += b"\r\n"
         self.request.settimeout(REQUEST_TIMEOUT)
         self.request.sendall(head + data)
 
@@ -150,6 +164,25 @@ class Handler(socketserver.BaseRequestHandler):
     def local_root(self) -> bool:
         """Whether the peer is root on this machine (only the unix socket can tell)."""
         return False
+
+
+CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "X-Requested-With"))
+
+
+def options_headers(request: httpframe.Request) -> typing.List[typing.Tuple[str, str]]:
+    """xapi's answer to OPTIONS (``Http_svr.respond_to_options``): any origin, the asked headers, PUT."""
+    asked = [v for name, v in request.headers if name == "access-control-request-headers"]
+    allowed = "%s, X-Requested-With" % asked[0] if asked else "X-Requested-With"
+    return [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", allowed[:1024]),
+            ("Access-Control-Allow-Methods", "PUT")]
+
+
+def internal_error_page(extra: str) -> bytes:
+    """xapi's 500 page (``Http_svr.response_internal_error``) with ``extra``, HTML-escaped."""
+    return ("<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a "
+            "while and try again. If the problem persists, please contact your support representative."
+            "<h1> Additional information </h1>%s</body></html>" % escape(extra[:512], {'"': "&quot;"})
+            ).encode("utf-8")
 
 
 class ClientGone(Exception):

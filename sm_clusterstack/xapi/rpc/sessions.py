@@ -11,8 +11,13 @@ The shim records each use in memory (no write per call) and writes the
 times to the store in the transaction that evicts, so eviction follows
 the last use exactly; internal sessions (one per driver run) are never
 evicted, they end with their run.
+
+On a full disk (``store.DiskFull``) a login still succeeds: its session is
+kept in memory only (it ends with the shim, as on xapi's restart), so that
+an operator can log in and read while the disk is full.
 """
 
+import logging
 import threading
 import time
 import typing
@@ -23,6 +28,7 @@ from sm_clusterstack.xapi.db import records
 MAX_PER_ORIGINATOR = 500
 INACTIVE_TIMEOUT = 24 * 3600.0  # seconds unused after which a session is gone
 FAILED_LOGIN_DELAY = 5.0  # seconds a failed login waits before it answers
+LOG = logging.getLogger("sm_clusterstack.xapi")
 
 
 class Sessions(object):
@@ -32,6 +38,7 @@ class Sessions(object):
         self.store = store
         self._used = {}  # ref -> time of last use not yet written
         self._lock = threading.Lock()
+        self._memory = {}  # type: typing.Dict[str, typing.Dict[str, typing.Any]]  # made on a full disk
 
     def touch(self, ref: str) -> None:
         """Record a use of ``ref`` now."""
@@ -44,6 +51,7 @@ class Sessions(object):
             return False
         with self.store.read() as conn:
             row = store_mod.row(conn, "session", ref)
+        row = row if row is not None else self._memory.get(ref)
         if row is None:
             return False
         with self._lock:
@@ -57,20 +65,37 @@ class Sessions(object):
         """A new session of ``user``; the least recently used of its originator beyond the limit end."""
         ref = store_mod.new_ref()
         now = time.time()
-        with self.store.write() as conn:
-            self._write_uses(conn)
-            store_mod.insert(conn, "session", {
-                "ref": ref, "uuid": store_mod.new_uuid(), "this_user": user, "originator": originator,
-                "this_host": records.master(conn), "last_active": now, "internal": internal})
-            records.expire_sessions(conn, now - INACTIVE_TIMEOUT, originator, MAX_PER_ORIGINATOR)
+        try:
+            with self.store.write() as conn:
+                self._write_uses(conn)
+                store_mod.insert(conn, "session", {
+                    "ref": ref, "uuid": store_mod.new_uuid(), "this_user": user, "originator": originator,
+                    "this_host": records.master(conn), "last_active": now, "internal": internal})
+                records.expire_sessions(conn, now - INACTIVE_TIMEOUT, originator, MAX_PER_ORIGINATOR)
+        except store_mod.DiskFull:
+            if internal:
+                raise
+            with self.store.read() as conn:
+                master = records.master(conn)
+            LOG.warning("the disk is full: the session of %s (%s) is kept in memory only", user, originator)
+            with self._lock:
+                self._memory[ref] = {"ref": ref, "this_user": user, "originator": originator, "this_host": master,
+                                     "last_active": now, "internal": False}
         return ref
+
+    def in_memory(self, ref: str) -> typing.Optional[typing.Dict[str, typing.Any]]:
+        """The session ``ref`` made on a full disk (not in the store), or None."""
+        with self._lock:
+            return self._memory.get(ref)
 
     def end(self, ref: str) -> None:
         """Forget session ``ref``."""
-        with self.store.write() as conn:
-            store_mod.delete(conn, "session", ref)
         with self._lock:
             self._used.pop(ref, None)
+            if self._memory.pop(ref, None) is not None:
+                return
+        with self.store.write() as conn:
+            store_mod.delete(conn, "session", ref)
 
     def _write_uses(self, conn) -> None:
         with self._lock:

@@ -6,7 +6,8 @@ process, the fixture pool), ``xe`` (sandboxed pools, xe as a process),
 ``fakebin`` emulators), ``xapi_recorder`` (a recording xapi for the
 drivers), ``kit`` and ``xhad_build`` (the kit as a process, the real xhad
 built), ``ha_pools``, ``corosync_pool`` and ``corosync_trials`` (pools of
-sandboxed hosts running a real stack), ``load`` and ``physical`` (the stress
+sandboxed hosts running a real stack), ``fuse_statefile`` (a statefile whose
+I/O blocks, served over /dev/fuse), ``load`` and ``physical`` (the stress
 and crash tests' clients and what really ran).  ``mountns_exec.py`` and
 ``fakebin/*`` run as programs, by path; ``shim_fixtures/*`` are the
 templates of the fixture driver and stack scripts.  The tests import these

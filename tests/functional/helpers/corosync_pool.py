@@ -6,7 +6,8 @@ Each host is a ``hostsandbox.HostSandbox``: its own network namespace
 with xapi's environment (PATH only, the stack dir appended, no ``-C``) and
 read the host's own /etc/xensource/xhad.conf, written here as xapi writes
 it.  The statefile is one file outside the private paths, shared by every
-host as the heartbeat SR's VDI would be.
+host as the heartbeat SR's VDI would be (or one the caller serves, made
+before the sandboxes so that each host's mount namespace holds its mount).
 
 Fencing never reboots anything: each host's settings file names a
 recording fence action (this test's executable, which appends the
@@ -107,21 +108,32 @@ class Host(object):
         """Send ``signum`` to this host's corosync, monitor or guard."""
         os.kill(self.pid(name), signum)
 
+    def freeze(self, signum, pids=None):
+        """Send ``signum`` (SIGSTOP, SIGCONT) to every process of this host's namespaces (or ``pids``); the pids."""
+        pids = self.box.pids() if pids is None else pids
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        return pids
+
 
 class CorosyncPool(object):
     """``n`` sandboxed hosts sharing one statefile; ``teardown`` removes everything."""
 
-    def __init__(self, tmp, n, t=T, prefix="s12"):
+    def __init__(self, tmp, n, t=T, prefix="s12", statefile_path=None):
         self.tmp = tmp
         self.t = t
         self.prefix = sandbox_prefix(prefix)
-        self.statefile = str(tmp / "statefile")
+        self.statefile = statefile_path or str(tmp / "statefile")
         self.recorder = str(tmp / "record-fence")
         with open(self.recorder, "w") as f:
             f.write(RECORDER % sys.executable)
         os.chmod(self.recorder, 0o755)
-        with open(self.statefile, "wb") as f:
-            f.truncate(statefile.SIZE)
+        if statefile_path is None:  # else one the caller serves, already statefile.SIZE bytes
+            with open(self.statefile, "wb") as f:
+                f.truncate(statefile.SIZE)
         self.sandbox = hostsandbox.SandboxPool.create(str(tmp / "state"), n, self.prefix, STACK_ROOT)
         self.hosts = [Host(self, box, i) for i, box in enumerate(self.sandbox.hosts)]
         for host in self.hosts:

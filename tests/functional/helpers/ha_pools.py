@@ -3,26 +3,31 @@
 Used by the HA-runtime tests and bench/failure_detection.  Each pool is a
 ``sm-clusterstack serve --sandbox`` of N hosts whose monitors query every
 ``interval`` seconds, with a fixture driver whose statefile VDI is a file
-every host sees.  corosync-ha hosts get a settings file naming a recording
+every host sees (with ``stallable_storage``, on a FUSE mount whose I/O a
+trial can stall: ``fuse_statefile``).  corosync-ha hosts get a settings file naming a recording
 fence action (one record file per host): nothing reboots.  With
 ``python36`` the shim and the shipped stack are those of ``make py36``
 (helpers.py36), run as a dom0 runs them: xapi's PATH, nothing of the venv.
 """
 
+import contextlib
 import os
+import re
 import sys
 import time
 
 from sm_clusterstack import hostsandbox
+from sm_clusterstack.corostack import timing
 from sm_clusterstack.stacks import client
 
-from helpers import REPO, py36
+from helpers import REPO, fuse_statefile, py36
 from helpers.shim import SR_SIZE, Server, make_driver
 
 XHA_STACK_ROOT = os.path.join(REPO, "build", "xha", "cluster-stack")
 SHIPPED_STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
 XAPI_PATH = os.path.dirname(sys.executable) + ":/usr/sbin:/usr/bin:/sbin:/bin"  # python3 = this interpreter
 T = 10  # the HA timeout: xapi's smallest
+XHAD_FENCE = re.compile(r"Self[- ]Fence")  # xhad's log lines when it fences its host
 RECORDER = """#!%s
 import os, sys, time
 with open(sys.argv[1], "a") as f:
@@ -37,10 +42,11 @@ def failure_timeout(stack: str) -> float:
     change, a statefile round to settle, up to max(T1, T2) to agree on the
     partition, StateFileWatchdogTimeout (t + 15) for the loser's watchdog,
     and the next statefile round (StateFileInterval is 2 s for t = 10).
-    corosync-ha: HeartbeatTimeout (its README: the isolated host fences
-    within it, survivors drop it only after its fence deadline).
+    corosync-ha: DROP_BY x HeartbeatTimeout (``corostack/timing.py``: the
+    isolated host fences by 1.2 T, survivors drop it after its fence
+    deadline, by 1.5 T).
     """
-    return T + 2 + T + (T + 15) + 2 if stack == "xhad" else T
+    return T + 2 + T + (T + 15) + 2 if stack == "xhad" else timing.DROP_BY * T
 
 
 def skip_reason(stack: str):
@@ -58,19 +64,35 @@ def skip_reason(stack: str):
 class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
-    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0, python36: bool = False) -> None:
+    def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0,
+                 stallable_storage: bool = False, ipv6: bool = False, python36: bool = False) -> None:
         self.tmp, self.stack = tmp, stack
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
-        make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
+        ctl = make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
+        self.storage = None  # a fuse_statefile.FuseStatefile when the storage can stall
+        if stallable_storage:  # the SR's VDIs (the statefile) on a FUSE mount made before the sandboxes
+            self.storage = fuse_statefile.FuseStatefile(tmp, 4096)
+            with open(os.path.join(ctl, "vdi_dir"), "w") as f:
+                f.write(self.storage.mountpoint)
         shipped, self.path = (py36.STACK_ROOT, py36.XAPI_PATH) if python36 else (SHIPPED_STACK_ROOT, XAPI_PATH)
         root = self.root = XHA_STACK_ROOT if stack == "xhad" else shipped
         env = {"PATH": py36.XAPI_PATH} if python36 else dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)],
-                             command=[py36.COMMAND] if python36 else None).start()
+                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else []),
+                             command=[py36.COMMAND] if python36 else None)
+        try:
+            self.server.start()
+            self._enable(sm, sr_type)
+        except BaseException:
+            self.server.stop()
+            if self.storage is not None:
+                self.storage.close()
+            raise
+
+    def _enable(self, sm: str, sr_type: str) -> None:
         self.x = self.server.session().xenapi
-        self.recorder = os.path.join(tmp, "record-fence")
+        self.recorder = os.path.join(self.tmp, "record-fence")
         with open(self.recorder, "w") as f:
             f.write(RECORDER % sys.executable)
         os.chmod(self.recorder, 0o755)
@@ -95,14 +117,22 @@ class HAPool(object):
         return os.path.join(self.tmp, "fenced-" + self.x.host.get_uuid(host))
 
     def fenced(self, host: str) -> bool:
-        """True when ``host`` fenced itself: xhad's "Self-Fence" in its log, corosync-ha's recorded action."""
-        if self.stack == "xhad":
-            try:
-                with open(self.host_dir(host, "var", "log", "xha.log")) as f:
-                    return "Self-Fence" in f.read()
-            except OSError:
-                return False
-        return os.path.exists(self.fence_record(host))
+        """True when ``host`` fenced itself: xhad's fence line in its log, corosync-ha's recorded action."""
+        return self.fences(host) > 0
+
+    def fences(self, host: str) -> int:
+        """How often ``host`` fenced itself so far.
+
+        xhad logs "Self Fence." for a heartbeat-requested fence (``daemon/heartbeat.c``) and
+        "Self-Fence" elsewhere; corosync-ha's recording fence action writes a line each time.
+        """
+        path = self.host_dir(host, "var", "log", "xha.log") if self.stack == "xhad" else self.fence_record(host)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            return 0
+        return len(XHAD_FENCE.findall(text)) if self.stack == "xhad" else len(text.splitlines())
 
     def box(self, host: str) -> hostsandbox.HostSandbox:
         return hostsandbox.find(self.server.state, self.x.host.get_other_config(host)["sandbox-netns"])
@@ -123,10 +153,25 @@ class HAPool(object):
 
     def close(self) -> None:
         try:
+            if self.storage is not None:
+                self.storage.resume()
             if self.x.pool.get_ha_enabled(self.x.pool.get_all()[0]):
                 self.x.pool.disable_ha()
         finally:
             self.server.stop()
+            if self.storage is not None:
+                self.storage.close()
+
+
+@contextlib.contextmanager
+def all_live(tmp: str, stack: str, interval: float, ipv6: bool = False, python36: bool = False):
+    """An HAPool of ``stack`` once every host is live; closed afterwards."""
+    pool = HAPool(tmp, stack, interval=interval, ipv6=ipv6, python36=python36)
+    try:
+        wait(lambda: all(pool.live(h) for h in pool.x.host.get_all()), 60)
+        yield pool
+    finally:
+        pool.close()
 
 
 def wait(predicate, timeout: float, step: float = 0.1) -> float:

@@ -83,6 +83,16 @@ def make_stack(root, name, log, ctl, supported=None):
     return path
 
 
+def write_script(stack, name, body):
+    """A ``#!/bin/sh`` script ``name`` of ``body`` in the stack directory ``stack`` (a pathlib path), both 0755."""
+    stack.mkdir(parents=True, exist_ok=True)
+    stack.chmod(0o755)
+    path = stack / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
 def attached_markers(ctl):
     """What the fixture driver of ``ctl`` really attached: ``sr_uuid@host_ref`` for each SR attached on a host."""
     try:
@@ -125,8 +135,8 @@ class Server(object):
         self.proc = None
         self.url = None
 
-    def start(self, timeout=60):
-        """Start the process and wait for its ready line."""
+    def argv(self):
+        """The command line of this server."""
         argv = self.command + ["serve", "--state", self.state, "--port", "0",
                                "--hosts", str(self.hosts), "--password-file", self.password_file,
                                "--sm-dir", self.sm_dir, "--cluster-stack-root", self.stack_root,
@@ -134,6 +144,11 @@ class Server(object):
                                "--xapi-conf", os.devnull] + self.extra
         if self.sandbox:  # the prefix comes from the state dir, or is given: a restart adopts the sandboxes
             argv += ["--sandbox"] + (["--sandbox-prefix", self.prefix] if self.prefix else [])
+        return argv
+
+    def start(self, timeout=60):
+        """Start the process and wait for its ready line."""
+        argv = self.argv()
         self.log = open(os.path.join(self.state, "..", os.path.basename(self.state) + ".log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         line = _readline(self.proc, timeout)

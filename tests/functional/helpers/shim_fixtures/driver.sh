@@ -1,6 +1,8 @@
 #!/bin/sh
 # Test double of an SM driver of type @TYPE@ (see tests/functional/helpers/shim.py).
 CTL='@CTL@'
+VDIS="$CTL"  # where VDIs are files; <ctl>/vdi_dir names another (a FUSE mount whose I/O a test can stall)
+[ -f "$CTL/vdi_dir" ] && VDIS=$(cat "$CTL/vdi_dir")
 cmd=$(printf '%s' "$1" | sed -n 's:.*<methodName>\([a-z_]*\)</methodName>.*:\1:p')
 sr=$(printf '%s' "$1" | sed -n 's:.*<name>sr_uuid</name><value>\([^<]*\)</value>.*:\1:p')
 host=$(printf '%s' "$1" | sed -n 's:.*<name>host_ref</name><value>\([^<]*\)</value>.*:\1:p')
@@ -39,14 +41,14 @@ case "$cmd" in
     u=$(printf '%s' "$1" | sed -n 's:.*<name>vdi_uuid</name><value>\([^<]*\)</value>.*:\1:p')
     [ -n "$u" ] || u=$(cat /proc/sys/kernel/random/uuid)
     size=$(printf '%s' "$1" | sed -n 's:.*<name>args</name><value><array><data><value>\([0-9]*\)</value>.*:\1:p')
-    truncate -s "${size:-4194304}" "$CTL/vdi-$u"  # a raw VDI: a file every host sees (shared storage)
+    truncate -s "${size:-4194304}" "$VDIS/vdi-$u"  # a raw VDI: a file every host sees (shared storage)
     ok "<struct><member><name>uuid</name><value><string>$u</string></value></member><member><name>location</name><value><string>$u</string></value></member></struct>" ;;
   vdi_attach)
     loc=$(printf '%s' "$1" | sed -n 's:.*<name>vdi_location</name><value>\([^<]*\)</value>.*:\1:p')
-    [ -f "$CTL/vdi-$loc" ] || { printf '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>144</int></value></member><member><name>faultString</name><value><string>no VDI %s</string></value></member></struct></value></fault></methodResponse>' "$loc"; exit 0; }
-    ok "<struct><member><name>params</name><value><string>$CTL/vdi-$loc</string></value></member><member><name>xenstore_data</name><value><struct></struct></value></member></struct>" ;;
+    [ -f "$VDIS/vdi-$loc" ] || { printf '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>144</int></value></member><member><name>faultString</name><value><string>no VDI %s</string></value></member></struct></value></fault></methodResponse>' "$loc"; exit 0; }
+    ok "<struct><member><name>params</name><value><string>$VDIS/vdi-$loc</string></value></member><member><name>xenstore_data</name><value><struct></struct></value></member></struct>" ;;
   vdi_delete)
     loc=$(printf '%s' "$1" | sed -n 's:.*<name>vdi_location</name><value>\([^<]*\)</value>.*:\1:p')
-    rm -f "$CTL/vdi-$loc"; ok '<nil/>' ;;
+    rm -f "$VDIS/vdi-$loc"; ok '<nil/>' ;;
   *) ok '<nil/>' ;;
 esac

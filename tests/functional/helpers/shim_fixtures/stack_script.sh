@@ -11,6 +11,9 @@ printf '%s %s %s host=%s t=%s\n' "$stack" "$name" "$*" "$me" "$(date +%s.%N)" >>
 [ -f '@CTL@'/sleep_$name ] && sleep "$(cat '@CTL@'/sleep_$name)"
 n=0  # held while hold_<script> exists, until the test lets it go (10 minutes at most)
 while [ -f '@CTL@'/hold_$name ] && [ $n -lt 12000 ]; do sleep 0.05; n=$((n + 1)); done
+# a misbehaving script: N bytes on stderr (flood_), a child in its own session keeping the output open (detach_)
+[ -f '@CTL@'/flood_$name ] && head -c "$(cat '@CTL@'/flood_$name)" /dev/zero >&2
+if [ -f '@CTL@'/detach_$name ]; then setsid sleep 600 & echo $! >> '@CTL@'/held; fi
 if [ -f '@CTL@'/fail_$name ]; then
   set -- $(cat '@CTL@'/fail_$name)
   if [ -z "${2:-}" ] || [ "$2" = "$me" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
@@ -39,15 +42,24 @@ case "$name" in
         i=$((i + 1)); [ $i -gt 200 ] && { echo "join timed out" >&2; exit 12; }; sleep 0.1
       done
     fi
+    # a process the stack leaves behind that ha_stop_daemon does not stop (a fence guard that lingers)
+    if [ -f '@CTL@'/linger ]; then
+      setsid sh -c 'exec sleep 600' </dev/null >/dev/null 2>&1 &
+    fi
     # surely running once started (a start left running may finish after a stop)
     touch '@CTL@'/running-"$stack"-"$me"
     printf '%s open daemon %s %s\n' "$(date +%s.%N)" "$stack" "$me" >> '@CTL@'/events ;;
   ha_query_liveset)
     [ -f '@CTL@'/invalid ] && { echo "no daemon: the pool state is invalid" >&2; exit 14; }
+    # a kernel fence of this host, once: the path given stands for the machine's (its sandbox covers it)
+    if [ -f '@CTL@'/kernel_fence-"$me" ]; then
+      target=$(cat '@CTL@'/kernel_fence-"$me"); rm -f '@CTL@'/kernel_fence-"$me"; printf b > "$target"
+    fi
     printf '<ha_liveset_info version="1.0"><status>Online</status><localhost><HostID>%s</HostID></localhost>' "$me"
     for h in $(sed -n '/<common-config>/,/<\/common-config>/s:.*<HostID>\([^<]*\)</HostID>.*:\1:p' "$conf"); do
       m=FALSE; [ "$(cat '@CTL@'/master 2>/dev/null)" = "$h" ] && m=TRUE
-      printf '<host><HostID>%s</HostID><liveness>TRUE</liveness><master>%s</master><statefile_access>TRUE</statefile_access><statefile_corrupted>FALSE</statefile_corrupted><excluded>FALSE</excluded></host>' "$h" "$m"
+      l=TRUE; [ -f '@CTL@'/dropped-"$h" ] && l=FALSE  # the survivors dropped that host
+      printf '<host><HostID>%s</HostID><liveness>'$l'</liveness><master>%s</master><statefile_access>TRUE</statefile_access><statefile_corrupted>FALSE</statefile_corrupted><excluded>FALSE</excluded></host>' "$h" "$m"
     done
     printf '</ha_liveset_info>\n' ;;
   ha_propose_master) printf '%s' "$me" > '@CTL@'/master; echo TRUE ;;

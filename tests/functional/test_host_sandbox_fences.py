@@ -1,0 +1,96 @@
+"""No fence in a host sandbox reaches the machine: the shim, the kit, the tests and the benches alike.
+
+A sandbox's /proc is the machine's, so a stack's default fence (``b`` to
+/proc/sysrq-trigger) would reboot the machine, every host with it.  Each
+host sandbox covers every kernel fence path the machine has with a file of
+its own (``hostsandbox.KERNEL_FENCES``).  The first test proves the cover
+with a path that stands for the machine's (a file this test owns: writing
+the real trigger to find out would reboot the machine if the cover were
+missing), through the stack's own fence function; the second checks the
+real paths' covers where the machine has them; the third that every
+sandbox of the project is one of these (nothing else makes a network
+namespace or enters one).
+"""
+
+import os
+import re
+import sys
+
+import pytest
+
+from sm_clusterstack import hostsandbox
+from sm_clusterstack.corostack import fencing
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STACK_ROOT = os.path.join(REPO, "libexec", "xapi", "cluster-stack")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root")
+
+
+@pytest.fixture
+def sandboxes(tmp_path, request):
+    made = []
+
+    def create(kernel_fences=hostsandbox.KERNEL_FENCES):
+        pool = hostsandbox.SandboxPool.create(str(tmp_path / "state"), 2, "hf%d" % (os.getpid() % 100000),
+                                              STACK_ROOT, kernel_fences)
+        made.append(pool)
+        return pool
+    yield create
+    for pool in made:
+        assert pool.teardown() == []
+
+
+FENCE = "from sm_clusterstack.corostack import fencing; fencing.SYSRQ = %r; fencing.kernel_reboot(0)"
+
+
+def test_the_stacks_kernel_fence_in_a_sandbox_writes_the_hosts_own_file_never_the_machines(tmp_path, sandboxes):
+    machines = tmp_path / "machine-sysrq-trigger"  # stands for the machine's /proc/sysrq-trigger
+    machines.write_bytes(b"")
+    pool = sandboxes(kernel_fences=(str(machines),))
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": REPO}
+    first, second = pool.hosts
+    result = first.run([sys.executable, "-c", FENCE % str(machines)], timeout=30, env=env)
+    assert result.ok, result.describe()
+    assert machines.read_bytes() == b""  # the machine was not rebooted
+    with open(first.stand_in(str(machines)), "rb") as f:
+        assert f.read() == b"b"  # the host "was": whoever plays its power switch can tell
+    assert first.kernel_fences() == [str(machines)] and second.kernel_fences() == []
+    assert fencing.watchdog_problem(str(machines)).endswith("is not a character device")
+
+
+def covered_inside(box, path):
+    """True when ``path`` is a mount point in the host's mount namespace (its stand-in laid over it)."""
+    result = box.run(["cat", "/proc/self/mountinfo"], timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert result.ok, result.describe()
+    return any(line.split()[4] == path for line in result.stdout.splitlines())
+
+
+def test_every_kernel_fence_path_the_machine_has_is_covered_in_every_host(sandboxes):
+    present = [p for p in hostsandbox.KERNEL_FENCES if os.path.exists(p)]
+    if not present:
+        pytest.skip("this machine has none of %s: no fence can reach its kernel" % ", ".join(hostsandbox.KERNEL_FENCES))
+    pool = sandboxes()
+    for box in pool.hosts:
+        assert [p for p in present if not covered_inside(box, p)] == []
+        assert all(os.path.getsize(box.stand_in(p)) == 0 for p in present)
+
+
+SANDBOX_MAKERS = re.compile(r"netns[\"',\s]+add|unshare[^\n]*--net|nsenter|setns|CLONE_NEWNET")
+
+
+def test_only_hostsandbox_makes_or_enters_a_host_sandbox():
+    """The shim, the kit, the tests and the benches all get their hosts from hostsandbox."""
+    found = []
+    for top in ("sm_clusterstack", "tests", "bench", "libexec", "drivers"):
+        for directory, _dirs, files in os.walk(os.path.join(REPO, top)):
+            for name in files:
+                path = os.path.join(directory, name)
+                if path in (os.path.join(REPO, "sm_clusterstack", "hostsandbox.py"), os.path.abspath(__file__)):
+                    continue
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        text = f.read()
+                except (UnicodeDecodeError, OSError):
+                    continue
+                found += ["%s: %s" % (os.path.relpath(path, REPO), m.group(0)) for m in SANDBOX_MAKERS.finditer(text)]
+    assert found == ["tests/functional/helpers/kit.py: nsenter"]  # the kit's tools check, which names it
