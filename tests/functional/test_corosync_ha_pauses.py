@@ -28,8 +28,10 @@ from helpers import corosync_pool, corosync_trials, fuse_statefile
 from helpers.corosync_pool import CorosyncPool, wait_for
 from sm_clusterstack.corostack import statefile, timing
 
+# alone: what each test asserts is how the stack's own clock compares stalls with its deadlines (0.5 to 0.7 T
+# against T, 1.1 T against T); a loaded machine stalls every process of a host on top of the test's stall
 pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
-              pytest.mark.pool3(started=True)]
+              pytest.mark.pool3(started=True), pytest.mark.alone, pytest.mark.slow(30)]
 
 
 class Seen(object):

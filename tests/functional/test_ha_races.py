@@ -27,7 +27,7 @@ ROUNDS = int(os.environ.get("SHIM_HA_RACE_ROUNDS", "25"))
 OPERATIONS = ("reboot", "disable", "enable", "plug", "unplug")
 SLOW = 60  # seconds: an operation that takes longer waits for something that does not come
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="host sandboxes need root"),
-              pytest.mark.pool(hosts=3, start=False)]
+              pytest.mark.pool(hosts=3, start=False), pytest.mark.slow(25)]
 
 
 def started(pool, start_delay):

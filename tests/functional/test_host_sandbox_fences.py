@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from helpers import sandbox_prefix
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.corostack import fencing
 
@@ -31,7 +32,7 @@ def sandboxes(tmp_path, request):
     made = []
 
     def create(kernel_fences=hostsandbox.KERNEL_FENCES):
-        pool = hostsandbox.SandboxPool.create(str(tmp_path / "state"), 2, "hf%d" % (os.getpid() % 100000),
+        pool = hostsandbox.SandboxPool.create(str(tmp_path / "state"), 2, sandbox_prefix("hf"),
                                               STACK_ROOT, kernel_fences)
         made.append(pool)
         return pool

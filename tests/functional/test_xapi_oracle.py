@@ -10,6 +10,7 @@ when xapi's parser accepts a liveset.  Built once into build/xapi-oracle
 project (or XAPI_ORACLE_SRC) the tests skip and say why.
 """
 
+import fcntl
 import os
 import subprocess
 
@@ -28,14 +29,18 @@ GENERATION = "11111111-2222-4333-8444-555555555555"
 
 @pytest.fixture(scope="module")
 def oracle():
-    """The directory of ``xhadconf-write`` and ``liveset-check``, built if needed."""
+    """The directory of ``xhadconf-write`` and ``liveset-check``, built if needed (once: the workers of a
+    parallel run wait for each other on a lock, as build.sh starts by emptying its build dir)."""
     if not os.path.isfile(os.path.join(SOURCE, "build.sh")):
         pytest.skip("no xapi oracle sources at %s (set XAPI_ORACLE_SRC)" % SOURCE)
-    if not all(os.access(os.path.join(BUILT, t), os.X_OK) for t in ("xhadconf-write", "liveset-check")):
-        built = subprocess.run(["sh", os.path.join(SOURCE, "build.sh"), BUILT], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, timeout=1200)
-        if built.returncode != 0:
-            pytest.fail("the xapi oracle did not build:\n%s" % built.stdout.decode("utf-8", "replace")[-3000:])
+    os.makedirs(os.path.dirname(BUILT), exist_ok=True)
+    with open(BUILT + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all(os.access(os.path.join(BUILT, t), os.X_OK) for t in ("xhadconf-write", "liveset-check")):
+            built = subprocess.run(["sh", os.path.join(SOURCE, "build.sh"), BUILT], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=1200)
+            if built.returncode != 0:
+                pytest.fail("the xapi oracle did not build:\n%s" % built.stdout.decode("utf-8", "replace")[-3000:])
     return BUILT
 
 

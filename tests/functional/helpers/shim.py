@@ -26,6 +26,7 @@ import time
 
 import XenAPI
 
+SCRIPT_TIMEOUT = 60  # seconds: serve's --script-timeout, the safety net for a hung stack script
 SR_SIZE = 8 << 30  # bytes: room for the statefile and the 4 GB metadata VDI (xha_statefile.ml minimum_sr_size)
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim_fixtures")
 
@@ -140,7 +141,7 @@ class Server(object):
         argv = self.command + ["serve", "--state", self.state, "--port", "0",
                                "--hosts", str(self.hosts), "--password-file", self.password_file,
                                "--sm-dir", self.sm_dir, "--cluster-stack-root", self.stack_root,
-                               "--driver-timeout", "30", "--script-timeout", "60",
+                               "--driver-timeout", "30", "--script-timeout", str(SCRIPT_TIMEOUT),
                                "--xapi-conf", os.devnull] + self.extra
         if self.sandbox:  # the prefix comes from the state dir, or is given: a restart adopts the sandboxes
             argv += ["--sandbox"] + (["--sandbox-prefix", self.prefix] if self.prefix else [])
