@@ -9,8 +9,7 @@ import shutil
 
 import pytest
 
-from helpers.ha_pools import all_live, failure_timeout, skip_reason, wait
-from helpers.lateness import Lateness
+from helpers.ha_pools import all_live, cut_slave, skip_reason
 from sm_clusterstack.stacks import xhadconf
 
 INTERVAL = 1.0
@@ -46,11 +45,6 @@ def test_ha_enables_on_ipv6_only_hosts_with_xhad_conf_as_xapi_writes_it(ha6):
 def test_a_cut_host_goes_not_live_on_the_master_over_ipv6(ha6):
     pool = ha6
     master = pool.master()
-    slave = sorted(h for h in pool.x.host.get_all() if h != master)[0]
-    with Lateness() as late:
-        pool.box(slave).set_link(False)
-        took = wait(lambda: not pool.live(slave), failure_timeout(pool.stack) + 2 * INTERVAL + 60)
-    # as test_ha_runtime's cut slave: the stack's failure timeout, two monitor rounds, then the scripts' own
-    # time or the machine's lateness along the chain
-    assert took <= failure_timeout(pool.stack) + 2 * INTERVAL + late.allowance(wakes=4, spawns=3, floor=5.0), late
+    _slave, took, bound = cut_slave(pool, INTERVAL)
+    assert took <= bound
     assert pool.live(master)

@@ -21,6 +21,7 @@ from sm_clusterstack.corostack import timing
 from sm_clusterstack.stacks import client
 
 from helpers import REPO, fuse_statefile, py36
+from helpers.lateness import Lateness
 from helpers.shim import SR_SIZE, Server, make_driver
 
 XHA_STACK_ROOT = os.path.join(REPO, "build", "xha", "cluster-stack")
@@ -172,6 +173,24 @@ def all_live(tmp: str, stack: str, interval: float, ipv6: bool = False, python36
         yield pool
     finally:
         pool.close()
+
+
+def cut_slave(pool: HAPool, interval: float):
+    """Cut a slave's link and wait until the master has it not live: (slave, seconds it took, the bound).
+
+    The bound is the stack's failure timeout and two monitor rounds, then the
+    scripts' own time (5 s on an idle machine) or the machine's lateness along
+    the chain (helpers.lateness): the stack's timer, its decision, the
+    monitor's query (entering the host's namespaces, the script), the shim's
+    update, the test's poll.
+    """
+    master = pool.master()
+    slave = sorted(h for h in pool.x.host.get_all() if h != master)[0]
+    configured = failure_timeout(pool.stack) + 2 * interval
+    with Lateness() as late:
+        pool.box(slave).set_link(False)
+        took = wait(lambda: not pool.live(slave), configured + 60)
+    return slave, took, configured + late.allowance(wakes=4, spawns=3, floor=5.0)
 
 
 def wait(predicate, timeout: float, step: float = 0.1) -> float:
