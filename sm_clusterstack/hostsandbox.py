@@ -10,7 +10,11 @@ IPv6 only (``fd00:213::N/64``, no IPv4 address at all) for a pool made with
 paths a host keeps to itself (``PRIVATE_PATHS``) are that host's own
 directories under the state dir, ``/usr/libexec/xapi/cluster-stack`` is the
 pool's cluster-stack root (xhad's scripts hard-code it), and ``/sys`` shows
-the host's own interfaces.
+the host's own interfaces, and ``/dev/shm`` is a tmpfs of the host's own
+(``SHM_SIZE``): corosync's libqb keeps its ring buffers and an 8 MB
+blackbox there per start, which on the machine's ``/dev/shm`` would
+outlive the host and fill the machine's memory; a host's go with its
+sandbox.
 
 A fence must never reach the machine: a sandbox's ``/proc`` is the
 machine's, so a stack's default fence (``b`` to /proc/sysrq-trigger) or an
@@ -60,6 +64,8 @@ KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL at teardown
 SANDBOX_DIR = "sandbox"
 RECORD = "made.json"
 # How a fence reaches the kernel: sysrq's reboot, and the watchdog devices (an expiry reboots too)
+SHM = "/dev/shm"
+SHM_SIZE = "256m"  # a host's /dev/shm: corosync's IPC rings and blackbox, a few starts' worth
 KERNEL_FENCES = ("/proc/sysrq-trigger", "/dev/watchdog", "/dev/watchdog0")
 STAND_IN_DIR = "kernel-fences"  # beside a host's private paths, never one of them
 
@@ -321,6 +327,8 @@ class SandboxPool(object):
                   "bind the stack root in " + host.netns)
         _must([_tool("nsenter"), "--net=/run/netns/" + host.netns, "--mount=" + host.mount_ns, "--",
                _tool("mount"), "-t", "sysfs", "sysfs", "/sys"], "sysfs of " + host.netns)
+        _must(enter + ["-t", "tmpfs", "-o", "mode=1777,size=" + SHM_SIZE, "tmpfs", SHM],
+              "%s of %s" % (SHM, host.netns))
         self._cover_kernel_fences(host, enter)
 
     def _cover_kernel_fences(self, host: HostSandbox, enter: typing.List[str]) -> None:
