@@ -35,7 +35,7 @@ import typing
 
 from sm_clusterstack.corostack import arbitration, daemon, fencing, hostslot, settings, slotio, statefile, timing
 from sm_clusterstack.corostack import conf as coroconf
-from sm_clusterstack.corostack import tools, view
+from sm_clusterstack.corostack import corowatch, view
 from sm_clusterstack.corostack.log import Log
 from sm_clusterstack.stacks import xhadconf
 
@@ -105,9 +105,8 @@ class Guard(object):
         return arbitration.has_majority(partition, counted)
 
     def _corosync_partition(self) -> typing.Optional[typing.Set[str]]:
-        try:
-            membership = tools.query_membership(timeout=self.timing.tool_timeout)
-        except (tools.DaemonAbsent, tools.ToolOutputError):
+        membership = corowatch.current_membership(self.timing.tool_timeout)
+        if membership is None:
             return None
         hosts = {node: host for host, node in coroconf.node_ids(self.conf).items()}
         return set(hosts[n] for n in membership.members if n in hosts)
