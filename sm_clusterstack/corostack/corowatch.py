@@ -50,6 +50,7 @@ class Watcher(object):
         self._notes = collections.deque(maxlen=64)  # type: typing.Deque[str]
         self._want_votes = None  # type: typing.Optional[typing.Tuple[int, int]]
         self._tickets = 0
+        self.connections = 0  # made so far
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="corosync-watcher", daemon=True)
 
@@ -106,8 +107,9 @@ class Watcher(object):
         finally:
             config.close()
         self._update(connected=True, nodes=nodes, answered=self.clock())
-        self._notes.append("connected to corosync: nodes %s" % ", ".join(
-            "%d %s %s" % (n.nodeid, n.name, n.address) for n in sorted(nodes.values())))
+        self.connections += 1
+        self._notes.append("connected to corosync (connection %d): nodes %s" % (self.connections, ", ".join(
+            "%d %s %s" % (n.nodeid, n.name, n.address) for n in sorted(nodes.values()))))
 
     def _lost(self, why: str) -> None:
         if self.state.connected:
