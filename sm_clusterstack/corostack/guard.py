@@ -179,7 +179,7 @@ def main(argv: typing.List[str]) -> int:
         return 2
     config = settings.load(argv[1])
     paths = daemon.Paths(argv[0], config.log_file)
-    conf = xhadconf.load(paths.xhad_conf)
+    conf = xhadconf.from_dict(daemon.read_json(paths.xhad_data))
     daemon.set_process_name(daemon.GUARD_COMM)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only the monitor (or the kernel) ends the guard
     log = Log(paths.log_file, "guard")

@@ -45,6 +45,7 @@ def start_daemon(argv: typing.List[str]) -> int:
     times = timing.of_parameters(conf.parameters)
     paths.make()
     daemon.write_atomic(paths.xhad_conf, conf.to_xml().decode("utf-8"))
+    daemon.write_json(paths.xhad_data, xhadconf.to_dict(conf))
     write_corosync_conf(paths, conf, config.cluster_name, times)
     launch(paths, config)
     limit = timing.join_timeout(conf.parameters, state.pool_state)

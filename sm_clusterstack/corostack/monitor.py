@@ -291,7 +291,7 @@ def main(argv: typing.List[str]) -> int:
         return 2
     config = settings.load(argv[1])
     paths = daemon.Paths(argv[0], config.log_file)
-    conf = xhadconf.load(paths.xhad_conf)
+    conf = xhadconf.from_dict(daemon.read_json(paths.xhad_data))
     daemon.set_process_name(daemon.MONITOR_COMM)
     log = Log(paths.log_file, "monitor")
     times = timing.of_parameters(conf.parameters)
