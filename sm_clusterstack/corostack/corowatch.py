@@ -93,6 +93,8 @@ class Watcher(object):
                 self._serve(quorum, stats, fd)
             except (corolib.CorosyncError, corolib.LibraryMissing, OSError) as e:
                 self._lost(str(e))
+            except Exception as e:  # the thread must not end silently: it would look like corosync's silence
+                self._lost("internal error: %s: %s" % (type(e).__name__, e))
             finally:
                 quorum.close()
                 if stats is not None:
