@@ -188,6 +188,12 @@ class Quorum(object):
         """
         check("quorum_trackstart", self.lib.quorum_trackstart(self.handle, CS_TRACK_CURRENT), CS_ERR_EXIST)
 
+    def quorate(self) -> bool:
+        """Whether this partition is quorate: the cheapest round trip (no notification follows)."""
+        quorate = ctypes.c_int(0)
+        check("quorum_getquorate", self.lib.quorum_getquorate(self.handle, ctypes.byref(quorate)))
+        return bool(quorate.value)
+
     def close(self) -> None:
         """Finalize the connection (its errors ignored: it may be dead already)."""
         if self.open:

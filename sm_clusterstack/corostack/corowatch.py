@@ -3,9 +3,11 @@
 ``Watcher`` keeps one quorum connection tracking changes and one on
 corosync's stats map (``corolib``).  Its thread selects on the quorum
 notification fd: a membership change is dispatched as it comes.  Every
-``probe_every`` it asks for the current membership again (one round trip:
-``answered`` moves, and a notification that was missed is delivered
-again), and every ``stats_every`` probes (every probe while a link is seen
+``probe_every`` it asks whether the partition is quorate (one round trip:
+``answered`` moves); every ``resync_every`` probes, or at once when that
+answer differs from the last membership's, it asks for the current
+membership again (a notification that was missed is delivered again); and
+every ``stats_every`` probes (every probe while a member's link is seen
 down) it reads each node's knet link.  A dead connection (CS_ERR_LIBRARY,
 CS_ERR_BAD_HANDLE, a hung-up fd: corosync stopped or restarted) is closed
 and made again, after ``probe_every`` and then twice as long each time up
@@ -43,9 +45,10 @@ HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL
 class Watcher(object):
     """corosync's membership, kept by a thread; ``start``, read ``state``, ``stop``."""
 
-    def __init__(self, probe_every: float, backoff_max: float, stats_every: int = 4,
+    def __init__(self, probe_every: float, backoff_max: float, stats_every: int = 4, resync_every: int = 4,
                  clock: typing.Callable[[], float] = time.monotonic) -> None:
-        self.probe_every, self.backoff_max, self.stats_every, self.clock = probe_every, backoff_max, stats_every, clock
+        self.probe_every, self.backoff_max, self.clock = probe_every, backoff_max, clock
+        self.stats_every, self.resync_every = stats_every, resync_every
         self.state = State(False, clock(), None, {}, {}, None, None)
         self._notes = collections.deque(maxlen=64)  # type: typing.Deque[str]
         self._want_votes = None  # type: typing.Optional[typing.Tuple[int, int]]
@@ -133,7 +136,10 @@ class Watcher(object):
                 quorum.dispatch()
             if self.clock() < due:
                 continue
-            quorum.resync()
+            quorate = quorum.quorate()
+            known = self.state.membership
+            if known is None or known.quorate != quorate or probes % self.resync_every == 0:
+                quorum.resync()
             self._update(answered=self.clock())
             members = self.state.membership.members if self.state.membership else []
             down = any(not self.state.links.get(n, (False, 0))[0] for n in members)
