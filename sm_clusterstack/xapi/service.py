@@ -29,6 +29,7 @@ from sm_clusterstack.xapi.db import records
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
 ADDRESS_FILE = "shim.addr"
+STOPPED_FILE = "shim.stopped"  # written by a clean stop, taken by the next start: no crash in between
 
 
 check_state_dir = store_mod.check_state_dir  # before anything is written there (cli/serve.py)
@@ -83,6 +84,8 @@ class Service(object):
         self.ctx.store.close()
         if self.lock_fd is not None:
             _remove(os.path.join(self.ctx.state_dir, ADDRESS_FILE))
+            atomicfile.write(os.path.join(self.ctx.state_dir, STOPPED_FILE), "stopped cleanly, pid %d\n" % os.getpid(),
+                             mode=0o600)
             os.close(self.lock_fd)
             self.lock_fd = None
 
@@ -138,6 +141,8 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         raise ValueError("nothing to listen on: give a TCP port or a unix socket path")
     fd = lock(ctx.state_dir)
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
+    clean = os.path.exists(os.path.join(ctx.state_dir, STOPPED_FILE))
+    _remove(os.path.join(ctx.state_dir, STOPPED_FILE))  # from here on, an end without stop() is a crash
     servers, host_servers, sandbox_pool, switch = [], [], None, None
     ctx.ready = False
     ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval, on_fenced=lifecycle.reboot_fenced)
@@ -157,7 +162,7 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         servers = server.start(ctx, port=port, socket_path=socket_path)
         host_servers = sandboxes.listen_on_hosts(ctx, lambda path: server.start(ctx, socket_path=path))
         ctx.xapi_url = server.url_of(servers[0])
-        _recover(ctx)
+        _recover(ctx, clean)
         ctx.ready = True
         lifecycle.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
         _write_address(ctx.state_dir, servers)
@@ -184,10 +189,11 @@ def _host_count(ctx: context.Pool) -> int:
         return records.host_count(conn)
 
 
-def _recover(ctx: context.Pool) -> None:
-    """Scan the sm-dir, then undo what a crash left in flight."""
+def _recover(ctx: context.Pool, clean: bool) -> None:
+    """Scan the sm-dir, then undo what a crash left in flight (``clean``: the last run stopped cleanly)."""
     found = smscan.scan(ctx)
     LOG.info("SM types: %s", " ".join(found) or "none")
     done = recovery.reconcile(ctx)
     if any(done.values()):
-        LOG.warning("reconciled after a crash: %s", done)
+        LOG.warning("reconciled %s: %s", "what the last run left unfinished (it stopped cleanly)" if clean
+                    else "after a crash", done)
