@@ -11,6 +11,7 @@ when nothing failed, 1 when a check failed, 2 when the kit could not run
 
 import argparse
 import os
+import signal
 import sys
 import typing
 
@@ -138,8 +139,23 @@ def _check(pairs: typing.List[typing.Tuple[str, str]], opts: typing.Any) -> typi
     return suites
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, SIGINT or SIGHUP while the kit runs: unwind (every pool and host sandbox is removed on the way)."""
+
+
+INTERRUPTED = 130  # exit status after a signal, as a shell reports SIGINT
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: typing.Any) -> None:
+    """Ignore further stop signals (the unwinding removes the sandboxes), then unwind."""
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(signal.Signals(signum).name)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the checks, print the table as they go, write JUnit XML if asked; exit 0, 1 or 2."""
+    """Run the checks, print the table as they go, write JUnit XML if asked; exit 0, 1 or 2 (130: a signal)."""
     from sm_clusterstack.kit import catalog, report, result
     if args.list:
         sys.stdout.write(catalog.listing())
@@ -150,7 +166,16 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         return _cannot_run(args, str(e))
     opts.listener = progress
-    suites = _check(pairs, opts)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    try:
+        suites = _check(pairs, opts)
+    except KeyboardInterrupt as e:
+        sys.stdout.flush()
+        sys.stderr.write("sm-clusterstack kit: interrupted (%s): stopped the checks and removed their pools and "
+                         "host sandboxes (a kit.teardown row names any it could not); no result\n"
+                         % (e.args[0] if e.args else "SIGINT"))
+        return INTERRUPTED
     sys.stdout.write(report.summary(suites) + "\n")
     sys.stdout.flush()
     if args.junit and not _write_junit(args.junit, report.junit(suites)):

@@ -18,6 +18,7 @@ verbs' own modules keep only what is theirs (ports, reports, logs).
 """
 
 import argparse
+import os
 import sys
 import typing
 
@@ -119,3 +120,25 @@ def load_conf(args: argparse.Namespace) -> typing.Any:
 def stack_root(args: argparse.Namespace) -> str:
     """--root, else xapi.conf's cluster-stack-root."""
     return args.root or load_conf(args).cluster_stack_root
+
+
+REMEMBERED = "embedded.conf"  # a pool's state dir: the sm-dir, stack root (and storage emulation) it runs with
+
+
+def pool_dirs(state: str, sm_dir: typing.Optional[str], root: typing.Optional[str], conf: typing.Any,
+              emulate_storage: typing.Optional[bool] = None) -> typing.Tuple[str, str, bool]:
+    """The pool's (sm-dir, stack root, storage emulation): given, else remembered in STATE, else xapi.conf's.
+
+    ``serve`` and ``xe --embedded`` on one state dir so run the same drivers
+    and stacks, whichever made the pool.  ``emulate_storage`` None: as remembered (off by default).
+    """
+    from sm_clusterstack import atomicfile, config
+    path = os.path.join(state, REMEMBERED)
+    remembered = config.load(path).values if os.path.exists(path) else {}
+    sm_dir = os.path.abspath(sm_dir or remembered.get("sm-dir") or conf.sm_dir)
+    root = os.path.abspath(root or remembered.get("cluster-stack-root") or conf.cluster_stack_root)
+    emulate = remembered.get("emulate-storage") == "true" if emulate_storage is None else emulate_storage
+    atomicfile.write(path, "# the pool's drivers and stacks (sm-clusterstack serve and xe --embedded)\n"
+                     "sm-dir = %s\ncluster-stack-root = %s\nemulate-storage = %s\n"
+                     % (sm_dir, root, "true" if emulate else "false"))
+    return sm_dir, root, emulate

@@ -52,9 +52,9 @@ def build_pool(args: argparse.Namespace) -> typing.Any:
     os.makedirs(args.state, mode=0o700, exist_ok=True)
     password_file = args.password_file or context.ensure_password_file(args.state)
     service.check_password_file(password_file)
+    sm_dir, root, _emulate = options.pool_dirs(args.state, args.sm_dir, args.cluster_stack_root, conf)
     return context.Pool(
-        os.path.abspath(args.state), os.path.abspath(args.sm_dir or conf.sm_dir),
-        os.path.abspath(args.cluster_stack_root or conf.cluster_stack_root),
+        os.path.abspath(args.state), sm_dir, root,
         context.read_password(password_file), driver_timeout=args.driver_timeout,
         script_timeout=args.script_timeout, default_stack=conf.cluster_stack_default, marked=True)
 

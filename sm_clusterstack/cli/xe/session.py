@@ -8,7 +8,7 @@ checked, as xe's stunnel does not check them); the local xapi is its socket
 one runs (its address is in ``DIR/shim.addr``), else the shim is started
 in-process on a private socket for the drivers; the client names the pool
 on stderr, and says when it created it.  The embedded pool remembers its
-``--sm-dir`` and ``--cluster-stack-root`` in ``DIR/embedded.conf``.
+``--sm-dir`` and ``--cluster-stack-root`` in ``DIR/embedded.conf``, as ``serve`` does.
 """
 
 import argparse
@@ -16,12 +16,10 @@ import os
 import sys
 import typing
 
-from sm_clusterstack import atomicfile
-from sm_clusterstack.cli.options import load_conf
+from sm_clusterstack.cli.options import load_conf, pool_dirs
 from sm_clusterstack.cli.xe import connect
 from sm_clusterstack.cli.xe.errors import ClientError
 
-EMBEDDED_CONF = "embedded.conf"
 ORIGINATOR = "sm-clusterstack-xe"
 
 
@@ -147,14 +145,7 @@ def _hosts(options: connect.Options) -> int:
 
 
 def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, str, str]:
-    """sm-dir, stack root and default stack: options, else remembered, else xapi.conf."""
-    from sm_clusterstack import config
-    path = os.path.join(state, EMBEDDED_CONF)
-    remembered = config.load(path) if os.path.exists(path) else config.XapiConf()
+    """sm-dir, stack root and default stack: options, else remembered (``options.pool_dirs``), else xapi.conf."""
     conf = load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
-    sm_dir = os.path.abspath(options.get("sm_dir") or remembered.values.get("sm-dir") or conf.sm_dir)
-    root = os.path.abspath(options.get("cluster_stack_root") or remembered.values.get("cluster-stack-root")
-                           or conf.cluster_stack_root)
-    atomicfile.write(path, "# the embedded pool's drivers and stacks (sm-clusterstack xe)\n"
-                     "sm-dir = %s\ncluster-stack-root = %s\n" % (sm_dir, root))
+    sm_dir, root, _emulate = pool_dirs(state, options.get("sm_dir"), options.get("cluster_stack_root"), conf)
     return sm_dir, root, conf.cluster_stack_default
