@@ -98,8 +98,12 @@ def host_address(number: int, ipv6: bool = False) -> str:
     return SUBNET_V6 + "%x" % number if ipv6 else SUBNET + str(number)
 
 
+SYSTEM_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # searched first: a sandbox's own mounts are the system's
+
+
 def _tool(name: str) -> str:
-    for directory in (os.environ.get("PATH", os.defpath).split(os.pathsep) + ["/usr/sbin", "/sbin", "/usr/bin"]):
+    """The system's ``name`` (never an emulator or wrapper on PATH: storage emulation's ``mount``), else PATH's."""
+    for directory in list(SYSTEM_DIRS) + os.environ.get("PATH", os.defpath).split(os.pathsep):
         path = os.path.join(directory, name)
         if directory and os.path.isfile(path) and os.access(path, os.X_OK):
             return path

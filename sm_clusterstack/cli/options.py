@@ -96,9 +96,17 @@ SANDBOX_IPV6 = Shared("--ipv6", {"action": "store_true"}, {
     "serve": "with --sandbox: the hosts' management addresses are IPv6 only (fd00:213::N)"})
 SANDBOX_PREFIX = Shared("--sandbox-prefix", {"default": "", "metavar": "P"}, {
     "serve": "prefix of the sandboxes' namespace names (default: from the state dir)"})
+EMULATE_STORAGE = Shared("--emulate-storage", {
+    "action": "store_true",
+    "help": "emulate the storage tools this kernel cannot serve (mount -t ocfs2 without ocfs2, lvcreate/lvremove "
+            "without device-mapper, the Melio CLI), on every host, and say so; the real tools everywhere else. "
+            "For trying a pool, never for production"}, {
+    "serve": "emulate the storage tools this kernel cannot serve (mount -t ocfs2 without ocfs2, lvcreate/lvremove "
+             "without device-mapper, the Melio CLI) on every host, and say so (start, log, ha status); the real "
+             "tools everywhere else; remembered in DIR. For trying a pool, never for production"})
 
 # ``xe --embedded DIR``'s pool (xe's own help text says what they are)
-XE_EMBEDDED = (PASSWORD_FILE, SM_DIR, CLUSTER_STACK_ROOT, HOSTS, XAPI_CONF, SANDBOX_PREFIX)
+XE_EMBEDDED = (PASSWORD_FILE, SM_DIR, CLUSTER_STACK_ROOT, HOSTS, XAPI_CONF, SANDBOX_PREFIX, EMULATE_STORAGE)
 
 
 def add(parser: argparse.ArgumentParser, verb: str, *shared: Shared) -> None:

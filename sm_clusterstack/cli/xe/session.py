@@ -107,7 +107,7 @@ def open_embedded(options: connect.Options, where: connect.Target) -> typing.Tup
     new = not os.path.exists(os.path.join(state, store.DB_NAME))
     os.makedirs(state, mode=0o700, exist_ok=True)
     password = context.read_password(context.ensure_password_file(state))
-    sm_dir, root, default = _embedded_conf(options, state)
+    sm_dir, root, default, emulate = _embedded_conf(options, state)
     hosts = _hosts(options)
     sys.stderr.write("sm-clusterstack xe: embedded pool in %s (%s)%s\n" % (
         state, where.why, ", new: %d host(s)" % hosts if new else ""))
@@ -116,7 +116,7 @@ def open_embedded(options: connect.Options, where: connect.Target) -> typing.Tup
     try:
         # hosts are sandboxes where the machine allows (root); they outlive this one command, as hosts do
         svc = service.start(ctx, hosts=hosts, socket_path=private, sandbox=os.geteuid() == 0,
-                            sandbox_prefix=options.get("sandbox_prefix") or "")
+                            sandbox_prefix=options.get("sandbox_prefix") or "", emulate_storage=emulate)
         svc.keep_sandboxes = True
     except service.StateInUse as e:  # a serve runs on this pool: go through it
         ctx.store.close()
@@ -144,8 +144,13 @@ def _hosts(options: connect.Options) -> int:
     return int(text)
 
 
-def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, str, str]:
-    """sm-dir, stack root and default stack: options, else remembered (``options.pool_dirs``), else xapi.conf."""
+def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, str, str, bool]:
+    """sm-dir, stack root, default stack and storage emulation: options, else remembered (``options.pool_dirs``),
+    else xapi.conf."""
     conf = load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
-    sm_dir, root, _emulate = pool_dirs(state, options.get("sm_dir"), options.get("cluster_stack_root"), conf)
-    return sm_dir, root, conf.cluster_stack_default
+    sm_dir, root, emulate = pool_dirs(state, options.get("sm_dir"), options.get("cluster_stack_root"), conf,
+                                      True if options.get("emulate_storage") else None)
+    if emulate:
+        sys.stderr.write("sm-clusterstack xe: storage emulation on (--emulate-storage, remembered in %s): "
+                         "see the serve log or ha status for what is emulated\n" % state)
+    return sm_dir, root, conf.cluster_stack_default, emulate
