@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give the driver checks a scratch loop device as device_config:device")
     parser.add_argument("--ipv6", action="store_true",
                         help="run the stacks on hosts whose management addresses are IPv6 only")
+    options.add(parser, "kit", options.EMULATE_STORAGE)
 
 
 def _pairs(items: typing.List[str], option: str) -> typing.Dict[str, str]:
@@ -102,7 +103,8 @@ def check_options(args: argparse.Namespace) -> typing.Any:
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
         device_config=_pairs(args.device_config, "--device-config"),
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
-        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6)
+        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6,
+        emulate_storage=args.emulate_storage)
 
 
 def progress(suite: typing.Any, found: typing.Any) -> None:
@@ -166,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         return _cannot_run(args, str(e))
     opts.listener = progress
+    if opts.emulate_storage:
+        from sm_clusterstack.emulation import pool as emulation_pool
+        sys.stdout.write("kit: %s\n\n" % emulation_pool.summary())
     for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     try:

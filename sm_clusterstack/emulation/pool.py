@@ -46,18 +46,27 @@ class Emulation(object):
         return [tool for gap in self.gaps for tool in gap.tools]
 
     def describe(self) -> str:
-        """One line: what is emulated and why, what stays real."""
-        emulated = "; ".join("%s (%s)" % ("/".join(g.tools), g.why) for g in self.gaps) or "nothing: this " \
-            "kernel and its tools serve all the shipped storage"
-        loops = "loop devices present" if self.loop_devices else "NO loop devices (/dev/loop-control): give SRs " \
-            "block devices of your own"
-        return ("storage EMULATED for trying a pool, never for production: %s; everything else is the real tools "
-                "(mkfs.ocfs2, tunefs.ocfs2, blkid, pvcreate, vgcreate, vgs, lvs); %s; emulated calls in %s"
-                % (emulated, loops, self.settings["log"]))
+        """One line: what is emulated and why, what stays real, where the emulated calls are logged."""
+        return "%s; emulated calls in %s" % (_describe(self.gaps, self.loop_devices), self.settings["log"])
 
     def path_for_drivers(self, path: str) -> str:
         """``path`` with the emulator commands first."""
         return self.bin + os.pathsep + path if path else self.bin
+
+
+def summary(machine: typing.Optional[kernel.Machine] = None) -> str:
+    """What ``--emulate-storage`` emulates on this machine and why, in one line (before any pool exists)."""
+    machine = machine or kernel.Machine()
+    return _describe(kernel.gaps(machine), kernel.loop_devices(machine))
+
+
+def _describe(gaps: typing.List[kernel.Gap], loop_devices: bool) -> str:
+    emulated = "; ".join("%s (%s)" % ("/".join(g.tools), g.why) for g in gaps) or "nothing: this " \
+        "kernel and its tools serve all the shipped storage"
+    loops = "loop devices present" if loop_devices else "NO loop devices (/dev/loop-control): give SRs " \
+        "block devices of your own"
+    return ("storage EMULATED for trying a pool, never for production: %s; everything else is the real tools "
+            "(mkfs.ocfs2, tunefs.ocfs2, blkid, pvcreate, vgcreate, vgs, lvs); %s" % (emulated, loops))
 
 
 def prepare(state_dir: str, machine: typing.Optional[kernel.Machine] = None) -> Emulation:
