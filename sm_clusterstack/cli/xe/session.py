@@ -118,6 +118,9 @@ def open_embedded(options: connect.Options, where: connect.Target) -> typing.Tup
         svc = service.start(ctx, hosts=hosts, socket_path=private, sandbox=os.geteuid() == 0,
                             sandbox_prefix=options.get("sandbox_prefix") or "", emulate_storage=emulate)
         svc.keep_sandboxes = True
+        if emulate:  # through a serve, the serve says so
+            sys.stderr.write("sm-clusterstack xe: storage emulation on (--emulate-storage, remembered in %s): "
+                             "ha status says what is emulated\n" % state)
     except service.StateInUse as e:  # a serve runs on this pool: go through it
         ctx.store.close()
         through = e.address.get("socket") or e.address.get("url")
@@ -150,7 +153,4 @@ def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, st
     conf = load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
     sm_dir, root, emulate = pool_dirs(state, options.get("sm_dir"), options.get("cluster_stack_root"), conf,
                                       True if options.get("emulate_storage") else None)
-    if emulate:
-        sys.stderr.write("sm-clusterstack xe: storage emulation on (--emulate-storage, remembered in %s): "
-                         "see the serve log or ha status for what is emulated\n" % state)
     return sm_dir, root, conf.cluster_stack_default, emulate
