@@ -148,5 +148,5 @@ def pool_dirs(state: str, sm_dir: typing.Optional[str], root: typing.Optional[st
     emulate = remembered.get("emulate-storage") == "true" if emulate_storage is None else emulate_storage
     atomicfile.write(path, "# the pool's drivers and stacks (sm-clusterstack serve and xe --embedded)\n"
                      "sm-dir = %s\ncluster-stack-root = %s\nemulate-storage = %s\n"
-                     % (sm_dir, root, "true" if emulate else "false"))
+                     % (sm_dir, root, "true" if emulate else "false"), mode=0o600)
     return sm_dir, root, emulate

@@ -123,7 +123,7 @@ def test_the_matcher_reads_placeholders_and_any_lines():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the page's pool is sandboxed: root only")
-@pytest.mark.slow(120)
+@pytest.mark.slow(150)
 def test_the_operator_quick_start_runs_as_written(tmp_path):
     """Issue 21: docs/quickstart-operator.md, verbatim: pool, SR, HA, a host failure, recovery, teardown."""
     ran = run_page("quickstart-operator.md", tmp_path, timeout=300)
