@@ -60,9 +60,9 @@ ROOT = Shared("--root", {"metavar": "DIR"}, {
                   "else /usr/libexec/xapi/cluster-stack)",
     "upgrade": "cluster-stack root (default: cluster-stack-root of xapi.conf, else /usr/libexec/xapi/cluster-stack)"})
 CLUSTER_STACK_ROOT = Shared("--cluster-stack-root", {"metavar": "DIR"}, {
-    "serve": "cluster stacks (default: cluster-stack-root of xapi.conf)"})
+    "serve": "cluster stacks (default: what the state dir remembers, else cluster-stack-root of xapi.conf)"})
 SM_DIR = Shared("--sm-dir", {"metavar": "DIR"}, {
-    "serve": "SR drivers (default: sm-dir of xapi.conf)",
+    "serve": "SR drivers (default: what the state dir remembers, else sm-dir of xapi.conf)",
     "kit": "directory of SR drivers (default: xapi.conf's sm-dir)"})
 STATE = Shared("--state", {"metavar": "DIR"}, {
     "serve": ("state directory (the pool database)", {"required": True}),

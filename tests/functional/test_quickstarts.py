@@ -130,7 +130,10 @@ def test_the_matcher_reads_placeholders_and_any_lines():
 @pytest.mark.skipif(os.geteuid() != 0, reason="the page's pool is sandboxed: root only")
 @pytest.mark.slow(150)
 def test_the_operator_quick_start_runs_as_written(tmp_path):
-    """Issue 21: docs/quickstart-operator.md, verbatim: pool, SR, HA, a host failure, recovery, teardown."""
+    """Issue 21: docs/quickstart-operator.md, verbatim: pool, SR, HA, a host failure, recovery, teardown.
+
+    Its HA timeout is 10 s, xapi's smallest (``ocaml/xapi/xapi_ha.ml`` ``Timeouts.derive``: t >= 10).
+    """
     ran = run_page("quickstart-operator.md", tmp_path, timeout=300)
     differ = ["$ %s\n  documented: %r\n  printed:    %r" % (c, e, a) for c, e, a in ran if not matches(e, a)]
     assert not differ, "\n".join(differ)
