@@ -134,7 +134,7 @@ def test_the_operator_quick_start_runs_as_written(tmp_path):
 
     Its HA timeout is 10 s, xapi's smallest (``ocaml/xapi/xapi_ha.ml`` ``Timeouts.derive``: t >= 10).
     """
-    ran = run_page("quickstart-operator.md", tmp_path, timeout=300)
+    ran = run_page("quickstart-operator.md", tmp_path, timeout=480)
     differ = ["$ %s\n  documented: %r\n  printed:    %r" % (c, e, a) for c, e, a in ran if not matches(e, a)]
     assert not differ, "\n".join(differ)
 
