@@ -69,8 +69,11 @@ def test_sandbox_remove_refuses_a_state_dir_a_live_serve_holds(made):
 def test_sandbox_list_and_remove_by_prefix_find_orphans_whose_state_dir_is_gone(made):
     state, prefix, pool = made
     sleeper = subprocess.Popen(pool.host(1).enter_argv() + ["sleep", "600"])
+    record = os.path.join(state, "sandbox", "made.json")
+    with open(record) as f:
+        kept = f.read()  # put back after: the fixture unmounts the namespace files it records
     try:
-        os.unlink(os.path.join(state, "sandbox", "made.json"))  # the record is gone, the namespaces are not
+        os.unlink(record)  # the record is gone, the namespaces are not
         rc, out, err = cli("sandbox", "list")
         assert rc == 0 and "%s  %s-sw %s-h1 %s-h2\n" % (prefix, prefix, prefix, prefix) in out, out
         rc, out, err = cli("sandbox", "remove", "--prefix", prefix)
@@ -85,6 +88,8 @@ def test_sandbox_list_and_remove_by_prefix_find_orphans_whose_state_dir_is_gone(
         if sleeper.poll() is None:
             sleeper.kill()
             sleeper.wait()
+        with open(record, "w") as f:
+            f.write(kept)
 
 
 def test_sandbox_remove_by_prefix_refuses_a_prefix_that_is_not_one(made):
