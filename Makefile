@@ -33,7 +33,7 @@ XHA_SRC ?=
 XHA_BUILD = build/xha
 XHA_STACK = $(XHA_BUILD)/cluster-stack/xhad
 
-.PHONY: FORCE all check compat venv36 py36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad xo
+.PHONY: FORCE all path check compat venv36 py36 deps perms run test lint vermin pytest unit functional bench install rpm clean xhad xo
 
 all: test
 
@@ -61,6 +61,12 @@ RUN_XHA_SRC = $(or $(XHA_SRC),$(wildcard ../shared/thirdparty/xha))
 run: deps perms
 	@if [ -n "$(RUN_XHA_SRC)" ] && [ ! -x $(XHA_STACK)/xhad ]; then $(MAKE) --no-print-directory xhad XHA_SRC=$(RUN_XHA_SRC); fi
 	$(BIN)/sm-clusterstack kit --ha-timeout 10 $(foreach d,$(DRIVERS),driver $(d)) $(call kit_stacks,libexec/xapi/cluster-stack)
+	@echo 'make run: the command is $(CURDIR)/$(BIN)/sm-clusterstack; put it on PATH: eval "$$(make -s path)"'
+
+# The line that puts .venv's sm-clusterstack first on a shell's PATH: eval "$(make -s path)"
+path:
+	@test -x $(BIN)/sm-clusterstack || echo "make path: no $(BIN)/sm-clusterstack yet: run make deps" >&2
+	@echo 'export PATH="$(CURDIR)/$(BIN):$$PATH"'
 
 # The kit's `stack` targets for the stacks under $(1), the real xhad (when built) in place of the xhad wrappers.
 kit_stacks = $$(for s in $(1)/*; do if [ "$${s\#\#*/}" = xhad ] && [ -x $(XHA_STACK)/xhad ]; then s=$(XHA_STACK); fi; \

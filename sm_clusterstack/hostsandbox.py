@@ -41,6 +41,7 @@ real host has them; they are left in place.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -70,6 +71,17 @@ KERNEL_FENCES = ("/proc/sysrq-trigger", "/dev/watchdog", "/dev/watchdog0")
 STAND_IN_DIR = "kernel-fences"  # beside a host's private paths, never one of them
 
 
+class Removal(object):
+    """What a removal did: processes stopped (``cmd[pid] in netns``), ``kind name`` removed, and failures.
+
+    ``recorded``: False when there was no record of sandboxes to remove.
+    """
+
+    def __init__(self, stopped: typing.List[str], removed: typing.List[str], failed: typing.List[str],
+                 recorded: bool = True) -> None:
+        self.stopped, self.removed, self.failed, self.recorded = stopped, removed, failed, recorded
+
+
 class SandboxError(Exception):
     """A sandbox could not be made, entered or removed; the message says which command failed."""
 
@@ -86,8 +98,12 @@ def host_address(number: int, ipv6: bool = False) -> str:
     return SUBNET_V6 + "%x" % number if ipv6 else SUBNET + str(number)
 
 
+SYSTEM_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # searched first: a sandbox's own mounts are the system's
+
+
 def _tool(name: str) -> str:
-    for directory in (os.environ.get("PATH", os.defpath).split(os.pathsep) + ["/usr/sbin", "/sbin", "/usr/bin"]):
+    """The system's ``name`` (never an emulator or wrapper on PATH: storage emulation's ``mount``), else PATH's."""
+    for directory in list(SYSTEM_DIRS) + os.environ.get("PATH", os.defpath).split(os.pathsep):
         path = os.path.join(directory, name)
         if directory and os.path.isfile(path) and os.access(path, os.X_OK):
             return path
@@ -169,8 +185,7 @@ class HostSandbox(object):
 
     def pids(self) -> typing.List[int]:
         """The processes running in this host's network namespace."""
-        result = runner.run([_tool("ip"), "netns", "pids", self.netns], timeout=IP_TIMEOUT)
-        return [int(word) for word in result.stdout.split() if word.isdigit()] if result.ok else []
+        return _netns_pids(self.netns)
 
     def exists(self) -> bool:
         """True when both namespaces of this host are in place."""
@@ -207,6 +222,8 @@ class SandboxPool(object):
         self.switch = prefix + "-sw"
         self.hosts = [HostSandbox(self.base, prefix, n, ipv6, self.kernel_fences) for n in range(1, count + 1)]
         self.made = []  # type: typing.List[typing.List[str]]
+        self.stopped = []  # type: typing.List[str]
+        self.removed = []  # type: typing.List[str]
 
     @classmethod
     def create(cls, state_dir: str, count: int, prefix: str = "", stack_root: str = STACK_ROOT_INSIDE,
@@ -236,14 +253,20 @@ class SandboxPool(object):
     @classmethod
     def remove(cls, state_dir: str) -> typing.List[str]:
         """Tear down what a (dead) pool's record lists, whatever it was; what could not be removed."""
+        return cls.remove_recorded(state_dir).failed
+
+    @classmethod
+    def remove_recorded(cls, state_dir: str) -> "Removal":
+        """Tear down what a (dead) pool's record lists: what was stopped, removed, and could not be."""
         pool = cls(state_dir, 0, "", "/")
         found = pool._read_record()
         if found is None:
-            return []
+            return Removal([], [], [], recorded=False)
         pool.prefix = str(found.get("prefix", ""))
         pool.hosts = [HostSandbox(pool.base, pool.prefix, n) for n in range(1, int(found.get("count", 0)) + 1)]
         pool.made = found["made"]
-        return pool.teardown()
+        failed = pool.teardown()
+        return Removal(pool.stopped, pool.removed, failed)
 
     def intact(self) -> bool:
         """True when the switch and every host sandbox are in place."""
@@ -343,10 +366,14 @@ class SandboxPool(object):
             _must(enter + ["--bind", stand_in, device], "cover %s in %s" % (device, host.netns))
 
     def teardown(self) -> typing.List[str]:
-        """Stop what runs in the sandboxes, remove every namespace and mount made; what failed."""
+        """Stop what runs in the sandboxes, remove every namespace and mount made; what failed.
+
+        ``stopped`` and ``removed`` then say what was (``sandbox remove`` lists them).
+        """
         failed = []
+        self.stopped, self.removed = [], []
         for host in self.hosts:
-            _kill_all(host)
+            self.stopped.extend("%s[%d] in %s" % (c, p, host.netns) for p, c in stop_processes(host))
         for kind, name in reversed(self.made):
             if kind == "netns" and os.path.exists("/run/netns/" + name):
                 result = runner.run([_tool("ip"), "netns", "del", name], timeout=IP_TIMEOUT)
@@ -356,6 +383,8 @@ class SandboxPool(object):
                 continue
             if not result.ok:
                 failed.append("%s %s: %s" % (kind, name, result.describe()))
+            else:
+                self.removed.append("%s %s" % (kind, name))
         if not failed:
             self.made = []
             for path in (self._record_path(),):
@@ -365,12 +394,7 @@ class SandboxPool(object):
         return failed
 
 
-def _kill_all(host: HostSandbox) -> None:
-    """SIGTERM every process of the host's netns, SIGKILL what is left after KILL_GRACE."""
-    stop_processes(host)
-
-
-def stop_processes(host: HostSandbox, spare: typing.Callable[[int], bool] = lambda pid: False
+def stop_processes(host: typing.Any, spare: typing.Callable[[int], bool] = lambda pid: False
                    ) -> typing.List[typing.Tuple[int, str]]:
     """SIGTERM the processes of the host's netns but those ``spare`` keeps, SIGKILL what is left after
     KILL_GRACE; the (pid, command line) of each one stopped."""
@@ -430,3 +454,64 @@ def find(state_dir: str, netns: str) -> HostSandbox:
                 raise SandboxError("the sandbox %s is not in place (is the pool served?)" % netns)
             return box
     raise SandboxError("%s is not a sandbox of %s" % (netns, state_dir))
+
+
+def _netns_pids(netns: str) -> typing.List[int]:
+    """The processes running in network namespace ``netns``."""
+    result = runner.run([_tool("ip"), "netns", "pids", netns], timeout=IP_TIMEOUT)
+    return [int(word) for word in result.stdout.split() if word.isdigit()] if result.ok else []
+
+
+class _Namespace(object):
+    """A network namespace found by its name only (an orphan's): what ``stop_processes`` needs."""
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+
+    def pids(self) -> typing.List[int]:
+        return _netns_pids(self.netns)
+
+
+ORPHAN_NAME = re.compile(r"\A(?P<prefix>[^/]+)-(?:h(?P<host>[0-9]+)|sw)\Z")
+
+
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it can name a pool's namespaces (``P-sw``, ``P-hN``); SandboxError otherwise."""
+    if not prefix or "/" in prefix or ORPHAN_NAME.match(prefix):
+        raise SandboxError("%r is not a sandbox prefix: give P of the namespaces P-sw and P-h1, P-h2, ... "
+                           "(sm-clusterstack sandbox list shows them)" % prefix)
+    return prefix
+
+
+def pools_on_machine(netns_dir: str = "/run/netns") -> typing.Dict[str, typing.List[str]]:
+    """Every pool's namespaces on this machine by prefix, the switch first: a prefix with ``P-sw`` or ``P-hN``."""
+    try:
+        names = os.listdir(netns_dir)
+    except OSError:
+        return {}
+    found = {}  # type: typing.Dict[str, typing.List[typing.Tuple[int, str]]]
+    for name in names:
+        match = ORPHAN_NAME.match(name)
+        if match:
+            found.setdefault(match.group("prefix"), []).append((int(match.group("host") or 0), name))
+    return {prefix: [name for _n, name in sorted(members)] for prefix, members in found.items()}
+
+
+def remove_prefix(prefix: str) -> Removal:
+    """Remove the namespaces ``P-hN`` and ``P-sw`` left without a record, their processes stopped first.
+
+    For sandboxes whose state dir is gone; the hosts first, then the switch.
+    """
+    check_prefix(prefix)
+    names = pools_on_machine().get(prefix, [])
+    ordered = [n for n in names if not n.endswith("-sw")] + [n for n in names if n.endswith("-sw")]
+    stopped, removed, failed = [], [], []
+    for name in ordered:
+        stopped.extend("%s[%d] in %s" % (c, p, name) for p, c in stop_processes(_Namespace(name)))
+    for name in ordered:
+        result = runner.run([_tool("ip"), "netns", "del", name], timeout=IP_TIMEOUT)
+        if result.ok:
+            removed.append("netns " + name)
+        else:
+            failed.append("netns %s: %s" % (name, result.describe()))
+    return Removal(stopped, removed, failed, recorded=bool(names))

@@ -10,6 +10,7 @@ with the project's liveset model (xapi's parse rules).
 import typing
 
 from sm_clusterstack.cli.xe.records import Lookup
+from sm_clusterstack.emulation.pool import OTHER_CONFIG_KEY as EMULATION_KEY
 
 NO = "-"
 LIVESET_WIDTH = 40  # the LIVESET column; a longer text (a host's failure) follows the table whole
@@ -99,7 +100,8 @@ def gather(api: typing.Any) -> dict:
             for ref, host in sorted(hosts.items(), key=lambda kv: kv[1].get("name_label", ""))]
     return {"pool": {"uuid": pool["uuid"], "ha_enabled": bool(pool.get("ha_enabled")),
                      "ha_cluster_stack": pool.get("ha_cluster_stack", ""), "master": master.get("uuid", ""),
-                     "livesets": livesets is not None},
+                     "livesets": livesets is not None,
+                     "storage_emulation": (pool.get("other_config") or {}).get(EMULATION_KEY, "")},
             "hosts": rows}
 
 
@@ -134,6 +136,8 @@ def table(state: dict) -> str:
     what = "enabled on cluster stack " + pool["ha_cluster_stack"] if pool["ha_enabled"] else "not enabled"
     unknown = "" if pool["livesets"] or not pool["ha_enabled"] else " (no livesets from this server: unknown)"
     head = "pool %s: HA %s%s\n" % (pool["uuid"], what, unknown)
+    if pool.get("storage_emulation"):
+        head += "storage: %s\n" % pool["storage_emulation"]
     notes = ["%s: %s\n" % (row["name"], row["liveset"]) for row in state["hosts"]
              if len(str(row.get("liveset", ""))) > LIVESET_WIDTH]  # a stack's reason, whole (a fencing host's)
     notes += ["%s: HA monitor %s\n" % (row["name"], row["monitor"]) for row in state["hosts"] if row.get("monitor")]

@@ -11,6 +11,7 @@ when nothing failed, 1 when a check failed, 2 when the kit could not run
 
 import argparse
 import os
+import signal
 import sys
 import typing
 
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give the driver checks a scratch loop device as device_config:device")
     parser.add_argument("--ipv6", action="store_true",
                         help="run the stacks on hosts whose management addresses are IPv6 only")
+    options.add(parser, "kit", options.EMULATE_STORAGE)
 
 
 def _pairs(items: typing.List[str], option: str) -> typing.Dict[str, str]:
@@ -101,7 +103,8 @@ def check_options(args: argparse.Namespace) -> typing.Any:
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
         device_config=_pairs(args.device_config, "--device-config"),
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
-        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6)
+        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6,
+        emulate_storage=args.emulate_storage)
 
 
 def progress(suite: typing.Any, found: typing.Any) -> None:
@@ -138,8 +141,23 @@ def _check(pairs: typing.List[typing.Tuple[str, str]], opts: typing.Any) -> typi
     return suites
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, SIGINT or SIGHUP while the kit runs: unwind (every pool and host sandbox is removed on the way)."""
+
+
+INTERRUPTED = 130  # exit status after a signal, as a shell reports SIGINT
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: typing.Any) -> None:
+    """Ignore further stop signals (the unwinding removes the sandboxes), then unwind."""
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(signal.Signals(signum).name)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the checks, print the table as they go, write JUnit XML if asked; exit 0, 1 or 2."""
+    """Run the checks, print the table as they go, write JUnit XML if asked; exit 0, 1 or 2 (130: a signal)."""
     from sm_clusterstack.kit import catalog, report, result
     if args.list:
         sys.stdout.write(catalog.listing())
@@ -150,7 +168,19 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         return _cannot_run(args, str(e))
     opts.listener = progress
-    suites = _check(pairs, opts)
+    if opts.emulate_storage:
+        from sm_clusterstack.emulation import pool as emulation_pool
+        sys.stdout.write("kit: %s\n\n" % emulation_pool.summary())
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    try:
+        suites = _check(pairs, opts)
+    except KeyboardInterrupt as e:
+        sys.stdout.flush()
+        sys.stderr.write("sm-clusterstack kit: interrupted (%s): stopped the checks and removed their pools and "
+                         "host sandboxes (a kit.teardown row names any it could not); no result\n"
+                         % (e.args[0] if e.args else "SIGINT"))
+        return INTERRUPTED
     sys.stdout.write(report.summary(suites) + "\n")
     sys.stdout.flush()
     if args.junit and not _write_junit(args.junit, report.junit(suites)):

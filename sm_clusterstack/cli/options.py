@@ -18,6 +18,7 @@ verbs' own modules keep only what is theirs (ports, reports, logs).
 """
 
 import argparse
+import os
 import sys
 import typing
 
@@ -59,9 +60,9 @@ ROOT = Shared("--root", {"metavar": "DIR"}, {
                   "else /usr/libexec/xapi/cluster-stack)",
     "upgrade": "cluster-stack root (default: cluster-stack-root of xapi.conf, else /usr/libexec/xapi/cluster-stack)"})
 CLUSTER_STACK_ROOT = Shared("--cluster-stack-root", {"metavar": "DIR"}, {
-    "serve": "cluster stacks (default: cluster-stack-root of xapi.conf)"})
+    "serve": "cluster stacks (default: what the state dir remembers, else cluster-stack-root of xapi.conf)"})
 SM_DIR = Shared("--sm-dir", {"metavar": "DIR"}, {
-    "serve": "SR drivers (default: sm-dir of xapi.conf)",
+    "serve": "SR drivers (default: what the state dir remembers, else sm-dir of xapi.conf)",
     "kit": "directory of SR drivers (default: xapi.conf's sm-dir)"})
 STATE = Shared("--state", {"metavar": "DIR"}, {
     "serve": ("state directory (the pool database)", {"required": True}),
@@ -95,9 +96,17 @@ SANDBOX_IPV6 = Shared("--ipv6", {"action": "store_true"}, {
     "serve": "with --sandbox: the hosts' management addresses are IPv6 only (fd00:213::N)"})
 SANDBOX_PREFIX = Shared("--sandbox-prefix", {"default": "", "metavar": "P"}, {
     "serve": "prefix of the sandboxes' namespace names (default: from the state dir)"})
+EMULATE_STORAGE = Shared("--emulate-storage", {
+    "action": "store_true",
+    "help": "emulate the storage tools this kernel cannot serve (mount -t ocfs2 without ocfs2, lvcreate/lvremove "
+            "without device-mapper, the Melio CLI), on every host, and say so; the real tools everywhere else. "
+            "For trying a pool, never for production"}, {
+    "serve": "emulate the storage tools this kernel cannot serve (mount -t ocfs2 without ocfs2, lvcreate/lvremove "
+             "without device-mapper, the Melio CLI) on every host, and say so (start, log, ha status); the real "
+             "tools everywhere else; remembered in DIR. For trying a pool, never for production"})
 
 # ``xe --embedded DIR``'s pool (xe's own help text says what they are)
-XE_EMBEDDED = (PASSWORD_FILE, SM_DIR, CLUSTER_STACK_ROOT, HOSTS, XAPI_CONF, SANDBOX_PREFIX)
+XE_EMBEDDED = (PASSWORD_FILE, SM_DIR, CLUSTER_STACK_ROOT, HOSTS, XAPI_CONF, SANDBOX_PREFIX, EMULATE_STORAGE)
 
 
 def add(parser: argparse.ArgumentParser, verb: str, *shared: Shared) -> None:
@@ -119,3 +128,25 @@ def load_conf(args: argparse.Namespace) -> typing.Any:
 def stack_root(args: argparse.Namespace) -> str:
     """--root, else xapi.conf's cluster-stack-root."""
     return args.root or load_conf(args).cluster_stack_root
+
+
+REMEMBERED = "embedded.conf"  # a pool's state dir: the sm-dir, stack root (and storage emulation) it runs with
+
+
+def pool_dirs(state: str, sm_dir: typing.Optional[str], root: typing.Optional[str], conf: typing.Any,
+              emulate_storage: typing.Optional[bool] = None) -> typing.Tuple[str, str, bool]:
+    """The pool's (sm-dir, stack root, storage emulation): given, else remembered in STATE, else xapi.conf's.
+
+    ``serve`` and ``xe --embedded`` on one state dir so run the same drivers
+    and stacks, whichever made the pool.  ``emulate_storage`` None: as remembered (off by default).
+    """
+    from sm_clusterstack import atomicfile, config
+    path = os.path.join(state, REMEMBERED)
+    remembered = config.load(path).values if os.path.exists(path) else {}
+    sm_dir = os.path.abspath(sm_dir or remembered.get("sm-dir") or conf.sm_dir)
+    root = os.path.abspath(root or remembered.get("cluster-stack-root") or conf.cluster_stack_root)
+    emulate = remembered.get("emulate-storage") == "true" if emulate_storage is None else emulate_storage
+    atomicfile.write(path, "# the pool's drivers and stacks (sm-clusterstack serve and xe --embedded)\n"
+                     "sm-dir = %s\ncluster-stack-root = %s\nemulate-storage = %s\n"
+                     % (sm_dir, root, "true" if emulate else "false"), mode=0o600)
+    return sm_dir, root, emulate

@@ -1,4 +1,11 @@
-"""``sm-clusterstack sandbox exec``: run a command inside a host's sandbox, as xapi runs a stack script."""
+"""``sm-clusterstack sandbox``: run a command inside a host's sandbox (``exec``), list and remove sandboxes.
+
+``remove --state DIR`` removes exactly what ``DIR/sandbox/made.json``
+records (a pool whose serve, xe --embedded or kit is gone) and lists
+it; ``list`` shows every pool's namespaces on this machine by prefix, and
+``remove --prefix P`` removes the namespaces ``P-hN`` and ``P-sw`` of one
+whose state dir is gone.
+"""
 
 import argparse
 import os
@@ -8,7 +15,7 @@ import sys
 from sm_clusterstack import cli
 from sm_clusterstack.cli import options
 
-HELP = "run a command inside a host sandbox of a pool served with --sandbox"
+HELP = "run a command inside a host sandbox of a pool served with --sandbox; list or remove host sandboxes"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="kill the command after S seconds (default 3600)")
     run_parser.add_argument("host", metavar="HOST", help="the host's uuid or name-label")
     run_parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
+    run_parser.set_defaults(act=_exec)
+    remove_parser = sub.add_parser("remove", help="remove the host sandboxes a pool left: what --state DIR records, "
+                                                  "or the namespaces P-sw, P-hN of --prefix P; list them")
+    which = remove_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--state", metavar="DIR", help="the pool's state directory (its sandbox/made.json)")
+    which.add_argument("--prefix", metavar="P", help="remove the namespaces P-sw and P-h1, P-h2, ... "
+                                                     "(a pool whose state dir is gone; see sandbox list)")
+    remove_parser.set_defaults(act=_remove)
+    list_parser = sub.add_parser("list", help="every pool's namespaces on this machine, by prefix")
+    list_parser.set_defaults(act=_list)
 
 
 def _host(state: str, wanted: str):
@@ -42,6 +59,58 @@ def _host(state: str, wanted: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    """The action's exit status."""
+    return args.act(args)
+
+
+def _list(args: argparse.Namespace) -> int:
+    """Print each pool's prefix and namespaces."""
+    from sm_clusterstack import hostsandbox
+    for prefix, names in sorted(hostsandbox.pools_on_machine().items()):
+        sys.stdout.write("%s  %s\n" % (prefix, " ".join(names)))
+    return cli.EXIT_OK
+
+
+def _remove(args: argparse.Namespace) -> int:
+    """Remove what the record or the prefix names; print each thing stopped and removed, failures on stderr."""
+    from sm_clusterstack import hostsandbox
+    from sm_clusterstack.xapi import service
+    if args.prefix is not None:
+        try:
+            return _report(hostsandbox.remove_prefix(args.prefix), args.prefix,
+                           "no namespace %s-sw or %s-hN" % (args.prefix, args.prefix))
+        except hostsandbox.SandboxError as e:
+            sys.stderr.write("sm-clusterstack sandbox remove: %s\n" % e)
+            return cli.EXIT_USAGE
+    if not os.path.isdir(args.state):
+        sys.stderr.write("sm-clusterstack sandbox remove: %s: no such directory (a pool whose state dir is gone: "
+                         "sandbox list, then sandbox remove --prefix P)\n" % args.state)
+        return cli.EXIT_FAILED
+    try:
+        fd = service.lock(args.state)
+    except service.StateInUse as e:
+        sys.stderr.write("sm-clusterstack sandbox remove: %s: stop it (SIGTERM), which removes its sandboxes\n" % e)
+        return cli.EXIT_FAILED
+    try:
+        return _report(hostsandbox.SandboxPool.remove_recorded(args.state), args.state, "no host sandboxes recorded")
+    finally:
+        os.close(fd)
+
+
+def _report(removal, subject: str, nothing: str) -> int:
+    """Print a Removal; exit 1 when something could not be removed."""
+    if not removal.recorded:
+        sys.stdout.write("%s: %s: nothing to remove\n" % (subject, nothing))
+    for line in removal.stopped:
+        sys.stdout.write("stopped %s\n" % line)
+    for line in removal.removed:
+        sys.stdout.write("removed %s\n" % line)
+    for line in removal.failed:
+        sys.stderr.write("sm-clusterstack sandbox remove: could not remove %s\n" % line)
+    return cli.EXIT_FAILED if removal.failed else cli.EXIT_OK
+
+
+def _exec(args: argparse.Namespace) -> int:
     """Run the command in the sandbox; its exit status, its output passed through."""
     from sm_clusterstack import hostsandbox
     command = args.command[1:] if args.command[:1] == ["--"] else args.command

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "when no --port)")
     options.add(parser, "serve", options.HOSTS, options.PASSWORD_FILE, options.SM_DIR, options.CLUSTER_STACK_ROOT,
                 options.DRIVER_TIMEOUT, options.SCRIPT_TIMEOUT, options.SANDBOX, options.SANDBOX_IPV6,
-                options.SANDBOX_PREFIX, options.HA_MONITOR_INTERVAL)
+                options.SANDBOX_PREFIX, options.HA_MONITOR_INTERVAL, options.EMULATE_STORAGE)
     parser.add_argument("--sandbox-kernel-fence", action="append", metavar="PATH", dest="kernel_fences",
                         help="a path standing for one of the machine's kernel fences (default: "
                              "/proc/sysrq-trigger and the watchdog devices); each host gets its own file over it, "
@@ -52,9 +52,10 @@ def build_pool(args: argparse.Namespace) -> typing.Any:
     os.makedirs(args.state, mode=0o700, exist_ok=True)
     password_file = args.password_file or context.ensure_password_file(args.state)
     service.check_password_file(password_file)
+    sm_dir, root, args.emulate_storage = options.pool_dirs(args.state, args.sm_dir, args.cluster_stack_root, conf,
+                                                           True if args.emulate_storage else None)
     return context.Pool(
-        os.path.abspath(args.state), os.path.abspath(args.sm_dir or conf.sm_dir),
-        os.path.abspath(args.cluster_stack_root or conf.cluster_stack_root),
+        os.path.abspath(args.state), sm_dir, root,
         context.read_password(password_file), driver_timeout=args.driver_timeout,
         script_timeout=args.script_timeout, default_stack=conf.cluster_stack_default, marked=True)
 
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         svc = service.start(pool, hosts=args.hosts, port=args.port, socket_path=socket_path,
                             sandbox=args.sandbox, sandbox_prefix=args.sandbox_prefix, ipv6=args.ipv6,
                             ha_monitor_interval=args.ha_monitor_interval,
-                            kernel_fences=tuple(args.kernel_fences or hostsandbox.KERNEL_FENCES))
+                            kernel_fences=tuple(args.kernel_fences or hostsandbox.KERNEL_FENCES),
+                            emulate_storage=args.emulate_storage)
     except (OSError, ValueError, schema.SchemaError, hostsandbox.SandboxError, durable.Refused) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED

@@ -37,8 +37,10 @@ class Options(object):
             host_paths: typing.Optional[typing.Dict[str, str]] = None,
             sandbox_prefix: str = "",
             ipv6: bool = False,
+            emulate_storage: bool = False,
     ) -> None:
         self.timeout = timeout
+        self.emulate_storage = emulate_storage  # the driver checks' pool emulates what the kernel lacks
         self.ipv6 = ipv6  # the stack's hosts have IPv6-only management addresses
         self.start_timeout = start_timeout
         self.owner_uid = owner_uid
@@ -130,7 +132,8 @@ def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Sui
 
 def _pool_checks(suite: res.Suite, path: str, info: dict, keys: typing.List[str], options: Options) -> None:
     required = list(info.get("required_cluster_stack", []))
-    pool = EmbeddedPool(path, required, options.sandbox_parent, driver_timeout=options.driver_timeout)
+    pool = EmbeddedPool(path, required, options.sandbox_parent, driver_timeout=options.driver_timeout,
+                        emulate_storage=options.emulate_storage)
     scratch = None
     try:
         if options.scratch_device:

@@ -129,7 +129,7 @@ def lay(host: hostsandbox.HostSandbox, inside: str, local: str) -> None:
         _copy(local, private)
         return
     _mount_point(inside, os.path.isdir(local))
-    mount = shutil.which("mount", path=os.environ.get("PATH", "") + os.pathsep + SYSTEM_PATH) or "mount"
+    mount = shutil.which("mount", path=SYSTEM_PATH + os.pathsep + os.environ.get("PATH", "")) or "mount"
     result = host.run([mount, "--bind", os.path.abspath(local), inside], timeout=MOUNT_TIMEOUT,
                       env={"PATH": SYSTEM_PATH})
     if not result.ok:

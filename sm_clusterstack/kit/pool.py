@@ -64,7 +64,9 @@ class EmbeddedPool(object):
     """A one-host pool served by the shim, reachable through XenAPI; close() removes it."""
 
     def __init__(self, driver_path: str, required: typing.Sequence[str],
-                 parent: typing.Optional[str] = None, driver_timeout: float = 120.0) -> None:
+                 parent: typing.Optional[str] = None, driver_timeout: float = 120.0,
+                 emulate_storage: bool = False) -> None:
+        self.emulate_storage = emulate_storage
         self.path = tempfile.mkdtemp(prefix="sm-clusterstack-kit-pool-", dir=parent)
         os.chmod(self.path, 0o755)
         self.sm_dir, self.root = self._dir("sm"), self._dir("cluster-stack")
@@ -98,7 +100,8 @@ class EmbeddedPool(object):
                            script_timeout=SCRIPT_TIMEOUT)
         # the pool's host is a host sandbox where the machine allows (root): its stacks and drivers run
         # there as xapi runs them, and HA has the management PIF xapi needs
-        self.service = service.start(ctx, hosts=1, port=0, sandbox=os.geteuid() == 0)
+        self.service = service.start(ctx, hosts=1, port=0, sandbox=os.geteuid() == 0,
+                                     emulate_storage=self.emulate_storage)
         self.session = XenAPI.Session(self.url)
         self.session.login_with_password("root", password, "1.0", "sm-clusterstack-kit")
         for ref, box in sorted(ctx.sandboxes.items()):

@@ -128,15 +128,27 @@ def tool(run: Run, argv: typing.List[str], stdin: typing.Optional[str] = None,
 
 
 def check(result: runner.Result) -> runner.Result:
-    """``result`` if its tool exited 0, else ToolMissing or ToolFailed with its stderr."""
+    """``result`` if its tool exited 0, else ToolMissing or ToolFailed: the tool and its stderr, in one line."""
     argv = result.argv
     if result.returncode == 127:
-        said = result.stderr.strip() or "not found"
+        said = one_line(result.stderr) or "not found"
         raise Failure("ToolMissing", said if said.startswith(argv[0]) else "%s: %s" % (argv[0], said))
     if not result.ok:
         how = "timed out" if result.timed_out else "exited %s" % result.returncode
-        raise Failure("ToolFailed", "%s %s; stderr: %s" % (argv[0], how, result.stderr.strip()))
+        raise Failure("ToolFailed", "%s %s; stderr: %s" % (argv[0], how, one_line(result.stderr)))
     return result
+
+
+ONE_LINE_MAX = 500  # characters of a tool's stderr kept in a fault's reason
+
+
+def one_line(stderr: str) -> str:
+    """A tool's stderr as one line: a Python traceback's last line (the error), else its lines joined by " / "."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        lines = lines[-1:]
+    text = " / ".join(lines)
+    return text if len(text) <= ONE_LINE_MAX else text[:ONE_LINE_MAX - 3] + "..."
 
 
 def mount_root() -> str:

@@ -15,12 +15,13 @@ import typing
 
 from sm_clusterstack import hostsandbox, proctree
 from sm_clusterstack import atomicfile
+from sm_clusterstack.emulation import pool as emulation_pool
 from sm_clusterstack.xapi.rpc import context
 from sm_clusterstack.xapi.ha import lifecycle
 from sm_clusterstack.xapi.ha import monitor as ha_monitor
 from sm_clusterstack.xapi import methods, recovery
 from sm_clusterstack.xapi.hosts import runs
-from sm_clusterstack.xapi.hosts import sandboxes
+from sm_clusterstack.xapi.hosts import onhost, sandboxes
 from sm_clusterstack.xapi.rpc import server
 from sm_clusterstack.xapi.hosts import smscan
 from sm_clusterstack.xapi.db import store as store_mod
@@ -29,6 +30,7 @@ from sm_clusterstack.xapi.db import records
 LOG = logging.getLogger("sm_clusterstack.xapi")
 LOCK_FILE = "shim.lock"
 ADDRESS_FILE = "shim.addr"
+STOPPED_FILE = "shim.stopped"  # written by a clean stop, taken by the next start: no crash in between
 
 
 check_state_dir = store_mod.check_state_dir  # before anything is written there (cli/serve.py)
@@ -83,6 +85,8 @@ class Service(object):
         self.ctx.store.close()
         if self.lock_fd is not None:
             _remove(os.path.join(self.ctx.state_dir, ADDRESS_FILE))
+            atomicfile.write(os.path.join(self.ctx.state_dir, STOPPED_FILE), "stopped cleanly, pid %d\n" % os.getpid(),
+                             mode=0o600)
             os.close(self.lock_fd)
             self.lock_fd = None
 
@@ -126,8 +130,11 @@ def _write_address(state_dir: str, servers: typing.List[typing.Any]) -> None:
 def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
           socket_path: typing.Optional[str] = None, sandbox: bool = False, sandbox_prefix: str = "",
           ha_monitor_interval: float = ha_monitor.DEFAULT_INTERVAL, ipv6: bool = False,
-          kernel_fences: typing.Sequence[str] = hostsandbox.KERNEL_FENCES) -> Service:
+          kernel_fences: typing.Sequence[str] = hostsandbox.KERNEL_FENCES,
+          emulate_storage: bool = False) -> Service:
     """Lock the state dir, create the pool if new, listen, scan the drivers, reconcile; the Service.
+
+    ``emulate_storage``: the storage tools this kernel cannot serve are emulated (``emulation``), and said so.
 
     Until the scan and the reconcile are done, the listeners serve only the
     drivers those run (their internal sessions; anyone else gets
@@ -138,6 +145,8 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
         raise ValueError("nothing to listen on: give a TCP port or a unix socket path")
     fd = lock(ctx.state_dir)
     _remove(os.path.join(ctx.state_dir, ADDRESS_FILE))  # a dead shim's: we hold the lock now
+    clean = os.path.exists(os.path.join(ctx.state_dir, STOPPED_FILE))
+    _remove(os.path.join(ctx.state_dir, STOPPED_FILE))  # from here on, an end without stop() is a crash
     servers, host_servers, sandbox_pool, switch = [], [], None, None
     ctx.ready = False
     ctx.ha_runtime = ha_monitor.Runtime(ctx, ha_monitor_interval, on_fenced=lifecycle.reboot_fenced)
@@ -153,11 +162,12 @@ def start(ctx: context.Pool, hosts: int = 1, port: typing.Optional[int] = None,
             _say_kernel_fences(sandbox_pool)
             switch = sandboxes.PowerSwitch(
                 ctx, lambda host, fences: lifecycle.reset(ctx, ctx.ha_runtime, host, fences)).start()
+        _storage_emulation(ctx, emulate_storage)
         methods.load()
         servers = server.start(ctx, port=port, socket_path=socket_path)
         host_servers = sandboxes.listen_on_hosts(ctx, lambda path: server.start(ctx, socket_path=path))
         ctx.xapi_url = server.url_of(servers[0])
-        _recover(ctx)
+        _recover(ctx, clean)
         ctx.ready = True
         lifecycle.restart(ctx, ctx.ha_runtime)  # HA armed: rejoin every host, then monitor (in the background)
         _write_address(ctx.state_dir, servers)
@@ -179,15 +189,39 @@ def _say_kernel_fences(pool: hostsandbox.SandboxPool) -> None:
                  "would here (its fence action is then what fences)", ", ".join(missing))
 
 
+def _storage_emulation(ctx: context.Pool, emulate: bool) -> None:
+    """Emulate what the kernel lacks of the storage tools (each host finds the settings), or nothing; say which.
+
+    The pool's ``other_config`` says it too (``ha status`` shows it), and loses the key when emulation is off.
+    """
+    ctx.emulation = emulation_pool.prepare(ctx.state_dir) if emulate else None
+    said = ctx.emulation.describe() if ctx.emulation is not None else ""
+    for ref in sorted(ctx.sandboxes):
+        if said:
+            onhost.write_file(ctx, ref, emulation_pool.HOST_SETTINGS, emulation_pool.host_settings(ctx.emulation),
+                              mode=0o644)
+        else:
+            _remove(onhost.host_path(ctx, ref, emulation_pool.HOST_SETTINGS))
+    key = emulation_pool.OTHER_CONFIG_KEY
+    with ctx.store.write() as conn:
+        other = store_mod.loads(records.pool_row(conn)["other_config"]) or {}
+        if other.get(key, "") != said:
+            other.pop(key, None)
+            records.set_pool(conn, other_config=dict(other, **({key: said} if said else {})))
+    if said:
+        LOG.warning("%s", said)
+
+
 def _host_count(ctx: context.Pool) -> int:
     with ctx.store.read() as conn:
         return records.host_count(conn)
 
 
-def _recover(ctx: context.Pool) -> None:
-    """Scan the sm-dir, then undo what a crash left in flight."""
+def _recover(ctx: context.Pool, clean: bool) -> None:
+    """Scan the sm-dir, then undo what a crash left in flight (``clean``: the last run stopped cleanly)."""
     found = smscan.scan(ctx)
     LOG.info("SM types: %s", " ".join(found) or "none")
     done = recovery.reconcile(ctx)
     if any(done.values()):
-        LOG.warning("reconciled after a crash: %s", done)
+        LOG.warning("reconciled %s: %s", "what the last run left unfinished (it stopped cleanly)" if clean
+                    else "after a crash", done)

@@ -133,3 +133,18 @@ def test_make_install_puts_every_man_page_under_the_prefix_in_the_destdir(instal
         assert os.stat(path).st_mode & 0o777 == 0o644, path
         with open(path) as installed_page, open(os.path.join(ROOT, "man", name)) as source:
             assert installed_page.read() == source.read(), name
+
+
+def test_make_path_puts_the_venvs_sm_clusterstack_on_path_and_make_run_says_so():
+    """Issue 21: after ``make run`` the command is not on PATH; ``eval "$(make -s path)"`` puts it there.
+
+    ``make run``'s last step prints that line; ``make -n`` shows it without running the kit.
+    """
+    shell = subprocess.run(["sh", "-c", 'eval "$(make -s path)" && command -v sm-clusterstack'], cwd=ROOT,
+                           env={"PATH": XAPI_PATH, "HOME": os.environ.get("HOME", "/root")},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.strip() == os.path.join(ROOT, ".venv", "bin", "sm-clusterstack")
+    shown = subprocess.run(["make", "-n", "run"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, timeout=60).stdout
+    assert 'eval "$(make -s path)"' in shown.splitlines()[-1], shown

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -170,3 +171,34 @@ def test_list_names_every_check(tmp_path):
     assert result.returncode == 0
     assert len(result.stdout.splitlines()) == 28
     assert result.stdout.splitlines()[0].startswith("stack.name ")
+
+
+@pytest.mark.slow(8)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_kit_leaves_no_host_sandbox(tmp_path, signum):
+    """Issue 21: a kit stopped while its stack's hosts run removes their namespaces and mounts, and says so."""
+    from sm_clusterstack import hostsandbox
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "sm_clusterstack.cli", "kit"] + list(ONE_HOST) + [
+        "stack", stack(tmp_path, "waits-for-go")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, env=env)
+    [state] = [str(p) for p in tmp_path.glob("sm-clusterstack-kit-stack-*")] or [""]
+    try:
+        for line in proc.stdout:
+            if line.split()[:1] == ["stack.pool-state"]:
+                break
+        [state] = [str(p) for p in tmp_path.glob("sm-clusterstack-kit-stack-*")]
+        prefix = hostsandbox.default_prefix(state)
+        assert os.path.exists("/run/netns/%s-h1" % prefix)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0
+        assert not [n for n in os.listdir("/run/netns") if n.startswith(prefix + "-")]
+        assert not os.path.exists(os.path.join(state, "sandbox", "made.json"))
+        assert "interrupted" in err and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if state:
+            hostsandbox.SandboxPool.remove(state)

@@ -2,18 +2,16 @@
 
 Real tools on loop devices: mkfs.ocfs2, blkid, tunefs.ocfs2, pvcreate,
 vgcreate, vgs.  This machine has no ocfs2 kernel module, no device-mapper
-and no Melio CLI, so ``mount -t ocfs2``/``umount``, ``lvcreate``/``lvremove``
-and ``melioctl`` are EMULATED by the recording executables of
-tests/functional/helpers/fakebin, put first on the server's PATH (the drivers
-inherit it; in the host's sandbox their settings come from its
-/etc/sm-clusterstack/sm-fake.json).  The host is a host sandbox, as HA
+and no Melio CLI, so the server runs with ``--emulate-storage``: whatever
+of ``mount -t ocfs2``/``umount``, ``lvcreate``/``lvremove`` and ``melioctl``
+this kernel cannot serve is EMULATED (sm_clusterstack.emulation, its
+commands first on the PATH the drivers get, its settings in the host
+sandbox's own /etc/sm-clusterstack).  The host is a host sandbox, as HA
 needs (a management PIF); the disks are big enough for xapi's statefile and
 4 GB metadata VDI (sparse files).  The cluster stacks are the recording
 fixture stacks of helpers.shim (corosync-ha's ha_supported_srs lists ocfs2, as
 the shipped one).
 """
-
-import json
 
 import os
 import subprocess
@@ -21,7 +19,7 @@ import sys
 
 import pytest
 
-from helpers.drivers import FAKEBIN, loop_device, unmount_under
+from helpers.drivers import loop_device, unmount_under
 from helpers.shim import Server, failure, make_stack
 
 DISK_MB = 4800  # > xha_statefile.ml minimum_sr_size (statefile + 4 GB redo_log)
@@ -33,14 +31,12 @@ def pool(tmp_path):
     stacks = str(tmp_path / "stacks")
     for name, supported in (("xhad", None), ("corosync-ha", ["ocfs2"]), ("melio", ["melio"])):
         make_stack(stacks, name, str(tmp_path / "stack.log"), str(tmp_path / "stack-ctl"), supported)
-    env = dict(os.environ, PATH=":".join([FAKEBIN, os.path.dirname(sys.executable), os.environ["PATH"]]),
-               SM_FAKE_LOG=str(tmp_path / "emulated.jsonl"), SM_FAKE_STATE=str(tmp_path / "emulated"),
+    env = dict(os.environ, PATH=":".join([os.path.dirname(sys.executable), os.environ["PATH"]]),
                SM_CLUSTERSTACK_SR_MOUNT=str(tmp_path / "sr-mount"))
-    server = Server(str(tmp_path / "state"), os.path.join(ROOT, "drivers"), stacks, hosts=1, env=env, sandbox=True)
+    server = Server(str(tmp_path / "state"), os.path.join(ROOT, "drivers"), stacks, hosts=1, env=env, sandbox=True,
+                    extra=["--emulate-storage"])
     with loop_device(tmp_path, DISK_MB) as ocfs2_dev, loop_device(tmp_path, DISK_MB) as lvm_dev:
         server.start()
-        settings = tmp_path / "state" / "sandbox" / "hosts" / "h1" / "etc" / "sm-clusterstack" / "sm-fake.json"
-        settings.write_text(json.dumps({"log": env["SM_FAKE_LOG"], "state": env["SM_FAKE_STATE"]}))
         session = server.session()
         try:
             yield session.xenapi, ocfs2_dev, lvm_dev

@@ -168,3 +168,30 @@ def test_every_file_the_shim_creates_is_private_whatever_the_umask(tmp_path):
         proc.stdout.close()
     assert {"pool.db", "password", "shim.addr", "shim.lock", "xapi.sock"} <= set(modes)
     assert {name: mode for name, mode in modes.items() if mode & 0o077} == {}
+
+
+def test_a_clean_stop_after_a_failed_enable_ha_is_not_reported_as_a_crash(tmp_path):
+    """Issue 21: a failed enable_ha, then SIGTERM: the next start reconciles nothing and says no crash.
+
+    A clean stop leaves nothing in flight (xapi's own shutdown, ``xapi_ha.ml``
+    ``on_server_restart``, finds no half-made state either).
+    """
+    pool = Pool(tmp_path, hosts=1)
+    pool.start()
+    try:
+        sr = pool.create_sr("lvm")
+        pool.inject("lvm", "fault", "vdi_create", 78)  # the statefile cannot be made
+        with pytest.raises(XenAPI.Failure):
+            pool.x.pool.enable_ha([sr], {})
+        assert pool.x.VDI.get_all() == []  # the disable path removed the statefile whose vdi_create failed
+        pool.server.stop()
+        with open(os.path.join(tmp_path, "state.log")) as f:
+            before = f.read()
+        pool.start()
+        pool.server.stop()
+        with open(os.path.join(tmp_path, "state.log")) as f:
+            after = f.read()[len(before):]
+        assert "crash" not in after, after
+    finally:
+        pool.server.kill()
+        pool.server.remove_sandboxes()

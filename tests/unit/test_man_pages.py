@@ -74,10 +74,11 @@ def tags(text):
     return re.findall(r"^\.TP\n(.*)$", text, re.M)
 
 
-def tag_of(text, first_word):
-    """The .TP tag line of ``text`` whose first word is ``first_word``."""
-    found = [t for t in tags(text) if re.sub(r"^\.\w+ ", "", t).split()[:1] == [first_word]]
-    assert found, "no paragraph for %s" % first_word
+def tag_of(text, first_word, second_word=None):
+    """The .TP tag line of ``text`` whose first word is ``first_word`` (and second ``second_word``, if given)."""
+    wanted = [first_word] + ([second_word] if second_word else [])
+    found = [t for t in tags(text) if re.sub(r"^\.\w+ ", "", t).split()[:len(wanted)] == wanted]
+    assert found, "no paragraph for %s" % " ".join(wanted)
     return found[0]
 
 
@@ -122,9 +123,9 @@ def test_the_main_page_shows_exactly_the_options_of_its_small_verbs(verb):
     parser = verbs()[verb]
     for action in cli_subcommands(parser) or {None: None}:
         inner = cli_subcommands(parser)[action] if action else parser
-        tag = tag_of(section(page("sm-clusterstack.1"), "VERBS"), verb)
+        tag = tag_of(section(page("sm-clusterstack.1"), "VERBS"), verb, action)
         assert set(LONG_OPTION.findall(tag)) == long_options(inner), (verb, action)
-        assert action is None or " %s " % action in tag
+        assert action is None or " %s" % action in tag
 
 
 def test_the_xe_page_shows_every_option_of_xe_usage():

@@ -68,6 +68,28 @@ def test_tool_failure_carries_its_stderr(fake_runner, device):
     assert detail == "mkfs.ocfs2 exited 1; stderr: mkfs.ocfs2: device too small"
 
 
+TRACEBACK = ("Traceback (most recent call last):\n  File \"/x/mount\", line 14, in <module>\n"
+             "    fakelib.record(\"mount\")\nFileNotFoundError: [Errno 2] No such file or directory: "
+             "'/etc/sm-clusterstack/sm-fake.json'\n")
+
+
+def test_a_tool_that_dies_with_a_traceback_is_one_line_naming_it_and_why(fake_runner, device):
+    """Issue 21: the reason is which tool and its error in one line, never the traceback."""
+    fake_runner.expect(["melioctl", "volume", "info", "--device", device], returncode=1, stderr=TRACEBACK)
+    storage = storage_melio.MelioStorage({"device": device}, run=fake_runner)
+    detail = fails_with("ToolFailed", storage.probe)
+    assert detail == ("melioctl exited 1; stderr: FileNotFoundError: [Errno 2] No such file or directory: "
+                      "'/etc/sm-clusterstack/sm-fake.json'")
+
+
+def test_a_tools_several_lines_of_stderr_are_one_line(fake_runner, device):
+    fake_runner.expect(["melioctl", "volume", "info", "--device", device], returncode=5,
+                       stderr="  /dev/mapper/control: open failed: No such device\n\n  Failure to communicate\n")
+    storage = storage_melio.MelioStorage({"device": device}, run=fake_runner)
+    assert fails_with("ToolFailed", storage.probe) == (
+        "melioctl exited 5; stderr: /dev/mapper/control: open failed: No such device / Failure to communicate")
+
+
 def test_tool_timeout_is_a_tool_failure(fake_runner, device):
     fake_runner.expect(["blkid", "-p", "-o", "export", device], returncode=None, timed_out=True)
     storage = storage_ocfs2.OCFS2Storage({"device": device}, run=fake_runner)

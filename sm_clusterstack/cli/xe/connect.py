@@ -32,7 +32,8 @@ XE_SWITCHES = {"-s": "server", "-h": "server", "-p": "port", "-u": "username", "
                "-pwf": "passwordfile", "--traceparent": "traceparent"}
 XE_FLAGS = {"--nossl": "nossl", "--debug": "debug", "--debug-on-fail": "debugonfail"}
 OUR_OPTIONS = dict([("--server", "server"), ("--embedded", "embedded")]
-                   + [(option.flag, option.dest) for option in XE_EMBEDDED])
+                   + [(option.flag, option.dest) for option in XE_EMBEDDED if "action" not in option.common])
+OUR_FLAGS = dict((option.flag, option.dest) for option in XE_EMBEDDED if "action" in option.common)  # store_true
 
 
 class Options(object):
@@ -81,6 +82,8 @@ def _consume(options: Options, args: typing.List[str]) -> typing.List[str]:
             continue
         if arg in XE_FLAGS:
             options.set(XE_FLAGS[arg], "true")
+        elif arg in OUR_FLAGS:
+            options.values[OUR_FLAGS[arg]] = "true"
         elif name in OUR_OPTIONS:
             if not eq:
                 if i + 1 >= len(args):

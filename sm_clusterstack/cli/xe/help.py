@@ -21,7 +21,8 @@ USAGE = """Usage:
     [ --minimal ]              Output only values in a comma-separated lists
     [ --embedded <dir> ]       The embedded pool in <dir> (or $SM_CLUSTERSTACK_STATE);
                                with --sm-dir, --cluster-stack-root, --hosts N, --xapi-conf F,
-                               --sandbox-prefix P (its hosts' namespaces, as root)
+                               --sandbox-prefix P (its hosts' namespaces, as root),
+                               --emulate-storage (what the kernel lacks of the storage tools)
     [ <other arguments> ... ]  Command-specific options
 Without -s, --embedded or $SM_CLUSTERSTACK_STATE: the local xapi (/var/lib/xcp/xapi).
 

@@ -8,7 +8,7 @@ checked, as xe's stunnel does not check them); the local xapi is its socket
 one runs (its address is in ``DIR/shim.addr``), else the shim is started
 in-process on a private socket for the drivers; the client names the pool
 on stderr, and says when it created it.  The embedded pool remembers its
-``--sm-dir`` and ``--cluster-stack-root`` in ``DIR/embedded.conf``.
+``--sm-dir`` and ``--cluster-stack-root`` in ``DIR/embedded.conf``, as ``serve`` does.
 """
 
 import argparse
@@ -16,12 +16,10 @@ import os
 import sys
 import typing
 
-from sm_clusterstack import atomicfile
-from sm_clusterstack.cli.options import load_conf
+from sm_clusterstack.cli.options import load_conf, pool_dirs
 from sm_clusterstack.cli.xe import connect
 from sm_clusterstack.cli.xe.errors import ClientError
 
-EMBEDDED_CONF = "embedded.conf"
 ORIGINATOR = "sm-clusterstack-xe"
 
 
@@ -109,7 +107,7 @@ def open_embedded(options: connect.Options, where: connect.Target) -> typing.Tup
     new = not os.path.exists(os.path.join(state, store.DB_NAME))
     os.makedirs(state, mode=0o700, exist_ok=True)
     password = context.read_password(context.ensure_password_file(state))
-    sm_dir, root, default = _embedded_conf(options, state)
+    sm_dir, root, default, emulate = _embedded_conf(options, state)
     hosts = _hosts(options)
     sys.stderr.write("sm-clusterstack xe: embedded pool in %s (%s)%s\n" % (
         state, where.why, ", new: %d host(s)" % hosts if new else ""))
@@ -118,8 +116,11 @@ def open_embedded(options: connect.Options, where: connect.Target) -> typing.Tup
     try:
         # hosts are sandboxes where the machine allows (root); they outlive this one command, as hosts do
         svc = service.start(ctx, hosts=hosts, socket_path=private, sandbox=os.geteuid() == 0,
-                            sandbox_prefix=options.get("sandbox_prefix") or "")
+                            sandbox_prefix=options.get("sandbox_prefix") or "", emulate_storage=emulate)
         svc.keep_sandboxes = True
+        if emulate:  # through a serve, the serve says so
+            sys.stderr.write("sm-clusterstack xe: storage emulation on (--emulate-storage, remembered in %s): "
+                             "ha status says what is emulated\n" % state)
     except service.StateInUse as e:  # a serve runs on this pool: go through it
         ctx.store.close()
         through = e.address.get("socket") or e.address.get("url")
@@ -146,15 +147,10 @@ def _hosts(options: connect.Options) -> int:
     return int(text)
 
 
-def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, str, str]:
-    """sm-dir, stack root and default stack: options, else remembered, else xapi.conf."""
-    from sm_clusterstack import config
-    path = os.path.join(state, EMBEDDED_CONF)
-    remembered = config.load(path) if os.path.exists(path) else config.XapiConf()
+def _embedded_conf(options: connect.Options, state: str) -> typing.Tuple[str, str, str, bool]:
+    """sm-dir, stack root, default stack and storage emulation: options, else remembered (``options.pool_dirs``),
+    else xapi.conf."""
     conf = load_conf(argparse.Namespace(xapi_conf=options.get("xapi_conf")))
-    sm_dir = os.path.abspath(options.get("sm_dir") or remembered.values.get("sm-dir") or conf.sm_dir)
-    root = os.path.abspath(options.get("cluster_stack_root") or remembered.values.get("cluster-stack-root")
-                           or conf.cluster_stack_root)
-    atomicfile.write(path, "# the embedded pool's drivers and stacks (sm-clusterstack xe)\n"
-                     "sm-dir = %s\ncluster-stack-root = %s\n" % (sm_dir, root))
-    return sm_dir, root, conf.cluster_stack_default
+    sm_dir, root, emulate = pool_dirs(state, options.get("sm_dir"), options.get("cluster_stack_root"), conf,
+                                      True if options.get("emulate_storage") else None)
+    return sm_dir, root, conf.cluster_stack_default, emulate

@@ -153,5 +153,6 @@ def rollback(ctx) -> None:
         started = [h for h in records.hosts_master_first(conn) if h["ref"] in plan.hosts_started]
     ha_disable.stop_without_statefile(ctx, plan.stack, started)
     ha_disable.release(ctx, plan.attached_on)
+    ha_steps.forget_unfinished_vdis(ctx)  # a statefile or metadata VDI whose vdi_create failed: nothing left
     with ctx.store.write() as conn:
         records.set_ha_plan(conn, None)

@@ -159,7 +159,7 @@ def write_conf(ctx, plan: records.HAPlan, host_row, statefile_path: str) -> None
 
 
 def forget_unfinished_vdis(ctx) -> int:
-    """Remove the HA VDIs a crash left between their record and their ``vdi_create`` answer.
+    """Remove the HA VDIs a crash or a failed ``vdi_create`` left between their record and its answer.
 
     Such a row has no location; the driver was given its uuid, so the VDI
     (if it was made) is deleted by that uuid; the row goes either way.

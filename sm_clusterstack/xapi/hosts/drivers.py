@@ -38,10 +38,16 @@ def run_for_pbd(ctx, command: str, pbd: typing.Any, sr: typing.Any,
 
 
 def _env(ctx, host: str) -> typing.Optional[typing.Dict[str, str]]:
-    """A sandboxed host's driver environment (None: this machine's, see ``caller.driver_env``)."""
+    """A sandboxed host's driver environment (None: this machine's, see ``caller.driver_env``).
+
+    With storage emulation (``ctx.emulation``) its commands come first on the PATH.
+    """
+    path = os.environ.get("PATH", os.defpath)
+    if ctx.emulation is not None:
+        path = ctx.emulation.path_for_drivers(path)
     if onhost.sandbox_of(ctx, host) is None:
-        return None
-    return {"PATH": os.environ.get("PATH", os.defpath), "ORIGINATOR": "SM"}
+        return None if ctx.emulation is None else caller.driver_env(ctx.xapi_url, dict(os.environ, PATH=path))
+    return {"PATH": path, "ORIGINATOR": "SM"}
 
 
 def run(ctx, sr_type: str, command: str, params: dict) -> typing.Any:

@@ -53,6 +53,7 @@ class Pool(object):
         self.ready = True  # False while the service starts: only drivers' internal sessions are served
         self.sandboxes = {}  # type: typing.Dict[str, typing.Any]  # host ref -> HostSandbox, when sandboxed
         self.ha_runtime = None  # type: typing.Any  # ha_monitor.Runtime, set by the service
+        self.emulation = None  # type: typing.Any  # emulation.pool.Emulation: the storage tools emulated, or None
 
     def check_ready(self, session_ref: typing.Any) -> None:
         """HOST_STILL_BOOTING while the service starts, unless ``session_ref`` is a driver's internal session."""
