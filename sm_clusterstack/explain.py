@@ -1,4 +1,4 @@
-"""What is in the way and what to do next, for the four errors about cluster stacks.
+"""What is in the way and what to do next, for the errors about cluster stacks and the heartbeat SR.
 
 The XenAPI errors keep xapi's codes and params exactly; the CLI (after
 xe's own error text) and the shim's log add these lines.  Each explanation
@@ -15,19 +15,25 @@ import typing
 from sm_clusterstack import constraints, errors
 
 CODES = (errors.INCOMPATIBLE_CLUSTER_STACK_ACTIVE, errors.INCOMPATIBLE_STATEFILE_SR,
-         errors.CLUSTER_STACK_CONSTRAINT, errors.UNKNOWN_CLUSTER_STACK)
+         errors.CLUSTER_STACK_CONSTRAINT, errors.UNKNOWN_CLUSTER_STACK, errors.SR_NO_PBDS,
+         errors.SR_SOURCE_SPACE_INSUFFICIENT, errors.CANNOT_CREATE_STATE_FILE)
 Installed = typing.Optional[typing.Dict[str, typing.Optional[typing.List[str]]]]
 
 
-class SRView(object):
-    """An SR as the explanations see it."""
+Pbd = typing.Tuple[str, bool, str]  # (host ref, currently attached, PBD uuid)
 
-    __slots__ = ("ref", "uuid", "name", "type", "required", "attached")
+
+class SRView(object):
+    """An SR as the explanations see it; ``size`` None when unknown, ``pbds`` as ``Pbd``."""
+
+    __slots__ = ("ref", "uuid", "name", "type", "required", "attached", "size", "used", "pbds")
 
     def __init__(self, ref: str, uuid: str, name: str, type: str, required: typing.Sequence[str],
-                 attached: bool) -> None:
+                 attached: bool, size: typing.Optional[int] = None, used: int = 0,
+                 pbds: typing.Sequence[Pbd] = ()) -> None:
         self.ref, self.uuid, self.name, self.type = ref, uuid, name, type
         self.required, self.attached = list(required), attached
+        self.size, self.used, self.pbds = size, used, list(pbds)
 
     def __str__(self):
         return "SR %s (%s, type %s)" % (self.uuid, self.name, self.type)
@@ -37,8 +43,10 @@ class PoolView(object):
     """The pool as the explanations see it; ``installed`` None when unknown."""
 
     def __init__(self, srs: typing.List[SRView], ha_enabled: bool, ha_cluster_stack: str,
-                 installed: Installed = None, default_stack: typing.Optional[str] = None) -> None:
+                 installed: Installed = None, default_stack: typing.Optional[str] = None,
+                 hosts: typing.Optional[typing.Dict[str, str]] = None) -> None:
         self.srs = srs
+        self.hosts = hosts or {}  # host ref -> name, in the pool's order
         self.ha_enabled = ha_enabled
         self.ha_cluster_stack = ha_cluster_stack
         self.installed = installed
@@ -70,6 +78,9 @@ def explain(code: str, params: typing.List[str], view: PoolView,
         errors.INCOMPATIBLE_STATEFILE_SR: _statefile_sr,
         errors.CLUSTER_STACK_CONSTRAINT: _constraint,
         errors.UNKNOWN_CLUSTER_STACK: _unknown,
+        errors.SR_NO_PBDS: _no_pbds,
+        errors.SR_SOURCE_SPACE_INSUFFICIENT: _space,
+        errors.CANNOT_CREATE_STATE_FILE: _no_statefile_sr,
     }
     if code not in handlers:
         return []
@@ -78,18 +89,21 @@ def explain(code: str, params: typing.List[str], view: PoolView,
 
 def _incompatible_active(params, view: PoolView, request) -> typing.List[str]:
     needs = [s for s in params[0].split(",") if s]
+    blockers = [s for s in view.constraining() if not set(s.required) & set(needs)]
+    if blockers:  # an attached SR of another stack: disabling HA alone would not let this one attach
+        sr = blockers[0]
+        first = "disable HA (xe pool-ha-disable), then " if view.ha_enabled else ""
+        return ["Why: %s is attached and needs %s: no cluster stack serves both it and an SR needing %s%s."
+                % (sr, _or(sr.required), _or(needs),
+                   " (HA runs %s)" % view.ha_cluster_stack if view.ha_enabled else ""),
+                "Next: %sunplug %s on every host (xe pbd-unplug for each of: xe pbd-list sr-uuid=%s "
+                "params=uuid --minimal), or use an SR type that %s serves." % (
+                    first, sr.uuid, sr.uuid, _or(sr.required))]
     if view.ha_enabled and view.ha_cluster_stack not in needs:
-        return ["Why: HA is enabled on cluster stack %s, and an SR of this type needs %s."
-                % (view.ha_cluster_stack, _or(needs)),
+        return ["Why: HA is enabled on cluster stack %s, and an SR of this type needs %s; no attached SR "
+                "requires %s." % (view.ha_cluster_stack, _or(needs), view.ha_cluster_stack),
                 "Next: disable HA (xe pool-ha-disable), attach the SR, then enable HA again: the rules then "
                 "choose a stack that serves every attached SR."]
-    blockers = [s for s in view.constraining() if not set(s.required) & set(needs)]
-    if blockers:
-        sr = blockers[0]
-        return ["Why: %s is attached and needs %s: no cluster stack serves both it and an SR needing %s."
-                % (sr, _or(sr.required), _or(needs)),
-                "Next: unplug %s on every host first (xe pbd-unplug for each of: xe pbd-list sr-uuid=%s "
-                "params=uuid --minimal), or use an SR type that %s serves." % (sr.uuid, sr.uuid, _or(sr.required))]
     together = constraints.required_stacks(
         [constraints.SR(s.ref, s.type, s.required) for s in view.constraining()])
     if together is not None:
@@ -149,3 +163,81 @@ def _unknown(params, view: PoolView, request) -> typing.List[str]:
     return [why + (" Installed stacks: %s." % installed if installed else ""),
             "Next: install that stack (its directory under the cluster-stack root, on every host)%s."
             % (", or choose one of: %s" % installed if installed and installed != "none" else "")]
+
+
+def size_text(size: int) -> str:
+    """Bytes with thousands separators and in binary units: ``3,992,977,408 bytes (3.7 GiB)``."""
+    value, unit = float(size), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return "{:,} bytes ({:.1f} {})".format(size, value, unit)
+
+
+def _host_names(view: PoolView, refs: typing.Iterable[str]) -> str:
+    return ", ".join(view.hosts.get(ref, ref) for ref in refs)
+
+
+def _unplugged(view: PoolView, sr: SRView) -> typing.List[str]:
+    """The hosts where ``sr`` is not plugged (a rule of constraints), in the pool's order."""
+    return constraints.hosts_without_attached_pbd(list(view.hosts), [h for h, attached, _ in sr.pbds if attached])
+
+
+def _no_pbds(params, view: PoolView, request) -> typing.List[str]:
+    sr = view.sr(params[0])
+    if sr is None or not view.hosts:
+        return ["Why: the heartbeat SR must be plugged on every host of the pool (xe pbd-list sr-uuid=...)."]
+    missing = _unplugged(view, sr)
+    plugged = [h for h in view.hosts if h not in missing]
+    steps = ["xe pbd-plug uuid=%s" % uuid for host, attached, uuid in sr.pbds if not attached]
+    steps += ["xe pbd-create sr-uuid=%s host-uuid=<uuid of %s> device-config:..., then plug it"
+              % (sr.uuid, view.hosts[h]) for h in missing if h not in {p[0] for p in sr.pbds}]
+    return ["Why: the statefile SR must be plugged on every host, and %s is not plugged on %s (plugged on %s)."
+            % (sr, _host_names(view, missing) or "none", _host_names(view, plugged) or "none"),
+            "Next: %s." % "; ".join(steps or ["plug it on every host (xe pbd-list sr-uuid=%s)" % sr.uuid])]
+
+
+def _room(sr: SRView) -> str:
+    if sr.size is None:
+        return "its free space is not known"
+    if sr.size <= 0:
+        return "its size was never measured (physical-size %d)" % sr.size
+    return "has %s free (size {:,}, used {:,})".format(sr.size, sr.used) % size_text(sr.size - sr.used)
+
+
+def _space(params, view: PoolView, request) -> typing.List[str]:
+    sr = view.sr(params[0])
+    needed = "needs %s free for the statefile and the redo-log VDIs (xapi's minimum_sr_size), unless VDIs of " \
+             "both kinds from an earlier enable are there to reuse" % size_text(constraints.MINIMUM_SR_SIZE)
+    if sr is None:
+        return ["Why: the heartbeat SR %s." % needed]
+    lines = ["Why: HA %s; %s %s." % (needed, sr, _room(sr))]
+    if sr.size is not None and sr.size <= 0:
+        return lines + ["Next: xe sr-scan uuid=%s (it measures the SR), then try again." % sr.uuid]
+    return lines + ["Next: give heartbeat-sr-uuids= an SR with that much free (xe sr-list params=uuid,"
+                    "physical-size,physical-utilisation), or make room on this one."]
+
+
+def _statefile_problem(view: PoolView, sr: SRView) -> typing.Optional[str]:
+    """Why ``sr`` cannot hold the statefile, as far as the view tells (None: nothing seen)."""
+    missing = _unplugged(view, sr) if view.hosts else []
+    if missing:
+        return "not plugged on %s" % _host_names(view, missing)
+    if sr.size is not None:
+        try:
+            constraints.check_statefile_room(sr.ref, sr.size, sr.used)
+        except errors.XenAPIError:
+            return _room(sr) + ", needs %s" % size_text(constraints.MINIMUM_SR_SIZE) + (
+                " (xe sr-scan uuid=%s)" % sr.uuid if sr.size <= 0 else "")
+    return None
+
+
+def _no_statefile_sr(params, view: PoolView, request) -> typing.List[str]:
+    if not view.srs:
+        return ["Why: there is no SR in the pool to hold the statefile.",
+                "Next: create a shared SR plugged on every host (xe sr-create shared=true ...)."]
+    problems = ["%s: %s" % (sr, _statefile_problem(view, sr) or "see sm-clusterstack ha preflight heartbeat-sr-uuids="
+                            + sr.uuid) for sr in view.srs]
+    return ["Why: no SR can hold the statefile: %s." % "; ".join(problems),
+            "Next: fix one of them, or name one with heartbeat-sr-uuids= to see its check alone."]
