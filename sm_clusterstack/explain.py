@@ -16,7 +16,7 @@ from sm_clusterstack import constraints, errors
 
 CODES = (errors.INCOMPATIBLE_CLUSTER_STACK_ACTIVE, errors.INCOMPATIBLE_STATEFILE_SR,
          errors.CLUSTER_STACK_CONSTRAINT, errors.UNKNOWN_CLUSTER_STACK, errors.SR_NO_PBDS,
-         errors.SR_SOURCE_SPACE_INSUFFICIENT, errors.CANNOT_CREATE_STATE_FILE)
+         errors.SR_SOURCE_SPACE_INSUFFICIENT, errors.CANNOT_CREATE_STATE_FILE, errors.SR_NOT_SHARABLE)
 Installed = typing.Optional[typing.Dict[str, typing.Optional[typing.List[str]]]]
 
 
@@ -81,6 +81,7 @@ def explain(code: str, params: typing.List[str], view: PoolView,
         errors.SR_NO_PBDS: _no_pbds,
         errors.SR_SOURCE_SPACE_INSUFFICIENT: _space,
         errors.CANNOT_CREATE_STATE_FILE: _no_statefile_sr,
+        errors.SR_NOT_SHARABLE: _not_sharable,
     }
     if code not in handlers:
         return []
@@ -241,3 +242,15 @@ def _no_statefile_sr(params, view: PoolView, request) -> typing.List[str]:
                             + sr.uuid) for sr in view.srs]
     return ["Why: no SR can hold the statefile: %s." % "; ".join(problems),
             "Next: fix one of them, or name one with heartbeat-sr-uuids= to see its check alone."]
+
+
+def _not_sharable(params, view: PoolView, request) -> typing.List[str]:
+    sr, host = view.sr(params[0]), params[1]
+    if sr is None:
+        return ["Why: the SR is not shared and is attached on another host."]
+    pbds = [uuid for h, attached, uuid in sr.pbds if h == host and attached]
+    return ["Why: %s is not shared and is attached on %s: a PBD of a non-shared SR is plugged on one host at a "
+            "time (xapi's check_sharing_constraint)." % (sr, view.hosts.get(host, host)),
+            "Next: unplug it there first (%s), or, for storage every host reaches, use an SR created shared "
+            "(xe sr-create shared=true ...)." % (
+                "xe pbd-unplug uuid=%s" % pbds[0] if pbds else "xe pbd-list sr-uuid=%s" % sr.uuid)]

@@ -129,3 +129,12 @@ def test_active_stack_while_ha_runs_names_the_attached_sr_that_blocks_not_disabl
     assert "SR u-ocfs2 (shared, type ocfs2) is attached and needs corosync" in text
     assert "attach the SR, then enable HA again" not in text
     assert "xe pool-ha-disable" in text and "xe pbd-list sr-uuid=u-ocfs2" in text
+
+
+def test_not_sharable_names_the_host_where_the_sr_is_attached_and_its_pbd():
+    """xapi_pbd.ml check_sharing_constraint: SR_NOT_SHARABLE [sr, host attached elsewhere]."""
+    sr = SRView("OpaqueRef:9", "u-local", "local", "lvm", [], True, size=GIB,
+                pbds=[("OpaqueRef:h1", True, "p1"), ("OpaqueRef:h2", False, "p2")])
+    text = why("SR_NOT_SHARABLE", [sr.ref, "OpaqueRef:h1"], PoolView([sr], False, "xhad", hosts=HOSTS))
+    assert "SR u-local (local, type lvm) is not shared and is attached on host1" in text
+    assert "xe pbd-unplug uuid=p1" in text and "shared=true" in text
