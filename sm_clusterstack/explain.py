@@ -97,7 +97,7 @@ def _incompatible_active(params, view: PoolView, request) -> typing.List[str]:
         return ["Why: %s is attached and needs %s: no cluster stack serves both it and an SR needing %s%s."
                 % (sr, _or(sr.required), _or(needs),
                    " (HA runs %s)" % view.ha_cluster_stack if view.ha_enabled else ""),
-                "Next: %sunplug %s on every host (xe pbd-unplug for each of: xe pbd-list sr-uuid=%s "
+                "Next: %sunplug %s on every host first (xe pbd-unplug for each of: xe pbd-list sr-uuid=%s "
                 "params=uuid --minimal), or use an SR type that %s serves." % (
                     first, sr.uuid, sr.uuid, _or(sr.required))]
     if view.ha_enabled and view.ha_cluster_stack not in needs:

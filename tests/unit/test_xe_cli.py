@@ -64,8 +64,8 @@ def listing(params, minimal=False):
 
 
 def test_params_selects_columns_in_record_order_and_is_not_a_filter():
-    """cli_operations.ml choose_params/select_fields: params=a,b picks fields (record order), unknown names drop."""
-    out = listing([("params", "sr-uuid,uuid,no-such-field")])
+    """cli_operations.ml choose_params/select_fields: params=a,b picks fields (record order)."""
+    out = listing([("params", "sr-uuid,uuid")])
     assert out == ("uuid ( RO)       : u-p1\n    sr-uuid ( RO): u-s1\n\n\n"
                    "uuid ( RO)       : u-p2\n    sr-uuid ( RO): u-s1\n\n\n")
 
@@ -112,6 +112,27 @@ def test_unknown_filter_field_is_an_error():
     with pytest.raises(CliFailure) as e:
         listing([("uuid:x", "y")])
     assert str(e.value) == "Field 'uuid' is not a set or map"
+
+
+def test_unknown_filter_field_is_refused_even_when_there_is_no_record():
+    """Issue 21: xe decides a filter's field from the first record (filter_records_on_fields), so with no
+    record an unknown field passed (sr-list bogus=1 exit 0, host-list bogus=1 refused); here, always refused."""
+    ctx = Ctx()
+    with pytest.raises(CliFailure) as e:
+        xe_select.list_records(ctx, xe_classes.SM, [("bogus", "1")])
+    assert str(e.value) == "Unknown field 'bogus'"
+    xe_select.list_records(ctx, xe_classes.SM, [("uuid", "x"), ("params", "uuid"), ("minimal", "true")])
+
+
+def test_params_naming_no_field_is_refused_not_printed_as_blank_records():
+    """Issue 21: select_fields drops an unknown name, so params=foo printed a blank record per object."""
+    for params in ("foo", "uuid,foo"):
+        with pytest.raises(CliFailure) as e:
+            listing([("params", params)])
+        assert str(e.value) == "Unknown field 'foo'"
+    with pytest.raises(CliFailure):
+        xe_select.list_records(Ctx(), xe_classes.SM, [("params", "foo")])
+    assert listing([("params", "all")]).count("\nuuid ( RO)") + 1 == 2  # every field of both records
 
 
 def test_set_filter_needs_contains():
