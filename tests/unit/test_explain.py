@@ -112,8 +112,8 @@ def test_cannot_create_state_file_says_why_each_sr_cannot_hold_it():
     """xha_statefile.ml list_srs_which_can_host_statefile drops each SR's reason; the explanation gives them."""
     small = heartbeat_sr([("OpaqueRef:h1", True, "p1"), ("OpaqueRef:h2", True, "p2")], size=2 * GIB)
     half = SRView("OpaqueRef:8", "u-half", "half", "lvm", [], True, size=8 * GIB, pbds=[("OpaqueRef:h1", True, "q")])
-    text = why("CANNOT_CREATE_STATE_FILE", [], PoolView([small, half], False, "xhad",
-                                                      hosts={"OpaqueRef:h1": "host1", "OpaqueRef:h2": "host2"}))
+    hosts = {"OpaqueRef:h1": "host1", "OpaqueRef:h2": "host2"}
+    text = why("CANNOT_CREATE_STATE_FILE", [], PoolView([small, half], False, "xhad", hosts=hosts))
     assert ("SR u-hb (hb, type lvm): has 2,147,483,648 bytes (2.0 GiB) free (size 2,147,483,648, used 0), "
             "needs 3,992,977,408") in text
     assert "SR u-half (half, type lvm): not plugged on host2" in text

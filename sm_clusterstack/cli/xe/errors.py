@@ -166,6 +166,10 @@ class CliFailure(Exception):
     """An OCaml ``Failure`` raised by an xe command: printed as INTERNAL_ERROR ["Failure: <text>"]."""
 
 
+class MultipleFailure(Exception):
+    """``Multiple_failure``: an operation on several objects failed on some; its lines printed, exit 1."""
+
+
 class MissingParam(Exception):
     """``Records.CLI_failed_to_find_param``: a field name that the class does not have."""
 
