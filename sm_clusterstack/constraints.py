@@ -225,6 +225,17 @@ def check_statefile_room(sr_ref: str, physical_size: int, physical_utilisation: 
         raise XenAPIError(errors.SR_SOURCE_SPACE_INSUFFICIENT, sr_ref)
 
 
+OFFLINE_ATTACH_FEATURES = ("VDI_GENERATE_CONFIG", "VDI_ATTACH_OFFLINE")  # static-vdis attaches the statefile at boot
+
+
+def check_offline_attach(sr_ref: str, features: typing.Iterable[str]) -> None:
+    """SR_OPERATION_NOT_SUPPORTED unless the SR's SM declares one of OFFLINE_ATTACH_FEATURES
+    (``check_sr_can_host_statefile``)."""
+    features = set(features)
+    if not any(f in features for f in OFFLINE_ATTACH_FEATURES):
+        raise XenAPIError(errors.SR_OPERATION_NOT_SUPPORTED, sr_ref)
+
+
 def hosts_without_attached_pbd(hosts: typing.Iterable[str], attached_on: typing.Iterable[str]) -> typing.List[str]:
     """The hosts, in the given order, where the SR has no attached PBD (``check_sr_can_host_statefile``)."""
     attached_on = set(attached_on)

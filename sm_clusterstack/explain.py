@@ -16,7 +16,8 @@ from sm_clusterstack import constraints, errors
 
 CODES = (errors.INCOMPATIBLE_CLUSTER_STACK_ACTIVE, errors.INCOMPATIBLE_STATEFILE_SR,
          errors.CLUSTER_STACK_CONSTRAINT, errors.UNKNOWN_CLUSTER_STACK, errors.SR_NO_PBDS,
-         errors.SR_SOURCE_SPACE_INSUFFICIENT, errors.CANNOT_CREATE_STATE_FILE, errors.SR_NOT_SHARABLE)
+         errors.SR_SOURCE_SPACE_INSUFFICIENT, errors.CANNOT_CREATE_STATE_FILE, errors.SR_NOT_SHARABLE,
+         errors.SR_OPERATION_NOT_SUPPORTED, errors.HOST_OFFLINE, errors.HA_IS_ENABLED)
 Installed = typing.Optional[typing.Dict[str, typing.Optional[typing.List[str]]]]
 
 
@@ -24,16 +25,17 @@ Pbd = typing.Tuple[str, bool, str]  # (host ref, currently attached, PBD uuid)
 
 
 class SRView(object):
-    """An SR as the explanations see it; ``size`` None when unknown, ``pbds`` as ``Pbd``."""
+    """An SR as the explanations see it; ``size`` and ``features`` None when unknown, ``pbds`` as ``Pbd``."""
 
-    __slots__ = ("ref", "uuid", "name", "type", "required", "attached", "size", "used", "pbds")
+    __slots__ = ("ref", "uuid", "name", "type", "required", "attached", "size", "used", "pbds", "features")
 
     def __init__(self, ref: str, uuid: str, name: str, type: str, required: typing.Sequence[str],
                  attached: bool, size: typing.Optional[int] = None, used: int = 0,
-                 pbds: typing.Sequence[Pbd] = ()) -> None:
+                 pbds: typing.Sequence[Pbd] = (), features: typing.Optional[typing.Sequence[str]] = None) -> None:
         self.ref, self.uuid, self.name, self.type = ref, uuid, name, type
         self.required, self.attached = list(required), attached
         self.size, self.used, self.pbds = size, used, list(pbds)
+        self.features = None if features is None else list(features)  # its SM's, None when unknown
 
     def __str__(self):
         return "SR %s (%s, type %s)" % (self.uuid, self.name, self.type)
@@ -82,6 +84,9 @@ def explain(code: str, params: typing.List[str], view: PoolView,
         errors.SR_SOURCE_SPACE_INSUFFICIENT: _space,
         errors.CANNOT_CREATE_STATE_FILE: _no_statefile_sr,
         errors.SR_NOT_SHARABLE: _not_sharable,
+        errors.SR_OPERATION_NOT_SUPPORTED: _no_offline_attach,
+        errors.HOST_OFFLINE: _host_offline,
+        errors.HA_IS_ENABLED: _ha_is_enabled,
     }
     if code not in handlers:
         return []
@@ -225,6 +230,8 @@ def _statefile_problem(view: PoolView, sr: SRView) -> typing.Optional[str]:
     missing = _unplugged(view, sr) if view.hosts else []
     if missing:
         return "not plugged on %s" % _host_names(view, missing)
+    if _lacks_offline_attach(sr):
+        return _offline_attach_text(sr)
     if sr.size is not None:
         try:
             constraints.check_statefile_room(sr.ref, sr.size, sr.used)
@@ -254,3 +261,41 @@ def _not_sharable(params, view: PoolView, request) -> typing.List[str]:
             "Next: unplug it there first (%s), or, for storage every host reaches, use an SR created shared "
             "(xe sr-create shared=true ...)." % (
                 "xe pbd-unplug uuid=%s" % pbds[0] if pbds else "xe pbd-list sr-uuid=%s" % sr.uuid)]
+
+
+def _lacks_offline_attach(sr: SRView) -> bool:
+    if sr.features is None:
+        return False
+    try:
+        constraints.check_offline_attach(sr.ref, sr.features)
+    except errors.XenAPIError:
+        return True
+    return False
+
+
+def _offline_attach_text(sr: SRView) -> str:
+    return "its SM %s declares neither %s (static-vdis could not attach the statefile at boot)" % (
+        sr.type, " nor ".join(constraints.OFFLINE_ATTACH_FEATURES))
+
+
+def _no_offline_attach(params, view: PoolView, request) -> typing.List[str]:
+    sr = view.sr(params[0])
+    if sr is None or not _lacks_offline_attach(sr):
+        return []  # another operation the driver does not implement: the error says it all
+    return ["Why: %s cannot hold the statefile: %s." % (sr, _offline_attach_text(sr)),
+            "Next: give heartbeat-sr-uuids= an SR of a type whose driver declares one of them "
+            "(xe sm-list params=type,features)."]
+
+
+def _host_offline(params, view: PoolView, request) -> typing.List[str]:
+    name = view.hosts.get(params[0], params[0])
+    return ["Why: host %s is not live: it is shut down, or HA's liveset does not see it (enable_ha needs every "
+            "host live)." % name,
+            "Next: boot it (xe host-reboot host=%s) and wait until xe host-list params=name-label,"
+            "host-metrics-live shows it live; then try again." % name]
+
+
+def _ha_is_enabled(params, view: PoolView, request) -> typing.List[str]:
+    return ["Why: HA is enabled on cluster stack %s; its heartbeat SR stays plugged and HA cannot be enabled "
+            "again while it runs." % (view.ha_cluster_stack or "(unknown)"),
+            "Next: xe pool-ha-disable first."]

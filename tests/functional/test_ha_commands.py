@@ -201,7 +201,7 @@ def test_a_stopped_ha_monitor_is_a_message_and_a_line_of_status_within_one_inter
 
 def test_preflight_refusals_say_the_sizes_and_hosts_that_decide_them(pool):
     """Issue 21: DETAIL was "-" for these. xha_statefile.ml: check_sr_can_host_statefile (SR_HAS_NO_PBDS, every
-    host), ha_fits_sr (free = physical_size - physical_utilisation against minimum_sr_size), and
+    host; SR_OPERATION_NOT_SUPPORTED, the SM's offline-attach features), ha_fits_sr (free = physical_size - physical_utilisation against minimum_sr_size), and
     list_srs_which_can_host_statefile (CANNOT_CREATE_STATE_FILE when no SR passes)."""
     x = pool.x
     _, found = findings(pool)
@@ -216,6 +216,10 @@ def test_preflight_refusals_say_the_sizes_and_hosts_that_decide_them(pool):
     _, found = findings(pool, "heartbeat-sr-uuids=" + x.SR.get_uuid(small))
     detail = [f for f in found if f["check"] == "heartbeat-sr"][0]["detail"]
     assert "needs 3,992,977,408 bytes (3.7 GiB) free" in detail and "has 2,147,483,648 bytes (2.0 GiB)" in detail
+    plain = x.SR.create(pool.master(), {}, str(SR_SIZE), "plain", "", "plain", "user", True, {})
+    _, found = findings(pool, "heartbeat-sr-uuids=" + x.SR.get_uuid(plain))
+    detail = [f for f in found if f["check"] == "heartbeat-sr"][0]["detail"]
+    assert "SM plain declares neither VDI_GENERATE_CONFIG nor VDI_ATTACH_OFFLINE" in detail
     hb = pool.create_sr("lvm", "hb")
     host2 = [h for h, r in x.host.get_all_records().items() if r["name_label"] == "host2"][0]
     [pbd2] = [p for p in x.SR.get_PBDs(hb) if x.PBD.get_host(p) == host2]

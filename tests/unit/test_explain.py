@@ -138,3 +138,26 @@ def test_not_sharable_names_the_host_where_the_sr_is_attached_and_its_pbd():
     text = why("SR_NOT_SHARABLE", [sr.ref, "OpaqueRef:h1"], PoolView([sr], False, "xhad", hosts=HOSTS))
     assert "SR u-local (local, type lvm) is not shared and is attached on host1" in text
     assert "xe pbd-unplug uuid=p1" in text and "shared=true" in text
+
+
+def test_operation_not_supported_for_a_heartbeat_sr_names_the_features_its_driver_lacks():
+    """xha_statefile.ml check_sr_can_host_statefile: neither VDI_GENERATE_CONFIG nor VDI_ATTACH_OFFLINE."""
+    sr = SRView("OpaqueRef:9", "u-plain", "plain", "plain", [], True, size=8 * GIB, features=["SR_PROBE"],
+                pbds=[("OpaqueRef:h1", True, "p1")])
+    text = why("SR_OPERATION_NOT_SUPPORTED", [sr.ref], PoolView([sr], False, "xhad", hosts=HOSTS))
+    assert "SM plain declares neither VDI_GENERATE_CONFIG nor VDI_ATTACH_OFFLINE" in text
+    assert "xe sm-list params=type,features" in text
+    assert "neither VDI_GENERATE_CONFIG" in why("CANNOT_CREATE_STATE_FILE", [], PoolView(
+        [sr], False, "xhad", hosts={"OpaqueRef:h1": "host1"}))
+    able = SRView("OpaqueRef:9", "u-lvm", "l", "lvm", [], True, features=["VDI_ATTACH_OFFLINE"])
+    assert explain.explain("SR_OPERATION_NOT_SUPPORTED", [able.ref], PoolView([able], False, "xhad")) == []
+
+
+def test_host_offline_names_the_host_and_how_to_bring_it_back():
+    text = why("HOST_OFFLINE", ["OpaqueRef:h2"], PoolView([], False, "xhad", hosts=HOSTS))
+    assert "host2 is not live" in text and "xe host-reboot host=host2" in text
+
+
+def test_ha_is_enabled_names_the_stack_and_the_way_out():
+    text = why("HA_IS_ENABLED", [], PoolView([], True, "corosync", hosts=HOSTS))
+    assert "HA is enabled on cluster stack corosync" in text and "xe pool-ha-disable" in text

@@ -15,13 +15,16 @@ def view(api: typing.Any) -> explain.PoolView:
     """The PoolView of the pool ``api`` reaches."""
     pools = api.pool.get_all_records()
     pool_ref, pool = sorted(pools.items())[0]
-    required = {sm["type"]: list(sm.get("required_cluster_stack", [])) for sm in api.SM.get_all_records().values()}
+    sms = api.SM.get_all_records().values()
+    required = {sm["type"]: list(sm.get("required_cluster_stack", [])) for sm in sms}
+    features = {sm["type"]: list(sm.get("features") or {}) for sm in sms}
     pbds = {}  # SR ref -> [(host, attached, PBD uuid)]
     for pbd in api.PBD.get_all_records().values():
         pbds.setdefault(pbd["SR"], []).append((pbd["host"], bool(pbd.get("currently_attached")), pbd["uuid"]))
     srs = [explain.SRView(ref, sr["uuid"], sr.get("name_label", ""), sr["type"], required.get(sr["type"], []),
                           any(p[1] for p in pbds.get(ref, [])), size=_int(sr.get("physical_size")),
-                          used=_int(sr.get("physical_utilisation")) or 0, pbds=pbds.get(ref, []))
+                          used=_int(sr.get("physical_utilisation")) or 0, pbds=pbds.get(ref, []),
+                          features=features.get(sr["type"]))
            for ref, sr in sorted(api.SR.get_all_records().items())]
     hosts = {ref: host.get("name_label", ref) for ref, host in sorted(api.host.get_all_records().items())}
     installed, default = None, None

@@ -23,7 +23,6 @@ from sm_clusterstack.xapi.db import records
 STATEFILE_SIZE = constraints.STATEFILE_SIZE  # the sizes and the room they need: rules of constraints
 METADATA_SIZE = constraints.REDO_LOG_SIZE
 STATEFILE_TYPE, METADATA_TYPE = "ha_statefile", "redo_log"
-OFFLINE_ATTACH = ("VDI_GENERATE_CONFIG", "VDI_ATTACH_OFFLINE")
 
 
 class Choice(object):
@@ -101,9 +100,7 @@ def check_sr(conn, sr: str, hosts: typing.List[str],
     row = model.check_ref(conn, "SR", sr)
     constraints.check_statefile_srs([constraints.SR(sr, row["type"], records.required_of(conn, row["type"]))],
                                     supported)
-    features = records.sm_features(conn, row["type"])
-    if not any(f in features for f in OFFLINE_ATTACH):
-        raise XenAPIError(errors.SR_OPERATION_NOT_SUPPORTED, sr)
+    constraints.check_offline_attach(sr, records.sm_features(conn, row["type"]))
     return (_fits(conn, row, STATEFILE_TYPE, STATEFILE_SIZE), _fits(conn, row, METADATA_TYPE, METADATA_SIZE))
 
 

@@ -108,8 +108,9 @@ def snapshot(ctx) -> explain.PoolView:
         pbds = {r[0]: [(p["host"], p["state"] == "attached", p["uuid"]) for p in records.pbds_master_first(conn, r[0])]
                 for r in srs}
         hosts = {h["ref"]: h["name_label"] for h in records.hosts_master_first(conn)}
+        features = {r[3]: list(records.sm_features(conn, r[3])) for r in srs}
     views = [explain.SRView(r[0], r[1], r[2], r[3], store_mod.loads(r[4]) if r[4] else [], r[0] in attached,
-                            size=r[5], used=r[6], pbds=pbds[r[0]]) for r in srs]
+                            size=r[5], used=r[6], pbds=pbds[r[0]], features=features[r[3]]) for r in srs]
     try:
         installed = {name: stacks.supported_srs(ctx.stack_root, name)
                      for name in stacks.installed_stacks(ctx.stack_root)}
