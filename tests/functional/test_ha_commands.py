@@ -201,7 +201,8 @@ def test_a_stopped_ha_monitor_is_a_message_and_a_line_of_status_within_one_inter
 
 def test_preflight_refusals_say_the_sizes_and_hosts_that_decide_them(pool):
     """Issue 21: DETAIL was "-" for these. xha_statefile.ml: check_sr_can_host_statefile (SR_HAS_NO_PBDS, every
-    host; SR_OPERATION_NOT_SUPPORTED, the SM's offline-attach features), ha_fits_sr (free = physical_size - physical_utilisation against minimum_sr_size), and
+    host; SR_OPERATION_NOT_SUPPORTED, the SM's offline-attach features), ha_fits_sr (free =
+    physical_size - physical_utilisation against minimum_sr_size), and
     list_srs_which_can_host_statefile (CANNOT_CREATE_STATE_FILE when no SR passes)."""
     x = pool.x
     _, found = findings(pool)
