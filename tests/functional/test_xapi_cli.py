@@ -116,9 +116,11 @@ def test_usage_errors_exit_1_as_xe(pool):
     assert xe(pool, "no-such-command") == (1, "", "Unknown command: no-such-command\nFor usage run: 'xe help'\n")
     assert xe(pool, "pool-param-get", "uuid=" + pool_uuid(pool), "param-name=no-such") == (
         1, "", "Error code: Missing parameter\nError parameters: no-such\n")  # Records.CLI_failed_to_find_param
-    assert xe(pool, "pbd-list", "no-such-field=x") == (0, "", "")  # no PBD: no filter runs, as in xapi
-    rc, _, err = xe(pool, "host-list", "no-such-field=x")
-    assert rc == 1 and err.endswith("message: Failure: Unknown field 'no-such-field'\n")  # get_field_type
+    for listed in ("pbd-list", "host-list"):  # no PBD, two hosts: refused alike (xe checks only with records)
+        rc, _, err = xe(pool, listed, "no-such-field=x")
+        assert rc == 1 and err.endswith("message: Failure: Unknown field 'no-such-field'\n")  # get_field_type
+    rc, out, err = xe(pool, "host-list", "params=no-such-field")  # xe printed a blank record per host
+    assert rc == 1 and out == "" and err.endswith("message: Failure: Unknown field 'no-such-field'\n")
     rc, _, err = xe(pool, "pool-ha-enable", "ha-config:timout=30")
     assert rc == 1 and err.startswith("Error: ha-config:timout is not a key enable_ha reads (known: timeout, ")
     rc, _, err = xe(pool, "pool-ha-enable")  # heartbeat-sr-uuids is optional, as in xe: the server decides
