@@ -111,6 +111,9 @@ def test_preflight_reports_each_refusal_with_enable_has_code_and_changes_nothing
     uuid = x.SR.get_uuid
     assert failed(unchanged(pool, tmp_path)[1])[-1][:2] == ("enable_ha", "CANNOT_CREATE_STATE_FILE")  # no SR
     small = x.SR.create(pool.master(), {}, "0", "small", "", "lvm", "user", True, {})
+    _, found = findings(pool, "ha-config:timeout=5")
+    detail = [f for f in found if f["check"] == "config.timeout"][0]["detail"]
+    assert "ha-config:timeout is '5'" in detail and "at least 10" in detail
     plain = x.SR.create(pool.master(), {}, str(SR_SIZE), "plain", "", "plain", "user", True, {})
     lvm = pool.create_sr("lvm", "l")
     for sr, code in ((small, "SR_SOURCE_SPACE_INSUFFICIENT"), (plain, "SR_OPERATION_NOT_SUPPORTED")):
