@@ -299,3 +299,30 @@ def test_help_of_one_command():
     out = []
     xe_help.show(xe_commands.table(), [("pbd-plug", "")], xe_select.Printer(out.append))
     assert out[0].startswith("command name            : pbd-plug\n        reqd params     : uuid\n")
+
+
+def test_host_commands_select_hosts_as_do_host_op():
+    """cli_operations.ml do_host_op/select_hosts: host= (uuid, hostname or name-label) and field filters choose;
+    none, or several without --multiple, is a failure; with --multiple each failure is a line (Multiple_failure)."""
+    import XenAPI
+    from sm_clusterstack.cli.xe.errors import MultipleFailure
+    done = []
+
+    def operation(api, host, params):
+        done.append(host)
+        if host == "OpaqueRef:h2":
+            raise XenAPI.Failure(["HOST_NOT_DISABLED"])
+    command = xe_commands.host_op(operation)
+    command(Ctx(), [("host", "host1")])
+    assert done == ["OpaqueRef:h1"]
+    for params, text in (([("host", "nobody")], "No matching hosts found"),
+                         ([], "Multiple matching hosts found. --multiple required to complete the operation")):
+        with pytest.raises(CliFailure) as e:
+            command(Ctx(), params)
+        assert str(e.value) == text
+    with pytest.raises(MultipleFailure) as e:
+        command(Ctx(), [("multiple", "true")])
+    assert str(e.value).startswith("operation failed on u-h2: This operation cannot be performed because the host "
+                                   "is not disabled.")
+    with pytest.raises(XenAPI.Failure):  # one host: the error itself, as xe prints it
+        command(Ctx(), [("name-label", "host2")])
