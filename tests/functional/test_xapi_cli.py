@@ -228,8 +228,14 @@ def test_host_commands_an_ha_operator_uses(tmp_path):
     pool = SandboxedPool(tmp_path).start()
     try:
         x = pool.x
-        x.pool.enable_ha([pool.create_sr("lvm", "hb")], {})
+        hb = pool.create_sr("lvm", "hb")
         host2 = [h for h, r in x.host.get_all_records().items() if r["name_label"] == "host2"][0]
+        [pbd2] = [p for p in x.SR.get_PBDs(hb) if x.PBD.get_host(p) == host2]
+        x.PBD.unplug(pbd2)  # issue 21: SR_HAS_NO_PBDS named no host
+        rc, _, err = xe_server(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + x.SR.get_uuid(hb), "--no-progress")
+        assert rc == 1 and "not plugged on host2 (plugged on host1)" in err and x.PBD.get_uuid(pbd2) in err
+        x.PBD.plug(pbd2)
+        x.pool.enable_ha([hb], {})
         rc, _, err = xe_server(pool, "host-shutdown")
         assert rc == 1 and "Multiple matching hosts found. --multiple required" in err
         rc, _, err = xe_server(pool, "host-shutdown", "host=host2")
