@@ -262,5 +262,10 @@ def test_host_commands_an_ha_operator_uses(tmp_path):
         rc, _, err = xe_server(pool, "host-emergency-ha-disable", "--force")
         assert rc == 1 and err.startswith("The operation could not be performed because HA is not enabled")
         assert xe_server(pool, "host-emergency-ha-disable", "--force", "--soft")[0] == 0
+        x.pool.disable_ha()  # the pool back into one state; enabled again, every host is armed again
+        x.host.reboot(host2)  # shut down above; disabled with auto-enable=false, it stays disabled
+        assert x.host.get_enabled(host2) is False
+        x.pool.enable_ha([hb], {})
+        assert xe_server(pool, "host-emergency-ha-disable", "--force")[0] == 0
     finally:
         pool.stop()
