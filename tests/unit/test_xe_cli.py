@@ -326,3 +326,10 @@ def test_host_commands_select_hosts_as_do_host_op():
                                    "is not disabled.")
     with pytest.raises(XenAPI.Failure):  # one host: the error itself, as xe prints it
         command(Ctx(), [("name-label", "host2")])
+
+
+@pytest.mark.parametrize("cls", sorted(xe_classes.CLASSES))
+def test_every_default_column_is_a_field_of_its_class(cls):
+    """list_records refuses a params= name that is no field: a default column that is none would break -list."""
+    xe_class = xe_classes.CLASSES[cls]
+    assert [n for n in xe_class.default_params if xe_class.field(n) is None] == []
