@@ -198,3 +198,45 @@ def max_host_failures_to_tolerate(stack: str, hosts: int) -> int:
     if hosts < 1:
         return 0
     return hosts - 1 if stack in STATEFILE_ARBITRATED_STACKS else (hosts - 1) // 2
+
+
+# The heartbeat SR's room (xha_statefile.ml, redo_log.ml): SM makes no VDI under 4 MiB, so each is rounded up
+SM_VDI_ALIGN = 4 << 20
+STATEFILE_SIZE = 4096 + 64 * 4096  # minimum_statefile_size: a global section and 64 host sections of 4 KiB
+REDO_LOG_SIZE = (4000000000 // SM_VDI_ALIGN - 2) * SM_VDI_ALIGN  # Redo_log.minimum_vdi_size
+
+
+def _round_up(size: int) -> int:
+    return -(-size // SM_VDI_ALIGN) * SM_VDI_ALIGN
+
+
+MINIMUM_SR_SIZE = _round_up(STATEFILE_SIZE) + _round_up(REDO_LOG_SIZE)  # minimum_sr_size: 3,992,977,408 bytes
+
+
+def check_statefile_room(sr_ref: str, physical_size: int, physical_utilisation: int) -> None:
+    """SR_SOURCE_SPACE_INSUFFICIENT unless the SR has MINIMUM_SR_SIZE free (``ha_fits_sr``).
+
+    xapi asks it of each VDI it must create (statefile, redo log), and asks
+    the whole sum each time; free is physical_size - physical_utilisation as
+    the SR last reported them (``Helpers.get_sr_free_space``): a size never
+    measured (0, or -1 after SR.introduce) leaves no room.
+    """
+    if physical_size - physical_utilisation < MINIMUM_SR_SIZE:
+        raise XenAPIError(errors.SR_SOURCE_SPACE_INSUFFICIENT, sr_ref)
+
+
+OFFLINE_ATTACH_FEATURES = ("VDI_GENERATE_CONFIG", "VDI_ATTACH_OFFLINE")  # static-vdis attaches the statefile at boot
+
+
+def check_offline_attach(sr_ref: str, features: typing.Iterable[str]) -> None:
+    """SR_OPERATION_NOT_SUPPORTED unless the SR's SM declares one of OFFLINE_ATTACH_FEATURES
+    (``check_sr_can_host_statefile``)."""
+    features = set(features)
+    if not any(f in features for f in OFFLINE_ATTACH_FEATURES):
+        raise XenAPIError(errors.SR_OPERATION_NOT_SUPPORTED, sr_ref)
+
+
+def hosts_without_attached_pbd(hosts: typing.Iterable[str], attached_on: typing.Iterable[str]) -> typing.List[str]:
+    """The hosts, in the given order, where the SR has no attached PBD (``check_sr_can_host_statefile``)."""
+    attached_on = set(attached_on)
+    return [host for host in hosts if host not in attached_on]

@@ -1,4 +1,4 @@
-"""What is in the way and what to do next, for the four errors about cluster stacks.
+"""What is in the way and what to do next, for the errors about cluster stacks and the heartbeat SR.
 
 The XenAPI errors keep xapi's codes and params exactly; the CLI (after
 xe's own error text) and the shim's log add these lines.  Each explanation
@@ -12,22 +12,28 @@ guessed.
 
 import typing
 
-from sm_clusterstack import constraints, errors
+from sm_clusterstack import constraints, errors, explain_sr
 
 CODES = (errors.INCOMPATIBLE_CLUSTER_STACK_ACTIVE, errors.INCOMPATIBLE_STATEFILE_SR,
-         errors.CLUSTER_STACK_CONSTRAINT, errors.UNKNOWN_CLUSTER_STACK)
+         errors.CLUSTER_STACK_CONSTRAINT, errors.UNKNOWN_CLUSTER_STACK) + tuple(explain_sr.HANDLERS)
 Installed = typing.Optional[typing.Dict[str, typing.Optional[typing.List[str]]]]
 
 
-class SRView(object):
-    """An SR as the explanations see it."""
+Pbd = typing.Tuple[str, bool, str]  # (host ref, currently attached, PBD uuid)
 
-    __slots__ = ("ref", "uuid", "name", "type", "required", "attached")
+
+class SRView(object):
+    """An SR as the explanations see it; ``size`` and ``features`` None when unknown, ``pbds`` as ``Pbd``."""
+
+    __slots__ = ("ref", "uuid", "name", "type", "required", "attached", "size", "used", "pbds", "features")
 
     def __init__(self, ref: str, uuid: str, name: str, type: str, required: typing.Sequence[str],
-                 attached: bool) -> None:
+                 attached: bool, size: typing.Optional[int] = None, used: int = 0,
+                 pbds: typing.Sequence[Pbd] = (), features: typing.Optional[typing.Sequence[str]] = None) -> None:
         self.ref, self.uuid, self.name, self.type = ref, uuid, name, type
         self.required, self.attached = list(required), attached
+        self.size, self.used, self.pbds = size, used, list(pbds)
+        self.features = None if features is None else list(features)  # its SM's, None when unknown
 
     def __str__(self):
         return "SR %s (%s, type %s)" % (self.uuid, self.name, self.type)
@@ -37,8 +43,10 @@ class PoolView(object):
     """The pool as the explanations see it; ``installed`` None when unknown."""
 
     def __init__(self, srs: typing.List[SRView], ha_enabled: bool, ha_cluster_stack: str,
-                 installed: Installed = None, default_stack: typing.Optional[str] = None) -> None:
+                 installed: Installed = None, default_stack: typing.Optional[str] = None,
+                 hosts: typing.Optional[typing.Dict[str, str]] = None) -> None:
         self.srs = srs
+        self.hosts = hosts or {}  # host ref -> name, in the pool's order
         self.ha_enabled = ha_enabled
         self.ha_cluster_stack = ha_cluster_stack
         self.installed = installed
@@ -71,6 +79,7 @@ def explain(code: str, params: typing.List[str], view: PoolView,
         errors.CLUSTER_STACK_CONSTRAINT: _constraint,
         errors.UNKNOWN_CLUSTER_STACK: _unknown,
     }
+    handlers.update(explain_sr.HANDLERS)
     if code not in handlers:
         return []
     return handlers[code](params + ["", ""], view, request or {})
@@ -78,18 +87,21 @@ def explain(code: str, params: typing.List[str], view: PoolView,
 
 def _incompatible_active(params, view: PoolView, request) -> typing.List[str]:
     needs = [s for s in params[0].split(",") if s]
+    blockers = [s for s in view.constraining() if not set(s.required) & set(needs)]
+    if blockers:  # an attached SR of another stack: disabling HA alone would not let this one attach
+        sr = blockers[0]
+        first = "disable HA (xe pool-ha-disable), then " if view.ha_enabled else ""
+        return ["Why: %s is attached and needs %s: no cluster stack serves both it and an SR needing %s%s."
+                % (sr, _or(sr.required), _or(needs),
+                   " (HA runs %s)" % view.ha_cluster_stack if view.ha_enabled else ""),
+                "Next: %sunplug %s on every host first (xe pbd-unplug for each of: xe pbd-list sr-uuid=%s "
+                "params=uuid --minimal), or use an SR type that %s serves." % (
+                    first, sr.uuid, sr.uuid, _or(sr.required))]
     if view.ha_enabled and view.ha_cluster_stack not in needs:
-        return ["Why: HA is enabled on cluster stack %s, and an SR of this type needs %s."
-                % (view.ha_cluster_stack, _or(needs)),
+        return ["Why: HA is enabled on cluster stack %s, and an SR of this type needs %s; no attached SR "
+                "requires %s." % (view.ha_cluster_stack, _or(needs), view.ha_cluster_stack),
                 "Next: disable HA (xe pool-ha-disable), attach the SR, then enable HA again: the rules then "
                 "choose a stack that serves every attached SR."]
-    blockers = [s for s in view.constraining() if not set(s.required) & set(needs)]
-    if blockers:
-        sr = blockers[0]
-        return ["Why: %s is attached and needs %s: no cluster stack serves both it and an SR needing %s."
-                % (sr, _or(sr.required), _or(needs)),
-                "Next: unplug %s on every host first (xe pbd-unplug for each of: xe pbd-list sr-uuid=%s "
-                "params=uuid --minimal), or use an SR type that %s serves." % (sr.uuid, sr.uuid, _or(sr.required))]
     together = constraints.required_stacks(
         [constraints.SR(s.ref, s.type, s.required) for s in view.constraining()])
     if together is not None:

@@ -111,6 +111,9 @@ def test_preflight_reports_each_refusal_with_enable_has_code_and_changes_nothing
     uuid = x.SR.get_uuid
     assert failed(unchanged(pool, tmp_path)[1])[-1][:2] == ("enable_ha", "CANNOT_CREATE_STATE_FILE")  # no SR
     small = x.SR.create(pool.master(), {}, "0", "small", "", "lvm", "user", True, {})
+    _, found = findings(pool, "ha-config:timeout=5")
+    detail = [f for f in found if f["check"] == "config.timeout"][0]["detail"]
+    assert "ha-config:timeout is '5'" in detail and "at least 10" in detail
     plain = x.SR.create(pool.master(), {}, str(SR_SIZE), "plain", "", "plain", "user", True, {})
     lvm = pool.create_sr("lvm", "l")
     for sr, code in ((small, "SR_SOURCE_SPACE_INSUFFICIENT"), (plain, "SR_OPERATION_NOT_SUPPORTED")):
@@ -197,3 +200,34 @@ def test_a_stopped_ha_monitor_is_a_message_and_a_line_of_status_within_one_inter
         time.sleep(0.05)
     rc, out, _ = ha(pool.server, "status", "--json")
     assert [h.get("monitor") for h in json.loads(out)["hosts"]] == [None, None]
+
+
+def test_preflight_refusals_say_the_sizes_and_hosts_that_decide_them(pool):
+    """Issue 21: DETAIL was "-" for these. xha_statefile.ml: check_sr_can_host_statefile (SR_HAS_NO_PBDS, every
+    host; SR_OPERATION_NOT_SUPPORTED, the SM's offline-attach features), ha_fits_sr (free =
+    physical_size - physical_utilisation against minimum_sr_size), and
+    list_srs_which_can_host_statefile (CANNOT_CREATE_STATE_FILE when no SR passes)."""
+    x = pool.x
+    _, found = findings(pool)
+    assert found[-1]["code"] == "CANNOT_CREATE_STATE_FILE" and "there is no SR" in found[-1]["detail"]
+    unmeasured = x.SR.create(pool.master(), {}, "0", "unmeasured", "", "lvm", "user", True, {})
+    _, found = findings(pool, "heartbeat-sr-uuids=" + x.SR.get_uuid(unmeasured))
+    detail = [f for f in found if f["check"] == "heartbeat-sr"][0]["detail"]
+    assert "never measured" in detail and "xe sr-scan uuid=%s" % x.SR.get_uuid(unmeasured) in detail
+    _, found = findings(pool)
+    assert "never measured" in found[-1]["detail"] and "unmeasured" in found[-1]["detail"]
+    small = x.SR.create(pool.master(), {}, str(2 << 30), "small", "", "lvm", "user", True, {})
+    _, found = findings(pool, "heartbeat-sr-uuids=" + x.SR.get_uuid(small))
+    detail = [f for f in found if f["check"] == "heartbeat-sr"][0]["detail"]
+    assert "needs 3,992,977,408 bytes (3.7 GiB) free" in detail and "has 2,147,483,648 bytes (2.0 GiB)" in detail
+    plain = x.SR.create(pool.master(), {}, str(SR_SIZE), "plain", "", "plain", "user", True, {})
+    _, found = findings(pool, "heartbeat-sr-uuids=" + x.SR.get_uuid(plain))
+    detail = [f for f in found if f["check"] == "heartbeat-sr"][0]["detail"]
+    assert "SM plain declares neither VDI_GENERATE_CONFIG nor VDI_ATTACH_OFFLINE" in detail
+    hb = pool.create_sr("lvm", "hb")
+    host2 = [h for h, r in x.host.get_all_records().items() if r["name_label"] == "host2"][0]
+    [pbd2] = [p for p in x.SR.get_PBDs(hb) if x.PBD.get_host(p) == host2]
+    x.PBD.unplug(pbd2)
+    _, found = findings(pool, "heartbeat-sr-uuids=" + x.SR.get_uuid(hb))
+    detail = [f for f in found if f["check"] == "heartbeat-sr"][0]["detail"]
+    assert "not plugged on host2 (plugged on host1)" in detail and "xe pbd-plug uuid=" + x.PBD.get_uuid(pbd2) in detail

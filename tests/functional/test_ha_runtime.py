@@ -90,6 +90,7 @@ def test_a_clean_shutdown_fences_no_one_and_reboot_brings_the_host_back(ha_pool)
     pool = ha_pool
     master = pool.master()
     slave = sorted(h for h in pool.x.host.get_all() if h != master)[0]
+    pool.x.host.disable(slave)  # xapi_host.ml: a host is disabled before its shutdown
     pool.x.host.shutdown(slave)
     assert not pool.live(slave)
     time.sleep(failure_timeout(pool.stack) + 2 * INTERVAL)  # long enough for anyone to fence

@@ -380,6 +380,7 @@ def test_each_hosts_health_check_asks_the_shim_for_that_host(tmp_path):
 def test_enable_ha_with_a_host_down_is_host_offline(pool):
     """xapi_ha.ml ``enable``: "Fail if any host is offline" (host_metrics.live false): HOST_OFFLINE [host]."""
     slave = [h for h in pool.x.host.get_all() if h != pool.master()][0]
+    pool.x.host.disable(slave)  # xapi_host.ml: a host is disabled before its shutdown
     pool.x.host.shutdown(slave)
     assert pool.x.host_metrics.get_live(pool.x.host.get_metrics(slave)) is False
     assert failure(pool.x.pool.enable_ha, [pool.create_sr("lvm")], {}) == ["HOST_OFFLINE", slave]

@@ -116,9 +116,11 @@ def test_usage_errors_exit_1_as_xe(pool):
     assert xe(pool, "no-such-command") == (1, "", "Unknown command: no-such-command\nFor usage run: 'xe help'\n")
     assert xe(pool, "pool-param-get", "uuid=" + pool_uuid(pool), "param-name=no-such") == (
         1, "", "Error code: Missing parameter\nError parameters: no-such\n")  # Records.CLI_failed_to_find_param
-    assert xe(pool, "pbd-list", "no-such-field=x") == (0, "", "")  # no PBD: no filter runs, as in xapi
-    rc, _, err = xe(pool, "host-list", "no-such-field=x")
-    assert rc == 1 and err.endswith("message: Failure: Unknown field 'no-such-field'\n")  # get_field_type
+    for listed in ("pbd-list", "host-list"):  # no PBD, two hosts: refused alike (xe checks only with records)
+        rc, _, err = xe(pool, listed, "no-such-field=x")
+        assert rc == 1 and err.endswith("message: Failure: Unknown field 'no-such-field'\n")  # get_field_type
+    rc, out, err = xe(pool, "host-list", "params=no-such-field")  # xe printed a blank record per host
+    assert rc == 1 and out == "" and err.endswith("message: Failure: Unknown field 'no-such-field'\n")
     rc, _, err = xe(pool, "pool-ha-enable", "ha-config:timout=30")
     assert rc == 1 and err.startswith("Error: ha-config:timout is not a key enable_ha reads (known: timeout, ")
     rc, _, err = xe(pool, "pool-ha-enable")  # heartbeat-sr-uuids is optional, as in xe: the server decides
@@ -213,5 +215,57 @@ def test_embedded_client_goes_through_the_serve_holding_the_pool(pool):
                                  pool.server.state, "--port", "0", "--xapi-conf", os.devnull],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         assert second.returncode == 1 and b"is served by another shim (pid %d" % pool.server.proc.pid in second.stderr
+    finally:
+        pool.stop()
+
+
+@needs_root
+def test_host_commands_an_ha_operator_uses(tmp_path):
+    """cli_frontend.ml host-disable/-enable/-shutdown/-reboot (Host_selectors: cli_operations.ml do_host_op),
+    host-emergency-ha-disable (fail_without_force, Host.emergency_ha_disable), message-list and
+    pool-ha-compute-hypothetical-max-host-failures-to-tolerate; xapi_host.ml: a host is disabled before its
+    shutdown or reboot (assert_host_disabled: HOST_NOT_DISABLED), and enabled again after its reboot."""
+    pool = SandboxedPool(tmp_path).start()
+    try:
+        x = pool.x
+        hb = pool.create_sr("lvm", "hb")
+        host2 = [h for h, r in x.host.get_all_records().items() if r["name_label"] == "host2"][0]
+        [pbd2] = [p for p in x.SR.get_PBDs(hb) if x.PBD.get_host(p) == host2]
+        x.PBD.unplug(pbd2)  # issue 21: SR_HAS_NO_PBDS named no host
+        rc, _, err = xe_server(pool, "pool-ha-enable", "heartbeat-sr-uuids=" + x.SR.get_uuid(hb), "--no-progress")
+        assert rc == 1 and "not plugged on host2 (plugged on host1)" in err and x.PBD.get_uuid(pbd2) in err
+        x.PBD.plug(pbd2)
+        x.pool.enable_ha([hb], {})
+        rc, _, err = xe_server(pool, "host-shutdown")
+        assert rc == 1 and "Multiple matching hosts found. --multiple required" in err
+        rc, _, err = xe_server(pool, "host-shutdown", "host=host2")
+        assert rc == 1 and err.startswith("This operation cannot be performed because the host is not disabled.")
+        assert xe_server(pool, "host-disable", "host=host2")[0] == 0 and x.host.get_enabled(host2) is False
+        assert xe_server(pool, "host-reboot", "host=host2")[0] == 0 and x.host.get_enabled(host2) is True
+        assert xe_server(pool, "host-disable", "name-label=host2", "auto-enable=false")[0] == 0
+        assert xe_server(pool, "host-shutdown", "host=host2")[0] == 0
+        rc, _, err = xe_server(pool, "host-enable", "uuid=" + x.host.get_uuid(host2))
+        assert rc == 1 and err.startswith("You attempted an operation which involves a host which could not be")
+        assert xe_server(pool, "pool-ha-compute-hypothetical-max-host-failures-to-tolerate") == (0, "1\n", "")
+        rc, _, err = xe_server(pool, "pool-ha-compute-hypothetical-max-host-failures-to-tolerate", "vm-uuid=v")
+        assert rc == 1 and "an equal number of vm-uuid and restart-priority arguments" in err
+        rc, out, _ = xe_server(pool, "message-list", "params=name,class", "class=Pool")
+        assert rc == 0 and all(line.split(":")[0].strip() in ("name ( RO)", "class ( RO)", "")
+                               for line in out.splitlines())
+        rc, _, err = xe_server(pool, "host-emergency-ha-disable")
+        assert rc == 1 and "This operation must be forced (use --force)." in err
+        before = len(pool.stack_calls())
+        assert xe_server(pool, "host-emergency-ha-disable", "--force")[0] == 0
+        master_uuid = x.host.get_uuid(pool.master())
+        assert [c[1] for c in pool.stack_calls()[before:] if "host=" + master_uuid in c] == [
+            "ha_disarm_fencing", "ha_stop_daemon", "ha_set_excluded"]
+        rc, _, err = xe_server(pool, "host-emergency-ha-disable", "--force")
+        assert rc == 1 and err.startswith("The operation could not be performed because HA is not enabled")
+        assert xe_server(pool, "host-emergency-ha-disable", "--force", "--soft")[0] == 0
+        x.pool.disable_ha()  # the pool back into one state; enabled again, every host is armed again
+        x.host.reboot(host2)  # shut down above; disabled with auto-enable=false, it stays disabled
+        assert x.host.get_enabled(host2) is False
+        x.pool.enable_ha([hb], {})
+        assert xe_server(pool, "host-emergency-ha-disable", "--force")[0] == 0
     finally:
         pool.stop()

@@ -106,7 +106,8 @@ def test_sr_create_runs_sr_create_then_plugs_every_host(pool):
     assert x.SR.get_by_uuid(record["uuid"]) == sr and sr in x.SR.get_all()
     assert sorted(x.SR.get_PBDs(sr)) == sorted(record["PBDs"]) and len(record["PBDs"]) == 2
     assert all(x.PBD.get_record(p)["currently_attached"] for p in record["PBDs"])
-    assert [c[0] for c in calls(pool.ctl["lvm"])][1:] == ["sr_create", "sr_attach", "sr_attach"]
+    # the master's PBD first, then its initial SR update (message_forwarding.ml PBD.plug), then the others
+    assert [c[0] for c in calls(pool.ctl["lvm"])][1:] == ["sr_create", "sr_attach", "sr_update", "sr_attach"]
     assert x.SR.get_all_records()[sr]["uuid"] == record["uuid"]
 
 

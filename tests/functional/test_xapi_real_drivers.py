@@ -124,3 +124,16 @@ def test_negative_physical_size_is_refused(pool):
     x, _ocfs2_dev, lvm_dev = pool
     lvm = create(x, "lvm", lvm_dev)
     assert failure(x.SR.set_physical_size, lvm, "-5") == ["INVALID_VALUE", "physical_size", "-5"]
+
+
+def test_created_sr_has_the_size_its_driver_reports_without_a_scan(pool):
+    """message_forwarding.ml PBD.plug: the master's plug runs the initial SR update (Xapi_sr.update, the
+    driver's sr_update), so SR.create without physical-size leaves no SR of size 0 for enable_ha to refuse."""
+    x, _ocfs2_dev, lvm_dev = pool
+    master = x.pool.get_master(x.pool.get_all()[0])
+    lvm = x.SR.create(master, {"device": lvm_dev}, "0", "lvm", "", "lvm", "user", True, {})
+    vg = "VG_XenStorage-" + x.SR.get_uuid(lvm)
+    out = subprocess.run(["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_size", vg],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=60)
+    assert int(x.SR.get_physical_size(lvm)) == int(out.stdout) > 4000 * 2 ** 20
+    x.pool.enable_ha([lvm], {})

@@ -80,6 +80,7 @@ def test_xo_connects_over_json_rpc_fills_its_cache_and_sees_ha_enable_and_a_host
     master = pool.master()
     slave = [h for h in pool.x.host.get_all() if h != master][0]
     metrics = pool.x.host.get_metrics(slave)
+    pool.x.host.disable(slave)  # xapi_host.ml: a host is disabled before its shutdown
     pool.x.host.shutdown(slave)
     watcher.wait_for(lambda line: line.get("type") == "host_metrics" and line["ref"] == metrics
                      and line["fields"].get("live") is False)

@@ -189,3 +189,43 @@ def test_heartbeat_sr_must_be_plugged_on_every_host():
     assert raised(constraints.check_heartbeat_srs_plugged, [sr], ["OpaqueRef:h1", "OpaqueRef:h2"], plugged) == (
         errors.SR_NO_PBDS, sr.ref)
     constraints.check_heartbeat_srs_plugged([sr], ["OpaqueRef:h1"], plugged)
+
+
+def test_heartbeat_sr_sizes_are_xapis():
+    """xha_statefile.ml minimum_statefile_size and minimum_sr_size, redo_log.ml minimum_vdi_size."""
+    assert constraints.STATEFILE_SIZE == 266240
+    assert constraints.REDO_LOG_SIZE == 3988783104
+    assert constraints.MINIMUM_SR_SIZE == 4194304 + 3988783104 == 3992977408
+
+
+@pytest.mark.parametrize("size, used, refused", [
+    (8 << 30, 0, False),
+    (3992977408, 0, False),  # exactly enough
+    (3992977408 + 4096, 8192, True),
+    (2 << 30, 0, True),  # issue 21: a 2 GiB SR, sparse files or not
+    (0, 0, True),  # never measured (SR.create without physical-size, before any sr_update)
+    (-1, -1, True),  # SR.introduce's -1
+])
+def test_statefile_room_is_free_space_against_the_minimum_sr_size(size, used, refused):
+    """xha_statefile.ml ha_fits_sr: Helpers.get_sr_free_space (size - utilisation) < minimum_sr_size."""
+    if refused:
+        assert raised(constraints.check_statefile_room, "OpaqueRef:s", size, used) == (
+            errors.SR_SOURCE_SPACE_INSUFFICIENT, "OpaqueRef:s")
+    else:
+        constraints.check_statefile_room("OpaqueRef:s", size, used)
+
+
+def test_hosts_without_an_attached_pbd_keep_the_pools_order():
+    assert constraints.hosts_without_attached_pbd(["h1", "h2", "h3"], ["h2"]) == ["h1", "h3"]
+    assert constraints.hosts_without_attached_pbd(["h1"], ["h1", "h9"]) == []
+
+
+@pytest.mark.parametrize("features, refused", [
+    (["VDI_GENERATE_CONFIG"], False), (["VDI_ATTACH_OFFLINE", "SR_PROBE"], False), (["SR_PROBE"], True), ([], True)])
+def test_statefile_sr_needs_an_offline_attach_feature(features, refused):
+    """xha_statefile.ml check_sr_can_host_statefile: VDI_GENERATE_CONFIG or VDI_ATTACH_OFFLINE."""
+    if refused:
+        assert raised(constraints.check_offline_attach, "OpaqueRef:s", features) == (
+            errors.SR_OPERATION_NOT_SUPPORTED, "OpaqueRef:s")
+    else:
+        constraints.check_offline_attach("OpaqueRef:s", features)

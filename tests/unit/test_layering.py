@@ -12,7 +12,7 @@ LAYERS = [
     ("sm_clusterstack.errors", 0), ("sm_clusterstack.xmlsafe", 0), ("sm_clusterstack.xmlrpc_safe", 0),
     ("sm_clusterstack.runner", 0),
     ("sm_clusterstack.digits", 0), ("sm_clusterstack.logsetup", 0), ("sm_clusterstack.constraints", 1),
-    ("sm_clusterstack.config", 2), ("sm_clusterstack.explain", 2),
+    ("sm_clusterstack.config", 2), ("sm_clusterstack.explain_sr", 2), ("sm_clusterstack.explain", 2),
     ("sm_clusterstack.stacks", 2), ("sm_clusterstack.smapi", 2), ("sm_clusterstack.corostack", 3),
     # the shim's own floors: the store, then the wire, running things on hosts, HA, the XenAPI classes,
     # and the service that wires them (xapi.service, xapi.recovery) on top

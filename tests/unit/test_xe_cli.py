@@ -64,8 +64,8 @@ def listing(params, minimal=False):
 
 
 def test_params_selects_columns_in_record_order_and_is_not_a_filter():
-    """cli_operations.ml choose_params/select_fields: params=a,b picks fields (record order), unknown names drop."""
-    out = listing([("params", "sr-uuid,uuid,no-such-field")])
+    """cli_operations.ml choose_params/select_fields: params=a,b picks fields (record order)."""
+    out = listing([("params", "sr-uuid,uuid")])
     assert out == ("uuid ( RO)       : u-p1\n    sr-uuid ( RO): u-s1\n\n\n"
                    "uuid ( RO)       : u-p2\n    sr-uuid ( RO): u-s1\n\n\n")
 
@@ -112,6 +112,27 @@ def test_unknown_filter_field_is_an_error():
     with pytest.raises(CliFailure) as e:
         listing([("uuid:x", "y")])
     assert str(e.value) == "Field 'uuid' is not a set or map"
+
+
+def test_unknown_filter_field_is_refused_even_when_there_is_no_record():
+    """Issue 21: xe decides a filter's field from the first record (filter_records_on_fields), so with no
+    record an unknown field passed (sr-list bogus=1 exit 0, host-list bogus=1 refused); here, always refused."""
+    ctx = Ctx()
+    with pytest.raises(CliFailure) as e:
+        xe_select.list_records(ctx, xe_classes.SM, [("bogus", "1")])
+    assert str(e.value) == "Unknown field 'bogus'"
+    xe_select.list_records(ctx, xe_classes.SM, [("uuid", "x"), ("params", "uuid"), ("minimal", "true")])
+
+
+def test_params_naming_no_field_is_refused_not_printed_as_blank_records():
+    """Issue 21: select_fields drops an unknown name, so params=foo printed a blank record per object."""
+    for params in ("foo", "uuid,foo"):
+        with pytest.raises(CliFailure) as e:
+            listing([("params", params)])
+        assert str(e.value) == "Unknown field 'foo'"
+    with pytest.raises(CliFailure):
+        xe_select.list_records(Ctx(), xe_classes.SM, [("params", "foo")])
+    assert listing([("params", "all")]).count("\nuuid ( RO)") + 1 == 2  # every field of both records
 
 
 def test_set_filter_needs_contains():
@@ -278,3 +299,37 @@ def test_help_of_one_command():
     out = []
     xe_help.show(xe_commands.table(), [("pbd-plug", "")], xe_select.Printer(out.append))
     assert out[0].startswith("command name            : pbd-plug\n        reqd params     : uuid\n")
+
+
+def test_host_commands_select_hosts_as_do_host_op():
+    """cli_operations.ml do_host_op/select_hosts: host= (uuid, hostname or name-label) and field filters choose;
+    none, or several without --multiple, is a failure; with --multiple each failure is a line (Multiple_failure)."""
+    import XenAPI
+    from sm_clusterstack.cli.xe.errors import MultipleFailure
+    done = []
+
+    def operation(api, host, params):
+        done.append(host)
+        if host == "OpaqueRef:h2":
+            raise XenAPI.Failure(["HOST_NOT_DISABLED"])
+    command = xe_commands.host_op(operation)
+    command(Ctx(), [("host", "host1")])
+    assert done == ["OpaqueRef:h1"]
+    for params, text in (([("host", "nobody")], "No matching hosts found"),
+                         ([], "Multiple matching hosts found. --multiple required to complete the operation")):
+        with pytest.raises(CliFailure) as e:
+            command(Ctx(), params)
+        assert str(e.value) == text
+    with pytest.raises(MultipleFailure) as e:
+        command(Ctx(), [("multiple", "true")])
+    assert str(e.value).startswith("operation failed on u-h2: This operation cannot be performed because the host "
+                                   "is not disabled.")
+    with pytest.raises(XenAPI.Failure):  # one host: the error itself, as xe prints it
+        command(Ctx(), [("name-label", "host2")])
+
+
+@pytest.mark.parametrize("cls", sorted(xe_classes.CLASSES))
+def test_every_default_column_is_a_field_of_its_class(cls):
+    """list_records refuses a params= name that is no field: a default column that is none would break -list."""
+    xe_class = xe_classes.CLASSES[cls]
+    assert [n for n in xe_class.default_params if xe_class.field(n) is None] == []

@@ -1,8 +1,8 @@
-"""The xe classes of ``sm-clusterstack xe``: pool, host, sr, pbd, sm, vdi, task.
+"""The xe classes of ``sm-clusterstack xe``: pool, host, sr, pbd, sm, vdi, task, message.
 
 Field names, order and modes follow ``ocaml/xapi-cli-server/records.ml``
 (``pool_record``, ``host_record``, ``sr_record``, ``pbd_record``,
-``sm_record``, ``vdi_record``, ``task_record``), restricted to the fields a
+``sm_record``, ``vdi_record``, ``task_record``, ``message_record``), restricted to the fields a
 record of the shim carries; default ``*-list`` columns follow
 ``cli_operations.ml`` ``gen_cmds``.  One deviation: ``host address`` is
 settable, through the shim's own ``host.set_address`` (xapi takes it from
@@ -129,4 +129,14 @@ TASK = XeClass("task", "task", field_table("task", """
     other-config                   map-rw           other_config
 """), ["uuid", "name-label", "name-description", "status", "progress"])
 
-CLASSES = {c.xe: c for c in (POOL, HOST, SR, PBD, SM, VDI, TASK)}
+MESSAGE = XeClass("message", "message", field_table("message", """
+    uuid                           text             uuid
+    name                           text             name
+    priority                       text             priority
+    class                          text             cls
+    obj-uuid                       text             obj_uuid
+    timestamp                      time             timestamp
+    body                           text             body
+"""), [])  # gen_cmds: message's list shows every field
+
+CLASSES = {c.xe: c for c in (POOL, HOST, SR, PBD, SM, VDI, TASK, MESSAGE)}

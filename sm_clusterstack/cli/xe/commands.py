@@ -3,7 +3,7 @@
 Names, required and optional parameters and help texts are those of
 ``ocaml/xapi-cli-server/cli_frontend.ml`` (``cmdtable_data``); the
 implementations follow ``cli_operations.ml`` (``sr_create``, ``sr_probe``,
-``pbd_create``, ``pool_ha_enable``, ...).  Additions of this project are
+``pbd_create``, ``pool_ha_enable``, ``do_host_op`` for the host commands, ...).  Additions of this project are
 ``pool-ha-enable cluster-stack=`` (the design's third parameter of
 pool.enable_ha) and the check of ``ha-config:`` keys.  ``pool-ha-enable``,
 ``pool-ha-disable``, ``sr-create`` and ``pbd-plug`` run as tasks with a
@@ -13,10 +13,12 @@ progress bar (``progress``).  Every ``<class>-*`` command is generated
 
 import typing
 
+import XenAPI
+
 from sm_clusterstack.cli.xe import classes, progress
-from sm_clusterstack.cli.xe.errors import ClientError, CliFailure
+from sm_clusterstack.cli.xe.errors import ClientError, CliFailure, MultipleFailure, render_failure
 from sm_clusterstack.cli.xe.params import Command, generated
-from sm_clusterstack.cli.xe.select import STDPARAMS, Params, Row, bool_param, map_params, param, rows_of
+from sm_clusterstack.cli.xe.select import STDPARAMS, Params, Row, bool_param, filter_rows, map_params, param, rows_of
 
 HA_CONFIG_KEYS = ("timeout",)  # what xapi_ha.ml reads (Timeouts.get_timeout); the shim also takes xhad.conf names
 
@@ -133,6 +135,55 @@ def pool_ha_compute_max(ctx, params: Params) -> None:
     ctx.printer.lines([str(ctx.api.pool.ha_compute_max_host_failures_to_tolerate())])
 
 
+def pool_ha_compute_hypothetical_max(ctx, params: Params) -> None:
+    """cli_operations.ml: vm-uuid= and restart-priority= in pairs, in order, as the proposed configuration."""
+    vms = [v for k, v in params if k == "vm-uuid"]
+    priorities = [v for k, v in params if k == "restart-priority"]
+    if len(vms) != len(priorities):
+        raise CliFailure("Call requires an equal number of vm-uuid and restart-priority arguments")
+    configuration = {ctx.api.VM.get_by_uuid(uuid): priority for uuid, priority in zip(vms, priorities)}
+    ctx.printer.lines([str(ctx.api.pool.ha_compute_hypothetical_max_host_failures_to_tolerate(configuration))])
+
+
+NO_FORCE = "This operation is dangerous and may cause data loss. This operation must be forced (use --force)."
+
+
+def host_emergency_ha_disable(ctx, params: Params) -> None:
+    """cli_operations.ml ``host_emergency_ha_disable``: --force first (``fail_without_force``), on the host reached."""
+    if not bool_param(params, "force"):
+        raise CliFailure(NO_FORCE)
+    ctx.api.host.emergency_ha_disable(bool_param(params, "soft"))
+
+
+def host_op(operation: typing.Callable[[typing.Any, str, Params], None],
+            ignore: typing.Sequence[str] = ()) -> typing.Callable[[typing.Any, Params], None]:
+    """cli_operations.ml ``do_host_op`` over ``select_hosts``: host=<uuid, hostname or name-label> and filters
+    on the other params pick the hosts; one, or several with --multiple (each failure printed, then exit 1)."""
+    def command(ctx, params: Params) -> None:
+        wanted = param(params, "host")
+        rows = rows_of(ctx.api, classes.HOST, ctx.lookup)
+        if wanted is not None:
+            rows = [r for r in rows if wanted in (r.rec.get("uuid"), r.rec.get("hostname"), r.rec.get("name_label"))]
+        for key, value in params:
+            if key != "host" and key.split(":")[0] not in STDPARAMS + tuple(ignore):
+                rows = filter_rows(classes.HOST, rows, key, value)
+        if not rows:
+            raise CliFailure("No matching hosts found")
+        if len(rows) > 1 and not bool_param(params, "multiple"):
+            raise CliFailure("Multiple matching hosts found. --multiple required to complete the operation")
+        failed = []
+        for row in rows:
+            try:
+                operation(ctx.api, row.ref, params)
+            except XenAPI.Failure as e:
+                if len(rows) == 1:
+                    raise
+                failed.append("operation failed on %s: %s" % (row.rec["uuid"], render_failure(e.details).rstrip()))
+        if failed:
+            raise MultipleFailure("\n".join(failed))
+    return command
+
+
 EVENT_WAIT_TIMEOUT = 30.0  # seconds each event.from waits (cli_operations.ml event_wait_gen)
 
 
@@ -201,6 +252,19 @@ SPECIFIC = [
     Command("pool-ha-compute-max-host-failures-to-tolerate", [], [],
             "Compute the maximum number of host failures to tolerate under the current Pool configuration",
             pool_ha_compute_max),
+    Command("pool-ha-compute-hypothetical-max-host-failures-to-tolerate", [], ["vm-uuid", "restart-priority"],
+            "Compute the maximum number of host failures to tolerate with the supplied, proposed protected VMs.",
+            pool_ha_compute_hypothetical_max),
+    Command("host-disable", [], ["auto-enable"], "Disable the XE host. Setting auto-enable=false will keep the host "
+            "persistently disabled until manually re-enabled with Host.enable.",
+            host_op(lambda api, host, params: api.host.disable(host, bool_param(params, "auto-enable", True)),
+                    ["auto-enable"])),
+    Command("host-enable", [], [], "Enable the XE host.", host_op(lambda api, host, params: api.host.enable(host))),
+    Command("host-shutdown", [], [], "Shutdown the XE host.",
+            host_op(lambda api, host, params: api.host.shutdown(host))),
+    Command("host-reboot", [], [], "Reboot the XE host.", host_op(lambda api, host, params: api.host.reboot(host))),
+    Command("host-emergency-ha-disable", [], ["force", "soft"], "Disable HA on the local host. Only to be used to "
+            "recover a pool with a broken HA setup.", host_emergency_ha_disable),
     Command("task-cancel", ["uuid"], [], "Set a task to cancelling and return.", _by_uuid("task", "cancel")),
     Command("host-declare-dead", ["uuid"], [], "Declare that the the host is dead without contacting it explicitly. "
             "WARNING: This call is dangerous and can cause data loss if the host is not actually dead",

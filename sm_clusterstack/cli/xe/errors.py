@@ -50,7 +50,21 @@ DATAMODEL = {
         "HA can only be enabled for 2 servers or more. Note that 2 servers requires a pre-configured quorum "
         "tiebreak script.")),
     "HOST_OFFLINE": (["host"], "You attempted an operation which involves a host which could not be contacted."),
-    "HOST_IS_LIVE": (["host"], "This operation cannot be completed as the host is still live."),
+    "HOST_IS_LIVE": (["host"], "This operation cannot be completed because the server is still live."),
+    "HOST_NOT_DISABLED": ([], (
+        "This operation cannot be performed because the host is not disabled. Please disable the host and then try "
+        "again.")),
+    "HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN": ([], (
+        "This operation cannot be performed because it would invalidate VM failover planning such that the system "
+        "would be unable to guarantee to restart protected VMs after a Host failure.")),
+    "SR_UUID_EXISTS": (["uuid"], "An SR with that uuid already exists."),
+    "EVENTS_LOST": ([], "Some events have been lost from the queue and cannot be retrieved."),
+    "EVENT_FROM_TOKEN_PARSE_FAILURE": (["token"], (
+        "The event.from token could not be parsed. Valid values include: '', and a value returned from a previous "
+        "event.from call.")),
+    "SESSION_NOT_REGISTERED": (["handle"], (
+        "This session is not registered to receive events. You must call event.register before event.next. The "
+        "session handle you are using is echoed.")),
     "HOST_STILL_BOOTING": ([], "The host toolstack is still initialising. Please wait."),
     "SR_HAS_NO_PBDS": (["sr"], "The SR has no attached PBDs"),
     "SR_HAS_PBD": (["sr"], "The SR is still connected to a host via a PBD. It cannot be destroyed or forgotten."),
@@ -88,6 +102,14 @@ DATAMODEL = {
     "TASK_CANCELLED": (["task"], "The request was asynchronously canceled."),
     "MAP_DUPLICATE_KEY": (["type", "param_name", "uuid", "key"], (
         "You tried to add a key-value pair to a map, but that key is already there.")),
+}
+
+# The project's own codes (docs/interfaces.md section 1; not in xapi) and their params.  Not in the table above:
+# xe, not knowing them, prints "Error code:" and "Error parameters:", and so does this xe.
+OWN_CODES = {
+    "UNKNOWN_CLUSTER_STACK": ["cluster_stack"],
+    "CLUSTER_STACK_CONSTRAINT": ["ref", "cluster_stack"],
+    "HA_CONFIGURATION_INVALID": ["script", "MTC name", "host", "stderr"],
 }
 
 Resolver = typing.Callable[[str], str]
@@ -142,6 +164,10 @@ def missing_parameter(name: str) -> str:
 
 class CliFailure(Exception):
     """An OCaml ``Failure`` raised by an xe command: printed as INTERNAL_ERROR ["Failure: <text>"]."""
+
+
+class MultipleFailure(Exception):
+    """``Multiple_failure``: an operation on several objects failed on some; its lines printed, exit 1."""
 
 
 class MissingParam(Exception):

@@ -1,7 +1,7 @@
 """The ``Why:``/``Next:`` lines xe adds after an error about cluster stacks.
 
-The pool is read through XenAPI after the error (pool, SR, SM and PBD
-records: five calls whatever the pool's size); the installed stacks come
+The pool is read through XenAPI after the error (pool, SR, SM, PBD and
+host records: six calls whatever the pool's size); the installed stacks come
 from the shim's ``pool.get_cluster_stack_info`` when the server has it (a
 real xapi does not, and the lines then leave them out).
 """
@@ -15,10 +15,18 @@ def view(api: typing.Any) -> explain.PoolView:
     """The PoolView of the pool ``api`` reaches."""
     pools = api.pool.get_all_records()
     pool_ref, pool = sorted(pools.items())[0]
-    required = {sm["type"]: list(sm.get("required_cluster_stack", [])) for sm in api.SM.get_all_records().values()}
-    attached = {pbd["SR"] for pbd in api.PBD.get_all_records().values() if pbd.get("currently_attached")}
+    sms = api.SM.get_all_records().values()
+    required = {sm["type"]: list(sm.get("required_cluster_stack", [])) for sm in sms}
+    features = {sm["type"]: list(sm.get("features") or {}) for sm in sms}
+    pbds = {}  # SR ref -> [(host, attached, PBD uuid)]
+    for pbd in api.PBD.get_all_records().values():
+        pbds.setdefault(pbd["SR"], []).append((pbd["host"], bool(pbd.get("currently_attached")), pbd["uuid"]))
     srs = [explain.SRView(ref, sr["uuid"], sr.get("name_label", ""), sr["type"], required.get(sr["type"], []),
-                          ref in attached) for ref, sr in sorted(api.SR.get_all_records().items())]
+                          any(p[1] for p in pbds.get(ref, [])), size=_int(sr.get("physical_size")),
+                          used=_int(sr.get("physical_utilisation")) or 0, pbds=pbds.get(ref, []),
+                          features=features.get(sr["type"]))
+           for ref, sr in sorted(api.SR.get_all_records().items())]
+    hosts = {ref: host.get("name_label", ref) for ref, host in sorted(api.host.get_all_records().items())}
     installed, default = None, None
     try:
         info = api.pool.get_cluster_stack_info(pool_ref)
@@ -27,7 +35,16 @@ def view(api: typing.Any) -> explain.PoolView:
                      for name, value in info.get("stacks", {}).items()}
     except Exception:  # a real xapi: MESSAGE_METHOD_UNKNOWN
         pass
-    return explain.PoolView(srs, bool(pool.get("ha_enabled")), pool.get("ha_cluster_stack", ""), installed, default)
+    return explain.PoolView(srs, bool(pool.get("ha_enabled")), pool.get("ha_cluster_stack", ""), installed, default,
+                            hosts)
+
+
+def _int(value: typing.Any) -> typing.Optional[int]:
+    """An int64 field as XenAPI sends it (a string); None when absent or not a number."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def lines(api: typing.Any, lookup: typing.Any, details: typing.List[str],

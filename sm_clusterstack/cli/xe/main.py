@@ -19,7 +19,7 @@ import typing
 
 from sm_clusterstack import cli
 from sm_clusterstack.cli.xe import commands, connect, errors, help, records, select
-from sm_clusterstack.cli.xe.errors import ClientError, CliFailure, MissingParam, UsageError
+from sm_clusterstack.cli.xe.errors import ClientError, CliFailure, MissingParam, MultipleFailure, UsageError
 
 HELP = "an xe that behaves like xe (-s SERVER, --embedded DIR or $SM_CLUSTERSTACK_STATE, else the local xapi)"
 RAW_ARGUMENTS = True  # cli.main hands this verb its argv unparsed
@@ -115,6 +115,9 @@ def run_command(command, params, options, environ, minimal) -> int:
         return cli.EXIT_FAILED
     except MissingParam as e:
         sys.stderr.write(errors.missing_parameter(str(e)))
+        return cli.EXIT_FAILED
+    except MultipleFailure as e:  # xapi_cli.ml multiple_error: a line per failure, printed (stdout)
+        sys.stdout.write("%s\n" % e)
         return cli.EXIT_FAILED
     except (OSError, ValueError) as e:
         sys.stderr.write("sm-clusterstack xe: %s\n" % e)

@@ -116,24 +116,35 @@ class Row(object):
 
 
 def filter_rows(cls: XeClass, rows: typing.List[Row], key: str, value: str) -> typing.List[Row]:
-    """``filter_records_on_fields`` for one ``key=value`` (no rows: no check at all, as xapi)."""
-    if not rows:
-        return []
+    """``filter_records_on_fields`` for one ``key=value``.
+
+    xe finds the field's kind on the first record, so with no record at all
+    it checks nothing (``xe sr-list bogus=1`` passes on a pool without SRs
+    and fails on one with SRs); the class's field table tells it here, so an
+    unknown field is refused whether or not there are records.
+    """
     kind, field = field_type(cls, key)
     sub = key[len(field.name) + 1:]
+    if kind == SET and sub != "contains":
+        raise CliFailure("Invalid syntax for set filtering (should be set-param:contains=key)")
     if kind == MAP:
         return [row for row in rows if row.values(field).get(sub) == value]
     if kind == SET:
-        if sub != "contains":
-            raise CliFailure("Invalid syntax for set filtering (should be set-param:contains=key)")
         return [row for row in rows if value in row.values(field)]
     return [row for row in rows if row.show(field) == value]
 
 
 def chosen_fields(cls: XeClass, params: Params, default: typing.List[str]) -> typing.List[Field]:
-    """``choose_params`` + ``select_fields``: params=all, params=a,b (record order), else the defaults."""
+    """``choose_params`` + ``select_fields``: params=all, params=a,b (record order), else the defaults.
+
+    xe drops a name that is no field (``params=foo`` prints a blank record
+    per object); here it is refused as a filter's unknown field is.
+    """
     wanted = param(params, "params")
     names = default if wanted is None else ([] if wanted == "all" else wanted.split(","))
+    for name in names:
+        if cls.field(name) is None:
+            raise CliFailure("Unknown field '%s'" % name)
     fields = [f for f in cls.fields if not names or f.name in names]
     return [f for f in fields if not f.hidden]
 
@@ -149,13 +160,18 @@ def rows_of(api: typing.Any, cls: XeClass, lookup: Lookup) -> typing.List[Row]:
 
 
 def list_records(ctx, cls: XeClass, params: Params) -> None:
-    """``<class>-list``: filter on every param but params=, the standard ones and database:."""
-    rows = all_rows = rows_of(ctx.api, cls, ctx.lookup)
-    for key, value in params:
-        if key not in ("params",) + STDPARAMS and not key.startswith("database:"):
-            rows = filter_rows(cls, rows, key, value)
-    shown = all_rows if bool_param(params, "all") else rows
+    """``<class>-list`` (every list command): filter on every param but params=, the standard ones and database:.
+
+    Filter fields and ``params=`` names are checked against the class before any record is read.
+    """
     fields = chosen_fields(cls, params, cls.default_params)
+    filters = [(k, v) for k, v in params if k not in ("params",) + STDPARAMS and not k.startswith("database:")]
+    for key, _ in filters:
+        filter_rows(cls, [], key, "")
+    rows = all_rows = rows_of(ctx.api, cls, ctx.lookup)
+    for key, value in filters:
+        rows = filter_rows(cls, rows, key, value)
+    shown = all_rows if bool_param(params, "all") else rows
     ctx.printer.table([[(f.label, row.show(f)) for f in fields] for row in shown])
 
 

@@ -37,7 +37,8 @@ STORED = {
         ("ha_cluster_stack", "str"), ("ha_host_failures_to_tolerate", "int"), ("other_config", "map")]),
     "host": ("host", [
         ("uuid", "str"), ("name_label", "str"), ("name_description", "str"), ("hostname", "str"),
-        ("address", "str"), ("ha_statefiles", "set"), ("ha_network_peers", "set"), ("other_config", "map")]),
+        ("address", "str"), ("ha_statefiles", "set"), ("ha_network_peers", "set"), ("other_config", "map"),
+        ("enabled", "bool")]),
     "PIF": ("PIF", [
         ("uuid", "str"), ("host", "ref"), ("device", "str"), ("bridge", "str"), ("IP", "str"),
         ("netmask", "str"), ("management", "bool"), ("currently_attached", "bool"), ("other_config", "map")]),
@@ -68,7 +69,7 @@ STORED = {
 
 CONSTANT = {
     "pool": {"default_SR": store.NULL_REF},
-    "host": {"enabled": True, "API_version_major": "2", "API_version_minor": "21",
+    "host": {"API_version_major": "2", "API_version_minor": "21",
              "API_version_vendor": "XenSource"},
     "SR": {"current_operations": {}, "allowed_operations": []},
     "VDI": {"VBDs": [], "current_operations": {}, "allowed_operations": []},

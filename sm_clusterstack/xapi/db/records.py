@@ -252,8 +252,10 @@ def srs_being_created(conn: sqlite3.Connection) -> typing.List[str]:
 
 
 def srs_with_stacks(conn: sqlite3.Connection) -> typing.List[Row]:
-    """(ref, uuid, name_label, type, required_cluster_stack JSON or None) of every SR, by ref."""
-    return conn.execute("SELECT SR.ref, SR.uuid, SR.name_label, SR.type, SM.required_cluster_stack "
+    """(ref, uuid, name_label, type, required_cluster_stack JSON or None, physical_size, physical_utilisation)
+    of every SR, by ref."""
+    return conn.execute("SELECT SR.ref, SR.uuid, SR.name_label, SR.type, SM.required_cluster_stack, "
+                        "SR.physical_size, SR.physical_utilisation "
                         "FROM SR LEFT JOIN SM ON SM.type = SR.type ORDER BY SR.ref").fetchall()
 
 

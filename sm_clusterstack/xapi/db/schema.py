@@ -105,7 +105,14 @@ VERSION_6 = [
     "INSERT INTO generation (n) VALUES (0)",
 ]
 
-MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6]  # MIGRATIONS[n - 1]: n - 1 to n
+# Version 7: host.enabled (xapi's Host.disable and Host.enable; a host is disabled before its shutdown or reboot)
+# and whether its reboot enables it again (xapi's local database key host_auto_enable; not a field).
+VERSION_7 = [
+    "ALTER TABLE host ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE host ADD COLUMN auto_enable INTEGER NOT NULL DEFAULT 1",
+]
+
+MIGRATIONS = [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6, VERSION_7]  # [n - 1]: n - 1 to n
 LATEST = len(MIGRATIONS)
 
 

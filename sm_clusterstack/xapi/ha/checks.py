@@ -20,14 +20,9 @@ from sm_clusterstack.xapi.hosts import plug
 from sm_clusterstack.xapi.db import store as store_mod
 from sm_clusterstack.xapi.db import records
 
-HA_BLOCK = 4096
-STATEFILE_SIZE = HA_BLOCK + 64 * HA_BLOCK  # xha_statefile.ml minimum_statefile_size: 266,240 bytes
-_ALIGN = 4 << 20
-METADATA_SIZE = (4000000000 // _ALIGN - 2) * _ALIGN  # redo_log.ml minimum_vdi_size
-# xha_statefile.ml minimum_sr_size: both rounded up to 4 MiB (SM's smallest VDI), summed
-MINIMUM_SR_SIZE = -(-STATEFILE_SIZE // _ALIGN) * _ALIGN + -(-METADATA_SIZE // _ALIGN) * _ALIGN
+STATEFILE_SIZE = constraints.STATEFILE_SIZE  # the sizes and the room they need: rules of constraints
+METADATA_SIZE = constraints.REDO_LOG_SIZE
 STATEFILE_TYPE, METADATA_TYPE = "ha_statefile", "redo_log"
-OFFLINE_ATTACH = ("VDI_GENERATE_CONFIG", "VDI_ATTACH_OFFLINE")
 
 
 class Choice(object):
@@ -99,14 +94,13 @@ def check_sr(conn, sr: str, hosts: typing.List[str],
              supported: typing.Optional[typing.List[str]]) -> typing.Tuple[typing.Optional[str], typing.Optional[str]]:
     """``check_sr_can_host_statefile`` + the redo-log fit: the (statefile, metadata) VDIs to reuse."""
     pbds = records.pbds_master_first(conn, sr)
-    if {p["host"] for p in pbds} < set(hosts) or any(p["state"] not in model.ATTACHED_STATES for p in pbds):
+    attached_on = [p["host"] for p in pbds if p["state"] in model.ATTACHED_STATES]
+    if constraints.hosts_without_attached_pbd(hosts, attached_on) or len(attached_on) < len(pbds):
         raise XenAPIError(errors.SR_NO_PBDS, sr)
     row = model.check_ref(conn, "SR", sr)
     constraints.check_statefile_srs([constraints.SR(sr, row["type"], records.required_of(conn, row["type"]))],
                                     supported)
-    features = records.sm_features(conn, row["type"])
-    if not any(f in features for f in OFFLINE_ATTACH):
-        raise XenAPIError(errors.SR_OPERATION_NOT_SUPPORTED, sr)
+    constraints.check_offline_attach(sr, records.sm_features(conn, row["type"]))
     return (_fits(conn, row, STATEFILE_TYPE, STATEFILE_SIZE), _fits(conn, row, METADATA_TYPE, METADATA_SIZE))
 
 
@@ -115,8 +109,7 @@ def _fits(conn, sr_row, vdi_type: str, minimum: int) -> typing.Optional[str]:
     found = records.reusable_vdi(conn, sr_row["ref"], vdi_type, minimum)
     if found is not None:
         return found
-    if sr_row["physical_size"] - sr_row["physical_utilisation"] < MINIMUM_SR_SIZE:
-        raise XenAPIError(errors.SR_SOURCE_SPACE_INSUFFICIENT, sr_row["ref"])
+    constraints.check_statefile_room(sr_row["ref"], sr_row["physical_size"], sr_row["physical_utilisation"])
     return None
 
 

@@ -140,6 +140,7 @@ def _commit(ctx) -> None:
                                               **{"ha-metadata-vdi": plan.metadata}))
         records.set_host_statefiles(conn, [plan.statefile])
     if ctx.ha_runtime is not None:
+        ctx.ha_runtime.disarmed.clear()  # every host joined: armed again (an emergency_ha_disable is undone)
         ctx.ha_runtime.start_all()  # join_liveset: Monitor.start
     report("HA enabled on %s" % plan.stack, 1.0)
 

@@ -228,6 +228,9 @@ def boot(ctx, runtime: Runtime, host: str, retry: float = RESTART_RETRY, epoch: 
     if not enabled:
         set_live(ctx, host, True)
         return
+    if host in runtime.disarmed:  # its local database says HA is not armed: it does not rejoin
+        LOG.warning("host %s boots with HA disarmed (emergency_ha_disable): it does not rejoin", host_uuid(ctx, host))
+        return
     runtime.jobs.start("ha-boot-" + host[-8:], _rejoin, ctx, runtime, host, stack, False, retry, epoch=epoch)
 
 
@@ -253,6 +256,33 @@ def declare_dead(ctx, runtime: Runtime, host: str) -> None:
         set_live(ctx, host, False)
     LOG.warning("host %s was declared dead by the operator: it is not counted live until it boots again",
                 host_uuid(ctx, host))
+
+
+def emergency_ha_disable(ctx, runtime: Runtime, host: str, soft: bool) -> None:
+    """``Host.emergency_ha_disable`` (``xapi_ha.ml``) on ``host`` alone: disarm, stop, exclude; failures passed over.
+
+    HA_NOT_ENABLED when ``host`` is not armed, unless ``soft``.  Its monitor
+    stops first.  Not ``soft``: the host is disarmed (``runtime.disarmed``,
+    xapi's local ``ha_armed`` false): its boot does not rejoin.
+    """
+    with runtime.jobs.shared():
+        armed, stack = _armed(ctx)
+        if not armed or host in runtime.disarmed:
+            if soft:
+                return
+            raise XenAPIError(errors.HA_NOT_ENABLED)
+        LOG.warning("host %s: Host.emergency_ha_disable: disabling the HA subsystem on this host only",
+                    host_uuid(ctx, host))
+        runtime.stop_host(host)
+        on_host = onhost.stack_on(ctx, host, stack)
+        for step in (on_host.disarm_fencing, on_host.stop_daemon, on_host.set_excluded):
+            try:
+                step()
+            except XenAPIError as e:  # as xapi: each failure logged, the next step still runs
+                LOG.error("host %s: Host.emergency_ha_disable: %s failed (%s); continuing",
+                          host_uuid(ctx, host), step.__name__, e)
+        if not soft:
+            runtime.disarmed.add(host)
 
 
 def _answers(ctx, host: str, stack: str) -> bool:

@@ -79,6 +79,7 @@ class Runtime(object):
         # (job, ctx, runtime, host): a sandboxed host fenced, a job of its own (lifecycle.reboot_fenced)
         self.on_fenced = on_fenced
         self.rebooting = set()  # type: typing.Set[str]  # sandboxed hosts whose reboot is being played
+        self.disarmed = set()  # type: typing.Set[str]  # hosts HA was disabled on in an emergency: no rejoin
         self.stopped = {}  # type: typing.Dict[str, Stopped]  # hosts whose monitoring stopped, being retried
         self.query_timeout = max(interval, MIN_QUERY_TIMEOUT)
 

@@ -126,6 +126,26 @@ def attach_reserved(ctx, pbd: typing.Any, sr: typing.Any) -> None:
         finish(ctx, pbd["ref"], PLUGGING, DETACHED)
         raise
     finish(ctx, pbd["ref"], PLUGGING, ATTACHED)
+    with ctx.store.read() as conn:
+        on_master = records.master(conn) == pbd["host"]
+    if on_master:
+        update_sizes(ctx, pbd, sr)
+
+
+def update_sizes(ctx, pbd: typing.Any, sr: typing.Any) -> None:
+    """The initial SR update after the master's PBD attached: the driver's ``sr_update`` reports the SR's sizes.
+
+    As ``message_forwarding.ml`` ``PBD.plug`` (the master's PBD is plugged
+    first: "PBD.plug initial SR scan", ``Xapi_sr.update``), so an SR just
+    created or plugged has its physical size without an ``xe sr-scan``.
+    Where xapi would fail the plug with the update's error, the PBD stays
+    attached and the failure is logged: the sizes are then what they were.
+    """
+    try:
+        drivers.run_for_pbd(ctx, "sr_update", pbd, sr)
+    except Exception as e:  # the SR is attached; its sizes wait for an sr-scan
+        LOG.warning("SR %s: sr_update after the master's plug failed (its sizes are unchanged until xe sr-scan): %s",
+                    sr["uuid"], e)
 
 
 def is_clean_fault(error: BaseException) -> bool:

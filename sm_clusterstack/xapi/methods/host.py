@@ -78,15 +78,58 @@ def ha_xapi_healthcheck(ctx, session) -> bool:
 
 
 def _not_master(ctx, host: str) -> None:
+    """The shim's own limit, then ``prepare_for_poweroff_precheck``: HOST_NOT_DISABLED for a host still enabled."""
     with ctx.store.read() as conn:
-        model.check_ref(conn, "host", host)
+        row = model.check_ref(conn, "host", host)
         if records.master(conn) == host:
             raise XenAPIError(errors.OPERATION_NOT_ALLOWED, "the shim does not shut down or reboot its master")
+        if row["enabled"]:
+            raise XenAPIError(errors.HOST_NOT_DISABLED)  # xapi_host_helpers.ml assert_host_disabled
+
+
+def _check_up(ctx, host: str) -> None:
+    """HOST_OFFLINE for a host shut down: xapi forwards Host.disable and Host.enable to the host itself."""
+    with ctx.store.read() as conn:
+        model.check_ref(conn, "host", host)
+    if ctx.ha_runtime is not None and host in ctx.ha_runtime.down:
+        raise XenAPIError(errors.HOST_OFFLINE, host)
+
+
+@method("host.disable", "host:ref:host", "auto_enable:bool", optional=1)
+def disable(ctx, session, host, auto_enable=True) -> str:
+    """``xapi_host.ml`` ``disable``: no new work on the host; ``auto_enable`` false keeps it disabled after a reboot."""
+    _check_up(ctx, host)
+    return context.set_fields(ctx, "host", host, enabled=False, auto_enable=bool(auto_enable))
+
+
+@method("host.enable", "host:ref:host")
+def enable(ctx, session, host) -> str:
+    """``xapi_host.ml`` ``enable``: the host takes work again (and is enabled again after its reboots)."""
+    _check_up(ctx, host)
+    return context.set_fields(ctx, "host", host, enabled=True, auto_enable=True)
+
+
+@method("host.emergency_ha_disable", "soft:bool", optional=1)
+def emergency_ha_disable(ctx, session, soft=False) -> str:
+    """``xapi_ha.ml`` ``emergency_ha_disable`` on the host the call came to (the master, or a host's own socket).
+
+    HA_NOT_ENABLED when the host is not armed (unless ``soft``); else its
+    fencing disarmed, its daemon stopped and the host excluded, each failure
+    logged and passed over.  Not ``soft``: the host is no longer armed, so it
+    does not rejoin at its boot; the pool still says HA is enabled (disable
+    it, or enable it again, to bring the pool back into one state).
+    """
+    from sm_clusterstack.xapi.ha import lifecycle
+    from sm_clusterstack.xapi.rpc import dispatch as api
+    with ctx.store.read() as conn:
+        host = getattr(api.CALLER, "host", "") or records.master(conn)
+    lifecycle.emergency_ha_disable(ctx, ctx.ha_runtime, host, bool(soft))
+    return ""
 
 
 @method("host.shutdown", "host:ref:host")
 def shutdown(ctx, session, host) -> str:
-    """A clean shutdown: with HA on, statefile access (HA_LOST_STATEFILE), disarm, stop, ha_set_excluded."""
+    """A clean shutdown of a disabled host: with HA on, statefile access (HA_LOST_STATEFILE), disarm, stop, excluded."""
     from sm_clusterstack.xapi.ha import lifecycle
     _not_master(ctx, host)
     lifecycle.clean_shutdown(ctx, ctx.ha_runtime, host)
@@ -105,7 +148,7 @@ def declare_dead(ctx, session, host) -> str:
 
 @method("host.reboot", "host:ref:host")
 def reboot(ctx, session, host) -> str:
-    """A clean shutdown (unless the host is down already), then its boot: the daemon rejoins."""
+    """A disabled host's clean shutdown (unless it is down already), then its boot: it rejoins, is enabled again."""
     from sm_clusterstack.xapi.ha import lifecycle
     _not_master(ctx, host)
     if host not in ctx.ha_runtime.down:
@@ -115,4 +158,7 @@ def reboot(ctx, session, host) -> str:
             if not e.daemon_gone:  # a host whose daemon is gone (it fenced) just boots
                 raise
     lifecycle.boot(ctx, ctx.ha_runtime, host)
+    with ctx.store.write() as conn:  # xapi's start: enabled again unless disabled with auto_enable=false
+        if store_mod.row(conn, "host", host)["auto_enable"]:
+            store_mod.update(conn, "host", host, enabled=True)
     return ""

@@ -23,6 +23,14 @@ def ha_compute_max_host_failures_to_tolerate(ctx, session) -> str:
     return str(_max_failures(ctx))
 
 
+@method("pool.ha_compute_hypothetical_max_host_failures_to_tolerate", "configuration:map")
+def ha_compute_hypothetical_max_host_failures_to_tolerate(ctx, session, configuration) -> str:
+    """The same with proposed protected VMs ({VM ref: restart priority}): the shim has no VMs, so only {}."""
+    for vm in configuration:
+        raise XenAPIError(errors.HANDLE_INVALID, "VM", vm)
+    return str(_max_failures(ctx))
+
+
 @method("pool.set_ha_host_failures_to_tolerate", "self:ref:pool", "value:int")
 def set_ha_host_failures_to_tolerate(ctx, session, self, value) -> str:
     """Set the number of failures to plan for; above the maximum is HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN."""

@@ -23,6 +23,7 @@ import typing
 
 from sm_clusterstack import constraints, errors, explain, hostsandbox, stacks
 from sm_clusterstack.errors import XenAPIError
+from sm_clusterstack.stacks import xhadconf
 from sm_clusterstack.xapi.ha import operation
 from sm_clusterstack.xapi.ha import checks as ha_checks
 from sm_clusterstack.xapi.db import model
@@ -97,7 +98,7 @@ def ha_preflight(ctx, session, self, heartbeat_srs, configuration, cluster_stack
 
     def why(error: XenAPIError) -> str:
         lines = explain.explain(error.code, list(error.params), calllog.snapshot(ctx), request)
-        return " ".join(lines)
+        return " ".join(lines) or _timeout_detail(error)
     found = Findings(why)
     with ctx.store.read() as conn:
         model.check_ref(conn, "pool", self)
@@ -118,6 +119,16 @@ def ha_preflight(ctx, session, self, heartbeat_srs, configuration, cluster_stack
         found.run("enable_ha", lambda: ha_checks.check(conn, ctx, list(heartbeat_srs), configuration, cluster_stack),
                   detail=lambda c: "would enable HA on stack %s, statefile on SR %s" % (c.stack, _uuid(conn, c.sr)))
     return found.items
+
+
+def _timeout_detail(error: XenAPIError) -> str:
+    """What a refused HA timeout must be (``ha_checks.base_timeout``: Timeouts.get_base_t and derive)."""
+    if error.code != errors.INVALID_VALUE or error.params[:1] not in (("timeout",), ("default_ha_timeout",)):
+        return ""
+    source = "ha-config:timeout" if error.params[0] == "timeout" else "the pool's other-config:default_ha_timeout"
+    return ("Why: %s is %r: the base timeout is a whole number of seconds, at least %d (xapi_ha.ml Timeouts.derive). "
+            "Next: give ha-config:timeout=%d or more." % (source, error.params[1], xhadconf.MIN_TIMEOUT,
+                                                          xhadconf.MIN_TIMEOUT))
 
 
 def _uuid(conn, sr: str) -> str:

@@ -93,7 +93,7 @@ def introduce(ctx, session, uuid, name_label, name_description, type, content_ty
         _check_type(conn, type)
         uuid = uuid or store_mod.new_uuid()
         if records.sr_uuid_taken(conn, uuid):
-            raise XenAPIError(errors.UUID_ALREADY_EXISTS, "SR", uuid)
+            raise XenAPIError(errors.SR_UUID_EXISTS, uuid)  # xapi_sr.ml introduce
         store_mod.insert(conn, "SR", _sr_row(ref, uuid, name_label, name_description, type,
                                              content_type, shared, sm_config))
     return ref

@@ -99,17 +99,21 @@ def explain_failure(ctx, description: typing.List[str], request: typing.Optional
 
 
 def snapshot(ctx) -> explain.PoolView:
-    """What the explanations read: attached SRs and their stacks, HA state, installed stacks."""
+    """What the explanations read: SRs (stacks, sizes, PBDs), hosts, HA state, installed stacks."""
     from sm_clusterstack import stacks
     with ctx.store.read() as conn:
         pool = records.pool_row(conn)
         srs = records.srs_with_stacks(conn)
         attached = records.srs_not_detached(conn)
-    views = [explain.SRView(r[0], r[1], r[2], r[3], store_mod.loads(r[4]) if r[4] else [], r[0] in attached)
-             for r in srs]
+        pbds = {r[0]: [(p["host"], p["state"] == "attached", p["uuid"]) for p in records.pbds_master_first(conn, r[0])]
+                for r in srs}
+        hosts = {h["ref"]: h["name_label"] for h in records.hosts_master_first(conn)}
+        features = {r[3]: list(records.sm_features(conn, r[3])) for r in srs}
+    views = [explain.SRView(r[0], r[1], r[2], r[3], store_mod.loads(r[4]) if r[4] else [], r[0] in attached,
+                            size=r[5], used=r[6], pbds=pbds[r[0]], features=features[r[3]]) for r in srs]
     try:
         installed = {name: stacks.supported_srs(ctx.stack_root, name)
                      for name in stacks.installed_stacks(ctx.stack_root)}
     except Exception:  # an unreadable root: the explanation says it does not know
         installed = None
-    return explain.PoolView(views, bool(pool[0]), pool[1], installed, ctx.default_stack)
+    return explain.PoolView(views, bool(pool[0]), pool[1], installed, ctx.default_stack, hosts)
