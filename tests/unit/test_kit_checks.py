@@ -155,3 +155,23 @@ def test_attach_outcomes_are_classified(outcome, kind):
 def test_attach_compatible_passes_only_what_it_observed(kinds, constrained, refuses, verdict):
     seen = set(("xhad", kind) for kind in kinds)
     assert driver_pool._compatible_verdict(seen, "detail", constrained, refuses)[0] == verdict
+
+
+@pytest.mark.parametrize("returncode,passes", [(14, True), (1, False), (0, False), (2, False), (None, False)])
+def test_a_stopped_daemons_query_must_exit_14_in_both_stack_checks(returncode, passes):
+    """One rule for stack.no-daemon-exit and stack.stop-daemon: ha_query_liveset with no daemon exits 14.
+
+    xenserver/xha ``commands/calldaemon.c`` ``main``: a failed connect to the daemon is
+    MTC_ERROR_SC_CONNECT_TO_DAEMON, whose exit is 14 (``include/mtcerrno.def``); xapi's
+    ``ocaml/xapi/xha_scripts.ml`` ``can_unplug_statefile_pbd`` takes only ``Mtc_exit_daemon_is_not_present``
+    as "HA daemon not running: safe to unplug statefile PBD" (any other exit: not safe).
+    """
+    from sm_clusterstack.kit import stack_probe
+    result = runner.Result(["ha_query_liveset"], returncode, "", "no daemon", returncode is None)
+    if passes:
+        stack_probe.expect_no_daemon(result, "h1 ha_query_liveset after ha_stop_daemon")
+        return
+    with pytest.raises(stack_probe.Fail) as failed:
+        stack_probe.expect_no_daemon(result, "h1 ha_query_liveset after ha_stop_daemon")
+    assert "expected 14 DAEMON_IS_NOT_PRESENT" in str(failed.value)
+    assert "can_unplug_statefile_pbd" in str(failed.value)
