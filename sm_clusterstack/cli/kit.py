@@ -121,6 +121,20 @@ def _write_junit(path: str, document: bytes) -> bool:
     return True
 
 
+def junit_path_problem(path: str) -> str:
+    """Why the JUnit document could not be written to ``path`` ("" when it can), checked before any check runs."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isdir(folder):
+        return "no such directory %s" % folder
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "not writable"
+    if not os.path.exists(path) and not os.access(folder, os.W_OK | os.X_OK):
+        return "cannot create a file in %s" % folder
+    return ""
+
+
 def _cannot_run(args: argparse.Namespace, message: str) -> int:
     from sm_clusterstack.kit import report
     sys.stderr.write("sm-clusterstack kit: %s\n" % message)
@@ -144,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(catalog.listing())
         return cli.EXIT_OK
+    problem = junit_path_problem(args.junit) if args.junit else ""
+    if problem:  # before anything runs: a run of many minutes must not end unable to write its report
+        sys.stderr.write("sm-clusterstack kit: --junit %s: %s\n" % (args.junit, problem))
+        return cli.EXIT_USAGE
     try:
         pairs = targets(args)
         opts = check_options(args)

@@ -170,3 +170,22 @@ def test_list_names_every_check(tmp_path):
     assert result.returncode == 0
     assert len(result.stdout.splitlines()) == 28
     assert result.stdout.splitlines()[0].startswith("stack.name ")
+
+
+@pytest.mark.parametrize("where,says", [
+    ("missing-dir/kit.xml", "no such directory"),
+    ("a-directory", "is a directory"),
+])
+def test_a_bad_junit_path_is_refused_before_any_check_runs(tmp_path, where, says):
+    (tmp_path / "a-directory").mkdir()
+    result = kit("--junit", str(tmp_path / where), "--static", "driver", driver(tmp_path, "GoodSR"))
+    assert result.returncode == 2
+    assert "--junit %s: %s" % (tmp_path / where, says) in result.stderr and "Traceback" not in result.stderr
+    assert "driver.executable" not in result.stdout  # no check ran
+    assert not os.path.exists(str(tmp_path / "missing-dir"))
+
+
+def test_a_writable_junit_path_gets_the_document_after_the_checks(tmp_path):
+    junit = tmp_path / "kit.xml"
+    result = kit("--junit", str(junit), "--static", "driver", driver(tmp_path, "GoodSR"))
+    assert result.returncode == 0 and junit.read_bytes().startswith(b"<?xml")
