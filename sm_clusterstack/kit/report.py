@@ -10,8 +10,10 @@ admits no zone: it is written in UTC, and the suite's start with its zone
 is the ``started`` property.  Ant allows no output inside a testcase: what
 each check's commands printed is in the suite's ``system-out`` /
 ``system-err``, one section per check, and in the body of its failure,
-error or skipped element.  A WARN is a passing testcase whose warning
-heads its section of ``system-out``.
+error or skipped element.  A WARN is a passing testcase (Ant's schema
+allows it no child, no output and no property): its suite's properties carry
+``warnings``, how many checks warned, and ``warning.<check>``, each
+warning's text, and the warning heads the check's section of ``system-out``.
 """
 
 import datetime
@@ -110,7 +112,7 @@ def _testsuite(suite: res.Suite, index: int):
                          timestamp=_utc(suite.started), hostname=socket.gethostname() or "localhost")
     _counts(node, [suite])
     props = etree.SubElement(node, "properties")
-    for name, value in (("path", suite.path), ("started", suite.started.isoformat(timespec="seconds"))):
+    for name, value in _properties(suite):
         etree.SubElement(props, "property", name=name, value=xml_text(value))
     for found in suite.results:
         case = etree.SubElement(node, "testcase", name=found.check, classname=classname,
@@ -119,6 +121,13 @@ def _testsuite(suite: res.Suite, index: int):
     etree.SubElement(node, "system-out").text = xml_text(_sections(suite, "stdout"))
     etree.SubElement(node, "system-err").text = xml_text(_sections(suite, "stderr"))
     return node
+
+
+def _properties(suite: res.Suite) -> typing.List[typing.Tuple[str, str]]:
+    """The suite's properties: where and when, how many checks warned, and each warning's text."""
+    warned = [found for found in suite.results if found.result == res.WARN]
+    return [("path", suite.path), ("started", suite.started.isoformat(timespec="seconds")),
+            ("warnings", str(len(warned)))] + [("warning." + f.check, _one_line(f.detail)) for f in warned]
 
 
 def _sections(suite: res.Suite, stream: str) -> str:
