@@ -87,7 +87,7 @@ def test_bad_input_answer_judged(result, why):
 
 
 def test_bad_input_family_covers_every_config_key():
-    names = [name for name, _ in driver_badinput.cases(["device", "path"])]
+    names = [case.name for case in driver_badinput.cases(["device", "path"])]
     assert len(names) == len(set(names)) >= 30
     assert "path-path-traversal" in names and "device-option" in names
 

@@ -179,7 +179,8 @@ def test_every_check_id_has_a_description_and_is_unique():
 def _warned():
     suite = res.Suite("driver", "NoclusterstackSR", "/opt/xensource/sm/NoclusterstackSR")
     suite.add("driver.info", res.PASS, "answered a struct")
-    suite.add("driver.required-cluster-stack", res.WARN, "member required_cluster_stack is missing: xapi takes it as []")
+    suite.add("driver.required-cluster-stack", res.WARN,
+              "member required_cluster_stack is missing: xapi takes it as []")
     suite.add("driver.bad-input", res.PASS, "all 28 malformed calls answered with a fault")
     return suite
 
