@@ -175,3 +175,23 @@ def test_a_stopped_daemons_query_must_exit_14_in_both_stack_checks(returncode, p
         stack_probe.expect_no_daemon(result, "h1 ha_query_liveset after ha_stop_daemon")
     assert "expected 14 DAEMON_IS_NOT_PRESENT" in str(failed.value)
     assert "can_unplug_statefile_pbd" in str(failed.value)
+
+
+def test_a_fault_the_drivers_error_table_does_not_name_is_not_a_storage_fault(tmp_path):
+    (tmp_path / "XE_SR_ERRORCODES.xml").write_text(
+        "<SM-errorcodes><code><name>SRUnavailable</name><description>d</description><value>47</value></code>"
+        "</SM-errorcodes>")
+    (tmp_path / "VendorSR").write_text("#!/bin/sh\n")
+    table = driver_pool.error_table(str(tmp_path / "VendorSR"))
+    assert table.path == str(tmp_path / "XE_SR_ERRORCODES.xml")
+    assert driver_pool.classify(("SR_BACKEND_FAILURE_47", ["", "x", ""]), table) == driver_pool.STORAGE
+    assert driver_pool.classify(("SR_BACKEND_FAILURE_1", ["", "x", ""]), table) == driver_pool.UNNAMED
+    assert driver_pool.classify(("SR_DEVICE_IN_USE", []), table) == driver_pool.STORAGE  # a code xapi names
+    seen = {("xhad", driver_pool.UNNAMED)}
+    assert driver_pool._compatible_verdict(seen, "detail", False, False, table.path)[0] == res.FAIL
+
+
+def test_without_a_table_beside_it_a_driver_answers_the_projects_codes(tmp_path):
+    from sm_clusterstack import errors
+    table = driver_pool.error_table(str(tmp_path / "VendorSR"))
+    assert table.path == errors.ERROR_TABLE and table.names(602) and not table.names(1)
