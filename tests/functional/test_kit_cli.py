@@ -184,8 +184,3 @@ def test_a_bad_junit_path_is_refused_before_any_check_runs(tmp_path, where, says
     assert "driver.executable" not in result.stdout  # no check ran
     assert not os.path.exists(str(tmp_path / "missing-dir"))
 
-
-def test_a_writable_junit_path_gets_the_document_after_the_checks(tmp_path):
-    junit = tmp_path / "kit.xml"
-    result = kit("--junit", str(junit), "--static", "driver", driver(tmp_path, "GoodSR"))
-    assert result.returncode == 0 and junit.read_bytes().startswith(b"<?xml")

@@ -32,6 +32,16 @@ def install(tmp_path, name):
     return str(sm_dir / name)
 
 
+def install_variant(tmp_path, fault):
+    """GoodSR with one of kitfixture's faults (or variants) switched on."""
+    path = install(tmp_path, "GoodSR")
+    with open(path) as f:
+        text = f.read().replace("kitfixture.main()", 'kitfixture.main("%s")' % fault)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def install_stock(tmp_path, name, error_table=True):
     """A stock-style driver and its SRCommand library in a private sm-dir (the error table left out if asked)."""
     sm_dir = tmp_path / "sm"
@@ -129,12 +139,7 @@ def test_invalid_driver_info_skips_the_pool_checks(tmp_path):
 
 
 def test_driver_without_constraint_makes_exclusion_not_applicable(tmp_path):
-    path = install(tmp_path, "GoodSR")
-    with open(path) as f:
-        text = f.read().replace("kitfixture.main()", 'kitfixture.main("no-constraint")')
-    with open(path, "w") as f:
-        f.write(text)
-    suite = kit(tmp_path, path)
+    suite = kit(tmp_path, install_variant(tmp_path, "no-constraint"))
     assert suite.failing() == []
     assert suite.get(driver_pool.ATTACH_EXCLUSION).result == res.SKIP
     assert "not applicable" in suite.get(driver_pool.ATTACH_EXCLUSION).detail
@@ -235,12 +240,7 @@ def test_device_config_cases_a_driver_never_reaches_are_skipped_saying_so(tmp_pa
 
 def test_a_bad_input_failure_shows_the_call_sent_and_the_rule(tmp_path):
     """command-differs: xapi writes call.cmd as both methodName and command (sm_exec.ml xmlrpc_of_call)."""
-    path = install(tmp_path, "GoodSR")
-    with open(path) as f:
-        text = f.read().replace("kitfixture.main()", 'kitfixture.main("command-unchecked")')
-    with open(path, "w") as f:
-        f.write(text)
-    suite = kit(tmp_path, path, live=False)
+    suite = kit(tmp_path, install_variant(tmp_path, "command-unchecked"), live=False)
     found = suite.get(driver_badinput.BAD_INPUT)
     assert found.result == res.FAIL
     assert "command-differs: answered a value, not a fault; sent sr_attach(command='sr_delete')" in found.detail
