@@ -183,4 +183,3 @@ def test_a_bad_junit_path_is_refused_before_any_check_runs(tmp_path, where, says
     assert "--junit %s: %s" % (tmp_path / where, says) in result.stderr and "Traceback" not in result.stderr
     assert "driver.executable" not in result.stdout  # no check ran
     assert not os.path.exists(str(tmp_path / "missing-dir"))
-
