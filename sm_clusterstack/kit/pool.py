@@ -117,12 +117,7 @@ class EmbeddedPool(object):
         drivers look (``/var/lib/xcp/xapi``, ``/etc/xensource-inventory``);
         without one, on this machine with ``SM_CLUSTERSTACK_XAPI``.
         """
-        box = self.sandbox
-        if box is None:
-            return caller.call(self.driver, command, params, xapi_url=self.url, timeout=self.driver_timeout)
-        env = {"PATH": os.environ.get("PATH", os.defpath), "ORIGINATOR": "SM"}
-        return caller.call(self.driver, command, params, xapi_url="", timeout=self.driver_timeout,
-                           run=lambda argv, timeout, env, stdin=None: box.run(argv, timeout, env, stdin), env=env)
+        return caller.interpret(self.run_driver([caller.build_call(command, params)], self.driver_timeout), params)
 
     def run_driver(self, args: typing.List[str], timeout: float) -> runner.Result:
         """Run the driver under test with ``args`` where ``call_driver`` runs it; its Result, as it came.

@@ -183,3 +183,15 @@ def test_a_bad_junit_path_is_refused_before_any_check_runs(tmp_path, where, says
     assert "--junit %s: %s" % (tmp_path / where, says) in result.stderr and "Traceback" not in result.stderr
     assert "driver.executable" not in result.stdout  # no check ran
     assert not os.path.exists(str(tmp_path / "missing-dir"))
+
+
+def test_a_driver_without_device_config_checks_is_not_passed_by_the_kit(tmp_path):
+    """The issue's case as a vendor meets it: without a pool (--static) its device_config cases are never
+    reached (it fails at its session first): bad-input is SKIP saying so, never PASS."""
+    sm_dir = tmp_path / "sm"
+    sm_dir.mkdir()
+    for entry in ("NocheckSR", "SRCommand.py", "SR.py", "util.py", "xs_errors.py", "XE_SR_ERRORCODES.xml"):
+        shutil.copy(os.path.join(FIXTURES, "stocksm", entry), str(sm_dir / entry))
+    result = kit("--static", "driver", str(sm_dir / "NocheckSR"))
+    row = [line for line in result.stdout.splitlines() if line.split()[:1] == ["driver.bad-input"]][0]
+    assert row.split()[1] == "SKIP" and "could not reach device_config" in row

@@ -230,14 +230,6 @@ def test_device_config_cases_reach_a_driver_that_asks_the_pool_first(tmp_path):
     assert "rule: " in found.detail
 
 
-def test_device_config_cases_a_driver_never_reaches_are_skipped_saying_so(tmp_path):
-    """Without a pool (--static) NocheckSR fails at its session before any key: SKIP, never PASS."""
-    suite = kit(tmp_path, install_stock(tmp_path, "NocheckSR"), live=False)
-    found = suite.get(driver_badinput.BAD_INPUT)
-    assert found.result == res.SKIP
-    assert "could not reach device_config" in found.detail
-
-
 def test_a_bad_input_failure_shows_the_call_sent_and_the_rule(tmp_path):
     """command-differs: xapi writes call.cmd as both methodName and command (sm_exec.ml xmlrpc_of_call)."""
     suite = kit(tmp_path, install_variant(tmp_path, "command-unchecked"), live=False)

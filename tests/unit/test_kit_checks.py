@@ -195,3 +195,26 @@ def test_without_a_table_beside_it_a_driver_answers_the_projects_codes(tmp_path)
     from sm_clusterstack import errors
     table = driver_pool.error_table(str(tmp_path / "VendorSR"))
     assert table.path == errors.ERROR_TABLE and table.names(602) and not table.names(1)
+
+
+def test_every_bad_input_case_says_what_it_sends_and_the_rule_it_breaks():
+    cases = {case.name: case for case in driver_badinput.cases(["device"])}
+    assert all(case.sent and case.rule for case in cases.values())
+    assert cases["command-differs"].sent == "sr_attach(command='sr_delete')"
+    assert "sm_exec.ml xmlrpc_of_call" in cases["command-differs"].rule
+    assert cases["missing-host-ref"].sent == "sr_attach(host_ref=absent)"
+    assert cases["huge-value"].sent.endswith("characters))") and len(cases["huge-value"].sent) < 100
+
+
+def test_device_config_cases_answered_as_the_well_formed_call_did_were_not_reached():
+    """The value made no difference to the answer: the driver failed before it read the key."""
+    from sm_clusterstack.kit import badinput_cases
+    config = badinput_cases.config_cases(["device"])
+    runs = driver_badinput._Runs(res.Suite("driver", "X", "/x"), "/x")
+    pool_fault = ("1200", "[Errno 2] No such file or directory")
+    runs.faults = {case.name: pool_fault for case in config}
+    runs.faults["device-option"] = ("602", "device '--help' is not an absolute path")
+    assert driver_badinput.unreached(config, runs, ("602", "device '/' is not a block device")) == []
+    missed = driver_badinput.unreached(config, runs, pool_fault)
+    assert len(missed) == len(config) - 1 and "device-option" not in missed
+    assert driver_badinput.unreached(config, runs, driver_badinput.ANSWERED_VALUE) == []
