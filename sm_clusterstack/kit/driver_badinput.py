@@ -11,6 +11,17 @@ e.g. "not implemented" to everything) fails, and so does a fault saying the
 driver could not build its error (xapi-project/sm's ``XenError`` raising
 "No XML def file found" when XE_SR_ERRORCODES.xml is missing: every error
 the driver means to report becomes that one).
+
+Each case says what it sends and the rule it breaks (``badinput_cases``); a
+failure shows both.  The structural cases run on this machine against a
+pool that does not answer.  The device_config cases only tell something
+when the driver reaches the key, so they go through a ``Reach``: on the
+kit's embedded pool, as xapi calls a driver (its session, the host, an SR
+of the driver's type), else as the structural ones.  Each is compared with
+a well-formed ``sr_attach`` sent the same way (the control): a case answered
+exactly as the control was never reached (the driver failed before reading
+the key, e.g. at its session), and the check is SKIP saying so, never PASS.
+A malformed call the driver attached is detached again.
 """
 
 import concurrent.futures
@@ -140,13 +151,12 @@ def unreached(config: typing.List[family.Case], runs: _Runs, control: typing.Any
     return [case.name for case in config if case.name in runs.faults and runs.faults[case.name] == control]
 
 
-def _control(path: str, reach: Reach, keys: typing.Sequence[str], timeout: float,
-             suite: res.Suite) -> typing.Any:
-    config = reach.config or {key: "/" for key in keys[:1]}
-    case = family.control(config, reach.members)
+def _control(path: str, reach: Reach, keys: typing.Sequence[str], timeout: float, suite: res.Suite) -> typing.Any:
+    """What a well-formed sr_attach sent through ``reach`` got: its fault, or why it was none (detached again)."""
+    case = family.control(reach.config or {key: "/" for key in keys[:1]}, reach.members)
     found = reach.run(case.argv, timeout)
     suite.capture("%s well-formed sr_attach %s  (the control call)" % (path, case.sent), found.stdout, found.stderr)
-    if judge(found) == ANSWERED_VALUE and case.struct is not None:
+    if judge(found) == ANSWERED_VALUE:
         reach.run(family.undo(case), timeout)
     return fault_of(found) or judge(found)
 
@@ -172,11 +182,12 @@ def run(suite: res.Suite, path: str, config_keys: typing.Sequence[str] = ("devic
         for case in config:  # a malformed call the driver attached: detached again
             if runs.answers.get(case.name) is not None and judge(runs.answers[case.name]) == ANSWERED_VALUE:
                 reach.run(family.undo(case), timeout)
-    suite.add(BAD_INPUT, *_verdict(runs, structural + config, config, reach, keys, timeout, suite, path))
+    control = None if runs.bad else _control(path, reach, keys, timeout, suite)
+    suite.add(BAD_INPUT, *_verdict(runs, structural + config, config, reach, control, timeout))
 
 
 def _verdict(runs: _Runs, everything: typing.List[family.Case], config: typing.List[family.Case], reach: Reach,
-             keys: typing.Sequence[str], timeout: float, suite: res.Suite, path: str) -> typing.Tuple[str, str]:
+             control: typing.Any, timeout: float) -> typing.Tuple[str, str]:
     if runs.bad:
         more = " (and %d more)" % (len(runs.bad) - SHOWN) if len(runs.bad) > SHOWN else ""
         gave_up = "; gave up after %d calls timed out (%gs each)" % (runs.hung, timeout) if runs.gave_up else ""
@@ -185,7 +196,6 @@ def _verdict(runs: _Runs, everything: typing.List[family.Case], config: typing.L
     faults = list(runs.faults.values())
     if meaningless(faults):
         return res.FAIL, meaningless(faults)
-    control = _control(path, reach, keys, timeout, suite)
     missed = unreached(config, runs, control)
     if missed:
         return res.SKIP, (
@@ -194,8 +204,9 @@ def _verdict(runs: _Runs, everything: typing.List[family.Case], config: typing.L
             "answered with a fault%s" % (
                 reach.where, len(missed), len(config), ", ".join(missed[:SHOWN]), _answer(control),
                 len(everything) - len(config),
-                "" if reach.members != family.NULL_MEMBERS else ". Run the kit live (not --static): there the "
-                "device_config cases are sent on the embedded pool with a session, the host and the SR"))
+                "" if reach.members != family.NULL_MEMBERS else ". Only calls made as xapi makes them reach it: the "
+                "kit sends them on its embedded pool (a session, the host, an SR) when it runs live (not --static) "
+                "and the pool starts"))
     return res.PASS, "all %d malformed calls answered with a fault, exit 0 (%d different faults; device_config " \
         "cases %s)" % (len(everything), len(set(faults)), reach.where)
 
