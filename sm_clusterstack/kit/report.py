@@ -13,7 +13,9 @@ each check's commands printed is in the suite's ``system-out`` /
 error or skipped element.  A WARN is a passing testcase (Ant's schema
 allows it no child, no output and no property): its suite's properties carry
 ``warnings``, how many checks warned, and ``warning.<check>``, each
-warning's text, and the warning heads the check's section of ``system-out``.
+warning's text; the warnings also open the suite's ``system-out``, which
+Jenkins' junit plugin shows as the output of every testcase that has none
+of its own (``CaseResult.getStdout``).
 """
 
 import datetime
@@ -131,12 +133,17 @@ def _properties(suite: res.Suite) -> typing.List[typing.Tuple[str, str]]:
 
 
 def _sections(suite: res.Suite, stream: str) -> str:
-    """The suite's captured ``stream``, one section per check that printed anything."""
-    parts = []
+    """The suite's captured ``stream``, one section per check that printed anything; stdout opens with the warnings.
+
+    Jenkins' junit plugin shows a testcase with no output of its own the
+    suite's (``CaseResult.getStdout``): the warnings head what each shows.
+    """
+    warned = [found for found in suite.results if found.result == res.WARN]
+    parts = ["===== %d warning%s\n%s" % (len(warned), "" if len(warned) == 1 else "s", "".join(
+        "WARNING %s: %s\n" % (found.check, _one_line(found.detail)) for found in warned))] \
+        if warned and stream == "stdout" else []
     for found in suite.results:
         text = getattr(found, stream)
-        if found.result == res.WARN and stream == "stdout":  # a passing testcase: its warning goes here
-            text = "WARNING: %s\n%s" % (found.detail, text)
         if text:
             parts.append("===== %s (%s)\n%s" % (found.check, found.result, text))
     return "".join(parts)
