@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "e.g. /opt/xensource/xha=DIR or a stack's settings file (repeatable)")
     parser.add_argument("--device-config", action="append", default=[], metavar="KEY=VALUE",
                         help="device_config of the SR the driver checks attach (repeatable)")
+    parser.add_argument("--error-table", metavar="FILE", default="",
+                        help="the driver's SM error table (XE_SR_ERRORCODES.xml format); default: the one beside "
+                             "the driver, else the project's")
     parser.add_argument("--scratch-device", action="store_true",
                         help="give the driver checks a scratch loop device as device_config:device")
     parser.add_argument("--ipv6", action="store_true",
@@ -95,13 +98,16 @@ def check_options(args: argparse.Namespace) -> typing.Any:
         raise ValueError("--hosts must be 1 to 4")
     if args.ha_timeout < 10:
         raise ValueError("--ha-timeout must be at least 10 (xapi refuses less)")
+    if args.error_table and not os.path.isfile(args.error_table):
+        raise ValueError("--error-table %s: no such file" % args.error_table)
     host_paths = _pairs(args.host_path, "--host-path")
     hostpool.check_host_paths(host_paths)
     return check.Options(
         timeout=args.timeout, start_timeout=args.start_timeout, live=not args.static,
         device_config=_pairs(args.device_config, "--device-config"),
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
-        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6)
+        hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6,
+        error_table=os.path.abspath(args.error_table) if args.error_table else "")
 
 
 def progress(suite: typing.Any, found: typing.Any) -> None:

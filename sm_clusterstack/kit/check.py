@@ -38,9 +38,11 @@ class Options(object):
             host_paths: typing.Optional[typing.Dict[str, str]] = None,
             sandbox_prefix: str = "",
             ipv6: bool = False,
+            error_table: str = "",
     ) -> None:
         self.timeout = timeout
         self.ipv6 = ipv6  # the stack's hosts have IPv6-only management addresses
+        self.error_table = error_table  # the driver's SM error table ("": XE_SR_ERRORCODES.xml beside it, else ours)
         self.start_timeout = start_timeout
         self.owner_uid = owner_uid
         self.device_config = dict(device_config or {})
@@ -163,7 +165,7 @@ def _pool_checks(suite: res.Suite, path: str, info: dict, keys: typing.List[str]
         return
     try:
         _bad_input(suite, path, keys, options, _reach(pool, driver_static.sr_type(path), config))
-        driver_pool.run(suite, pool, driver_static.sr_type(path), required, config)
+        driver_pool.run(suite, pool, driver_static.sr_type(path), required, config, options.error_table)
     finally:
         _close(pool, scratch)
 

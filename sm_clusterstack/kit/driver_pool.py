@@ -240,7 +240,7 @@ def _with_ha(pool: EmbeddedPool, hb: str, stack: str, sr: SRUnderTest) -> typing
 
 
 def run(suite: res.Suite, pool: EmbeddedPool, sr_type: str, required: typing.List[str],
-        device_config: typing.Dict[str, str]) -> None:
+        device_config: typing.Dict[str, str], table: str = "") -> None:
     """Record the pool checks of the driver in ``suite`` (the pool is started and closed by the caller)."""
     suite.mark()
     try:
@@ -267,6 +267,7 @@ def run(suite: res.Suite, pool: EmbeddedPool, sr_type: str, required: typing.Lis
     refuses = suite.get(ATTACH_EXCLUSION).result == res.PASS
     suite.mark()
     try:
-        suite.add(ATTACH_COMPATIBLE, *check_compatible(pool, sr, hb, required, refuses))
+        suite.add(ATTACH_COMPATIBLE, *check_compatible(pool, sr, hb, required, refuses,
+                                                       error_table(pool.driver, table)))
     except Exception as e:
         suite.add(ATTACH_COMPATIBLE, res.ERROR, "kit error: %s %s" % _failure(e))

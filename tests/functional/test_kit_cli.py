@@ -144,6 +144,7 @@ def test_kit_cannot_run_exits_2(tmp_path):
     assert kit("--ha-timeout", "9", "stack", stack(tmp_path, name="nine")).returncode == 2
     assert kit("--host-path", "relative=/tmp", "stack", stack(tmp_path, name="rel")).returncode == 2
     assert kit("--host-path", "/opt/x=/no/such/file", "stack", stack(tmp_path, name="nofile")).returncode == 2
+    assert kit("--error-table", str(tmp_path / "absent.xml"), "stack", stack(tmp_path, name="table")).returncode == 2
     unwritable = str(tmp_path / "no" / "such" / "dir" / "kit.xml")
     assert kit("--static", "--junit", unwritable, "stack", stack(tmp_path, name="other")).returncode == 2
 

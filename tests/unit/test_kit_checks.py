@@ -197,6 +197,16 @@ def test_without_a_table_beside_it_a_driver_answers_the_projects_codes(tmp_path)
     assert table.path == errors.ERROR_TABLE and table.names(602) and not table.names(1)
 
 
+def test_an_error_table_given_is_the_one_read(tmp_path):
+    """kit --error-table: the vendor's table kept elsewhere (a stock host keeps it in the sm install)."""
+    given = tmp_path / "codes.xml"
+    given.write_text("<SM-errorcodes><code><name>Mine</name><description>d</description><value>1</value></code>"
+                     "</SM-errorcodes>")
+    table = driver_pool.error_table(str(tmp_path / "VendorSR"), str(given))
+    assert table.path == str(given) and table.names(1) and not table.names(602)
+    assert driver_pool.error_table(str(tmp_path / "VendorSR"), str(tmp_path / "absent.xml")).codes is None
+
+
 def test_every_bad_input_case_says_what_it_sends_and_the_rule_it_breaks():
     cases = {case.name: case for case in driver_badinput.cases(["device"])}
     assert all(case.sent and case.rule for case in cases.values())
