@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "e.g. /opt/xensource/xha=DIR or a stack's settings file (repeatable)")
     parser.add_argument("--device-config", action="append", default=[], metavar="KEY=VALUE",
                         help="device_config of the SR the driver checks attach (repeatable)")
+    parser.add_argument("--error-table", metavar="FILE", default="",
+                        help="the driver's SM error table (XE_SR_ERRORCODES.xml format); default: the one beside "
+                             "the driver, else the project's")
     parser.add_argument("--scratch-device", action="store_true",
                         help="give the driver checks a scratch loop device as device_config:device")
     parser.add_argument("--ipv6", action="store_true",
@@ -97,6 +100,8 @@ def check_options(args: argparse.Namespace) -> typing.Any:
         raise ValueError("--hosts must be 1 to 4")
     if args.ha_timeout < 10:
         raise ValueError("--ha-timeout must be at least 10 (xapi refuses less)")
+    if args.error_table and not os.path.isfile(args.error_table):
+        raise ValueError("--error-table %s: no such file" % args.error_table)
     host_paths = _pairs(args.host_path, "--host-path")
     hostpool.check_host_paths(host_paths)
     return check.Options(
@@ -104,7 +109,8 @@ def check_options(args: argparse.Namespace) -> typing.Any:
         device_config=_pairs(args.device_config, "--device-config"),
         scratch_device=args.scratch_device, driver_timeout=args.driver_timeout,
         hosts=args.hosts, ha_timeout=args.ha_timeout, host_paths=host_paths, ipv6=args.ipv6,
-        emulate_storage=args.emulate_storage)
+        emulate_storage=args.emulate_storage,
+        error_table=os.path.abspath(args.error_table) if args.error_table else "")
 
 
 def progress(suite: typing.Any, found: typing.Any) -> None:
@@ -122,6 +128,20 @@ def _write_junit(path: str, document: bytes) -> bool:
         sys.stderr.write("sm-clusterstack kit: cannot write %s: %s\n" % (path, e.strerror or e))
         return False
     return True
+
+
+def junit_path_problem(path: str) -> str:
+    """Why the JUnit document could not be written to ``path`` ("" when it can), checked before any check runs."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isdir(folder):
+        return "no such directory %s" % folder
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "not writable"
+    if not os.path.exists(path) and not os.access(folder, os.W_OK | os.X_OK):
+        return "cannot create a file in %s" % folder
+    return ""
 
 
 def _cannot_run(args: argparse.Namespace, message: str) -> int:
@@ -162,6 +182,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(catalog.listing())
         return cli.EXIT_OK
+    problem = junit_path_problem(args.junit) if args.junit else ""
+    if problem:  # before anything runs: a run of many minutes must not end unable to write its report
+        sys.stderr.write("sm-clusterstack kit: --junit %s: %s\n" % (args.junit, problem))
+        return cli.EXIT_USAGE
     try:
         pairs = targets(args)
         opts = check_options(args)

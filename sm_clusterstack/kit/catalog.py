@@ -29,7 +29,8 @@ DESCRIPTIONS = {
     driver_static.INFO_MEMBER: "every standard member of the driver info present, with xapi's types",
     driver_static.CONFIGURATION: "configuration entries are {key, description} strings, keys unique",
     driver_static.REQUIRED_CLUSTER_STACK: "required_cluster_stack present, an array of valid stack names",
-    driver_badinput.BAD_INPUT: "malformed invocations each answered with a fault, exit 0, no traceback",
+    driver_badinput.BAD_INPUT: "malformed invocations each answered with a fault, exit 0, no traceback; "
+                               "the device_config ones sent on the pool must reach the key (else SKIP)",
     driver_pool.SM_RECORD: "the embedded pool's sm-dir scan registers the driver with its stacks",
     driver_pool.ATTACH_EXCLUSION: "HA on a stack not allowed: sr_attach and PBD.plug refused, "
                                   "INCOMPATIBLE_CLUSTER_STACK_ACTIVE",

@@ -5,6 +5,7 @@ import shutil
 import sys
 import tempfile
 import typing
+import uuid
 
 from sm_clusterstack import hostsandbox, stacks
 from sm_clusterstack.kit import result as res
@@ -38,10 +39,12 @@ class Options(object):
             sandbox_prefix: str = "",
             ipv6: bool = False,
             emulate_storage: bool = False,
+            error_table: str = "",
     ) -> None:
         self.timeout = timeout
         self.emulate_storage = emulate_storage  # the driver checks' pool emulates what the kernel lacks
         self.ipv6 = ipv6  # the stack's hosts have IPv6-only management addresses
+        self.error_table = error_table  # the driver's SM error table ("": XE_SR_ERRORCODES.xml beside it, else ours)
         self.start_timeout = start_timeout
         self.owner_uid = owner_uid
         self.device_config = dict(device_config or {})
@@ -118,16 +121,33 @@ def check_driver(path: str, options: typing.Optional[Options] = None) -> res.Sui
         suite.add(driver_badinput.BAD_INPUT, res.SKIP, "not run: %s failed" % driver_static.EXECUTABLE)
         return suite
     keys = [c.get("key", "") for c in (info or {}).get("configuration", []) if isinstance(c, dict)]
-    keys = [k for k in keys if isinstance(k, str) and k.strip()]
-    driver_badinput.run(suite, path, keys or ["device"], driver_static.unreachable_pool(), options.timeout)
-    if not options.live:
+    keys = [k for k in keys if isinstance(k, str) and k.strip()] or ["device"]
+    if options.live and valid:
+        _pool_checks(suite, path, info, keys, options)  # bad-input first, its device_config cases on the pool
         return suite
-    if not valid:
+    _bad_input(suite, path, keys, options)
+    if options.live:
         for check in driver_pool.CHECKS:
             suite.add(check, res.SKIP, "not run: needs a valid sr_get_driver_info (see above)")
-        return suite
-    _pool_checks(suite, path, info, keys, options)
     return suite
+
+
+def _bad_input(suite: res.Suite, path: str, keys: typing.List[str], options: Options,
+               reach: typing.Optional[driver_badinput.Reach] = None) -> None:
+    driver_badinput.run(suite, path, keys, driver_static.unreachable_pool(), options.timeout, reach)
+
+
+def _reach(pool: EmbeddedPool, sr_type: str, config: typing.Dict[str, str]) -> typing.Optional[driver_badinput.Reach]:
+    """The device_config cases sent as xapi sends a call: the pool's session and host, an SR of the driver's type."""
+    try:
+        sr_uuid = str(uuid.uuid4())
+        sr = pool.api.SR.introduce(sr_uuid, "kit bad-input SR", "", sr_type, "", True, {})
+        members = {"host_ref": pool.host(), "session_ref": pool.session_ref, "sr_ref": sr, "sr_uuid": sr_uuid}
+    except Exception:  # the pool checks report what is wrong with the pool; the cases then run without it
+        return None
+    return driver_badinput.Reach(pool.run_driver, members, config,
+                                 "on the embedded pool (its session, this host and an SR of type %s, as xapi "
+                                 "calls a driver)" % sr_type)
 
 
 def _pool_checks(suite: res.Suite, path: str, info: dict, keys: typing.List[str], options: Options) -> None:
@@ -141,12 +161,14 @@ def _pool_checks(suite: res.Suite, path: str, info: dict, keys: typing.List[str]
         config = devices.device_config(keys, options.device_config, pool.path, scratch)
         pool.start()
     except Exception as e:
+        _bad_input(suite, path, keys, options)
         for check in driver_pool.CHECKS:
             suite.add(check, res.ERROR, "kit error: cannot start the embedded pool: %s" % (e,))
         _close(pool, scratch)
         return
     try:
-        driver_pool.run(suite, pool, driver_static.sr_type(path), required, config)
+        _bad_input(suite, path, keys, options, _reach(pool, driver_static.sr_type(path), config))
+        driver_pool.run(suite, pool, driver_static.sr_type(path), required, config, options.error_table)
     finally:
         _close(pool, scratch)
 

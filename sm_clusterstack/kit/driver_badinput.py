@@ -11,6 +11,17 @@ e.g. "not implemented" to everything) fails, and so does a fault saying the
 driver could not build its error (xapi-project/sm's ``XenError`` raising
 "No XML def file found" when XE_SR_ERRORCODES.xml is missing: every error
 the driver means to report becomes that one).
+
+Each case says what it sends and the rule it breaks (``badinput_cases``); a
+failure shows both.  The structural cases run on this machine against a
+pool that does not answer.  The device_config cases only tell something
+when the driver reaches the key, so they go through a ``Reach``: on the
+kit's embedded pool, as xapi calls a driver (its session, the host, an SR
+of the driver's type), else as the structural ones.  Each is compared with
+a well-formed ``sr_attach`` sent the same way (the control): a case answered
+exactly as the control was never reached (the driver failed before reading
+the key, e.g. at its session), and the check is SKIP saying so, never PASS.
+A malformed call the driver attached is detached again.
 """
 
 import concurrent.futures
@@ -18,8 +29,8 @@ import typing
 import xmlrpc.client
 
 from sm_clusterstack import runner, xmlrpc_safe
+from sm_clusterstack.kit import badinput_cases as family
 from sm_clusterstack.kit import result as res
-from sm_clusterstack.smapi import call as call_model
 from sm_clusterstack.smapi import caller
 
 BAD_INPUT = "driver.bad-input"
@@ -27,64 +38,21 @@ CASE_TIMEOUT = 30.0  # seconds per malformed call
 SHOWN = 6  # failing cases named in the detail
 MAX_TIMEOUTS = 3  # hung calls after which the kit stops trying more cases
 PARALLEL = 8  # malformed calls run at once (each is its own process)
-
-_BOMB = ('<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
-         '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]>'
-         '<methodCall><methodName>&d;</methodName><params/></methodCall>')
-_XXE = ('<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-        '<methodCall><methodName>sr_attach</methodName><params><param><value>&x;</value></param>'
-        '</params></methodCall>')
+cases = family.cases
 
 
-def _good(command: str = "sr_attach", **changes: typing.Any) -> typing.Dict[str, typing.Any]:
-    struct = {"host_ref": "OpaqueRef:NULL", "command": command, "args": [], "device_config": {},
-              "session_ref": "OpaqueRef:NULL", "sr_ref": "OpaqueRef:NULL",
-              "sr_uuid": "00000000-0000-0000-0000-000000000000"}
-    struct.update(changes)
-    return {k: v for k, v in struct.items() if v is not None}
+class Reach(object):
+    """How the device_config cases reach a driver as xapi calls it: on the pool's host, a real session and SR."""
+
+    def __init__(self, run: typing.Callable[[typing.List[str], float], runner.Result],
+                 members: typing.Dict[str, str], config: typing.Dict[str, str], where: str) -> None:
+        self.run = run  # (argv after the driver, timeout) -> its Result
+        self.members = dict(members)  # host_ref, session_ref, sr_ref, sr_uuid
+        self.config = dict(config)  # a well-formed device_config: the control call's
+        self.where = where  # said in the detail
 
 
-def _doc(struct: typing.Any, method: str = "sr_attach") -> str:
-    return xmlrpc.client.dumps((struct,), methodname=method, allow_none=True)
-
-
-def cases(config_keys: typing.Sequence[str] = ("device",)) -> typing.List[typing.Tuple[str, typing.List[str]]]:
-    """(name, argv after the driver) of every malformed invocation."""
-    keys = list(config_keys) or ["device"]
-    valid = call_model.Call("sr_attach", device_config={}).to_xml()
-    found = [
-        ("no-argument", []),
-        ("two-arguments", [valid, valid]),
-        ("empty", [""]),
-        ("not-xml", ["this is not XML"]),
-        ("truncated", [valid[:len(valid) // 2]]),
-        ("xml-bomb", [_BOMB]),
-        ("external-entity", [_XXE]),
-        ("control-character", [valid.replace("sr_attach", "sr_\x01attach", 1)]),
-        ("method-response", [xmlrpc.client.dumps(({},), methodresponse=True)]),
-        ("no-params", ["<methodCall><methodName>sr_attach</methodName><params/></methodCall>"]),
-        ("param-not-struct", [_doc("sr_attach")]),
-        ("two-params", [xmlrpc.client.dumps((_good(), _good()), methodname="sr_attach")]),
-        ("missing-command", [_doc(_good(command=None))]),
-        ("missing-device-config", [_doc(_good(device_config=None))]),
-        ("missing-host-ref", [_doc(_good(host_ref=None))]),
-        ("args-not-array", [_doc(_good(args="100"))]),
-        ("device-config-not-struct", [_doc(_good(device_config=["a"]))]),
-        ("device-config-int-value", [_doc(_good(device_config={keys[0]: 7}))]),
-        ("session-ref-int", [_doc(_good(session_ref=3))]),
-        ("unknown-command", [_doc(_good(command="sr_frobnicate"), "sr_frobnicate")]),
-        ("command-differs", [_doc(_good(command="sr_delete"))]),
-        ("nested-too-deep", [_doc(_good(device_config={keys[0]: [[[[[[[[[["x"]]]]]]]]]]}))]),
-        ("huge-value", [_doc(_good(device_config={keys[0]: "x" * 100000}))]),
-        ("sr-create-size-not-number", [_doc(_good("sr_create", args=["many"]), "sr_create")]),
-    ]
-    for key in keys:
-        for label, value in (("path-traversal", "../../../../etc/passwd"), ("option", "--help"),
-                             ("newline", "/dev/null\n--force"), ("empty", "")):
-            found.append(("%s-%s" % (key, label), [_doc(_good(device_config={key: value}))]))
-    return found
-
-
+ANSWERED_VALUE = "answered a value, not a fault"
 NO_ERROR_TABLE = "No XML def file"  # xapi-project/sm libs/sm/core/xs_errors.py XenError.__new__
 
 
@@ -128,38 +96,122 @@ def judge(result: runner.Result) -> str:
         return ""
     except xmlrpc_safe.XMLRPCFormatError as e:
         return "stdout is not an XML-RPC response: %s" % str(e)[:80]
-    return "answered a value, not a fault"
+    return ANSWERED_VALUE
+
+
+def static_reach(path: str, xapi_url: str) -> Reach:
+    """The driver run on this machine with null refs and ``xapi_url`` (a pool that does not answer)."""
+    env = caller.driver_env(xapi_url)
+    return Reach(lambda argv, timeout: runner.run([path] + argv, timeout=timeout, env=env), family.NULL_MEMBERS,
+                 {}, "without a pool (null session, host and SR; no pool answers)")
+
+
+class _Runs(object):
+    """The answers of a batch of cases, judged: the bad ones (with why), the faults of the others."""
+
+    def __init__(self, suite: res.Suite, path: str) -> None:
+        self.suite, self.path = suite, path
+        self.bad = []  # type: typing.List[typing.Tuple[family.Case, str]]
+        self.faults = {}  # type: typing.Dict[str, typing.Tuple[str, str]]
+        self.answers = {}  # type: typing.Dict[str, runner.Result]
+        self.hung = 0
+
+    def run(self, batch: typing.List[family.Case], reach: Reach, timeout: float) -> None:
+        with concurrent.futures.ThreadPoolExecutor(PARALLEL) as workers:
+            for start in range(0, len(batch), PARALLEL):
+                part = batch[start:start + PARALLEL]
+                for case, found in zip(part, workers.map(lambda c: reach.run(c.argv, timeout), part)):
+                    self._judge(case, found)
+                if self.gave_up:
+                    return
+
+    def _judge(self, case: family.Case, found: runner.Result) -> None:
+        self.answers[case.name] = found
+        why = judge(found)
+        if why:
+            self.bad.append((case, why))
+            self.suite.capture("%s %s  (%s; sent %s)" % (self.path, case.name, why, case.sent), found.stdout,
+                               found.stderr)
+        else:
+            self.faults[case.name] = fault_of(found)
+        self.hung += why == "timed out"
+
+    @property
+    def gave_up(self) -> bool:
+        return self.hung >= MAX_TIMEOUTS
+
+
+def _shown(bad: typing.List[typing.Tuple[family.Case, str]]) -> str:
+    return "; ".join("%s: %s; sent %s; rule: %s" % (case.name, why, case.sent, case.rule)
+                     for case, why in bad[:SHOWN])
+
+
+def unreached(config: typing.List[family.Case], runs: _Runs, control: typing.Any) -> typing.List[str]:
+    """The device_config cases answered exactly as the well-formed call was: the value made no difference."""
+    return [case.name for case in config if case.name in runs.faults and runs.faults[case.name] == control]
+
+
+def _control(path: str, reach: Reach, keys: typing.Sequence[str], timeout: float, suite: res.Suite) -> typing.Any:
+    """What a well-formed sr_attach sent through ``reach`` got: its fault, or why it was none (detached again)."""
+    case = family.control(reach.config or {key: "/" for key in keys[:1]}, reach.members)
+    found = reach.run(case.argv, timeout)
+    suite.capture("%s well-formed sr_attach %s  (the control call)" % (path, case.sent), found.stdout, found.stderr)
+    if judge(found) == ANSWERED_VALUE:
+        reach.run(family.undo(case), timeout)
+    return fault_of(found) or judge(found)
 
 
 def run(suite: res.Suite, path: str, config_keys: typing.Sequence[str] = ("device",),
-        xapi_url: str = "", timeout: float = CASE_TIMEOUT) -> None:
-    """Record ``driver.bad-input``: every malformed invocation answered by a fault and exit 0."""
+        xapi_url: str = "", timeout: float = CASE_TIMEOUT, reach: typing.Optional[Reach] = None) -> None:
+    """Record ``driver.bad-input``: every malformed invocation answered by a fault and exit 0.
+
+    The structural cases run on this machine against a pool that does not
+    answer; the device_config cases run through ``reach`` (a call as xapi
+    makes it) when given, and are compared with a well-formed call there.
+    """
     suite.mark()
-    env = caller.driver_env(xapi_url)
-    bad, faults = [], []
-    all_cases = cases(config_keys)
-    hung, gave_up = 0, ""
-    with concurrent.futures.ThreadPoolExecutor(PARALLEL) as workers:
-        for start in range(0, len(all_cases), PARALLEL):
-            batch = all_cases[start:start + PARALLEL]
-            runs = list(workers.map(lambda case: runner.run([path] + case[1], timeout=timeout, env=env), batch))
-            for (name, _), found in zip(batch, runs):
-                why = judge(found)
-                if why:
-                    bad.append("%s: %s" % (name, why))
-                    suite.capture("%s %s  (%s)" % (path, name, why), found.stdout, found.stderr)
-                else:
-                    faults.append(fault_of(found))
-                hung += why == "timed out"
-            if hung >= MAX_TIMEOUTS:
-                gave_up = "; gave up after %d calls timed out (%gs each)" % (hung, timeout)
-                break
-    if bad:
-        more = " (and %d more)" % (len(bad) - SHOWN) if len(bad) > SHOWN else ""
-        suite.add(BAD_INPUT, res.FAIL, "%d of %d malformed calls not answered with a fault: %s%s%s" % (
-            len(bad), len(all_cases), "; ".join(bad[:SHOWN]), more, gave_up))
-    elif meaningless(faults):
-        suite.add(BAD_INPUT, res.FAIL, meaningless(faults))
-    else:
-        suite.add(BAD_INPUT, res.PASS, "all %d malformed calls answered with a fault, exit 0 (%d different faults)"
-                  % (len(all_cases), len(set(faults))))
+    keys = list(config_keys) or ["device"]
+    static = static_reach(path, xapi_url)
+    reach = reach or static
+    runs = _Runs(suite, path)
+    structural = family.structural_cases()
+    config = family.config_cases(keys, reach.members)
+    runs.run(structural, static, timeout)
+    if not runs.gave_up:
+        runs.run(config, reach, timeout)
+        for case in config:  # a malformed call the driver attached: detached again
+            if runs.answers.get(case.name) is not None and judge(runs.answers[case.name]) == ANSWERED_VALUE:
+                reach.run(family.undo(case), timeout)
+    control = None if runs.bad else _control(path, reach, keys, timeout, suite)
+    suite.add(BAD_INPUT, *_verdict(runs, structural + config, config, reach, control, timeout))
+
+
+def _verdict(runs: _Runs, everything: typing.List[family.Case], config: typing.List[family.Case], reach: Reach,
+             control: typing.Any, timeout: float) -> typing.Tuple[str, str]:
+    if runs.bad:
+        more = " (and %d more)" % (len(runs.bad) - SHOWN) if len(runs.bad) > SHOWN else ""
+        gave_up = "; gave up after %d calls timed out (%gs each)" % (runs.hung, timeout) if runs.gave_up else ""
+        return res.FAIL, "%d of %d malformed calls not answered with a fault: %s%s%s" % (
+            len(runs.bad), len(everything), _shown(runs.bad), more, gave_up)
+    faults = list(runs.faults.values())
+    if meaningless(faults):
+        return res.FAIL, meaningless(faults)
+    missed = unreached(config, runs, control)
+    if missed:
+        return res.SKIP, (
+            "could not reach device_config %s: %d of %d device_config cases (%s) got the answer a well-formed "
+            "sr_attach got (%s), so the driver failed before it read the key; the %d other malformed calls were "
+            "answered with a fault%s" % (
+                reach.where, len(missed), len(config), ", ".join(missed[:SHOWN]), _answer(control),
+                len(everything) - len(config),
+                "" if reach.members != family.NULL_MEMBERS else ". Only calls made as xapi makes them reach it: the "
+                "kit sends them on its embedded pool (a session, the host, an SR) when it runs live (not --static) "
+                "and the pool starts"))
+    return res.PASS, "all %d malformed calls answered with a fault, exit 0 (%d different faults; device_config " \
+        "cases %s)" % (len(everything), len(set(faults)), reach.where)
+
+
+def _answer(control: typing.Any) -> str:
+    if isinstance(control, tuple):
+        return "fault %s %s" % (control[0], family.short(control[1]))
+    return control

@@ -10,14 +10,18 @@ compatible stack in turn (every stack of ``required_cluster_stack``)
 neither is refused for that reason.
 
 What passes attach-compatible must have been seen: an attach, or a fault
-of the storage (not the exclusion) from a driver that is seen to refuse
-the incompatible stack (or declares no constraint).  ``sr_attach`` not
+of the storage (not the exclusion) that the driver's own error table names
+(``error_table``: XE_SR_ERRORCODES.xml beside it, as stock sm keeps it, else
+the project's SM table), from a driver that is seen to refuse the
+incompatible stack (or declares no constraint).  A fault no table names
+(sm's XenError answers 1 for a key its table lacks) fails.  ``sr_attach`` not
 implemented (38: xapi's PBD.plug always runs it) or errors the driver
 cannot build fail; a general failure before any decision (sm's SMGeneral
 1200, e.g. ``[Errno 2]`` from a pool the driver could not reach, a
 traceback, a timeout) is SKIP: the kit could not observe the rule.
 """
 
+import os
 import typing
 import uuid
 
@@ -130,12 +134,44 @@ def check_exclusion(pool: EmbeddedPool, sr: SRUnderTest, hb: str,
     return res.PASS, detail
 
 
-ATTACHED, REFUSAL, NOT_IMPLEMENTED, NO_ERRORS, GENERAL, STORAGE = (
-    "attached", "refused", "not implemented", "cannot build its errors", "general failure", "storage fault")
+ATTACHED, REFUSAL, NOT_IMPLEMENTED, NO_ERRORS, GENERAL, STORAGE, UNNAMED = (
+    "attached", "refused", "not implemented", "cannot build its errors", "general failure", "storage fault",
+    "fault its error table does not name")
+STOCK_TABLE = "XE_SR_ERRORCODES.xml"  # where a stock sm driver's codes are (xapi-project/sm xs_errors.XML_DEFS)
+
+
+class ErrorTable(object):
+    """The SM fault codes a driver answers with a meaning: its own table, where it keeps one."""
+
+    def __init__(self, path: str, codes: typing.Optional[typing.FrozenSet[int]]) -> None:
+        self.path = path
+        self.codes = codes  # None: the table could not be read (every code unnamed)
+
+    def names(self, code: int) -> bool:
+        """True when the table has an entry for ``code``."""
+        return self.codes is not None and code in self.codes
+
+
+def error_table(driver_path: str, given: str = "") -> ErrorTable:
+    """The driver's error table: ``given``, else XE_SR_ERRORCODES.xml beside it, else the project's SM table.
+
+    Stock sm drivers read XE_SR_ERRORCODES.xml from the sm install
+    (``xs_errors.py`` ``XML_DEFS``); drivers on this project's library answer
+    the codes of ``data/sm_errorcodes.xml`` (docs/drivers.md "SM faults").
+    """
+    beside = [os.path.join(os.path.dirname(p), STOCK_TABLE) for p in (driver_path, os.path.realpath(driver_path))]
+    path = given or next((p for p in beside if os.path.isfile(p)), errors.ERROR_TABLE)
+    try:
+        return ErrorTable(path, frozenset(entry.value for entry in errors.sm_error_table(path).values()))
+    except Exception:  # a table that cannot be read names nothing; the detail says which file
+        return ErrorTable(path, None)
+
+
 GENERAL_FAULT = "%s_1200" % errors.SR_BACKEND_FAILURE_PREFIX  # sm's SMGeneral: an exception the driver did not expect
 
 
-def classify(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]]) -> str:
+def classify(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]],
+             table: typing.Optional[ErrorTable] = None) -> str:
     """What an attach attempt shows: attached, refused, not implemented, ... (see the module doc)."""
     if outcome is None:
         return ATTACHED
@@ -148,26 +184,37 @@ def classify(outcome: typing.Optional[typing.Tuple[str, typing.List[str]]]) -> s
         return NO_ERRORS
     if code in (GENERAL_FAULT, errors.SR_BACKEND_FAILURE_PREFIX) or not code.isupper():
         return GENERAL
+    number = code[len(errors.SR_BACKEND_FAILURE_PREFIX) + 1:]
+    if table is not None and code.startswith(errors.SR_BACKEND_FAILURE_PREFIX + "_") and number.isdigit() \
+            and not table.names(int(number)):
+        return UNNAMED
     return STORAGE
 
 
 def check_compatible(pool: EmbeddedPool, sr: SRUnderTest, hb: str, required: typing.List[str],
-                     refuses_others: bool = False) -> typing.Tuple[str, str]:
+                     refuses_others: bool = False,
+                     table: typing.Optional[ErrorTable] = None) -> typing.Tuple[str, str]:
     """HA on each allowed stack in turn: neither sr_attach nor PBD.plug refused for the cluster stack."""
+    table = table or error_table(pool.driver)
     details, seen = [], set()
     for stack in required or ["xhad"]:
         direct, plugged = _with_ha(pool, hb, stack, sr)
         details.append(outcomes(stack, direct, plugged))
-        seen.update((stack, classify(o)) for o in (direct, plugged))
-    return _compatible_verdict(seen, "; ".join(details), bool(required), refuses_others)
+        seen.update((stack, classify(o, table)) for o in (direct, plugged))
+    detail = "; ".join(details)
+    if STORAGE in set(kind for _stack, kind in seen):
+        detail += " (named by its error table %s)" % table.path
+    return _compatible_verdict(seen, detail, bool(required), refuses_others, table.path)
 
 
 def _compatible_verdict(seen: typing.Set[typing.Tuple[str, str]], detail: str, constrained: bool,
-                        refuses_others: bool) -> typing.Tuple[str, str]:
+                        refuses_others: bool, table: str = "") -> typing.Tuple[str, str]:
     kinds = set(kind for _stack, kind in seen)
+    unnamed = ("a fault its error table %s does not name (%%s): xapi shows SR_BACKEND_FAILURE_<n> with no meaning, "
+               "and the kit saw no attach; sm's XenError answers 1 for a key missing from its table" % table)
     for kind, why in ((REFUSAL, "refused under a compatible stack (%s)"),
                       (NOT_IMPLEMENTED, "sr_attach is not implemented, and xapi's PBD.plug always runs it (%s)"),
-                      (NO_ERRORS, "the driver cannot build its errors (%s)")):
+                      (NO_ERRORS, "the driver cannot build its errors (%s)"), (UNNAMED, unnamed)):
         if kind in kinds:
             stacks_ = ", ".join(sorted(stack for stack, k in seen if k == kind))
             return res.FAIL, (why % stacks_) + ": " + detail
@@ -193,7 +240,7 @@ def _with_ha(pool: EmbeddedPool, hb: str, stack: str, sr: SRUnderTest) -> typing
 
 
 def run(suite: res.Suite, pool: EmbeddedPool, sr_type: str, required: typing.List[str],
-        device_config: typing.Dict[str, str]) -> None:
+        device_config: typing.Dict[str, str], table: str = "") -> None:
     """Record the pool checks of the driver in ``suite`` (the pool is started and closed by the caller)."""
     suite.mark()
     try:
@@ -220,6 +267,7 @@ def run(suite: res.Suite, pool: EmbeddedPool, sr_type: str, required: typing.Lis
     refuses = suite.get(ATTACH_EXCLUSION).result == res.PASS
     suite.mark()
     try:
-        suite.add(ATTACH_COMPATIBLE, *check_compatible(pool, sr, hb, required, refuses))
+        suite.add(ATTACH_COMPATIBLE, *check_compatible(pool, sr, hb, required, refuses,
+                                                       error_table(pool.driver, table)))
     except Exception as e:
         suite.add(ATTACH_COMPATIBLE, res.ERROR, "kit error: %s %s" % _failure(e))

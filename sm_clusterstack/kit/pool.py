@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import typing
 
-from sm_clusterstack import constraints, stacks
+from sm_clusterstack import constraints, runner, stacks
 from sm_clusterstack.kit import hostpool, statefile_sr
 from sm_clusterstack.smapi import caller
 from sm_clusterstack.stacks import client
@@ -120,12 +120,19 @@ class EmbeddedPool(object):
         drivers look (``/var/lib/xcp/xapi``, ``/etc/xensource-inventory``);
         without one, on this machine with ``SM_CLUSTERSTACK_XAPI``.
         """
-        box = self.sandbox
+        return caller.interpret(self.run_driver([caller.build_call(command, params)], self.driver_timeout), params)
+
+    def run_driver(self, args: typing.List[str], timeout: float) -> runner.Result:
+        """Run the driver under test with ``args`` where ``call_driver`` runs it; its Result, as it came.
+
+        Safe from several threads at once: no XenAPI call (the pool has one host, so one sandbox at most).
+        """
+        boxes = list(self.service.ctx.sandboxes.values())
+        box = boxes[0] if boxes else None
         if box is None:
-            return caller.call(self.driver, command, params, xapi_url=self.url, timeout=self.driver_timeout)
+            return runner.run([self.driver] + args, timeout=timeout, env=caller.driver_env(self.url))
         env = {"PATH": os.environ.get("PATH", os.defpath), "ORIGINATOR": "SM"}
-        return caller.call(self.driver, command, params, xapi_url="", timeout=self.driver_timeout,
-                           run=lambda argv, timeout, env, stdin=None: box.run(argv, timeout, env, stdin), env=env)
+        return box.run([self.driver] + args, timeout, env)
 
     @property
     def url(self) -> str:

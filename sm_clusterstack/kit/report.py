@@ -10,8 +10,12 @@ admits no zone: it is written in UTC, and the suite's start with its zone
 is the ``started`` property.  Ant allows no output inside a testcase: what
 each check's commands printed is in the suite's ``system-out`` /
 ``system-err``, one section per check, and in the body of its failure,
-error or skipped element.  A WARN is a passing testcase whose warning
-heads its section of ``system-out``.
+error or skipped element.  A WARN is a passing testcase (Ant's schema
+allows it no child, no output and no property): its suite's properties carry
+``warnings``, how many checks warned, and ``warning.<check>``, each
+warning's text; the warnings also open the suite's ``system-out``, which
+Jenkins' junit plugin shows as the output of every testcase that has none
+of its own (``CaseResult.getStdout``).
 """
 
 import datetime
@@ -110,7 +114,7 @@ def _testsuite(suite: res.Suite, index: int):
                          timestamp=_utc(suite.started), hostname=socket.gethostname() or "localhost")
     _counts(node, [suite])
     props = etree.SubElement(node, "properties")
-    for name, value in (("path", suite.path), ("started", suite.started.isoformat(timespec="seconds"))):
+    for name, value in _properties(suite):
         etree.SubElement(props, "property", name=name, value=xml_text(value))
     for found in suite.results:
         case = etree.SubElement(node, "testcase", name=found.check, classname=classname,
@@ -121,13 +125,25 @@ def _testsuite(suite: res.Suite, index: int):
     return node
 
 
+def _properties(suite: res.Suite) -> typing.List[typing.Tuple[str, str]]:
+    """The suite's properties: where and when, how many checks warned, and each warning's text."""
+    warned = [found for found in suite.results if found.result == res.WARN]
+    return [("path", suite.path), ("started", suite.started.isoformat(timespec="seconds")),
+            ("warnings", str(len(warned)))] + [("warning." + f.check, _one_line(f.detail)) for f in warned]
+
+
 def _sections(suite: res.Suite, stream: str) -> str:
-    """The suite's captured ``stream``, one section per check that printed anything."""
-    parts = []
+    """The suite's captured ``stream``, one section per check that printed anything; stdout opens with the warnings.
+
+    Jenkins' junit plugin shows a testcase with no output of its own the
+    suite's (``CaseResult.getStdout``): the warnings head what each shows.
+    """
+    warned = [found for found in suite.results if found.result == res.WARN]
+    parts = ["===== %d warning%s\n%s" % (len(warned), "" if len(warned) == 1 else "s", "".join(
+        "WARNING %s: %s\n" % (found.check, _one_line(found.detail)) for found in warned))] \
+        if warned and stream == "stdout" else []
     for found in suite.results:
         text = getattr(found, stream)
-        if found.result == res.WARN and stream == "stdout":  # a passing testcase: its warning goes here
-            text = "WARNING: %s\n%s" % (found.detail, text)
         if text:
             parts.append("===== %s (%s)\n%s" % (found.check, found.result, text))
     return "".join(parts)

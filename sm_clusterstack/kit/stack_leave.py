@@ -19,7 +19,7 @@ import time
 import typing
 
 from sm_clusterstack.kit import result as res
-from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, code, describe_pids, expect
+from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, code, describe_pids, expect, expect_no_daemon
 from sm_clusterstack.stacks import client, mtc
 
 DISARM_FENCING = "stack.disarm-fencing"
@@ -69,8 +69,7 @@ def stop_daemon(p: StackProbe) -> str:
     query = p.call(leaving, client.HA_QUERY_LIVESET)
     if query.returncode == mtc.SUCCESS:
         raise Fail("%s ha_query_liveset still exits 0 after ha_stop_daemon: the daemon did not stop" % who)
-    if query.returncode not in (mtc.DAEMON_IS_NOT_PRESENT, p.no_daemon_code):
-        expect(query, mtc.DAEMON_IS_NOT_PRESENT, "%s ha_query_liveset after ha_stop_daemon" % who)
+    expect_no_daemon(query, "%s ha_query_liveset after ha_stop_daemon" % who)
     left = p.leftovers(leaving, STOP_GRACE)
     p.reported_left.update(left)
     if left:

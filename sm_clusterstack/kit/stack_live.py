@@ -17,7 +17,7 @@ import typing
 
 from sm_clusterstack.kit import result as res
 from sm_clusterstack.kit import stack_leave as leave
-from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, Unreadable, code, expect
+from sm_clusterstack.kit.stack_probe import Fail, Skip, StackProbe, Unreadable, code, expect, expect_no_daemon
 from sm_clusterstack.stacks import client, mtc
 
 NO_DAEMON_EXIT = "stack.no-daemon-exit"
@@ -36,9 +36,7 @@ def no_daemon_exit(p: StackProbe) -> str:
     """With no daemon, on every host: ha_stop_daemon exits 0, ha_query_liveset exits 14."""
     for index in range(p.count):
         expect(p.call(index, client.HA_STOP_DAEMON), mtc.SUCCESS, "%s ha_stop_daemon with no daemon" % p.label(index))
-        query = p.call(index, client.HA_QUERY_LIVESET)
-        p.no_daemon_code = query.returncode
-        expect(query, mtc.DAEMON_IS_NOT_PRESENT, "%s ha_query_liveset with no daemon" % p.label(index))
+        expect_no_daemon(p.call(index, client.HA_QUERY_LIVESET), "%s ha_query_liveset with no daemon" % p.label(index))
     return "on %s: ha_stop_daemon exits 0, ha_query_liveset exits 14 DAEMON_IS_NOT_PRESENT" % _hosts(p)
 
 

@@ -56,6 +56,28 @@ def expect(result: runner.Result, want: int, what: str) -> None:
             what, code(result), want, mtc.name_of(want), (": " + err) if err else ""))
 
 
+NO_DAEMON_RULE = (
+    "with no daemon, ha_query_liveset must exit 14: xhad's calldaemon exits 14 when it cannot connect to the "
+    "daemon, and xapi (xha_scripts.ml can_unplug_statefile_pbd) reads only 14 as \"daemon not running\"; "
+    "any other exit keeps a host shutting down from unplugging the heartbeat SR")
+
+
+def expect_no_daemon(result: runner.Result, what: str) -> None:
+    """Fail unless ``result``, a query of a host with no daemon (never started, or stopped), exited 14.
+
+    The one rule of ``stack.no-daemon-exit`` and ``stack.stop-daemon``:
+    xenserver/xha ``commands/calldaemon.c`` returns
+    MTC_ERROR_SC_CONNECT_TO_DAEMON, exit 14 DAEMON_IS_NOT_PRESENT
+    (``include/mtcerrno.def``), when no daemon answers; xapi's
+    ``xha_scripts.ml`` ``can_unplug_statefile_pbd`` takes only that exit as
+    "HA daemon not running" (``xapi_ha.ml``'s monitor likewise).
+    """
+    try:
+        expect(result, mtc.DAEMON_IS_NOT_PRESENT, what)
+    except Fail as e:
+        raise Fail("%s (%s)" % (e, NO_DAEMON_RULE))
+
+
 class StackProbe(object):
     """Runs one stack's scripts on the kit's hosts and remembers what the checks need."""
 
@@ -71,7 +93,6 @@ class StackProbe(object):
         self.start_timeout = start_timeout
         self.invalid_env = ""
         self.timeouts = []  # type: typing.List[str]
-        self.no_daemon_code = None  # type: typing.Optional[int]
         self.may_run = set()  # type: typing.Set[int]  # hosts where the kit may have left a daemon
         self.running = set()  # type: typing.Set[int]  # hosts whose daemon should be running
         self.gone = []  # type: typing.List[str]  # daemons that vanished unasked, and when

@@ -145,6 +145,7 @@ def test_kit_cannot_run_exits_2(tmp_path):
     assert kit("--ha-timeout", "9", "stack", stack(tmp_path, name="nine")).returncode == 2
     assert kit("--host-path", "relative=/tmp", "stack", stack(tmp_path, name="rel")).returncode == 2
     assert kit("--host-path", "/opt/x=/no/such/file", "stack", stack(tmp_path, name="nofile")).returncode == 2
+    assert kit("--error-table", str(tmp_path / "absent.xml"), "stack", stack(tmp_path, name="table")).returncode == 2
     unwritable = str(tmp_path / "no" / "such" / "dir" / "kit.xml")
     assert kit("--static", "--junit", unwritable, "stack", stack(tmp_path, name="other")).returncode == 2
 
@@ -202,3 +203,28 @@ def test_an_interrupted_kit_leaves_no_host_sandbox(tmp_path, signum):
             proc.wait()
         if state:
             hostsandbox.SandboxPool.remove(state)
+
+
+@pytest.mark.parametrize("where,says", [
+    ("missing-dir/kit.xml", "no such directory"),
+    ("a-directory", "is a directory"),
+])
+def test_a_bad_junit_path_is_refused_before_any_check_runs(tmp_path, where, says):
+    (tmp_path / "a-directory").mkdir()
+    result = kit("--junit", str(tmp_path / where), "--static", "driver", driver(tmp_path, "GoodSR"))
+    assert result.returncode == 2
+    assert "--junit %s: %s" % (tmp_path / where, says) in result.stderr and "Traceback" not in result.stderr
+    assert "driver.executable" not in result.stdout  # no check ran
+    assert not os.path.exists(str(tmp_path / "missing-dir"))
+
+
+def test_a_driver_without_device_config_checks_is_not_passed_by_the_kit(tmp_path):
+    """The issue's case as a vendor meets it: without a pool (--static) its device_config cases are never
+    reached (it fails at its session first): bad-input is SKIP saying so, never PASS."""
+    sm_dir = tmp_path / "sm"
+    sm_dir.mkdir()
+    for entry in ("NocheckSR", "SRCommand.py", "SR.py", "util.py", "xs_errors.py", "XE_SR_ERRORCODES.xml"):
+        shutil.copy(os.path.join(FIXTURES, "stocksm", entry), str(sm_dir / entry))
+    result = kit("--static", "driver", str(sm_dir / "NocheckSR"))
+    row = [line for line in result.stdout.splitlines() if line.split()[:1] == ["driver.bad-input"]][0]
+    assert row.split()[1] == "SKIP" and "could not reach device_config" in row

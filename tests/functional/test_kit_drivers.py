@@ -32,6 +32,16 @@ def install(tmp_path, name):
     return str(sm_dir / name)
 
 
+def install_variant(tmp_path, fault):
+    """GoodSR with one of kitfixture's faults (or variants) switched on."""
+    path = install(tmp_path, "GoodSR")
+    with open(path) as f:
+        text = f.read().replace("kitfixture.main()", 'kitfixture.main("%s")' % fault)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def install_stock(tmp_path, name, error_table=True):
     """A stock-style driver and its SRCommand library in a private sm-dir (the error table left out if asked)."""
     sm_dir = tmp_path / "sm"
@@ -46,7 +56,8 @@ def kit(tmp_path, path, **options):
     sr_dir = tmp_path / "srdir"
     sr_dir.mkdir(exist_ok=True)
     options.setdefault("timeout", 10.0)
-    opts = check.Options(sandbox_parent=str(tmp_path), device_config={"path": str(sr_dir)}, **options)
+    options.setdefault("device_config", {"path": str(sr_dir)})
+    opts = check.Options(sandbox_parent=str(tmp_path), **options)
     suite = check.check_driver(path, opts)
     print(report.table([suite]))
     return suite
@@ -128,12 +139,7 @@ def test_invalid_driver_info_skips_the_pool_checks(tmp_path):
 
 
 def test_driver_without_constraint_makes_exclusion_not_applicable(tmp_path):
-    path = install(tmp_path, "GoodSR")
-    with open(path) as f:
-        text = f.read().replace("kitfixture.main()", 'kitfixture.main("no-constraint")')
-    with open(path, "w") as f:
-        f.write(text)
-    suite = kit(tmp_path, path)
+    suite = kit(tmp_path, install_variant(tmp_path, "no-constraint"))
     assert suite.failing() == []
     assert suite.get(driver_pool.ATTACH_EXCLUSION).result == res.SKIP
     assert "not applicable" in suite.get(driver_pool.ATTACH_EXCLUSION).detail
@@ -193,3 +199,41 @@ def test_device_placeholder_only_for_an_undocumented_given_device(tmp_path):
     config = devices.device_config(["device", "port"], {}, str(tmp_path))
     assert list(config) == ["device"] and os.path.getsize(config["device"]) == devices.SCRATCH_SIZE
     assert devices.device_config(["device"], {"device": "/dev/sdz"}, str(tmp_path)) == {"device": "/dev/sdz"}
+
+
+def test_a_driver_answering_fault_1_to_everything_does_not_pass_attach_compatible(tmp_path):
+    """Fault 1 is in no error table (sm's ``xs_errors.XenError`` answers 1 for a key its table lacks): the
+    kit saw neither an attach nor a storage fault the driver's table names."""
+    suite = kit(tmp_path, install(tmp_path, "UnimplementedSR"))
+    found = suite.get(driver_pool.ATTACH_COMPATIBLE)
+    assert found.result == res.FAIL
+    assert "SR_BACKEND_FAILURE_1" in found.detail and "sm_errorcodes.xml" in found.detail
+    assert "does not name" in found.detail
+
+
+def test_a_storage_fault_named_by_the_drivers_own_error_table_passes_attach_compatible(tmp_path):
+    """DirSR's table (XE_SR_ERRORCODES.xml beside it, as stock sm keeps it) names 47 SRUnavailable."""
+    suite = kit(tmp_path, install_stock(tmp_path, "DirSR"), device_config={"path": str(tmp_path / "absent")})
+    found = suite.get(driver_pool.ATTACH_COMPATIBLE)
+    assert found.result == res.PASS, found.detail
+    assert "SR_BACKEND_FAILURE_47" in found.detail and "XE_SR_ERRORCODES.xml" in found.detail
+
+
+def test_device_config_cases_reach_a_driver_that_asks_the_pool_first(tmp_path):
+    """NocheckSR asks the pool who it is before it reads device_config, and checks no value: run as xapi runs
+    it (a session, this host, the SR), its bad-input cases reach the key and '../..' is taken."""
+    suite = kit(tmp_path, install_stock(tmp_path, "NocheckSR"), device_config={})
+    found = suite.get(driver_badinput.BAD_INPUT)
+    assert found.result == res.FAIL
+    assert "device-path-traversal: answered a value, not a fault" in found.detail
+    assert "sent sr_attach(device_config={'device': '../../../../etc/passwd'})" in found.detail
+    assert "rule: " in found.detail
+
+
+def test_a_bad_input_failure_shows_the_call_sent_and_the_rule(tmp_path):
+    """command-differs: xapi writes call.cmd as both methodName and command (sm_exec.ml xmlrpc_of_call)."""
+    suite = kit(tmp_path, install_variant(tmp_path, "command-unchecked"), live=False)
+    found = suite.get(driver_badinput.BAD_INPUT)
+    assert found.result == res.FAIL
+    assert "command-differs: answered a value, not a fault; sent sr_attach(command='sr_delete')" in found.detail
+    assert "rule: the methodName must equal the struct's command" in found.detail

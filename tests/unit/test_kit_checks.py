@@ -87,7 +87,7 @@ def test_bad_input_answer_judged(result, why):
 
 
 def test_bad_input_family_covers_every_config_key():
-    names = [name for name, _ in driver_badinput.cases(["device", "path"])]
+    names = [case.name for case in driver_badinput.cases(["device", "path"])]
     assert len(names) == len(set(names)) >= 30
     assert "path-path-traversal" in names and "device-option" in names
 
@@ -155,3 +155,76 @@ def test_attach_outcomes_are_classified(outcome, kind):
 def test_attach_compatible_passes_only_what_it_observed(kinds, constrained, refuses, verdict):
     seen = set(("xhad", kind) for kind in kinds)
     assert driver_pool._compatible_verdict(seen, "detail", constrained, refuses)[0] == verdict
+
+
+@pytest.mark.parametrize("returncode,passes", [(14, True), (1, False), (0, False), (2, False), (None, False)])
+def test_a_stopped_daemons_query_must_exit_14_in_both_stack_checks(returncode, passes):
+    """One rule for stack.no-daemon-exit and stack.stop-daemon: ha_query_liveset with no daemon exits 14.
+
+    xenserver/xha ``commands/calldaemon.c`` ``main``: a failed connect to the daemon is
+    MTC_ERROR_SC_CONNECT_TO_DAEMON, whose exit is 14 (``include/mtcerrno.def``); xapi's
+    ``ocaml/xapi/xha_scripts.ml`` ``can_unplug_statefile_pbd`` takes only ``Mtc_exit_daemon_is_not_present``
+    as "HA daemon not running: safe to unplug statefile PBD" (any other exit: not safe).
+    """
+    from sm_clusterstack.kit import stack_probe
+    result = runner.Result(["ha_query_liveset"], returncode, "", "no daemon", returncode is None)
+    if passes:
+        stack_probe.expect_no_daemon(result, "h1 ha_query_liveset after ha_stop_daemon")
+        return
+    with pytest.raises(stack_probe.Fail) as failed:
+        stack_probe.expect_no_daemon(result, "h1 ha_query_liveset after ha_stop_daemon")
+    assert "expected 14 DAEMON_IS_NOT_PRESENT" in str(failed.value)
+    assert "can_unplug_statefile_pbd" in str(failed.value)
+
+
+def test_a_fault_the_drivers_error_table_does_not_name_is_not_a_storage_fault(tmp_path):
+    (tmp_path / "XE_SR_ERRORCODES.xml").write_text(
+        "<SM-errorcodes><code><name>SRUnavailable</name><description>d</description><value>47</value></code>"
+        "</SM-errorcodes>")
+    (tmp_path / "VendorSR").write_text("#!/bin/sh\n")
+    table = driver_pool.error_table(str(tmp_path / "VendorSR"))
+    assert table.path == str(tmp_path / "XE_SR_ERRORCODES.xml")
+    assert driver_pool.classify(("SR_BACKEND_FAILURE_47", ["", "x", ""]), table) == driver_pool.STORAGE
+    assert driver_pool.classify(("SR_BACKEND_FAILURE_1", ["", "x", ""]), table) == driver_pool.UNNAMED
+    assert driver_pool.classify(("SR_DEVICE_IN_USE", []), table) == driver_pool.STORAGE  # a code xapi names
+    seen = {("xhad", driver_pool.UNNAMED)}
+    assert driver_pool._compatible_verdict(seen, "detail", False, False, table.path)[0] == res.FAIL
+
+
+def test_without_a_table_beside_it_a_driver_answers_the_projects_codes(tmp_path):
+    from sm_clusterstack import errors
+    table = driver_pool.error_table(str(tmp_path / "VendorSR"))
+    assert table.path == errors.ERROR_TABLE and table.names(602) and not table.names(1)
+
+
+def test_an_error_table_given_is_the_one_read(tmp_path):
+    """kit --error-table: the vendor's table kept elsewhere (a stock host keeps it in the sm install)."""
+    given = tmp_path / "codes.xml"
+    given.write_text("<SM-errorcodes><code><name>Mine</name><description>d</description><value>1</value></code>"
+                     "</SM-errorcodes>")
+    table = driver_pool.error_table(str(tmp_path / "VendorSR"), str(given))
+    assert table.path == str(given) and table.names(1) and not table.names(602)
+    assert driver_pool.error_table(str(tmp_path / "VendorSR"), str(tmp_path / "absent.xml")).codes is None
+
+
+def test_every_bad_input_case_says_what_it_sends_and_the_rule_it_breaks():
+    cases = {case.name: case for case in driver_badinput.cases(["device"])}
+    assert all(case.sent and case.rule for case in cases.values())
+    assert cases["command-differs"].sent == "sr_attach(command='sr_delete')"
+    assert "sm_exec.ml xmlrpc_of_call" in cases["command-differs"].rule
+    assert cases["missing-host-ref"].sent == "sr_attach(host_ref=absent)"
+    assert cases["huge-value"].sent.endswith("characters))") and len(cases["huge-value"].sent) < 100
+
+
+def test_device_config_cases_answered_as_the_well_formed_call_did_were_not_reached():
+    """The value made no difference to the answer: the driver failed before it read the key."""
+    from sm_clusterstack.kit import badinput_cases
+    config = badinput_cases.config_cases(["device"])
+    runs = driver_badinput._Runs(res.Suite("driver", "X", "/x"), "/x")
+    pool_fault = ("1200", "[Errno 2] No such file or directory")
+    runs.faults = {case.name: pool_fault for case in config}
+    runs.faults["device-option"] = ("602", "device '--help' is not an absolute path")
+    assert driver_badinput.unreached(config, runs, ("602", "device '/' is not a block device")) == []
+    missed = driver_badinput.unreached(config, runs, pool_fault)
+    assert len(missed) == len(config) - 1 and "device-option" not in missed
+    assert driver_badinput.unreached(config, runs, driver_badinput.ANSWERED_VALUE) == []
