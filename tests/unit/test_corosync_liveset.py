@@ -179,8 +179,8 @@ def test_the_view_is_typed_and_view_json_keeps_its_keys(tmp_path):
     with open(rig.paths.view) as f:
         written = json.load(f)
     assert sorted(written) == ["committed", "excluded", "fence_failures", "hosts", "latency", "master", "partition",
-                               "pool_state", "reason", "state", "statefile_access", "statefile_corrupted", "time",
-                               "warnings", "watchdog"]
+                               "pool_state", "reason", "state", "statefile_access", "statefile_corrupted",
+                               "statefile_damaged", "statefile_io", "time", "warnings", "watchdog"]
     assert sorted(written["latency"]) == ["heartbeat", "statefile"]
     assert view.from_json(view.to_json(found)) == found
     older = {k: v for k, v in written.items() if k not in ("watchdog", "fence_failures")}  # an older daemon's
