@@ -41,7 +41,8 @@ View.__doc__ = "What the monitor saw at one poll, as ha_query_liveset and the ot
 
 _LATENCY_KEYS = {"statefile_latency": "statefile", "heartbeat_latency": "heartbeat"}  # field: key in "latency"
 _JSON_KEYS = {"raw_hosts": "hosts"}  # field: its key in view.json, where the two differ
-_ADDED = {"watchdog": "", "fence_failures": 0, "statefile_io": "", "statefile_damaged": {}}  # fields a view.json of an older daemon lacks: their defaults
+# fields a view.json of an older daemon lacks: their defaults
+_ADDED = {"watchdog": "", "fence_failures": 0, "statefile_io": "", "statefile_damaged": {}}
 
 
 def to_json(found: View) -> dict:

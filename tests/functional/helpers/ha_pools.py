@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import typing
 
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.corostack import timing
@@ -101,7 +102,9 @@ class HAPool(object):
             self.write_settings(host)
         master = self.x.pool.get_master(self.x.pool.get_all()[0])
         sr = self.x.SR.create(master, {"device": "/dev/fixture"}, str(SR_SIZE), "hb", "", sr_type, "user", True, {})
+        began = time.monotonic()
         self.x.pool.enable_ha([sr], {"timeout": str(T)})
+        self.enable_seconds = time.monotonic() - began  # bench/ha_scale reports it
 
     def host_dir(self, host: str, *inside: str) -> str:
         """Where ``inside`` of ``host``'s sandbox is on this machine."""
@@ -144,9 +147,9 @@ class HAPool(object):
     def master(self) -> str:
         return self.x.pool.get_master(self.x.pool.get_all()[0])
 
-    def query(self, host: str):
-        """(exit status, stdout) of ha_query_liveset on ``host``, run as xapi runs it."""
-        stack = client.StackClient(os.path.join(self.root, self.stack), run=self.box(host).run, host=host,
+    def query(self, host: str, box: typing.Optional[hostsandbox.HostSandbox] = None):
+        """(exit status, stdout) of ha_query_liveset on ``host`` (whose ``box`` saves a call), run as xapi runs it."""
+        stack = client.StackClient(os.path.join(self.root, self.stack), run=(box or self.box(host)).run, host=host,
                                    path_inside=os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack),
                                    env={"PATH": self.path}, owner_uid=os.stat(REPO).st_uid)
         result = stack.result(client.HA_QUERY_LIVESET, timeout=30)
