@@ -36,11 +36,21 @@ class Handle(object):
     def __init__(self, fd: int, block: int, buffered: str) -> None:
         self.fd, self.block, self.buffered = fd, block, buffered
         self.buffer = mmap.mmap(-1, block)
+        self.span = None  # type: typing.Optional[mmap.mmap]  # for read_span, made on first use
 
     def read(self, index: int) -> bytes:
         """Block ``index`` as the storage holds it."""
         got = self._io(os.readv, index)
         return self.buffer[:got]
+
+    def read_span(self, first: int, count: int) -> typing.List[bytes]:
+        """Blocks ``first`` to ``first + count - 1`` in one read (a short read leaves the last ones short)."""
+        if self.span is None or len(self.span) < count * self.block:
+            if self.span is not None:
+                self.span.close()
+            self.span = mmap.mmap(-1, count * self.block)
+        got = self._io(os.readv, first, self.span)
+        return [self.span[i * self.block:min(got, (i + 1) * self.block)] for i in range(count)]
 
     def write(self, index: int, data: bytes) -> None:
         """Write ``data`` (one whole block) at ``index`` and make it durable."""
@@ -52,22 +62,26 @@ class Handle(object):
         if self.buffered:
             os.fdatasync(self.fd)
 
-    def _io(self, call: typing.Callable[[int, typing.List[mmap.mmap]], int], index: int) -> int:
+    def _io(self, call: typing.Callable[[int, typing.List[mmap.mmap]], int], index: int,
+            buffer: typing.Optional[mmap.mmap] = None) -> int:
         """``call`` (readv or writev) on block ``index``; buffered from now on if O_DIRECT I/O is refused."""
+        buffer = buffer if buffer is not None else self.buffer
         os.lseek(self.fd, index * self.block, os.SEEK_SET)
         try:
-            return call(self.fd, [self.buffer])
+            return call(self.fd, [buffer])
         except OSError as e:
             if e.errno != errno.EINVAL or self.buffered:
                 raise
         self.buffered = "O_DIRECT I/O refused: buffered I/O with fdatasync"
         fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~(os.O_DIRECT | os.O_DSYNC))
         os.lseek(self.fd, index * self.block, os.SEEK_SET)
-        return call(self.fd, [self.buffer])
+        return call(self.fd, [buffer])
 
     def close(self) -> None:
-        """Close the fd and free the buffer."""
+        """Close the fd and free the buffers."""
         self.buffer.close()
+        if self.span is not None:
+            self.span.close()
         os.close(self.fd)
 
 

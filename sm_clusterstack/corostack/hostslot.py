@@ -100,17 +100,19 @@ def read_all(handle: statefile.Handle, conf: XhadConfig,
     sequences = {} if sequences is None else sequences
     generation = conf.generation_uuid.lower()
     found = {}  # type: typing.Dict[str, typing.Optional[Slot]]
-    for host, index in indexes(conf).items():
-        slot = _trusted(handle, index, host, damaged, sequences)
+    where = indexes(conf)
+    blocks = handle.read_span(1, max(where.values())) if where else []  # one read for every slot
+    for host, index in where.items():
+        slot = _trusted(blocks[index - 1], handle.block, index, host, damaged, sequences)
         found[host] = slot if slot is not None and slot.host == host and slot.generation == generation else None
     return found
 
 
-def _trusted(handle: statefile.Handle, index: int, host: str,
+def _trusted(data: bytes, block: int, index: int, host: str,
              damaged: typing.Dict[str, str], sequences: typing.Dict[str, int]) -> typing.Optional[Slot]:
-    """The slot in block ``index`` if it verifies and its sequence did not go back."""
+    """The slot in ``data``, block ``index``, if it verifies and its sequence did not go back."""
     try:
-        got = decode(handle.read(index), index, handle.block)
+        got = decode(data, index, block)
     except statefile.StatefileCorrupt as e:
         damaged[host] = str(e)  # a torn write: read again on the next poll
         return None
