@@ -82,7 +82,8 @@ class HAPool(object):
         root = self.root = XHA_STACK_ROOT if stack == "xhad" else shipped
         env = {"PATH": py36.XAPI_PATH} if python36 else dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else []) + list(extra),
+                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else [])
+                             + list(extra),
                              command=[py36.COMMAND] if python36 else None)
         try:
             self.server.start()
