@@ -8,7 +8,7 @@ import pytest
 
 import xapi_liveset_rules as xapi
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import livesetbuild, tools, view
+from sm_clusterstack.corostack import livesetbuild, slotio, tools, view
 from sm_clusterstack.stacks import liveset
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
@@ -151,6 +151,19 @@ def test_no_kernel_watchdog_is_a_note_of_the_raw_status_that_xapi_ignores(tmp_pa
     assert liveset.parse(printed).notes == {"watchdog": "no kernel watchdog: " + rig.monitor.watchdog}
     rig.monitor.watchdog = ""
     assert liveset.parse(liveset_of(rig)).notes == {}
+
+
+def test_buffered_statefile_io_and_untrusted_slots_are_notes_xapi_ignores(tmp_path):
+    rig = online_rig(tmp_path)
+    rig.monitor.watchdog = ""
+    found = slotio.Round(0.0)
+    found.buffered = "O_DIRECT refused (Invalid argument): buffered I/O with fdatasync"
+    found.damaged = {H[2]: "checksum mismatch (a torn or damaged block)"}
+    rig.monitor.observer.round = found
+    printed = liveset_of(rig)
+    assert xapi.parse(printed)["status"] == "online"
+    assert liveset.parse(printed).notes == {"statefile_io": found.buffered,
+                                            "statefile_blocks": H[2] + ": checksum mismatch (a torn or damaged block)"}
 
 
 @pytest.mark.parametrize("cut", ["network_bonding_error", "heartbeat_latency_max", "time_since_last_heartbeat"])
