@@ -26,8 +26,9 @@ def test_quick_run_measures_a_3_host_corosync_ha_pool():
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     out = done.stdout.decode()
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    row = re.search(r"^  corosync-ha +3 +(\S+) +(\S+) +(\S+) +(\S+) +(\S+) +- +- +\S+$", out, re.M)
+    row = re.search(r"^  corosync-ha +3 +" + r"(\S+) +" * 6 + r"- +- +\S+ +per host by process: (.*)$", out, re.M)
     assert row, out
-    enable, live, cpu, pss, rss = row.groups()
-    assert enable.endswith("s") and live.endswith("s") and cpu.endswith("%"), out
-    assert 0 < float(pss[:-2]) <= float(rss[:-2]), out  # the stack's processes were found and measured
+    enable, enable_cpu, live, cpu, pss, rss, processes = row.groups()
+    assert enable.endswith("s") and enable_cpu.endswith("s") and live.endswith("s") and cpu.endswith("%"), out
+    assert 0 < float(pss[:-2]) <= float(rss[:-2]), out
+    assert [p.split()[0] for p in processes.split(", ")] == ["corosync", "smcs-guard", "smcs-monitor"], out
