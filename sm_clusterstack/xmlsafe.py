@@ -6,8 +6,6 @@ expanded, so an entity-expansion attack costs one quick parse.
 
 import typing
 
-from lxml import etree
-
 
 class XMLFormatError(ValueError):
     """An XML document that is not what its format says; the text says why."""
@@ -18,8 +16,9 @@ _PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False,
                        remove_pis=True)
 
 
-def parse(data: typing.Union[bytes, str], what: str = "document") -> etree._Element:
-    """Parse ``data`` and return its root element, or raise XMLFormatError."""
+def parse(data: typing.Union[bytes, str], what: str = "document") -> typing.Any:
+    """Parse ``data`` and return its root element (an lxml ``_Element``), or raise XMLFormatError."""
+    from lxml import etree  # on first use: the daemons that never parse XML do not carry lxml
     if isinstance(data, str):
         data = data.encode("utf-8")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
@@ -36,7 +35,7 @@ def parse(data: typing.Union[bytes, str], what: str = "document") -> etree._Elem
     return root
 
 
-def child_text(node: etree._Element, tag: str, what: str) -> str:
+def child_text(node: typing.Any, tag: str, what: str) -> str:
     """The stripped text of ``node``'s one child ``tag``; missing is an error."""
     child = node.find(tag)
     if child is None:
@@ -44,7 +43,8 @@ def child_text(node: etree._Element, tag: str, what: str) -> str:
     return (child.text or "").strip()
 
 
-def to_bytes(root: etree._Element) -> bytes:
-    """Serialise ``root`` with an XML declaration, indented."""
+def to_bytes(root: typing.Any) -> bytes:
+    """Serialise ``root`` (an lxml ``_Element``) with an XML declaration, indented."""
+    from lxml import etree
     return etree.tostring(root, xml_declaration=True, encoding="utf-8",
                           pretty_print=True)

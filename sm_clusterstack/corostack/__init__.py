@@ -5,8 +5,9 @@
 timeout from HeartbeatTimeout; ``statefile`` and ``hostslot`` keep the
 pool record and each host's published slot, and ``slotio`` does that I/O
 out of the monitor's loop; ``arbitration`` holds xhad's
-survival, drop and start rules; ``observe``, ``monitor``, ``guard`` and
-``fencing`` run one host (``daemon`` starts and stops the processes);
+survival, drop and start rules; ``corolib`` binds corosync's client
+libraries (ctypes) and ``corowatch`` keeps membership from them in a
+thread; ``observe``, ``monitor``, ``guard`` and ``fencing`` run one host (``daemon`` starts and stops the processes);
 ``view`` and ``livesetbuild`` make the liveset; ``main`` is what each
 script of ``libexec/xapi/cluster-stack/corosync-ha/`` calls.
 """

@@ -66,6 +66,17 @@ def load_config(given: str = "", path: str = "") -> xhadconf.XhadConfig:
     return conf
 
 
+def daemon_config(paths: daemon.Paths) -> xhadconf.XhadConfig:
+    """The xhad.conf the daemon runs with: its copy as data, else (a daemon of an older start) the XML."""
+    data = daemon.read_json(paths.xhad_data)
+    if data is None:
+        return load_config(path=paths.xhad_conf)
+    try:
+        return xhadconf.from_dict(data)
+    except XMLFormatError as e:
+        raise Failure(mtc.INVALID_CONFIG_FILE, "%s: %s" % (paths.xhad_data, e))
+
+
 def _statefile_call(conf: xhadconf.XhadConfig, call: typing.Callable[[], typing.Any]) -> typing.Any:
     try:
         return call()
@@ -122,7 +133,7 @@ def need_daemon(paths: daemon.Paths) -> typing.Tuple[view.View, xhadconf.XhadCon
     """
     if daemon.corosync_pid(paths) is None or daemon.monitor_pid(paths) is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the corosync-ha daemon does not run (%s)" % paths.dir)
-    conf = load_config(path=paths.xhad_conf)
+    conf = daemon_config(paths)
     found = view.read(paths, timing.of_parameters(conf.parameters).view_stale)
     if found is None:
         raise Failure(mtc.DAEMON_IS_NOT_PRESENT, "the monitor of %s has published nothing lately" % paths.dir)

@@ -50,6 +50,7 @@ class Paths(object):
         self.fencing = os.path.join(directory, "fencing")
         self.view = os.path.join(directory, "view.json")
         self.xhad_conf = os.path.join(directory, "xhad.conf")
+        self.xhad_data = os.path.join(directory, "xhad.json")  # the same, as data: the daemons parse no XML
         self.log_file = log_file or os.path.join(directory, "corosync-ha.log")
         self.corosync_log = os.path.splitext(self.log_file)[0] + ".corosync.log"
 

@@ -35,7 +35,7 @@ import typing
 
 from sm_clusterstack.corostack import arbitration, daemon, fencing, hostslot, settings, slotio, statefile, timing
 from sm_clusterstack.corostack import conf as coroconf
-from sm_clusterstack.corostack import tools, view
+from sm_clusterstack.corostack import corowatch, view
 from sm_clusterstack.corostack.log import Log
 from sm_clusterstack.stacks import xhadconf
 
@@ -105,9 +105,8 @@ class Guard(object):
         return arbitration.has_majority(partition, counted)
 
     def _corosync_partition(self) -> typing.Optional[typing.Set[str]]:
-        try:
-            membership = tools.query_membership(timeout=self.timing.tool_timeout)
-        except (tools.DaemonAbsent, tools.ToolOutputError):
+        membership = corowatch.current_membership(self.timing.tool_timeout)
+        if membership is None:
             return None
         hosts = {node: host for host, node in coroconf.node_ids(self.conf).items()}
         return set(hosts[n] for n in membership.members if n in hosts)
@@ -180,7 +179,7 @@ def main(argv: typing.List[str]) -> int:
         return 2
     config = settings.load(argv[1])
     paths = daemon.Paths(argv[0], config.log_file)
-    conf = xhadconf.load(paths.xhad_conf)
+    conf = xhadconf.from_dict(daemon.read_json(paths.xhad_data))
     daemon.set_process_name(daemon.GUARD_COMM)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only the monitor (or the kernel) ends the guard
     log = Log(paths.log_file, "guard")

@@ -12,12 +12,13 @@ import sys
 import typing
 
 from sm_clusterstack.corostack import conf as coroconf
-from sm_clusterstack.corostack import daemon, livesetbuild, statefile, timing, tools, view
+from sm_clusterstack.corostack import corolib, corowatch, daemon, livesetbuild, statefile, timing, view
 from sm_clusterstack.corostack.common import (
     Failure, environment, initialise, load_config, need_daemon, parse_args, read_state, running, update_state)
 from sm_clusterstack.stacks import mtc, names, xhadconf
 
 STOP_MONITOR = 5.0  # seconds for the monitor to stop on SIGTERM
+FOREIGN_TIMEOUT = 5.0  # seconds for another corosync to answer before ha_start_daemon
 START_GRACE = 5.0  # seconds ha_start_daemon waits beyond the join timeout for the monitor's word
 
 
@@ -44,6 +45,7 @@ def start_daemon(argv: typing.List[str]) -> int:
     times = timing.of_parameters(conf.parameters)
     paths.make()
     daemon.write_atomic(paths.xhad_conf, conf.to_xml().decode("utf-8"))
+    daemon.write_json(paths.xhad_data, xhadconf.to_dict(conf))
     write_corosync_conf(paths, conf, config.cluster_name, times)
     launch(paths, config)
     limit = timing.join_timeout(conf.parameters, state.pool_state)
@@ -77,6 +79,10 @@ def check_can_start(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> statefile
     """The pool record, unless something stops this host from starting (15, 16, 8-11)."""
     if running(paths):
         raise Failure(mtc.DAEMON_IS_PRESENT, "the corosync-ha daemon already runs for %s" % paths.dir)
+    try:
+        corolib.load_all()
+    except corolib.LibraryMissing as e:
+        raise Failure(mtc.INVALID_ENVIRONMENT, str(e))
     if foreign_corosync():
         raise Failure(mtc.INVALID_ENVIRONMENT, "a corosync this stack did not start answers in this network "
                       "namespace; stop it (e.g. corosync.service) first")
@@ -88,13 +94,7 @@ def check_can_start(paths: daemon.Paths, conf: xhadconf.XhadConfig) -> statefile
 
 def foreign_corosync() -> bool:
     """True when a corosync answers here although ours does not run."""
-    try:
-        tools.query_membership(timeout=5.0)
-    except tools.DaemonAbsent:
-        return False
-    except tools.ToolOutputError:
-        return True
-    return True
+    return corowatch.current_membership(FOREIGN_TIMEOUT) is not None
 
 
 def write_corosync_conf(paths: daemon.Paths, conf: xhadconf.XhadConfig, cluster_name: str,

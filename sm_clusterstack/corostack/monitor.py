@@ -7,8 +7,9 @@ States: ``joining`` (ha_start_daemon waits; never fences) -> ``online``
 corosync died while joining; ``disabled``: the pool state became
 ``invalid`` (xapi's ``disable_ha`` through the statefile) and, like xhad
 ("Invalid pool state"), the host disarmed without fencing and the daemon
-shuts itself down (corosync, the guard, the monitor).  Each poll it asks
-corosync for the partition, publishes its slot and reads the others
+shuts itself down (corosync, the guard, the monitor).  Each poll it takes
+the partition corosync last delivered (``observe``: its libraries' events,
+kept by a thread, never waited for), publishes its slot and reads the others
 (``observe``), applies the survival rules
 (``arbitration``), keeps the committed liveset (a lost host leaves it only
 past its fence deadline), pets the fence guard, and publishes its view for
@@ -97,6 +98,8 @@ class Monitor(object):
     def poll(self) -> None:
         """One step: check the time, observe, decide, pet, publish."""
         answer = self.observer.corosync() if self.awake() else None
+        for note in self.observer.corosync_notes():
+            self.log.write(note)
         answered = self.awake() and answer is not None
         if answered:
             self.partition = answer & self.configured | {self.me}
@@ -230,9 +233,11 @@ class Monitor(object):
         lowest = min(self.partition, key=lambda h: self.node_ids[h])
         if self.committed != self.partition or lowest != self.me or self.votes_set == len(self.partition):
             return
-        result = tools.set_expected_votes(len(self.partition), timeout=self.timing.tool_timeout)
-        self.log.write("expected votes set to %d: %s" % (len(self.partition), result.describe()))
-        if result.ok:
+        refused = self.observer.set_expected_votes(len(self.partition))
+        if refused is None:
+            return  # asked: votequorum's answer comes on a later poll
+        self.log.write("expected votes set to %d: %s" % (len(self.partition), refused or "done"))
+        if not refused:
             self.votes_set = len(self.partition)
 
     def lose(self, reason: str) -> None:
@@ -286,11 +291,12 @@ def main(argv: typing.List[str]) -> int:
         return 2
     config = settings.load(argv[1])
     paths = daemon.Paths(argv[0], config.log_file)
-    conf = xhadconf.load(paths.xhad_conf)
+    conf = xhadconf.from_dict(daemon.read_json(paths.xhad_data))
     daemon.set_process_name(daemon.MONITOR_COMM)
     log = Log(paths.log_file, "monitor")
     times = timing.of_parameters(conf.parameters)
     monitor = Monitor(paths, conf, config, times, log, GuardLink(int(argv[2])))
+    monitor.observer.start()
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     log.write("started (pid %d), timing %s" % (os.getpid(), times.to_dict()))

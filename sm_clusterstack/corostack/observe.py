@@ -1,7 +1,8 @@
 """What a monitor sees on one poll: corosync's partition and the statefile.
 
-``Observer.corosync`` asks corosync for this host's partition (and, now and
-then, each knet link's latency); ``Observer.statefile`` hands this
+``Observer.corosync`` takes this host's partition (and each knet link's
+latency) from what corosync last delivered to the watcher's thread
+(``corowatch``, on corosync's own libraries); ``Observer.statefile`` hands this
 host's slot to the statefile I/O thread (``slotio``) and takes what that
 last read: the pool record and every other slot; it keeps for each host
 when its slot last changed (a host is fresh on the statefile while its
@@ -11,12 +12,10 @@ when its slot last changed (a host is fresh on the statefile while its
 import time
 import typing
 
-from sm_clusterstack.corostack import arbitration, hostslot, slotio, tools
+from sm_clusterstack.corostack import arbitration, corowatch, hostslot, slotio
 from sm_clusterstack.corostack import conf as coroconf
 from sm_clusterstack.corostack.timing import Timing
 from sm_clusterstack.stacks.xhadconf import XhadConfig
-
-STATS_EVERY = 4  # polls between knet latency reads
 
 
 class Latency(object):
@@ -51,54 +50,65 @@ class Observer(object):
     """One host's view of corosync and the statefile, poll after poll."""
 
     def __init__(self, conf: XhadConfig, timing: Timing, clock: typing.Callable[[], float] = time.monotonic,
-                 run: typing.Any = None, io: typing.Any = None) -> None:
+                 watcher: typing.Any = None, io: typing.Any = None) -> None:
         self.conf = conf
         self.timing = timing
         self.clock = clock
-        self.run = run
         self.me = conf.local_host_id.lower()
         self.hosts_by_node = {node: host for host, node in coroconf.node_ids(conf).items()}
         self.started = clock()
         self.changes = {}  # type: typing.Dict[str, typing.Tuple[int, float]]
         self.seq = 0
-        self.polls = 0
         self.heartbeat = Latency()
         self.statefile_latency = Latency()
         self.links = {}  # type: typing.Dict[str, bool]
+        self.links_at = None  # type: typing.Optional[float]
+        self.votes_asked = None  # type: typing.Optional[typing.Tuple[int, int]]
+        self.watcher = watcher if watcher is not None else corowatch.Watcher(timing.poll, timing.reconnect, clock=clock)
         self.quorate = False
         self.last_answer = clock()
         self.io = io if io is not None else slotio.SlotIO(conf, clock)
         self.round = None  # type: typing.Optional[slotio.Round]
 
-    def _kw(self) -> dict:
-        kw = {"timeout": self.timing.tool_timeout}
-        if self.run is not None:
-            kw["run"] = self.run
-        return kw
+    def start(self) -> None:
+        """Start watching corosync (the watcher's thread)."""
+        self.watcher.start()
 
     def corosync(self) -> typing.Optional[typing.Set[str]]:
-        """This host's partition as HostIDs; None when corosync does not answer (absent or hung)."""
-        try:
-            membership = tools.query_membership(**self._kw())
-        except (tools.DaemonAbsent, tools.ToolOutputError):
+        """This host's partition as HostIDs, as corosync last delivered it; None when it has not answered lately.
+
+        Lately: within a step (Timing.step) of now.  Never waits for corosync.
+        """
+        found = self.watcher.state
+        self.last_answer = max(self.last_answer, found.answered)
+        if not found.connected or found.membership is None or self.clock() - found.answered > self.timing.step:
             return None
-        self.last_answer = self.clock()
-        self.quorate = membership.quorate
-        partition = set(self.hosts_by_node[n] for n in membership.members if n in self.hosts_by_node)
-        self.polls += 1
-        doubtful = any(self.links.get(h) is not True for h in partition - {self.me})
-        if doubtful or self.polls % STATS_EVERY == 1:  # a link seen down is checked again at once
-            self._read_stats(partition)
+        self.quorate = found.membership.quorate
+        partition = set(self.hosts_by_node[n] for n in found.membership.members if n in self.hosts_by_node)
+        if found.links_at is not None and found.links_at != self.links_at:
+            self.links_at = found.links_at
+            self._note_links(found.links, partition)
         return partition | {self.me}
 
-    def _read_stats(self, partition: typing.Set[str]) -> None:
-        try:
-            stats = tools.query_knet_stats(**self._kw())
-        except (tools.DaemonAbsent, tools.ToolOutputError):
-            return
-        self.links = {self.hosts_by_node[n]: up for n, (up, _us) in stats.items() if n in self.hosts_by_node}
-        peers = [us for n, (up, us) in stats.items() if up and self.hosts_by_node.get(n) in partition - {self.me}]
+    def _note_links(self, links: typing.Dict[int, typing.Tuple[bool, int]], partition: typing.Set[str]) -> None:
+        self.links = {self.hosts_by_node[n]: up for n, (up, _us) in links.items() if n in self.hosts_by_node}
+        peers = [us for n, (up, us) in links.items() if up and self.hosts_by_node.get(n) in partition - {self.me}]
         self.heartbeat.add(max(peers) / 1000.0 if peers else 0)
+
+    def corosync_notes(self) -> typing.List[str]:
+        """What happened to the connection to corosync since the last call, for the log."""
+        return self.watcher.notes()
+
+    def set_expected_votes(self, votes: int) -> typing.Optional[str]:
+        """Ask for votequorum's expected votes to be ``votes``: None while pending, then "" (done) or why not."""
+        done = self.watcher.state.expected
+        if self.votes_asked is not None and done is not None and done[0] == self.votes_asked[0]:
+            asked, self.votes_asked = self.votes_asked, None
+            if asked[1] == votes:
+                return done[1]
+        if self.votes_asked is None or self.votes_asked[1] != votes:
+            self.votes_asked = (self.watcher.request_expected_votes(votes), votes)
+        return None
 
     def statefile(self, state: str, partition: typing.Iterable[str], link_up: bool) -> Seen:
         """Hand this host's slot to the I/O thread; what it last read.

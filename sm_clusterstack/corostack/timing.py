@@ -36,10 +36,16 @@ corosync shows a host's loss, on both sides of it):
   the ring split for a moment).  A lost host is detected at token +
   consensus = T, by the lost host and by the survivors alike, within
   ``skew`` (0.05 T) of each other;
-- the monitor polls every ``poll`` (T/40); each corosync tool call has
-  ``tool_timeout`` (T/20).  A monitor's steps are at most ``step`` (poll +
-  tool_timeout = 0.075 T) apart, so a monitor stalled 0.8 T sees a gap of
-  at most 0.875 T;
+- the monitor polls every ``poll`` (T/40).  It learns membership from
+  corosync's libraries in a thread of its own (``corowatch``): changes as
+  events, and every ``poll`` a round trip that proves corosync answers; a
+  poll counts corosync as answering while that proof is at most ``step``
+  old (``tool_timeout``, T/20, is how late it may be, as long as a
+  corosync tool was given).  A lost connection is made again after
+  ``poll``, then twice as long each time up to ``reconnect`` (0.1 T):
+  until then corosync is silent.  A monitor's steps are at most ``step``
+  (poll + tool_timeout = 0.075 T) apart, so a monitor stalled 0.8 T sees a
+  gap of at most 0.875 T;
 - a monitor that finds a gap between two of its steps longer than
   ``deadline`` (0.9 T) was unresponsive past its deadline: it fences before
   anything else.  A shorter gap longer than ``step_late`` (0.15 T) is its
@@ -111,6 +117,7 @@ class Timing(object):
         self.knet_ping_timeout_ms = int(t * 950)
         self.poll = max(0.1, t / 40)
         self.tool_timeout = max(0.5, t / 20)
+        self.reconnect = 0.1 * t
         self.step_late = 0.15 * t
         self.deadline = 0.9 * t
         self.corosync_stale = 0.9 * t
@@ -149,7 +156,8 @@ class Timing(object):
     def to_dict(self) -> typing.Dict[str, float]:
         """Every figure, for the log and the benchmark."""
         names = ("heartbeat_timeout", "token_ms", "consensus_ms", "token_retransmits", "knet_ping_interval_ms",
-                 "knet_ping_timeout_ms", "knet_pong_count", "poll", "tool_timeout", "step_late", "deadline",
+                 "knet_ping_timeout_ms", "knet_pong_count", "poll", "tool_timeout", "reconnect", "step_late",
+                 "deadline",
                  "corosync_stale", "slot_stale", "io_deadline", "arbitration", "guard_check", "guard", "watchdog",
                  "fence_grace", "fence_timeout", "view_stale", "skew")
         values = {name: getattr(self, name) for name in names}

@@ -1,4 +1,7 @@
-"""Membership, quorum and link latency from corosync's own tools, parsed strictly.
+"""Membership, quorum and link latency from corosync's own tools, parsed strictly: for operators and diagnostics.
+
+The stack itself learns them from corosync's libraries (``corolib``,
+``corowatch``); these parsers serve the kit, benchmarks and tests.
 
 ``corosync-quorumtool -s -p`` gives quorum, the local node id and the
 members of this partition; ``corosync-cmapctl nodelist`` gives each node
@@ -15,14 +18,14 @@ import struct
 import typing
 
 from sm_clusterstack import runner
-from sm_clusterstack.corostack import find_tool
+from sm_clusterstack.corostack import corolib, find_tool
 from sm_clusterstack.digits import is_digits
 from sm_clusterstack.stacks.xhadconf import is_uuid
 
 TOOL_TIMEOUT = 10.0  # seconds; the tools answer in milliseconds when corosync runs
 _MEMBER = re.compile(r"\s*(\d+)\s+(\d+)\s+(\S+)(?:\s+(.*?))?\s*\Z")
 _CMAP = re.compile(r"nodelist\.node\.(\d+)\.(\w+) \((\w+)\) = (.*?)\s*\Z")
-_KNET = re.compile(r"stats\.knet\.node(\d+)\.link(\d+)\.(\w+) \(\w+\) = (\d+)\s*\Z")
+_KNET = re.compile(r"(stats\.knet\.node\d+\.link\d+\.\w+) \(\w+\) = (\d+)\s*\Z")
 SIOCGIFFLAGS = 0x8913
 IFF_RUNNING = 0x40  # RFC 2863 operational: the link has carrier
 
@@ -124,21 +127,14 @@ def query_nodelist(run: typing.Callable[..., runner.Result] = runner.run) -> typ
 def parse_knet_stats(text: str) -> typing.Dict[int, typing.Tuple[bool, int]]:
     """Parse ``corosync-cmapctl -m stats stats.knet.``: node id -> (link connected, latency in us).
 
-    Several links to one node: connected if any is, the lowest latency of
-    the connected ones.  Lines of other keys (the handle's) are skipped.
+    As ``corolib.aggregate_links`` sums up the keys; lines of other keys (the handle's) are skipped.
     """
-    links = {}  # type: typing.Dict[typing.Tuple[int, int], typing.Dict[str, int]]
+    values = []
     for line in text.splitlines():
         match = _KNET.match(line)
         if match:
-            links.setdefault((int(match.group(1)), int(match.group(2))), {})[match.group(3)] = int(match.group(4))
-    nodes = {}  # type: typing.Dict[int, typing.Tuple[bool, int]]
-    for (node, _link), keys in sorted(links.items()):
-        up = keys.get("connected") == 1
-        latency = keys.get("latency_ave", 0) if up else 0
-        was_up, was = nodes.get(node, (False, 0))
-        nodes[node] = (up or was_up, min(latency, was) if up and was_up else (latency if up else was))
-    return nodes
+            values.append((match.group(1), int(match.group(2))))
+    return corolib.aggregate_links(values)
 
 
 def query_knet_stats(run: typing.Callable[..., runner.Result] = runner.run,

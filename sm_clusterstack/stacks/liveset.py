@@ -31,9 +31,9 @@ Parsed uuids are in lower case (``Uuidx.to_string``).  ``to_xml`` writes a
 document these rules accept; warnings not given are written FALSE.
 """
 
+import re
 import typing
 
-from sm_clusterstack import xmlsafe
 from sm_clusterstack.stacks import ocamlvalues, xmllight
 from sm_clusterstack.xmlsafe import XMLFormatError
 
@@ -281,44 +281,52 @@ def _check_writable(liveset: Liveset) -> None:
         raise ValueError("liveset: unknown warning(s) %s or status %r" % (unknown, liveset.status))
 
 
-def _leaf(parent, name: str, text: str) -> None:
-    from lxml import etree
-    etree.SubElement(parent, name).text = text
+Node = typing.Tuple[str, typing.Any]  # (name, text) or (name, [child nodes])
 
 
-def _write_raw(root, liveset: Liveset) -> None:
-    from lxml import etree
-    raw = etree.SubElement(root, "raw_status_on_local_host")
-    for name in RAW_LATENCIES:
-        _leaf(raw, name, str(liveset.raw_status[name]))
-    for name in NOTES:
-        if liveset.notes.get(name):
-            _leaf(raw, name, liveset.notes[name])
+def _raw_block(liveset: Liveset) -> Node:
+    leaves = [(name, str(liveset.raw_status[name])) for name in RAW_LATENCIES]
+    leaves += [(name, liveset.notes[name]) for name in NOTES if liveset.notes.get(name)]
     for host_id, fields in sorted(liveset.host_raw_data.items()):
-        node = etree.SubElement(raw, "host_raw_data")
-        _leaf(node, "HostID", host_id)
-        for name in HOST_RAW_FIELDS:
-            _leaf(node, name, str(fields[name]))
-        for name in HOST_RAW_LISTS:
-            _leaf(node, name, " ".join(fields[name]))
+        leaves.append(("host_raw_data", [("HostID", host_id)] + [(n, str(fields[n])) for n in HOST_RAW_FIELDS]
+                       + [(n, " ".join(fields[n])) for n in HOST_RAW_LISTS]))
+    return ("raw_status_on_local_host", leaves)
 
 
 def to_xml(liveset: Liveset) -> bytes:
-    """Serialise ``liveset`` so that xapi reads it back; ValueError for a partial optional block."""
-    from lxml import etree
+    """Serialise ``liveset`` so that xapi reads it back; ValueError for a partial optional block.
+
+    Written as lxml's ``tostring(pretty_print=True)`` writes the tree (two
+    spaces a level, text escaped), without loading lxml: the corosync-ha
+    scripts and daemon stay small.
+    """
     _check_writable(liveset)
-    root = etree.Element("ha_liveset_info", version="1.0")
-    _leaf(root, "status", liveset.status)
-    _leaf(etree.SubElement(root, "localhost"), "HostID", liveset.localhost)
+    children = [("status", liveset.status), ("localhost", [("HostID", liveset.localhost)])]
     for host in liveset.hosts:
-        node = etree.SubElement(root, "host")
-        _leaf(node, "HostID", host.host_id)
-        for flag in HOST_FLAGS:
-            _leaf(node, flag, _text(getattr(host, flag)))
+        children.append(("host", [("HostID", host.host_id)] + [(f, _text(getattr(host, f))) for f in HOST_FLAGS]))
     if liveset.raw_status:
-        _write_raw(root, liveset)
+        children.append(_raw_block(liveset))
     if liveset.warnings:
-        warn = etree.SubElement(root, "warning_on_local_host")
-        for name in WARNINGS:
-            _leaf(warn, name, _text(liveset.warnings.get(name, False)))
-    return xmlsafe.to_bytes(root)
+        children.append(("warning_on_local_host", [(n, _text(liveset.warnings.get(n, False))) for n in WARNINGS]))
+    out = ["<?xml version='1.0' encoding='utf-8'?>\n"]
+    _write(("ha_liveset_info", children), "", out, ' version="1.0"')
+    return "".join(out).encode("utf-8")
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _write(node: Node, indent: str, out: typing.List[str], attrs: str = "") -> None:
+    name, content = node
+    if isinstance(content, str):
+        if _NOT_XML.search(content):
+            raise ValueError("liveset: %s holds a character XML cannot carry" % name)
+        text = content.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        out.append("%s<%s%s>%s</%s>\n" % (indent, name, attrs, text, name))
+    elif not content:
+        out.append("%s<%s%s/>\n" % (indent, name, attrs))
+    else:
+        out.append("%s<%s%s>\n" % (indent, name, attrs))
+        for child in content:
+            _write(child, indent + "  ", out)
+        out.append("%s</%s>\n" % (indent, name))

@@ -208,6 +208,24 @@ def _parameters(node, what):
     return params
 
 
+def to_dict(conf: XhadConfig) -> typing.Dict[str, typing.Any]:
+    """``conf`` as plain data (for JSON): what a running daemon reads without parsing XML."""
+    return {"generation_uuid": conf.generation_uuid, "hosts": [[h.host_id, h.ip_address] for h in conf.hosts],
+            "local_host_id": conf.local_host_id, "statefile": conf.statefile, "udp_port": conf.udp_port,
+            "parameters": dict(conf.parameters), "heartbeat_interface": conf.heartbeat_interface,
+            "heartbeat_physical_interface": conf.heartbeat_physical_interface}
+
+
+def from_dict(data: typing.Any) -> XhadConfig:
+    """The XhadConfig ``to_dict`` made; XMLFormatError (as for the XML) when ``data`` is not one."""
+    try:
+        fields = dict(data)
+        fields["hosts"] = [Host(host_id, address) for host_id, address in fields["hosts"]]
+        return XhadConfig(**fields)
+    except (TypeError, ValueError, KeyError) as e:
+        raise XMLFormatError("xhad.conf as data: %s" % e)
+
+
 def to_xml(conf: XhadConfig) -> bytes:
     """Serialise ``conf`` as xapi does (``DaemonConfiguration.to_xml_element``, ``to_xml_string``)."""
     hosts = [("host", [_leaf("HostID", h.host_id), _leaf("IPaddress", h.ip_address)]) for h in conf.hosts]

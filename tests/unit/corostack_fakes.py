@@ -2,14 +2,15 @@
 
 ``FakeObserver`` stands in for corosync only: each poll answers the next
 scripted partition (None: corosync does not answer), after moving the
-clock by the next of ``stalls`` (the monitor paused inside its query).
+clock by the next of ``stalls`` (the monitor paused at that step); its
+``FakeWatcher`` records the expected votes asked for.
 The statefile is a real 266,240-byte file in the test's directory,
 written and read by the real ``Observer.statefile`` (its rounds done at
 once: ``slotio.Inline``), and other hosts' slots are written into it with
 ``publish`` as their monitors would.
 """
 
-from sm_clusterstack.corostack import daemon, hostslot, monitor, settings, slotio, statefile, timing
+from sm_clusterstack.corostack import corowatch, daemon, hostslot, monitor, settings, slotio, statefile, timing
 from sm_clusterstack.corostack.observe import Observer
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
@@ -27,11 +28,28 @@ class Clock(object):
         return self.now
 
 
+class FakeWatcher(object):
+    """corosync's watcher thread as the monitor sees it: an expected-votes request is done by the next poll."""
+
+    def __init__(self, clock):
+        self.state = corowatch.State(True, clock(), None, {}, {}, None, None)
+        self.votes = []  # the expected votes set, in order
+
+    def request_expected_votes(self, votes):
+        self.votes.append(votes)
+        self.state = self.state._replace(expected=(len(self.votes), ""))
+        return len(self.votes)
+
+    def notes(self):
+        return []
+
+
 class FakeObserver(Observer):
     """The real statefile side, with corosync's answers scripted."""
 
     def __init__(self, conf, times, clock):
-        super(FakeObserver, self).__init__(conf, times, clock, io=slotio.Inline(conf, clock))
+        super(FakeObserver, self).__init__(conf, times, clock, watcher=FakeWatcher(clock),
+                                           io=slotio.Inline(conf, clock))
         self.answers = []
         self.stalls = []  # seconds the monitor is paused inside each next query
         self.quorate = True

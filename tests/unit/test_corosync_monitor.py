@@ -7,7 +7,7 @@ arbitration 1.5 s, deadline 9 s, step_late 1.5 s, drop_after 3.75 s.
 import pytest
 
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import common, daemon, fencing, guard, hostslot, main, monitor, statefile, tools
+from sm_clusterstack.corostack import common, daemon, fencing, guard, hostslot, main, monitor, statefile
 from sm_clusterstack.stacks import mtc
 
 
@@ -19,8 +19,6 @@ def fenced(monkeypatch):
         calls.append(reason)
         return True
     monkeypatch.setattr(fencing, "fence", fence)
-    monkeypatch.setattr(tools, "set_expected_votes", lambda votes, **kw: calls.append("votes %d" % votes)
-                        or tools.runner.Result(["q"], 0, "", ""))
     monkeypatch.setattr(daemon, "corosync_pid", lambda paths: None)
     return calls
 
@@ -111,7 +109,8 @@ def test_a_two_host_pool_survives_the_death_of_either_host(tmp_path, fenced, los
     rig.poll([H[1 - lost]])
     for _ in range(40):
         assert rig.poll() == "online"  # the dead host's slot no longer moves
-    assert rig.monitor.committed == {H[1 - lost]} and "votes 1" in fenced
+    assert rig.monitor.committed == {H[1 - lost]} and rig.observer.watcher.votes == [1]
+    assert "expected votes set to 1: done" in open(rig.paths.log_file).read()
 
 
 def test_disarmed_host_that_loses_does_not_fence(tmp_path, fenced):

@@ -10,7 +10,7 @@ whose I/O never returns is statefile_lost, never a fence.
 import pytest
 
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import daemon, fencing, guard, hostslot, slotio, statefile, tools
+from sm_clusterstack.corostack import daemon, fencing, guard, hostslot, slotio, statefile
 from sm_clusterstack.corostack.log import Log
 
 EVERYONE = {h: ("online", H[:3]) for h in H[1:3]}
@@ -20,7 +20,6 @@ EVERYONE = {h: ("online", H[:3]) for h in H[1:3]}
 def fenced(monkeypatch):
     calls = []
     monkeypatch.setattr(fencing, "fence", lambda action, esc, n, reason, *rest, **kw: calls.append(reason) or True)
-    monkeypatch.setattr(tools, "set_expected_votes", lambda votes, **kw: tools.runner.Result(["q"], 0, "", ""))
     monkeypatch.setattr(daemon, "corosync_pid", lambda paths: None)
     return calls
 

@@ -315,3 +315,49 @@ def test_external_entity_is_refused():
     doc = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ha_liveset_info>&e;</ha_liveset_info>'
     with pytest.raises(XMLFormatError):
         liveset.parse(doc)
+
+
+def _lxml_reference(found):
+    """The same liveset as a tree serialised by lxml (``tostring(pretty_print=True)``), the writer's model."""
+    from lxml import etree
+
+    def leaf(parent, name, text):
+        etree.SubElement(parent, name).text = text
+    flag = {True: "TRUE", False: "FALSE"}
+    root = etree.Element("ha_liveset_info", version="1.0")
+    leaf(root, "status", found.status)
+    leaf(etree.SubElement(root, "localhost"), "HostID", found.localhost)
+    for host in found.hosts:
+        node = etree.SubElement(root, "host")
+        leaf(node, "HostID", host.host_id)
+        for name in liveset.HOST_FLAGS:
+            leaf(node, name, flag[getattr(host, name)])
+    raw = etree.SubElement(root, "raw_status_on_local_host")
+    for name in liveset.RAW_LATENCIES:
+        leaf(raw, name, str(found.raw_status[name]))
+    leaf(raw, "watchdog", found.notes["watchdog"])
+    for host_id, fields in sorted(found.host_raw_data.items()):
+        node = etree.SubElement(raw, "host_raw_data")
+        leaf(node, "HostID", host_id)
+        for name in liveset.HOST_RAW_FIELDS:
+            leaf(node, name, str(fields[name]))
+        for name in liveset.HOST_RAW_LISTS:
+            leaf(node, name, " ".join(fields[name]))
+    warn = etree.SubElement(root, "warning_on_local_host")
+    for name in liveset.WARNINGS:
+        leaf(warn, name, flag[found.warnings[name]])
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def test_the_liveset_is_written_byte_for_byte_as_lxml_writes_its_tree_escapes_and_empty_lists_included():
+    hosts = [liveset.LivesetHost("a&b<c>\"d'", True, False, True, False, False),
+             liveset.LivesetHost(str(uuid.UUID(int=2)), False, True, False, True, True)]
+    raw = {name: i for i, name in enumerate(liveset.RAW_LATENCIES)}
+    host_raw = {h.host_id: dict({n: 7 for n in liveset.HOST_RAW_FIELDS},
+                                **{n: ([] if i else ["x", "y"]) for n in liveset.HOST_RAW_LISTS})
+                for i, h in enumerate(hosts)}
+    found = liveset.Liveset("Online", hosts[1].host_id, hosts, raw, host_raw,
+                            {w: i % 2 == 0 for i, w in enumerate(liveset.WARNINGS)}, {"watchdog": 'no <dev> & "x"'})
+    assert liveset.to_xml(found) == _lxml_reference(found)
+    with pytest.raises(ValueError):
+        liveset.to_xml(liveset.Liveset("Online", hosts[1].host_id, hosts, raw, host_raw, {}, {"watchdog": "bell \x07"}))

@@ -2,7 +2,10 @@
 ``xhadconf-write`` (xapi's ``DaemonConfiguration.to_xml_string``, ``xha_interface.ml``) printed for
 this configuration; tests/functional/test_xapi_oracle.py compares more cases against the oracle itself."""
 
+import json
 import os
+
+import pytest
 
 from sm_clusterstack.stacks import xhadconf
 
@@ -31,3 +34,13 @@ def test_an_address_that_is_neither_ipv4_nor_ipv6_is_refused():
     for bad in ("fd00::1%eth0", "10.0.0.256", "host.example", "::g"):
         assert not xhadconf.is_ip_address(bad)
     assert xhadconf.is_ip_address("::1") and xhadconf.is_ip_address("10.0.0.1")
+
+
+def test_the_daemons_copy_as_data_is_the_same_configuration_and_a_bad_one_is_refused():
+    with open(os.path.join(DATA, "xhad.conf.xapi"), "rb") as f:
+        conf = xhadconf.parse(f.read())
+    data = json.loads(json.dumps(xhadconf.to_dict(conf)))  # as daemon.write_json and read_json carry it
+    assert xhadconf.from_dict(data).to_xml() == conf.to_xml()
+    for bad in (None, dict(data, hosts=[["not-a-uuid", "10.0.0.1"]]), dict(data, surplus=1), {"hosts": []}):
+        with pytest.raises(xhadconf.XMLFormatError):
+            xhadconf.from_dict(bad)
