@@ -27,7 +27,7 @@ from sm_clusterstack.corostack import timing
 from sm_clusterstack.stacks import client
 
 pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
-              pytest.mark.slow(20)]
+              pytest.mark.slow(25)]
 TOOLS = ("corosync-quorumtool", "corosync-cmapctl")
 STAND_IN = """#!/bin/sh
 echo "$(basename "$0") $*" >> %s
