@@ -124,7 +124,7 @@ functional: deps perms py36 xo
 	$(BIN)/python -m pytest -q -p no:xdist -m alone tests/functional || [ $$? -eq 5 ]
 
 bench: deps
-	@for b in bench/*; do [ -x "$$b" ] && echo "== $$b" && $(BIN)/python "$$b"; done
+	@for b in bench/*; do [ -f "$$b" ] && [ -x "$$b" ] && echo "== $$b" && $(BIN)/python "$$b"; done
 
 # The control domain's interpreter: `make run`'s kit, under Python 3.6 as a dom0 runs it (the py36
 # tree: PATH only, no PYTHONPATH), when one is installed (vermin checks the syntax in `test`).

@@ -16,7 +16,9 @@ configured host, all five host_raw_data fields).
   this host's own slot write and reads; no xapi health check runs here, so
   its three are 0;
 - notes (leaves of the raw status xapi ignores, for ``ha status``):
-  ``watchdog``, why this host has no kernel watchdog.  (A fencing host
+  ``watchdog``, why this host has no kernel watchdog; ``statefile_io``,
+  why its statefile I/O is buffered (O_DIRECT refused); ``statefile_blocks``,
+  whose slots its last statefile round did not trust, and why.  (A fencing host
   prints no liveset: ha_query_liveset exits 14 saying why it fences.)
 """
 
@@ -58,5 +60,10 @@ def build(conf: XhadConfig, v: view_mod.View, slot_stale: float) -> Liveset:
 
 
 def notes(v: view_mod.View) -> typing.Dict[str, str]:
-    """The stack's notes for ``ha status``: why there is no kernel watchdog."""
-    return {"watchdog": "no kernel watchdog: %s" % v.watchdog} if v.watchdog else {}
+    """The stack's notes for ``ha status``: no kernel watchdog, buffered statefile I/O, untrusted slots."""
+    found = {"watchdog": "no kernel watchdog: %s" % v.watchdog} if v.watchdog else {}
+    if v.statefile_io:
+        found["statefile_io"] = v.statefile_io
+    if v.statefile_damaged:
+        found["statefile_blocks"] = "; ".join("%s: %s" % item for item in sorted(v.statefile_damaged.items()))
+    return found

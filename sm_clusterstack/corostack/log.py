@@ -14,6 +14,7 @@ import time
 
 IDENT = "corosync-ha"
 REPEAT_WINDOW = 60.0  # seconds during which an identical line is only counted
+_process_log = []  # the last Log this process opened (the monitor's, the guard's)
 
 
 class Log(object):
@@ -24,6 +25,7 @@ class Log(object):
         self.who = who
         self.recent = {}  # line -> [when written, times held back since]
         syslog.openlog(IDENT, syslog.LOG_PID, syslog.LOG_DAEMON)
+        _process_log[:] = [self]
 
     def write(self, message: str, level: int = syslog.LOG_INFO) -> None:
         """Log one line (an identical one within REPEAT_WINDOW is only counted)."""
@@ -54,3 +56,9 @@ class Log(object):
     def warning(self, message: str) -> None:
         """Log one line at warning level."""
         self.write(message, syslog.LOG_WARNING)
+
+
+def to_process_log(message: str) -> None:
+    """A warning in this process's log, for code with no handle on it (the statefile I/O); nothing when none."""
+    for found in _process_log:
+        found.warning(message)

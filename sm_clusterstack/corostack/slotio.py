@@ -20,7 +20,7 @@ import threading
 import time
 import typing
 
-from sm_clusterstack.corostack import hostslot, statefile
+from sm_clusterstack.corostack import hostslot, log, statefile
 from sm_clusterstack.stacks.xhadconf import XhadConfig
 
 
@@ -35,6 +35,8 @@ class Round(object):
         self.error = ""
         self.pool = None  # type: typing.Optional[statefile.PoolState]
         self.slots = {}  # type: typing.Dict[str, typing.Optional[hostslot.Slot]]
+        self.damaged = {}  # type: typing.Dict[str, str]  # host: why its block was not trusted
+        self.buffered = ""  # why this round's I/O was buffered (O_DIRECT refused); "" for O_DIRECT
 
     @property
     def seconds(self) -> float:
@@ -42,17 +44,31 @@ class Round(object):
         return self.finished - self.began
 
 
+class Sequences(object):
+    """What one writer keeps between rounds: its own block's last write sequence, the others' last read."""
+
+    def __init__(self) -> None:
+        self.written = 0  # 0: not yet known (the first write continues from the block)
+        self.read = {}  # type: typing.Dict[str, int]
+
+
 def do_round(conf: XhadConfig, slot: typing.Optional[hostslot.Slot],
-             clock: typing.Callable[[], float] = time.monotonic) -> Round:
+             clock: typing.Callable[[], float] = time.monotonic,
+             sequences: typing.Optional[Sequences] = None) -> Round:
     """Write ``slot`` (if any), read everything; errors become the Round's flags."""
+    sequences = sequences if sequences is not None else Sequences()
     found = Round(clock())
     try:
-        with statefile.opened(conf.statefile, write=True) as fd:
+        with statefile.opened(conf.statefile, write=True) as handle:
+            found.buffered = handle.buffered
             if slot is not None:
-                hostslot.write(fd, conf, slot)
-            found.slots = hostslot.read_all(fd, conf)
-            found.pool = statefile.decode(statefile.read_block(fd, 0))
+                next_write = sequences.written + 1 if sequences.written else 0
+                sequences.written = hostslot.write(handle, conf, slot, next_write)
+            found.slots = hostslot.read_all(handle, conf, found.damaged, sequences.read)
+            found.pool = statefile.read_pool(handle)
             found.access = True
+        for host, why in sorted(found.damaged.items()):
+            log.to_process_log("statefile: the slot of %s is not trusted: %s" % (host, why))
     except statefile.StatefileError as e:
         found.error = str(e)
     except statefile.StatefileCorrupt as e:
@@ -67,10 +83,11 @@ class Inline(object):
     def __init__(self, conf: XhadConfig, clock: typing.Callable[[], float] = time.monotonic) -> None:
         self.conf, self.clock = conf, clock
         self.last = None  # type: typing.Optional[Round]
+        self.sequences = Sequences()
 
     def submit(self, slot: typing.Optional[hostslot.Slot]) -> None:
         """Do one round now."""
-        self.last = do_round(self.conf, slot, self.clock)
+        self.last = do_round(self.conf, slot, self.clock, self.sequences)
 
     def latest(self) -> typing.Optional[Round]:
         """The last finished round."""
@@ -128,7 +145,7 @@ class SlotIO(Inline):
                     self.cond.wait()
                 slot, self.slot, self.pending = self.slot, None, False
                 self.began = self.clock()
-            found = do_round(self.conf, slot, self.clock)
+            found = do_round(self.conf, slot, self.clock, self.sequences)
             with self.cond:
                 self.last, self.began = found, None
                 self.cond.notify_all()

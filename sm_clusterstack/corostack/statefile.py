@@ -3,42 +3,36 @@
 The file is the VDI xapi attached (4096 + 64 x 4096 = 266,240 bytes; the
 stack never creates it).  Block 0 holds the pool record; block 1 + i holds
 the slot of the i-th host of xhad.conf in HostID order (``hostslot``).
-Every block is one checksummed record::
+A block is the device's logical block size, at least 4096 (``directio``),
+and each is one checksummed, sequence-numbered record (``blocklayout``).
 
-    <MAGIC> 1 <payload length> <sha256 of payload, hex>\\n<payload JSON>
-
-then NUL padding; an all-NUL block is blank (never written).  Anything
-else that does not verify is corrupt.
-
-Every write is one block written in place, then fsynced: hosts write their
-own slots concurrently, so the file is never replaced.  Changes of the
-pool record (read, change, write) hold an exclusive flock on the statefile
-itself; across hosts that relies on the filesystem's cluster-wide flock
-(OCFS2 provides it).  A torn write is caught by the checksum.
+Every write is one block written in place past the page cache (O_DIRECT,
+or buffered with fdatasync where the filesystem refuses it): hosts write
+their own slots concurrently, so the file is never replaced.  Changes of
+the pool record (read, change, write) hold an exclusive flock on the
+statefile itself; across hosts that relies on the filesystem's
+cluster-wide flock (OCFS2 provides it).  A torn write fails the checksum.
 """
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import os
 import typing
 
+from sm_clusterstack.corostack import blocklayout, directio
+from sm_clusterstack.corostack.blocklayout import StatefileCorrupt, StatefileVersion  # noqa: F401 (re-exported)
 from sm_clusterstack.stacks.xhadconf import MAX_HOSTS, is_uuid
 
 MAGIC = b"SMCS-STATEFILE"
-VERSION = 1
-BLOCK = 4096
+VERSION = blocklayout.VERSION
+BLOCK = blocklayout.MIN_BLOCK
 SIZE = BLOCK + MAX_HOSTS * BLOCK  # what xapi creates: 266,240 bytes
 POOL_STATES = ("init", "active", "invalid")
+Handle = directio.Handle
 
 
 class StatefileError(Exception):
     """The statefile cannot be read or written (MTC 8)."""
-
-
-class StatefileCorrupt(Exception):
-    """The statefile holds something that is not a valid statefile (MTC 9)."""
 
 
 class PoolState(object):
@@ -53,7 +47,7 @@ class PoolState(object):
 
     def to_dict(self) -> dict:
         """The JSON payload."""
-        return {"version": VERSION, "generation": self.generation, "pool_state": self.pool_state,
+        return {"generation": self.generation, "pool_state": self.pool_state,
                 "master": self.master, "excluded": sorted(set(self.excluded))}
 
     def __eq__(self, other):
@@ -63,56 +57,17 @@ class PoolState(object):
         return "PoolState(%r)" % (self.to_dict(),)
 
 
-def pack(magic: bytes, obj: dict) -> bytes:
-    """One block holding ``obj`` as a checksummed record."""
-    payload = json.dumps(obj, sort_keys=True).encode("ascii")
-    head = b"%s %d %d %s\n" % (magic, VERSION, len(payload), hashlib.sha256(payload).hexdigest().encode())
-    data = head + payload
-    if len(data) > BLOCK:
-        raise StatefileError("statefile record of %d bytes exceeds %d" % (len(data), BLOCK))
-    return data + b"\0" * (BLOCK - len(data))
+def encode(state: PoolState, sequence: int = 1, block: int = BLOCK) -> bytes:
+    """Block 0 for ``state``, its ``sequence``-th write."""
+    return blocklayout.pack(MAGIC, 0, sequence, state.to_dict(), block)
 
 
-def unpack(magic: bytes, block: bytes) -> typing.Optional[dict]:
-    """The JSON object of a record block; None when blank; StatefileCorrupt when invalid."""
-    block = block[:BLOCK]
-    if not block.strip(b"\0"):
-        return None
-    head, sep, rest = block.partition(b"\n")
-    fields = head.split(b" ")
-    if not sep or len(fields) != 4 or fields[0] != magic:
-        raise StatefileCorrupt("no valid header")
-    if fields[1] != b"%d" % VERSION:
-        raise StatefileCorrupt("unsupported version %r" % fields[1].decode("ascii", "replace"))
-    if not fields[2].isdigit() or int(fields[2]) > len(rest):
-        raise StatefileCorrupt("bad payload length")
-    payload = rest[:int(fields[2])]
-    if hashlib.sha256(payload).hexdigest().encode() != fields[3]:
-        raise StatefileCorrupt("checksum mismatch")
-    if rest[len(payload):].strip(b"\0"):
-        raise StatefileCorrupt("data after the payload")
-    try:
-        obj = json.loads(payload.decode("ascii"))
-    except ValueError:
-        raise StatefileCorrupt("payload is not JSON")
-    if not isinstance(obj, dict) or obj.get("version") != VERSION:
-        raise StatefileCorrupt("payload is not a version %d record" % VERSION)
-    return obj
-
-
-def encode(state: PoolState) -> bytes:
-    """Block 0 for ``state``."""
-    return pack(MAGIC, state.to_dict())
-
-
-def decode(data: bytes) -> typing.Optional[PoolState]:
+def decode(data: bytes, block: int = BLOCK) -> typing.Optional[PoolState]:
     """The PoolState in block 0 ``data``; None when blank; StatefileCorrupt when invalid."""
-    try:
-        obj = unpack(MAGIC, data)
-    except StatefileCorrupt as e:
-        raise StatefileCorrupt("statefile: %s" % e)
-    if obj is None:
+    record = _record(data, block)
+    if record is None:
         return None
+    obj = record.payload
     gen, state, master, excluded = (obj.get(k) for k in ("generation", "pool_state", "master", "excluded"))
     if not is_uuid(gen) or state not in POOL_STATES or not (master == "" or is_uuid(master)):
         raise StatefileCorrupt("statefile: bad generation, pool_state or master")
@@ -121,44 +76,56 @@ def decode(data: bytes) -> typing.Optional[PoolState]:
     return PoolState(gen, state, master, excluded)
 
 
+def _record(data: bytes, block: int) -> typing.Optional[blocklayout.Record]:
+    try:
+        return blocklayout.unpack(MAGIC, data, 0, block)
+    except StatefileCorrupt as e:
+        raise type(e)("statefile: %s" % e)
+
+
 def _error(path: str, e: OSError) -> StatefileError:
     return StatefileError("statefile %s: %s" % (path, e.strerror or e))
 
 
 @contextlib.contextmanager
-def opened(path: str, write: bool = False):
-    """The statefile's fd, after checking its size (StatefileError 8, StatefileCorrupt 9)."""
+def opened(path: str, write: bool = False) -> typing.Iterator[Handle]:
+    """The statefile's Handle, after checking its size (StatefileError 8, StatefileCorrupt 9)."""
     try:
-        fd = os.open(path, os.O_RDWR if write else os.O_RDONLY)  # never O_CREAT: xapi attaches it
+        handle = directio.open_blocks(path, write)  # never O_CREAT: xapi attaches it
     except OSError as e:
         raise _error(path, e)
     try:
-        size = os.lseek(fd, 0, os.SEEK_END)
-        if size < SIZE:
-            raise StatefileCorrupt("statefile %s: %d bytes, a statefile has at least %d" % (path, size, SIZE))
-        yield fd
+        size = os.lseek(handle.fd, 0, os.SEEK_END)
+        needed = handle.block * (1 + MAX_HOSTS)
+        if size < needed:
+            raise StatefileCorrupt("statefile %s: %d bytes, a statefile of %d-byte blocks has at least %d"
+                                   % (path, size, handle.block, needed))
+        yield handle
     except OSError as e:
         raise _error(path, e)
     finally:
-        os.close(fd)
+        handle.close()
 
 
-def read_block(fd: int, index: int) -> bytes:
+def read_block(handle: Handle, index: int) -> bytes:
     """Block ``index`` (0: the pool, 1 + i: host slot i)."""
-    return os.pread(fd, BLOCK, index * BLOCK)
+    return handle.read(index)
 
 
-def write_block(fd: int, index: int, data: bytes) -> None:
+def write_block(handle: Handle, index: int, data: bytes) -> None:
     """Write block ``index`` in place and make it durable."""
-    if os.pwrite(fd, data, index * BLOCK) != BLOCK:
-        raise OSError(5, "short write")
-    os.fsync(fd)
+    handle.write(index, data)
+
+
+def read_pool(handle: Handle) -> typing.Optional[PoolState]:
+    """The pool record in block 0 of an open statefile."""
+    return decode(handle.read(0), handle.block)
 
 
 def read(path: str) -> typing.Optional[PoolState]:
     """The pool record, or None when blank."""
-    with opened(path) as fd:
-        return decode(read_block(fd, 0))
+    with opened(path) as handle:
+        return read_pool(handle)
 
 
 def update(path: str, change: typing.Callable[[typing.Optional[PoolState]], PoolState]) -> PoolState:
@@ -167,19 +134,24 @@ def update(path: str, change: typing.Callable[[typing.Optional[PoolState]], Pool
     ``change`` gets the current record (None when blank) and may raise to
     abort; a corrupt record raises StatefileCorrupt before it is called.
     """
-    with opened(path, write=True) as fd:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        new = change(decode(read_block(fd, 0)))
-        write_block(fd, 0, encode(new))
+    with opened(path, write=True) as handle:
+        fcntl.flock(handle.fd, fcntl.LOCK_EX)
+        data = handle.read(0)
+        new = change(decode(data, handle.block))
+        sequence = blocklayout.sequence_of(MAGIC, data, 0, handle.block) + 1
+        handle.write(0, encode(new, sequence, handle.block))
         return new
 
 
 def initialise(path: str, state: PoolState) -> None:
-    """Write ``state`` whatever the statefile holds now, and blank every host slot (init)."""
-    with opened(path, write=True) as fd:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        blank = b"\0" * BLOCK
+    """Write ``state`` whatever the statefile holds now (any format), and blank every host slot (init).
+
+    As xhad's ``writestatefile setinit`` (``commands/writestatefile.c``,
+    ``global_init_state``): what the file held is not read, not even its format.
+    """
+    with opened(path, write=True) as handle:
+        fcntl.flock(handle.fd, fcntl.LOCK_EX)
+        blank = b"\0" * handle.block
         for index in range(1, MAX_HOSTS + 1):
-            if os.pwrite(fd, blank, index * BLOCK) != BLOCK:
-                raise OSError(5, "short write")
-        write_block(fd, 0, encode(state))
+            handle.write(index, blank)
+        handle.write(0, encode(state, 1, handle.block))

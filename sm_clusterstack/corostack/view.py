@@ -34,12 +34,15 @@ View = collections.namedtuple("View", [
     "raw_hosts",  # {host id: xapi's host_raw_data fields}
     "watchdog",  # why this host has no kernel watchdog, "" when it has one
     "fence_failures",  # how often this host's fence chain failed so far
+    "statefile_io",  # why this host's statefile I/O is buffered (O_DIRECT refused), "" when O_DIRECT
+    "statefile_damaged",  # {host id: why its slot was not trusted} in the last statefile round
 ])
 View.__doc__ = "What the monitor saw at one poll, as ha_query_liveset and the other scripts read it."
 
 _LATENCY_KEYS = {"statefile_latency": "statefile", "heartbeat_latency": "heartbeat"}  # field: key in "latency"
 _JSON_KEYS = {"raw_hosts": "hosts"}  # field: its key in view.json, where the two differ
-_ADDED = {"watchdog": "", "fence_failures": 0}  # fields a view.json of an older daemon lacks: their defaults
+# fields a view.json of an older daemon lacks: their defaults
+_ADDED = {"watchdog": "", "fence_failures": 0, "statefile_io": "", "statefile_damaged": {}}
 
 
 def to_json(found: View) -> dict:
@@ -93,6 +96,7 @@ def of_monitor(monitor: typing.Any, now: float) -> View:
     """The view of ``monitor`` (a monitor.Monitor) now."""
     pool = monitor.pool
     obs = monitor.observer
+    io = getattr(obs, "round", None)  # the last statefile round (a slotio.Round), None before the first
     return View(
         time=time.monotonic(), state=monitor.state, reason=monitor.reason,
         committed=sorted(monitor.committed), partition=sorted(monitor.partition),
@@ -101,7 +105,8 @@ def of_monitor(monitor: typing.Any, now: float) -> View:
         pool_state=pool.pool_state if pool else "",
         statefile_latency=tuple(obs.statefile_latency.triple()), heartbeat_latency=tuple(obs.heartbeat.triple()),
         warnings=warnings(monitor), raw_hosts=raw_hosts(monitor, now),
-        watchdog=monitor.watchdog, fence_failures=monitor.fence_failures)
+        watchdog=monitor.watchdog, fence_failures=monitor.fence_failures,
+        statefile_io=io.buffered if io else "", statefile_damaged=dict(io.damaged) if io else {})
 
 
 def publish(paths: daemon.Paths, monitor: typing.Any, now: float) -> None:

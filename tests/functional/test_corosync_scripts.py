@@ -108,6 +108,15 @@ def test_a_corrupt_statefile_is_invalid_state_file(host):
     refused(host, "ha_start_daemon", mtc.INVALID_STATE_FILE)
 
 
+def test_a_format_1_statefile_is_refused_at_start_and_init_rewrites_it(host):
+    """As xhad's sf_readglobal (MTC_ERROR_SF_VERSION_MISMATCH, exit 9) and writestatefile setinit."""
+    with open(host.pool.statefile, "r+b") as f:
+        f.write(b'SMCS-STATEFILE 1 12 0123\n{"a": 1}')
+    refused(host, "ha_start_daemon", mtc.INVALID_STATE_FILE, says="format 1")
+    ok(host.run("ha_set_pool_state", "init"))
+    assert statefile.read(host.pool.statefile).pool_state == "init"
+
+
 def test_an_unreadable_statefile_is_can_not_access_statefile(host):
     os.unlink(host.pool.statefile)
     refused(host, "ha_start_daemon", mtc.CAN_NOT_ACCESS_STATEFILE)

@@ -8,7 +8,7 @@ import pytest
 
 import xapi_liveset_rules as xapi
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import livesetbuild, tools, view
+from sm_clusterstack.corostack import livesetbuild, slotio, tools, view
 from sm_clusterstack.stacks import liveset
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
@@ -153,6 +153,19 @@ def test_no_kernel_watchdog_is_a_note_of_the_raw_status_that_xapi_ignores(tmp_pa
     assert liveset.parse(liveset_of(rig)).notes == {}
 
 
+def test_buffered_statefile_io_and_untrusted_slots_are_notes_xapi_ignores(tmp_path):
+    rig = online_rig(tmp_path)
+    rig.monitor.watchdog = ""
+    found = slotio.Round(0.0)
+    found.buffered = "O_DIRECT refused (Invalid argument): buffered I/O with fdatasync"
+    found.damaged = {H[2]: "checksum mismatch (a torn or damaged block)"}
+    rig.monitor.observer.round = found
+    printed = liveset_of(rig)
+    assert xapi.parse(printed)["status"] == "online"
+    assert liveset.parse(printed).notes == {"statefile_io": found.buffered,
+                                            "statefile_blocks": H[2] + ": checksum mismatch (a torn or damaged block)"}
+
+
 @pytest.mark.parametrize("cut", ["network_bonding_error", "heartbeat_latency_max", "time_since_last_heartbeat"])
 def test_the_xapi_rules_port_rejects_a_partial_block(tmp_path, cut):
     """The port is strict where xapi is: the same output with one entry removed is refused."""
@@ -179,8 +192,8 @@ def test_the_view_is_typed_and_view_json_keeps_its_keys(tmp_path):
     with open(rig.paths.view) as f:
         written = json.load(f)
     assert sorted(written) == ["committed", "excluded", "fence_failures", "hosts", "latency", "master", "partition",
-                               "pool_state", "reason", "state", "statefile_access", "statefile_corrupted", "time",
-                               "warnings", "watchdog"]
+                               "pool_state", "reason", "state", "statefile_access", "statefile_corrupted",
+                               "statefile_damaged", "statefile_io", "time", "warnings", "watchdog"]
     assert sorted(written["latency"]) == ["heartbeat", "statefile"]
     assert view.from_json(view.to_json(found)) == found
     older = {k: v for k, v in written.items() if k not in ("watchdog", "fence_failures")}  # an older daemon's

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import typing
 
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.corostack import timing
@@ -66,7 +67,8 @@ class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
     def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0,
-                 stallable_storage: bool = False, ipv6: bool = False, python36: bool = False) -> None:
+                 stallable_storage: bool = False, ipv6: bool = False, python36: bool = False,
+                 extra: typing.Sequence[str] = ()) -> None:
         self.tmp, self.stack = tmp, stack
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
@@ -80,7 +82,8 @@ class HAPool(object):
         root = self.root = XHA_STACK_ROOT if stack == "xhad" else shipped
         env = {"PATH": py36.XAPI_PATH} if python36 else dict(os.environ, PATH=XAPI_PATH)
         self.server = Server(os.path.join(tmp, "state"), sm, root, hosts=hosts, sandbox=True, env=env,
-                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else []),
+                             extra=["--ha-monitor-interval", str(interval)] + (["--ipv6"] if ipv6 else [])
+                             + list(extra),
                              command=[py36.COMMAND] if python36 else None)
         try:
             self.server.start()
@@ -101,7 +104,9 @@ class HAPool(object):
             self.write_settings(host)
         master = self.x.pool.get_master(self.x.pool.get_all()[0])
         sr = self.x.SR.create(master, {"device": "/dev/fixture"}, str(SR_SIZE), "hb", "", sr_type, "user", True, {})
+        self.enable_began = time.monotonic()
         self.x.pool.enable_ha([sr], {"timeout": str(T)})
+        self.enable_ended = time.monotonic()  # bench/ha_scale reports the time enable_ha took
 
     def host_dir(self, host: str, *inside: str) -> str:
         """Where ``inside`` of ``host``'s sandbox is on this machine."""
@@ -144,9 +149,9 @@ class HAPool(object):
     def master(self) -> str:
         return self.x.pool.get_master(self.x.pool.get_all()[0])
 
-    def query(self, host: str):
-        """(exit status, stdout) of ha_query_liveset on ``host``, run as xapi runs it."""
-        stack = client.StackClient(os.path.join(self.root, self.stack), run=self.box(host).run, host=host,
+    def query(self, host: str, box: typing.Optional[hostsandbox.HostSandbox] = None):
+        """(exit status, stdout) of ha_query_liveset on ``host`` (whose ``box`` saves a call), run as xapi runs it."""
+        stack = client.StackClient(os.path.join(self.root, self.stack), run=(box or self.box(host)).run, host=host,
                                    path_inside=os.path.join(hostsandbox.STACK_ROOT_INSIDE, self.stack),
                                    env={"PATH": self.path}, owner_uid=os.stat(REPO).st_uid)
         result = stack.result(client.HA_QUERY_LIVESET, timeout=30)
