@@ -30,8 +30,11 @@ PROCESSES = {  # what a row pauses, by stack: the process names (comm) in the ho
 }
 
 
+LOSS = 0.3  # the loss row's probability of dropping each packet of the host
+
+
 class Unsupported(Exception):
-    """This machine cannot inflict the row's fault (no netem, say)."""
+    """This machine cannot inflict the row's fault (no iptables, say)."""
 
 
 class Row(object):
@@ -66,8 +69,8 @@ def why_not(row, stack):
     """Why ``row`` cannot run on ``stack`` here, or None."""
     if row.fault in PROCESSES and stack not in PROCESSES[row.fault]:
         return "%s has no %s process" % (stack, row.fault)
-    if row.fault == "loss" and not os.path.exists("/usr/sbin/tc") and not os.path.exists("/sbin/tc"):
-        return "no tc (iproute2) for netem"
+    if row.fault == "loss" and not any(os.path.exists(os.path.join(d, "iptables")) for d in ("/usr/sbin", "/sbin")):
+        return "no iptables (make deps installs it) for -m statistic"
     return None
 
 
@@ -184,13 +187,9 @@ def apply(row, pool, victims, t):
             boxes[0].set_link(True)
             time.sleep(row.length)
     elif row.fault == "loss":
-        tc = ["tc", "qdisc", "add", "dev", boxes[0].device, "root", "netem", "loss", "30%"]
-        env = {"PATH": ha_pools.XAPI_PATH}
-        result = boxes[0].run(tc, timeout=30, env=env)
-        if not result.ok:
-            raise Unsupported("tc netem: %s" % (result.stderr.strip() or result.describe()))
+        lose(boxes[0], LOSS)
         time.sleep(row.length * t)
-        boxes[0].run(["tc", "qdisc", "del", "dev", boxes[0].device, "root"], timeout=30, env=env)
+        lose(boxes[0], LOSS, add=False)
     else:
         names = None if row.fault == "pause-host" else PROCESSES[row.fault][pool.stack]
         pids = boxes[0].pids() if names is None else pids_named(boxes[0], names)
@@ -198,6 +197,23 @@ def apply(row, pool, victims, t):
         time.sleep(row.length * t)
         signal_all(pids, signal.SIGCONT)
     return lambda: None
+
+
+def lose(box, probability, add=True):
+    """Drop each packet to or from ``box`` with ``probability`` (iptables ``-m statistic`` in its netns only).
+
+    This kernel has no netem; the rules are the host's network namespace's
+    own (the machine's tables are untouched) and go with it.  INPUT and
+    OUTPUT: every packet between this host and another crosses one of them
+    once, so each is lost with ``probability``.
+    """
+    env = {"PATH": ha_pools.XAPI_PATH}
+    for chain in ("INPUT", "OUTPUT"):
+        argv = ["iptables", "-w", "5", "-A" if add else "-D", chain, "-m", "statistic", "--mode", "random",
+                "--probability", str(probability), "-j", "DROP"]
+        result = box.run(argv, timeout=30, env=env)
+        if not result.ok:
+            raise Unsupported("iptables -m statistic: %s" % (result.stderr.strip() or result.describe()))
 
 
 def healthy(pool):
