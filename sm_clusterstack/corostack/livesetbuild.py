@@ -16,7 +16,8 @@ configured host, all five host_raw_data fields).
   this host's own slot write and reads; no xapi health check runs here, so
   its three are 0;
 - notes (leaves of the raw status xapi ignores, for ``ha status``):
-  ``watchdog``, why this host has no kernel watchdog.  (A fencing host
+  ``watchdog``, why this host has no kernel watchdog; ``fence``, how the
+  kernel's reboot is made where it is not sysrq.  (A fencing host
   prints no liveset: ha_query_liveset exits 14 saying why it fences.)
 """
 
@@ -58,5 +59,8 @@ def build(conf: XhadConfig, v: view_mod.View, slot_stale: float) -> Liveset:
 
 
 def notes(v: view_mod.View) -> typing.Dict[str, str]:
-    """The stack's notes for ``ha status``: why there is no kernel watchdog."""
-    return {"watchdog": "no kernel watchdog: %s" % v.watchdog} if v.watchdog else {}
+    """The stack's notes for ``ha status``: why there is no kernel watchdog, how the kernel's reboot is made."""
+    found = {"watchdog": "no kernel watchdog: %s" % v.watchdog} if v.watchdog else {}
+    if v.kernel_fence:
+        found["fence"] = v.kernel_fence
+    return found

@@ -93,6 +93,8 @@ class Monitor(object):
         self.awake_since = self.last_step  # the end of the monitor's last stall: corosync's silence counts from here
         self.fence_failures = 0
         self.watchdog = fencing.watchdog_problem(config.watchdog_device)
+        # the kernel's reboot is one of the fences (an empty action): say how it is made where it is not sysrq
+        self.kernel_fence = fencing.kernel_fence_note() if not (config.fence_action and config.fence_escalation) else ""
 
     def poll(self) -> None:
         """One step: check the time, observe, decide, pet, publish."""
@@ -182,6 +184,8 @@ class Monitor(object):
         if self.watchdog:
             self.log.warning("no kernel watchdog: %s; a host paused past its deadline fences only once it "
                              "runs again" % self.watchdog)
+        if self.kernel_fence:
+            self.log.warning(self.kernel_fence)
         if daemon.fencing_mode(self.paths) == "unarmed":
             daemon.set_fencing(self.paths, "armed")
             self.guard.send(guard.ARM)
