@@ -242,8 +242,8 @@ def trial(pool, row, t=ha_pools.T):
         time.sleep(1.0)
         began = time.monotonic()
         undo = apply(row, pool, victims, t)
-        if row.expect == "fence":
-            deadline = time.monotonic() + 4 * t
+        if row.expect == "fence":  # until the survivors dropped it: xhad takes about 5 T (its failure timeout)
+            deadline = time.monotonic() + max(4 * t, ha_pools.failure_timeout(pool.stack) + 2 * t)
             while time.monotonic() < deadline and not settled(observer, victim, master):
                 time.sleep(0.2)
         else:
