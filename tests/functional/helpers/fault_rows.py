@@ -9,7 +9,11 @@ same pool for both) while an observer polls, stamping each observation
 with CLOCK_MONOTONIC: which hosts fenced (their log or fence record),
 each survivor's liveset (is the victim live, who is master) and the pool's
 master.  Times are those of the first poll that saw a thing, so they are
-late by at most one poll (about 0.05 T).  Used by bench/failure_detection.
+late by at most one round of polls (a round asks every survivor: seconds
+on a loaded machine), but a corosync-ha fence's, which is the recording
+fence action's own stamp.  A drop or master change counts as early when
+an answer that returned before the fence showed it.  Used by
+bench/failure_detection.
 """
 
 import copy
@@ -115,7 +119,9 @@ class Observer(object):
         while not self.stopping:
             for host in self.hosts:
                 if host not in self.fenced and self.pool.fences(host) > self.before[host]:
-                    self.fenced[host] = time.monotonic()
+                    # the fence action's own stamp where it has one: this loop may be slow to see it
+                    stamped = self.pool.fence_times(host)[self.before[host]:]
+                    self.fenced[host] = min([time.monotonic()] + stamped[:1])
             for host in self.hosts:
                 if host != self.victim and host not in self.fenced:
                     self.ask(host)

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import typing
 
 from sm_clusterstack import hostsandbox
 from sm_clusterstack.corostack import timing
@@ -134,6 +135,33 @@ class HAPool(object):
         except OSError:
             return 0
         return len(XHAD_FENCE.findall(text)) if self.stack == "xhad" else len(text.splitlines())
+
+    def fence_times(self, host: str) -> typing.List[float]:
+        """When ``host``'s recording fence action ran, each time (CLOCK_MONOTONIC, from its own wall-clock stamp).
+
+        corosync-ha only: xhad's log has whole seconds.
+        """
+        if self.stack == "xhad":
+            return []
+        offset = time.time() - time.monotonic()
+        try:
+            with open(self.fence_record(host)) as f:
+                return [float(line.split(" ", 1)[0]) - offset for line in f if line.strip()]
+        except (OSError, ValueError):
+            return []
+
+    def logs(self) -> typing.Dict[str, str]:
+        """Each host's stack log (by host number), for a trial's evidence."""
+        found = {}
+        for number in range(1, len(self.x.host.get_all()) + 1):
+            name = "xha.log" if self.stack == "xhad" else os.path.join("sm-clusterstack", "corosync-ha.log")
+            path = os.path.join(self.server.state, "sandbox", "hosts", "h%d" % number, "var", "log", name)
+            try:
+                with open(path, errors="replace") as f:
+                    found["h%d" % number] = f.read()
+            except OSError:
+                pass
+        return found
 
     def box(self, host: str) -> hostsandbox.HostSandbox:
         return hostsandbox.find(self.server.state, self.x.host.get_other_config(host)["sandbox-netns"])
