@@ -61,6 +61,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import typing
 
@@ -113,6 +114,8 @@ if libc.umount2(b"/proc", 2) != 0:
 SIGNAL_MEANS = {signal.SIGHUP: "a reboot(2) restart in the host", signal.SIGINT: "a reboot(2) halt or power-off "
                 "in the host", signal.SIGKILL: "killed"}
 _SUPPLIES = {}  # type: typing.Dict[str, subprocess.Popen]  # pid namespace file: the process keeping its init
+_POWER_LOCKS = {}  # type: typing.Dict[str, threading.RLock]  # pid namespace file: held while its power changes
+_LOCKS_LOCK = threading.Lock()
 
 
 class SandboxError(Exception):
@@ -152,7 +155,7 @@ class HostSandbox(object):
     def __init__(self, base: str, prefix: str, number: int, ipv6: bool = False,
                  kernel_fence_paths: typing.Sequence[str] = KERNEL_FENCES) -> None:
         self.number = number
-        self.kernel_fence_paths = tuple(kernel_fence_paths)
+        self.kernel_fence_paths = _with_the_machines(kernel_fence_paths)
         self.netns = "%s-h%d" % (prefix, number)
         self.root = os.path.join(base, "hosts", "h%d" % number)
         self.mount_ns = os.path.join(base, "ns", "h%d.mnt" % number)
@@ -224,8 +227,16 @@ class HostSandbox(object):
 
         The init is the host's power (``power_off`` ends it); nsenter's
         parent of a command entered is in the network namespace only.
+        Not while its power changes (a new init is not yet told from the rest).
         """
-        return [pid for pid, init in self._processes() if not init]
+        with self.power_lock():
+            return [pid for pid, init in self._processes() if not init]
+
+    def power_lock(self) -> threading.RLock:
+        """The lock held while this host's power changes (one per host in this process: the shim's power switch
+        and its HA lifecycle both power-cycle hosts)."""
+        with _LOCKS_LOCK:
+            return _POWER_LOCKS.setdefault(self.pid_ns, threading.RLock())
 
     def init_pid(self) -> typing.Optional[int]:
         """The machine's pid of this host's init, None while the host is off."""
@@ -278,9 +289,12 @@ class HostSandbox(object):
         The mount and network namespaces stay (they are the host's disks and
         cables); what ran in the host before is gone with its old init.
         """
-        if self.powered():
-            return
-        _SUPPLIES.pop(self.pid_ns, None)
+        with self.power_lock():
+            if not self.powered():
+                self.power_off()  # what a power-on that failed half-way left
+                self._power_on()
+
+    def _power_on(self) -> None:
         if _is_mount(self.pid_ns):  # the PID namespace of the last boot, its init gone
             _must([_tool("umount"), self.pid_ns], "unbind the old PID namespace of " + self.netns)
         open(self.pid_ns, "a").close()
@@ -298,14 +312,28 @@ class HostSandbox(object):
                 raise SandboxError("the init of %s did not start (%s)" % (
                     self.netns, "exited %s" % proc.returncode if proc.returncode is not None else "timed out"))
             time.sleep(0.02)
-        atomicfile.write(self.power_file, json.dumps([proc.pid, _start_time(proc.pid)]), mode=0o600)
         enter = [_tool("nsenter"), "--mount=" + self.mount_ns, "--pid=" + self.pid_ns, "--"]
-        _must(enter + [sys.executable, "-I", "-S", "-c", UNMOUNT_PROC], "unmount the old procfs of " + self.netns)
-        _must(enter + [_tool("mount"), "-t", "proc", "proc", "/proc"], "procfs of " + self.netns)
-        self.cover_kernel_fences(enter, "/proc/")
+        try:
+            _must(enter + [sys.executable, "-I", "-S", "-c", UNMOUNT_PROC], "unmount the old procfs of " + self.netns)
+            _must(enter + [_tool("mount"), "-t", "proc", "proc", "/proc"], "procfs of " + self.netns)
+            self.cover_kernel_fences(enter, "/proc/")
+        except BaseException:
+            self._cut_supply(proc.pid)  # half a boot is no boot
+            raise
+        atomicfile.write(self.power_file, json.dumps([proc.pid, _start_time(proc.pid)]), mode=0o600)  # on
 
     def power_off(self) -> None:
         """Cut the host's power: its init killed, and with it every process in its PID namespace."""
+        with self.power_lock():
+            self._power_off()
+
+    def power_cycle(self) -> None:
+        """Off, then on: a reset."""
+        with self.power_lock():
+            self._power_off()
+            self.power_on()
+
+    def _power_off(self) -> None:
         supply = _read_power(self.power_file)
         init = self.init_pid()
         if supply is not None and _running(*supply):
@@ -349,6 +377,11 @@ def xapi_env(stack_dir: str, path: typing.Optional[str] = None) -> typing.Dict[s
     """
     base = os.environ.get("PATH", os.defpath) if path is None else path
     return {"PATH": base + os.pathsep + stack_dir if base else stack_dir}
+
+
+def _with_the_machines(paths: typing.Sequence[str]) -> typing.Tuple[str, ...]:
+    """``paths`` and KERNEL_FENCES: a test's stand-in path never uncovers the machine's own sysrq or watchdog."""
+    return tuple(dict.fromkeys(tuple(paths) + KERNEL_FENCES))
 
 
 def _ns_id(path: str) -> typing.Optional[typing.Tuple[int, int]]:
@@ -433,7 +466,7 @@ class SandboxPool(object):
 
     def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str,
                  kernel_fences: typing.Sequence[str] = KERNEL_FENCES, ipv6: bool = False) -> None:
-        self.kernel_fences = tuple(kernel_fences)
+        self.kernel_fences = _with_the_machines(kernel_fences)
         self.base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
         self.prefix = prefix
         self.ipv6 = ipv6
@@ -448,7 +481,8 @@ class SandboxPool(object):
         """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made.
 
         ``kernel_fences``: the machine's paths each host gets its own file
-        over (a test names a file of its own that stands for the machine's).
+        over (a test names a file of its own that stands for the machine's;
+        KERNEL_FENCES are covered all the same).
         """
         pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, kernel_fences, ipv6)
         _check_layout(pool)

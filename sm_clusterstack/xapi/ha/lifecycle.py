@@ -71,9 +71,9 @@ def _reset_processes(ctx, host: str) -> None:
     """Power-cycle a sandboxed host, as its reset does (every process of it gone), and say which were stopped."""
     box = onhost.sandbox_of(ctx, host)
     if box is not None:
-        stopped = hostsandbox.stop_processes(box)
-        box.power_off()
-        box.power_on()
+        with box.power_lock():
+            stopped = hostsandbox.stop_processes(box)
+            box.power_cycle()
         LOG.warning("host %s reboots: %d process(es) stopped%s", host_uuid(ctx, host), len(stopped),
                     ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
 

@@ -163,18 +163,19 @@ class PowerSwitch(object):
 
     def check(self, host: str, box: hostsandbox.HostSandbox) -> bool:
         """Reset ``host`` if its kernel rebooted it (its init gone, a kernel fence stand-in written); whether it did."""
-        fences = box.kernel_fences()
-        if fences:
-            how = ["a kernel fence through %s" % ", ".join(fences)]
-            stopped = hostsandbox.stop_processes(box)
-            box.power_off()
-            box.clear_kernel_fences()
-        elif not box.powered():
-            how = ["reboot(2) in its PID namespace: %s" % box.power_loss()]
-            stopped = hostsandbox.stop_processes(box)  # what was in its netns only (parents of commands entered)
-        else:
-            return False
-        box.power_on()
+        with box.power_lock():  # not while HA's lifecycle power-cycles it
+            fences = box.kernel_fences()
+            if fences:
+                how = ["a kernel fence through %s" % ", ".join(fences)]
+                stopped = hostsandbox.stop_processes(box)
+                box.power_off()
+                box.clear_kernel_fences()
+            elif not box.powered():
+                how = ["reboot(2) in its PID namespace: %s" % box.power_loss()]
+                stopped = hostsandbox.stop_processes(box)  # what was in its netns only (parents of commands entered)
+            else:
+                return False
+            box.power_on()
         LOG.warning("host %s (%s): %s: reset and powered on again, %d process(es) stopped%s", host, box.netns,
                     how[0], len(stopped), ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
         self.on_reset(host, how)

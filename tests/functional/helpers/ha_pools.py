@@ -5,7 +5,8 @@ Used by the HA-runtime tests and bench/failure_detection.  Each pool is a
 ``interval`` seconds, with a fixture driver whose statefile VDI is a file
 every host sees (with ``stallable_storage``, on a FUSE mount whose I/O a
 trial can stall: ``fuse_statefile``).  corosync-ha hosts get a settings file naming a recording
-fence action (one record file per host): nothing reboots.  With
+fence action (one record file per host): nothing reboots; or, with ``recording_fence`` False, none: the
+defaults a user starts with, whose kernel fence reboots a host in its own PID namespace (``hostsandbox``).  With
 ``python36`` the shim and the shipped stack are those of ``make py36``
 (helpers.py36), run as a dom0 runs them: xapi's PATH, nothing of the venv.
 """
@@ -67,8 +68,10 @@ class HAPool(object):
     """A running sandboxed pool with HA enabled on ``stack``."""
 
     def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0,
-                 stallable_storage: bool = False, ipv6: bool = False, python36: bool = False) -> None:
+                 stallable_storage: bool = False, ipv6: bool = False, python36: bool = False,
+                 recording_fence: bool = True) -> None:
         self.tmp, self.stack = tmp, stack
+        self.recording_fence = recording_fence  # False: corosync-ha's default settings, its kernel fence
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
         ctl = make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
@@ -110,7 +113,7 @@ class HAPool(object):
         return os.path.join(self.server.state, "sandbox", "hosts", "h" + number, *inside)
 
     def write_settings(self, host: str) -> None:
-        if self.stack != "corosync-ha":
+        if self.stack != "corosync-ha" or not self.recording_fence:
             return
         with open(self.host_dir(host, "etc", "sm-clusterstack", "corosync-ha.conf"), "w") as f:
             f.write('fence-action = "%s %s"\nwatchdog-device = none\n' % (self.recorder, self.fence_record(host)))
