@@ -222,6 +222,18 @@ def lose(box, probability, add=True):
             raise Unsupported("iptables -m statistic: %s" % (result.stderr.strip() or result.describe()))
 
 
+def lost(box):
+    """How many packets ``box``'s loss rules dropped so far (their counters)."""
+    total = 0
+    for chain in ("INPUT", "OUTPUT"):
+        result = box.run(["iptables", "-w", "5", "-L", chain, "-v", "-x", "-n"], timeout=30,
+                         env={"PATH": ha_pools.XAPI_PATH})
+        if not result.ok:
+            raise Unsupported("iptables -L: %s" % (result.stderr.strip() or result.describe()))
+        total += sum(int(line.split()[0]) for line in result.stdout.splitlines() if "statistic" in line)
+    return total
+
+
 def healthy(pool):
     """True when every host is live for xapi and Online in its own liveset."""
     hosts = pool.x.host.get_all()
