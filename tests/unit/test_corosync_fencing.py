@@ -199,6 +199,25 @@ def test_the_guard_stands_down_on_disarm_or_when_the_monitor_stops_unarmed(tmp_p
     assert fires == []
 
 
+def test_the_guard_leaves_a_fencing_monitor_to_its_chain_and_stops_petting_the_watchdog(tmp_path, log, fires):
+    """Issue 18: a second chain would only repeat the monitor's attempts; the watchdog is what backs a failing
+    chain up.  The guard still fires if the fencing monitor goes silent past Timing.guard."""
+    rig, g = guard_rig(tmp_path, log)
+    rig.timing.guard = 0.9 * rig.timing.heartbeat_timeout  # the stack's own, past guard_check
+    g.membership = lambda: set()  # the host is cut: its partition is gone
+    daemon.set_fencing(rig.paths, "fencing")
+    pets = []
+    g.handle((guard.ARM + guard.FENCING).encode())
+    g.watchdog = type("Dog", (), {"pet": lambda self: pets.append(1), "stand_down": lambda self: None})()
+    now = g.clock()
+    g.clock = lambda: now + rig.timing.guard_check + 0.01  # past guard_check, within guard
+    g.last_turn = now + rig.timing.guard_check
+    assert g.turn() is None and pets == []
+    g.clock = lambda: now + rig.timing.guard + 0.01
+    g.last_turn = now + rig.timing.guard
+    assert "no life" in g.turn()
+
+
 def test_the_guard_does_not_fence_a_host_the_monitor_fenced(tmp_path, log, fires):
     rig, g = guard_rig(tmp_path, log)
     daemon.set_fencing(rig.paths, "armed")
