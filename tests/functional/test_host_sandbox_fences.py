@@ -120,36 +120,29 @@ SANDBOX_MAKERS = re.compile(r"netns[\"',\s]+add|unshare[^\n]*--(net|pid)|nsenter
 REBOOT_CALLERS = re.compile(r"libc\.reboot\(|LINUX_REBOOT_CMD|0x01234567|RB_AUTOBOOT")  # reboot(2), not host.reboot
 
 
-def test_only_hostsandbox_makes_or_enters_a_host_sandbox():
-    """The shim, the kit, the tests and the benches all get their hosts from hostsandbox."""
-    found = []
+def sources():
+    """(path relative to the repo, text) of every text file of the project's code, tests and benches."""
     for top in ("sm_clusterstack", "tests", "bench", "libexec", "drivers"):
         for directory, _dirs, files in os.walk(os.path.join(REPO, top)):
             for name in files:
                 path = os.path.join(directory, name)
-                if path in (os.path.join(REPO, "sm_clusterstack", "hostsandbox.py"), os.path.abspath(__file__)):
-                    continue
                 try:
                     with open(path, encoding="utf-8") as f:
-                        text = f.read()
+                        yield os.path.relpath(path, REPO), f.read()
                 except (UnicodeDecodeError, OSError):
                     continue
-                found += ["%s: %s" % (os.path.relpath(path, REPO), m.group(0)) for m in SANDBOX_MAKERS.finditer(text)]
+
+
+def test_only_hostsandbox_makes_or_enters_a_host_sandbox():
+    """The shim, the kit, the tests and the benches all get their hosts from hostsandbox."""
+    found = ["%s: %s" % (path, m.group(0)) for path, text in sources()
+             if path not in ("sm_clusterstack/hostsandbox.py", os.path.relpath(__file__, REPO))
+             for m in SANDBOX_MAKERS.finditer(text)]
     assert found == ["tests/functional/helpers/kit.py: nsenter"]  # the kit's tools check, which names it
 
 
 def test_only_corosync_has_fence_calls_reboot_2_and_refuses_it_outside_the_hosts_of_a_machine_that_plays_them():
-    found = []
-    for top in ("sm_clusterstack", "tests", "bench", "libexec", "drivers"):
-        for directory, _dirs, files in os.walk(os.path.join(REPO, top)):
-            for name in files:
-                path = os.path.join(directory, name)
-                try:
-                    with open(path, encoding="utf-8") as f:
-                        text = f.read()
-                except (UnicodeDecodeError, OSError):
-                    continue
-                found += sorted(set(os.path.relpath(path, REPO) for _ in REBOOT_CALLERS.finditer(text)))
+    found = sorted(path for path, text in sources() if REBOOT_CALLERS.search(text))
     assert found == ["sm_clusterstack/corostack/fencing.py", "tests/functional/test_host_sandbox_fences.py",
                      "tests/unit/test_corosync_fencing.py"]  # the fence, and the tests that name it
     assert os.path.exists(fencing.MACHINE_MARK)  # made by any host sandbox and by the suite: this machine plays hosts
