@@ -107,7 +107,8 @@ def test_a_host_frozen_past_its_deadline_fences_when_it_runs_again_before_anyone
         time.sleep(1.1 * pool3.t)
         resumed_at = time.monotonic()
         victim.freeze(signal.SIGCONT, pids)
-        fenced_at = wait_for(lambda: victim.fences() and victim.fences()[0][0], pool3.t)
+        # how soon after its resumption is the machine's scheduling, not the claim: the claim is the order
+        fenced_at = wait_for(lambda: victim.fences() and victim.fences()[0][0], 3 * pool3.t)
         survivors = [w for h, w in watchers.items() if h is not victim]
         wait_for(lambda: all(any(not live(s, victim) for _a, r, s, _p in w.found if r > fenced_at)
                              for w in survivors), 2 * pool3.t)
@@ -141,6 +142,11 @@ def fuse_pool3(tmp_path):
         served.close()
 
 
+def statefile_lost(seen):
+    """True while a host says statefile_lost (or does not answer: the query itself is checked below)."""
+    return seen is None or seen.warnings["statefile_lost"]
+
+
 def test_statefile_io_stalled_on_every_host_for_2_t_is_statefile_lost_and_fences_nobody(fuse_pool3):
     pool = fuse_pool3
     watchers = {h: Seen(h) for h in pool.hosts}
@@ -151,7 +157,7 @@ def test_statefile_io_stalled_on_every_host_for_2_t_is_statefile_lost_and_fences
         time.sleep(2 * pool.t)
         resumed_at = time.monotonic()
         pool.served.resume()
-        wait_for(lambda: all(not h.liveset().warnings["statefile_lost"] for h in pool.hosts), pool.t)
+        wait_for(lambda: all(not statefile_lost(h.liveset()) for h in pool.hosts), 3 * pool.t)
     finally:
         pool.served.resume()
         found = {h: w.stop() for h, w in watchers.items()}
