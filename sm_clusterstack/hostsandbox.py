@@ -1,7 +1,7 @@
 """Host sandboxes: one machine playing the hosts of a pool, each seen as xapi sees a host.
 
-A host sandbox is a network namespace and a persistent private mount
-namespace.  The network namespace holds the host's management interface
+A host sandbox is a network namespace, a persistent private mount
+namespace and a PID namespace of its own.  The network namespace holds the host's management interface
 as a dom0 has it: ``eth0`` (a veth whose peer is a port of the pool's
 switch, a bridge in a namespace of its own) enslaved to the bridge
 ``xenbr0``, which carries the host's address: IPv4 (``10.213.0.N/24``), or
@@ -16,16 +16,32 @@ blackbox there per start, which on the machine's ``/dev/shm`` would
 outlive the host and fill the machine's memory; a host's go with its
 sandbox.
 
-A fence must never reach the machine: a sandbox's ``/proc`` is the
-machine's, so a stack's default fence (``b`` to /proc/sysrq-trigger) or an
-expiring watchdog would reboot every host at once.  In each host's mount
-namespace, every one of ``KERNEL_FENCES`` the machine has is covered by a
-bind mount of the host's own regular file (``HostSandbox.stand_in``),
-outside its private paths; ``HostSandbox.kernel_fences`` says which of
-them a fence wrote, for whoever plays the host's power switch (the shim,
-the kit).  A file is no watchdog: a stack that checks (corosync-ha does)
-reports it has none.  A path the machine lacks needs no cover, and a
-fence through it fails inside the sandbox as it would outside.
+The PID namespace is the host's power: its init (``INIT``, a pid 1 that
+only reaps, started by ``HostSandbox.power_on`` and bound at
+``<state>/sandbox/ns/h<N>.pid``) runs while the host is on, and every
+process entered into the host (``enter_argv``, ``run``) is in it, seeing a
+procfs of its own at ``/proc``.  A reboot(2) by any of them reboots
+nothing but the host: the kernel kills its init and with it every process
+of the host (pid_namespaces(7), reboot(2)); ``powered`` then says the host
+is off and ``power_loss`` why (its init killed by SIGHUP: a restart,
+SIGINT: a halt or power-off), and whoever plays its power switch (the
+shim, the kit) powers it on again: a new init and PID namespace, the same
+mount and network namespaces.  Entering a host that is off fails (the
+kernel refuses a process in a PID namespace whose init is gone).
+
+A fence must never reach the machine: a stack's default fence (``b`` to
+/proc/sysrq-trigger) or an expiring watchdog would reboot every host at
+once.  In each host's mount namespace, every one of ``KERNEL_FENCES`` the
+machine has is covered by a bind mount of the host's own regular file
+(``HostSandbox.stand_in``), outside its private paths, laid again over
+each fresh procfs; ``HostSandbox.kernel_fences`` says which of them a fence
+wrote, for whoever plays the host's power switch.  A file is no watchdog:
+a stack that checks (corosync-ha does) reports it has none.  A path the
+machine lacks needs no cover: where it has no sysrq, corosync-ha's kernel
+fence is reboot(2), contained by the host's PID namespace as above.
+Creating a pool marks the machine (``MACHINE_MARK``, in the machine's
+/run, which no host sees): corosync-ha refuses reboot(2) in the machine's
+first PID namespace where it exists, as no process there is a host.
 
 Nothing from the API reaches this module: a sandbox is built from the
 state dir, a prefix and a host number, and ``run`` takes an argv list and
@@ -44,6 +60,9 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
+import threading
 import time
 import typing
 
@@ -67,8 +86,37 @@ RECORD = "made.json"
 # How a fence reaches the kernel: sysrq's reboot, and the watchdog devices (an expiry reboots too)
 SHM = "/dev/shm"
 SHM_SIZE = "256m"  # a host's /dev/shm: corosync's IPC rings and blackbox, a few starts' worth
-KERNEL_FENCES = ("/proc/sysrq-trigger", "/dev/watchdog", "/dev/watchdog0")
+SYSRQ = "/proc/sysrq-trigger"
+KERNEL_FENCES = (SYSRQ, "/dev/watchdog", "/dev/watchdog0")
 STAND_IN_DIR = "kernel-fences"  # beside a host's private paths, never one of them
+MACHINE_MARK = "/run/sm-clusterstack-plays-hosts"  # fencing.MACHINE_MARK: this machine plays hosts, is none
+POWER_TIMEOUT = 10.0  # seconds for a host's init to start, or to be gone once killed
+# The host's init: pid 1 of its PID namespace, reaping whatever ends there.  As a namespace's init it gets
+# no signal it has no handler for (SIGINT is ignored outright, as Python would raise on it); the kernel's
+# SIGKILL when a reboot(2) in the host, or its power switch, ends it.
+INIT = """import os, signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+while True:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+    signal.sigtimedwait({signal.SIGCHLD}, 5)
+"""
+# umount2("/proc", MNT_DETACH) in the host: umount(8) reads /proc/self/mountinfo, which a procfs of the
+# host's last boot (its PID namespace gone) no longer has
+UNMOUNT_PROC = """import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.umount2(b"/proc", 2) != 0:
+    sys.exit("umount2 /proc: " + os.strerror(ctypes.get_errno()))
+"""
+SIGNAL_MEANS = {signal.SIGHUP: "a reboot(2) restart in the host", signal.SIGINT: "a reboot(2) halt or power-off "
+                "in the host", signal.SIGKILL: "killed"}
+_SUPPLIES = {}  # type: typing.Dict[str, subprocess.Popen]  # pid namespace file: the process keeping its init
+_POWER_LOCKS = {}  # type: typing.Dict[str, threading.RLock]  # pid namespace file: held while its power changes
+_LOCKS_LOCK = threading.Lock()
 
 
 class Removal(object):
@@ -123,10 +171,12 @@ class HostSandbox(object):
     def __init__(self, base: str, prefix: str, number: int, ipv6: bool = False,
                  kernel_fence_paths: typing.Sequence[str] = KERNEL_FENCES) -> None:
         self.number = number
-        self.kernel_fence_paths = tuple(kernel_fence_paths)
+        self.kernel_fence_paths = _with_the_machines(kernel_fence_paths)
         self.netns = "%s-h%d" % (prefix, number)
         self.root = os.path.join(base, "hosts", "h%d" % number)
         self.mount_ns = os.path.join(base, "ns", "h%d.mnt" % number)
+        self.pid_ns = os.path.join(base, "ns", "h%d.pid" % number)  # bound to the host's PID namespace
+        self.power_file = os.path.join(base, "ns", "h%d.power" % number)  # its supply: pid and start time
         self.ipv6 = ipv6
         self.address = host_address(number, ipv6)
         self.device = DEVICE
@@ -166,8 +216,13 @@ class HostSandbox(object):
         raise SandboxError("%s is not private to a host sandbox (private: %s)" % (inside, ", ".join(PRIVATE_PATHS)))
 
     def enter_argv(self) -> typing.List[str]:
-        """The argv prefix that runs a command inside this sandbox."""
-        return [_tool("nsenter"), "--net=/run/netns/" + self.netns, "--mount=" + self.mount_ns, "--"]
+        """The argv prefix that runs a command inside this sandbox: its network, mount and PID namespaces.
+
+        nsenter forks for the PID namespace: the command is a child of
+        nsenter, in the host's PID namespace; it fails while the host is off.
+        """
+        return [_tool("nsenter"), "--net=/run/netns/" + self.netns, "--mount=" + self.mount_ns,
+                "--pid=" + self.pid_ns, "--"]
 
     def run(self, argv: typing.Sequence[str], timeout: float, env: typing.Optional[typing.Dict[str, str]] = None,
             stdin: typing.Optional[str] = None, where: str = "") -> runner.Result:
@@ -184,12 +239,151 @@ class HostSandbox(object):
               "link %s of %s" % (self.device, self.netns))
 
     def pids(self) -> typing.List[int]:
-        """The processes running in this host's network namespace."""
-        return _netns_pids(self.netns)
+        """The processes of this host (pids of the machine): those in its network or PID namespace, but its init.
+
+        The init is the host's power (``power_off`` ends it); nsenter's
+        parent of a command entered is in the network namespace only.
+        Not while its power changes (a new init is not yet told from the rest).
+        """
+        with self.power_lock():
+            return [pid for pid, init in self._processes() if not init]
+
+    def power_lock(self) -> threading.RLock:
+        """The lock held while this host's power changes (one per host in this process: the shim's power switch
+        and its HA lifecycle both power-cycle hosts)."""
+        with _LOCKS_LOCK:
+            return _POWER_LOCKS.setdefault(self.pid_ns, threading.RLock())
+
+    def init_pid(self) -> typing.Optional[int]:
+        """The machine's pid of this host's init, None while the host is off."""
+        return next((pid for pid, init in self._processes() if init), None)
+
+    def _processes(self) -> typing.List[typing.Tuple[int, bool]]:
+        """(pid, is the host's init) of each process of this host."""
+        net, pid_ns = _ns_id("/run/netns/" + self.netns), _ns_id(self.pid_ns) if _is_mount(self.pid_ns) else None
+        found = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            in_pid_ns = pid_ns is not None and _ns_id("/proc/%s/ns/pid" % name) == pid_ns
+            if in_pid_ns or (net is not None and _ns_id("/proc/%s/ns/net" % name) == net):
+                found.append((int(name), in_pid_ns and _inner_pid(int(name)) == 1))
+        return found
+
+    def machine_pid(self, pid: int) -> typing.Optional[int]:
+        """The machine's pid of this host's process ``pid`` (as the host sees it: a pid file's), or None."""
+        pid_ns = _ns_id(self.pid_ns) if _is_mount(self.pid_ns) else None
+        for name in os.listdir("/proc"):
+            if name.isdigit() and pid_ns is not None and _ns_id("/proc/%s/ns/pid" % name) == pid_ns \
+                    and _inner_pid(int(name)) == pid:
+                return int(name)
+        return None
 
     def exists(self) -> bool:
-        """True when both namespaces of this host are in place."""
-        return os.path.exists("/run/netns/" + self.netns) and _is_mount(self.mount_ns)
+        """True when the namespaces of this host are in place (powered on or not)."""
+        return os.path.exists("/run/netns/" + self.netns) and _is_mount(self.mount_ns) and _is_mount(self.pid_ns)
+
+    def powered(self) -> bool:
+        """True while the host's init runs (its supply, the unshare that made the PID namespace, is alive)."""
+        supply = _read_power(self.power_file)
+        return supply is not None and _running(*supply)
+
+    def power_loss(self) -> str:
+        """Why the host is off, as far as this process can tell (its init's end, when it started the host)."""
+        proc = _SUPPLIES.get(self.pid_ns)
+        code = proc.poll() if proc is not None else None
+        if code is None:
+            return "its init is gone"
+        if code < 0:
+            means = SIGNAL_MEANS.get(-code, "")
+            return "its init was killed by %s%s" % (_signal_name(-code), " (%s)" % means if means else "")
+        return "its init exited %d" % code
+
+    def power_on(self) -> None:
+        """Start the host: a new PID namespace and its init, a fresh procfs, the kernel fence stand-ins over it.
+
+        The mount and network namespaces stay (they are the host's disks and
+        cables); what ran in the host before is gone with its old init.
+        """
+        with self.power_lock():
+            if not self.powered():
+                self.power_off()  # what a power-on that failed half-way left
+                self._power_on()
+
+    def _power_on(self) -> None:
+        if _is_mount(self.pid_ns):  # the PID namespace of the last boot, its init gone
+            _must([_tool("umount"), self.pid_ns], "unbind the old PID namespace of " + self.netns)
+        open(self.pid_ns, "a").close()
+        argv = [_tool("unshare"), "--pid=" + self.pid_ns, "--kill-child", "--",
+                _tool("nsenter"), "--net=/run/netns/" + self.netns, "--mount=" + self.mount_ns, "--",
+                sys.executable, "-I", "-S", "-c", INIT]
+        # its own session, outside any run's tree: the host stays on when its starter ends
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        _SUPPLIES[self.pid_ns] = proc
+        deadline = time.monotonic() + POWER_TIMEOUT
+        while self.init_pid() is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self._cut_supply(proc.pid)
+                raise SandboxError("the init of %s did not start (%s)" % (
+                    self.netns, "exited %s" % proc.returncode if proc.returncode is not None else "timed out"))
+            time.sleep(0.02)
+        enter = [_tool("nsenter"), "--mount=" + self.mount_ns, "--pid=" + self.pid_ns, "--"]
+        try:
+            _must(enter + [sys.executable, "-I", "-S", "-c", UNMOUNT_PROC], "unmount the old procfs of " + self.netns)
+            _must(enter + [_tool("mount"), "-t", "proc", "proc", "/proc"], "procfs of " + self.netns)
+            self.cover_kernel_fences(enter, "/proc/")
+        except BaseException:
+            self._cut_supply(proc.pid)  # half a boot is no boot
+            raise
+        atomicfile.write(self.power_file, json.dumps([proc.pid, _start_time(proc.pid)]), mode=0o600)  # on
+
+    def power_off(self) -> None:
+        """Cut the host's power: its init killed, and with it every process in its PID namespace."""
+        with self.power_lock():
+            self._power_off()
+
+    def power_cycle(self) -> None:
+        """Off, then on: a reset."""
+        with self.power_lock():
+            self._power_off()
+            self.power_on()
+
+    def _power_off(self) -> None:
+        supply = _read_power(self.power_file)
+        init = self.init_pid()
+        if supply is not None and _running(*supply):
+            self._cut_supply(supply[0])
+        if init is not None:
+            _kill(init, signal.SIGKILL)
+        deadline = time.monotonic() + POWER_TIMEOUT
+        while self.init_pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc = _SUPPLIES.pop(self.pid_ns, None)
+        if proc is not None:
+            proc.poll()
+        if os.path.exists(self.power_file):
+            os.unlink(self.power_file)
+
+    def _cut_supply(self, pid: int) -> None:
+        _kill(pid, signal.SIGKILL)  # unshare --kill-child: its init gets SIGKILL as it dies
+        proc = _SUPPLIES.get(self.pid_ns)
+        if proc is not None and proc.pid == pid:
+            try:
+                proc.wait(POWER_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def cover_kernel_fences(self, enter: typing.List[str], under: str = "/") -> None:
+        """Lay the host's own empty file over each kernel fence path the machine has (those under ``under``)."""
+        for device in self.kernel_fence_paths:
+            if not os.path.exists(device) or not device.startswith(under):
+                continue
+            stand_in = self.stand_in(device)
+            os.makedirs(os.path.dirname(stand_in), mode=0o700, exist_ok=True)
+            fd = os.open(stand_in, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.close(fd)
+            _must(enter + [_tool("mount"), "--bind", stand_in, device], "cover %s in %s" % (device, self.netns))
 
 
 def xapi_env(stack_dir: str, path: typing.Optional[str] = None) -> typing.Dict[str, str]:
@@ -199,6 +393,80 @@ def xapi_env(stack_dir: str, path: typing.Optional[str] = None) -> typing.Dict[s
     """
     base = os.environ.get("PATH", os.defpath) if path is None else path
     return {"PATH": base + os.pathsep + stack_dir if base else stack_dir}
+
+
+def _with_the_machines(paths: typing.Sequence[str]) -> typing.Tuple[str, ...]:
+    """``paths`` and KERNEL_FENCES: a test's stand-in path never uncovers the machine's own sysrq or watchdog."""
+    return tuple(dict.fromkeys(tuple(paths) + KERNEL_FENCES))
+
+
+def _ns_id(path: str) -> typing.Optional[typing.Tuple[int, int]]:
+    """(device, inode) of a namespace file, None when it cannot be read."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _inner_pid(pid: int) -> typing.Optional[int]:
+    """Process ``pid``'s pid in its own (innermost) PID namespace (``NSpid``), None when gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _start_time(pid: int) -> typing.Optional[int]:
+    """Process ``pid``'s start time (``/proc/PID/stat`` field 22), None when it is gone or a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _running(pid: int, start: typing.Optional[int]) -> bool:
+    return start is not None and _start_time(pid) == start
+
+
+def _read_power(path: str) -> typing.Optional[typing.Tuple[int, typing.Optional[int]]]:
+    try:
+        with open(path) as f:
+            pid, start = json.load(f)
+        return int(pid), start
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        pass
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "signal %d" % signum
+
+
+def mark_machine() -> None:
+    """Say on this machine (its /run, which no host sees) that it plays hosts: corosync-ha's fence then never
+    reboots it from its first PID namespace."""
+    try:
+        with open(MACHINE_MARK, "w") as f:
+            f.write("this machine plays host sandboxes (sm_clusterstack.hostsandbox): a stack's reboot(2) outside "
+                    "them is refused\n")
+    except OSError:
+        pass
 
 
 def _is_mount(path: str) -> bool:
@@ -214,7 +482,7 @@ class SandboxPool(object):
 
     def __init__(self, state_dir: str, count: int, prefix: str, stack_root: str,
                  kernel_fences: typing.Sequence[str] = KERNEL_FENCES, ipv6: bool = False) -> None:
-        self.kernel_fences = tuple(kernel_fences)
+        self.kernel_fences = _with_the_machines(kernel_fences)
         self.base = os.path.join(os.path.abspath(state_dir), SANDBOX_DIR)
         self.prefix = prefix
         self.ipv6 = ipv6
@@ -231,15 +499,19 @@ class SandboxPool(object):
         """Make (or, when intact, adopt) the sandboxes of ``count`` hosts; a failure removes what it made.
 
         ``kernel_fences``: the machine's paths each host gets its own file
-        over (a test names a file of its own that stands for the machine's).
+        over (a test names a file of its own that stands for the machine's;
+        KERNEL_FENCES are covered all the same).
         """
         pool = cls(state_dir, count, prefix or default_prefix(state_dir), stack_root, kernel_fences, ipv6)
         _check_layout(pool)
+        mark_machine()
         previous = pool._read_record()
         if previous is not None:
             if (previous.get("prefix") == pool.prefix and previous.get("count") == count
                     and bool(previous.get("ipv6")) == ipv6 and pool.intact()):
                 pool.made = previous["made"]
+                for host in pool.hosts:
+                    host.power_on()  # a host left off (its supply ended with the machine's last session)
                 return pool
             pool.made = previous.get("made", [])
             pool.teardown()
@@ -328,6 +600,9 @@ class SandboxPool(object):
         for step in steps:
             _must([ip] + step, "network of %s" % ns)
         self._mount_ns(host)
+        open(host.pid_ns, "a").close()
+        self._note("mount", host.pid_ns)
+        host.power_on()
 
     def _mount_ns(self, host: HostSandbox) -> None:
         open(host.mount_ns, "a").close()
@@ -352,18 +627,7 @@ class SandboxPool(object):
                _tool("mount"), "-t", "sysfs", "sysfs", "/sys"], "sysfs of " + host.netns)
         _must(enter + ["-t", "tmpfs", "-o", "mode=1777,size=" + SHM_SIZE, "tmpfs", SHM],
               "%s of %s" % (SHM, host.netns))
-        self._cover_kernel_fences(host, enter)
-
-    def _cover_kernel_fences(self, host: HostSandbox, enter: typing.List[str]) -> None:
-        """Lay the host's own empty file over each kernel fence path the machine has."""
-        for device in self.kernel_fences:
-            if not os.path.exists(device):
-                continue
-            stand_in = host.stand_in(device)
-            os.makedirs(os.path.dirname(stand_in), mode=0o700, exist_ok=True)
-            fd = os.open(stand_in, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.close(fd)
-            _must(enter + ["--bind", stand_in, device], "cover %s in %s" % (device, host.netns))
+        host.cover_kernel_fences(enter[:-1])  # those under /proc again over each boot's procfs (power_on)
 
     def teardown(self) -> typing.List[str]:
         """Stop what runs in the sandboxes, remove every namespace and mount made; what failed.
@@ -374,6 +638,7 @@ class SandboxPool(object):
         self.stopped, self.removed = [], []
         for host in self.hosts:
             self.stopped.extend("%s[%d] in %s" % (c, p, host.netns) for p, c in stop_processes(host))
+            host.power_off()
         for kind, name in reversed(self.made):
             if kind == "netns" and os.path.exists("/run/netns/" + name):
                 result = runner.run([_tool("ip"), "netns", "del", name], timeout=IP_TIMEOUT)
@@ -396,12 +661,12 @@ class SandboxPool(object):
 
 def stop_processes(host: typing.Any, spare: typing.Callable[[int], bool] = lambda pid: False
                    ) -> typing.List[typing.Tuple[int, str]]:
-    """SIGTERM the processes of the host's netns but those ``spare`` keeps, SIGKILL what is left after
-    KILL_GRACE; the (pid, command line) of each one stopped."""
+    """SIGTERM the processes of the host (``HostSandbox.pids``: never its init) but those ``spare`` keeps, SIGKILL
+    what is left after KILL_GRACE; the (pid, command line) of each one stopped."""
     if not os.path.exists("/run/netns/" + host.netns):
         return []
     stopped = {}  # type: typing.Dict[int, str]
-    for signum in (signal.SIGTERM, signal.SIGKILL):
+    for signum in (signal.SIGTERM, signal.SIGKILL):  # never its init: the host stays on
         pids = [pid for pid in host.pids() if not spare(pid)]
         for pid in pids:
             stopped.setdefault(pid, _command_line(pid))

@@ -112,12 +112,15 @@ def may_drop(peer: typing.Optional[Peer], lost_for: float, drop_after: float, me
     host's statefile I/O may be stalled while it runs.  Never while its
     fresh slot says it is online with this host (``me``) in its partition:
     its corosync still has this host, the membership is in flux, and it
-    runs unfenced.
+    runs unfenced; nor while its fresh slot says it is fencing: it runs,
+    its fence has not taken effect (a fence that fails, or is slower than
+    its deadline, is never taken over; a kernel reboot stops the slot at
+    once).
     """
     if peer is not None and peer.slot is not None and peer.slot.state in GONE_STATES:
         return True
-    if peer is not None and peer.fresh and peer.slot is not None and peer.slot.state == "online" \
-            and me in peer.slot.partition:
+    if peer is not None and peer.fresh and peer.slot is not None and (
+            peer.slot.state == "fencing" or (peer.slot.state == "online" and me in peer.slot.partition)):
         return False
     return lost_for >= drop_after
 

@@ -1,10 +1,10 @@
 """The fence guard: fences the host when its monitor dies, hangs, or stalls while the host is lost.
 
 The monitor and the guard share a pipe; the monitor writes one byte a
-poll (the letters below): ARM, PET (all is well), DISARM (a clean stop:
-the guard exits), FENCED (the monitor fenced the host itself).  While
-armed the guard fires (runs the fence chain, stops corosync and marks the
-host's slot fenced) when:
+poll (the letters below): ARM, PET (all is well), FENCING (the monitor
+runs the fence chain), DISARM (a clean stop: the guard exits), FENCED (the
+monitor fenced the host itself).  While armed the guard fires (runs the
+fence chain, stops corosync and marks the host's slot fenced) when:
 
 - the pipe ends (the monitor died: nothing else holds its write end);
 - the monitor has shown no life for Timing.guard (0.9 T: a monitor stalled
@@ -13,6 +13,10 @@ host's slot fenced) when:
   guard's own corosync query no longer shows the partition the monitor
   last accepted (its view), nor a majority: the host may have been cut
   while its monitor stalled, and the survivors will not wait for it.
+  Not while the monitor says it is fencing: the host is lost, and the
+  monitor fences it (a second chain would only repeat its attempts); the
+  guard then stops petting the kernel watchdog, which reboots the host if
+  the monitor's chain keeps failing.
 
 The guard measures its own time as the monitor does: after a gap in its
 own loop longer than Timing.step_late (the guard, or the whole host, was
@@ -44,6 +48,7 @@ ARM = "a"  # the host is in the liveset with fencing armed: watch from now on
 PET = "p"  # the monitor is alive and corosync answers
 DISARM = "d"  # a clean stop or ha_disarm_fencing: stand down and exit
 FENCED = "f"  # the monitor fenced the host itself: stand down and exit
+FENCING = "c"  # the monitor is alive and runs the fence chain: fire only if it goes silent
 
 
 class Guard(object):
@@ -55,6 +60,7 @@ class Guard(object):
         self.paths, self.conf, self.settings, self.timing, self.log = paths, conf, config, times, log
         self.clock = clock
         self.armed = False
+        self.monitor_fencing = False
         self.last_pet = clock()
         self.last_turn = self.last_pet
         self.awake_since = self.last_pet
@@ -73,6 +79,9 @@ class Guard(object):
             elif char in (DISARM, FENCED):
                 self.stand_down("disarmed" if char == DISARM else "the monitor fenced this host")
                 return False
+            elif char == FENCING and not self.monitor_fencing:
+                self.monitor_fencing = True
+                self.log.write("the monitor fences this host: the kernel watchdog is no longer petted")
             self.last_pet = self.clock()
         return True
 
@@ -86,10 +95,10 @@ class Guard(object):
         why = None
         if silent >= self.timing.guard:
             why = "the monitor has shown no life for %.1f s" % silent
-        elif silent >= self.timing.guard_check and not self.partition_holds():
+        elif silent >= self.timing.guard_check and not self.monitor_fencing and not self.partition_holds():
             why = ("the monitor has shown no life for %.1f s and corosync no longer shows the partition "
                    "it accepted" % silent)
-        if why is None and self.watchdog is not None:
+        if why is None and self.watchdog is not None and not self.monitor_fencing:
             self.watchdog.pet()
         return why
 

@@ -16,9 +16,10 @@ configured host, all five host_raw_data fields).
   this host's own slot write and reads; no xapi health check runs here, so
   its three are 0;
 - notes (leaves of the raw status xapi ignores, for ``ha status``):
-  ``watchdog``, why this host has no kernel watchdog; ``statefile_io``,
-  why its statefile I/O is buffered (O_DIRECT refused); ``statefile_blocks``,
-  whose slots its last statefile round did not trust, and why.  (A fencing host
+  ``watchdog``, why this host has no kernel watchdog; ``fence``, how the
+  kernel's reboot is made where it is not sysrq; ``statefile_io``, why its
+  statefile I/O is buffered (O_DIRECT refused); ``statefile_blocks``, whose
+  slots its last statefile round did not trust, and why.  (A fencing host
   prints no liveset: ha_query_liveset exits 14 saying why it fences.)
 """
 
@@ -60,8 +61,11 @@ def build(conf: XhadConfig, v: view_mod.View, slot_stale: float) -> Liveset:
 
 
 def notes(v: view_mod.View) -> typing.Dict[str, str]:
-    """The stack's notes for ``ha status``: no kernel watchdog, buffered statefile I/O, untrusted slots."""
+    """The stack's notes for ``ha status``: no kernel watchdog, how the kernel's reboot is made, buffered
+    statefile I/O, untrusted slots."""
     found = {"watchdog": "no kernel watchdog: %s" % v.watchdog} if v.watchdog else {}
+    if v.kernel_fence:
+        found["fence"] = v.kernel_fence
     if v.statefile_io:
         found["statefile_io"] = v.statefile_io
     if v.statefile_damaged:

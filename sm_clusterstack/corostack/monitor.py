@@ -23,11 +23,16 @@ fences before anything else, and no liveset, master lock or statefile
 write of its own follows.  A shorter gap past Timing.step_late is the
 monitor's own stall: corosync's silence is counted only from its end.
 Statefile I/O runs in its own thread (``slotio``): it never blocks a step.
+Nor does the fence chain (``FenceRun``): while it runs, every poll still
+moves this host's slot, saying ``fencing`` (a survivor never drops a host
+whose fresh slot says so: a fence that fails, or is slow, is never taken
+over), and tells the guard it is fencing (``guard.FENCING``).
 """
 
 import os
 import signal
 import sys
+import threading
 import time
 import typing
 
@@ -42,6 +47,23 @@ SLOT_STATES = {"joining": "joining", "online": "online", "lost": "left", "fencin
                "fenced": "fenced", "blocked": "joining", "failed": "joining", "disabled": "left"}
 ENDS = ("fenced", "failed", "disabled")  # the states in which the monitor's loop ends
 DISABLE_FROM = ("joining", "online", "lost", "blocked")  # a host fencing finishes its fence first
+
+
+class FenceRun(object):
+    """The fence chain (``fencing.fence``) in a thread of its own; ``result`` once ``done``."""
+
+    def __init__(self, chain: typing.Callable[[], bool]) -> None:
+        self.result = False
+        self.thread = threading.Thread(target=self._run, args=(chain,), name="fence", daemon=True)
+        self.thread.start()
+
+    def _run(self, chain: typing.Callable[[], bool]) -> None:
+        self.result = bool(chain())
+
+    def done(self, wait: float) -> bool:
+        """Whether the chain has ended, waiting ``wait`` seconds at most."""
+        self.thread.join(wait)
+        return not self.thread.is_alive()
 
 
 class GuardLink(object):
@@ -93,7 +115,10 @@ class Monitor(object):
         self.last_step = clock()
         self.awake_since = self.last_step  # the end of the monitor's last stall: corosync's silence counts from here
         self.fence_failures = 0
+        self.fence_run = None  # type: typing.Optional[FenceRun]
         self.watchdog = fencing.watchdog_problem(config.watchdog_device)
+        # the kernel's reboot is one of the fences (an empty action): say how it is made where it is not sysrq
+        self.kernel_fence = fencing.kernel_fence_note() if not (config.fence_action and config.fence_escalation) else ""
 
     def poll(self) -> None:
         """One step: check the time, observe, decide, pet, publish."""
@@ -185,6 +210,8 @@ class Monitor(object):
         if self.watchdog:
             self.log.warning("no kernel watchdog: %s; a host paused past its deadline fences only once it "
                              "runs again" % self.watchdog)
+        if self.kernel_fence:
+            self.log.warning(self.kernel_fence)
         if daemon.fencing_mode(self.paths) == "unarmed":
             daemon.set_fencing(self.paths, "armed")
             self.guard.send(guard.ARM)
@@ -267,8 +294,15 @@ class Monitor(object):
 
     def _fencing(self, now: float, answered: bool) -> None:
         s, t = self.settings, self.timing
-        if fencing.fence(s.fence_action, s.fence_escalation, s.fence_attempts, self.reason,
-                         t.fence_timeout, t.fence_grace, self.log):
+        if self.fence_run is None:
+            reason = self.reason
+            self.fence_run = FenceRun(lambda: fencing.fence(s.fence_action, s.fence_escalation, s.fence_attempts,
+                                                            reason, t.fence_timeout, t.fence_grace, self.log))
+        if not self.fence_run.done(t.poll):
+            self.guard.send(guard.FENCING)  # alive, fencing: this poll moved the slot (it says fencing)
+            return
+        succeeded, self.fence_run = self.fence_run.result, None
+        if succeeded:
             self.guard.send(guard.FENCED)
             guard.mark_fenced(self.paths, self.conf, self.reason, t.io_deadline)
             self.state = "fenced"

@@ -14,14 +14,54 @@ round runs replaces any earlier one not yet written.
 and ``with_deadline`` runs one call in a thread and gives up waiting
 after a timeout (the pool record's change as a host comes online, the
 guard's last slot write after a fence).
+
+These threads keep their file descriptors to themselves
+(``private_fd_table``): a process the monitor starts meanwhile (each poll
+runs corosync's tools) would otherwise inherit the statefile's open
+descriptor, and closing it before its exec can wait on the stalled storage
+(FUSE sends a flush on every close): Popen waits for that exec, and the
+monitor with it, for as long as the stall lasts (seen: every monitor of a
+pool silent for a 2 T stall, its guards fencing).
 """
 
+import ctypes
+import os
 import threading
 import time
 import typing
 
 from sm_clusterstack.corostack import hostslot, log, statefile
 from sm_clusterstack.stacks.xhadconf import XhadConfig
+
+
+CLONE_FILES = 0x00000400  # <linux/sched.h>
+THREAD_FDS = "/proc/thread-self/fd"  # the calling thread's descriptors (/proc/self/fd: its process leader's)
+
+
+def private_fd_table() -> bool:
+    """Give the calling thread a file descriptor table of its own (unshare(2) CLONE_FILES); whether it could.
+
+    What the thread opens from then on is invisible to the process's other
+    threads and never inherited by the processes they start.  The copies
+    of the descriptors open until now are closed in the new table (the
+    others' are untouched): the thread holds nothing else open.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(ctypes.c_int(CLONE_FILES)) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    try:
+        inherited = [int(name) for name in os.listdir(THREAD_FDS) if name.isdigit() and int(name) > 2]
+    except OSError:
+        inherited = []
+    for fd in inherited:  # the directory's own descriptor among them is closed already
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return True
 
 
 class Round(object):
@@ -139,6 +179,7 @@ class SlotIO(Inline):
         return True
 
     def _run(self) -> None:
+        private_fd_table()
         while True:
             with self.cond:
                 while not self.pending:
@@ -158,6 +199,7 @@ def with_deadline(call: typing.Callable[[], typing.Any], timeout: float) -> str:
 
     def run():
         try:
+            private_fd_table()
             call()
         except Exception as e:  # reported to the caller, who only logs it
             failed.append("%s: %s" % (type(e).__name__, e))

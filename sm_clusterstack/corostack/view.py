@@ -6,7 +6,8 @@ monitor (a view older than Timing.view_stale, the monitor's own deadline:
 its writer fences when it runs again) from a live one.  It holds what the
 liveset needs (a ``View``): state, committed liveset, partition, statefile
 access, pool record, latencies, warnings, each host's raw data, and the
-stack's notes: why there is no kernel watchdog, how often a fence failed.
+stack's notes: why there is no kernel watchdog, how the kernel's reboot is
+made where it is not sysrq, how often a fence failed.
 """
 
 import collections
@@ -33,6 +34,7 @@ View = collections.namedtuple("View", [
     "warnings",  # xapi's five warnings: {name: bool}
     "raw_hosts",  # {host id: xapi's host_raw_data fields}
     "watchdog",  # why this host has no kernel watchdog, "" when it has one
+    "kernel_fence",  # how the kernel's reboot is made where it is not sysrq (fencing.kernel_fence_note), or ""
     "fence_failures",  # how often this host's fence chain failed so far
     "statefile_io",  # why this host's statefile I/O is buffered (O_DIRECT refused), "" when O_DIRECT
     "statefile_damaged",  # {host id: why its slot was not trusted} in the last statefile round
@@ -42,7 +44,7 @@ View.__doc__ = "What the monitor saw at one poll, as ha_query_liveset and the ot
 _LATENCY_KEYS = {"statefile_latency": "statefile", "heartbeat_latency": "heartbeat"}  # field: key in "latency"
 _JSON_KEYS = {"raw_hosts": "hosts"}  # field: its key in view.json, where the two differ
 # fields a view.json of an older daemon lacks: their defaults
-_ADDED = {"watchdog": "", "fence_failures": 0, "statefile_io": "", "statefile_damaged": {}}
+_ADDED = {"watchdog": "", "kernel_fence": "", "fence_failures": 0, "statefile_io": "", "statefile_damaged": {}}
 
 
 def to_json(found: View) -> dict:
@@ -105,7 +107,7 @@ def of_monitor(monitor: typing.Any, now: float) -> View:
         pool_state=pool.pool_state if pool else "",
         statefile_latency=tuple(obs.statefile_latency.triple()), heartbeat_latency=tuple(obs.heartbeat.triple()),
         warnings=warnings(monitor), raw_hosts=raw_hosts(monitor, now),
-        watchdog=monitor.watchdog, fence_failures=monitor.fence_failures,
+        watchdog=monitor.watchdog, kernel_fence=monitor.kernel_fence, fence_failures=monitor.fence_failures,
         statefile_io=io.buffered if io else "", statefile_damaged=dict(io.damaged) if io else {})
 
 

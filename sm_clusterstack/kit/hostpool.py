@@ -13,7 +13,9 @@ shared SR's VDI is.  ``host_paths`` (``--host-path INSIDE=LOCAL``) lays a
 file or directory of this machine at INSIDE on every host, e.g. xhad's
 tools at their legacy ``/opt/xensource/xha``.
 
-Fencing must never reboot the machine the kit runs on: on each host,
+Fencing must never reboot the machine the kit runs on: each host has a
+PID namespace of its own, so a reboot(2) in it ends only that host (the
+kit's power switch, ``power_switch``, powers it on again); on each host,
 ``/proc/sysrq-trigger`` and the watchdog devices (where the machine has
 them) are the host's own regular files (``hostsandbox.KERNEL_FENCES``), and
 a stack of this project finds its settings file
@@ -61,6 +63,7 @@ class KitHosts(object):
         self.statefile = os.path.join(state_dir, "statefile")
         self.host_paths = dict(host_paths or {})
         self.pool = None  # type: typing.Optional[hostsandbox.SandboxPool]
+        self.reboots = []  # type: typing.List[str]  # hosts the power switch found rebooted, and how
 
     @property
     def hosts(self) -> typing.List[hostsandbox.HostSandbox]:
@@ -100,9 +103,18 @@ class KitHosts(object):
         for inside, local in sorted(self.host_paths.items()):
             lay(host, inside, local)
 
+    def power_switch(self) -> None:
+        """The kit's power switch: a host whose init is gone (a reboot(2) in it) rebooted; it is powered on again."""
+        for index, host in enumerate(self.hosts):
+            if not host.powered():
+                self.reboots.append("h%d rebooted: %s (a reboot(2) in its PID namespace)"
+                                    % (index + 1, host.power_loss()))
+                host.power_on()
+
     def fences(self) -> typing.List[str]:
-        """The hosts that fenced themselves in a way the kit turned into a file, and how."""
-        found = []
+        """The hosts that fenced themselves in a way the kit turned into a file or a reboot, and how."""
+        self.power_switch()
+        found = list(self.reboots)
         for index, host in enumerate(self.hosts):
             if os.path.exists(host.path(FENCED)):
                 found.append("h%d ran its fence action (touched %s)" % (index + 1, FENCED))

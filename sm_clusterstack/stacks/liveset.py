@@ -21,7 +21,7 @@
 - stack notes (``NOTES``), optional text leaves of
   ``raw_status_on_local_host`` that xapi ignores (an unknown element): a
   stack's word for ``ha status`` (why the host has no kernel watchdog,
-  why its statefile I/O is buffered, whose slots it did not trust);
+  how its kernel fence is made, why its statefile I/O is buffered, whose slots it did not trust);
 - ``warning_on_local_host``, if present: all five warnings, each true only
   when exactly ``TRUE`` (``find x = "TRUE"``);
 - uuids: ``Uuidm.of_string ~pos:0`` (dbuenzli/uuidm): 8-4-4-4-12 hex in
@@ -49,7 +49,8 @@ HOST_RAW_FIELDS = (
     "time_since_xapi_restart_first_attempted",
 )
 HOST_RAW_LISTS = ("heartbeat_active_list_on_heartbeat", "heartbeat_active_list_on_statefile")
-NOTES = ("watchdog", "statefile_io", "statefile_blocks")  # text leaves of raw_status_on_local_host xapi does not read
+# text leaves of raw_status_on_local_host xapi does not read
+NOTES = ("watchdog", "fence", "statefile_io", "statefile_blocks")
 WARNINGS = (
     "statefile_lost", "heartbeat_approaching_timeout", "statefile_approaching_timeout",
     "Xapi_healthcheck_approaching_timeout", "network_bonding_error",

@@ -4,8 +4,10 @@ Three hosts, the master cut from the network, its corosync SIGSTOPped, or
 its monitor killed: it fences within 1.2 T, and no survivor's liveset
 drops it, nor does a survivor get the master lock, before it fenced
 (corosync_trials).  Two trials per fault here; bench/failure_detection
-runs ten of each.  Splits with no majority keep exactly one side.  The
-fence action is the recorder of corosync_pool: nothing reboots.
+runs ten of each.  Splits with no majority keep exactly one side.  A
+third of the master's packets lost for T is absorbed by corosync's
+retransmits: nothing happens.  The fence action is the recorder of
+corosync_pool: nothing reboots.
 """
 
 import signal
@@ -13,7 +15,7 @@ import time
 
 import pytest
 
-from helpers import corosync_pool, corosync_trials
+from helpers import corosync_pool, corosync_trials, fault_rows
 from helpers.corosync_pool import CorosyncPool, ok, wait_for
 from helpers.lateness import Lateness
 
@@ -36,6 +38,36 @@ def test_the_failed_master_fences_within_1_2_t_before_any_survivor_drops_it_or_t
         assert found.dropped_after is not None and found.proposed_after is not None, found
     survivors_fenced = [h for h in pool3.hosts for _ in h.fences()]
     assert len(survivors_fenced) == TRIALS  # only the victims fenced, once each
+
+
+def test_a_third_of_the_masters_packets_lost_for_a_timeout_fences_drops_and_fails_over_nothing(pool3):
+    """Issue 18: packet loss that corosync's retransmits absorb is no failure (token 0.9 T, ten retransmits;
+    knet declares a link dead after 0.95 T of lost pings: ``corostack/timing.py``).  The loss is
+    ``iptables -m statistic`` in the master's network namespace only (this kernel has no netem), each
+    packet to or from it dropped with probability 0.3.  Order of events only: no host fences, no survivor's
+    answer drops it or gives a survivor the master lock, until 1.5 T after the loss began (a lost host
+    is fenced by 1.2 T and dropped by 1.5 T)."""
+    why = fault_rows.why_not(fault_rows.Row("loss", "master", "loss", 1.0, "nothing"), "corosync-ha")
+    if why:
+        pytest.skip(why)
+    victim = corosync_trials.master(pool3)
+    watches = [corosync_trials.Watch(h, victim) for h in pool3.hosts if h is not victim]
+    try:
+        time.sleep(1.0)
+        began = time.monotonic()
+        fault_rows.lose(victim.box, fault_rows.LOSS)
+        time.sleep(pool3.t)
+        dropped = fault_rows.lost(victim.box)
+        fault_rows.lose(victim.box, fault_rows.LOSS, add=False)
+        time.sleep(max(0.0, began + 1.5 * pool3.t - time.monotonic()))
+    finally:
+        for watch in watches:
+            watch.stop()
+    assert dropped > 0  # the loss was real
+    assert [h.fences() for h in pool3.hosts] == [[], [], []]
+    for watch in watches:
+        assert watch.seen and all(live and not proposed for _at, live, proposed in watch.seen), watch.seen
+    assert fault_rows.lost(victim.box) == 0  # the rules are gone (and go with the namespace anyway)
 
 
 def alive_and_fenced(pool, hosts, timeout):
@@ -102,11 +134,13 @@ def test_a_split_without_a_majority_keeps_exactly_the_masters_side(tmp_path, gro
         pool.teardown()
 
 
-# alone: the order it asserts is a race the stack runs against itself (the victim's three fence attempts and
-# its escalation, each a process, against the survivors' slot_drop deadline); on a loaded machine the attempts
-# are slower and a survivor drops the host first (seen in a parallel run)
-@pytest.mark.alone
 def test_a_failed_fence_is_retried_then_escalated_and_the_host_is_kept_live_until_then(pool3):
+    """Issue 18: a host whose fence fails is never taken over.  It ran alone once: the victim's monitor ran its
+    chain (three attempts and the escalation, each a process) inside a poll, its slot stood still meanwhile,
+    and under load a survivor dropped it by the time rule before the escalation, a host still running (a
+    defect of the stack, not of the test).  Now the chain runs beside the monitor's polls (``FenceRun``),
+    its slot keeps saying ``fencing``, and no survivor drops a host whose fresh slot says so
+    (``arbitration.may_drop``); the guard leaves the chain to the monitor (three attempts, not six)."""
     victim = corosync_trials.master(pool3)
     victim.write_settings(fence_exit=1)  # fence-action fails; fence-escalation (the last resort) works
     ok(victim.run("ha_disarm_fencing"))

@@ -12,11 +12,13 @@ settings file names a recording fence action: nothing reboots.
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from helpers import corosync_pool
+from helpers import corosync_pool, ha_pools
 from helpers.shim import SR_SIZE, Server, make_driver
+from sm_clusterstack import hostsandbox
 from sm_clusterstack.stacks import liveset
 
 pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason=str(corosync_pool.skip_reason())),
@@ -76,3 +78,63 @@ def test_enable_ha_on_an_ocfs2_sr_brings_three_sandboxed_hosts_online_and_disabl
         assert not os.path.exists(str(tmp_path / "fenced"))
     finally:
         server.stop()
+
+
+def until(probe, timeout, what):
+    """``probe()``'s first true value within ``timeout`` seconds (the bound a failure shows by)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("%s: not within %.0f s" % (what, timeout))
+
+
+@pytest.mark.slow(60)
+def test_default_settings_fence_a_cut_host_by_its_own_reboot_which_its_power_switch_boots_back(tmp_path):
+    """Issue 18: ``serve --sandbox`` as a user starts it, no settings file: corosync-ha's fence is the kernel's
+    reboot.  This machine has no sysrq, so it is reboot(2) (``fencing.kernel_reboot``), which in the cut host's
+    PID namespace kills its init and every process of the host; the shim's power switch sees the init gone,
+    posts HA_HOST_WAS_FENCED and powers the host on (a new PID namespace), and it rejoins once its link is back.
+    Then ``pool-ha-disable`` leaves no process on any host but its init (its whole PID namespace and its
+    network namespace searched).  Order of events only; the waits are bounded by the stack's failure
+    timeout and a reboot's rounds, with room for a loaded machine.
+    """
+    if os.path.exists(hostsandbox.SYSRQ):
+        pytest.skip("this machine has sysrq: the kernel fence writes the host's stand-in (test_ha_sandboxed_pool)")
+    pool = ha_pools.HAPool(str(tmp_path), "corosync-ha", recording_fence=False)
+    x = pool.x
+    try:
+        hosts = x.host.get_all()
+        until(lambda: all(pool.live(h) for h in hosts), 120, "every host live")
+        master = pool.master()
+        slave = sorted(h for h in hosts if h != master)[0]
+        uuid, box = x.host.get_uuid(slave), pool.box(slave)
+        code, out = pool.query(slave)
+        assert code == 0 and "reboot(2)" in liveset.parse(out.encode()).notes["fence"]  # said for ha status
+        old_ns, old_init = os.stat(box.pid_ns).st_ino, box.init_pid()
+        box.set_link(False)
+        bound = 3 * ha_pools.failure_timeout("corosync-ha")
+
+        def fenced():
+            return [m for m in x.message.get_all_records().values()
+                    if m["name"] == "HA_HOST_WAS_FENCED" and m["obj_uuid"] == uuid]
+        message = until(fenced, bound, "HA_HOST_WAS_FENCED")[0]
+        assert "reboot(2) in its PID namespace: its init was killed by SIGHUP" in message["body"], message
+        with open(box.path("/var/log/sm-clusterstack/corosync-ha.log")) as f:
+            assert "fencing by the reboot(2) system call in PID namespace %d" % old_ns in f.read()
+        until(lambda: not pool.live(slave), bound, "the master drops the cut host")
+        until(lambda: box.powered() and box.init_pid() not in (None, old_init), bound, "powered on: a new init")
+        box.set_link(True)
+        until(lambda: pool.live(slave) and pool.query(slave)[0] == 0, 6 * ha_pools.T + bound, "the host back")
+        with open(pool.server.state + ".log") as f:
+            log = f.read()
+        assert "this machine has no %s" % hostsandbox.SYSRQ in log  # said at start-up
+        assert log.index("reboot(2) in its PID namespace") < log.index("HA_HOST_WAS_FENCED")
+        x.pool.disable_ha()
+        for host in hosts:
+            left = pool.box(host)
+            assert left.powered() and left.pids() == [], (x.host.get_name_label(host), left.pids())
+    finally:
+        pool.close()

@@ -84,7 +84,8 @@ def test_excluded_hosts_are_not_counted():
     (peer(H[2], [H[2]], state="left"), 0.1, True),
     (peer(H[2], [H[2]], state="fenced", fresh=False, since=9.0), 0.1, True),  # its guard's last word
     (peer(H[2], [H[2]], state="fencing"), 4.2, False),  # still running, not yet fenced
-    (peer(H[2], [H[2]], state="fencing"), 4.25, True),  # its guard has fired by now
+    (peer(H[2], [H[2]], state="fencing"), 100, False),  # fresh: it runs, its fence has not taken effect (issue 18)
+    (peer(H[2], [H[2]], state="fencing", fresh=False, since=1.0), 4.25, True),  # its slot stopped: the fence
     (peer(H[2], H[:3], fresh=False, since=100), 4.2, False),  # a still slot: maybe only its statefile stalled
     (peer(H[2], H[:3], fresh=False, since=100), 4.25, True),
     (None, 4.2, False),

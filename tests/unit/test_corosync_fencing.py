@@ -9,6 +9,7 @@ import tty
 import pytest
 
 from corostack_fakes import H, Rig
+from sm_clusterstack import hostsandbox
 from sm_clusterstack.corostack import daemon, fencing, guard, hostslot, statefile
 from sm_clusterstack.corostack import log as log_mod
 from sm_clusterstack.corostack.log import Log
@@ -22,7 +23,7 @@ def log(tmp_path):
 def chain(fake_runner, log, action, escalation, attempts=3, reboots=None):
     reboots = [] if reboots is None else reboots
 
-    def reboot(grace):
+    def reboot(grace, log):
         reboots.append(grace)
         return False
     return fencing.fence(action, escalation, attempts, "why", 2.0, 0.5, log, run=fake_runner, reboot=reboot)
@@ -52,6 +53,60 @@ def test_the_default_of_both_is_the_kernels_reboot_and_a_reboot_that_returns_fai
     reboots = []
     assert chain(fake_runner, log, [], [], attempts=2, reboots=reboots) is False
     assert reboots == [0.5, 0.5, 0.5]
+
+
+def test_the_kernels_reboot_writes_b_to_sysrq_where_it_can_and_makes_no_system_call(tmp_path, log):
+    sysrq, calls = tmp_path / "sysrq-trigger", []
+    sysrq.write_text("")
+    assert fencing.kernel_reboot(0.0, log, sysrq=str(sysrq), syscall=lambda ns: calls.append(ns) or "x") is False
+    assert sysrq.read_text() == "b" and calls == []
+
+
+def test_without_sysrq_the_kernels_reboot_is_the_reboot_system_call_in_this_pid_namespace_and_logged(tmp_path, log):
+    pid_ns = tmp_path / "pid-ns"  # stands for /proc/self/ns/pid: its inode is the namespace's
+    pid_ns.write_text("")
+    calls = []
+    assert fencing.kernel_reboot(0.0, log, sysrq=str(tmp_path / "none"), pid_ns_path=str(pid_ns),
+                                 syscall=lambda ns: calls.append(ns) or "reboot(2): Operation not permitted") is False
+    assert calls == [os.stat(str(pid_ns)).st_ino]
+    text = open(log.path).read()
+    assert "fencing by the reboot(2) system call in PID namespace %d" % calls[0] in text
+    assert "the kernel's reboot failed: reboot(2): Operation not permitted" in text
+
+
+def test_reboot_2_is_restart_and_refused_in_the_machines_first_pid_namespace_where_the_machine_plays_hosts(tmp_path):
+    """reboot(2): LINUX_REBOOT_CMD_RESTART as ``reboot -f`` (util-linux sys-utils/... systemd's reboot -f) makes it;
+    in a child PID namespace the kernel kills that namespace's init instead (kernel/pid_namespace.c
+    ``reboot_pid_ns``)."""
+    mark, calls = tmp_path / "plays-hosts", []
+
+    def call(command):
+        calls.append(command)
+        return "it returned"
+    assert fencing.reboot_syscall(1234, str(mark), call) == "reboot(2): it returned"
+    assert calls == [0x01234567]
+    assert fencing.reboot_syscall(fencing.INITIAL_PID_NS, str(mark), call) == "reboot(2): it returned"
+    assert len(calls) == 2  # a real host: its first PID namespace is the machine's, and the machine is the host
+    mark.write_text("")
+    assert fencing.reboot_syscall(fencing.INITIAL_PID_NS, str(mark), call).startswith("refused")
+    assert fencing.reboot_syscall(1234, str(mark), call) == "reboot(2): it returned"  # a host sandbox's own
+    assert len(calls) == 3
+
+
+def test_the_machine_mark_is_the_one_host_sandboxes_make_and_no_pid_namespace_read_counts_as_the_first():
+    assert fencing.MACHINE_MARK == hostsandbox.MACHINE_MARK
+    assert fencing.pid_namespace("/nonexistent/ns/pid") == fencing.INITIAL_PID_NS  # the safe answer
+
+
+def test_the_kernel_fence_note_says_reboot_2_where_there_is_no_sysrq(tmp_path):
+    pid_ns = tmp_path / "pid-ns"
+    pid_ns.write_text("")
+    sysrq = tmp_path / "sysrq-trigger"
+    assert "ends every process of this host" in fencing.kernel_fence_note(str(sysrq), str(pid_ns))
+    assert fencing.kernel_fence_note(str(sysrq), "/nonexistent") == (
+        "no %s: the kernel fence is the reboot(2) system call" % sysrq)
+    sysrq.write_text("")
+    assert fencing.kernel_fence_note(str(sysrq), str(pid_ns)) == ""
 
 
 def test_the_watchdog_is_written_on_every_pet_and_closed_with_the_magic_character(tmp_path, log):
@@ -142,6 +197,25 @@ def test_the_guard_stands_down_on_disarm_or_when_the_monitor_stops_unarmed(tmp_p
     rig2, g2 = guard_rig(tmp_path / "b", log)
     assert run_watch(g2, [guard.PET, None])  # never armed: the monitor's end is no reason to fence
     assert fires == []
+
+
+def test_the_guard_leaves_a_fencing_monitor_to_its_chain_and_stops_petting_the_watchdog(tmp_path, log, fires):
+    """Issue 18: a second chain would only repeat the monitor's attempts; the watchdog is what backs a failing
+    chain up.  The guard still fires if the fencing monitor goes silent past Timing.guard."""
+    rig, g = guard_rig(tmp_path, log)
+    rig.timing.guard = 0.9 * rig.timing.heartbeat_timeout  # the stack's own, past guard_check
+    g.membership = lambda: set()  # the host is cut: its partition is gone
+    daemon.set_fencing(rig.paths, "fencing")
+    pets = []
+    g.handle((guard.ARM + guard.FENCING).encode())
+    g.watchdog = type("Dog", (), {"pet": lambda self: pets.append(1), "stand_down": lambda self: None})()
+    now = g.clock()
+    g.clock = lambda: now + rig.timing.guard_check + 0.01  # past guard_check, within guard
+    g.last_turn = now + rig.timing.guard_check
+    assert g.turn() is None and pets == []
+    g.clock = lambda: now + rig.timing.guard + 0.01
+    g.last_turn = now + rig.timing.guard
+    assert "no life" in g.turn()
 
 
 def test_the_guard_does_not_fence_a_host_the_monitor_fenced(tmp_path, log, fires):

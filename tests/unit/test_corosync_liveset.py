@@ -8,7 +8,7 @@ import pytest
 
 import xapi_liveset_rules as xapi
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import livesetbuild, slotio, tools, view
+from sm_clusterstack.corostack import fencing, livesetbuild, slotio, tools, view
 from sm_clusterstack.stacks import liveset
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
@@ -146,6 +146,7 @@ def test_statefile_lost_is_warned_with_the_blocks_still_complete(tmp_path):
 def test_no_kernel_watchdog_is_a_note_of_the_raw_status_that_xapi_ignores(tmp_path):
     rig = online_rig(tmp_path)  # the default setting, /dev/watchdog, which this machine may lack
     rig.monitor.watchdog = "watchdog device /dev/watchdog: No such file or directory"
+    rig.monitor.kernel_fence = ""  # sysrq (the next test: none)
     printed = liveset_of(rig)
     assert xapi.parse(printed)["status"] == "online"  # an unknown leaf: xapi reads on
     assert liveset.parse(printed).notes == {"watchdog": "no kernel watchdog: " + rig.monitor.watchdog}
@@ -156,6 +157,7 @@ def test_no_kernel_watchdog_is_a_note_of_the_raw_status_that_xapi_ignores(tmp_pa
 def test_buffered_statefile_io_and_untrusted_slots_are_notes_xapi_ignores(tmp_path):
     rig = online_rig(tmp_path)
     rig.monitor.watchdog = ""
+    rig.monitor.kernel_fence = ""  # sysrq or not, on the machine running the test
     found = slotio.Round(0.0)
     found.buffered = "O_DIRECT refused (Invalid argument): buffered I/O with fdatasync"
     found.damaged = {H[2]: "checksum mismatch (a torn or damaged block)"}
@@ -164,6 +166,16 @@ def test_buffered_statefile_io_and_untrusted_slots_are_notes_xapi_ignores(tmp_pa
     assert xapi.parse(printed)["status"] == "online"
     assert liveset.parse(printed).notes == {"statefile_io": found.buffered,
                                             "statefile_blocks": H[2] + ": checksum mismatch (a torn or damaged block)"}
+
+
+def test_a_kernel_fence_made_by_reboot_2_for_want_of_sysrq_is_a_note_too(tmp_path):
+    rig = online_rig(tmp_path)
+    rig.monitor.watchdog = ""
+    rig.monitor.kernel_fence = fencing.kernel_fence_note(str(tmp_path / "no-sysrq"))
+    printed = liveset_of(rig)
+    assert xapi.parse(printed)["status"] == "online"
+    assert liveset.parse(printed).notes == {"fence": rig.monitor.kernel_fence}
+    assert "reboot(2)" in rig.monitor.kernel_fence
 
 
 @pytest.mark.parametrize("cut", ["network_bonding_error", "heartbeat_latency_max", "time_since_last_heartbeat"])
@@ -191,13 +203,13 @@ def test_the_view_is_typed_and_view_json_keeps_its_keys(tmp_path):
     assert isinstance(found, view.View) and (found.state, found.master, found.committed) == ("online", H[1], H[:3])
     with open(rig.paths.view) as f:
         written = json.load(f)
-    assert sorted(written) == ["committed", "excluded", "fence_failures", "hosts", "latency", "master", "partition",
-                               "pool_state", "reason", "state", "statefile_access", "statefile_corrupted",
+    assert sorted(written) == ["committed", "excluded", "fence_failures", "hosts", "kernel_fence", "latency", "master",
+                               "partition", "pool_state", "reason", "state", "statefile_access", "statefile_corrupted",
                                "statefile_damaged", "statefile_io", "time", "warnings", "watchdog"]
     assert sorted(written["latency"]) == ["heartbeat", "statefile"]
     assert view.from_json(view.to_json(found)) == found
-    older = {k: v for k, v in written.items() if k not in ("watchdog", "fence_failures")}  # an older daemon's
-    assert view.from_json(older) == found._replace(watchdog="", fence_failures=0)
+    older = {k: v for k, v in written.items() if k not in ("watchdog", "kernel_fence", "fence_failures")}  # older
+    assert view.from_json(older) == found._replace(watchdog="", kernel_fence="", fence_failures=0)
 
 
 def test_a_stale_view_is_none(tmp_path):

@@ -4,6 +4,8 @@ T = HeartbeatTimeout = 10 s (timing.Timing(10)): corosync_stale 9 s,
 arbitration 1.5 s, deadline 9 s, step_late 1.5 s, drop_after 3.75 s.
 """
 
+import threading
+
 import pytest
 
 from corostack_fakes import H, Rig
@@ -59,6 +61,33 @@ def test_a_lost_host_stays_live_until_its_slot_says_fenced(tmp_path, fenced):
         assert H[2] in rig.monitor.committed and rig.monitor.state == "online"
     rig.poll(others={H[1]: ("online", H[:2]), H[2]: ("fenced", H[2:3])})
     assert rig.monitor.committed == set(H[:2])
+
+
+def test_a_fencing_monitor_keeps_polling_its_slot_moving_and_says_so_to_its_guard(tmp_path, monkeypatch):
+    """Issue 18: the fence chain runs in a thread; a slow or failing one never freezes the monitor's slot, so
+    the survivors never take a host over while it fences (``arbitration.may_drop``)."""
+    release, calls = threading.Event(), []
+
+    def slow_fence(*args, **kwargs):
+        calls.append(args[3])
+        return release.wait(10)
+    monkeypatch.setattr(fencing, "fence", slow_fence)
+    monkeypatch.setattr(daemon, "corosync_pid", lambda paths: None)
+    rig = Rig(tmp_path, me=2)
+    online(rig)
+    assert rig.poll(H[2:3], {h: ("online", H[:2]) for h in H[:2]}) == "fencing"
+    seqs = []
+    for _ in range(3):
+        assert rig.poll() == "fencing"
+        with statefile.opened(rig.conf.statefile) as fd:
+            rig.monitor.observer.io.flush(5)
+            slot = hostslot.read_all(fd, rig.conf)[H[2]]
+        seqs.append(slot.seq)
+        assert slot.state == "fencing"
+    assert len(calls) == 1 and seqs == sorted(set(seqs)) and rig.pipe.sent[-1] == guard.FENCING
+    release.set()
+    rig.monitor.fence_run.thread.join(5)
+    assert rig.poll() == "fenced" and rig.pipe.sent[-1] == guard.FENCED
 
 
 def test_a_lost_host_whose_slot_stopped_is_dropped_only_after_its_fence_deadline(tmp_path, fenced):

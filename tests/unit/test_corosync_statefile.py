@@ -1,10 +1,11 @@
 """The statefile format, its corruption checks, its locked updates and the hosts' slots."""
 
+import os
 import threading
 
 import pytest
 
-from sm_clusterstack.corostack import blocklayout, hostslot, statefile
+from sm_clusterstack.corostack import blocklayout, hostslot, slotio, statefile
 from sm_clusterstack.corostack.statefile import PoolState
 from sm_clusterstack.stacks.xhadconf import Host, XhadConfig
 
@@ -174,3 +175,25 @@ def test_a_slot_of_another_generation_or_host_or_torn_reads_as_none_and_says_why
         assert set(hostslot.read_all(handle, conf, damaged).values()) == {None}
     assert list(damaged) == ["8f1c2a34-0000-4000-8000-000000000003"] and "checksum" in damaged[
         "8f1c2a34-0000-4000-8000-000000000003"]
+
+
+def test_a_statefile_thread_keeps_its_descriptors_from_the_processes_the_monitor_starts(tmp_path):
+    """A descriptor the I/O thread opens is not in the monitor's table: a child the monitor forks never
+    inherits the statefile (closing it before exec waited on a stalled FUSE path, and Popen with it)."""
+    path = str(tmp_path / "statefile")
+    open(path, "w").close()
+    seen = {}
+
+    def thread():
+        seen["private"] = slotio.private_fd_table()
+        seen["fd"] = os.open(path, os.O_RDONLY)
+        seen["there"] = os.fstat(seen["fd"]).st_ino
+    worker = threading.Thread(target=thread)
+    worker.start()
+    worker.join(10)
+    assert seen["private"] is True and seen["there"] == os.stat(path).st_ino
+    try:
+        mine = os.fstat(seen["fd"]).st_ino  # the same number in this thread's table: something else, or nothing
+    except OSError:
+        mine = None
+    assert mine != seen["there"]

@@ -68,16 +68,19 @@ def reboot_fenced(job: jobs.Job, ctx, runtime: Runtime, host: str) -> None:
 
 
 def _reset_processes(ctx, host: str) -> None:
-    """Stop every process of a sandboxed host, as its reset does, and say which."""
+    """Power-cycle a sandboxed host, as its reset does (every process of it gone), and say which were stopped."""
     box = onhost.sandbox_of(ctx, host)
     if box is not None:
-        stopped = hostsandbox.stop_processes(box)
+        with box.power_lock():
+            stopped = hostsandbox.stop_processes(box)
+            box.power_cycle()
         LOG.warning("host %s reboots: %d process(es) stopped%s", host_uuid(ctx, host), len(stopped),
                     ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
 
 
 def reset(ctx, runtime: Runtime, host: str, fences: typing.List[str]) -> None:
-    """A kernel fence hit sandboxed ``host`` and its power switch reset it: said, then rebooted (``reboot_fenced``)."""
+    """The kernel rebooted sandboxed ``host`` (``fences`` says how) and its power switch reset it: said, then
+    rebooted (``reboot_fenced``)."""
     add_message(ctx, "HA_HOST_WAS_FENCED", 1, "Host", host_uuid(ctx, host),
                 "host %s was fenced by its kernel (%s): reset; it boots again once the survivors dropped it"
                 % (host_uuid(ctx, host), ", ".join(fences)))

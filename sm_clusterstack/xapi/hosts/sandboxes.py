@@ -125,15 +125,18 @@ def end_stack_processes(ctx, host: str) -> typing.List[str]:
 
 
 class PowerSwitch(object):
-    """The power switch of the pool's sandboxed hosts: a kernel fence that hit a host resets it at once.
+    """The power switch of the pool's sandboxed hosts: a host its kernel rebooted is reset and powered on at once.
 
-    A stack's kernel fence (sysrq's ``b``, an expiring watchdog) writes the
-    host's own stand-in (``hostsandbox``), never the machine's.  Every
-    ``POWER_POLL`` the switch looks at each host's stand-ins; one written
-    means that host's kernel would have rebooted it now: every process of
-    its sandbox is stopped (what ran is gone, as after a power cut), the
-    stand-ins are emptied, and ``on_reset(host, fences)`` is told (HA's
-    lifecycle says so and boots the host again).
+    Each host sandbox's PID namespace is its power (``hostsandbox``): a
+    reboot(2) in the host (corosync-ha's kernel fence where the machine has
+    no sysrq) kills its init and every process of the host, never the
+    machine.  A kernel fence through sysrq's ``b`` or an expiring watchdog
+    writes the host's own stand-in instead.  Every ``POWER_POLL`` the switch
+    looks at each host: its init gone, or a stand-in written, means that
+    host's kernel rebooted it now: it is power-cycled (every process of its
+    sandbox gone, as after a power cut; a new init and PID namespace, the
+    same disks and cables), its stand-ins emptied, and ``on_reset(host,
+    how)`` is told (HA's lifecycle says so and boots the host again).
     """
 
     def __init__(self, ctx, on_reset: typing.Callable[[str, typing.List[str]], None]) -> None:
@@ -159,14 +162,21 @@ class PowerSwitch(object):
                     LOG.exception("power switch of host %s", host)
 
     def check(self, host: str, box: hostsandbox.HostSandbox) -> bool:
-        """Reset ``host`` if a kernel fence hit it; whether it did."""
-        fences = box.kernel_fences()
-        if not fences:
-            return False
-        stopped = hostsandbox.stop_processes(box)
-        box.clear_kernel_fences()
-        LOG.warning("host %s (%s): kernel fence through %s: reset, %d process(es) stopped%s", host, box.netns,
-                    ", ".join(fences), len(stopped),
-                    ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
-        self.on_reset(host, fences)
+        """Reset ``host`` if its kernel rebooted it (its init gone, a kernel fence stand-in written); whether it did."""
+        with box.power_lock():  # not while HA's lifecycle power-cycles it
+            fences = box.kernel_fences()
+            if fences:
+                how = ["a kernel fence through %s" % ", ".join(fences)]
+                stopped = hostsandbox.stop_processes(box)
+                box.power_off()
+                box.clear_kernel_fences()
+            elif not box.powered():
+                how = ["reboot(2) in its PID namespace: %s" % box.power_loss()]
+                stopped = hostsandbox.stop_processes(box)  # what was in its netns only (parents of commands entered)
+            else:
+                return False
+            box.power_on()
+        LOG.warning("host %s (%s): %s: reset and powered on again, %d process(es) stopped%s", host, box.netns,
+                    how[0], len(stopped), ": " + ", ".join("%s[%d]" % (c, p) for p, c in stopped) if stopped else "")
+        self.on_reset(host, how)
         return True

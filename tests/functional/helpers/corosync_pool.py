@@ -97,10 +97,11 @@ class Host(object):
             return ""
 
     def pid(self, name):
-        """The pid in the runtime dir's ``name``.pid, or None."""
+        """The machine's pid of the process the runtime dir's ``name``.pid names (a pid of the host's own PID
+        namespace), or None."""
         try:
             with open(self.box.path("/run/sm-clusterstack/corosync-ha/%s.pid" % name)) as f:
-                return int(f.read().strip())
+                return self.box.machine_pid(int(f.read().strip()))
         except (OSError, ValueError):
             return None
 

@@ -9,7 +9,11 @@ same pool for both) while an observer polls, stamping each observation
 with CLOCK_MONOTONIC: which hosts fenced (their log or fence record),
 each survivor's liveset (is the victim live, who is master) and the pool's
 master.  Times are those of the first poll that saw a thing, so they are
-late by at most one poll (about 0.05 T).  Used by bench/failure_detection.
+late by at most one round of polls (a round asks every survivor: seconds
+on a loaded machine), but a corosync-ha fence's, which is the recording
+fence action's own stamp.  A drop or master change counts as early when
+an answer that returned before the fence showed it.  Used by
+bench/failure_detection.
 """
 
 import copy
@@ -30,8 +34,11 @@ PROCESSES = {  # what a row pauses, by stack: the process names (comm) in the ho
 }
 
 
+LOSS = 0.3  # the loss row's probability of dropping each packet of the host
+
+
 class Unsupported(Exception):
-    """This machine cannot inflict the row's fault (no netem, say)."""
+    """This machine cannot inflict the row's fault (no iptables, say)."""
 
 
 class Row(object):
@@ -66,8 +73,8 @@ def why_not(row, stack):
     """Why ``row`` cannot run on ``stack`` here, or None."""
     if row.fault in PROCESSES and stack not in PROCESSES[row.fault]:
         return "%s has no %s process" % (stack, row.fault)
-    if row.fault == "loss" and not os.path.exists("/usr/sbin/tc") and not os.path.exists("/sbin/tc"):
-        return "no tc (iproute2) for netem"
+    if row.fault == "loss" and not any(os.path.exists(os.path.join(d, "iptables")) for d in ("/usr/sbin", "/sbin")):
+        return "no iptables (make deps installs it) for -m statistic"
     return None
 
 
@@ -112,7 +119,9 @@ class Observer(object):
         while not self.stopping:
             for host in self.hosts:
                 if host not in self.fenced and self.pool.fences(host) > self.before[host]:
-                    self.fenced[host] = time.monotonic()
+                    # the fence action's own stamp where it has one: this loop may be slow to see it
+                    stamped = self.pool.fence_times(host)[self.before[host]:]
+                    self.fenced[host] = min([time.monotonic()] + stamped[:1])
             for host in self.hosts:
                 if host != self.victim and host not in self.fenced:
                     self.ask(host)
@@ -184,13 +193,9 @@ def apply(row, pool, victims, t):
             boxes[0].set_link(True)
             time.sleep(row.length)
     elif row.fault == "loss":
-        tc = ["tc", "qdisc", "add", "dev", boxes[0].device, "root", "netem", "loss", "30%"]
-        env = {"PATH": ha_pools.XAPI_PATH}
-        result = boxes[0].run(tc, timeout=30, env=env)
-        if not result.ok:
-            raise Unsupported("tc netem: %s" % (result.stderr.strip() or result.describe()))
+        lose(boxes[0], LOSS)
         time.sleep(row.length * t)
-        boxes[0].run(["tc", "qdisc", "del", "dev", boxes[0].device, "root"], timeout=30, env=env)
+        lose(boxes[0], LOSS, add=False)
     else:
         names = None if row.fault == "pause-host" else PROCESSES[row.fault][pool.stack]
         pids = boxes[0].pids() if names is None else pids_named(boxes[0], names)
@@ -198,6 +203,35 @@ def apply(row, pool, victims, t):
         time.sleep(row.length * t)
         signal_all(pids, signal.SIGCONT)
     return lambda: None
+
+
+def lose(box, probability, add=True):
+    """Drop each packet to or from ``box`` with ``probability`` (iptables ``-m statistic`` in its netns only).
+
+    This kernel has no netem; the rules are the host's network namespace's
+    own (the machine's tables are untouched) and go with it.  INPUT and
+    OUTPUT: every packet between this host and another crosses one of them
+    once, so each is lost with ``probability``.
+    """
+    env = {"PATH": ha_pools.XAPI_PATH}
+    for chain in ("INPUT", "OUTPUT"):
+        argv = ["iptables", "-w", "5", "-A" if add else "-D", chain, "-m", "statistic", "--mode", "random",
+                "--probability", str(probability), "-j", "DROP"]
+        result = box.run(argv, timeout=30, env=env)
+        if not result.ok:
+            raise Unsupported("iptables -m statistic: %s" % (result.stderr.strip() or result.describe()))
+
+
+def lost(box):
+    """How many packets ``box``'s loss rules dropped so far (their counters)."""
+    total = 0
+    for chain in ("INPUT", "OUTPUT"):
+        result = box.run(["iptables", "-w", "5", "-L", chain, "-v", "-x", "-n"], timeout=30,
+                         env={"PATH": ha_pools.XAPI_PATH})
+        if not result.ok:
+            raise Unsupported("iptables -L: %s" % (result.stderr.strip() or result.describe()))
+        total += sum(int(line.split()[0]) for line in result.stdout.splitlines() if "statistic" in line)
+    return total
 
 
 def healthy(pool):
@@ -226,8 +260,8 @@ def trial(pool, row, t=ha_pools.T):
         time.sleep(1.0)
         began = time.monotonic()
         undo = apply(row, pool, victims, t)
-        if row.expect == "fence":
-            deadline = time.monotonic() + 4 * t
+        if row.expect == "fence":  # until the survivors dropped it: xhad takes about 5 T (its failure timeout)
+            deadline = time.monotonic() + max(4 * t, ha_pools.failure_timeout(pool.stack) + 2 * t)
             while time.monotonic() < deadline and not settled(observer, victim, master):
                 time.sleep(0.2)
         else:

@@ -208,8 +208,9 @@ class FuseStatefile(object):
         os.kill(self.proc.pid, signal.SIGSTOP)
 
     def resume(self):
-        """The blocked I/O completes."""
-        os.kill(self.proc.pid, signal.SIGCONT)
+        """The blocked I/O completes (nothing to do when the server is gone)."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
 
     def close(self):
         """Unmount (lazily: sandboxes may still hold it) and stop the server."""

@@ -5,7 +5,8 @@ Used by the HA-runtime tests and bench/failure_detection.  Each pool is a
 ``interval`` seconds, with a fixture driver whose statefile VDI is a file
 every host sees (with ``stallable_storage``, on a FUSE mount whose I/O a
 trial can stall: ``fuse_statefile``).  corosync-ha hosts get a settings file naming a recording
-fence action (one record file per host): nothing reboots.  With
+fence action (one record file per host): nothing reboots; or, with ``recording_fence`` False, none: the
+defaults a user starts with, whose kernel fence reboots a host in its own PID namespace (``hostsandbox``).  With
 ``python36`` the shim and the shipped stack are those of ``make py36``
 (helpers.py36), run as a dom0 runs them: xapi's PATH, nothing of the venv.
 """
@@ -68,8 +69,9 @@ class HAPool(object):
 
     def __init__(self, tmp: str, stack: str, hosts: int = 3, interval: float = 1.0,
                  stallable_storage: bool = False, ipv6: bool = False, python36: bool = False,
-                 extra: typing.Sequence[str] = ()) -> None:
+                 extra: typing.Sequence[str] = (), recording_fence: bool = True) -> None:
         self.tmp, self.stack = tmp, stack
+        self.recording_fence = recording_fence  # False: corosync-ha's default settings, its kernel fence
         sm = os.path.join(tmp, "sm")
         sr_type = "lvm" if stack == "xhad" else "ocfs2"
         ctl = make_driver(sm, os.path.join(tmp, "ctl"), sr_type, [] if stack == "xhad" else [stack])
@@ -114,7 +116,7 @@ class HAPool(object):
         return os.path.join(self.server.state, "sandbox", "hosts", "h" + number, *inside)
 
     def write_settings(self, host: str) -> None:
-        if self.stack != "corosync-ha":
+        if self.stack != "corosync-ha" or not self.recording_fence:
             return
         with open(self.host_dir(host, "etc", "sm-clusterstack", "corosync-ha.conf"), "w") as f:
             f.write('fence-action = "%s %s"\nwatchdog-device = none\n' % (self.recorder, self.fence_record(host)))
@@ -139,6 +141,33 @@ class HAPool(object):
         except OSError:
             return 0
         return len(XHAD_FENCE.findall(text)) if self.stack == "xhad" else len(text.splitlines())
+
+    def fence_times(self, host: str) -> typing.List[float]:
+        """When ``host``'s recording fence action ran, each time (CLOCK_MONOTONIC, from its own wall-clock stamp).
+
+        corosync-ha only: xhad's log has whole seconds.
+        """
+        if self.stack == "xhad":
+            return []
+        offset = time.time() - time.monotonic()
+        try:
+            with open(self.fence_record(host)) as f:
+                return [float(line.split(" ", 1)[0]) - offset for line in f if line.strip()]
+        except (OSError, ValueError):
+            return []
+
+    def logs(self) -> typing.Dict[str, str]:
+        """Each host's stack log (by host number), for a trial's evidence."""
+        found = {}
+        for number in range(1, len(self.x.host.get_all()) + 1):
+            name = "xha.log" if self.stack == "xhad" else os.path.join("sm-clusterstack", "corosync-ha.log")
+            path = os.path.join(self.server.state, "sandbox", "hosts", "h%d" % number, "var", "log", name)
+            try:
+                with open(path, errors="replace") as f:
+                    found["h%d" % number] = f.read()
+            except OSError:
+                pass
+        return found
 
     def box(self, host: str) -> hostsandbox.HostSandbox:
         return hostsandbox.find(self.server.state, self.x.host.get_other_config(host)["sandbox-netns"])
