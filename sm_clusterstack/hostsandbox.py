@@ -684,10 +684,11 @@ def stop_processes(host: typing.Any, spare: typing.Callable[[int], bool] = lambd
 
 
 def _command_line(pid: int) -> str:
-    """Process ``pid``'s command line, for the log ("?" when it is gone)."""
+    """Process ``pid``'s command line on one line, for the log ("?" when it is gone; a host's init's
+    script, ``python -c`` with newlines, is shown with its lines joined)."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()[:200] or "?"
+            return " ".join(f.read().replace(b"\0", b" ").decode("utf-8", "replace").split())[:200] or "?"
     except OSError:
         return "?"
 

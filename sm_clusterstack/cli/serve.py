@@ -1,6 +1,7 @@
 """``sm-clusterstack serve``: the xapi-side shim, a XenAPI server on an embedded pool."""
 
 import argparse
+import errno
 import os
 import signal
 import sqlite3
@@ -106,7 +107,13 @@ def run(args: argparse.Namespace) -> int:
                             ha_monitor_interval=args.ha_monitor_interval,
                             kernel_fences=tuple(args.kernel_fences or hostsandbox.KERNEL_FENCES),
                             emulate_storage=args.emulate_storage)
-    except (OSError, ValueError, schema.SchemaError, hostsandbox.SandboxError, durable.Refused) as e:
+    except OSError as e:
+        if e.errno == errno.ENOSPC:  # a file of the state written at start (its record of a clean stop, ...)
+            sys.stderr.write("sm-clusterstack serve: %s: its disk is full (%s)\n" % (args.state, e.strerror))
+        else:
+            sys.stderr.write("sm-clusterstack serve: %s\n" % e)
+        return cli.EXIT_FAILED
+    except (ValueError, schema.SchemaError, hostsandbox.SandboxError, durable.Refused) as e:
         sys.stderr.write("sm-clusterstack serve: %s\n" % e)
         return cli.EXIT_FAILED
     except store_mod.WriteRefused as e:  # a full disk at start

@@ -188,9 +188,11 @@ def _say_kernel_fences(pool: hostsandbox.SandboxPool) -> None:
         LOG.info("host sandboxes: this machine has no %s: a stack's fence through it fails in a host as it "
                  "would here (its fence action is then what fences)", ", ".join(missing))
     if not os.path.exists(hostsandbox.SYSRQ):
-        LOG.warning("host sandboxes: this machine has no %s: a stack's kernel fence (corosync-ha's default) is the "
-                    "reboot(2) system call, which in a host's own PID namespace ends only that host (its init); "
-                    "the shim, its power switch, powers it on again", hostsandbox.SYSRQ)
+        # info, not a warning: a host's fence still works (ha status shows it on every host, the stack's "fence"
+        # note); an `xe --embedded` command starting the pool would print it on every call
+        LOG.info("host sandboxes: this machine has no %s: a stack's kernel fence (corosync-ha's default) is the "
+                 "reboot(2) system call, which in a host's own PID namespace ends only that host (its init); "
+                 "the shim, its power switch, powers it on again", hostsandbox.SYSRQ)
 
 
 def _storage_emulation(ctx: context.Pool, emulate: bool) -> None:

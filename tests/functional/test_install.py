@@ -145,6 +145,8 @@ def test_make_path_puts_the_venvs_sm_clusterstack_on_path_and_make_run_says_so()
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert shell.returncode == 0, shell.stderr
     assert shell.stdout.strip() == os.path.join(ROOT, ".venv", "bin", "sm-clusterstack")
-    shown = subprocess.run(["make", "-n", "run"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    # --no-print-directory: under `make test` a make prints its directories
+    shown = subprocess.run(["make", "--no-print-directory", "-n", "run"], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT,
                            universal_newlines=True, timeout=60).stdout
     assert 'eval "$(make -s path)"' in shown.splitlines()[-1], shown

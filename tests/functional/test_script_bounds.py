@@ -24,6 +24,20 @@ MB = 1000 * 1000
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the shim's pools and cgroups need root")
 
 
+def running(*argv):
+    """The machine's pids of the processes whose command line is ``argv``."""
+    wanted = ("\0".join(argv) + "\0").encode()
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                if f.read() == wanted:
+                    found.append(int(name))
+        except OSError:
+            pass
+    return found
+
+
 def gone(pid, timeout=5.0):
     """True once ``pid`` is no process (or a zombie) within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -132,8 +146,8 @@ def test_enable_ha_is_not_held_by_a_start_script_whose_child_keeps_its_output(po
     pool.x.pool.enable_ha([pool.create_sr("lvm")], {})
     assert time.monotonic() - started < SCRIPT_TIMEOUT  # done before the safety net: it never waited for the child
     with open(os.path.join(pool.stack_ctl, "held")) as f:
-        held = [int(word) for word in f.read().split()]
-    assert len(held) == 2 and all(gone(pid) for pid in held)
+        held = f.read().split()  # each child's `sleep` argument: its pid is its host's (a PID namespace's)
+    assert len(held) == 2 and all(gone(pid) for tag in held for pid in running("sleep", tag))
     with open(pool.server.log.name) as f:
         assert "kept its output open: killed" in f.read()
 

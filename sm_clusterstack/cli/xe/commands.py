@@ -13,8 +13,6 @@ progress bar (``progress``).  Every ``<class>-*`` command is generated
 
 import typing
 
-import XenAPI
-
 from sm_clusterstack.cli.xe import classes, progress
 from sm_clusterstack.cli.xe.errors import ClientError, CliFailure, MultipleFailure, render_failure
 from sm_clusterstack.cli.xe.params import Command, generated
@@ -171,6 +169,7 @@ def host_op(operation: typing.Callable[[typing.Any, str, Params], None],
             raise CliFailure("No matching hosts found")
         if len(rows) > 1 and not bool_param(params, "multiple"):
             raise CliFailure("Multiple matching hosts found. --multiple required to complete the operation")
+        import XenAPI  # here, as main.py: `sm-clusterstack --version` and the kit run without it
         failed = []
         for row in rows:
             try:

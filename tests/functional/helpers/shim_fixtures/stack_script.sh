@@ -13,7 +13,8 @@ n=0  # held while hold_<script> exists, until the test lets it go (10 minutes at
 while [ -f '@CTL@'/hold_$name ] && [ $n -lt 12000 ]; do sleep 0.05; n=$((n + 1)); done
 # a misbehaving script: N bytes on stderr (flood_), a child in its own session keeping the output open (detach_)
 [ -f '@CTL@'/flood_$name ] && head -c "$(cat '@CTL@'/flood_$name)" /dev/zero >&2
-if [ -f '@CTL@'/detach_$name ]; then setsid sleep 600 & echo $! >> '@CTL@'/held; fi
+# (its argument names it on the machine: a pid here is one of the host's own PID namespace)
+if [ -f '@CTL@'/detach_$name ]; then tag=600.$(date +%N); setsid sleep "$tag" & echo "$tag" >> '@CTL@'/held; fi
 if [ -f '@CTL@'/fail_$name ]; then
   set -- $(cat '@CTL@'/fail_$name)
   if [ -z "${2:-}" ] || [ "$2" = "$me" ]; then echo "$name: injected failure" >&2; exit "$1"; fi
