@@ -295,12 +295,18 @@ def _stats() -> typing.Iterator[typing.Tuple[int, bytes]]:
 
 
 def pipe_holders(inodes: typing.Iterable[int]) -> typing.List[int]:
-    """The processes (but this one) with a file descriptor on one of the pipes of ``inodes``."""
+    """The processes with a file descriptor on one of the pipes of ``inodes``, but this one and its children.
+
+    A child of this process holds every descriptor of it between its fork
+    and its exec (where close_fds closes them): another run starting in
+    another thread, never a holder of this run's output once it runs its
+    command (this run's own child has exited when its holders are looked for).
+    """
     wanted = {"pipe:[%d]" % inode for inode in inodes}
     own = os.getpid()
     found = []
     for name in os.listdir(PROC):
-        if not name.isdigit() or int(name) == own:
+        if not name.isdigit() or int(name) == own or _parent(int(name)) == own:
             continue
         fd_dir = os.path.join(PROC, name, "fd")
         try:
@@ -315,6 +321,15 @@ def pipe_holders(inodes: typing.Iterable[int]) -> typing.List[int]:
             except OSError:
                 continue
     return found
+
+
+def _parent(pid: int) -> typing.Optional[int]:
+    """The parent pid of ``pid`` (None when it is gone)."""
+    try:
+        with open(os.path.join(PROC, str(pid), "stat")) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def command_line(pid: int) -> str:

@@ -114,7 +114,15 @@ def _survival(p: StackProbe) -> str:
 
 
 def _sees_excluded(p: StackProbe, index: int, host_id: str, who: str) -> str:
-    found = p.wait_for(index, lambda ls: _flag(ls, host_id, "excluded"), _wait(p))
+    before = len(p.gone)
+    try:
+        found = p.wait_for(index, lambda ls: _flag(ls, host_id, "excluded"), _wait(p))
+    except Fail:
+        # its daemon may be gone the moment it saw the mark (a fence on another host's clean exit): the
+        # same failure as the look after the heartbeat timeout finds, whichever sees it first
+        if len(p.gone) > before:
+            raise Fail("a clean shutdown fenced another host: %s" % "; ".join(p.gone[before:]))
+        raise
     if found is None:
         raise Fail("%s's liveset did not show %s excluded within %gs of its ha_set_excluded"
                    % (p.label(index), who, _wait(p)))

@@ -150,7 +150,7 @@ class StackProbe(object):
         """Host ``index``'s liveset, parsed as xapi parses it; Fail when it is not one."""
         result = self.call(index, client.HA_QUERY_LIVESET)
         if result.returncode != mtc.SUCCESS and index in self.running:
-            self._gone(index, step or "when the kit next queried it", result)
+            self.note_gone(index, step or "when the kit next queried it", result)
         expect(result, mtc.SUCCESS, "%s %s" % (self.label(index), client.HA_QUERY_LIVESET))
         try:
             return client.read_liveset(result, self.label(index))
@@ -176,9 +176,9 @@ class StackProbe(object):
             if result.returncode == mtc.SUCCESS:
                 self.looks += 1
                 continue
-            self._gone(index, step, result)
+            self.note_gone(index, step, result)
 
-    def _gone(self, index: int, step: str, result: runner.Result) -> None:
+    def note_gone(self, index: int, step: str, result: runner.Result) -> None:
         self.running.discard(index)
         self.gone.append("%s's daemon was gone %s (ha_query_liveset exited %s)"
                          % (self.label(index), step, code(result)))

@@ -80,7 +80,7 @@ def test_sandbox_list_and_remove_by_prefix_find_orphans_whose_state_dir_is_gone(
         assert rc == 0, err
         lines = out.splitlines()
         stopped = [line for line in lines if line.startswith("stopped ")]
-        # every process of the hosts' namespaces, on one line each: the sleeper, nsenter that started it, each
+        # every process of the hosts' namespaces, on one line each: the sleeper, the command that entered, each
         # host's init (its PID namespace's pid 1: the host's power, cut with it)
         assert [line for line in stopped if line.startswith("stopped sleep 600[")
                 and line.endswith("] in %s-h1" % prefix)], out

@@ -9,6 +9,7 @@ returns when the script exits even if a descendant keeps its output open
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -171,3 +172,31 @@ def test_a_run_in_progress_is_known_by_its_tree_a_setsid_child_too(tmp_path):
         assert done[0].ok and not proctree.in_a_run(child)  # the run ended: its daemon is no run of ours
     finally:
         os.kill(child, 9)
+
+
+def test_a_sibling_run_between_its_fork_and_exec_is_no_holder_of_this_runs_output():
+    """A run's command forked in another thread holds every descriptor of the shim until its exec closes them:
+    the holder search of a run that ended took it for a child keeping the output open and killed it (enable_ha
+    failed with ha_propose_master KILLED_BY_SIGNAL_9).  A process the command left behind still is one."""
+    read_end, write_end = os.pipe()
+    inode = os.fstat(read_end).st_ino
+    forked = os.fork()  # stands for a sibling run's child before its exec: it holds both ends, as we do
+    if forked == 0:
+        time.sleep(30)
+        os._exit(0)
+    left = subprocess.Popen(["sleep", "30"], pass_fds=(write_end,))  # our child past its exec: passed over too
+    grandchild = subprocess.Popen(["sh", "-c", "sleep 30 & echo $!"], pass_fds=(write_end,), stdout=subprocess.PIPE)
+    try:
+        orphan = int(grandchild.stdout.readline())
+        holders = proctree.pipe_holders([inode])
+        assert forked not in holders and left.pid not in holders  # our children: runs of their own
+        assert orphan in holders  # the grandchild of a command, as a setsid child of a script is
+    finally:
+        for pid in (forked, orphan):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(forked, 0)
+        for proc in (left, grandchild):
+            proc.kill()
+            proc.wait()
+        os.close(read_end)
+        os.close(write_end)
