@@ -14,6 +14,7 @@ a time.  ``make check`` leaves out the ``slow`` ones as well.
 """
 
 import os
+import typing
 
 import pytest
 
@@ -34,6 +35,46 @@ def expected_seconds(item: pytest.Item) -> float:
     return float(marker.args[0]) if marker and marker.args else 0.0
 
 
-@pytest.hookimpl(trylast=True)  # after pytest groups the tests of a module-scoped fixture
-def pytest_collection_modifyitems(items):
+def worksteal_blocks(count: int, workers: int) -> typing.List[int]:
+    """How many of ``count`` tests xdist's worksteal first sends each of ``workers`` workers, in order.
+
+    ``WorkStealingScheduling.check_schedule``: each idle worker in turn gets
+    ``len(pending) // workers_remaining`` of the pending tests, a contiguous run.
+    """
+    sizes, left = [], count
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    return sizes
+
+
+def interleave(ranked: list, workers: int, dealt: int) -> list:
+    """``ranked`` (longest first) reordered so that each worker's first block opens with every
+    ``workers``-th of the ``dealt`` long tests, then a contiguous run of the rest.
+
+    A worker then starts with its share of the long tests, longest first,
+    instead of the first worker getting all of them; a worker that runs out
+    steals from another's tail, its short tests.  The short ones stay in
+    runs, in collection order: a module's tests that share a module-scoped
+    pool stay together on one worker.
+    """
+    sizes = worksteal_blocks(len(ranked), workers)
+    blocks = [[] for _ in range(workers)]  # type: typing.List[list]
+    turn = 0
+    for item in ranked[:dealt]:
+        while len(blocks[turn]) == sizes[turn]:
+            turn = (turn + 1) % workers
+        blocks[turn].append(item)
+        turn = (turn + 1) % workers
+    rest = iter(ranked[dealt:])
+    for block, size in zip(blocks, sizes):
+        block.extend(next(rest) for _ in range(size - len(block)))
+    return [item for block in blocks for item in block]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest groups the tests of a module-scoped fixture, and deselects
+def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -expected_seconds(item))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if hasattr(config, "workerinput") and config.getoption("dist", None) == "worksteal" and workers > 1:
+        items[:] = interleave(list(items), workers, sum(1 for item in items if expected_seconds(item) > 0))

@@ -8,7 +8,8 @@ notification fd: a membership change is dispatched as it comes.  Every
 answer differs from the last membership's, it asks for the current
 membership again (a notification that was missed is delivered again); and
 every ``stats_every`` probes (every probe while a member's link is seen
-down) it reads each node's knet link.  A dead connection (CS_ERR_LIBRARY,
+down or unknown) it reads each node's knet link; a node's link read down
+before the membership that admits it is forgotten when it comes.  A dead connection (CS_ERR_LIBRARY,
 CS_ERR_BAD_HANDLE, a hung-up fd: corosync stopped or restarted) is closed
 and made again, after ``probe_every`` and then twice as long each time up
 to ``backoff_max``.  While it is down ``answered`` does not move, nor while
@@ -122,7 +123,17 @@ class Watcher(object):
         self._update(connected=False, membership=None)
 
     def _delivered(self, quorate: bool, ring_seq: int, members: typing.List[int]) -> None:
-        self._update(membership=Membership(quorate, ring_seq, members), answered=self.clock())
+        """A membership: a joining node's link read down before it joined is unknown now, not down.
+
+        Its link is read again at the next probe (an unknown link counts as
+        down there); until then the monitor must not warn of a heartbeat
+        failing for a host corosync has just admitted.
+        """
+        now = self.clock()
+        before = set(self.state.membership.members) if self.state.membership else set()
+        links = {n: link for n, link in self.state.links.items() if link[0] or n in before or n not in members}
+        changes = {"links": links, "links_at": now} if links != self.state.links else {}
+        self._update(membership=Membership(quorate, ring_seq, members), answered=now, **changes)
 
     def _serve(self, quorum: corolib.Quorum, stats: corolib.Cmap, fd: int) -> None:
         poller = select.poll()

@@ -49,7 +49,8 @@ def start_daemon(argv: typing.List[str]) -> int:
     write_corosync_conf(paths, conf, config.cluster_name, times)
     launch(paths, config)
     limit = timing.join_timeout(conf.parameters, state.pool_state)
-    outcome = daemon.wait_for(lambda: start_outcome(paths, times), limit + START_GRACE, 0.1) or "timeout"
+    me = conf.local_host_id.lower()
+    outcome = daemon.wait_for(lambda: start_outcome(paths, times, me), limit + START_GRACE, 0.1) or "timeout"
     if outcome == "online":
         return mtc.SUCCESS
     stop_all(paths)
@@ -63,9 +64,17 @@ def start_daemon(argv: typing.List[str]) -> int:
     raise Failure(mtc.SYSTEM_ERROR, "the daemon stopped while joining: %s" % outcome)
 
 
-def start_outcome(paths: daemon.Paths, times: timing.Timing) -> str:
-    """"online", "blocked", "disabled", a reason the start failed, or "" while joining."""
+def start_outcome(paths: daemon.Paths, times: timing.Timing, me: str) -> str:
+    """"online", "blocked", "disabled", a reason the start failed, or "" while joining.
+
+    Online counts once the statefile no longer records this host excluded:
+    the monitor clears the mark as it goes online, but waits at most its I/O
+    deadline for the write, and a start that returns promises the mark gone
+    (xha daemon/sm.c, the state manager's start, clears it before join()).
+    """
     found = view.read(paths, times.view_stale)
+    if found is not None and found.state == "online" and me in found.excluded:
+        return ""
     if found is not None and found.state in ("online", "blocked", "disabled"):
         return found.state
     if found is not None and found.state == "failed":

@@ -18,6 +18,7 @@ from helpers.ha_pools import skip_reason
 BENCH = os.path.join(REPO, "bench", "ha_scale")
 
 
+@pytest.mark.slow(17)
 def test_quick_run_measures_a_3_host_corosync_ha_pool():
     reason = skip_reason("corosync-ha")
     if reason:

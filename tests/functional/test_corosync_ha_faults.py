@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.skipif(corosync_pool.skip_reason() is not None, reason
 TRIALS = 2
 
 
+@pytest.mark.slow(40)
 @pytest.mark.parametrize("fault", corosync_trials.FAULTS)
 def test_the_failed_master_fences_within_1_2_t_before_any_survivor_drops_it_or_takes_over(pool3, fault):
     for _number in range(TRIALS):

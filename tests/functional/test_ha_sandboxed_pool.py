@@ -200,6 +200,7 @@ def test_a_host_is_declared_dead_only_once_it_answers_no_more_and_is_never_count
         assert x.host_metrics.get_live(x.host.get_metrics(hosts["host2"])) is True
 
 
+@pytest.mark.slow(15)
 def test_a_kernel_fence_resets_only_its_host_which_boots_again_once_the_survivors_dropped_it(tmp_path):
     """Issue 18: a stack's kernel fence (sysrq ``b``) in a host sandbox resets that host, never the machine.
 

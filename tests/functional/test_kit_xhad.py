@@ -40,6 +40,7 @@ def every_check_passed(suite):
     assert len(suite.results) == 19
 
 
+@pytest.mark.slow(70)  # two hosts: their pool starts twice
 @pytest.mark.parametrize("hosts", [1, 2])
 def test_real_xhad_passes_every_stack_check(tmp_path, builds, hosts):
     suite = check_stack(tmp_path, builds["modern"], hosts=hosts)
@@ -47,6 +48,7 @@ def test_real_xhad_passes_every_stack_check(tmp_path, builds, hosts):
     assert "statefile_active_list" in "".join(r.stdout for r in suite.results)  # it really was xhad talking
 
 
+@pytest.mark.slow(70)
 def test_real_xhad_passes_every_stack_check_on_ipv6_only_hosts(tmp_path, builds):
     """``kit --ipv6``: the stack's hosts have IPv6 management addresses only, xhad.conf lists them."""
     suite = check_stack(tmp_path, builds["modern"], hosts=2, ipv6=True)

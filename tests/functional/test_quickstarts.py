@@ -128,7 +128,7 @@ def test_the_matcher_reads_placeholders_and_any_lines():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the page's pool is sandboxed: root only")
-@pytest.mark.slow(150)
+@pytest.mark.slow(55)
 def test_the_operator_quick_start_runs_as_written(tmp_path):
     """Issue 21: docs/quickstart-operator.md, verbatim: pool, SR, HA, a host failure, recovery, teardown.
 
@@ -140,7 +140,7 @@ def test_the_operator_quick_start_runs_as_written(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the kit's pool is sandboxed: root only")
-@pytest.mark.slow(20)
+@pytest.mark.slow(45)
 def test_the_vendor_quick_start_runs_as_written(tmp_path):
     """Issue 21: docs/quickstart-vendor.md, verbatim: a driver written from the page, the kit, its JUnit."""
     ran = run_page("quickstart-vendor.md", tmp_path, timeout=300)

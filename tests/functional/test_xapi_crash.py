@@ -53,8 +53,9 @@ def free_port():
 
 
 @pytest.fixture
-def pool(pool):
-    """The conftest's pool on a port of its own: the clients find the restarted server where it was."""
+def pool(background_priority, pool):
+    """The conftest's pool on a port of its own (the clients find the restarted server where it was), the
+    shim, its hosts and the clients at background priority (conftest.background_priority)."""
     pool.server.extra = ["--port", str(free_port())]
     return pool
 
@@ -104,8 +105,9 @@ def wait_quiet(pool, db_path, timeout=60):
         time.sleep(0.1)
 
 
-def test_sigkills_under_load_leave_the_store_and_what_ran_in_agreement(pool):
+def test_sigkills_under_load_leave_the_store_and_what_ran_in_agreement(pool, background_priority):
     pool.start()
+    assert os.getpriority(os.PRIO_PROCESS, pool.server.proc.pid) == background_priority
     required = load.prepare(pool)
     for command, most in SLOW.items():
         for sr_type in required:

@@ -21,7 +21,8 @@ import pytest
 from helpers import load, physical, sandbox_prefix
 
 
-pytestmark = [pytest.mark.pool(prefix=sandbox_prefix("s14")), pytest.mark.slow(18)]
+pytestmark = [pytest.mark.pool(prefix=sandbox_prefix("s14")), pytest.mark.slow(50),
+              pytest.mark.usefixtures("background_priority")]
 
 
 def test_random_operations_of_8_clients_never_break_the_rule_in_the_store_nor_in_what_ran(pool):
