@@ -20,6 +20,9 @@ from sm_clusterstack.corostack.timing import Timing
 from sm_clusterstack.stacks.xhadconf import XhadConfig
 
 NODEID_MAX = 65535  # knet's limit
+# What corosync's own switches save of its memory (issue 19; see the module docstring):
+IPC_TYPE = "socket"  # system.qb_ipc_type: no 3 x 1 MB shared-memory rings per client connection
+BLACKBOX = "off"  # logging.blackbox: no 8 MB flight recorder in /dev/shm (the log file keeps every line)
 
 
 def node_ids(conf: XhadConfig) -> typing.Dict[str, int]:
@@ -61,7 +64,8 @@ def render(conf: XhadConfig, paths: Paths, cluster_name: str, times: Timing) -> 
     # through the statefile (arbitration), and the survivors then lower the
     # expected votes, so corosync never makes a side quorate on its own.
     lines += ["}", "quorum {", "    provider: corosync_votequorum", "}",
-              "system {", "    state_dir: %s" % paths.state_dir, "}",
+              "system {", "    state_dir: %s" % paths.state_dir, "    qb_ipc_type: %s" % IPC_TYPE, "}",
               "logging {", "    to_syslog: yes", "    syslog_facility: daemon", "    to_stderr: no",
-              "    to_logfile: yes", "    logfile: %s" % paths.corosync_log, "    timestamp: on", "}", ""]
+              "    to_logfile: yes", "    logfile: %s" % paths.corosync_log, "    timestamp: on",
+              "    blackbox: %s" % BLACKBOX, "}", ""]
     return "\n".join(lines)

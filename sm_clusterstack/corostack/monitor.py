@@ -116,6 +116,7 @@ class Monitor(object):
         self.awake_since = self.last_step  # the end of the monitor's last stall: corosync's silence counts from here
         self.fence_failures = 0
         self.fence_run = None  # type: typing.Optional[FenceRun]
+        self.publisher = view.Publisher(paths, times.view_refresh)
         self.watchdog = fencing.watchdog_problem(config.watchdog_device)
         # the kernel's reboot is one of the fences (an empty action): say how it is made where it is not sysrq
         self.kernel_fence = fencing.kernel_fence_note() if not (config.fence_action and config.fence_escalation) else ""
@@ -143,7 +144,7 @@ class Monitor(object):
         if self.state in ("joining", "online", "lost") and self.corosync_silent(now) < self.timing.corosync_stale:
             if not self.guard.send(guard.PET) and self.state == "online" and self.armed():
                 self.lose("the fence guard is gone: this host could not fence")
-        view.publish(self.paths, self, now)
+        self.publisher.publish(self, now)
 
     def awake(self) -> bool:
         """Measure the gap since the last step; False when this host overslept its deadline (it now fences)."""
