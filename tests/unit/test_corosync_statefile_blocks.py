@@ -152,3 +152,60 @@ def test_a_statefile_too_small_for_its_devices_blocks_is_invalid(tmp_path):
         f.truncate(statefile.SIZE - 4096)
     with pytest.raises(statefile.StatefileCorrupt, match="4096-byte blocks has at least 266240"):
         statefile.read(path)
+
+
+def counting_opens(monkeypatch):
+    """Every statefile open of this test, still made by the real ``statefile.open_checked``."""
+    opened = []
+    real = statefile.open_checked
+
+    def open_checked(path, write=False):
+        opened.append(path)
+        return real(path, write)
+    monkeypatch.setattr(statefile, "open_checked", open_checked)
+    return opened
+
+
+def test_rounds_keep_the_statefile_open_as_xhad_does_and_read_each_round_what_others_wrote(tmp_path, monkeypatch):
+    """xhad opens the statefile once (``daemon/statefile.c`` ``sf_initialize``: ``sfvar.sfdesc = sf_open``) and
+    keeps the descriptor; so do the monitor's rounds, which still see every other host's write."""
+    path = attached_vdi(tmp_path)
+    statefile.initialise(path, PoolState(GEN))
+    opened = counting_opens(monkeypatch)
+    io = slotio.Inline(conf_for(path))
+    for seq in range(1, 4):
+        with statefile.opened(path, write=True) as handle:  # H2's monitor, in another process
+            hostslot.write(handle, conf_for(path, H2), hostslot.Slot(GEN, H2, seq, "online", [H1, H2]))
+        io.submit(SLOT)
+        assert io.latest().slots[H2].seq == seq and io.latest().pool == PoolState(GEN)
+    assert opened == [path] * 4  # one for every round, three for H2's writes
+
+
+def test_a_statefile_replaced_at_its_path_is_opened_afresh_and_one_gone_is_lost(tmp_path, monkeypatch):
+    path = attached_vdi(tmp_path)
+    statefile.initialise(path, PoolState(GEN))
+    io = slotio.Inline(conf_for(path))
+    io.submit(SLOT)
+    os.rename(path, path + ".old")  # a VDI detached and another attached at the same path
+    statefile.initialise(attached_vdi(tmp_path), PoolState(GEN, "active"))
+    opened = counting_opens(monkeypatch)
+    io.submit(SLOT)
+    assert opened == [path] and io.latest().pool.pool_state == "active"
+    os.unlink(path)
+    io.submit(SLOT)
+    assert not io.latest().access and "No such file" in io.latest().error and io.kept.handle is None
+
+
+def test_a_round_that_failed_closes_the_statefile_and_the_next_opens_it_again(tmp_path, monkeypatch):
+    path = attached_vdi(tmp_path)
+    statefile.initialise(path, PoolState(GEN))
+    io = slotio.Inline(conf_for(path))
+    io.submit(SLOT)
+    with open(path, "r+b") as f:
+        f.write(b"\xff" * 64)  # the pool's block torn
+    io.submit(SLOT)
+    assert io.latest().corrupted and io.kept.handle is None
+    statefile.initialise(path, PoolState(GEN))
+    opened = counting_opens(monkeypatch)
+    io.submit(SLOT)
+    assert io.latest().access and opened == [path]
