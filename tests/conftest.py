@@ -75,6 +75,6 @@ def interleave(ranked: list, workers: int, dealt: int) -> list:
 @pytest.hookimpl(trylast=True)  # after pytest groups the tests of a module-scoped fixture, and deselects
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -expected_seconds(item))
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
-    if hasattr(config, "workerinput") and config.getoption("dist", None) == "worksteal" and workers > 1:
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))  # set in xdist's workers, which collect
+    if hasattr(config, "workerinput") and workers > 1:  # (a worker's own dist option is "no": make uses worksteal)
         items[:] = interleave(list(items), workers, sum(1 for item in items if expected_seconds(item) > 0))

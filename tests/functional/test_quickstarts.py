@@ -106,6 +106,20 @@ def leftovers(home):
             subprocess.run(["losetup", "-d", loop], timeout=30)
 
 
+def stuck(found, output, home, timeout):
+    """What a page that ran out of time was doing: its command then, what it printed, the shim's log's end."""
+    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else (output or "")
+    markers = re.findall(r"^@@quickstart-command-(\d+)@@$", text, re.M)
+    at = int(markers[-1]) if markers else 0
+    try:
+        with open(os.path.join(home, "pool.log"), errors="replace") as f:
+            log = f.read().splitlines()[-40:]
+    except OSError as e:
+        log = ["(no shim log: %s)" % e]
+    return "the page ran out of its %d s in command %d, %r; it printed:\n%s\nthe shim's log ends:\n%s" % (
+        timeout, at, found[at][0], "\n".join(outputs(text, len(found))[at]), "\n".join(log))
+
+
 def run_page(page, tmp_path, timeout):
     """Run the page's commands; [(command, expected, actual)] of each."""
     found = commands(page)
@@ -115,6 +129,8 @@ def run_page(page, tmp_path, timeout):
     try:
         proc = subprocess.run(["bash", "-c", script(found)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                               universal_newlines=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(stuck(found, e.output, home, timeout)) from None
     finally:
         leftovers(home)
     return [(c, e, a) for (c, e), a in zip(found, outputs(proc.stdout, len(found)))]

@@ -98,6 +98,19 @@ def test_ha_on_xhad_then_creating_ocfs2_sr_is_refused(pool):
     assert [r["type"] for r in x.SR.get_all_records().values()] == ["lvm"]
 
 
+def vg_numbers(device, vg, fields):
+    """``fields`` of ``vg`` in bytes, as the machine's vgs reads them from ``device`` alone.
+
+    --devices: not every block device the machine has, as other tests' loop
+    devices come and go and their VGs are written meanwhile (under their
+    own sandboxes' LVM locks, which this vgs does not take).
+    """
+    out = subprocess.run(["vgs", "--devices", device, "--noheadings", "--units", "b", "--nosuffix", "-o", fields, vg],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [int(v) for v in out.stdout.split()]
+
+
 def test_sr_update_records_sizes_the_real_lvm_tools_report(pool):
     """LVMSR's sr_update reads vgs on the loop device and reports back through SR.set_physical_*."""
     x, _ocfs2_dev, lvm_dev = pool
@@ -105,9 +118,7 @@ def test_sr_update_records_sizes_the_real_lvm_tools_report(pool):
     x.SR.set_physical_size(lvm, "1")
     x.SR.update(lvm)
     vg = "VG_XenStorage-" + x.SR.get_uuid(lvm)
-    out = subprocess.run(["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_size,vg_free", vg],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=60)
-    size, free = (int(v) for v in out.stdout.split())
+    size, free = vg_numbers(lvm_dev, vg, "vg_size,vg_free")
     assert int(x.SR.get_physical_size(lvm)) == size > 250 * 2 ** 20
     assert int(x.SR.get_physical_utilisation(lvm)) == size - free
 
@@ -133,7 +144,5 @@ def test_created_sr_has_the_size_its_driver_reports_without_a_scan(pool):
     master = x.pool.get_master(x.pool.get_all()[0])
     lvm = x.SR.create(master, {"device": lvm_dev}, "0", "lvm", "", "lvm", "user", True, {})
     vg = "VG_XenStorage-" + x.SR.get_uuid(lvm)
-    out = subprocess.run(["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_size", vg],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=60)
-    assert int(x.SR.get_physical_size(lvm)) == int(out.stdout) > 4000 * 2 ** 20
+    assert int(x.SR.get_physical_size(lvm)) == vg_numbers(lvm_dev, vg, "vg_size")[0] > 4000 * 2 ** 20
     x.pool.enable_ha([lvm], {})
