@@ -47,9 +47,10 @@ corosync shows a host's loss, on both sides of it):
   (poll + tool_timeout = 0.075 T) apart, so a monitor stalled 0.8 T sees a
   gap of at most 0.875 T;
 - the monitor's view (what ``ha_query_liveset`` answers from) is rewritten
-  as soon as what it decides changes, else every ``view_refresh`` (0.1 T):
-  a live monitor's view is never older than 0.1 T + step, a hung one's
-  is refused once older than ``view_stale`` (0.9 T);
+  as soon as what its readers decide on changes, else every
+  ``view_refresh`` (0.1 T): a live monitor's view is never older than
+  0.1 T + step, a hung one's is refused once older than ``view_stale``
+  (0.9 T);
 - a monitor that finds a gap between two of its steps longer than
   ``deadline`` (0.9 T) was unresponsive past its deadline: it fences before
   anything else.  A shorter gap longer than ``step_late`` (0.15 T) is its
