@@ -11,11 +11,13 @@ import argparse
 import os
 import sqlite3
 import sys
+import time
 
 from sm_clusterstack import cli
 from sm_clusterstack.cli import options
 
 HELP = "run a command inside a host sandbox of a pool served with --sandbox; list or remove host sandboxes"
+POWER_WAIT = 60.0  # seconds exec waits for a host that is off (a fenced host between its reset and its power-on)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_parser = sub.add_parser("exec", help="run CMD in HOST's sandbox with xapi's environment for stack scripts")
     options.add(run_parser, "sandbox", options.STATE)
     run_parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
-                            help="kill the command after S seconds (default 3600)")
+                            help="kill the command after S seconds (default 3600); a host that is off (rebooting) "
+                                 "is waited for first, %.0f s at most" % POWER_WAIT)
     run_parser.add_argument("host", metavar="HOST", help="the host's uuid or name-label")
     run_parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
     run_parser.set_defaults(act=_exec)
@@ -97,6 +100,21 @@ def _remove(args: argparse.Namespace) -> int:
         os.close(fd)
 
 
+def _powered_within(box, seconds: float) -> bool:
+    """Whether the host is on, waiting ``seconds`` at most for another process (the shim) to power it on.
+
+    A host is off between a fence's reboot and its power switch's power-on,
+    and while it is reset: entering it then fails (its PID namespace has no
+    init), as a command to a rebooting machine does.
+    """
+    deadline = time.monotonic() + seconds
+    while not box.powered():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def _report(removal, subject: str, nothing: str) -> int:
     """Print a Removal; exit 1 when something could not be removed."""
     if not removal.recorded:
@@ -122,6 +140,11 @@ def _exec(args: argparse.Namespace) -> int:
         box = hostsandbox.find(args.state, netns)
     except (LookupError, hostsandbox.SandboxError, sqlite3.Error) as e:
         sys.stderr.write("sm-clusterstack sandbox exec: %s\n" % e)
+        return cli.EXIT_FAILED
+    if not _powered_within(box, min(POWER_WAIT, args.timeout)):
+        sys.stderr.write("sm-clusterstack sandbox exec: %s is off and was not powered on within %.0f s (the shim "
+                         "serving the pool powers a fenced host on again; a host shut down stays off until "
+                         "host-reboot)\n" % (args.host, min(POWER_WAIT, args.timeout)))
         return cli.EXIT_FAILED
     env = hostsandbox.xapi_env(os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack))
     result = box.run(command, timeout=args.timeout, env=env)
