@@ -134,7 +134,7 @@ def test_serve_on_a_state_dir_of_xe_embedded_uses_its_remembered_sm_dir_and_stac
 def test_exec_waits_for_a_host_that_is_off_until_something_powers_it_on(made):
     """A fenced host is off from its reset to its power switch's power-on (the shim's, another process): an
     operator's ``sandbox exec`` then (the operator quick start's link repair) waits for it, as long as it is
-    bounded; entering a host with no init fails in the kernel (nsenter: fork: ENOMEM)."""
+    bounded; entering a host with no init fails in the kernel (its first fork: ENOMEM)."""
     import threading
     from sm_clusterstack.cli import sandbox
     _state, _prefix, pool = made
