@@ -93,7 +93,7 @@ vermin: deps
 # processes (most of a functional test is waiting on a daemon's timeout: more workers than cores),
 # then the `alone` ones one at a time; either failing fails.  An empty `alone` run (pytest's exit 5)
 # is not a failure, an empty parallel run is.  Then the 15 slowest tests of both runs.
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 8
 RESULTS = build/test-results
 PYTEST_PARALLEL = $(BIN)/python -m pytest -q -p xdist -n $(TEST_WORKERS) --dist worksteal
 pytest: deps perms py36 xo
