@@ -10,15 +10,6 @@ retransmits and knet's link pings come from ``timing`` (token 0.9 x
 HeartbeatTimeout, consensus 0.1 x: see its docstring for why), with no
 per-node coefficient, so a lost host shows after the same time whatever
 the pool size.
-
-Two of corosync's own switches keep its memory down (issue 19): its
-clients (the monitor's watcher, the guard, the scripts' queries) talk to
-it over unix sockets (``system.qb_ipc_type: socket``; its default, shared
-memory, maps three 1 MB rings per connection), and it keeps no blackbox
-(``logging.blackbox: off``: an 8 MB flight recorder of debug messages that
-``corosync-blackbox`` dumps; its log file and syslog keep what it logs).
-The rest of its memory is libknet's (512 receive buffers of 64 KB, fixed
-at knet's build) and its heap: no setting lowers those.
 """
 
 import hashlib
@@ -29,8 +20,6 @@ from sm_clusterstack.corostack.timing import Timing
 from sm_clusterstack.stacks.xhadconf import XhadConfig
 
 NODEID_MAX = 65535  # knet's limit
-IPC_TYPE = "socket"  # system.qb_ipc_type: no 3 x 1 MB shared-memory rings in /dev/shm per client connection
-BLACKBOX = "off"  # logging.blackbox: no 8 MB flight recorder in /dev/shm (corosync-blackbox has nothing to dump)
 
 
 def node_ids(conf: XhadConfig) -> typing.Dict[str, int]:
@@ -72,8 +61,7 @@ def render(conf: XhadConfig, paths: Paths, cluster_name: str, times: Timing) -> 
     # through the statefile (arbitration), and the survivors then lower the
     # expected votes, so corosync never makes a side quorate on its own.
     lines += ["}", "quorum {", "    provider: corosync_votequorum", "}",
-              "system {", "    state_dir: %s" % paths.state_dir, "    qb_ipc_type: %s" % IPC_TYPE, "}",
+              "system {", "    state_dir: %s" % paths.state_dir, "}",
               "logging {", "    to_syslog: yes", "    syslog_facility: daemon", "    to_stderr: no",
-              "    to_logfile: yes", "    logfile: %s" % paths.corosync_log, "    timestamp: on",
-              "    blackbox: %s" % BLACKBOX, "}", ""]
+              "    to_logfile: yes", "    logfile: %s" % paths.corosync_log, "    timestamp: on", "}", ""]
     return "\n".join(lines)

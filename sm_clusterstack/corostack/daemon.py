@@ -72,19 +72,12 @@ def _own_suffix() -> str:
 
 
 def read_small(path: str) -> str:
-    """The stripped text of a small runtime file, "" when absent.
-
-    Three system calls (the monitor reads its fencing mode on every poll):
-    ``open()``'s text file would add a stat, a tty check and a seek.
-    """
+    """The stripped text of a small runtime file, "" when absent."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        with open(path) as f:
+            return f.read(4096).strip()
     except FileNotFoundError:
         return ""
-    try:
-        return os.read(fd, 4096).decode("utf-8", "replace").strip()
-    finally:
-        os.close(fd)
 
 
 def live_pid(pid_file: str, *comms: str) -> typing.Optional[int]:

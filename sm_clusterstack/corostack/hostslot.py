@@ -87,32 +87,23 @@ def write(handle: statefile.Handle, conf: XhadConfig, slot: Slot, sequence: int 
     return sequence
 
 
-def last_block(conf: XhadConfig) -> int:
-    """The index of the statefile's last block that holds a configured host's slot (0: none)."""
-    return max(indexes(conf).values(), default=0)
-
-
 def read_all(handle: statefile.Handle, conf: XhadConfig,
              damaged: typing.Optional[typing.Dict[str, str]] = None,
-             sequences: typing.Optional[typing.Dict[str, int]] = None,
-             blocks: typing.Optional[typing.List[bytes]] = None) -> typing.Dict[str, typing.Optional[Slot]]:
+             sequences: typing.Optional[typing.Dict[str, int]] = None) -> typing.Dict[str, typing.Optional[Slot]]:
     """Every configured host's slot of this generation; None for a blank, damaged, stale or foreign one.
 
     Why a block was not trusted goes into ``damaged`` (host: reason).  With
     ``sequences`` (host: the block's last write sequence read, kept by the
     caller between rounds) a block whose sequence went back is stale.
-    ``blocks``: blocks 0 to ``last_block`` already read in one go (the
-    caller's round also wants the pool's block 0); else they are read here.
     """
     damaged = {} if damaged is None else damaged
     sequences = {} if sequences is None else sequences
     generation = conf.generation_uuid.lower()
     found = {}  # type: typing.Dict[str, typing.Optional[Slot]]
     where = indexes(conf)
-    if blocks is None:
-        blocks = [b""] + handle.read_span(1, last_block(conf)) if where else []  # one read for every slot
+    blocks = handle.read_span(1, max(where.values())) if where else []  # one read for every slot
     for host, index in where.items():
-        slot = _trusted(blocks[index], handle.block, index, host, damaged, sequences)
+        slot = _trusted(blocks[index - 1], handle.block, index, host, damaged, sequences)
         found[host] = slot if slot is not None and slot.host == host and slot.generation == generation else None
     return found
 

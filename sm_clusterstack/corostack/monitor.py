@@ -109,7 +109,6 @@ class Monitor(object):
         self.undecided_since = None  # type: typing.Optional[float]
         self.votes_set = None  # type: typing.Optional[int]
         self.pool = None  # type: typing.Optional[statefile.PoolState]
-        self.pool_changed_at = None  # type: typing.Optional[float]  # when this monitor last changed the record
         self.seen = Seen()
         self.link_up = True
         self.guard_down = False
@@ -117,7 +116,6 @@ class Monitor(object):
         self.awake_since = self.last_step  # the end of the monitor's last stall: corosync's silence counts from here
         self.fence_failures = 0
         self.fence_run = None  # type: typing.Optional[FenceRun]
-        self.publisher = view.Publisher(paths, times.view_refresh)
         self.watchdog = fencing.watchdog_problem(config.watchdog_device)
         # the kernel's reboot is one of the fences (an empty action): say how it is made where it is not sysrq
         self.kernel_fence = fencing.kernel_fence_note() if not (config.fence_action and config.fence_escalation) else ""
@@ -132,8 +130,7 @@ class Monitor(object):
             self.partition = answer & self.configured | {self.me}
         self.link_up = tools.link_up(self.interface)
         self.seen = self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
-        if self.seen.pool is not None and (self.pool_changed_at is None or self.seen.read_at > self.pool_changed_at):
-            self.pool = self.seen.pool  # not a round begun before this monitor's own change of the record
+        self.pool = self.seen.pool or self.pool
         now = self.clock()
         if self.pool is not None and self.pool.pool_state == "invalid" and self.state in DISABLE_FROM:
             self.disable()
@@ -146,7 +143,7 @@ class Monitor(object):
         if self.state in ("joining", "online", "lost") and self.corosync_silent(now) < self.timing.corosync_stale:
             if not self.guard.send(guard.PET) and self.state == "online" and self.armed():
                 self.lose("the fence guard is gone: this host could not fence")
-        self.publisher.publish(self, now)
+        view.publish(self.paths, self, now)
 
     def awake(self) -> bool:
         """Measure the gap since the last step; False when this host overslept its deadline (it now fences)."""
@@ -205,7 +202,6 @@ class Monitor(object):
 
         def record():
             self.pool = statefile.update(self.conf.statefile, change)
-            self.pool_changed_at = self.clock()
         problem = slotio.with_deadline(record, self.timing.io_deadline)
         if problem:
             self.log.warning("could not record the pool's start in the statefile: %s" % problem)

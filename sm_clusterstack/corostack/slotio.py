@@ -92,85 +92,29 @@ class Sequences(object):
         self.read = {}  # type: typing.Dict[str, int]
 
 
-class KeptOpen(object):
-    """The statefile kept open between one thread's rounds, as xhad keeps it (``daemon/statefile.c``).
-
-    Opening it for every round (four times a second at T = 10 s) cost a
-    dozen system calls each time (open, the size check, the device's block
-    size from sysfs, two aligned buffers mapped and unmapped, close): more
-    than the round's own I/O.  xhad opens it once (``sf_initialize``) and
-    never again; here one stat a round still checks that the path names
-    the file that is open (a VDI detached or attached anew is opened
-    afresh, a path gone is statefile_lost), and any error closes it, so the
-    next round opens it again (the size checked again).
-    """
-
-    def __init__(self) -> None:
-        self.handle = None  # type: typing.Optional[statefile.Handle]
-        self.path = ""
-        self.identity = (0, 0)  # (st_dev, st_ino) of the open file
-
-    def get(self, path: str) -> statefile.Handle:
-        """The open Handle on ``path`` (StatefileError, StatefileCorrupt when it cannot be opened)."""
-        if self.handle is not None and (path != self.path or self._moved()):
-            self.close()
-        if self.handle is None:
-            handle = statefile.open_checked(path, write=True)
-            st = os.fstat(handle.fd)
-            self.handle, self.path, self.identity = handle, path, (st.st_dev, st.st_ino)
-        return self.handle
-
-    def _moved(self) -> bool:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return True
-        return (st.st_dev, st.st_ino) != self.identity
-
-    def close(self) -> None:
-        """Close it (the next ``get`` opens it again)."""
-        if self.handle is not None:
-            handle, self.handle = self.handle, None
-            handle.close()
-
-
 def do_round(conf: XhadConfig, slot: typing.Optional[hostslot.Slot],
              clock: typing.Callable[[], float] = time.monotonic,
-             sequences: typing.Optional[Sequences] = None, kept: typing.Optional[KeptOpen] = None) -> Round:
-    """Write ``slot`` (if any), read everything in one read; errors become the Round's flags.
-
-    ``kept``: the statefile stays open in it after the round (closed after
-    an error); without it, it is opened and closed here.
-    """
+             sequences: typing.Optional[Sequences] = None) -> Round:
+    """Write ``slot`` (if any), read everything; errors become the Round's flags."""
     sequences = sequences if sequences is not None else Sequences()
-    opened = kept if kept is not None else KeptOpen()
     found = Round(clock())
     try:
-        _read_write(opened.get(conf.statefile), conf, slot, sequences, found)
-    except OSError as e:
-        found.error = str(statefile.as_error(conf.statefile, e))
+        with statefile.opened(conf.statefile, write=True) as handle:
+            found.buffered = handle.buffered
+            if slot is not None:
+                next_write = sequences.written + 1 if sequences.written else 0
+                sequences.written = hostslot.write(handle, conf, slot, next_write)
+            found.slots = hostslot.read_all(handle, conf, found.damaged, sequences.read)
+            found.pool = statefile.read_pool(handle)
+            found.access = True
+        for host, why in sorted(found.damaged.items()):
+            log.to_process_log("statefile: the slot of %s is not trusted: %s" % (host, why))
     except statefile.StatefileError as e:
         found.error = str(e)
     except statefile.StatefileCorrupt as e:
         found.corrupted, found.error = True, str(e)
-    if kept is None or found.error:
-        opened.close()
-    for host, why in sorted(found.damaged.items()):
-        log.to_process_log("statefile: the slot of %s is not trusted: %s" % (host, why))
     found.finished = clock()
     return found
-
-
-def _read_write(handle: statefile.Handle, conf: XhadConfig, slot: typing.Optional[hostslot.Slot],
-                sequences: Sequences, found: Round) -> None:
-    found.buffered = handle.buffered
-    if slot is not None:
-        next_write = sequences.written + 1 if sequences.written else 0
-        sequences.written = hostslot.write(handle, conf, slot, next_write)
-    blocks = handle.read_span(0, 1 + hostslot.last_block(conf))  # the pool's block and every slot
-    found.slots = hostslot.read_all(handle, conf, found.damaged, sequences.read, blocks)
-    found.pool = statefile.decode(blocks[0], handle.block)
-    found.access = True
 
 
 class Inline(object):
@@ -180,11 +124,10 @@ class Inline(object):
         self.conf, self.clock = conf, clock
         self.last = None  # type: typing.Optional[Round]
         self.sequences = Sequences()
-        self.kept = KeptOpen()
 
     def submit(self, slot: typing.Optional[hostslot.Slot]) -> None:
         """Do one round now."""
-        self.last = do_round(self.conf, slot, self.clock, self.sequences, self.kept)
+        self.last = do_round(self.conf, slot, self.clock, self.sequences)
 
     def latest(self) -> typing.Optional[Round]:
         """The last finished round."""
@@ -243,7 +186,7 @@ class SlotIO(Inline):
                     self.cond.wait()
                 slot, self.slot, self.pending = self.slot, None, False
                 self.began = self.clock()
-            found = do_round(self.conf, slot, self.clock, self.sequences, self.kept)
+            found = do_round(self.conf, slot, self.clock, self.sequences)
             with self.cond:
                 self.last, self.began = found, None
                 self.cond.notify_all()

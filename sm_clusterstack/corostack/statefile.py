@@ -83,38 +83,26 @@ def _record(data: bytes, block: int) -> typing.Optional[blocklayout.Record]:
         raise type(e)("statefile: %s" % e)
 
 
-def as_error(path: str, e: OSError) -> StatefileError:
-    """The StatefileError for an OSError of I/O on the statefile ``path``."""
+def _error(path: str, e: OSError) -> StatefileError:
     return StatefileError("statefile %s: %s" % (path, e.strerror or e))
-
-
-def open_checked(path: str, write: bool = False) -> Handle:
-    """The statefile's Handle, after checking its size (StatefileError 8, StatefileCorrupt 9); the caller closes it."""
-    try:
-        handle = directio.open_blocks(path, write)  # never O_CREAT: xapi attaches it
-    except OSError as e:
-        raise as_error(path, e)
-    try:
-        size = os.lseek(handle.fd, 0, os.SEEK_END)
-    except OSError as e:
-        handle.close()
-        raise as_error(path, e)
-    needed = handle.block * (1 + MAX_HOSTS)
-    if size < needed:
-        handle.close()
-        raise StatefileCorrupt("statefile %s: %d bytes, a statefile of %d-byte blocks has at least %d"
-                               % (path, size, handle.block, needed))
-    return handle
 
 
 @contextlib.contextmanager
 def opened(path: str, write: bool = False) -> typing.Iterator[Handle]:
-    """The statefile's Handle (``open_checked``), closed on leaving; an OSError inside is a StatefileError."""
-    handle = open_checked(path, write)
+    """The statefile's Handle, after checking its size (StatefileError 8, StatefileCorrupt 9)."""
     try:
+        handle = directio.open_blocks(path, write)  # never O_CREAT: xapi attaches it
+    except OSError as e:
+        raise _error(path, e)
+    try:
+        size = os.lseek(handle.fd, 0, os.SEEK_END)
+        needed = handle.block * (1 + MAX_HOSTS)
+        if size < needed:
+            raise StatefileCorrupt("statefile %s: %d bytes, a statefile of %d-byte blocks has at least %d"
+                                   % (path, size, handle.block, needed))
         yield handle
     except OSError as e:
-        raise as_error(path, e)
+        raise _error(path, e)
     finally:
         handle.close()
 

@@ -46,11 +46,6 @@ corosync shows a host's loss, on both sides of it):
   until then corosync is silent.  A monitor's steps are at most ``step``
   (poll + tool_timeout = 0.075 T) apart, so a monitor stalled 0.8 T sees a
   gap of at most 0.875 T;
-- the monitor's view (what ``ha_query_liveset`` answers from) is rewritten
-  as soon as what its readers decide on changes, else every
-  ``view_refresh`` (0.1 T): a live monitor's view is never older than
-  0.1 T + step, a hung one's is refused once older than ``view_stale``
-  (0.9 T);
 - a monitor that finds a gap between two of its steps longer than
   ``deadline`` (0.9 T) was unresponsive past its deadline: it fences before
   anything else.  A shorter gap longer than ``step_late`` (0.15 T) is its
@@ -135,7 +130,6 @@ class Timing(object):
         self.fence_grace = t / 10
         self.fence_timeout = max(2.0, t / 4)
         self.view_stale = self.deadline
-        self.view_refresh = 0.1 * t
         # corosync may show a membership change up to this much later on one side than on the other
         self.skew = 0.05 * t
 
@@ -165,7 +159,7 @@ class Timing(object):
                  "knet_ping_timeout_ms", "knet_pong_count", "poll", "tool_timeout", "reconnect", "step_late",
                  "deadline",
                  "corosync_stale", "slot_stale", "io_deadline", "arbitration", "guard_check", "guard", "watchdog",
-                 "fence_grace", "fence_timeout", "view_stale", "view_refresh", "skew")
+                 "fence_grace", "fence_timeout", "view_stale", "skew")
         values = {name: getattr(self, name) for name in names}
         values.update(detect=self.detect, step=self.step, drop_after=self.drop_after)
         return values

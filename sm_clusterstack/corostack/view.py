@@ -1,7 +1,6 @@
 """The monitor's published view (``view.json`` in the runtime directory), read by the scripts.
 
-The monitor rewrites it as soon as what readers decide on changes, else
-every Timing.view_refresh (``Publisher``); ``time`` is CLOCK_MONOTONIC (the
+The monitor rewrites it on every poll; ``time`` is CLOCK_MONOTONIC (the
 same in every process of the machine), so a reader can tell a hung
 monitor (a view older than Timing.view_stale, the monitor's own deadline:
 its writer fences when it runs again) from a live one.  It holds what the
@@ -115,41 +114,6 @@ def of_monitor(monitor: typing.Any, now: float) -> View:
 def publish(paths: daemon.Paths, monitor: typing.Any, now: float) -> None:
     """Write the view of ``monitor`` (a monitor.Monitor)."""
     daemon.write_json(paths.view, to_json(of_monitor(monitor, now)))
-
-
-_MEASURES = ("time", "statefile_latency", "heartbeat_latency")  # fields that move on every poll
-_AGES = ("time_since_last_update_on_statefile", "time_since_last_heartbeat")  # raw_hosts fields that do
-
-
-def facts(found: View) -> View:
-    """``found`` without what moves on every poll (its time, latencies, raw ages): what readers decide on."""
-    hosts = {host: {k: v for k, v in raw.items() if k not in _AGES} for host, raw in found.raw_hosts.items()}
-    return found._replace(raw_hosts=hosts, **{name: None for name in _MEASURES})
-
-
-class Publisher(object):
-    """Writes the monitor's view when its facts change, else once every ``refresh`` seconds.
-
-    Rewriting view.json on every poll (json, a temporary file, a rename)
-    was a third of the monitor's CPU.  A reader still tells a live monitor
-    from a hung one: a live one's view is at most ``refresh`` plus a step
-    old, far inside Timing.view_stale; the latencies and ages it shows are
-    those of its time.
-    """
-
-    def __init__(self, paths: daemon.Paths, refresh: float) -> None:
-        self.paths, self.refresh = paths, refresh
-        self.written = None  # type: typing.Optional[typing.Tuple[float, View]]  # (when, facts) of the last write
-
-    def publish(self, monitor: typing.Any, now: float) -> bool:
-        """Write the view of ``monitor`` if due; whether it was written."""
-        found = of_monitor(monitor, now)
-        known = facts(found)
-        if self.written is not None and self.written[1] == known and now - self.written[0] < self.refresh:
-            return False
-        daemon.write_json(self.paths.view, to_json(found))
-        self.written = (now, known)
-        return True
 
 
 def read(paths: daemon.Paths, stale_after: float) -> typing.Optional[View]:

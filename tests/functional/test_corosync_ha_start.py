@@ -31,21 +31,6 @@ def test_start_on_three_hosts_returns_only_when_each_is_in_an_online_liveset(poo
         assert not any(seen.warnings.values())
     assert [h.run("ha_propose_master").stdout for h in pool3.hosts].count("TRUE\n") == 1
     assert all(h.fences() == [] for h in pool3.hosts)
-    files = shm_files(pool3.hosts[0])  # the monitor's watcher holds two connections to corosync
-    assert files and max(files.values()) < 65536, files
-
-
-def shm_files(host):
-    """{name: bytes} of the files in ``host``'s own /dev/shm.
-
-    Issue 19: with corosync.conf's ``qb_ipc_type: socket`` and ``blackbox: off`` libqb keeps only a
-    24-byte control file per client connection there (its defaults: three 1 MB rings per connection and
-    an 8 MB blackbox).
-    """
-    listed = host.box.run(["find", "/dev/shm", "-type", "f", "-printf", "%s %p\\n"], timeout=30,
-                          env={"PATH": "/usr/bin:/bin"})
-    assert listed.ok, listed.describe()
-    return {name: int(size) for size, name in (line.split(" ", 1) for line in listed.stdout.splitlines())}
 
 
 def test_a_host_that_cannot_join_times_out_with_12_and_leaves_nothing_running(tmp_path):

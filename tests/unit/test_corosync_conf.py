@@ -118,14 +118,3 @@ def test_braces_balance_and_each_block_opens_on_its_own_line():
     text = render(make(ids(3)))
     assert text.count("{") == text.count("}")
     assert all(line.rstrip().endswith("{") for line in text.splitlines() if "{" in line)
-
-
-def test_corosync_talks_to_its_clients_over_sockets_and_keeps_no_blackbox():
-    """Issue 19: corosync's own switches for its memory (corosync.conf(5) of 3.1.7: ``system.qb_ipc_type``,
-    ``logging.blackbox``; ``exec/ipc_glue.c`` ``cs_get_ipc_type``, ``exec/logconfig.c`` takes "on"/"off"): each
-    client connection's 3 x 1 MB shared-memory rings and the 8 MB flight recorder in /dev/shm were 14 of its
-    79 MB PSS."""
-    text = render(make(ids(3)))
-    system = text[text.index("system {"):text.index("}", text.index("system {"))]
-    logging = text[text.index("logging {"):text.index("}", text.index("logging {"))]
-    assert "qb_ipc_type: socket" in system and "blackbox: off" in logging

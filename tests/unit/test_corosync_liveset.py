@@ -216,38 +216,3 @@ def test_a_stale_view_is_none(tmp_path):
     rig = online_rig(tmp_path)
     view.publish(rig.paths, rig.monitor, rig.clock.now)
     assert view.read(rig.paths, -1) is None
-
-
-def view_time(rig):
-    with open(rig.paths.view) as f:
-        return json.load(f)["time"]
-
-
-def test_the_view_is_rewritten_at_once_when_its_facts_change_else_every_view_refresh(tmp_path):
-    """Issue 19: view.json was rewritten on every poll (a third of the monitor's CPU); now only when what its
-    readers decide on changes (state, liveset, partition, statefile, warnings...), else every 0.1 T: a live
-    monitor's view stays far younger than view_stale (0.9 T), after which ha_query_liveset refuses it."""
-    rig = online_rig(tmp_path)
-    rig.poll()
-    written = [view_time(rig)]
-    polls = int(round(rig.timing.view_refresh / 0.25))  # T = 10 s: a poll every 0.25 s, a refresh every 1 s
-    for _ in range(3 * polls):
-        rig.poll(others={h: ("online", H[:3]) for h in H[1:3]})  # the figures move (slots' ages, latencies)
-        if view_time(rig) != written[-1]:
-            written.append(view_time(rig))
-    assert len(written) == 4 and rig.timing.view_refresh < rig.timing.view_stale / 4
-    before = view_time(rig)
-    rig.poll(H[:2], {H[1]: ("online", H[:2])})  # corosync lost H3: the partition changed
-    found = view.read(rig.paths, 60)
-    assert view_time(rig) != before and found.partition == H[:2]
-
-
-def test_the_view_facts_leave_out_only_what_moves_on_every_poll(tmp_path):
-    rig = online_rig(tmp_path)
-    found = view.of_monitor(rig.monitor, rig.clock.now)
-    facts = view.facts(found)
-    assert (facts.time, facts.statefile_latency, facts.heartbeat_latency) == (None, None, None)
-    assert sorted(facts.raw_hosts[H[1]]) == ["heartbeat_active_list_on_heartbeat", "heartbeat_active_list_on_statefile",
-                                             "time_since_xapi_restart_first_attempted"]
-    assert facts._replace(time=found.time, statefile_latency=found.statefile_latency,
-                          heartbeat_latency=found.heartbeat_latency, raw_hosts=found.raw_hosts) == found
