@@ -109,6 +109,7 @@ class Monitor(object):
         self.undecided_since = None  # type: typing.Optional[float]
         self.votes_set = None  # type: typing.Optional[int]
         self.pool = None  # type: typing.Optional[statefile.PoolState]
+        self.pool_changed_at = None  # type: typing.Optional[float]  # when this monitor last changed the record
         self.seen = Seen()
         self.link_up = True
         self.guard_down = False
@@ -130,7 +131,8 @@ class Monitor(object):
             self.partition = answer & self.configured | {self.me}
         self.link_up = tools.link_up(self.interface)
         self.seen = self.observer.statefile(SLOT_STATES[self.state], sorted(self.partition), self.link_up)
-        self.pool = self.seen.pool or self.pool
+        if self.seen.pool is not None and (self.pool_changed_at is None or self.seen.read_at > self.pool_changed_at):
+            self.pool = self.seen.pool  # not a round begun before this monitor's own change of the record
         now = self.clock()
         if self.pool is not None and self.pool.pool_state == "invalid" and self.state in DISABLE_FROM:
             self.disable()
@@ -202,6 +204,7 @@ class Monitor(object):
 
         def record():
             self.pool = statefile.update(self.conf.statefile, change)
+            self.pool_changed_at = self.clock()
         problem = slotio.with_deadline(record, self.timing.io_deadline)
         if problem:
             self.log.warning("could not record the pool's start in the statefile: %s" % problem)

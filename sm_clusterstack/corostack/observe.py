@@ -44,6 +44,7 @@ class Seen(object):
         self.error = ""
         self.pool = None  # type: typing.Optional[statefile.PoolState]
         self.peers = {}  # type: typing.Dict[str, arbitration.Peer]
+        self.read_at = None  # type: typing.Optional[float]  # when the round that read this began
 
 
 class Observer(object):
@@ -133,7 +134,7 @@ class Observer(object):
             self.statefile_latency.add(found.seconds * 1000)
             self._note_changes(found)
         seen.access, seen.corrupted, seen.error = found.access, found.corrupted, found.error
-        seen.pool = found.pool
+        seen.pool, seen.read_at = found.pool, found.began
         if found.access:
             seen.peers = self._peers(found.slots)
         return seen

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from corostack_fakes import H, Rig
-from sm_clusterstack.corostack import common, daemon, fencing, guard, hostslot, main, monitor, statefile
+from sm_clusterstack.corostack import common, daemon, fencing, guard, hostslot, main, monitor, slotio, statefile
 from sm_clusterstack.stacks import mtc
 
 
@@ -233,3 +233,34 @@ def test_main_turns_an_unexpected_error_into_127(monkeypatch, capsys):
     monkeypatch.setitem(main.SCRIPTS, "ha_query_liveset", lambda argv: 1 / 0)
     assert main.main("ha_query_liveset", []) == mtc.INTERNAL_BUG
     assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+class OnePollLate(slotio.Inline):
+    """Statefile rounds as the I/O thread's when each takes most of a poll: a poll sees the round before its own."""
+
+    def __init__(self, conf, clock):
+        super(OnePollLate, self).__init__(conf, clock)
+        self.previous = None
+
+    def submit(self, slot):
+        self.previous = self.last
+        super(OnePollLate, self).submit(slot)
+
+    def latest(self):
+        return self.previous
+
+
+def test_a_round_begun_before_the_monitor_cleared_its_exclusion_does_not_bring_the_mark_back(tmp_path, fenced):
+    """ha_start_daemon returns once the view shows this host online and no longer excluded (xha daemon/sm.c
+    clears the mark before join()); a statefile round that read the record before the monitor's own change
+    must not show the mark again on the next poll (seen under load: ``test_set_excluded_while_running...``)."""
+    rig = Rig(tmp_path, excluded=(H[0],))
+    rig.observer.io = OnePollLate(rig.conf, rig.clock)
+    others = {h: ("online", H[:3]) for h in H[1:3]}
+    states = [rig.poll(list(H[:3]), others)]
+    while states[-1] != "online" and len(states) < 4:
+        states.append(rig.poll(others=others))
+    assert states[-1] == "online" and H[0] not in rig.monitor.pool.excluded
+    for _ in range(3):
+        assert rig.poll(others=others) == "online" and H[0] not in rig.monitor.pool.excluded
+    assert statefile.read(rig.conf.statefile).excluded == []
