@@ -115,6 +115,26 @@ def _powered_within(box, seconds: float) -> bool:
     return True
 
 
+def run_through_resets(box, command, timeout: float, env):
+    """``command`` run in ``box`` once it is on; again if a reset of the host killed it; None if it stays off.
+
+    A fenced host is reset by its power switch (the shim) and may be reset
+    again once the survivors dropped it: a command that failed while the
+    host's init changed under it never ran to its end (every process of the
+    host went with the old init), so it runs again on the new boot, within
+    ``timeout`` in all.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if not _powered_within(box, max(0.0, min(POWER_WAIT, deadline - time.monotonic()))):
+            return None
+        init = box.init_pid()
+        result = box.run(command, timeout=max(1.0, deadline - time.monotonic()), env=env)
+        reset = not box.powered() or box.init_pid() != init  # (the old init lingers a moment as a zombie)
+        if result.ok or result.timed_out or not reset or time.monotonic() >= deadline:
+            return result
+
+
 def _report(removal, subject: str, nothing: str) -> int:
     """Print a Removal; exit 1 when something could not be removed."""
     if not removal.recorded:
@@ -141,13 +161,13 @@ def _exec(args: argparse.Namespace) -> int:
     except (LookupError, hostsandbox.SandboxError, sqlite3.Error) as e:
         sys.stderr.write("sm-clusterstack sandbox exec: %s\n" % e)
         return cli.EXIT_FAILED
-    if not _powered_within(box, min(POWER_WAIT, args.timeout)):
+    env = hostsandbox.xapi_env(os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack))
+    result = run_through_resets(box, command, args.timeout, env)
+    if result is None:
         sys.stderr.write("sm-clusterstack sandbox exec: %s is off and was not powered on within %.0f s (the shim "
                          "serving the pool powers a fenced host on again; a host shut down stays off until "
                          "host-reboot)\n" % (args.host, min(POWER_WAIT, args.timeout)))
         return cli.EXIT_FAILED
-    env = hostsandbox.xapi_env(os.path.join(hostsandbox.STACK_ROOT_INSIDE, stack))
-    result = box.run(command, timeout=args.timeout, env=env)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     if result.timed_out:

@@ -148,3 +148,21 @@ def test_exec_waits_for_a_host_that_is_off_until_something_powers_it_on(made):
     finally:
         switch.join()
     assert box.run(["true"], timeout=30).ok
+
+
+def test_exec_runs_a_command_a_reset_of_its_host_killed_again_on_the_new_boot(made):
+    """A fenced host may be reset while an operator's command runs in it (the shim resets it again once the
+    survivors dropped it): every process of the host goes with its old init, so the command runs again."""
+    import threading
+    from sm_clusterstack.cli import sandbox
+    _state, _prefix, pool = made
+    box = pool.hosts[0]
+    reset = threading.Timer(1.0, box.power_cycle)
+    reset.start()
+    try:
+        result = sandbox.run_through_resets(box, ["sh", "-c", "echo run >> /run/runs; sleep 3"], 60, {"PATH": "/bin"})
+    finally:
+        reset.join()
+    assert result.ok, result.stderr
+    with open(box.path("/run/runs")) as f:
+        assert f.read() == "run\nrun\n"
