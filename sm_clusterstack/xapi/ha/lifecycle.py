@@ -18,7 +18,7 @@ way out for a host whose fence failed.
 import logging
 import typing
 
-from sm_clusterstack import errors, hostsandbox
+from sm_clusterstack import errors, hostsandbox, proctree
 from sm_clusterstack.errors import XenAPIError
 from sm_clusterstack.stacks import mtc
 from sm_clusterstack.xapi.db import records
@@ -289,10 +289,15 @@ def emergency_ha_disable(ctx, runtime: Runtime, host: str, soft: bool) -> None:
 
 
 def _answers(ctx, host: str, stack: str) -> bool:
-    """Whether ``host`` still shows a sign of life: a process in its sandbox, or (HA on) its daemon's liveset."""
+    """Whether ``host`` still shows a sign of life: a process in its sandbox, or (HA on) its daemon's liveset.
+
+    Not the shim's own runs in progress in it (its HA monitor's liveset
+    query, entering the host every interval): they are the shim asking,
+    not the host answering.
+    """
     box = onhost.sandbox_of(ctx, host)
     if box is not None:
-        return bool(box.pids())
+        return any(not proctree.in_a_run(pid) for pid in box.pids())
     if not stack:
         return False
     try:
