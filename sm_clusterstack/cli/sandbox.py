@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add(run_parser, "sandbox", options.STATE)
     run_parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                             help="kill the command after S seconds (default 3600); a host that is off (rebooting) "
-                                 "is waited for first, %.0f s at most" % POWER_WAIT)
+                                 "is waited for first, %.0f s at most, and a command a reset of the host killed "
+                                 "runs again" % POWER_WAIT)
     run_parser.add_argument("host", metavar="HOST", help="the host's uuid or name-label")
     run_parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
     run_parser.set_defaults(act=_exec)

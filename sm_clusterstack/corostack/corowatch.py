@@ -9,8 +9,9 @@ answer differs from the last membership's, it asks for the current
 membership again (a notification that was missed is delivered again); and
 every ``stats_every`` probes (every probe while a member's link is seen
 down or unknown) it reads each node's knet link; a node's link read down
-before the membership that admits it is forgotten when it comes.  A dead connection (CS_ERR_LIBRARY,
-CS_ERR_BAD_HANDLE, a hung-up fd: corosync stopped or restarted) is closed
+before the membership that admits it is forgotten when it comes.  A dead
+connection (CS_ERR_LIBRARY, CS_ERR_BAD_HANDLE, a hung-up fd: corosync
+stopped or restarted) is closed
 and made again, after ``probe_every`` and then twice as long each time up
 to ``backoff_max``.  While it is down ``answered`` does not move, nor while
 a stopped corosync holds the thread in a call (the libraries wait without
